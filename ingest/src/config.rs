@@ -1,0 +1,97 @@
+//! Ingest configuration, from the environment (see the README for every variable).
+
+use std::net::SocketAddr;
+
+use runtime::config::{ConfigError, Source};
+use runtime::kafka::{KafkaConfig, ProducerConfig};
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// `INGEST_ADDR`.
+    pub addr: SocketAddr,
+    pub kafka: KafkaConfig,
+    /// Topic from `KAFKA_TOPIC`, plus the producer's timeouts and queue bound.
+    pub producer: ProducerConfig,
+    /// `INGEST_WEBSITES`: bootstrap websites as `website_id=write_key` pairs, comma-separated.
+    pub websites: Vec<(String, String)>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `INGEST_MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `INGEST_MAX_BATCH_EVENTS`.
+    pub max_batch_events: usize,
+    /// `INGEST_RETRY_AFTER_S`: what a 503 tells clients to wait.
+    pub retry_after_s: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_batch_events: 500,
+            retry_after_s: 1,
+        }
+    }
+}
+
+impl IngestConfig {
+    pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
+        let defaults = Limits::default();
+        Ok(Self {
+            addr: env.parse_or("INGEST_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            kafka: KafkaConfig::from_source(env)?,
+            producer: ProducerConfig::from_source(
+                env,
+                env.string_or("KAFKA_TOPIC", "chat-events"),
+            )?,
+            websites: parse_websites(&env.string_or("INGEST_WEBSITES", "demo=demo-write-key"))?,
+            limits: Limits {
+                max_body_bytes: env.parse_or("INGEST_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                max_batch_events: env
+                    .parse_or("INGEST_MAX_BATCH_EVENTS", defaults.max_batch_events)?,
+                retry_after_s: env.parse_or("INGEST_RETRY_AFTER_S", defaults.retry_after_s)?,
+            },
+        })
+    }
+}
+
+fn parse_websites(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    raw.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(w, k)| (w.trim().to_owned(), k.trim().to_owned()))
+                .filter(|(w, k)| !w.is_empty() && !k.is_empty())
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "INGEST_WEBSITES".into(),
+                    message: format!("{pair:?} is not website_id=write_key"),
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn websites_are_read_as_id_and_key_pairs() {
+        let env = HashMap::from([("INGEST_WEBSITES", "demo=k1, shop=k2")]);
+        let config = IngestConfig::from_source(&env).unwrap();
+        assert_eq!(
+            config.websites,
+            vec![("demo".into(), "k1".into()), ("shop".into(), "k2".into())]
+        );
+    }
+
+    #[test]
+    fn a_website_without_a_key_is_a_config_error() {
+        let env = HashMap::from([("INGEST_WEBSITES", "demo")]);
+        let err = IngestConfig::from_source(&env).unwrap_err();
+        assert!(err.to_string().starts_with("INGEST_WEBSITES"), "{err}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Enrichment: what the server adds to a client's event before it is stored.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use schemas::{Context, Event, IncomingEvent};
+use uuid::Uuid;
+
+/// What the server knows about the request an event came in.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// From the write key.
+    pub website_id: String,
+    pub received_at: DateTime<Utc>,
+    /// From the connection; a body cannot set it.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header, used when the event's context has none.
+    pub user_agent: Option<String>,
+    /// The request came from a browser (it carried an `Origin` header).
+    pub from_browser: bool,
+}
+
+/// Completes a client's event into the record written to the topic.
+pub fn enrich(incoming: IncomingEvent, request: &RequestContext) -> Event {
+    let context = incoming.context;
+    let channel = context
+        .channel
+        .unwrap_or_else(|| if request.from_browser { "frame" } else { "api" }.to_owned());
+    Event {
+        // UUIDv7 sorts by time, which keeps the event log's index append-mostly.
+        event_id: incoming.event_id.unwrap_or_else(Uuid::now_v7),
+        schema_version: incoming.payload.event_type().current_version(),
+        website_id: request.website_id.clone(),
+        conversation_id: incoming.conversation_id,
+        occurred_at: incoming.occurred_at.unwrap_or(request.received_at),
+        received_at: request.received_at,
+        context: Context {
+            ip: request.ip,
+            user_agent: context.user_agent.or_else(|| request.user_agent.clone()),
+            channel,
+            language: context.language,
+            page_url: context.page_url,
+            environment: context.environment,
+            metadata: context.metadata,
+        },
+        payload: incoming.payload,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request() -> RequestContext {
+        RequestContext {
+            website_id: "demo".into(),
+            received_at: Utc::now(),
+            ip: Some("203.0.113.7".parse().unwrap()),
+            user_agent: Some("curl/8".into()),
+            from_browser: false,
+        }
+    }
+
+    fn incoming(value: serde_json::Value) -> IncomingEvent {
+        IncomingEvent::parse(value).unwrap()
+    }
+
+    #[test]
+    fn an_event_without_an_id_gets_a_fresh_uuid_v7() {
+        let event = enrich(
+            incoming(json!({"type": "widget.loaded", "conversation_id": "c"})),
+            &request(),
+        );
+        assert_eq!(event.event_id.get_version_num(), 7);
+    }
+
+    #[test]
+    fn a_client_event_id_is_kept_for_idempotent_retries() {
+        let id = Uuid::new_v4();
+        let event = enrich(
+            incoming(json!({"type": "widget.loaded", "conversation_id": "c", "event_id": id})),
+            &request(),
+        );
+        assert_eq!(event.event_id, id);
+    }
+
+    #[test]
+    fn the_website_ip_and_receive_time_come_from_the_request() {
+        let req = request();
+        let event = enrich(
+            incoming(json!({"type": "widget.loaded", "conversation_id": "c"})),
+            &req,
+        );
+        assert_eq!(event.website_id, "demo");
+        assert_eq!(event.context.ip, req.ip);
+        assert_eq!(
+            (event.received_at, event.occurred_at),
+            (req.received_at, req.received_at)
+        );
+    }
+
+    #[test]
+    fn the_channel_defaults_to_frame_for_browsers_and_api_otherwise() {
+        let mut req = request();
+        let e = || incoming(json!({"type": "widget.loaded", "conversation_id": "c"}));
+        assert_eq!(enrich(e(), &req).context.channel, "api");
+        req.from_browser = true;
+        assert_eq!(enrich(e(), &req).context.channel, "frame");
+    }
+
+    #[test]
+    fn a_user_agent_in_the_context_wins_over_the_header() {
+        let event = enrich(
+            incoming(json!({"type": "widget.loaded", "conversation_id": "c",
+                            "context": {"user_agent": "Mozilla/5.0"}})),
+            &request(),
+        );
+        assert_eq!(event.context.user_agent.as_deref(), Some("Mozilla/5.0"));
+    }
+}

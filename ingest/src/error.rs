@@ -1,0 +1,65 @@
+//! The one error type ingest answers with. 4xx bodies say exactly what is wrong; 5xx bodies
+//! stay generic and the cause goes to the log.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or unknown write key")]
+    UnknownWriteKey,
+    #[error("{0}")]
+    MalformedRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The broker did not acknowledge: nothing unacknowledged was reported as stored.
+    #[error("the event store is unavailable, retry later")]
+    Unavailable { retry_after_s: u32, detail: Value },
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
+            ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::UnknownWriteKey => "unauthorized",
+            ApiError::MalformedRequest(_) => "malformed_request",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Unavailable { .. } => "unavailable",
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        let retry_after = match &self {
+            ApiError::Unavailable {
+                retry_after_s,
+                detail,
+            } => {
+                if let (Some(body), Some(detail)) = (body.as_object_mut(), detail.as_object()) {
+                    body.extend(detail.clone());
+                }
+                Some(*retry_after_s)
+            }
+            _ => None,
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

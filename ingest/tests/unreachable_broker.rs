@@ -1,0 +1,42 @@
+//! The real Kafka sink against a broker that is not there: a bounded 503, never a hang and
+//! never a 2xx.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ingest::{Application, IngestConfig};
+use runtime::kafka::{KafkaConfig, KafkaSink, ProducerConfig};
+use serde_json::json;
+
+#[tokio::test]
+async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_timeout() {
+    // Port 1 on loopback: nothing listens, connections are refused.
+    let kafka = KafkaConfig::new("127.0.0.1:1");
+    let mut producer = ProducerConfig::new("chat-events");
+    producer.delivery_timeout_ms = 1_500;
+    let config = IngestConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        kafka: kafka.clone(),
+        producer: producer.clone(),
+        websites: vec![("site".into(), "key".into())],
+        limits: ingest::config::Limits::default(),
+    };
+    let sink = Arc::new(KafkaSink::new(&kafka, &producer).unwrap());
+    let app = Application::build(&config, sink).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/events"))
+        .header("X-Write-Key", "key")
+        .json(&json!({"type": "widget.loaded", "conversation_id": "c"}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer within the client timeout, not a hang");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+}

@@ -1,0 +1,60 @@
+//! Projector configuration, from the environment (see the README for every variable).
+
+use std::net::SocketAddr;
+
+use runtime::config::{ConfigError, Source};
+use runtime::kafka::KafkaConfig;
+use runtime::postgres::PostgresConfig;
+
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    pub postgres: PostgresConfig,
+    pub kafka: KafkaConfig,
+    /// `KAFKA_TOPIC`.
+    pub topic: String,
+    /// `KAFKA_DLQ_TOPIC`: where undecodable records go.
+    pub dead_letter_topic: String,
+    /// `KAFKA_TOPIC_PARTITIONS`: partitions `projector setup` creates the topic with.
+    pub partitions: i32,
+    /// `PROJECTOR_BATCH_SIZE`: most records applied in one transaction.
+    pub batch_size: usize,
+    /// `PROJECTOR_BATCH_MAX_LATENCY_MS`: longest a record waits for its batch to fill.
+    pub batch_max_latency_ms: u64,
+    /// `PROJECTOR_FETCH_WAIT_MAX_MS`: librdkafka `fetch.wait.max.ms`; low, so a quiet
+    /// partition does not hold up fresh events.
+    pub fetch_wait_max_ms: u64,
+    /// `PROJECTOR_ADDR`: health endpoints.
+    pub addr: SocketAddr,
+}
+
+impl ProjectorConfig {
+    pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            postgres: PostgresConfig::from_source(env, 4)?,
+            kafka: KafkaConfig::from_source(env)?,
+            topic: env.string_or("KAFKA_TOPIC", "chat-events"),
+            dead_letter_topic: env.string_or("KAFKA_DLQ_TOPIC", "chat-events-dlq"),
+            partitions: env.parse_or("KAFKA_TOPIC_PARTITIONS", 12)?,
+            batch_size: env.parse_or("PROJECTOR_BATCH_SIZE", 2_000)?,
+            batch_max_latency_ms: env.parse_or("PROJECTOR_BATCH_MAX_LATENCY_MS", 50)?,
+            fetch_wait_max_ms: env.parse_or("PROJECTOR_FETCH_WAIT_MAX_MS", 20)?,
+            addr: env.parse_or("PROJECTOR_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)))?,
+        })
+    }
+
+    /// A config for tests: the given database, brokers and topic, defaults elsewhere.
+    pub fn new(postgres: PostgresConfig, kafka: KafkaConfig, topic: impl Into<String>) -> Self {
+        let topic = topic.into();
+        Self {
+            postgres,
+            kafka,
+            dead_letter_topic: format!("{topic}-dlq"),
+            topic,
+            partitions: 12,
+            batch_size: 2_000,
+            batch_max_latency_ms: 50,
+            fetch_wait_max_ms: 20,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}

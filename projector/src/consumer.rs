@@ -1,0 +1,340 @@
+//! The consume loop: read a batch, decode, dead-letter poison records, apply everything and
+//! the next offsets in one transaction, repeat.
+//!
+//! Kafka's "storing offsets outside Kafka" pattern: the projector never commits offsets to
+//! the broker. Its position lives in `projector_offsets`, written atomically with the rows,
+//! and on start it `assign()`s every partition and seeks to the stored position. Consumer
+//! groups are not used at all (Tansu 0.6's rebalancing is unreliable, and ownership of
+//! partitions is this process's business).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::future::try_join_all;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use schemas::Event;
+use schemas::topics::dead_letter_headers as dlq;
+use sqlx::PgPool;
+
+use crate::config::ProjectorConfig;
+use crate::store::{self, Applied};
+
+/// What the health endpoints report.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Partitions are assigned and the last transaction (if any) succeeded.
+    pub ready: AtomicBool,
+}
+
+/// Consumes until `shutdown` resolves. A batch that has started is finished first.
+pub async fn run(
+    config: &ProjectorConfig,
+    pool: PgPool,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    let consumer: StreamConsumer = config
+        .kafka
+        .client_config()
+        // Required by librdkafka, never used for offsets or membership.
+        .set("group.id", "colloquy-projector")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
+        .create()
+        .context("cannot create the Kafka consumer")?;
+    let dead_letters: FutureProducer = config
+        .kafka
+        .client_config()
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", "10000")
+        .create()
+        .context("cannot create the dead-letter producer")?;
+
+    let assignment = tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        a = retry("load the assignment", || assignment(config, &consumer, &pool)) => a,
+    };
+    consumer
+        .assign(&assignment)
+        .context("cannot assign partitions")?;
+    tracing::info!(topic = %config.topic, partitions = assignment.count(), "partitions assigned");
+    health.ready.store(true, Ordering::Relaxed);
+
+    loop {
+        let batch = tokio::select! {
+            () = &mut shutdown => break,
+            batch = next_batch(&consumer, config) => batch,
+        };
+        let started = Instant::now();
+        let prepared = prepare(&batch);
+        let mut attempt = 0u32;
+        loop {
+            match commit_batch(config, &pool, &dead_letters, &prepared).await {
+                Ok(outcome) => {
+                    health.ready.store(true, Ordering::Relaxed);
+                    tracing::debug!(
+                        records = batch.len(),
+                        applied = outcome.applied,
+                        duplicates = outcome.duplicates,
+                        dead_lettered = prepared.poison.len(),
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "batch committed"
+                    );
+                    break;
+                }
+                Err(error) => {
+                    // Nothing of this batch is stored; keep it and try again. The stored
+                    // offsets still point at its start, so a crash here loses nothing either.
+                    health.ready.store(false, Ordering::Relaxed);
+                    attempt += 1;
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        attempt,
+                        "batch failed, retrying"
+                    );
+                    tokio::select! {
+                        () = &mut shutdown => return Ok(()),
+                        () = tokio::time::sleep(backoff(attempt)) => {}
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("projector stopped");
+    Ok(())
+}
+
+/// Every partition of the topic, at the stored offset or the beginning.
+async fn assignment(
+    config: &ProjectorConfig,
+    consumer: &StreamConsumer,
+    pool: &PgPool,
+) -> anyhow::Result<TopicPartitionList> {
+    let stored = store::offsets::load(pool, &config.topic)
+        .await
+        .context("cannot read stored offsets")?;
+    let metadata = consumer
+        .fetch_metadata(Some(&config.topic), Duration::from_secs(5))
+        .context("cannot fetch topic metadata")?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == config.topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    anyhow::ensure!(
+        !partitions.is_empty(),
+        "topic {} does not exist (run `projector setup`)",
+        config.topic
+    );
+    let mut list = TopicPartitionList::new();
+    for p in partitions {
+        let offset = stored
+            .get(&p)
+            .map_or(Offset::Beginning, |o| Offset::Offset(*o));
+        list.add_partition_offset(&config.topic, p, offset)?;
+    }
+    Ok(list)
+}
+
+/// Waits for one record, then gathers more until the batch is full or its latency is up.
+async fn next_batch(consumer: &StreamConsumer, config: &ProjectorConfig) -> Vec<OwnedMessage> {
+    let mut batch = Vec::with_capacity(config.batch_size.min(4096));
+    let deadline = loop {
+        match consumer.recv().await {
+            Ok(m) => {
+                batch.push(m.detach());
+                break tokio::time::Instant::now()
+                    + Duration::from_millis(config.batch_max_latency_ms);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "consume error");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    while batch.len() < config.batch_size {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => batch.push(m.detach()),
+            Ok(Err(error)) => tracing::warn!(%error, "consume error"),
+            Err(_elapsed) => break,
+        }
+    }
+    batch
+}
+
+/// A batch decoded: events to apply, records to dead-letter, and where each partition's
+/// reading goes on.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub events: Vec<Applied>,
+    pub poison: Vec<Poison>,
+    pub next_offsets: Vec<(i32, i64)>,
+}
+
+#[derive(Debug)]
+pub struct Poison {
+    pub message: OwnedMessage,
+    pub reason: String,
+}
+
+pub fn prepare(batch: &[OwnedMessage]) -> Prepared {
+    let mut prepared = Prepared::default();
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    for m in batch {
+        let entry = next.entry(m.partition()).or_insert(0);
+        *entry = (*entry).max(m.offset() + 1);
+        match Event::decode(m.payload().unwrap_or_default()) {
+            Ok(event) => prepared.events.push(Applied {
+                partition: m.partition(),
+                offset: m.offset(),
+                event,
+            }),
+            Err(error) => prepared.poison.push(Poison {
+                message: m.clone(),
+                reason: error.to_string(),
+            }),
+        }
+    }
+    prepared.next_offsets = next.into_iter().collect();
+    prepared
+}
+
+/// Dead-letters the poison records (awaiting the broker's acknowledgement), then applies the
+/// rest with the offsets. A crash between the two may dead-letter a record twice, never lose it.
+async fn commit_batch(
+    config: &ProjectorConfig,
+    pool: &PgPool,
+    dead_letters: &FutureProducer,
+    prepared: &Prepared,
+) -> anyhow::Result<store::BatchOutcome> {
+    try_join_all(
+        prepared
+            .poison
+            .iter()
+            .map(|p| dead_letter(config, dead_letters, p)),
+    )
+    .await
+    .context("cannot dead-letter a poison record")?;
+    store::apply_batch(
+        pool,
+        &config.topic,
+        &prepared.events,
+        &prepared.next_offsets,
+    )
+    .await
+    .context("cannot apply the batch")
+}
+
+async fn dead_letter(
+    config: &ProjectorConfig,
+    producer: &FutureProducer,
+    poison: &Poison,
+) -> anyhow::Result<()> {
+    let m = &poison.message;
+    tracing::warn!(partition = m.partition(), offset = m.offset(), reason = %poison.reason, "dead-lettering record");
+    let (partition, offset) = (m.partition().to_string(), m.offset().to_string());
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: dlq::REASON,
+            value: Some(poison.reason.as_str()),
+        })
+        .insert(Header {
+            key: dlq::SOURCE_TOPIC,
+            value: Some(config.topic.as_str()),
+        })
+        .insert(Header {
+            key: dlq::SOURCE_PARTITION,
+            value: Some(partition.as_str()),
+        })
+        .insert(Header {
+            key: dlq::SOURCE_OFFSET,
+            value: Some(offset.as_str()),
+        });
+    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&config.dead_letter_topic)
+        .payload(m.payload().unwrap_or_default())
+        .headers(headers);
+    if let Some(key) = m.key() {
+        record = record.key(key);
+    }
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(error, _)| anyhow::anyhow!("dead-letter produce failed: {error}"))?;
+    Ok(())
+}
+
+async fn retry<T, F: Future<Output = anyhow::Result<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(error) => {
+                attempt += 1;
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    attempt,
+                    "cannot {what} yet, retrying"
+                );
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(5)).min(3_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::Timestamp;
+
+    fn record(partition: i32, offset: i64, payload: &[u8]) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(payload.to_vec()),
+            None,
+            "t".into(),
+            Timestamp::NotAvailable,
+            partition,
+            offset,
+            None,
+        )
+    }
+
+    #[test]
+    fn the_next_offset_of_each_partition_is_one_past_its_last_record() {
+        let batch = [record(0, 5, b"x"), record(1, 9, b"x"), record(0, 6, b"x")];
+        assert_eq!(prepare(&batch).next_offsets, vec![(0, 7), (1, 10)]);
+    }
+
+    #[test]
+    fn an_undecodable_record_is_poison_and_still_advances_its_partition() {
+        let prepared = prepare(&[record(3, 0, b"not json")]);
+        assert_eq!(prepared.poison.len(), 1);
+        assert!(prepared.events.is_empty());
+        assert_eq!(prepared.next_offsets, vec![(3, 1)]);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < backoff(2));
+        assert_eq!(backoff(30), Duration::from_millis(3_000));
+    }
+}

@@ -1,0 +1,35 @@
+//! `/_liveness` and `/_readiness` on a small port of their own.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use sqlx::PgPool;
+
+use crate::consumer::Health;
+
+#[derive(Clone)]
+struct HealthState {
+    health: Arc<Health>,
+    pool: PgPool,
+}
+
+pub fn router(health: Arc<Health>, pool: PgPool) -> Router {
+    Router::new()
+        .route("/_liveness", get(|| async { "alive" }))
+        .route("/_readiness", get(readiness))
+        .with_state(HealthState { health, pool })
+}
+
+async fn readiness(State(state): State<HealthState>) -> (StatusCode, &'static str) {
+    if !state.health.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not consuming");
+    }
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "postgres unreachable"),
+    }
+}

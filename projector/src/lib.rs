@@ -1,0 +1,18 @@
+//! `projector`: consumes the `chat-events` topic into the Postgres read models that
+//! `query-api` serves. Exactly once: each batch's rows and the next offset of every partition
+//! it read are committed in one transaction, and on start it seeks to the stored offsets.
+//!
+//! # Layout
+//! - [`config`]: [`ProjectorConfig`], read from the environment.
+//! - [`consumer`]: the consume → decode → apply → commit loop, and dead-lettering.
+//! - [`projections`]: pure functions from events to read-model changes.
+//! - [`store`]: the SQL behind the read models and offsets; migrations in `migrations/`.
+//! - [`health`]: liveness and readiness endpoints.
+
+pub mod config;
+pub mod consumer;
+pub mod health;
+pub mod projections;
+pub mod store;
+
+pub use config::ProjectorConfig;

@@ -1,0 +1,63 @@
+//! The `messages` read model: one row per `message.sent`, keyed by event id.
+
+use chrono::{DateTime, Utc};
+use schemas::{Event, Payload};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    pub event_id: Uuid,
+    pub website_id: String,
+    pub conversation_id: String,
+    pub message_id: Option<String>,
+    pub sender: &'static str,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+    pub response_time_ms: Option<i64>,
+    pub confidence_score: Option<f64>,
+    pub requires_human: bool,
+}
+
+impl MessageRow {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::MessageSent(m) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            event_id: event.event_id,
+            website_id: event.website_id.clone(),
+            conversation_id: event.conversation_id.clone(),
+            message_id: m.message_id.clone(),
+            sender: m.sender.as_str(),
+            text: m.text.clone(),
+            sent_at: event.occurred_at,
+            response_time_ms: m
+                .response_time_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            confidence_score: m.confidence_score,
+            requires_human: m.requires_human,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projections::tests::{at, message, widget_loaded};
+    use schemas::Sender;
+
+    #[test]
+    fn a_message_event_becomes_a_row_with_its_sender_and_time() {
+        let event = message("c1", Sender::Bot, at(7));
+        let row = MessageRow::from_event(&event).unwrap();
+        assert_eq!(
+            (row.event_id, row.sender, row.sent_at),
+            (event.event_id, "bot", at(7))
+        );
+    }
+
+    #[test]
+    fn other_events_are_not_messages() {
+        assert_eq!(MessageRow::from_event(&widget_loaded("c1", at(0))), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! Inserts message rows; an event id already present is left alone.
+
+use sqlx::PgConnection;
+
+use crate::projections::MessageRow;
+
+pub async fn insert(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<_> = rows.iter().map(|r| r.event_id).collect();
+    let websites: Vec<&str> = rows.iter().map(|r| r.website_id.as_str()).collect();
+    let conversations: Vec<&str> = rows.iter().map(|r| r.conversation_id.as_str()).collect();
+    let message_ids: Vec<Option<&str>> = rows.iter().map(|r| r.message_id.as_deref()).collect();
+    let senders: Vec<&str> = rows.iter().map(|r| r.sender).collect();
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let sent_at: Vec<_> = rows.iter().map(|r| r.sent_at).collect();
+    let response_times: Vec<Option<i64>> = rows.iter().map(|r| r.response_time_ms).collect();
+    let scores: Vec<Option<f64>> = rows.iter().map(|r| r.confidence_score).collect();
+    let requires_human: Vec<bool> = rows.iter().map(|r| r.requires_human).collect();
+    sqlx::query(
+        "INSERT INTO messages (event_id, website_id, conversation_id, message_id, sender, text,
+                               sent_at, response_time_ms, confidence_score, requires_human)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::timestamptz[], $8::bigint[], $9::float8[], $10::bool[])
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&websites)
+    .bind(&conversations)
+    .bind(&message_ids)
+    .bind(&senders)
+    .bind(&texts)
+    .bind(&sent_at)
+    .bind(&response_times)
+    .bind(&scores)
+    .bind(&requires_human)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

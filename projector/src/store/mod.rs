@@ -1,0 +1,69 @@
+//! SQL for the read models. Every write is one multi-row statement per batch (`UNNEST`
+//! arrays), and [`apply_batch`] wraps a batch's writes and its offsets in one transaction.
+
+pub mod conversations;
+pub mod event_log;
+pub mod messages;
+pub mod offsets;
+
+use std::collections::HashSet;
+
+use schemas::Event;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use crate::projections;
+
+/// The read-model schema, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// One decoded record and where it came from.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub partition: i32,
+    pub offset: i64,
+    pub event: Event,
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Events applied for the first time.
+    pub applied: usize,
+    /// Events whose id was already in the event log (re-deliveries, client retries).
+    pub duplicates: usize,
+}
+
+/// Applies `events` and records `next_offsets` (`(partition, next offset to read)`) in one
+/// transaction. Either all of it is stored or none of it, so a crash at any point leaves the
+/// stored offsets pointing exactly after the last applied event.
+pub async fn apply_batch(
+    pool: &PgPool,
+    topic: &str,
+    events: &[Applied],
+    next_offsets: &[(i32, i64)],
+) -> Result<BatchOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // A record can be delivered twice in one batch (a client retry landing next to the
+    // original); keep the first.
+    let mut seen = HashSet::new();
+    let unique: Vec<&Applied> = events
+        .iter()
+        .filter(|a| seen.insert(a.event.event_id))
+        .collect();
+    let fresh = event_log::insert_new(&mut tx, &unique).await?;
+    let new_events: Vec<&Event> = unique
+        .iter()
+        .map(|a| &a.event)
+        .filter(|e| fresh.contains(&e.event_id))
+        .collect();
+    let changes = projections::changes(new_events.iter().copied());
+    conversations::upsert(&mut tx, &changes.conversations).await?;
+    messages::insert(&mut tx, &changes.messages).await?;
+    offsets::save(&mut tx, topic, next_offsets).await?;
+    tx.commit().await?;
+    Ok(BatchOutcome {
+        applied: new_events.len(),
+        duplicates: events.len() - new_events.len(),
+    })
+}

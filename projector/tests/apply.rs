@@ -1,0 +1,188 @@
+//! `apply_batch` against a real Postgres: exactly-once, order tolerance, offsets.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use chrono::{DateTime, TimeZone, Utc};
+use projector::store::{Applied, MIGRATOR, apply_batch};
+use schemas::payloads::{ConversationStarted, MessageSent, WidgetLoaded};
+use schemas::{Context, Event, Payload, Sender};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn fresh_pool() -> PgPool {
+    let config = runtime::testing::fresh_database().await;
+    let pool = runtime::testing::connect(&config).await;
+    MIGRATOR.run(&pool).await.expect("migrate");
+    pool
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_790_000_000 + seconds, 0)
+        .single()
+        .unwrap()
+}
+
+fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
+    Event {
+        event_id: Uuid::new_v4(),
+        schema_version: 1,
+        website_id: "site".into(),
+        conversation_id: conversation.into(),
+        occurred_at: at(seconds),
+        received_at: at(seconds),
+        context: Context {
+            channel: "frame".into(),
+            ..Context::default()
+        },
+        payload,
+    }
+}
+
+fn message(conversation: &str, seconds: i64, sender: Sender) -> Event {
+    event(
+        conversation,
+        seconds,
+        Payload::MessageSent(MessageSent {
+            message_id: None,
+            sender,
+            text: format!("at {seconds}"),
+            response_time_ms: None,
+            confidence_score: None,
+            requires_human: false,
+        }),
+    )
+}
+
+fn on_partition(events: &[Event], partition: i32) -> Vec<Applied> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Applied {
+            partition,
+            offset: i as i64,
+            event: e.clone(),
+        })
+        .collect()
+}
+
+/// Conversation rows as comparable tuples.
+async fn conversations(
+    pool: &PgPool,
+) -> Vec<(
+    String,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    i64,
+)> {
+    sqlx::query_as(
+        "SELECT conversation_id, status, channel, engaged_at, last_message_at, message_count
+         FROM conversations ORDER BY conversation_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+fn session(conversation: &str, start: i64) -> Vec<Event> {
+    vec![
+        event(
+            conversation,
+            start,
+            Payload::WidgetLoaded(WidgetLoaded::default()),
+        ),
+        event(
+            conversation,
+            start + 1,
+            Payload::ConversationStarted(ConversationStarted::default()),
+        ),
+        message(conversation, start + 2, Sender::User),
+        message(conversation, start + 3, Sender::Bot),
+        message(conversation, start + 9, Sender::User),
+    ]
+}
+
+#[tokio::test]
+async fn applying_the_same_batch_twice_changes_nothing_the_second_time() {
+    let pool = fresh_pool().await;
+    let batch = on_partition(&session("c1", 0), 0);
+    let first = apply_batch(&pool, "t", &batch, &[(0, 5)]).await.unwrap();
+    let rows = conversations(&pool).await;
+    let second = apply_batch(&pool, "t", &batch, &[(0, 5)]).await.unwrap();
+    assert_eq!((first.applied, first.duplicates), (5, 0));
+    assert_eq!((second.applied, second.duplicates), (0, 5));
+    assert_eq!(conversations(&pool).await, rows);
+    assert_eq!(rows[0].5, 3, "three messages counted once");
+}
+
+#[tokio::test]
+async fn a_duplicate_inside_one_batch_counts_once() {
+    let pool = fresh_pool().await;
+    let m = message("c1", 1, Sender::User);
+    let outcome = apply_batch(&pool, "t", &on_partition(&[m.clone(), m], 0), &[(0, 2)])
+        .await
+        .unwrap();
+    assert_eq!((outcome.applied, outcome.duplicates), (1, 1));
+    assert_eq!(conversations(&pool).await[0].5, 1);
+}
+
+#[tokio::test]
+async fn the_batch_stores_the_next_offset_of_every_partition_it_read() {
+    let pool = fresh_pool().await;
+    apply_batch(
+        &pool,
+        "t",
+        &on_partition(&session("c1", 0), 3),
+        &[(3, 42), (7, 9)],
+    )
+    .await
+    .unwrap();
+    let offsets = projector::store::offsets::load(&pool, "t").await.unwrap();
+    assert_eq!(
+        (offsets.get(&3), offsets.get(&7), offsets.get(&0)),
+        (Some(&42), Some(&9), None)
+    );
+}
+
+#[tokio::test]
+async fn any_interleaving_of_the_same_events_converges_to_the_same_rows() {
+    let events: Vec<Event> = ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| session(c, i as i64 * 100))
+        .collect();
+    let mut results = Vec::new();
+    // Forward, backward, and a few deterministic shuffles, each applied in batches of 4.
+    let mut orders: Vec<Vec<usize>> = vec![
+        (0..events.len()).collect(),
+        (0..events.len()).rev().collect(),
+    ];
+    for seed in [7u64, 31, 1234] {
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        let mut state = seed;
+        for i in (1..order.len()).rev() {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            order.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        orders.push(order);
+    }
+    for order in orders {
+        let pool = fresh_pool().await;
+        let shuffled: Vec<Event> = order.iter().map(|&i| events[i].clone()).collect();
+        for chunk in on_partition(&shuffled, 0).chunks(4) {
+            apply_batch(&pool, "t", chunk, &[(0, chunk.last().unwrap().offset + 1)])
+                .await
+                .unwrap();
+        }
+        results.push(conversations(&pool).await);
+    }
+    assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:#?}");
+    let a = &results[0][0];
+    assert_eq!(
+        (a.1.as_str(), a.3, a.4, a.5),
+        ("active", Some(at(1)), Some(at(9)), 3)
+    );
+}

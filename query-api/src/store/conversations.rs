@@ -1,0 +1,92 @@
+//! Conversations and their messages.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct ConversationRow {
+    pub website_id: String,
+    pub conversation_id: String,
+    pub status: String,
+    pub channel: String,
+    pub widget_loaded_at: Option<DateTime<Utc>>,
+    pub engaged_at: Option<DateTime<Utc>>,
+    pub first_message_at: Option<DateTime<Utc>>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub message_count: i64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct MessageRow {
+    /// The message's id: the event that created it.
+    pub id: Uuid,
+    pub message_id: Option<String>,
+    pub sender: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+    pub response_time_ms: Option<i64>,
+    pub confidence_score: Option<f64>,
+    pub requires_human: bool,
+}
+
+const COLUMNS: &str = "website_id, conversation_id, status, channel, widget_loaded_at, engaged_at,
+    first_message_at, last_message_at, message_count, first_seen_at, last_activity_at";
+
+/// Newest activity first; all websites when `website_id` is `None`.
+pub async fn list(
+    pool: &PgPool,
+    website_id: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM conversations
+         WHERE ($1::text IS NULL OR website_id = $1)
+         ORDER BY last_activity_at DESC, conversation_id
+         LIMIT $2"
+    ))
+    .bind(website_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Conversations with this id, in any website unless `website_id` narrows it.
+pub async fn find(
+    pool: &PgPool,
+    website_id: Option<&str>,
+    conversation_id: &str,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM conversations
+         WHERE conversation_id = $1 AND ($2::text IS NULL OR website_id = $2)
+         ORDER BY website_id LIMIT 2"
+    ))
+    .bind(conversation_id)
+    .bind(website_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A conversation's messages in the order they were sent.
+pub async fn messages(
+    pool: &PgPool,
+    website_id: &str,
+    conversation_id: &str,
+    limit: i64,
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT event_id AS id, message_id, sender, text, sent_at, response_time_ms,
+                confidence_score, requires_human
+         FROM messages WHERE website_id = $1 AND conversation_id = $2
+         ORDER BY sent_at, event_id LIMIT $3",
+    )
+    .bind(website_id)
+    .bind(conversation_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

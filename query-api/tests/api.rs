@@ -1,0 +1,212 @@
+//! The query API over a real, migrated Postgres whose read models were written by the
+//! projector's own `apply_batch`.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use std::net::SocketAddr;
+
+use chrono::{TimeZone, Utc};
+use projector::store::{Applied, MIGRATOR, apply_batch};
+use query_api::{Application, QueryApiConfig};
+use schemas::payloads::{MessageSent, WidgetLoaded};
+use schemas::{Context, Event, Payload, Sender};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const TOKEN: &str = "test-token";
+
+struct TestApp {
+    url: String,
+    pool: PgPool,
+    http: reqwest::Client,
+}
+
+async fn spawn_app() -> TestApp {
+    let postgres = runtime::testing::fresh_database().await;
+    let pool = runtime::testing::connect(&postgres).await;
+    MIGRATOR.run(&pool).await.unwrap();
+    let config = QueryApiConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        postgres,
+        admin_token: TOKEN.into(),
+    };
+    let app = Application::build(&config, pool.clone()).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        url,
+        pool,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl TestApp {
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn given(&self, events: Vec<Event>) {
+        let applied: Vec<Applied> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Applied {
+                partition: 0,
+                offset: i as i64,
+                event,
+            })
+            .collect();
+        apply_batch(&self.pool, "t", &applied, &[]).await.unwrap();
+    }
+}
+
+fn event(website: &str, conversation: &str, seconds: i64, payload: Payload) -> Event {
+    let at = Utc
+        .timestamp_opt(1_790_000_000 + seconds, 0)
+        .single()
+        .unwrap();
+    Event {
+        event_id: Uuid::new_v4(),
+        schema_version: 1,
+        website_id: website.into(),
+        conversation_id: conversation.into(),
+        occurred_at: at,
+        received_at: at,
+        context: Context {
+            channel: "frame".into(),
+            ..Context::default()
+        },
+        payload,
+    }
+}
+
+fn message(website: &str, conversation: &str, seconds: i64, sender: Sender, text: &str) -> Event {
+    event(
+        website,
+        conversation,
+        seconds,
+        Payload::MessageSent(MessageSent {
+            message_id: None,
+            sender,
+            text: text.into(),
+            response_time_ms: None,
+            confidence_score: None,
+            requires_human: false,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn conversations_are_listed_newest_activity_first_and_filtered_by_website() {
+    let app = spawn_app().await;
+    app.given(vec![
+        event(
+            "a",
+            "old",
+            0,
+            Payload::WidgetLoaded(WidgetLoaded::default()),
+        ),
+        message("a", "new", 50, Sender::User, "hi"),
+        message("b", "other-site", 100, Sender::User, "hi"),
+    ])
+    .await;
+    let (status, body) = app.get("/v1/conversations?website_id=a").await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["conversation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["new", "old"]);
+    let (_, all) = app.get("/v1/conversations?limit=1").await;
+    assert_eq!(all["conversations"][0]["conversation_id"], "other-site");
+    assert_eq!(all["count"], 1);
+}
+
+#[tokio::test]
+async fn a_conversation_detail_carries_its_messages_in_order() {
+    let app = spawn_app().await;
+    app.given(vec![
+        message("a", "c", 2, Sender::Bot, "second"),
+        message("a", "c", 1, Sender::User, "first"),
+    ])
+    .await;
+    let (status, body) = app.get("/v1/conversations/c").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["conversation"]["message_count"], 2);
+    let texts: Vec<&str> = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+}
+
+#[tokio::test]
+async fn an_unknown_conversation_is_404() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/v1/conversations/nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn an_id_used_by_two_websites_needs_the_website_to_be_named() {
+    let app = spawn_app().await;
+    app.given(vec![
+        message("a", "c", 1, Sender::User, "x"),
+        message("b", "c", 1, Sender::User, "y"),
+    ])
+    .await;
+    assert_eq!(app.get("/v1/conversations/c").await.0, 400);
+    let (status, body) = app.get("/v1/conversations/c?website_id=b").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["messages"][0]["text"], "y");
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_not_500() {
+    let app = spawn_app().await;
+    for path in [
+        "/v1/conversations?limit=0",
+        "/v1/conversations?limit=100000",
+        "/v1/conversations?limit=ten",
+        "/v1/conversations?colour=red",
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"], "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn every_v1_route_needs_the_admin_token() {
+    let app = spawn_app().await;
+    for path in ["/v1/conversations", "/v1/conversations/c"] {
+        let anonymous = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 401, "{path}");
+        let wrong = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401, "{path}");
+    }
+}

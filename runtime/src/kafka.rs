@@ -1,0 +1,305 @@
+//! Kafka: client settings, topic creation, and the event sink producers write through.
+//!
+//! The code talks to the broker only through rdkafka, so any Kafka-compatible broker works
+//! (Apache Kafka, Redpanda, or Tansu on a developer machine).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{BoxFuture, join_all};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use crate::config::{ConfigError, Source};
+
+/// Connection settings shared by every Kafka client of a service.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `KAFKA_BROKERS`: comma-separated `host:port` list.
+    pub brokers: String,
+    /// `KAFKA_PROPERTIES`: extra librdkafka settings, `key=value` separated by commas
+    /// (e.g. `security.protocol=SASL_SSL,sasl.mechanism=PLAIN`).
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaConfig {
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            properties: Vec::new(),
+        }
+    }
+
+    pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
+        let mut properties = Vec::new();
+        for pair in env
+            .string_or("KAFKA_PROPERTIES", "")
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+        {
+            let (k, v) = pair.split_once('=').ok_or_else(|| ConfigError::Invalid {
+                name: "KAFKA_PROPERTIES".into(),
+                message: format!("{pair:?} is not key=value"),
+            })?;
+            properties.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        Ok(Self {
+            brokers: env.string_or("KAFKA_BROKERS", "127.0.0.1:9092"),
+            properties,
+        })
+    }
+
+    /// A librdkafka config with the brokers and extra properties set.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.properties {
+            config.set(k, v);
+        }
+        config
+    }
+}
+
+/// Creates each `(topic, partitions)` that does not exist yet. Existing topics are left as
+/// they are (partition counts are never changed here: that would move keys).
+pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[(&str, i32)]) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config().create()?;
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in admin.create_topics(&new, &options).await? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(KafkaError::AdminOp(code)).inspect_err(|_| {
+                    tracing::error!(topic, ?code, "topic creation failed");
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One record to produce: the key orders it, the id identifies it in errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The broker is unreachable, slow or the local queue is full: retry later.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    /// The broker refused the record itself (e.g. too large): retrying will not help.
+    #[error("record rejected by the broker: {0}")]
+    Rejected(String),
+}
+
+/// Where acknowledged events go. "Pure mechanism": routing and validation happen before it.
+pub trait EventSink: Send + Sync + 'static {
+    /// Produces every record and resolves once each is acknowledged or has failed; the result
+    /// has one entry per record, in order.
+    fn send(&self, records: Vec<Record>) -> BoxFuture<'_, Vec<Result<(), SinkError>>>;
+
+    /// Whether the sink can currently reach its broker.
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>>;
+}
+
+/// Producer settings.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    pub topic: String,
+    /// `KAFKA_DELIVERY_TIMEOUT_MS`: after this a record that was not acknowledged fails, so a
+    /// request never waits longer for the broker.
+    pub delivery_timeout_ms: u64,
+    /// `KAFKA_QUEUE_MAX_MESSAGES`: bound on records waiting in the local queue; beyond it
+    /// producing fails at once (backpressure) instead of growing memory.
+    pub queue_max_messages: u32,
+    /// `KAFKA_LINGER_MS`: how long the producer waits to fill a batch.
+    pub linger_ms: u64,
+}
+
+impl ProducerConfig {
+    pub fn from_source(env: &impl Source, topic: String) -> Result<Self, ConfigError> {
+        Ok(Self {
+            topic,
+            delivery_timeout_ms: env.parse_or("KAFKA_DELIVERY_TIMEOUT_MS", 5_000)?,
+            queue_max_messages: env.parse_or("KAFKA_QUEUE_MAX_MESSAGES", 100_000)?,
+            linger_ms: env.parse_or("KAFKA_LINGER_MS", 2)?,
+        })
+    }
+
+    pub fn new(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            delivery_timeout_ms: 5_000,
+            queue_max_messages: 100_000,
+            linger_ms: 2,
+        }
+    }
+}
+
+/// Produces to Kafka with `acks=all` and idempotence, and reports success only after the
+/// broker acknowledged.
+pub struct KafkaSink {
+    producer: FutureProducer,
+    topic: String,
+    metadata_timeout: Duration,
+}
+
+impl KafkaSink {
+    pub fn new(kafka: &KafkaConfig, config: &ProducerConfig) -> Result<Self, KafkaError> {
+        let producer: FutureProducer = kafka
+            .client_config()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", config.delivery_timeout_ms.to_string())
+            // A request to a dead broker must fail within the delivery timeout, not retry
+            // on its own schedule.
+            .set(
+                "request.timeout.ms",
+                config.delivery_timeout_ms.min(30_000).to_string(),
+            )
+            .set(
+                "queue.buffering.max.messages",
+                config.queue_max_messages.to_string(),
+            )
+            .set("linger.ms", config.linger_ms.to_string())
+            // The Java client's partitioner, so keys land where other Kafka clients put them.
+            .set("partitioner", "murmur2_random")
+            .create()?;
+        Ok(Self {
+            producer,
+            topic: config.topic.clone(),
+            metadata_timeout: Duration::from_millis(config.delivery_timeout_ms.min(5_000)),
+        })
+    }
+
+    /// Waits up to `timeout` for queued records to be delivered (on shutdown).
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(error) = self.producer.flush(Timeout::After(timeout)) {
+            tracing::warn!(%error, "producer flush incomplete");
+        }
+    }
+}
+
+fn classify(error: &KafkaError) -> SinkError {
+    use RDKafkaErrorCode::*;
+    match error.rdkafka_error_code() {
+        Some(MessageSizeTooLarge | InvalidMessageSize | InvalidMessage | InvalidRecord) => {
+            SinkError::Rejected(error.to_string())
+        }
+        _ => SinkError::Unavailable(error.to_string()),
+    }
+}
+
+impl EventSink for KafkaSink {
+    fn send(&self, records: Vec<Record>) -> BoxFuture<'_, Vec<Result<(), SinkError>>> {
+        Box::pin(async move {
+            // Enqueue everything first, so librdkafka batches the records, then await the
+            // delivery reports together.
+            let deliveries: Vec<_> = records
+                .iter()
+                .map(|r| {
+                    let record = FutureRecord::to(&self.topic).key(&r.key).payload(&r.value);
+                    self.producer
+                        .send_result(record)
+                        .map_err(|(e, _)| classify(&e))
+                })
+                .collect();
+            join_all(deliveries.into_iter().map(|d| async move {
+                match d?.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((error, _))) => Err(classify(&error)),
+                    Err(_canceled) => Err(SinkError::Unavailable("producer shut down".into())),
+                }
+            }))
+            .await
+        })
+    }
+
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move {
+            let producer = self.producer.clone();
+            let topic = self.topic.clone();
+            let timeout = self.metadata_timeout;
+            // fetch_metadata blocks the calling thread.
+            tokio::task::spawn_blocking(move || {
+                let metadata = producer
+                    .client()
+                    .fetch_metadata(Some(&topic), timeout)
+                    .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+                match metadata.topics().first() {
+                    Some(t) if t.error().is_none() && !t.partitions().is_empty() => Ok(()),
+                    _ => Err(SinkError::Unavailable(format!("topic {topic} not found"))),
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Err(SinkError::Unavailable(e.to_string())))
+        })
+    }
+}
+
+/// The in-memory twin of [`KafkaSink`] for tests: keeps what it was given, and can be told
+/// to fail like an unreachable broker.
+#[derive(Clone, Default)]
+pub struct MemorySink {
+    inner: Arc<Mutex<MemorySinkState>>,
+}
+
+#[derive(Default)]
+struct MemorySinkState {
+    records: Vec<Record>,
+    unavailable: bool,
+}
+
+impl MemorySink {
+    pub fn records(&self) -> Vec<Record> {
+        self.lock().records.clone()
+    }
+
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.lock().unavailable = unavailable;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemorySinkState> {
+        // A panic while holding this lock leaves plain data behind; keep using it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl EventSink for MemorySink {
+    fn send(&self, records: Vec<Record>) -> BoxFuture<'_, Vec<Result<(), SinkError>>> {
+        let mut state = self.lock();
+        let results = if state.unavailable {
+            records
+                .iter()
+                .map(|_| Err(SinkError::Unavailable("memory sink is down".into())))
+                .collect()
+        } else {
+            let n = records.len();
+            state.records.extend(records);
+            vec![Ok(()); n]
+        };
+        Box::pin(std::future::ready(results))
+    }
+
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        let down = self.lock().unavailable;
+        Box::pin(std::future::ready(if down {
+            Err(SinkError::Unavailable("memory sink is down".into()))
+        } else {
+            Ok(())
+        }))
+    }
+}

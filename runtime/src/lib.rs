@@ -1,0 +1,18 @@
+//! Plumbing shared by `ingest`, `projector` and `query-api`; none of it knows about events.
+//!
+//! # Layout
+//! - [`config`]: typed reading of environment variables, with errors that name the variable.
+//! - [`kafka`]: librdkafka client settings, topic creation, and the [`kafka::EventSink`] that
+//!   ingest and query-api produce through (with an in-memory twin for tests).
+//! - [`postgres`]: connection pools.
+//! - [`telemetry`]: logging set-up.
+//! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
+//! - `testing` (feature `testing`): fresh databases and topics for tests.
+
+pub mod config;
+pub mod kafka;
+pub mod postgres;
+pub mod shutdown;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,360 @@
+//! The envelope every event travels in.
+//!
+//! Two shapes: [`IncomingEvent`] is what a client may send (no tenant, no server time, optional
+//! id); [`Event`] is the complete record ingest writes to the topic after enrichment.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::payloads::{EventType, Payload, bounded, limits};
+
+/// One event as stored in the `chat-events` topic.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Event {
+    /// Client-supplied for idempotency (retries re-send the same id), else a UUIDv7 from ingest.
+    pub event_id: Uuid,
+    /// The payload's version; after [`Event::decode`] always the type's current version.
+    pub schema_version: u32,
+    /// The tenant, taken from the write key, never from the request body.
+    pub website_id: String,
+    /// The chat session; the Kafka key, so one conversation's events stay in order.
+    pub conversation_id: String,
+    /// When it happened, by the client's clock (corrected for skew), else `received_at`.
+    pub occurred_at: DateTime<Utc>,
+    /// When ingest received it.
+    pub received_at: DateTime<Utc>,
+    pub context: Context,
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+/// The stored envelope with the payload still untyped, so the type and version can pick the
+/// payload's parser (and upcaster).
+#[derive(Deserialize)]
+struct StoredEnvelope {
+    event_id: Uuid,
+    #[serde(rename = "type")]
+    event_type: String,
+    schema_version: u32,
+    website_id: String,
+    conversation_id: String,
+    occurred_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    #[serde(default)]
+    context: Context,
+    #[serde(default = "empty_object")]
+    payload: Value,
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        self.payload.event_type()
+    }
+
+    /// The JSON bytes written to the topic.
+    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    /// Decodes a record from the topic, upcasting its payload to the current version.
+    pub fn decode(bytes: &[u8]) -> Result<Self, FieldError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw: StoredEnvelope =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| FieldError::from_serde("", e))?;
+        let event_type = parse_type(&raw.event_type)?;
+        let payload = Payload::parse(event_type, raw.schema_version, raw.payload)?;
+        Ok(Event {
+            event_id: raw.event_id,
+            schema_version: event_type.current_version(),
+            website_id: raw.website_id,
+            conversation_id: raw.conversation_id,
+            occurred_at: raw.occurred_at,
+            received_at: raw.received_at,
+            context: raw.context,
+            payload,
+        })
+    }
+}
+
+/// Where and how the event happened.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Context {
+    /// The client's IP, from the connection (or a trusted proxy), never from a request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// `frame` (the web widget), `livechat`, `telegram`, `messenger`, `whatsapp`, `web`, `api`, …
+    #[serde(default = "default_channel")]
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
+    #[serde(default)]
+    pub environment: Environment,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+}
+
+fn default_channel() -> String {
+    "api".to_owned()
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Production,
+    Development,
+}
+
+/// One event as a client sends it: validated, typed, not yet enriched.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+pub struct IncomingEvent {
+    /// Send the same id again when retrying, so the event counts once.
+    pub event_id: Option<Uuid>,
+    /// Defaults to the type's current version; older versions are upcast.
+    pub schema_version: Option<u32>,
+    pub conversation_id: String,
+    /// RFC 3339; defaults to the time ingest received the event.
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub context: IncomingContext,
+    #[schemars(flatten)]
+    pub payload: Payload,
+}
+
+/// The context a client may set. `ip` is not among the fields: ingest takes it from the
+/// connection, so a browser cannot claim someone else's address.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+pub struct IncomingContext {
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub page_url: Option<String>,
+    #[serde(default)]
+    pub environment: Environment,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawIncoming {
+    #[serde(default)]
+    event_id: Option<Uuid>,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    schema_version: Option<u32>,
+    conversation_id: String,
+    #[serde(default)]
+    occurred_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    context: IncomingContext,
+    #[serde(default = "empty_object")]
+    payload: Value,
+}
+
+impl IncomingEvent {
+    /// Parses and validates one event from a client. The error names the first bad field.
+    pub fn parse(value: Value) -> Result<Self, FieldError> {
+        if !value.is_object() {
+            return Err(FieldError::new("", "an event must be a JSON object"));
+        }
+        let raw: RawIncoming =
+            serde_path_to_error::deserialize(value).map_err(|e| FieldError::from_serde("", e))?;
+        let event_type = parse_type(&raw.event_type)?;
+        let version = raw.schema_version.unwrap_or(event_type.current_version());
+        let payload = Payload::parse(event_type, version, raw.payload)?;
+        validate_id("conversation_id", &raw.conversation_id)?;
+        raw.context.validate()?;
+        Ok(IncomingEvent {
+            event_id: raw.event_id,
+            schema_version: raw.schema_version,
+            conversation_id: raw.conversation_id,
+            occurred_at: raw.occurred_at,
+            context: raw.context,
+            payload,
+        })
+    }
+}
+
+impl IncomingContext {
+    fn validate(&self) -> Result<(), FieldError> {
+        bounded("context.user_agent", self.user_agent.as_deref(), 1024)?;
+        bounded(
+            "context.language",
+            self.language.as_deref(),
+            limits::SHORT_CHARS,
+        )?;
+        bounded(
+            "context.page_url",
+            self.page_url.as_deref(),
+            limits::URL_CHARS,
+        )?;
+        if let Some(channel) = &self.channel {
+            let token =
+                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
+            if channel.is_empty()
+                || channel.len() > limits::SHORT_CHARS
+                || !channel.chars().all(token)
+            {
+                return Err(FieldError::new(
+                    "context.channel",
+                    "must be 1 to 64 lowercase letters, digits, '-' or '_'",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_type(name: &str) -> Result<EventType, FieldError> {
+    EventType::from_name(name).ok_or_else(|| {
+        let known: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
+        FieldError::new(
+            "type",
+            format!("unknown event type {name:?}; known: {}", known.join(", ")),
+        )
+    })
+}
+
+fn validate_id(field: &str, id: &str) -> Result<(), FieldError> {
+    if id.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    bounded(field, Some(id), limits::ID_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payloads::{MessageSent, Sender};
+    use serde_json::json;
+
+    fn message(text: &str) -> Event {
+        Event {
+            event_id: Uuid::now_v7(),
+            schema_version: 1,
+            website_id: "demo".into(),
+            conversation_id: "c-1".into(),
+            occurred_at: Utc::now(),
+            received_at: Utc::now(),
+            context: Context {
+                channel: "frame".into(),
+                ..Context::default()
+            },
+            payload: Payload::MessageSent(MessageSent {
+                message_id: None,
+                sender: Sender::User,
+                text: text.into(),
+                response_time_ms: None,
+                confidence_score: None,
+                requires_human: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_stored_event_decodes_to_what_was_encoded() {
+        let event = message("hello");
+        let bytes = event.encode().unwrap();
+        assert_eq!(Event::decode(&bytes).unwrap(), event);
+    }
+
+    #[test]
+    fn the_stored_form_carries_type_and_payload_at_the_top_level() {
+        let value: Value = serde_json::from_slice(&message("hi").encode().unwrap()).unwrap();
+        assert_eq!(value["type"], "message.sent");
+        assert_eq!(value["payload"]["text"], "hi");
+        assert_eq!(value["schema_version"], 1);
+    }
+
+    #[test]
+    fn a_record_that_is_not_json_fails_to_decode() {
+        assert!(Event::decode(b"\x00not json").is_err());
+    }
+
+    #[test]
+    fn an_incoming_event_needs_a_conversation_id() {
+        let err = IncomingEvent::parse(json!({"type": "widget.loaded"})).unwrap_err();
+        assert_eq!(err.field, "conversation_id");
+    }
+
+    #[test]
+    fn an_empty_conversation_id_is_rejected() {
+        let err = IncomingEvent::parse(json!({"type": "widget.loaded", "conversation_id": " "}))
+            .unwrap_err();
+        assert_eq!(err.to_string(), "conversation_id: must not be empty");
+    }
+
+    #[test]
+    fn an_unknown_type_lists_the_known_ones() {
+        let err = IncomingEvent::parse(json!({"type": "chat.exploded", "conversation_id": "c"}))
+            .unwrap_err();
+        assert_eq!(err.field, "type");
+        assert!(err.message.contains("message.sent"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_occurred_at_names_the_field() {
+        let err = IncomingEvent::parse(json!({
+            "type": "widget.loaded", "conversation_id": "c", "occurred_at": "yesterday"
+        }))
+        .unwrap_err();
+        assert_eq!(err.field, "occurred_at");
+    }
+
+    #[test]
+    fn an_ip_in_the_body_is_ignored() {
+        let event = IncomingEvent::parse(json!({
+            "type": "widget.loaded", "conversation_id": "c", "context": {"ip": "6.6.6.6"}
+        }))
+        .unwrap();
+        assert_eq!(event.context, IncomingContext::default());
+    }
+
+    #[test]
+    fn a_channel_with_spaces_is_rejected() {
+        let err = IncomingEvent::parse(json!({
+            "type": "widget.loaded", "conversation_id": "c", "context": {"channel": "Web Widget"}
+        }))
+        .unwrap_err();
+        assert_eq!(err.field, "context.channel");
+    }
+
+    #[test]
+    fn an_event_that_is_not_an_object_is_rejected() {
+        assert!(IncomingEvent::parse(json!([1, 2])).is_err());
+    }
+
+    #[test]
+    fn a_message_parses_into_its_typed_payload() {
+        let event = IncomingEvent::parse(json!({
+            "type": "message.sent", "conversation_id": "c",
+            "payload": {"sender": "bot", "text": "Hi!", "response_time_ms": 420, "confidence_score": 0.9}
+        }))
+        .unwrap();
+        let Payload::MessageSent(m) = event.payload else {
+            panic!("not a message")
+        };
+        assert_eq!(
+            (m.sender, m.text.as_str(), m.response_time_ms),
+            (Sender::Bot, "Hi!", Some(420))
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! JSON Schema documents generated from the Rust types.
+//!
+//! The files under `schemas/json/` are what non-Rust producers and consumers read; a test
+//! regenerates them and fails when the checked-in copies drift from the code
+//! (`UPDATE_JSON_SCHEMAS=1 cargo test -p schemas` rewrites them).
+
+use crate::envelope::{Event, IncomingEvent};
+use crate::payloads::EventType;
+
+/// Every document as `(relative file name, pretty JSON)`.
+pub fn documents() -> Vec<(String, String)> {
+    let mut docs = vec![
+        ("event.json".to_owned(), schemars::schema_for!(Event)),
+        (
+            "incoming-event.json".to_owned(),
+            schemars::schema_for!(IncomingEvent),
+        ),
+    ];
+    for t in EventType::ALL {
+        docs.push((
+            format!("payloads/{}.v{}.json", t.name(), t.current_version()),
+            t.payload_schema(),
+        ));
+    }
+    docs.into_iter()
+        .map(|(name, schema)| {
+            let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+            (name, text)
+        })
+        .collect()
+}

@@ -1,0 +1,22 @@
+//! The wire contract shared by every Colloquy service.
+//!
+//! Ingest parses what clients send into [`IncomingEvent`]s and enriches them into [`Event`]s;
+//! the [`Event`] JSON is what the `chat-events` topic holds, and the projector decodes it back
+//! with [`Event::decode`]. No service defines an event type of its own.
+//!
+//! # Layout
+//! - [`envelope`]: the stored [`Event`], its [`Context`], and the client-side [`IncomingEvent`].
+//! - [`payloads`]: one struct per event type, and the [`Payload`] enum that tags them.
+//! - [`error`]: [`FieldError`], a validation failure that names the offending field.
+//! - [`topics`]: the Kafka topics and their message headers.
+//! - [`json_schema`]: JSON Schema documents generated from these types (checked in under `json/`).
+
+pub mod envelope;
+pub mod error;
+pub mod json_schema;
+pub mod payloads;
+pub mod topics;
+
+pub use envelope::{Context, Environment, Event, IncomingEvent};
+pub use error::FieldError;
+pub use payloads::{EventType, Payload, Sender};

@@ -1,0 +1,243 @@
+//! End-to-end harness: a complete Colloquy pipeline per test, on the real broker and Postgres
+//! that `deploy/dev test` starts.
+//!
+//! Each [`Stack`] gets its own database and topics, so tests run in parallel without seeing
+//! each other. Ingest and query-api run in the test process on random ports; the projector
+//! runs as a real child process, so tests can SIGKILL it at any instant.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runtime::kafka::{KafkaConfig, KafkaSink, ProducerConfig};
+use runtime::postgres::PostgresConfig;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+pub const WRITE_KEY: &str = "e2e-write-key";
+pub const WEBSITE: &str = "e2e-site";
+pub const ADMIN_TOKEN: &str = "e2e-admin-token";
+
+pub struct Stack {
+    pub ingest_url: String,
+    pub query_url: String,
+    pub pool: PgPool,
+    pub topic: String,
+    pub http: reqwest::Client,
+    postgres: PostgresConfig,
+    kafka: KafkaConfig,
+    projector: Option<Child>,
+    _stop_servers: Vec<oneshot::Sender<()>>,
+}
+
+impl Stack {
+    /// A fresh database and topic, ingest and query-api serving, and the projector running.
+    pub async fn start(partitions: i32) -> Self {
+        let postgres = runtime::testing::fresh_database().await;
+        let kafka = runtime::testing::kafka();
+        let topic = runtime::testing::fresh_topic("chat-events", partitions).await;
+        runtime::kafka::ensure_topics(&kafka, &[(&format!("{topic}-dlq"), 1)])
+            .await
+            .expect("create the dead-letter topic");
+        let pool = runtime::testing::connect(&postgres).await;
+        projector::store::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate the test database");
+
+        let mut stops = Vec::new();
+        let ingest_config = ingest::IngestConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            kafka: kafka.clone(),
+            producer: ProducerConfig::new(&topic),
+            websites: vec![(WEBSITE.into(), WRITE_KEY.into())],
+            limits: ingest::config::Limits::default(),
+        };
+        let sink =
+            Arc::new(KafkaSink::new(&kafka, &ingest_config.producer).expect("create producer"));
+        let ingest = ingest::Application::build(&ingest_config, sink)
+            .await
+            .expect("bind ingest");
+        let ingest_url = format!("http://{}", ingest.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        tokio::spawn(ingest.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+
+        let query_config = query_api::QueryApiConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            postgres: postgres.clone(),
+            admin_token: ADMIN_TOKEN.into(),
+        };
+        let query = query_api::Application::build(&query_config, pool.clone())
+            .await
+            .expect("bind query-api");
+        let query_url = format!("http://{}", query.local_addr());
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        tokio::spawn(query.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+
+        let mut stack = Stack {
+            ingest_url,
+            query_url,
+            pool,
+            topic,
+            http: reqwest::Client::new(),
+            postgres,
+            kafka,
+            projector: None,
+            _stop_servers: stops,
+        };
+        stack.start_projector();
+        stack
+    }
+
+    /// Starts the projector binary as a child process.
+    pub fn start_projector(&mut self) {
+        assert!(self.projector.is_none(), "projector already running");
+        let binary = bin_dir().join("projector");
+        assert!(
+            binary.exists(),
+            "{} not found: build it first (`deploy/dev test` runs `cargo build --workspace --bins`)",
+            binary.display()
+        );
+        let child = Command::new(&binary)
+            .arg("run")
+            .env("DATABASE_URL", &self.postgres.url)
+            .env("KAFKA_BROKERS", &self.kafka.brokers)
+            .env("KAFKA_TOPIC", &self.topic)
+            .env("KAFKA_DLQ_TOPIC", format!("{}-dlq", self.topic))
+            .env("PROJECTOR_ADDR", "127.0.0.1:0")
+            .env("PROJECTOR_BATCH_SIZE", "500")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        self.projector = Some(child);
+    }
+
+    /// SIGKILL: no shutdown hook runs, a transaction in flight is cut off.
+    pub async fn kill_projector(&mut self) {
+        if let Some(mut child) = self.projector.take() {
+            child.start_kill().expect("send SIGKILL");
+            child.wait().await.expect("reap the projector");
+        }
+    }
+
+    /// POSTs `body` to ingest's `/v1/events` with the stack's write key.
+    pub async fn post_events(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/v1/events", self.ingest_url))
+            .header("X-Write-Key", WRITE_KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("ingest answers")
+    }
+
+    /// GETs a query-api path with the admin token and returns status and JSON body.
+    pub async fn query(&self, path_and_query: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path_and_query}", self.query_url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("query-api answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until the projector has applied every event with these ids.
+    pub async fn wait_for_events(&self, ids: &[uuid::Uuid], timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM event_log WHERE event_id = ANY($1)")
+                    .bind(ids)
+                    .fetch_one(&self.pool)
+                    .await
+                    .expect("count events");
+            if n == ids.len() as i64 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {n} of {} events projected after {timeout:?}",
+                ids.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the stored offset of every non-empty partition equals its high watermark:
+    /// the projector has read everything the topic holds. Returns the stored offsets.
+    pub async fn wait_until_caught_up(&self, timeout: Duration) -> Vec<(i32, i64)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut high = self.high_watermarks();
+        high.retain(|(_, h)| *h > 0);
+        high.sort();
+        loop {
+            let stored: Vec<(i32, i64)> = sqlx::query_as(
+                "SELECT partition, next_offset FROM projector_offsets
+                 WHERE topic = $1 AND next_offset > 0 ORDER BY partition",
+            )
+            .bind(&self.topic)
+            .fetch_all(&self.pool)
+            .await
+            .expect("read offsets");
+            if stored == high || tokio::time::Instant::now() >= deadline {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The broker's high watermark of every partition: how many records each holds.
+    pub fn high_watermarks(&self) -> Vec<(i32, i64)> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let consumer: BaseConsumer = self
+            .kafka
+            .client_config()
+            .create()
+            .expect("create consumer");
+        let metadata = consumer
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
+            .expect("metadata");
+        let partitions: Vec<i32> = metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| p.id())
+            .collect();
+        partitions
+            .into_iter()
+            .map(|p| {
+                let (_, high) = consumer
+                    .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+                    .expect("watermarks");
+                (p, high)
+            })
+            .collect()
+    }
+}
+
+/// Where the workspace binaries are: `COLLOQUY_BIN_DIR`, else next to this test executable.
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("COLLOQUY_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> → target/<profile>
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .to_path_buf()
+}
