@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use e2e::Stack;
@@ -20,6 +22,8 @@ async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
     let mut stack = Stack::start(12).await;
     let ingest_url = stack.ingest_url.clone();
     let http = stack.http.clone();
+    let batches_sent = Arc::new(AtomicUsize::new(0));
+    let progress = batches_sent.clone();
 
     // The sender: batches of messages across many conversations, every id recorded in the
     // ledger only once ingest acknowledged it. Every fifth batch is sent twice, as a client
@@ -54,14 +58,20 @@ async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
                 *ledger.entry(conversation).or_default() += 1;
                 ids.push(id);
             }
+            progress.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         (ledger, ids)
     });
 
-    // The killer: SIGKILL at uneven moments, restart at once.
-    for k in 0..KILLS {
-        tokio::time::sleep(Duration::from_millis(150 + (k as u64 * 97) % 300)).await;
+    // The killer: SIGKILL spread over the stream by the sender's progress (so every kill lands
+    // while events are still arriving, however fast the machine), at uneven moments within it,
+    // and restart at once.
+    for k in 1..=KILLS {
+        while batches_sent.load(Ordering::SeqCst) < k * BATCHES / (KILLS + 1) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis((k as u64 * 37) % 60)).await;
         stack.kill_projector().await;
         stack.start_projector();
     }
