@@ -15,13 +15,11 @@ pub mod error;
 pub mod keys;
 pub mod routes;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use runtime::http::HttpServer;
 use runtime::kafka::EventSink;
-use tokio::net::TcpListener;
 
 pub use config::IngestConfig;
 pub use keys::WriteKeys;
@@ -39,42 +37,12 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// A bound, not yet running, ingest server.
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-}
-
-impl Application {
-    pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.addr).await?;
-        let state = AppState {
-            sink,
-            keys: Arc::new(WriteKeys::new(config.websites.clone())),
-            limits: config.limits.clone(),
-        };
-        Ok(Self {
-            listener,
-            router: app(state),
-        })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-    }
-
-    /// Serves until `shutdown` resolves, then stops accepting and finishes in-flight requests.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+/// Binds the ingest server; run it with [`HttpServer::run_until_stopped`].
+pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<HttpServer> {
+    let state = AppState {
+        sink,
+        keys: Arc::new(WriteKeys::new(config.websites.clone())),
+        limits: config.limits.clone(),
+    };
+    HttpServer::bind(config.addr, app(state)).await
 }

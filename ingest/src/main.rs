@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ingest::{Application, IngestConfig};
+use ingest::IngestConfig;
 use runtime::config::Env;
 use runtime::kafka::KafkaSink;
 
@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
         KafkaSink::new(&config.kafka, &config.producer)
             .context("cannot create the Kafka producer")?,
     );
-    let app = Application::build(&config, sink.clone())
+    let app = ingest::build(&config, sink.clone())
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     tracing::info!(addr = %app.local_addr(), topic = %config.producer.topic, "ingest listening");

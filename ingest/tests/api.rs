@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ingest::{Application, IngestConfig};
+use ingest::IngestConfig;
 use runtime::kafka::{KafkaConfig, MemorySink, ProducerConfig};
 use serde_json::{Value, json};
 
@@ -33,7 +33,7 @@ fn config() -> IngestConfig {
 
 async fn spawn_app() -> TestApp {
     let sink = MemorySink::default();
-    let app = Application::build(&config(), Arc::new(sink.clone()))
+    let app = ingest::build(&config(), Arc::new(sink.clone()))
         .await
         .unwrap();
     let url = format!("http://{}", app.local_addr());

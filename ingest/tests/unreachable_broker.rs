@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ingest::{Application, IngestConfig};
+use ingest::IngestConfig;
 use runtime::kafka::{KafkaConfig, KafkaSink, ProducerConfig};
 use serde_json::json;
 
@@ -25,7 +25,7 @@ async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_ti
         limits: ingest::config::Limits::default(),
     };
     let sink = Arc::new(KafkaSink::new(&kafka, &producer).unwrap());
-    let app = Application::build(&config, sink).await.unwrap();
+    let app = ingest::build(&config, sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 

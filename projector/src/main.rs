@@ -11,6 +11,7 @@ use projector::ProjectorConfig;
 use projector::consumer::{self, Health};
 use projector::store::MIGRATOR;
 use runtime::config::Env;
+use runtime::http::HttpServer;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -39,12 +40,13 @@ async fn main() -> anyhow::Result<()> {
         "run" => {
             migrate(&pool).await?;
             let health = Arc::new(Health::default());
-            let listener = tokio::net::TcpListener::bind(config.addr)
+            let router = projector::health::router(health.clone(), pool.clone());
+            let server = HttpServer::bind(config.addr, router)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.addr))?;
-            tracing::info!(addr = %config.addr, "projector health endpoints listening");
-            let router = projector::health::router(health.clone(), pool.clone());
-            tokio::spawn(async move { axum::serve(listener, router).await });
+            tracing::info!(addr = %server.local_addr(), "projector health endpoints listening");
+            // Health answers until the process exits; only the consumer drains on shutdown.
+            tokio::spawn(server.run_until_stopped(std::future::pending()));
             consumer::run(&config, pool, health, runtime::shutdown::signal()).await
         }
         other => anyhow::bail!("unknown command {other:?}; expected run, migrate or setup"),

@@ -14,13 +14,11 @@ pub mod error;
 pub mod routes;
 pub mod store;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use runtime::http::HttpServer;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 
 pub use config::QueryApiConfig;
 
@@ -34,36 +32,11 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-}
-
-impl Application {
-    pub async fn build(config: &QueryApiConfig, pool: PgPool) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.addr).await?;
-        let state = AppState {
-            pool,
-            admin_token: config.admin_token.as_str().into(),
-        };
-        Ok(Self {
-            listener,
-            router: app(state),
-        })
-    }
-
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
-    }
-
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+/// Binds the query API server; run it with [`HttpServer::run_until_stopped`].
+pub async fn build(config: &QueryApiConfig, pool: PgPool) -> std::io::Result<HttpServer> {
+    let state = AppState {
+        pool,
+        admin_token: config.admin_token.as_str().into(),
+    };
+    HttpServer::bind(config.addr, app(state)).await
 }

@@ -1,7 +1,7 @@
 //! The query-api binary: read config, open the pool, serve until SIGINT/SIGTERM.
 
 use anyhow::Context;
-use query_api::{Application, QueryApiConfig};
+use query_api::QueryApiConfig;
 use runtime::config::Env;
 
 #[tokio::main]
@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
         .postgres
         .lazy_pool()
         .context("invalid DATABASE_URL")?;
-    let app = Application::build(&config, pool)
+    let app = query_api::build(&config, pool)
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     tracing::info!(addr = %app.local_addr(), "query-api listening");

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use chrono::{TimeZone, Utc};
 use projector::store::{Applied, MIGRATOR, apply_batch};
-use query_api::{Application, QueryApiConfig};
+use query_api::QueryApiConfig;
 use schemas::payloads::{MessageSent, WidgetLoaded};
 use schemas::{Context, Event, Payload, Sender};
 use serde_json::Value;
@@ -31,7 +31,7 @@ async fn spawn_app() -> TestApp {
         postgres,
         admin_token: TOKEN.into(),
     };
-    let app = Application::build(&config, pool.clone()).await.unwrap();
+    let app = query_api::build(&config, pool.clone()).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {

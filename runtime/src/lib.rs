@@ -4,12 +4,14 @@
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
 //! - [`kafka`]: librdkafka client settings, topic creation, and the [`kafka::EventSink`] that
 //!   ingest and query-api produce through (with an in-memory twin for tests).
+//! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
 //! - [`postgres`]: connection pools.
 //! - [`telemetry`]: logging set-up.
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
 
 pub mod config;
+pub mod http;
 pub mod kafka;
 pub mod postgres;
 pub mod shutdown;

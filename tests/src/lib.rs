@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use runtime::http::HttpServer;
 use runtime::kafka::{KafkaConfig, KafkaSink, ProducerConfig};
 use runtime::postgres::PostgresConfig;
 use serde_json::Value;
@@ -59,30 +60,22 @@ impl Stack {
         };
         let sink =
             Arc::new(KafkaSink::new(&kafka, &ingest_config.producer).expect("create producer"));
-        let ingest = ingest::Application::build(&ingest_config, sink)
+        let ingest = ingest::build(&ingest_config, sink)
             .await
             .expect("bind ingest");
         let ingest_url = format!("http://{}", ingest.local_addr());
-        let (stop, stopped) = oneshot::channel::<()>();
-        stops.push(stop);
-        tokio::spawn(ingest.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        stops.push(spawn(ingest));
 
         let query_config = query_api::QueryApiConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             postgres: postgres.clone(),
             admin_token: ADMIN_TOKEN.into(),
         };
-        let query = query_api::Application::build(&query_config, pool.clone())
+        let query = query_api::build(&query_config, pool.clone())
             .await
             .expect("bind query-api");
         let query_url = format!("http://{}", query.local_addr());
-        let (stop, stopped) = oneshot::channel::<()>();
-        stops.push(stop);
-        tokio::spawn(query.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        stops.push(spawn(query));
 
         let mut stack = Stack {
             ingest_url,
@@ -227,6 +220,15 @@ impl Stack {
             })
             .collect()
     }
+}
+
+/// Runs `server` in the background until the returned sender is dropped (with the stack).
+fn spawn(server: HttpServer) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    stop
 }
 
 /// Where the workspace binaries are: `COLLOQUY_BIN_DIR`, else next to this test executable.
