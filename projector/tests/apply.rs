@@ -2,12 +2,12 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use projector::store::{Applied, MIGRATOR, apply_batch};
-use schemas::payloads::{ConversationStarted, MessageSent, WidgetLoaded};
-use schemas::{Context, Event, Payload, Sender};
+use schemas::payloads::{ConversationStarted, WidgetLoaded};
+use schemas::testing::at;
+use schemas::{Event, Payload, Sender};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 async fn fresh_pool() -> PgPool {
     let config = runtime::testing::fresh_database().await;
@@ -16,40 +16,17 @@ async fn fresh_pool() -> PgPool {
     pool
 }
 
-fn at(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_790_000_000 + seconds, 0)
-        .single()
-        .unwrap()
-}
-
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
-    Event {
-        event_id: Uuid::new_v4(),
-        schema_version: 1,
-        website_id: "site".into(),
-        conversation_id: conversation.into(),
-        occurred_at: at(seconds),
-        received_at: at(seconds),
-        context: Context {
-            channel: "frame".into(),
-            ..Context::default()
-        },
-        payload,
-    }
+    schemas::testing::event("site", conversation, at(seconds), payload)
 }
 
 fn message(conversation: &str, seconds: i64, sender: Sender) -> Event {
-    event(
+    schemas::testing::message(
+        "site",
         conversation,
-        seconds,
-        Payload::MessageSent(MessageSent {
-            message_id: None,
-            sender,
-            text: format!("at {seconds}"),
-            response_time_ms: None,
-            confidence_score: None,
-            requires_human: false,
-        }),
+        at(seconds),
+        sender,
+        &format!("at {seconds}"),
     )
 }
 

@@ -5,14 +5,13 @@
 
 use std::net::SocketAddr;
 
-use chrono::{TimeZone, Utc};
 use projector::store::{Applied, MIGRATOR, apply_batch};
 use query_api::QueryApiConfig;
-use schemas::payloads::{MessageSent, WidgetLoaded};
-use schemas::{Context, Event, Payload, Sender};
+use schemas::payloads::WidgetLoaded;
+use schemas::testing::at;
+use schemas::{Event, Payload, Sender};
 use serde_json::Value;
 use sqlx::PgPool;
-use uuid::Uuid;
 
 const TOKEN: &str = "test-token";
 
@@ -71,39 +70,11 @@ impl TestApp {
 }
 
 fn event(website: &str, conversation: &str, seconds: i64, payload: Payload) -> Event {
-    let at = Utc
-        .timestamp_opt(1_790_000_000 + seconds, 0)
-        .single()
-        .unwrap();
-    Event {
-        event_id: Uuid::new_v4(),
-        schema_version: 1,
-        website_id: website.into(),
-        conversation_id: conversation.into(),
-        occurred_at: at,
-        received_at: at,
-        context: Context {
-            channel: "frame".into(),
-            ..Context::default()
-        },
-        payload,
-    }
+    schemas::testing::event(website, conversation, at(seconds), payload)
 }
 
 fn message(website: &str, conversation: &str, seconds: i64, sender: Sender, text: &str) -> Event {
-    event(
-        website,
-        conversation,
-        seconds,
-        Payload::MessageSent(MessageSent {
-            message_id: None,
-            sender,
-            text: text.into(),
-            response_time_ms: None,
-            confidence_score: None,
-            requires_human: false,
-        }),
-    )
+    schemas::testing::message(website, conversation, at(seconds), sender, text)
 }
 
 #[tokio::test]

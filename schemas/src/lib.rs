@@ -8,6 +8,7 @@
 //! - [`envelope`]: the stored [`Event`], its [`Context`], and the client-side [`IncomingEvent`].
 //! - [`payloads`]: one struct per event type, and the [`Payload`] enum that tags them.
 //! - [`error`]: [`FieldError`], a validation failure that names the offending field.
+//! - `testing` (feature `testing`): event builders for tests.
 //! - [`topics`]: the Kafka topics and their message headers.
 //! - [`json_schema`]: JSON Schema documents generated from these types (checked in under `json/`).
 
@@ -15,6 +16,8 @@ pub mod envelope;
 pub mod error;
 pub mod json_schema;
 pub mod payloads;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod topics;
 
 pub use envelope::{Context, Environment, Event, IncomingEvent};

@@ -30,58 +30,29 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
     }
 }
 
-/// Builders for given/when/then tests.
+/// Builders for given/when/then tests: the shared ones, on website `demo`.
 #[cfg(test)]
 pub(crate) mod tests {
-    use chrono::{DateTime, TimeZone, Utc};
-    use schemas::payloads::{MessageSent, WidgetLoaded};
-    use schemas::{Context, Event, Payload, Sender};
-    use uuid::Uuid;
+    use chrono::{DateTime, Utc};
+    use schemas::{Event, Payload, Sender};
 
-    /// A fixed instant plus `seconds`.
-    pub fn at(seconds: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_790_000_000 + seconds, 0)
-            .single()
-            .expect("valid time")
-    }
+    pub use schemas::testing::at;
 
     pub fn event(conversation: &str, occurred_at: DateTime<Utc>, payload: Payload) -> Event {
-        Event {
-            event_id: Uuid::new_v4(),
-            schema_version: 1,
-            website_id: "demo".into(),
-            conversation_id: conversation.into(),
-            occurred_at,
-            received_at: occurred_at,
-            context: Context {
-                channel: "frame".into(),
-                ..Context::default()
-            },
-            payload,
-        }
+        schemas::testing::event("demo", conversation, occurred_at, payload)
     }
 
     pub fn widget_loaded(conversation: &str, occurred_at: DateTime<Utc>) -> Event {
-        event(
-            conversation,
-            occurred_at,
-            Payload::WidgetLoaded(WidgetLoaded::default()),
-        )
+        schemas::testing::widget_loaded("demo", conversation, occurred_at)
     }
 
     pub fn message(conversation: &str, sender: Sender, occurred_at: DateTime<Utc>) -> Event {
-        let text = format!("{} says hi", sender.as_str());
-        event(
+        schemas::testing::message(
+            "demo",
             conversation,
             occurred_at,
-            Payload::MessageSent(MessageSent {
-                message_id: None,
-                sender,
-                text,
-                response_time_ms: None,
-                confidence_score: None,
-                requires_human: false,
-            }),
+            sender,
+            &format!("{} says hi", sender.as_str()),
         )
     }
 }
