@@ -14,11 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use futures::future::try_join_all;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use runtime::kafka::{EventSink, KafkaSink, ProducerConfig, Record};
 use schemas::Event;
 use schemas::topics::dead_letter_headers as dlq;
 use sqlx::PgPool;
@@ -53,14 +52,11 @@ pub async fn run(
         .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
         .create()
         .context("cannot create the Kafka consumer")?;
-    let dead_letters: FutureProducer = config
-        .kafka
-        .client_config()
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("message.timeout.ms", "10000")
-        .create()
-        .context("cannot create the dead-letter producer")?;
+    let dead_letters = KafkaSink::new(
+        &config.kafka,
+        &ProducerConfig::new(&config.dead_letter_topic),
+    )
+    .context("cannot create the dead-letter producer")?;
 
     let assignment = tokio::select! {
         () = &mut shutdown => return Ok(()),
@@ -217,17 +213,19 @@ pub fn prepare(batch: &[OwnedMessage]) -> Prepared {
 async fn commit_batch(
     config: &ProjectorConfig,
     pool: &PgPool,
-    dead_letters: &FutureProducer,
+    dead_letters: &KafkaSink,
     prepared: &Prepared,
 ) -> anyhow::Result<store::BatchOutcome> {
-    try_join_all(
-        prepared
+    if !prepared.poison.is_empty() {
+        let records = prepared
             .poison
             .iter()
-            .map(|p| dead_letter(config, dead_letters, p)),
-    )
-    .await
-    .context("cannot dead-letter a poison record")?;
+            .map(|p| dead_letter_record(&config.topic, p))
+            .collect();
+        for result in dead_letters.send(records).await {
+            result.context("cannot dead-letter a poison record")?;
+        }
+    }
     store::apply_batch(
         pool,
         &config.topic,
@@ -238,42 +236,22 @@ async fn commit_batch(
     .context("cannot apply the batch")
 }
 
-async fn dead_letter(
-    config: &ProjectorConfig,
-    producer: &FutureProducer,
-    poison: &Poison,
-) -> anyhow::Result<()> {
+/// The poison record as it was, with why and where it came from in headers.
+fn dead_letter_record(source_topic: &str, poison: &Poison) -> Record {
     let m = &poison.message;
     tracing::warn!(partition = m.partition(), offset = m.offset(), reason = %poison.reason, "dead-lettering record");
-    let (partition, offset) = (m.partition().to_string(), m.offset().to_string());
-    let headers = OwnedHeaders::new()
-        .insert(Header {
-            key: dlq::REASON,
-            value: Some(poison.reason.as_str()),
-        })
-        .insert(Header {
-            key: dlq::SOURCE_TOPIC,
-            value: Some(config.topic.as_str()),
-        })
-        .insert(Header {
-            key: dlq::SOURCE_PARTITION,
-            value: Some(partition.as_str()),
-        })
-        .insert(Header {
-            key: dlq::SOURCE_OFFSET,
-            value: Some(offset.as_str()),
-        });
-    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&config.dead_letter_topic)
-        .payload(m.payload().unwrap_or_default())
-        .headers(headers);
-    if let Some(key) = m.key() {
-        record = record.key(key);
-    }
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .map_err(|(error, _)| anyhow::anyhow!("dead-letter produce failed: {error}"))?;
-    Ok(())
+    let key = m
+        .key()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .unwrap_or_default();
+    let mut record = Record::new(key, m.payload().unwrap_or_default().to_vec());
+    record.headers = vec![
+        (dlq::REASON, poison.reason.clone()),
+        (dlq::SOURCE_TOPIC, source_topic.to_owned()),
+        (dlq::SOURCE_PARTITION, m.partition().to_string()),
+        (dlq::SOURCE_OFFSET, m.offset().to_string()),
+    ];
+    record
 }
 
 async fn retry<T, F: Future<Output = anyhow::Result<T>>>(

@@ -3,14 +3,15 @@
 //! The code talks to the broker only through rdkafka, so any Kafka-compatible broker works
 //! (Apache Kafka, Redpanda, or Tansu on a developer machine).
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, join_all};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
@@ -86,11 +87,22 @@ pub async fn ensure_topics(kafka: &KafkaConfig, topics: &[(&str, i32)]) -> Resul
     Ok(())
 }
 
-/// One record to produce: the key orders it, the id identifies it in errors.
+/// One record to produce: the key picks (and orders within) the partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub key: String,
     pub value: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Record {
+    pub fn new(key: impl Into<String>, value: Vec<u8>) -> Self {
+        Self {
+            key: key.into(),
+            value,
+            headers: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,15 +161,31 @@ impl ProducerConfig {
 
 /// Produces to Kafka with `acks=all` and idempotence, and reports success only after the
 /// broker acknowledged.
+///
+/// After a delivery failure the producer instance is replaced, not reused. librdkafka answers
+/// a timed-out idempotent batch by bumping the producer epoch (and some idempotence errors are
+/// fatal to the instance); Tansu 0.6.0 panics on a produce with a bumped epoch, which leaves it
+/// unable to store anything. A fresh instance gets a fresh producer id, works on every broker,
+/// and costs nothing in correctness: the failed events were answered 503, and their retries
+/// carry the same event ids.
 pub struct KafkaSink {
-    producer: FutureProducer,
-    topic: String,
-    metadata_timeout: Duration,
+    kafka: KafkaConfig,
+    config: ProducerConfig,
+    current: RwLock<Arc<FutureProducer>>,
 }
 
 impl KafkaSink {
     pub fn new(kafka: &KafkaConfig, config: &ProducerConfig) -> Result<Self, KafkaError> {
-        let producer: FutureProducer = kafka
+        let producer = Self::create(kafka, config)?;
+        Ok(Self {
+            kafka: kafka.clone(),
+            config: config.clone(),
+            current: RwLock::new(Arc::new(producer)),
+        })
+    }
+
+    fn create(kafka: &KafkaConfig, config: &ProducerConfig) -> Result<FutureProducer, KafkaError> {
+        kafka
             .client_config()
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -175,19 +203,51 @@ impl KafkaSink {
             .set("linger.ms", config.linger_ms.to_string())
             // The Java client's partitioner, so keys land where other Kafka clients put them.
             .set("partitioner", "murmur2_random")
-            .create()?;
-        Ok(Self {
-            producer,
-            topic: config.topic.clone(),
-            metadata_timeout: Duration::from_millis(config.delivery_timeout_ms.min(5_000)),
-        })
+            .create()
+    }
+
+    fn producer(&self) -> Arc<FutureProducer> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Swaps in a new producer if `failed` is still the current one (concurrent failures
+    /// replace it once), and retires `failed` once in-flight requests have let go of it.
+    fn replace(&self, failed: &Arc<FutureProducer>) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if !Arc::ptr_eq(&current, failed) {
+            return;
+        }
+        match Self::create(&self.kafka, &self.config) {
+            Ok(fresh) => {
+                tracing::warn!(topic = %self.config.topic, "delivery failed; replacing the producer");
+                let old = std::mem::replace(&mut *current, Arc::new(fresh));
+                retire(old);
+            }
+            Err(error) => tracing::error!(%error, "cannot create a replacement producer"),
+        }
     }
 
     /// Waits up to `timeout` for queued records to be delivered (on shutdown).
     pub fn flush(&self, timeout: Duration) {
-        if let Err(error) = self.producer.flush(Timeout::After(timeout)) {
+        if let Err(error) = self.producer().flush(Timeout::After(timeout)) {
             tracing::warn!(%error, "producer flush incomplete");
         }
+    }
+}
+
+/// Drops a producer off the async workers (dropping purges, flushes and joins a thread), after
+/// the requests still awaiting it have finished with it.
+fn retire(old: Arc<FutureProducer>) {
+    let drop_it = move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(old);
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => drop(handle.spawn_blocking(drop_it)),
+        Err(_) => drop_it(),
     }
 }
 
@@ -201,36 +261,64 @@ fn classify(error: &KafkaError) -> SinkError {
     }
 }
 
+/// A full local queue is backpressure, not a broken producer.
+fn is_queue_full(error: &KafkaError) -> bool {
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
+}
+
 impl EventSink for KafkaSink {
     fn send(&self, records: Vec<Record>) -> BoxFuture<'_, Vec<Result<(), SinkError>>> {
         Box::pin(async move {
+            let producer = self.producer();
             // Enqueue everything first, so librdkafka batches the records, then await the
             // delivery reports together.
             let deliveries: Vec<_> = records
                 .iter()
                 .map(|r| {
-                    let record = FutureRecord::to(&self.topic).key(&r.key).payload(&r.value);
-                    self.producer
-                        .send_result(record)
-                        .map_err(|(e, _)| classify(&e))
+                    let mut record = FutureRecord::to(&self.config.topic)
+                        .key(&r.key)
+                        .payload(&r.value);
+                    if !r.headers.is_empty() {
+                        let headers =
+                            r.headers
+                                .iter()
+                                .fold(OwnedHeaders::new(), |h, (key, value)| {
+                                    h.insert(Header {
+                                        key,
+                                        value: Some(value.as_str()),
+                                    })
+                                });
+                        record = record.headers(headers);
+                    }
+                    producer.send_result(record).map_err(|(e, _)| e)
                 })
                 .collect();
-            join_all(deliveries.into_iter().map(|d| async move {
+            let outcomes = join_all(deliveries.into_iter().map(|d| async move {
                 match d?.await {
                     Ok(Ok(_)) => Ok(()),
-                    Ok(Err((error, _))) => Err(classify(&error)),
-                    Err(_canceled) => Err(SinkError::Unavailable("producer shut down".into())),
+                    Ok(Err((error, _))) => Err(error),
+                    Err(_canceled) => Err(KafkaError::Canceled),
                 }
             }))
-            .await
+            .await;
+            let broken = outcomes.iter().any(|o| {
+                matches!(o, Err(e) if !is_queue_full(e) && matches!(classify(e), SinkError::Unavailable(_)))
+            });
+            if broken {
+                self.replace(&producer);
+            }
+            outcomes
+                .into_iter()
+                .map(|o| o.map_err(|e| classify(&e)))
+                .collect()
         })
     }
 
     fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
-            let producer = self.producer.clone();
-            let topic = self.topic.clone();
-            let timeout = self.metadata_timeout;
+            let producer = self.producer();
+            let topic = self.config.topic.clone();
+            let timeout = Duration::from_millis(self.config.delivery_timeout_ms.min(5_000));
             // fetch_metadata blocks the calling thread.
             tokio::task::spawn_blocking(move || {
                 let metadata = producer

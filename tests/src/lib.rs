@@ -243,3 +243,140 @@ pub fn bin_dir() -> PathBuf {
         .expect("target dir")
         .to_path_buf()
 }
+
+/// A Tansu broker of a test's own, so the test can kill and restart it without disturbing
+/// others. Its storage lives in a temporary folder that survives restarts.
+pub struct PrivateBroker {
+    pub brokers: String,
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl PrivateBroker {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("colloquy-broker-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("broker dir");
+        let mut broker = Self {
+            brokers: format!("127.0.0.1:{port}"),
+            port,
+            dir,
+            child: None,
+        };
+        broker.restart().await;
+        broker
+    }
+
+    /// Starts the broker on the same port and storage, and waits until it accepts connections.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "broker already running");
+        let listener = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(tansu_bin())
+            .current_dir(&self.dir)
+            .env("STORAGE_ENGINE", "sqlite://broker.db")
+            .env("LISTENER_URL", &listener)
+            .env("ADVERTISED_LISTENER_URL", &listener)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the private broker did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: the broker vanishes mid-request, as in a crash.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.start_kill().expect("kill tansu");
+            child.wait().await.expect("reap tansu");
+        }
+    }
+
+    pub fn kafka(&self) -> KafkaConfig {
+        KafkaConfig::new(&self.brokers)
+    }
+}
+
+impl Drop for PrivateBroker {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The Tansu binary: on `PATH`, or where `cargo install` puts it.
+fn tansu_bin() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("tansu"));
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin").join("tansu"));
+    on_path
+        .chain(cargo_home)
+        .find(|p| p.is_file())
+        .expect("tansu not found on PATH or in ~/.cargo/bin: `deploy/dev test` installs it")
+}
+
+/// Every record value in `topic`, read from the beginning of each partition to its end.
+pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Vec<Value> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = kafka
+        .client_config()
+        .set("group.id", "e2e-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("create consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let mut remaining = 0;
+    let mut list = TopicPartitionList::new();
+    for p in metadata.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+            .expect("watermarks");
+        remaining += high - low;
+        list.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .expect("add partition");
+    }
+    consumer.assign(&list).expect("assign");
+    let mut values = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while remaining > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{remaining} records of {topic} not read"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.expect("consume");
+            values.push(
+                serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON record"),
+            );
+            remaining -= 1;
+        }
+    }
+    values
+}

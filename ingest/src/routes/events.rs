@@ -103,10 +103,7 @@ pub async fn post_events(
                     Ok(value) => valid.push((
                         index,
                         event.event_id,
-                        Record {
-                            key: event.conversation_id,
-                            value,
-                        },
+                        Record::new(event.conversation_id, value),
                     )),
                     Err(e) => rejected.push(Rejected {
                         index,
