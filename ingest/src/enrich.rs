@@ -20,8 +20,37 @@ pub struct RequestContext {
     pub from_browser: bool,
 }
 
+/// Client timestamps further ahead than this are not believed.
+const MAX_FUTURE: chrono::Duration = chrono::Duration::hours(23);
+
+/// When the event happened by the server's clock. When the client said when it sent the
+/// request (`sent_at`), its clock's offset is `sent_at - received_at`, and the event time is
+/// corrected by it. A time more than 23 hours ahead of the server is clamped to the receive time.
+pub fn occurred_at(
+    timestamp: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+    received_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let Some(timestamp) = timestamp else {
+        return received_at;
+    };
+    let corrected = match sent_at {
+        Some(sent_at) => timestamp - (sent_at - received_at),
+        None => timestamp,
+    };
+    if corrected > received_at + MAX_FUTURE {
+        received_at
+    } else {
+        corrected
+    }
+}
+
 /// Completes a client's event into the record written to the topic.
-pub fn enrich(incoming: IncomingEvent, request: &RequestContext) -> Event {
+pub fn enrich(
+    incoming: IncomingEvent,
+    sent_at: Option<DateTime<Utc>>,
+    request: &RequestContext,
+) -> Event {
     let context = incoming.context;
     let channel = context
         .channel
@@ -32,7 +61,7 @@ pub fn enrich(incoming: IncomingEvent, request: &RequestContext) -> Event {
         schema_version: incoming.payload.event_type().current_version(),
         website_id: request.website_id.clone(),
         conversation_id: incoming.conversation_id,
-        occurred_at: incoming.occurred_at.unwrap_or(request.received_at),
+        occurred_at: occurred_at(incoming.occurred_at, sent_at, request.received_at),
         received_at: request.received_at,
         context: Context {
             ip: request.ip,
@@ -66,9 +95,45 @@ mod tests {
         IncomingEvent::parse(value).unwrap()
     }
 
+    fn enrich_now(event: IncomingEvent, request: &RequestContext) -> Event {
+        enrich(event, None, request)
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn without_a_timestamp_the_event_happened_when_it_was_received() {
+        assert_eq!(
+            occurred_at(None, None, t("2026-11-20T10:00:00Z")),
+            t("2026-11-20T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_client_clock_five_minutes_fast_is_corrected() {
+        let got = occurred_at(
+            Some(t("2026-11-20T10:04:00Z")),
+            Some(t("2026-11-20T10:05:00Z")),
+            t("2026-11-20T10:00:00Z"),
+        );
+        assert_eq!(got, t("2026-11-20T09:59:00Z"));
+    }
+
+    #[test]
+    fn a_timestamp_more_than_23_hours_ahead_is_clamped_to_now() {
+        let now = t("2026-11-20T10:00:00Z");
+        assert_eq!(
+            occurred_at(Some(t("2026-11-21T08:59:00Z")), None, now),
+            t("2026-11-21T08:59:00Z")
+        );
+        assert_eq!(occurred_at(Some(t("2026-11-21T09:01:00Z")), None, now), now);
+    }
+
     #[test]
     fn an_event_without_an_id_gets_a_fresh_uuid_v7() {
-        let event = enrich(
+        let event = enrich_now(
             incoming(json!({"type": "widget.loaded", "conversation_id": "c"})),
             &request(),
         );
@@ -78,7 +143,7 @@ mod tests {
     #[test]
     fn a_client_event_id_is_kept_for_idempotent_retries() {
         let id = Uuid::new_v4();
-        let event = enrich(
+        let event = enrich_now(
             incoming(json!({"type": "widget.loaded", "conversation_id": "c", "event_id": id})),
             &request(),
         );
@@ -88,7 +153,7 @@ mod tests {
     #[test]
     fn the_website_ip_and_receive_time_come_from_the_request() {
         let req = request();
-        let event = enrich(
+        let event = enrich_now(
             incoming(json!({"type": "widget.loaded", "conversation_id": "c"})),
             &req,
         );
@@ -104,14 +169,14 @@ mod tests {
     fn the_channel_defaults_to_frame_for_browsers_and_api_otherwise() {
         let mut req = request();
         let e = || incoming(json!({"type": "widget.loaded", "conversation_id": "c"}));
-        assert_eq!(enrich(e(), &req).context.channel, "api");
+        assert_eq!(enrich_now(e(), &req).context.channel, "api");
         req.from_browser = true;
-        assert_eq!(enrich(e(), &req).context.channel, "frame");
+        assert_eq!(enrich_now(e(), &req).context.channel, "frame");
     }
 
     #[test]
     fn a_user_agent_in_the_context_wins_over_the_header() {
-        let event = enrich(
+        let event = enrich_now(
             incoming(json!({"type": "widget.loaded", "conversation_id": "c",
                             "context": {"user_agent": "Mozilla/5.0"}})),
             &request(),

@@ -14,6 +14,8 @@ pub enum ApiError {
     MalformedRequest(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// The broker did not acknowledge: nothing unacknowledged was reported as stored.
     #[error("the event store is unavailable, retry later")]
     Unavailable { retry_after_s: u32, detail: Value },
@@ -25,6 +27,7 @@ impl ApiError {
             ApiError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
             ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -34,6 +37,7 @@ impl ApiError {
             ApiError::UnknownWriteKey => "unauthorized",
             ApiError::MalformedRequest(_) => "malformed_request",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable { .. } => "unavailable",
         }
     }

@@ -36,3 +36,73 @@ mod tests {
         assert_eq!(keys.website_for("demo"), None);
     }
 }
+
+/// The write key of a request, from wherever its client could put it: the `X-Write-Key`
+/// header, the `write_key` query parameter (beacons cannot set headers), or the user name of
+/// HTTP Basic authentication (what Segment's libraries send).
+pub fn write_key_of(headers: &axum::http::HeaderMap, query: Option<&str>) -> Option<String> {
+    use base64::Engine as _;
+    if let Some(key) = headers.get("x-write-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim().to_owned());
+    }
+    if let Some(query) = query {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        if let Some((_, key)) = pairs.into_iter().find(|(k, _)| k == "write_key") {
+            return Some(key);
+        }
+    }
+    let basic = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.trim())
+        .ok()?;
+    let credentials = String::from_utf8(decoded).ok()?;
+    let user = credentials
+        .split_once(':')
+        .map_or(credentials.as_str(), |(user, _)| user);
+    Some(user.to_owned())
+}
+
+#[cfg(test)]
+mod write_key_tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn with(name: &'static str, value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(name, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
+    #[test]
+    fn the_key_comes_from_the_header_first() {
+        assert_eq!(
+            write_key_of(&with("x-write-key", "k1"), Some("write_key=k2")),
+            Some("k1".into())
+        );
+    }
+
+    #[test]
+    fn a_beacon_passes_the_key_in_the_query_string() {
+        assert_eq!(
+            write_key_of(&HeaderMap::new(), Some("a=1&write_key=k%202")),
+            Some("k 2".into())
+        );
+    }
+
+    #[test]
+    fn basic_auth_carries_the_key_as_user_name() {
+        // base64("k3:") as Segment sends it.
+        assert_eq!(
+            write_key_of(&with("authorization", "Basic azM6"), None),
+            Some("k3".into())
+        );
+    }
+
+    #[test]
+    fn no_key_anywhere_is_none() {
+        assert_eq!(write_key_of(&HeaderMap::new(), Some("a=1")), None);
+    }
+}

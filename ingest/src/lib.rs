@@ -4,12 +4,14 @@
 //!
 //! # Layout
 //! - [`config`]: [`IngestConfig`], read from the environment.
-//! - [`keys`]: write keys and the websites they belong to.
+//! - [`keys`]: write keys, where requests carry them, and the websites they belong to.
+//! - [`decode`]: request bodies into events (content types, gzip, batch shapes).
 //! - [`enrich`]: turns a client's [`schemas::IncomingEvent`] into a stored [`schemas::Event`].
 //! - [`routes`]: the route table; one module per resource.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
 pub mod config;
+pub mod decode;
 pub mod enrich;
 pub mod error;
 pub mod keys;

@@ -1,4 +1,5 @@
-//! `POST /v1/events`: one event, a JSON array, or `{"batch": [...]}`.
+//! `POST /v1/events`: one event, a JSON array, `{"batch": [...]}` or NDJSON, optionally
+//! gzipped (see [`crate::decode`]).
 //!
 //! Every event in a request is answered: accepted (acknowledged by the broker) or rejected
 //! with the reason. An invalid event never costs its valid neighbours their place.
@@ -8,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::Utc;
@@ -19,8 +20,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::decode::{DecodedBody, decode, parse_time};
 use crate::enrich::{RequestContext, enrich};
 use crate::error::ApiError;
+use crate::keys::write_key_of;
 
 /// The peer address of the connection, when the server was started with connect info.
 pub struct ClientAddr(pub Option<IpAddr>);
@@ -57,16 +60,14 @@ pub struct EventsResponse {
 pub async fn post_events(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let key = headers
-        .get("x-write-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let key = write_key_of(&headers, query.as_deref()).unwrap_or_default();
     let website_id = state
         .keys
-        .website_for(key)
+        .website_for(&key)
         .ok_or(ApiError::UnknownWriteKey)?
         .to_owned();
     let body = body.map_err(|rejection| match rejection.status() {
@@ -76,7 +77,7 @@ pub async fn post_events(
         )),
         _ => ApiError::MalformedRequest(rejection.body_text()),
     })?;
-    let items = split_events(&body, state.limits.max_batch_events)?;
+    let decoded = decode(&headers, &body, &state.limits)?;
 
     let request = RequestContext {
         website_id,
@@ -88,65 +89,103 @@ pub async fn post_events(
             .map(str::to_owned),
         from_browser: headers.contains_key(header::ORIGIN),
     };
+    let (valid, rejected) = validate(decoded, &request);
+    produce(&state, valid, rejected).await
+}
 
+/// An event ready to produce, with where it stood in the request.
+struct Valid {
+    index: usize,
+    event_id: Uuid,
+    record: Record,
+}
+
+/// Parses, validates and enriches every item; each is either valid or rejected with a reason.
+fn validate(decoded: DecodedBody, request: &RequestContext) -> (Vec<Valid>, Vec<Rejected>) {
+    let mut valid = Vec::new();
     let mut rejected = Vec::new();
-    let mut valid = Vec::new(); // (index in request, event id, record)
-    for (index, item) in items.into_iter().enumerate() {
+    for (index, item) in decoded.items.into_iter().enumerate() {
+        let item = match item {
+            Ok(item) => item,
+            Err(error) => {
+                rejected.push(Rejected {
+                    index,
+                    event_id: None,
+                    error,
+                });
+                continue;
+            }
+        };
         let claimed_id = item
             .get("event_id")
             .and_then(Value::as_str)
             .and_then(|s| s.parse().ok());
-        match IncomingEvent::parse(item) {
-            Ok(incoming) => {
-                let event = enrich(incoming, &request);
-                match event.encode() {
-                    Ok(value) => valid.push((
-                        index,
-                        event.event_id,
-                        Record::new(event.conversation_id, value),
-                    )),
-                    Err(e) => rejected.push(Rejected {
-                        index,
-                        event_id: Some(event.event_id),
-                        error: e.to_string(),
-                    }),
-                }
-            }
+        // A per-event `sent_at` (as Segment's libraries send) wins over the batch's.
+        let sent_at = match item.get("sent_at") {
+            None | Some(Value::Null) => Ok(decoded.sent_at),
+            Some(v) => parse_time("sent_at", v)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+        };
+        let event = sent_at.and_then(|sent_at| {
+            IncomingEvent::parse(item)
+                .map(|e| enrich(e, sent_at, request))
+                .map_err(|e| e.to_string())
+        });
+        match event.and_then(|e| {
+            e.encode()
+                .map(|value| (e, value))
+                .map_err(|e| e.to_string())
+        }) {
+            Ok((event, value)) => valid.push(Valid {
+                index,
+                event_id: event.event_id,
+                record: Record::new(event.conversation_id, value),
+            }),
             Err(error) => rejected.push(Rejected {
                 index,
                 event_id: claimed_id,
-                error: error.to_string(),
+                error,
             }),
         }
     }
+    (valid, rejected)
+}
 
-    let records = valid.iter().map(|(_, _, r)| r.clone()).collect();
+/// Produces the valid events and answers for all of them: 200 when every valid event was
+/// acknowledged, 503 when the broker left any unacknowledged, 400 when none was valid.
+async fn produce(
+    state: &AppState,
+    valid: Vec<Valid>,
+    mut rejected: Vec<Rejected>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let records = valid.iter().map(|v| v.record.clone()).collect();
     let results = state.sink.send(records).await;
     let mut event_ids = Vec::new();
-    let mut unavailable = Vec::new();
-    for ((index, event_id, _), result) in valid.into_iter().zip(results) {
+    let mut not_stored = Vec::new();
+    for (v, result) in valid.into_iter().zip(results) {
         match result {
-            Ok(()) => event_ids.push(event_id),
+            Ok(()) => event_ids.push(v.event_id),
             Err(SinkError::Rejected(reason)) => rejected.push(Rejected {
-                index,
-                event_id: Some(event_id),
+                index: v.index,
+                event_id: Some(v.event_id),
                 error: reason,
             }),
             Err(SinkError::Unavailable(reason)) => {
-                tracing::warn!(%reason, %event_id, "event not acknowledged");
-                unavailable.push(json!({"index": index, "event_id": event_id}));
+                tracing::warn!(%reason, event_id = %v.event_id, "event not acknowledged");
+                not_stored.push(json!({"index": v.index, "event_id": v.event_id}));
             }
         }
     }
     rejected.sort_by_key(|r| r.index);
 
-    if !unavailable.is_empty() {
+    if !not_stored.is_empty() {
         return Err(ApiError::Unavailable {
             retry_after_s: state.limits.retry_after_s,
             detail: json!({
                 "accepted": event_ids.len(),
                 "event_ids": event_ids,
-                "not_stored": unavailable,
+                "not_stored": not_stored,
                 "rejected": rejected,
             }),
         });
@@ -169,81 +208,4 @@ pub async fn post_events(
         obj.insert("message".into(), json!(first.error));
     }
     Ok((status, Json(body)))
-}
-
-/// Splits a body into its events: an object is one event, an array or `{"batch": [...]}`
-/// is many.
-fn split_events(body: &[u8], max_batch_events: usize) -> Result<Vec<Value>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::MalformedRequest("request body is empty".into()));
-    }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::MalformedRequest(format!("request body is not valid JSON: {e}")))?;
-    let items = match value {
-        Value::Object(mut obj) if obj.contains_key("batch") => match obj.remove("batch") {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(ApiError::MalformedRequest(
-                    "batch: expected an array of events".into(),
-                ));
-            }
-        },
-        Value::Array(items) => items,
-        event @ Value::Object(_) => vec![event],
-        _ => {
-            return Err(ApiError::MalformedRequest(
-                "expected an event object, an array of events or {\"batch\": [...]}".into(),
-            ));
-        }
-    };
-    if items.is_empty() {
-        return Err(ApiError::MalformedRequest("batch is empty".into()));
-    }
-    if items.len() > max_batch_events {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "batch has {} events; the limit is {max_batch_events}",
-            items.len()
-        )));
-    }
-    Ok(items)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_single_object_is_one_event() {
-        assert_eq!(split_events(br#"{"type":"x"}"#, 10).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn a_batch_object_and_an_array_are_many_events() {
-        assert_eq!(split_events(br#"{"batch":[{},{}]}"#, 10).unwrap().len(), 2);
-        assert_eq!(split_events(br#"[{},{},{}]"#, 10).unwrap().len(), 3);
-    }
-
-    #[test]
-    fn an_empty_batch_is_malformed() {
-        assert!(matches!(
-            split_events(br#"{"batch":[]}"#, 10),
-            Err(ApiError::MalformedRequest(_))
-        ));
-    }
-
-    #[test]
-    fn a_batch_over_the_limit_is_too_large() {
-        assert!(matches!(
-            split_events(br#"[{},{},{}]"#, 2),
-            Err(ApiError::PayloadTooLarge(_))
-        ));
-    }
-
-    #[test]
-    fn a_bare_string_is_malformed() {
-        assert!(matches!(
-            split_events(br#""hi""#, 2),
-            Err(ApiError::MalformedRequest(_))
-        ));
-    }
 }
