@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use runtime::config::{ConfigError, Source};
 use runtime::kafka::{KafkaConfig, ProducerConfig};
 
+use crate::client_ip::TrustedProxies;
+
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     /// `INGEST_ADDR`.
@@ -14,13 +16,34 @@ pub struct IngestConfig {
     pub producer: ProducerConfig,
     /// `INGEST_WEBSITES`: bootstrap websites as `website_id=write_key` pairs, comma-separated.
     pub websites: Vec<(String, String)>,
+    /// `INGEST_ALLOWED_ORIGINS`: per-website browser origins, `website_id=origin|origin`,
+    /// comma-separated. A website not listed accepts any origin.
+    pub allowed_origins: Vec<(String, Vec<String>)>,
+    /// `INGEST_TRUSTED_PROXIES`: IPs or networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
     pub limits: Limits,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            kafka: KafkaConfig::new("127.0.0.1:9092"),
+            producer: ProducerConfig::new("chat-events"),
+            websites: vec![("demo".into(), "demo-write-key".into())],
+            allowed_origins: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// `INGEST_MAX_BODY_BYTES`.
     pub max_body_bytes: usize,
+    /// `INGEST_MAX_EVENT_BYTES`: one event, as stored.
+    pub max_event_bytes: usize,
     /// `INGEST_MAX_BATCH_EVENTS`.
     pub max_batch_events: usize,
     /// `INGEST_RETRY_AFTER_S`: what a 503 tells clients to wait.
@@ -31,6 +54,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            max_event_bytes: 32 * 1024,
             max_batch_events: 500,
             retry_after_s: 1,
         }
@@ -48,8 +72,12 @@ impl IngestConfig {
                 env.string_or("KAFKA_TOPIC", "chat-events"),
             )?,
             websites: parse_websites(&env.string_or("INGEST_WEBSITES", "demo=demo-write-key"))?,
+            allowed_origins: parse_origins(&env.string_or("INGEST_ALLOWED_ORIGINS", ""))?,
+            trusted_proxies: env.parse_or("INGEST_TRUSTED_PROXIES", TrustedProxies::default())?,
             limits: Limits {
                 max_body_bytes: env.parse_or("INGEST_MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                max_event_bytes: env
+                    .parse_or("INGEST_MAX_EVENT_BYTES", defaults.max_event_bytes)?,
                 max_batch_events: env
                     .parse_or("INGEST_MAX_BATCH_EVENTS", defaults.max_batch_events)?,
                 retry_after_s: env.parse_or("INGEST_RETRY_AFTER_S", defaults.retry_after_s)?,
@@ -73,6 +101,23 @@ fn parse_websites(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
         .collect()
 }
 
+fn parse_origins(raw: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
+    raw.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|pair| {
+            let (website, origins) = pair.split_once('=').ok_or_else(|| ConfigError::Invalid {
+                name: "INGEST_ALLOWED_ORIGINS".into(),
+                message: format!("{pair:?} is not website_id=origin|origin"),
+            })?;
+            let origins = origins
+                .split('|')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty());
+            Ok((website.trim().to_owned(), origins.collect()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +131,29 @@ mod tests {
             config.websites,
             vec![("demo".into(), "k1".into()), ("shop".into(), "k2".into())]
         );
+    }
+
+    #[test]
+    fn origins_and_trusted_proxies_are_read() {
+        let env = HashMap::from([
+            (
+                "INGEST_ALLOWED_ORIGINS",
+                "shop=https://shop.example/|https://www.shop.example",
+            ),
+            ("INGEST_TRUSTED_PROXIES", "10.0.0.0/8"),
+        ]);
+        let config = IngestConfig::from_source(&env).unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            vec![(
+                "shop".into(),
+                vec![
+                    "https://shop.example".into(),
+                    "https://www.shop.example".into()
+                ]
+            )]
+        );
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use schemas::{Context, Event, IncomingEvent};
 use uuid::Uuid;
 
+use crate::device::device_type;
+
 /// What the server knows about the request an event came in.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -52,6 +54,13 @@ pub fn enrich(
     request: &RequestContext,
 ) -> Event {
     let context = incoming.context;
+    let user_agent = context.user_agent.or_else(|| request.user_agent.clone());
+    let device = context.device.or_else(|| {
+        user_agent
+            .as_deref()
+            .and_then(device_type)
+            .map(str::to_owned)
+    });
     let channel = context
         .channel
         .unwrap_or_else(|| if request.from_browser { "frame" } else { "api" }.to_owned());
@@ -65,7 +74,8 @@ pub fn enrich(
         received_at: request.received_at,
         context: Context {
             ip: request.ip,
-            user_agent: context.user_agent.or_else(|| request.user_agent.clone()),
+            user_agent,
+            device,
             channel,
             language: context.language,
             page_url: context.page_url,
@@ -172,6 +182,31 @@ mod tests {
         assert_eq!(enrich_now(e(), &req).context.channel, "api");
         req.from_browser = true;
         assert_eq!(enrich_now(e(), &req).context.channel, "frame");
+    }
+
+    #[test]
+    fn the_device_comes_from_the_user_agent_unless_the_client_names_it() {
+        let mut req = request();
+        req.user_agent =
+            Some("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)".into());
+        let e = |device: Option<&str>| {
+            let mut v = json!({"type": "widget.loaded", "conversation_id": "c"});
+            if let Some(d) = device {
+                v["context"] = json!({"device": d});
+            }
+            incoming(v)
+        };
+        assert_eq!(
+            enrich_now(e(None), &req).context.device.as_deref(),
+            Some("bot")
+        );
+        assert_eq!(
+            enrich_now(e(Some("tablet")), &req)
+                .context
+                .device
+                .as_deref(),
+            Some("tablet")
+        );
     }
 
     #[test]

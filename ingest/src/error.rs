@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 pub enum ApiError {
     #[error("missing or unknown write key")]
     UnknownWriteKey,
+    #[error("origin {0:?} may not write to this website")]
+    OriginNotAllowed(String),
     #[error("{0}")]
     MalformedRequest(String),
     #[error("{0}")]
@@ -25,6 +27,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
+            ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -35,6 +38,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::UnknownWriteKey => "unauthorized",
+            ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::MalformedRequest(_) => "malformed_request",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",

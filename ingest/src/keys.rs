@@ -3,25 +3,62 @@
 
 use std::collections::HashMap;
 
+/// A website that may write, and which browser origins may write for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Website {
+    pub id: String,
+    /// Empty: any origin (write keys are public, like PostHog's and Segment's).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Website {
+    /// Server-side clients send no `Origin` and are always allowed.
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        match origin {
+            None => true,
+            Some(_) if self.allowed_origins.is_empty() => true,
+            Some(origin) => self
+                .allowed_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin.trim_end_matches('/'))),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct WriteKeys {
-    by_key: HashMap<String, String>,
+    by_key: HashMap<String, Website>,
 }
 
 impl WriteKeys {
-    /// From `(website_id, write_key)` pairs.
-    pub fn new(websites: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self {
-            by_key: websites
-                .into_iter()
-                .map(|(website, key)| (key, website))
-                .collect(),
-        }
+    /// From `(website_id, write_key)` pairs and per-website origin allow-lists.
+    pub fn new(websites: &[(String, String)], allowed_origins: &[(String, Vec<String>)]) -> Self {
+        let origins: HashMap<&str, &Vec<String>> = allowed_origins
+            .iter()
+            .map(|(w, o)| (w.as_str(), o))
+            .collect();
+        let by_key = websites
+            .iter()
+            .map(|(id, key)| {
+                let allowed_origins = origins
+                    .get(id.as_str())
+                    .map(|o| (*o).clone())
+                    .unwrap_or_default();
+                (
+                    key.clone(),
+                    Website {
+                        id: id.clone(),
+                        allowed_origins,
+                    },
+                )
+            })
+            .collect();
+        Self { by_key }
     }
 
     /// The website a key writes to, if the key is known.
-    pub fn website_for(&self, key: &str) -> Option<&str> {
-        self.by_key.get(key).map(String::as_str)
+    pub fn website_for(&self, key: &str) -> Option<&Website> {
+        self.by_key.get(key)
     }
 }
 
@@ -31,9 +68,31 @@ mod tests {
 
     #[test]
     fn a_known_key_maps_to_its_website_and_an_unknown_one_to_none() {
-        let keys = WriteKeys::new([("demo".to_owned(), "k".to_owned())]);
-        assert_eq!(keys.website_for("k"), Some("demo"));
-        assert_eq!(keys.website_for("demo"), None);
+        let keys = WriteKeys::new(&[("demo".to_owned(), "k".to_owned())], &[]);
+        assert_eq!(keys.website_for("k").map(|w| w.id.as_str()), Some("demo"));
+        assert!(keys.website_for("demo").is_none());
+    }
+
+    #[test]
+    fn an_allow_list_admits_its_origins_and_server_side_clients_only() {
+        let keys = WriteKeys::new(
+            &[("shop".to_owned(), "k".to_owned())],
+            &[("shop".to_owned(), vec!["https://shop.example".to_owned()])],
+        );
+        let shop = keys.website_for("k").unwrap();
+        assert!(shop.allows_origin(Some("https://shop.example")));
+        assert!(shop.allows_origin(None));
+        assert!(!shop.allows_origin(Some("https://evil.example")));
+    }
+
+    #[test]
+    fn without_an_allow_list_every_origin_may_write() {
+        let keys = WriteKeys::new(&[("demo".to_owned(), "k".to_owned())], &[]);
+        assert!(
+            keys.website_for("k")
+                .unwrap()
+                .allows_origin(Some("https://anywhere.example"))
+        );
     }
 }
 

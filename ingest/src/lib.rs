@@ -6,12 +6,16 @@
 //! - [`config`]: [`IngestConfig`], read from the environment.
 //! - [`keys`]: write keys, where requests carry them, and the websites they belong to.
 //! - [`decode`]: request bodies into events (content types, gzip, batch shapes).
+//! - [`client_ip`]: the client's address, through trusted proxies only.
+//! - [`device`]: device type from the user agent.
 //! - [`enrich`]: turns a client's [`schemas::IncomingEvent`] into a stored [`schemas::Event`].
 //! - [`routes`]: the route table; one module per resource.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
+pub mod client_ip;
 pub mod config;
 pub mod decode;
+pub mod device;
 pub mod enrich;
 pub mod error;
 pub mod keys;
@@ -31,6 +35,7 @@ pub use keys::WriteKeys;
 pub struct AppState {
     pub sink: Arc<dyn EventSink>,
     pub keys: Arc<WriteKeys>,
+    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
     pub limits: config::Limits,
 }
 
@@ -43,7 +48,8 @@ pub fn app(state: AppState) -> Router {
 pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<HttpServer> {
     let state = AppState {
         sink,
-        keys: Arc::new(WriteKeys::new(config.websites.clone())),
+        keys: Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins)),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         limits: config.limits.clone(),
     };
     HttpServer::bind(config.addr, app(state)).await

@@ -10,6 +10,7 @@ use runtime::kafka::{KafkaConfig, MemorySink, ProducerConfig};
 use serde_json::{Value, json};
 
 const KEY: &str = "test-key";
+const SHOP_KEY: &str = "shop-key";
 
 struct TestApp {
     url: String,
@@ -22,9 +23,15 @@ fn config() -> IngestConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         kafka: KafkaConfig::new("127.0.0.1:1"),
         producer: ProducerConfig::new("chat-events"),
-        websites: vec![("site-a".into(), KEY.into())],
+        websites: vec![
+            ("site-a".into(), KEY.into()),
+            ("shop".into(), SHOP_KEY.into()),
+        ],
+        allowed_origins: vec![("shop".into(), vec!["https://shop.example".into()])],
+        trusted_proxies: "127.0.0.1".parse().unwrap(),
         limits: ingest::config::Limits {
             max_body_bytes: 64 * 1024,
+            max_event_bytes: 4 * 1024,
             max_batch_events: 10,
             retry_after_s: 2,
         },
@@ -414,4 +421,123 @@ async fn a_client_clock_ahead_by_an_hour_is_corrected_with_sent_at() {
         occurred, received,
         "the event happened just as it was sent, by the server's clock"
     );
+}
+
+#[tokio::test]
+async fn a_browser_preflight_is_answered_and_a_cross_origin_post_carries_cors_headers() {
+    let app = spawn_app().await;
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/events", app.url))
+        .header("Origin", "https://blog.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type,x-write-key")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://blog.example");
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("x-write-key") && allowed.contains("content-type"),
+        "{allowed}"
+    );
+
+    let post = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .header("Origin", "https://blog.example")
+        .header("X-Write-Key", KEY)
+        .json(&message("c-1", "user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    assert_eq!(
+        post.headers()["access-control-allow-origin"],
+        "https://blog.example"
+    );
+}
+
+#[tokio::test]
+async fn a_website_with_an_origin_allow_list_refuses_other_origins() {
+    let app = spawn_app().await;
+    let send = |origin: &'static str| {
+        app.http
+            .post(format!("{}/v1/events", app.url))
+            .header("Origin", origin)
+            .header("X-Write-Key", SHOP_KEY)
+            .json(&message("c-1", "user"))
+            .send()
+    };
+    assert_eq!(send("https://shop.example").await.unwrap().status(), 200);
+    let refused = send("https://evil.example").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"],
+        "origin_not_allowed"
+    );
+    assert_eq!(app.sink.records().len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_over_the_size_limit_is_rejected_alone_and_alone_it_is_413() {
+    let app = spawn_app().await;
+    let mut big = message("c-1", "user");
+    big["payload"]["text"] = json!("x".repeat(5 * 1024));
+    let (status, _, body) = app
+        .post(json!([message("c-1", "user"), big.clone()]).to_string())
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["accepted"], 1);
+    assert!(
+        body["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("event too large"),
+        "{body}"
+    );
+    let (status, _, body) = app.post(big.to_string()).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn the_client_ip_comes_from_x_forwarded_for_only_through_a_trusted_proxy() {
+    // The test server trusts 127.0.0.1, the address every test request comes from.
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .header("X-Write-Key", KEY)
+        .header("X-Forwarded-For", "198.51.100.23")
+        .json(&message("c-1", "user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.stored()[0]["context"]["ip"], "198.51.100.23");
+}
+
+#[tokio::test]
+async fn the_device_type_is_derived_from_the_user_agent() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .header("X-Write-Key", KEY)
+        .header(
+            "User-Agent",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+        )
+        .json(&message("c-1", "user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.stored()[0]["context"]["device"], "mobile");
 }

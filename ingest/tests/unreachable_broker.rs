@@ -22,7 +22,7 @@ async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_ti
         kafka: kafka.clone(),
         producer: producer.clone(),
         websites: vec![("site".into(), "key".into())],
-        limits: ingest::config::Limits::default(),
+        ..Default::default()
     };
     let sink = Arc::new(KafkaSink::new(&kafka, &producer).unwrap());
     let app = ingest::build(&config, sink).await.unwrap();

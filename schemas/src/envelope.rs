@@ -90,6 +90,9 @@ pub struct Context {
     pub ip: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// `mobile`, `tablet`, `desktop` or `bot`: from the client, else from the user agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
     /// `frame` (the web widget), `livechat`, `telegram`, `messenger`, `whatsapp`, `web`, `api`, …
     #[serde(default = "default_channel")]
     pub channel: String,
@@ -140,6 +143,9 @@ pub struct IncomingEvent {
 pub struct IncomingContext {
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// `mobile`, `tablet`, `desktop` or `bot`; derived from the user agent when absent.
+    #[serde(default)]
+    pub device: Option<String>,
     #[serde(default)]
     pub channel: Option<String>,
     #[serde(default)]
@@ -206,6 +212,14 @@ impl IncomingContext {
             self.page_url.as_deref(),
             limits::URL_CHARS,
         )?;
+        if let Some(device) = &self.device
+            && !DEVICES.contains(&device.as_str())
+        {
+            return Err(FieldError::new(
+                "context.device",
+                "expected one of mobile, tablet, desktop, bot",
+            ));
+        }
         if let Some(channel) = &self.channel {
             let token =
                 |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
@@ -222,6 +236,9 @@ impl IncomingContext {
         Ok(())
     }
 }
+
+/// The device types a context may name.
+pub const DEVICES: [&str; 4] = ["mobile", "tablet", "desktop", "bot"];
 
 fn parse_type(name: &str) -> Result<EventType, FieldError> {
     EventType::from_name(name).ok_or_else(|| {

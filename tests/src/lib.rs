@@ -56,7 +56,7 @@ impl Stack {
             kafka: kafka.clone(),
             producer: ProducerConfig::new(&topic),
             websites: vec![(WEBSITE.into(), WRITE_KEY.into())],
-            limits: ingest::config::Limits::default(),
+            ..Default::default()
         };
         let sink =
             Arc::new(KafkaSink::new(&kafka, &ingest_config.producer).expect("create producer"));

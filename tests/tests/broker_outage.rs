@@ -44,7 +44,7 @@ async fn ingest_answers_503_while_the_broker_is_down_and_recovers_when_it_return
         kafka: kafka.clone(),
         producer: producer.clone(),
         websites: vec![("site".into(), "key".into())],
-        limits: ingest::config::Limits::default(),
+        ..Default::default()
     };
     let server = ingest::build(
         &config,

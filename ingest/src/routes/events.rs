@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::client_ip::client_ip;
 use crate::decode::{DecodedBody, decode, parse_time};
 use crate::enrich::{RequestContext, enrich};
 use crate::error::ApiError;
@@ -59,17 +60,23 @@ pub struct EventsResponse {
 
 pub async fn post_events(
     State(state): State<AppState>,
-    ClientAddr(ip): ClientAddr,
+    ClientAddr(peer): ClientAddr,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let key = write_key_of(&headers, query.as_deref()).unwrap_or_default();
-    let website_id = state
+    let website = state
         .keys
         .website_for(&key)
-        .ok_or(ApiError::UnknownWriteKey)?
-        .to_owned();
+        .ok_or(ApiError::UnknownWriteKey)?;
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !website.allows_origin(origin) {
+        return Err(ApiError::OriginNotAllowed(
+            origin.unwrap_or_default().to_owned(),
+        ));
+    }
+    let website_id = website.id.clone();
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
             "request body exceeds {} bytes",
@@ -82,16 +89,19 @@ pub async fn post_events(
     let request = RequestContext {
         website_id,
         received_at: Utc::now(),
-        ip,
+        ip: client_ip(peer, &headers, &state.trusted_proxies),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         from_browser: headers.contains_key(header::ORIGIN),
     };
-    let (valid, rejected) = validate(decoded, &request);
+    let (valid, rejected) = validate(decoded, &request, state.limits.max_event_bytes);
     produce(&state, valid, rejected).await
 }
+
+/// How a rejection for the per-event size limit starts.
+const TOO_LARGE: &str = "event too large";
 
 /// An event ready to produce, with where it stood in the request.
 struct Valid {
@@ -101,7 +111,11 @@ struct Valid {
 }
 
 /// Parses, validates and enriches every item; each is either valid or rejected with a reason.
-fn validate(decoded: DecodedBody, request: &RequestContext) -> (Vec<Valid>, Vec<Rejected>) {
+fn validate(
+    decoded: DecodedBody,
+    request: &RequestContext,
+    max_event_bytes: usize,
+) -> (Vec<Valid>, Vec<Rejected>) {
     let mut valid = Vec::new();
     let mut rejected = Vec::new();
     for (index, item) in decoded.items.into_iter().enumerate() {
@@ -132,11 +146,17 @@ fn validate(decoded: DecodedBody, request: &RequestContext) -> (Vec<Valid>, Vec<
                 .map(|e| enrich(e, sent_at, request))
                 .map_err(|e| e.to_string())
         });
-        match event.and_then(|e| {
-            e.encode()
-                .map(|value| (e, value))
-                .map_err(|e| e.to_string())
-        }) {
+        let encoded = event.and_then(|e| {
+            let value = e.encode().map_err(|e| e.to_string())?;
+            if value.len() > max_event_bytes {
+                return Err(format!(
+                    "{TOO_LARGE}: {} bytes; the limit is {max_event_bytes}",
+                    value.len()
+                ));
+            }
+            Ok((e, value))
+        });
+        match encoded {
             Ok((event, value)) => valid.push(Valid {
                 index,
                 event_id: event.event_id,
@@ -190,10 +210,12 @@ async fn produce(
             }),
         });
     }
-    let status = if event_ids.is_empty() && !rejected.is_empty() {
-        StatusCode::BAD_REQUEST
-    } else {
+    let status = if !event_ids.is_empty() || rejected.is_empty() {
         StatusCode::OK
+    } else if rejected.iter().all(|r| r.error.starts_with(TOO_LARGE)) {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
     };
     let response = EventsResponse {
         accepted: event_ids.len(),
@@ -201,10 +223,15 @@ async fn produce(
         event_ids,
     };
     let mut body = serde_json::to_value(&response).unwrap_or_default();
-    if status == StatusCode::BAD_REQUEST
+    if status != StatusCode::OK
         && let (Some(obj), Some(first)) = (body.as_object_mut(), response.rejected.first())
     {
-        obj.insert("error".into(), json!("invalid_event"));
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "invalid_event"
+        };
+        obj.insert("error".into(), json!(code));
         obj.insert("message".into(), json!(first.error));
     }
     Ok((status, Json(body)))

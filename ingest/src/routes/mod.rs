@@ -3,9 +3,13 @@
 mod events;
 mod health;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, header};
 use axum::routing::{get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 
@@ -16,5 +20,22 @@ pub fn router(state: AppState) -> Router {
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors())
         .with_state(state)
+}
+
+/// Browsers on any site may post: the preflight cannot carry the write key, so it is answered
+/// for every origin, and a website's origin allow-list is enforced on the request itself.
+fn cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-write-key"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(Duration::from_secs(24 * 60 * 60))
 }
