@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use schemas::{Context, Event, IncomingEvent};
+use schemas::{Context, Event, IncomingEvent, Payload};
 use uuid::Uuid;
 
 use crate::device::device_type;
@@ -53,6 +53,8 @@ pub fn enrich(
     sent_at: Option<DateTime<Utc>>,
     request: &RequestContext,
 ) -> Event {
+    // UUIDv7 sorts by time, which keeps the event log's index append-mostly.
+    let event_id = incoming.event_id.unwrap_or_else(Uuid::now_v7);
     let context = incoming.context;
     let user_agent = context.user_agent.or_else(|| request.user_agent.clone());
     let device = context.device.or_else(|| {
@@ -65,8 +67,7 @@ pub fn enrich(
         .channel
         .unwrap_or_else(|| if request.from_browser { "frame" } else { "api" }.to_owned());
     Event {
-        // UUIDv7 sorts by time, which keeps the event log's index append-mostly.
-        event_id: incoming.event_id.unwrap_or_else(Uuid::now_v7),
+        event_id,
         schema_version: incoming.payload.event_type().current_version(),
         website_id: request.website_id.clone(),
         conversation_id: incoming.conversation_id,
@@ -82,7 +83,19 @@ pub fn enrich(
             environment: context.environment,
             metadata: context.metadata,
         },
-        payload: incoming.payload,
+        payload: with_request_id(incoming.payload, event_id),
+    }
+}
+
+/// A contact request without a client-chosen id is identified by its event id, so the id
+/// ingest answers with is the one admins later see.
+fn with_request_id(payload: Payload, event_id: Uuid) -> Payload {
+    match payload {
+        Payload::ContactSubmitted(mut c) if c.request_id.is_none() => {
+            c.request_id = Some(event_id.to_string());
+            Payload::ContactSubmitted(c)
+        }
+        other => other,
     }
 }
 

@@ -541,3 +541,57 @@ async fn the_device_type_is_derived_from_the_user_agent() {
     assert_eq!(response.status(), 200);
     assert_eq!(app.stored()[0]["context"]["device"], "mobile");
 }
+
+#[tokio::test]
+async fn the_schema_catalogue_lists_every_event_type_with_its_version_and_producer() {
+    let app = spawn_app().await;
+    let body: Value = app
+        .http
+        .get(format!("{}/v1/schemas", app.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types = body["types"].as_array().unwrap();
+    assert_eq!(types.len(), schemas::EventType::ALL.len());
+    let sent = types.iter().find(|t| t["type"] == "message.sent").unwrap();
+    assert_eq!(
+        (sent["schema_version"].as_u64(), sent["producer"].as_str()),
+        (Some(1), Some("client"))
+    );
+    assert!(sent["payload"]["properties"]["sender"].is_object());
+    let erased = types
+        .iter()
+        .find(|t| t["type"] == "contact.erased")
+        .unwrap();
+    assert_eq!(erased["producer"], "admin");
+}
+
+#[tokio::test]
+async fn an_admin_action_sent_with_a_write_key_is_rejected() {
+    let app = spawn_app().await;
+    let event = json!({"type": "website.created", "conversation_id": "c",
+                       "payload": {"website_id": "mine", "name": "Mine", "write_key": "k"}});
+    let (status, _, body) = app.post(event.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("admin action"),
+        "{body}"
+    );
+    assert!(app.sink.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_contact_submission_gets_a_request_id_when_the_client_sends_none() {
+    let app = spawn_app().await;
+    let event = json!({"type": "contact.submitted", "conversation_id": "c",
+                       "payload": {"name": "Olivia", "email": "olivia@lumoco.dev",
+                                   "chat_context": [{"text": "Hey there!", "isUser": false}]}});
+    let (status, _, body) = app.post(event.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let stored = &app.stored()[0];
+    assert_eq!(stored["payload"]["request_id"], stored["event_id"]);
+    assert_eq!(stored["payload"]["chat_context"][0]["is_user"], false);
+}

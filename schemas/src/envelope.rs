@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::FieldError;
-use crate::payloads::{EventType, Payload, bounded, limits};
+use crate::payloads::{EventType, Payload, Producer, bounded, limits};
 
 /// One event as stored in the `chat-events` topic.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -184,6 +184,15 @@ impl IncomingEvent {
         let raw: RawIncoming =
             serde_path_to_error::deserialize(value).map_err(|e| FieldError::from_serde("", e))?;
         let event_type = parse_type(&raw.event_type)?;
+        if event_type.producer() != Producer::Client {
+            return Err(FieldError::new(
+                "type",
+                format!(
+                    "{} is an admin action; the query API produces it",
+                    event_type.name()
+                ),
+            ));
+        }
         let version = raw.schema_version.unwrap_or(event_type.current_version());
         let payload = Payload::parse(event_type, version, raw.payload)?;
         validate_id("conversation_id", &raw.conversation_id)?;
@@ -373,5 +382,15 @@ mod tests {
             (m.sender, m.text.as_str(), m.response_time_ms),
             (Sender::Bot, "Hi!", Some(420))
         );
+    }
+
+    #[test]
+    fn a_client_cannot_send_an_admin_action() {
+        let err = IncomingEvent::parse(json!({
+            "type": "contact.erased", "conversation_id": "c", "payload": {"contact_id": "x"}
+        }))
+        .unwrap_err();
+        assert_eq!(err.field, "type");
+        assert!(err.message.contains("admin action"), "{err}");
     }
 }

@@ -2,10 +2,13 @@
 //!
 //! The files under `schemas/json/` are what non-Rust producers and consumers read; a test
 //! regenerates them and fails when the checked-in copies drift from the code
-//! (`UPDATE_JSON_SCHEMAS=1 cargo test -p schemas` rewrites them).
+//! (`UPDATE_JSON_SCHEMAS=1 cargo test -p schemas` rewrites them). Ingest serves the same
+//! documents at `GET /v1/schemas`.
+
+use serde_json::{Value, json};
 
 use crate::envelope::{Event, IncomingEvent};
-use crate::payloads::EventType;
+use crate::payloads::{EventType, Producer};
 
 /// Every document as `(relative file name, pretty JSON)`.
 pub fn documents() -> Vec<(String, String)> {
@@ -28,4 +31,25 @@ pub fn documents() -> Vec<(String, String)> {
             (name, text)
         })
         .collect()
+}
+
+/// The whole contract as one JSON document: the envelopes and, per type, its current version,
+/// who produces it and its payload schema.
+pub fn catalogue() -> Value {
+    let types: Vec<Value> = EventType::ALL
+        .iter()
+        .map(|t| {
+            json!({
+                "type": t.name(),
+                "schema_version": t.current_version(),
+                "producer": match t.producer() { Producer::Client => "client", Producer::Admin => "admin" },
+                "payload": t.payload_schema(),
+            })
+        })
+        .collect();
+    json!({
+        "event": schemars::schema_for!(Event),
+        "incoming_event": schemars::schema_for!(IncomingEvent),
+        "types": types,
+    })
 }

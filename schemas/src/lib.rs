@@ -22,4 +22,4 @@ pub mod topics;
 
 pub use envelope::{Context, Environment, Event, IncomingEvent};
 pub use error::FieldError;
-pub use payloads::{EventType, Payload, Sender};
+pub use payloads::{EventType, Payload, Producer, Sender};

@@ -1,80 +1,119 @@
-//! Event types and their payloads.
+//! Event types and their payloads: the catalogue.
 //!
-//! Every type has a current `schema_version`. [`Payload::parse`] accepts any version a client or
-//! the topic may still hold and upcasts it to the current one, so projections only ever see the
-//! newest shape.
+//! Every type has a current `schema_version` and a producer: clients (widgets, bots, bridges,
+//! through ingest) or admins (through the query API, never accepted from a write key).
+//! [`Payload::parse`] accepts any version a client or the topic may still hold and upcasts it
+//! step by step to the current one, so projections only ever see the newest shape.
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::error::FieldError;
 
-/// The name of every event type, past tense and dotted, as it appears in `type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventType {
-    WidgetLoaded,
-    ConversationStarted,
-    MessageSent,
+/// Who may produce an event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Producer {
+    /// Widgets, bot backends and messenger bridges, with a website's write key.
+    Client,
+    /// Admins, through the query API.
+    Admin,
+}
+
+/// Declares the catalogue once: each row is `Variant => "type.name", PayloadStruct, version,
+/// producer`. Everything that must list every type is generated from it.
+macro_rules! catalogue {
+    ($($variant:ident => $name:literal, $payload:ident, $version:literal, $producer:ident;)*) => {
+        /// The name of every event type, past tense and dotted, as it appears in `type`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventType {
+            $($variant,)*
+        }
+
+        impl EventType {
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => $name,)*
+                }
+            }
+
+            /// The version new events of this type are written with.
+            pub fn current_version(self) -> u32 {
+                match self {
+                    $(EventType::$variant => $version,)*
+                }
+            }
+
+            pub fn producer(self) -> Producer {
+                match self {
+                    $(EventType::$variant => Producer::$producer,)*
+                }
+            }
+
+            /// JSON Schema of the current payload version.
+            pub fn payload_schema(self) -> schemars::Schema {
+                match self {
+                    $(EventType::$variant => schemars::schema_for!($payload),)*
+                }
+            }
+        }
+
+        /// A typed payload, tagged with its event type. Serialises as `"type": …, "payload": {…}`.
+        #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+        #[serde(tag = "type", content = "payload")]
+        pub enum Payload {
+            $(#[serde(rename = $name)] $variant($payload),)*
+        }
+
+        impl Payload {
+            pub fn event_type(&self) -> EventType {
+                match self {
+                    $(Payload::$variant(_) => EventType::$variant,)*
+                }
+            }
+
+            fn from_current(event_type: EventType, value: Value) -> Result<Self, FieldError> {
+                Ok(match event_type {
+                    $(EventType::$variant => Payload::$variant(from_value(value)?),)*
+                })
+            }
+
+            fn validate(&self) -> Result<(), FieldError> {
+                match self {
+                    $(Payload::$variant(p) => p.validate(),)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    WidgetLoaded => "widget.loaded", WidgetLoaded, 1, Client;
+    ConversationStarted => "conversation.started", ConversationStarted, 1, Client;
+    MessageSent => "message.sent", MessageSent, 1, Client;
+    CtaClicked => "cta.clicked", CtaClicked, 1, Client;
+    ContactSubmitted => "contact.submitted", ContactSubmitted, 1, Client;
+    ConversationRated => "conversation.rated", ConversationRated, 1, Client;
+    ConversationClosed => "conversation.closed", ConversationClosed, 1, Client;
+    MessageFlaggedForHuman => "message.flagged_for_human", MessageRef, 1, Admin;
+    MessageHumanReplied => "message.human_replied", MessageRef, 1, Admin;
+    ContactRequestStatusChanged => "contact_request.status_changed", ContactRequestStatusChanged, 1, Admin;
+    ContactUpdated => "contact.updated", ContactUpdated, 1, Admin;
+    ContactsMerged => "contacts.merged", ContactsMerged, 1, Admin;
+    ContactErased => "contact.erased", ContactErased, 1, Admin;
+    WebsiteCreated => "website.created", WebsiteCreated, 1, Admin;
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
-        EventType::WidgetLoaded,
-        EventType::ConversationStarted,
-        EventType::MessageSent,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            EventType::WidgetLoaded => "widget.loaded",
-            EventType::ConversationStarted => "conversation.started",
-            EventType::MessageSent => "message.sent",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.name() == name)
+        Self::ALL.iter().copied().find(|t| t.name() == name)
     }
-
-    /// The version new events of this type are written with.
-    pub fn current_version(self) -> u32 {
-        match self {
-            EventType::WidgetLoaded | EventType::ConversationStarted | EventType::MessageSent => 1,
-        }
-    }
-
-    /// JSON Schema of the current payload version.
-    pub fn payload_schema(self) -> schemars::Schema {
-        match self {
-            EventType::WidgetLoaded => schemars::schema_for!(WidgetLoaded),
-            EventType::ConversationStarted => schemars::schema_for!(ConversationStarted),
-            EventType::MessageSent => schemars::schema_for!(MessageSent),
-        }
-    }
-}
-
-/// A typed payload, tagged with its event type. Serialises as `"type": …, "payload": {…}`.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(tag = "type", content = "payload")]
-pub enum Payload {
-    #[serde(rename = "widget.loaded")]
-    WidgetLoaded(WidgetLoaded),
-    #[serde(rename = "conversation.started")]
-    ConversationStarted(ConversationStarted),
-    #[serde(rename = "message.sent")]
-    MessageSent(MessageSent),
 }
 
 impl Payload {
-    pub fn event_type(&self) -> EventType {
-        match self {
-            Payload::WidgetLoaded(_) => EventType::WidgetLoaded,
-            Payload::ConversationStarted(_) => EventType::ConversationStarted,
-            Payload::MessageSent(_) => EventType::MessageSent,
-        }
-    }
-
     /// Parses and validates `value` as the payload of `event_type` written at `version`,
     /// upcasting older versions. Errors name fields under `payload.`.
     pub fn parse(event_type: EventType, version: u32, value: Value) -> Result<Self, FieldError> {
@@ -88,33 +127,24 @@ impl Payload {
                 ),
             ));
         }
-        let payload = match event_type {
-            EventType::WidgetLoaded => Payload::WidgetLoaded(from_value(value)?),
-            EventType::ConversationStarted => Payload::ConversationStarted(from_value(value)?),
-            EventType::MessageSent => Payload::MessageSent(from_value(value)?),
-        };
+        let mut value = value;
+        for from in version..current {
+            value = upcast_step(event_type, from, value)?;
+        }
+        let payload = Self::from_current(event_type, value)?;
         payload.validate()?;
         Ok(payload)
     }
+}
 
-    fn validate(&self) -> Result<(), FieldError> {
-        match self {
-            Payload::WidgetLoaded(p) => {
-                bounded(
-                    "payload.customer_id",
-                    p.customer_id.as_deref(),
-                    limits::ID_CHARS,
-                )?;
-                bounded("payload.page_url", p.page_url.as_deref(), limits::URL_CHARS)
-            }
-            Payload::ConversationStarted(p) => bounded(
-                "payload.customer_id",
-                p.customer_id.as_deref(),
-                limits::ID_CHARS,
-            ),
-            Payload::MessageSent(p) => p.validate(),
-        }
-    }
+/// Rewrites a payload of `event_type` at `version` as `version + 1`. When a type's current
+/// version goes up, its step goes here, so old events in the topic and old clients keep
+/// working (`Payload::parse` chains the steps).
+fn upcast_step(event_type: EventType, version: u32, _value: Value) -> Result<Value, FieldError> {
+    Err(FieldError::new(
+        "schema_version",
+        format!("no upcaster from {} version {version}", event_type.name()),
+    ))
 }
 
 fn from_value<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, FieldError> {
@@ -127,6 +157,10 @@ pub mod limits {
     pub const URL_CHARS: usize = 4096;
     pub const TEXT_CHARS: usize = 16_384;
     pub const SHORT_CHARS: usize = 64;
+    pub const NAME_CHARS: usize = 256;
+    pub const EMAIL_CHARS: usize = 320;
+    pub const PHONE_CHARS: usize = 32;
+    pub const CHAT_CONTEXT_ENTRIES: usize = 500;
 }
 
 pub(crate) fn bounded(
@@ -143,6 +177,50 @@ pub(crate) fn bounded(
     }
 }
 
+fn required(field: &str, value: &str, max_chars: usize) -> Result<(), FieldError> {
+    if value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    bounded(field, Some(value), max_chars)
+}
+
+fn email(field: &str, value: Option<&str>) -> Result<(), FieldError> {
+    let Some(v) = value else { return Ok(()) };
+    bounded(field, Some(v), limits::EMAIL_CHARS)?;
+    let valid = v.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+    }) && !v.chars().any(char::is_whitespace);
+    if valid {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, "is not an e-mail address"))
+    }
+}
+
+fn phone(field: &str, value: Option<&str>) -> Result<(), FieldError> {
+    let Some(v) = value else { return Ok(()) };
+    bounded(field, Some(v), limits::PHONE_CHARS)?;
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    let allowed = v
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if allowed && digits >= 5 {
+        Ok(())
+    } else {
+        Err(FieldError::new(field, "is not a phone number"))
+    }
+}
+
+/// Payload checks beyond what the types say.
+trait Validate {
+    fn validate(&self) -> Result<(), FieldError> {
+        Ok(())
+    }
+}
+
 /// The page with the widget loaded: the visitor *could* chat.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct WidgetLoaded {
@@ -152,11 +230,36 @@ pub struct WidgetLoaded {
     pub page_url: Option<String>,
 }
 
+impl Validate for WidgetLoaded {
+    fn validate(&self) -> Result<(), FieldError> {
+        bounded(
+            "payload.customer_id",
+            self.customer_id.as_deref(),
+            limits::ID_CHARS,
+        )?;
+        bounded(
+            "payload.page_url",
+            self.page_url.as_deref(),
+            limits::URL_CHARS,
+        )
+    }
+}
+
 /// The visitor actually engaged: opened the chat or sent a first message.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ConversationStarted {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+}
+
+impl Validate for ConversationStarted {
+    fn validate(&self) -> Result<(), FieldError> {
+        bounded(
+            "payload.customer_id",
+            self.customer_id.as_deref(),
+            limits::ID_CHARS,
+        )
+    }
 }
 
 /// A user, the bot or a human agent said something in the conversation.
@@ -178,7 +281,7 @@ pub struct MessageSent {
     pub requires_human: bool,
 }
 
-impl MessageSent {
+impl Validate for MessageSent {
     fn validate(&self) -> Result<(), FieldError> {
         bounded(
             "payload.message_id",
@@ -195,6 +298,273 @@ impl MessageSent {
             ));
         }
         Ok(())
+    }
+}
+
+/// A call-to-action button in the chat was clicked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CtaClicked {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cta_id: Option<String>,
+    /// The button's text.
+    pub label: String,
+    /// Where it leads, or the value it submits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Validate for CtaClicked {
+    fn validate(&self) -> Result<(), FieldError> {
+        bounded("payload.cta_id", self.cta_id.as_deref(), limits::ID_CHARS)?;
+        required("payload.label", &self.label, limits::NAME_CHARS)?;
+        bounded("payload.value", self.value.as_deref(), limits::URL_CHARS)
+    }
+}
+
+/// A contact form (or e-mail collection) was submitted in the chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactSubmitted {
+    /// The contact request's id; ingest assigns one when the client does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The transcript the visitor saw when submitting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat_context: Vec<ChatLine>,
+}
+
+/// One line of a transcript as the widget showed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatLine {
+    pub text: String,
+    /// Said by the visitor (`true`) or the bot (`false`). `isUser` is accepted too.
+    #[serde(alias = "isUser")]
+    pub is_user: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+impl Validate for ContactSubmitted {
+    fn validate(&self) -> Result<(), FieldError> {
+        bounded(
+            "payload.request_id",
+            self.request_id.as_deref(),
+            limits::ID_CHARS,
+        )?;
+        bounded("payload.name", self.name.as_deref(), limits::NAME_CHARS)?;
+        email("payload.email", self.email.as_deref())?;
+        phone("payload.phone", self.phone.as_deref())?;
+        bounded(
+            "payload.message",
+            self.message.as_deref(),
+            limits::TEXT_CHARS,
+        )?;
+        if self.email.is_none() && self.phone.is_none() {
+            return Err(FieldError::new(
+                "payload.email",
+                "an e-mail address or a phone number is required",
+            ));
+        }
+        if self.chat_context.len() > limits::CHAT_CONTEXT_ENTRIES {
+            return Err(FieldError::new(
+                "payload.chat_context",
+                format!("must have at most {} lines", limits::CHAT_CONTEXT_ENTRIES),
+            ));
+        }
+        for (i, line) in self.chat_context.iter().enumerate() {
+            bounded(
+                &format!("payload.chat_context[{i}].text"),
+                Some(&line.text),
+                limits::TEXT_CHARS,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The visitor rated the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversationRated {
+    /// 1 (worst) to 5 (best).
+    pub rating: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl Validate for ConversationRated {
+    fn validate(&self) -> Result<(), FieldError> {
+        if !(1..=5).contains(&self.rating) {
+            return Err(FieldError::new("payload.rating", "must be between 1 and 5"));
+        }
+        bounded(
+            "payload.comment",
+            self.comment.as_deref(),
+            limits::TEXT_CHARS,
+        )
+    }
+}
+
+/// The conversation ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversationClosed {
+    pub reason: CloseReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The visitor closed it.
+    User,
+    /// An admin closed it.
+    Admin,
+    /// Nobody said anything for a while.
+    Inactivity,
+}
+
+impl Validate for ConversationClosed {}
+
+/// An admin action on one message (flagged for a human, or a human replied).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MessageRef {
+    /// The message's `message_id`, or the id of the event that sent it.
+    pub message_id: String,
+}
+
+impl Validate for MessageRef {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.message_id", &self.message_id, limits::ID_CHARS)
+    }
+}
+
+/// Where a contact request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Contacted,
+    Resolved,
+}
+
+/// An admin moved a contact request to another status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactRequestStatusChanged {
+    pub request_id: String,
+    pub status: RequestStatus,
+    /// The status the admin saw; when the request has moved on since, the change is recorded as
+    /// rejected instead of applied, so two admins cannot silently overwrite each other.
+    pub expected_status: RequestStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl Validate for ContactRequestStatusChanged {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.request_id", &self.request_id, limits::ID_CHARS)?;
+        bounded("payload.notes", self.notes.as_deref(), limits::TEXT_CHARS)
+    }
+}
+
+/// A contact's lead status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    New,
+    Active,
+    FollowUp,
+    Archived,
+}
+
+/// An admin edited a contact; absent fields are left as they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactUpdated {
+    pub contact_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_status: Option<LeadStatus>,
+}
+
+impl Validate for ContactUpdated {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.contact_id", &self.contact_id, limits::ID_CHARS)?;
+        bounded("payload.name", self.name.as_deref(), limits::NAME_CHARS)?;
+        email("payload.email", self.email.as_deref())?;
+        phone("payload.phone", self.phone.as_deref())?;
+        bounded("payload.notes", self.notes.as_deref(), limits::TEXT_CHARS)
+    }
+}
+
+/// An admin merged contacts: the merged ones' conversations and requests move to the survivor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactsMerged {
+    pub surviving_contact_id: String,
+    pub merged_contact_ids: Vec<String>,
+}
+
+impl Validate for ContactsMerged {
+    fn validate(&self) -> Result<(), FieldError> {
+        required(
+            "payload.surviving_contact_id",
+            &self.surviving_contact_id,
+            limits::ID_CHARS,
+        )?;
+        if self.merged_contact_ids.is_empty() {
+            return Err(FieldError::new(
+                "payload.merged_contact_ids",
+                "must not be empty",
+            ));
+        }
+        if self.merged_contact_ids.contains(&self.surviving_contact_id) {
+            return Err(FieldError::new(
+                "payload.merged_contact_ids",
+                "must not contain the surviving contact",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A data subject's erasure: the person's data is removed from every read model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactErased {
+    pub contact_id: String,
+}
+
+impl Validate for ContactErased {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.contact_id", &self.contact_id, limits::ID_CHARS)
+    }
+}
+
+/// An admin created a website; its write key works at ingest once this is applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebsiteCreated {
+    pub website_id: String,
+    pub name: String,
+    pub write_key: String,
+    /// Browser origins that may write; empty for any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+}
+
+impl Validate for WebsiteCreated {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
+        required("payload.name", &self.name, limits::NAME_CHARS)?;
+        required("payload.write_key", &self.write_key, limits::ID_CHARS)
     }
 }
 
@@ -238,7 +608,7 @@ mod tests {
 
     #[test]
     fn every_type_name_round_trips() {
-        for t in EventType::ALL {
+        for &t in EventType::ALL {
             assert_eq!(EventType::from_name(t.name()), Some(t));
         }
         assert_eq!(EventType::from_name("message.deleted"), None);
@@ -298,5 +668,124 @@ mod tests {
         let url = "x".repeat(limits::URL_CHARS + 1);
         let err = Payload::parse(EventType::WidgetLoaded, 1, json!({"page_url": url})).unwrap_err();
         assert_eq!(err.field, "payload.page_url");
+    }
+
+    #[test]
+    fn a_contact_submission_needs_an_email_or_a_phone() {
+        let err =
+            Payload::parse(EventType::ContactSubmitted, 1, json!({"name": "Olivia"})).unwrap_err();
+        assert_eq!(err.field, "payload.email");
+        assert!(
+            Payload::parse(
+                EventType::ContactSubmitted,
+                1,
+                json!({"phone": "+482-719-364"})
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_malformed_email_or_phone_is_rejected() {
+        let bad_email = json!({"email": "olivia at lumoco"});
+        assert_eq!(
+            Payload::parse(EventType::ContactSubmitted, 1, bad_email)
+                .unwrap_err()
+                .field,
+            "payload.email"
+        );
+        let bad_phone = json!({"email": "o@lumoco.dev", "phone": "call me"});
+        assert_eq!(
+            Payload::parse(EventType::ContactSubmitted, 1, bad_phone)
+                .unwrap_err()
+                .field,
+            "payload.phone"
+        );
+    }
+
+    #[test]
+    fn chat_context_accepts_the_widgets_is_user_spelling() {
+        let p = Payload::parse(
+            EventType::ContactSubmitted,
+            1,
+            json!({"email": "o@lumoco.dev", "chat_context": [{"text": "hi", "isUser": true}]}),
+        )
+        .unwrap();
+        let Payload::ContactSubmitted(c) = p else {
+            panic!("wrong type")
+        };
+        assert!(c.chat_context[0].is_user);
+    }
+
+    #[test]
+    fn a_rating_outside_one_to_five_is_rejected() {
+        for rating in [0, 6] {
+            let err = Payload::parse(EventType::ConversationRated, 1, json!({"rating": rating}))
+                .unwrap_err();
+            assert_eq!(err.field, "payload.rating");
+        }
+    }
+
+    #[test]
+    fn a_status_change_names_an_unknown_status() {
+        let err = Payload::parse(
+            EventType::ContactRequestStatusChanged,
+            1,
+            json!({"request_id": "r1", "status": "done", "expected_status": "pending"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "payload.status");
+    }
+
+    #[test]
+    fn a_merge_cannot_merge_the_survivor_into_itself() {
+        let err = Payload::parse(
+            EventType::ContactsMerged,
+            1,
+            json!({"surviving_contact_id": "a", "merged_contact_ids": ["b", "a"]}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "payload.merged_contact_ids");
+    }
+
+    #[test]
+    fn every_type_has_a_producer_and_admin_actions_are_admin_only() {
+        for t in [
+            EventType::ContactErased,
+            EventType::WebsiteCreated,
+            EventType::ContactRequestStatusChanged,
+        ] {
+            assert_eq!(t.producer(), Producer::Admin, "{t:?}");
+        }
+        for t in [
+            EventType::WidgetLoaded,
+            EventType::MessageSent,
+            EventType::ContactSubmitted,
+        ] {
+            assert_eq!(t.producer(), Producer::Client, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn the_catalogue_holds_every_type_the_design_names() {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.name()).collect();
+        for name in [
+            "widget.loaded",
+            "conversation.started",
+            "message.sent",
+            "cta.clicked",
+            "contact.submitted",
+            "conversation.rated",
+            "conversation.closed",
+            "message.flagged_for_human",
+            "message.human_replied",
+            "contact_request.status_changed",
+            "contact.updated",
+            "contacts.merged",
+            "contact.erased",
+            "website.created",
+        ] {
+            assert!(names.contains(&name), "{name} missing");
+        }
     }
 }

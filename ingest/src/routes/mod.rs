@@ -17,11 +17,17 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/v1/events", post(events::post_events))
+        .route("/v1/schemas", get(schemas_catalogue))
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors())
         .with_state(state)
+}
+
+/// The wire contract: every event type, its version, producer and JSON Schema.
+async fn schemas_catalogue() -> axum::Json<serde_json::Value> {
+    axum::Json(schemas::json_schema::catalogue())
 }
 
 /// Browsers on any site may post: the preflight cannot carry the write key, so it is answered

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use schemas::{Event, Payload, Sender};
+use schemas::{Event, Payload, Producer, Sender};
 
 /// What a set of events adds to one conversation. Merging two deltas, or a delta into the
 /// stored row, is commutative and associative: earliest times by `min`, latest by `max`,
@@ -25,7 +25,12 @@ pub struct ConversationDelta {
 }
 
 impl ConversationDelta {
-    pub fn from_event(event: &Event) -> Self {
+    /// What a visitor-side event adds to its conversation; `None` for admin actions, which
+    /// carry their own keys and are folded by their own projections.
+    pub fn from_event(event: &Event) -> Option<Self> {
+        if event.event_type().producer() != Producer::Client {
+            return None;
+        }
         let at = event.occurred_at;
         let mut delta = Self {
             website_id: event.website_id.clone(),
@@ -50,8 +55,11 @@ impl ConversationDelta {
                     delta.engaged_at = Some(at);
                 }
             }
+            // Other visitor events (CTA clicks, contact forms, ratings, closes) still place the
+            // conversation in time; their own columns come with their projections.
+            _ => {}
         }
-        delta
+        Some(delta)
     }
 
     pub fn merge(&mut self, other: &Self) {
@@ -89,7 +97,9 @@ fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
 pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<ConversationDelta> {
     let mut by_key: HashMap<(&str, &str), ConversationDelta> = HashMap::new();
     for event in events {
-        let delta = ConversationDelta::from_event(event);
+        let Some(delta) = ConversationDelta::from_event(event) else {
+            continue;
+        };
         by_key
             .entry((&event.website_id, &event.conversation_id))
             .and_modify(|d| d.merge(&delta))
