@@ -15,6 +15,8 @@ pub enum ApiError {
     #[error("{0}")]
     MalformedRequest(String),
     #[error("{0}")]
+    InvalidEvent(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -28,7 +30,7 @@ impl ApiError {
         match self {
             ApiError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
             ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            ApiError::MalformedRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedRequest(_) | ApiError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -40,6 +42,7 @@ impl ApiError {
             ApiError::UnknownWriteKey => "unauthorized",
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::MalformedRequest(_) => "malformed_request",
+            ApiError::InvalidEvent(_) => "invalid_event",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable { .. } => "unavailable",

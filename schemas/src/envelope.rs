@@ -285,6 +285,7 @@ mod tests {
                 ..Context::default()
             },
             payload: Payload::MessageSent(MessageSent {
+                customer_id: None,
                 message_id: None,
                 sender: Sender::User,
                 text: text.into(),

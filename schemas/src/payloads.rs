@@ -269,6 +269,9 @@ pub struct MessageSent {
     /// identifies the message when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The visitor, when the client knows who it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     pub sender: Sender,
     pub text: String,
     /// How long the bot or agent took to answer, in milliseconds.
@@ -286,6 +289,11 @@ impl Validate for MessageSent {
         bounded(
             "payload.message_id",
             self.message_id.as_deref(),
+            limits::ID_CHARS,
+        )?;
+        bounded(
+            "payload.customer_id",
+            self.customer_id.as_deref(),
             limits::ID_CHARS,
         )?;
         bounded("payload.text", Some(&self.text), limits::TEXT_CHARS)?;
@@ -306,6 +314,8 @@ impl Validate for MessageSent {
 pub struct CtaClicked {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cta_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
     /// The button's text.
     pub label: String,
     /// Where it leads, or the value it submits.
@@ -316,6 +326,11 @@ pub struct CtaClicked {
 impl Validate for CtaClicked {
     fn validate(&self) -> Result<(), FieldError> {
         bounded("payload.cta_id", self.cta_id.as_deref(), limits::ID_CHARS)?;
+        bounded(
+            "payload.customer_id",
+            self.customer_id.as_deref(),
+            limits::ID_CHARS,
+        )?;
         required("payload.label", &self.label, limits::NAME_CHARS)?;
         bounded("payload.value", self.value.as_deref(), limits::URL_CHARS)
     }

@@ -56,6 +56,7 @@ pub fn message(
         conversation,
         occurred_at,
         Payload::MessageSent(MessageSent {
+            customer_id: None,
             message_id: None,
             sender,
             text: text.into(),

@@ -50,14 +50,6 @@ pub struct Rejected {
     pub error: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct EventsResponse {
-    pub accepted: usize,
-    pub rejected: Vec<Rejected>,
-    /// Ids of the accepted events, in request order; re-send these ids when retrying.
-    pub event_ids: Vec<Uuid>,
-}
-
 pub async fn post_events(
     State(state): State<AppState>,
     ClientAddr(peer): ClientAddr,
@@ -65,7 +57,19 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let key = write_key_of(&headers, query.as_deref()).unwrap_or_default();
+    let request = admit(&state, peer, query.as_deref(), &headers)?;
+    let decoded = read_body(&state, &headers, body)?;
+    Ok(ingest(&state, &request, decoded).await?.respond())
+}
+
+/// Checks the write key and the origin, and gathers what the server knows of the request.
+pub(crate) fn admit(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<RequestContext, ApiError> {
+    let key = write_key_of(headers, query).unwrap_or_default();
     let website = state
         .keys
         .website_for(&key)
@@ -76,7 +80,24 @@ pub async fn post_events(
             origin.unwrap_or_default().to_owned(),
         ));
     }
-    let website_id = website.id.clone();
+    Ok(RequestContext {
+        website_id: website.id.clone(),
+        received_at: Utc::now(),
+        ip: client_ip(peer, headers, &state.trusted_proxies),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        from_browser: headers.contains_key(header::ORIGIN),
+    })
+}
+
+/// The request body, decoded into its events (see [`crate::decode`]).
+pub(crate) fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<DecodedBody, ApiError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
             "request body exceeds {} bytes",
@@ -84,20 +105,80 @@ pub async fn post_events(
         )),
         _ => ApiError::MalformedRequest(rejection.body_text()),
     })?;
-    let decoded = decode(&headers, &body, &state.limits)?;
+    decode(headers, &body, &state.limits)
+}
 
-    let request = RequestContext {
-        website_id,
-        received_at: Utc::now(),
-        ip: client_ip(peer, &headers, &state.trusted_proxies),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        from_browser: headers.contains_key(header::ORIGIN),
-    };
-    let (valid, rejected) = validate(decoded, &request, state.limits.max_event_bytes);
-    produce(&state, valid, rejected).await
+/// Validates, enriches and produces the events of one request. `Err` only when the broker left
+/// some valid event unacknowledged (503); invalid events are in the outcome.
+pub(crate) async fn ingest(
+    state: &AppState,
+    request: &RequestContext,
+    decoded: DecodedBody,
+) -> Result<Outcome, ApiError> {
+    let (valid, rejected) = validate(decoded, request, state.limits.max_event_bytes);
+    produce(state, valid, rejected).await
+}
+
+/// Like [`ingest`], but stores nothing unless every event is valid: for calls that are one
+/// action made of several events. Returns the stored ids.
+pub(crate) async fn ingest_all_or_nothing(
+    state: &AppState,
+    request: &RequestContext,
+    decoded: DecodedBody,
+) -> Result<Vec<Uuid>, ApiError> {
+    let (valid, rejected) = validate(decoded, request, state.limits.max_event_bytes);
+    if let Some(first) = rejected.first() {
+        return Err(if first.error.starts_with(TOO_LARGE) {
+            ApiError::PayloadTooLarge(first.error.clone())
+        } else {
+            ApiError::InvalidEvent(first.error.clone())
+        });
+    }
+    Ok(produce(state, valid, rejected).await?.event_ids)
+}
+
+/// What happened to each event of a request.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// Acknowledged by the broker, in request order.
+    pub event_ids: Vec<Uuid>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl Outcome {
+    /// 200 when anything was stored (or nothing was wrong); 413 when every event was over the
+    /// size limit; otherwise 400.
+    pub fn status(&self) -> StatusCode {
+        if !self.event_ids.is_empty() || self.rejected.is_empty() {
+            StatusCode::OK
+        } else if self.rejected.iter().all(|r| r.error.starts_with(TOO_LARGE)) {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+
+    /// The `/v1/events` answer: counts, rejections and the stored ids.
+    pub fn respond(self) -> (StatusCode, Json<Value>) {
+        let status = self.status();
+        let mut body = json!({
+            "accepted": self.event_ids.len(),
+            "rejected": self.rejected,
+            "event_ids": self.event_ids,
+        });
+        if status != StatusCode::OK
+            && let (Some(obj), Some(first)) = (body.as_object_mut(), self.rejected.first())
+        {
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "payload_too_large"
+            } else {
+                "invalid_event"
+            };
+            obj.insert("error".into(), json!(code));
+            obj.insert("message".into(), json!(first.error));
+        }
+        (status, Json(body))
+    }
 }
 
 /// How a rejection for the per-event size limit starts.
@@ -172,13 +253,12 @@ fn validate(
     (valid, rejected)
 }
 
-/// Produces the valid events and answers for all of them: 200 when every valid event was
-/// acknowledged, 503 when the broker left any unacknowledged, 400 when none was valid.
+/// Produces the valid events. Every event ends up acknowledged, rejected, or (503) not stored.
 async fn produce(
     state: &AppState,
     valid: Vec<Valid>,
     mut rejected: Vec<Rejected>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Outcome, ApiError> {
     let records = valid.iter().map(|v| v.record.clone()).collect();
     let results = state.sink.send(records).await;
     let mut event_ids = Vec::new();
@@ -198,7 +278,6 @@ async fn produce(
         }
     }
     rejected.sort_by_key(|r| r.index);
-
     if !not_stored.is_empty() {
         return Err(ApiError::Unavailable {
             retry_after_s: state.limits.retry_after_s,
@@ -210,29 +289,8 @@ async fn produce(
             }),
         });
     }
-    let status = if !event_ids.is_empty() || rejected.is_empty() {
-        StatusCode::OK
-    } else if rejected.iter().all(|r| r.error.starts_with(TOO_LARGE)) {
-        StatusCode::PAYLOAD_TOO_LARGE
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    let response = EventsResponse {
-        accepted: event_ids.len(),
-        rejected,
+    Ok(Outcome {
         event_ids,
-    };
-    let mut body = serde_json::to_value(&response).unwrap_or_default();
-    if status != StatusCode::OK
-        && let (Some(obj), Some(first)) = (body.as_object_mut(), response.rejected.first())
-    {
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "payload_too_large"
-        } else {
-            "invalid_event"
-        };
-        obj.insert("error".into(), json!(code));
-        obj.insert("message".into(), json!(first.error));
-    }
-    Ok((status, Json(body)))
+        rejected,
+    })
 }

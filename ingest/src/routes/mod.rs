@@ -2,6 +2,7 @@
 
 mod events;
 mod health;
+mod legacy;
 
 use std::time::Duration;
 
@@ -18,6 +19,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(events::post_events))
         .route("/v1/schemas", get(schemas_catalogue))
+        // What existing widget and bot clients call; see `legacy`.
+        .route("/api/track-interaction", post(legacy::track_interaction))
+        .route("/client/update", post(legacy::client_update))
+        .route("/api/contact/submit", post(legacy::contact_submit))
+        .route("/api/chat", post(legacy::chat))
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .layer(DefaultBodyLimit::max(body_limit))
