@@ -9,6 +9,7 @@
 //! - [`client_ip`]: the client's address, through trusted proxies only.
 //! - [`device`]: device type from the user agent.
 //! - [`enrich`]: turns a client's [`schemas::IncomingEvent`] into a stored [`schemas::Event`].
+//! - [`metrics`]: Prometheus metrics and their documented names.
 //! - [`routes`]: the route table; one module per resource.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
@@ -19,6 +20,7 @@ pub mod device;
 pub mod enrich;
 pub mod error;
 pub mod keys;
+pub mod metrics;
 pub mod routes;
 
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub struct AppState {
     pub keys: Arc<WriteKeys>,
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
     pub limits: config::Limits,
+    pub metrics: Arc<metrics::IngestMetrics>,
 }
 
 /// The router, without a socket, so tests can call it directly.
@@ -51,6 +54,7 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
         keys: Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins)),
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         limits: config.limits.clone(),
+        metrics: Arc::new(metrics::IngestMetrics::default()),
     };
     HttpServer::bind(config.addr, app(state)).await
 }

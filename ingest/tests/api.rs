@@ -770,3 +770,29 @@ async fn legacy_endpoints_need_the_write_key_and_answer_503_when_the_broker_is_d
     assert_eq!(status, 503);
     assert_eq!(headers["retry-after"], "2");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_accepted_and_rejected_events() {
+    let app = spawn_app().await;
+    let batch = json!([message("c-1", "user"), message("c-1", "robot")]);
+    assert_eq!(app.post(batch.to_string()).await.0, 200);
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for line in [
+        "ingest_events_accepted_total 1",
+        r#"ingest_events_rejected_total{reason="invalid"} 1"#,
+        r#"ingest_http_requests_total{route="/v1/events",status="200"} 1"#,
+        "ingest_produce_latency_seconds_count 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}

@@ -123,6 +123,11 @@ pub trait EventSink: Send + Sync + 'static {
 
     /// Whether the sink can currently reach its broker.
     fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>>;
+
+    /// Records waiting in the local queue or in flight, when the sink has a queue.
+    fn queue_depth(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// Producer settings.
@@ -312,6 +317,10 @@ impl EventSink for KafkaSink {
                 .map(|o| o.map_err(|e| classify(&e)))
                 .collect()
         })
+    }
+
+    fn queue_depth(&self) -> Option<i64> {
+        Some(i64::from(self.producer().in_flight_count()))
     }
 
     fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {

@@ -1,4 +1,5 @@
-//! Logging. `RUST_LOG` filters (default `info`); `LOG_FORMAT=json` switches to JSON lines.
+//! Logging. `RUST_LOG` filters (default `info`); `LOG_FORMAT` is `json` (the default: one JSON
+//! object per line, with the span's fields) or `text` (for reading in a terminal).
 
 use tracing_subscriber::EnvFilter;
 
@@ -6,8 +7,15 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,librdkafka=warn,rdkafka=warn,sqlx=warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(true)
-        .init();
+        .with_target(true);
+    match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("text") => builder.init(),
+        _ => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
 }

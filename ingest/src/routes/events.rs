@@ -5,6 +5,7 @@
 //! with the reason. An invalid event never costs its valid neighbours their place.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -25,6 +26,7 @@ use crate::decode::{DecodedBody, decode, parse_time};
 use crate::enrich::{RequestContext, enrich};
 use crate::error::ApiError;
 use crate::keys::write_key_of;
+use crate::metrics::reason;
 
 /// The peer address of the connection, when the server was started with connect info.
 pub struct ClientAddr(pub Option<IpAddr>);
@@ -259,8 +261,20 @@ async fn produce(
     valid: Vec<Valid>,
     mut rejected: Vec<Rejected>,
 ) -> Result<Outcome, ApiError> {
+    let metrics = &state.metrics;
+    let too_large = rejected
+        .iter()
+        .filter(|r| r.error.starts_with(TOO_LARGE))
+        .count() as u64;
+    metrics.rejected(reason::TOO_LARGE, too_large);
+    metrics.rejected(reason::INVALID, rejected.len() as u64 - too_large);
     let records = valid.iter().map(|v| v.record.clone()).collect();
+    let started = Instant::now();
     let results = state.sink.send(records).await;
+    metrics
+        .produce_latency
+        .observe(started.elapsed().as_secs_f64());
+    let before = rejected.len();
     let mut event_ids = Vec::new();
     let mut not_stored = Vec::new();
     for (v, result) in valid.into_iter().zip(results) {
@@ -278,6 +292,9 @@ async fn produce(
         }
     }
     rejected.sort_by_key(|r| r.index);
+    metrics.events_accepted.inc_by(event_ids.len() as u64);
+    metrics.rejected(reason::BROKER_REJECTED, (rejected.len() - before) as u64);
+    metrics.rejected(reason::NOT_STORED, not_stored.len() as u64);
     if !not_stored.is_empty() {
         return Err(ApiError::Unavailable {
             retry_after_s: state.limits.retry_after_s,

@@ -7,12 +7,15 @@ mod legacy;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
+use crate::metrics::RequestLabels;
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
@@ -24,11 +27,44 @@ pub fn router(state: AppState) -> Router {
         .route("/client/update", post(legacy::client_update))
         .route("/api/contact/submit", post(legacy::contact_submit))
         .route("/api/chat", post(legacy::chat))
+        .route("/metrics", get(metrics))
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state)
+}
+
+/// Counts every answer by matched route and status.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let labels = RequestLabels {
+        route,
+        status: response.status().as_u16(),
+    };
+    state.metrics.requests.get_or_create(&labels).inc();
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(depth) = state.sink.queue_depth() {
+        state.metrics.producer_queue_depth.set(depth);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
 }
 
 /// The wire contract: every event type, its version, producer and JSON Schema.
