@@ -48,6 +48,10 @@ pub struct Limits {
     pub max_batch_events: usize,
     /// `INGEST_RETRY_AFTER_S`: what a 503 tells clients to wait.
     pub retry_after_s: u32,
+    /// `INGEST_RATE_LIMIT_EVENTS_PER_S`: per write key; 0 (the default) for none.
+    pub rate_limit_events_per_s: f64,
+    /// `INGEST_RATE_LIMIT_BURST`: events a write key may send at once.
+    pub rate_limit_burst: u32,
 }
 
 impl Default for Limits {
@@ -57,6 +61,8 @@ impl Default for Limits {
             max_event_bytes: 32 * 1024,
             max_batch_events: 500,
             retry_after_s: 1,
+            rate_limit_events_per_s: 0.0,
+            rate_limit_burst: 1_000,
         }
     }
 }
@@ -81,6 +87,12 @@ impl IngestConfig {
                 max_batch_events: env
                     .parse_or("INGEST_MAX_BATCH_EVENTS", defaults.max_batch_events)?,
                 retry_after_s: env.parse_or("INGEST_RETRY_AFTER_S", defaults.retry_after_s)?,
+                rate_limit_events_per_s: env.parse_or(
+                    "INGEST_RATE_LIMIT_EVENTS_PER_S",
+                    defaults.rate_limit_events_per_s,
+                )?,
+                rate_limit_burst: env
+                    .parse_or("INGEST_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
             },
         })
     }

@@ -20,6 +20,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("rate limit exceeded for this write key, retry later")]
+    RateLimited { retry_after_s: u32 },
     /// The broker did not acknowledge: nothing unacknowledged was reported as stored.
     #[error("the event store is unavailable, retry later")]
     Unavailable { retry_after_s: u32, detail: Value },
@@ -33,6 +35,7 @@ impl ApiError {
             ApiError::MalformedRequest(_) | ApiError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -45,6 +48,7 @@ impl ApiError {
             ApiError::InvalidEvent(_) => "invalid_event",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "unavailable",
         }
     }
@@ -63,6 +67,7 @@ impl IntoResponse for ApiError {
                 }
                 Some(*retry_after_s)
             }
+            ApiError::RateLimited { retry_after_s } => Some(*retry_after_s),
             _ => None,
         };
         let mut response = (self.status(), Json(body)).into_response();

@@ -10,6 +10,7 @@
 //! - [`device`]: device type from the user agent.
 //! - [`enrich`]: turns a client's [`schemas::IncomingEvent`] into a stored [`schemas::Event`].
 //! - [`metrics`]: Prometheus metrics and their documented names.
+//! - [`rate_limit`]: the optional per-write-key rate limit.
 //! - [`routes`]: the route table; one module per resource.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
@@ -21,6 +22,7 @@ pub mod enrich;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -40,6 +42,7 @@ pub struct AppState {
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
     pub limits: config::Limits,
     pub metrics: Arc<metrics::IngestMetrics>,
+    pub rate_limit: Arc<rate_limit::RateLimiter>,
 }
 
 /// The router, without a socket, so tests can call it directly.
@@ -55,6 +58,10 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         limits: config.limits.clone(),
         metrics: Arc::new(metrics::IngestMetrics::default()),
+        rate_limit: Arc::new(rate_limit::RateLimiter::new(
+            config.limits.rate_limit_events_per_s,
+            config.limits.rate_limit_burst,
+        )),
     };
     HttpServer::bind(config.addr, app(state)).await
 }

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `ingest_http_requests_total` | counter | `route`, `status` | requests answered |
 //! | `ingest_events_accepted_total` | counter | | events the broker acknowledged |
-//! | `ingest_events_rejected_total` | counter | `reason`: `invalid`, `too_large`, `broker_rejected`, `not_stored` | events not acknowledged, and why |
+//! | `ingest_events_rejected_total` | counter | `reason`: `invalid`, `too_large`, `broker_rejected`, `not_stored`, `rate_limited` | events not acknowledged, and why |
 //! | `ingest_produce_latency_seconds` | histogram | | from handing a request's events to the producer to the last delivery report |
 //! | `ingest_producer_queue_depth` | gauge | | records queued or in flight in the producer, at scrape time |
 
@@ -32,6 +32,7 @@ pub mod reason {
     pub const TOO_LARGE: &str = "too_large";
     pub const BROKER_REJECTED: &str = "broker_rejected";
     pub const NOT_STORED: &str = "not_stored";
+    pub const RATE_LIMITED: &str = "rate_limited";
 }
 
 pub struct IngestMetrics {

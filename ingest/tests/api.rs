@@ -34,6 +34,7 @@ fn config() -> IngestConfig {
             max_event_bytes: 4 * 1024,
             max_batch_events: 10,
             retry_after_s: 2,
+            ..Default::default()
         },
     }
 }
@@ -795,4 +796,42 @@ async fn metrics_count_requests_and_accepted_and_rejected_events() {
             "missing {line:?} in\n{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_a_write_key_gets_429_with_retry_after_and_nothing_is_stored() {
+    let mut config = config();
+    // One event per 100 s after a burst of 3: the limit cannot refill during the test.
+    config.limits.rate_limit_events_per_s = 0.01;
+    config.limits.rate_limit_burst = 3;
+    let sink = MemorySink::default();
+    let app = ingest::build(&config, Arc::new(sink.clone()))
+        .await
+        .unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let app = TestApp {
+        url,
+        sink,
+        http: reqwest::Client::new(),
+    };
+
+    let three = json!([
+        message("c", "user"),
+        message("c", "bot"),
+        message("c", "user")
+    ]);
+    assert_eq!(app.post(three.to_string()).await.0, 200);
+    let (status, headers, body) = app.post(message("c", "user").to_string()).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "rate_limited");
+    assert!(
+        headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(app.sink.records().len(), 3);
 }

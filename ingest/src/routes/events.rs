@@ -117,8 +117,21 @@ pub(crate) async fn ingest(
     request: &RequestContext,
     decoded: DecodedBody,
 ) -> Result<Outcome, ApiError> {
+    rate_limit(state, request, decoded.items.len())?;
     let (valid, rejected) = validate(decoded, request, state.limits.max_event_bytes);
     produce(state, valid, rejected).await
+}
+
+fn rate_limit(state: &AppState, request: &RequestContext, events: usize) -> Result<(), ApiError> {
+    state
+        .rate_limit
+        .check(&request.website_id, events, Instant::now())
+        .map_err(|wait| {
+            state.metrics.rejected(reason::RATE_LIMITED, events as u64);
+            ApiError::RateLimited {
+                retry_after_s: u32::try_from(wait.as_secs() + 1).unwrap_or(u32::MAX),
+            }
+        })
 }
 
 /// Like [`ingest`], but stores nothing unless every event is valid: for calls that are one
@@ -128,6 +141,7 @@ pub(crate) async fn ingest_all_or_nothing(
     request: &RequestContext,
     decoded: DecodedBody,
 ) -> Result<Vec<Uuid>, ApiError> {
+    rate_limit(state, request, decoded.items.len())?;
     let (valid, rejected) = validate(decoded, request, state.limits.max_event_bytes);
     if let Some(first) = rejected.first() {
         return Err(if first.error.starts_with(TOO_LARGE) {
