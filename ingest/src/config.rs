@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use runtime::config::{ConfigError, Source};
 use runtime::kafka::{KafkaConfig, ProducerConfig};
+use runtime::postgres::PostgresConfig;
 
 use crate::client_ip::TrustedProxies;
 
@@ -21,6 +22,10 @@ pub struct IngestConfig {
     pub allowed_origins: Vec<(String, Vec<String>)>,
     /// `INGEST_TRUSTED_PROXIES`: IPs or networks whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// `DATABASE_URL`, when set: where the websites created through the admin API are read from.
+    pub websites_database: Option<PostgresConfig>,
+    /// `INGEST_WEBSITES_REFRESH_MS`: how often they are reloaded.
+    pub websites_refresh_ms: u64,
     pub limits: Limits,
 }
 
@@ -33,6 +38,8 @@ impl Default for IngestConfig {
             websites: vec![("demo".into(), "demo-write-key".into())],
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
+            websites_database: None,
+            websites_refresh_ms: 2_000,
             limits: Limits::default(),
         }
     }
@@ -80,6 +87,11 @@ impl IngestConfig {
             websites: parse_websites(&env.string_or("INGEST_WEBSITES", "demo=demo-write-key"))?,
             allowed_origins: parse_origins(&env.string_or("INGEST_ALLOWED_ORIGINS", ""))?,
             trusted_proxies: env.parse_or("INGEST_TRUSTED_PROXIES", TrustedProxies::default())?,
+            websites_database: match env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
+                Some(_) => Some(PostgresConfig::from_source(env, 2)?),
+                None => None,
+            },
+            websites_refresh_ms: env.parse_or("INGEST_WEBSITES_REFRESH_MS", 2_000)?,
             limits: Limits {
                 max_body_bytes: env.parse_or("INGEST_MAX_BODY_BYTES", defaults.max_body_bytes)?,
                 max_event_bytes: env

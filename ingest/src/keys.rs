@@ -2,6 +2,7 @@
 //! from the request body, so one site cannot write into another's data.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 /// A website that may write, and which browser origins may write for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +26,13 @@ impl Website {
     }
 }
 
+/// Every write key ingest accepts: the bootstrap websites from configuration, plus those
+/// created through the admin API (read from the `websites` read model, see
+/// [`crate::websites`]). A bootstrap key wins over a created one with the same key.
 #[derive(Debug, Default)]
 pub struct WriteKeys {
-    by_key: HashMap<String, Website>,
+    bootstrap: HashMap<String, Website>,
+    created: RwLock<HashMap<String, Website>>,
 }
 
 impl WriteKeys {
@@ -37,7 +42,7 @@ impl WriteKeys {
             .iter()
             .map(|(w, o)| (w.as_str(), o))
             .collect();
-        let by_key = websites
+        let bootstrap = websites
             .iter()
             .map(|(id, key)| {
                 let allowed_origins = origins
@@ -53,12 +58,28 @@ impl WriteKeys {
                 )
             })
             .collect();
-        Self { by_key }
+        Self {
+            bootstrap,
+            created: RwLock::default(),
+        }
     }
 
     /// The website a key writes to, if the key is known.
-    pub fn website_for(&self, key: &str) -> Option<&Website> {
-        self.by_key.get(key)
+    pub fn website_for(&self, key: &str) -> Option<Website> {
+        if let Some(website) = self.bootstrap.get(key) {
+            return Some(website.clone());
+        }
+        self.created
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Replaces the created websites with the latest `(write_key, website)` list.
+    pub fn set_created(&self, websites: impl IntoIterator<Item = (String, Website)>) {
+        let fresh: HashMap<String, Website> = websites.into_iter().collect();
+        *self.created.write().unwrap_or_else(|p| p.into_inner()) = fresh;
     }
 }
 
@@ -69,7 +90,7 @@ mod tests {
     #[test]
     fn a_known_key_maps_to_its_website_and_an_unknown_one_to_none() {
         let keys = WriteKeys::new(&[("demo".to_owned(), "k".to_owned())], &[]);
-        assert_eq!(keys.website_for("k").map(|w| w.id.as_str()), Some("demo"));
+        assert_eq!(keys.website_for("k").map(|w| w.id), Some("demo".to_owned()));
         assert!(keys.website_for("demo").is_none());
     }
 
@@ -83,6 +104,27 @@ mod tests {
         assert!(shop.allows_origin(Some("https://shop.example")));
         assert!(shop.allows_origin(None));
         assert!(!shop.allows_origin(Some("https://evil.example")));
+    }
+
+    #[test]
+    fn created_websites_join_the_bootstrap_ones_and_can_be_replaced() {
+        let keys = WriteKeys::new(&[("demo".to_owned(), "k".to_owned())], &[]);
+        let shop = Website {
+            id: "shop".into(),
+            allowed_origins: vec![],
+        };
+        keys.set_created([
+            ("k2".to_owned(), shop.clone()),
+            ("k".to_owned(), shop.clone()),
+        ]);
+        assert_eq!(keys.website_for("k2"), Some(shop));
+        assert_eq!(
+            keys.website_for("k").unwrap().id,
+            "demo",
+            "bootstrap keys win"
+        );
+        keys.set_created([]);
+        assert!(keys.website_for("k2").is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`metrics`]: Prometheus metrics and their documented names.
 //! - [`rate_limit`]: the optional per-write-key rate limit.
 //! - [`routes`]: the route table; one module per resource.
+//! - [`websites`]: reloads the write keys of websites created through the admin API.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
 pub mod client_ip;
@@ -24,8 +25,10 @@ pub mod keys;
 pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
+pub mod websites;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use runtime::http::HttpServer;
@@ -52,9 +55,18 @@ pub fn app(state: AppState) -> Router {
 
 /// Binds the ingest server; run it with [`HttpServer::run_until_stopped`].
 pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<HttpServer> {
+    let keys = Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins));
+    if let Some(database) = &config.websites_database {
+        let pool = database.lazy_pool().map_err(std::io::Error::other)?;
+        websites::spawn_refresh(
+            keys.clone(),
+            pool,
+            Duration::from_millis(config.websites_refresh_ms),
+        );
+    }
     let state = AppState {
         sink,
-        keys: Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins)),
+        keys,
         trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         limits: config.limits.clone(),
         metrics: Arc::new(metrics::IngestMetrics::default()),

@@ -36,6 +36,7 @@ fn config() -> IngestConfig {
             retry_after_s: 2,
             ..Default::default()
         },
+        ..Default::default()
     }
 }
 

@@ -56,6 +56,8 @@ impl Stack {
             kafka: kafka.clone(),
             producer: ProducerConfig::new(&topic),
             websites: vec![(WEBSITE.into(), WRITE_KEY.into())],
+            websites_database: Some(postgres.clone()),
+            websites_refresh_ms: 200,
             ..Default::default()
         };
         let sink =
@@ -134,6 +136,21 @@ impl Stack {
             .send()
             .await
             .expect("ingest answers")
+    }
+
+    /// Produces events straight to the topic, as the query API does for admin actions.
+    pub async fn produce(&self, events: &[schemas::Event]) {
+        let sink =
+            KafkaSink::new(&self.kafka, &ProducerConfig::new(&self.topic)).expect("producer");
+        let records = events
+            .iter()
+            .map(|e| {
+                runtime::kafka::Record::new(e.conversation_id.clone(), e.encode().expect("encode"))
+            })
+            .collect();
+        for result in runtime::kafka::EventSink::send(&sink, records).await {
+            result.expect("the broker acknowledged");
+        }
     }
 
     /// GETs a query-api path with the admin token and returns status and JSON body.

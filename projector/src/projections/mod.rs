@@ -7,25 +7,33 @@
 
 pub mod conversations;
 pub mod messages;
+pub mod websites;
 
 use schemas::Event;
 
 pub use conversations::ConversationDelta;
 pub use messages::MessageRow;
+pub use websites::WebsiteRow;
 
 /// Everything one batch of new events changes.
 #[derive(Debug, Default, PartialEq)]
 pub struct Changes {
     pub conversations: Vec<ConversationDelta>,
     pub messages: Vec<MessageRow>,
+    pub websites: Vec<WebsiteRow>,
 }
 
 pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Changes {
     Changes {
         conversations: conversations::fold(events.clone()),
         messages: events
+            .clone()
             .into_iter()
             .filter_map(MessageRow::from_event)
+            .collect(),
+        websites: events
+            .into_iter()
+            .filter_map(WebsiteRow::from_event)
             .collect(),
     }
 }

@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod event_log;
 pub mod messages;
 pub mod offsets;
+pub mod websites;
 
 use std::collections::HashSet;
 
@@ -60,6 +61,7 @@ pub async fn apply_batch(
     let changes = projections::changes(new_events.iter().copied());
     conversations::upsert(&mut tx, &changes.conversations).await?;
     messages::insert(&mut tx, &changes.messages).await?;
+    websites::upsert(&mut tx, &changes.websites).await?;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
     Ok(BatchOutcome {

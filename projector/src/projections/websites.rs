@@ -1,0 +1,61 @@
+//! The `websites` read model, from `website.created`.
+
+use chrono::{DateTime, Utc};
+use schemas::{Event, Payload};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsiteRow {
+    pub website_id: String,
+    pub name: String,
+    pub write_key: String,
+    pub allowed_origins: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl WebsiteRow {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::WebsiteCreated(w) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            website_id: w.website_id.clone(),
+            name: w.name.clone(),
+            write_key: w.write_key.clone(),
+            allowed_origins: w.allowed_origins.clone(),
+            created_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projections::tests::{at, event};
+    use schemas::payloads::WebsiteCreated;
+
+    #[test]
+    fn a_website_created_event_becomes_a_row_with_its_key() {
+        let e = event(
+            "shop",
+            at(3),
+            Payload::WebsiteCreated(WebsiteCreated {
+                website_id: "shop".into(),
+                name: "Shop".into(),
+                write_key: "wk".into(),
+                allowed_origins: vec![],
+            }),
+        );
+        let row = WebsiteRow::from_event(&e).unwrap();
+        assert_eq!(
+            (
+                row.website_id.as_str(),
+                row.write_key.as_str(),
+                row.created_at
+            ),
+            ("shop", "wk", at(3))
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! Upserts websites; the earliest `(created_at, event_id)` wins, so any order converges.
+
+use sqlx::PgConnection;
+
+use crate::projections::WebsiteRow;
+
+pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), sqlx::Error> {
+    for w in rows {
+        // Websites are created rarely; one statement each keeps the array-of-arrays out of UNNEST.
+        sqlx::query(
+            "INSERT INTO websites AS w (website_id, name, write_key, allowed_origins, created_at, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (website_id) DO UPDATE SET
+                name = EXCLUDED.name, write_key = EXCLUDED.write_key,
+                allowed_origins = EXCLUDED.allowed_origins,
+                created_at = EXCLUDED.created_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.created_at, EXCLUDED.event_id) < (w.created_at, w.event_id)",
+        )
+        .bind(&w.website_id)
+        .bind(&w.name)
+        .bind(&w.write_key)
+        .bind(&w.allowed_origins)
+        .bind(w.created_at)
+        .bind(w.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
