@@ -40,3 +40,38 @@ async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_ti
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_full_producer_queue_refuses_the_overflow_and_the_request_is_503() {
+    let kafka = KafkaConfig::new("127.0.0.1:1");
+    let mut producer = ProducerConfig::new("chat-events");
+    producer.delivery_timeout_ms = 3_000;
+    producer.queue_max_messages = 1;
+    let config = IngestConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        kafka: kafka.clone(),
+        producer: producer.clone(),
+        websites: vec![("site".into(), "key".into())],
+        ..Default::default()
+    };
+    let sink = Arc::new(KafkaSink::new(&kafka, &producer).unwrap());
+    let app = ingest::build(&config, sink).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+
+    // Two events with room for one: the second is refused by the full queue, and the whole
+    // request is 503 (the first then times out against the missing broker).
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/events"))
+        .header("X-Write-Key", "key")
+        .json(&json!([{"type": "widget.loaded", "conversation_id": "a"},
+                      {"type": "widget.loaded", "conversation_id": "b"}]))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer within the client timeout");
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["accepted"], 0);
+    assert_eq!(body["not_stored"].as_array().unwrap().len(), 2);
+}
