@@ -11,12 +11,9 @@ use ingest::IngestConfig;
 use runtime::kafka::{KafkaConfig, KafkaSink, ProducerConfig};
 use serde_json::json;
 
-#[tokio::test]
-async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_timeout() {
-    // Port 1 on loopback: nothing listens, connections are refused.
+/// Ingest with the real Kafka sink, pointed at port 1 on loopback where nothing listens.
+async fn spawn_without_broker(producer: ProducerConfig) -> String {
     let kafka = KafkaConfig::new("127.0.0.1:1");
-    let mut producer = ProducerConfig::new("chat-events");
-    producer.delivery_timeout_ms = 1_500;
     let config = IngestConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         kafka: kafka.clone(),
@@ -28,48 +25,48 @@ async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_ti
     let app = ingest::build(&config, sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
+    url
+}
 
-    let response = reqwest::Client::new()
+async fn post(url: &str, body: serde_json::Value) -> reqwest::Response {
+    reqwest::Client::new()
         .post(format!("{url}/v1/events"))
         .header("X-Write-Key", "key")
-        .json(&json!({"type": "widget.loaded", "conversation_id": "c"}))
+        .json(&body)
         .timeout(Duration::from_secs(30))
         .send()
         .await
-        .expect("an answer within the client timeout, not a hang");
+        .expect("an answer within the client timeout, not a hang")
+}
+
+#[tokio::test]
+async fn an_unreachable_broker_gives_503_with_retry_after_within_the_delivery_timeout() {
+    let mut producer = ProducerConfig::new("chat-events");
+    producer.delivery_timeout_ms = 1_500;
+    let url = spawn_without_broker(producer).await;
+    let response = post(
+        &url,
+        json!({"type": "widget.loaded", "conversation_id": "c"}),
+    )
+    .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
 }
 
 #[tokio::test]
 async fn a_full_producer_queue_refuses_the_overflow_and_the_request_is_503() {
-    let kafka = KafkaConfig::new("127.0.0.1:1");
     let mut producer = ProducerConfig::new("chat-events");
     producer.delivery_timeout_ms = 3_000;
     producer.queue_max_messages = 1;
-    let config = IngestConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        kafka: kafka.clone(),
-        producer: producer.clone(),
-        websites: vec![("site".into(), "key".into())],
-        ..Default::default()
-    };
-    let sink = Arc::new(KafkaSink::new(&kafka, &producer).unwrap());
-    let app = ingest::build(&config, sink).await.unwrap();
-    let url = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-
+    let url = spawn_without_broker(producer).await;
     // Two events with room for one: the second is refused by the full queue, and the whole
     // request is 503 (the first then times out against the missing broker).
-    let response = reqwest::Client::new()
-        .post(format!("{url}/v1/events"))
-        .header("X-Write-Key", "key")
-        .json(&json!([{"type": "widget.loaded", "conversation_id": "a"},
-                      {"type": "widget.loaded", "conversation_id": "b"}]))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .expect("an answer within the client timeout");
+    let response = post(
+        &url,
+        json!([{"type": "widget.loaded", "conversation_id": "a"},
+               {"type": "widget.loaded", "conversation_id": "b"}]),
+    )
+    .await;
     assert_eq!(response.status(), 503);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["accepted"], 0);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, RawQuery, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::Utc;
@@ -54,14 +54,35 @@ pub struct Rejected {
 
 pub async fn post_events(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Admitted { request, body }: Admitted,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let request = admit(&state, peer, query.as_deref(), &headers)?;
-    let decoded = read_body(&state, &headers, body)?;
-    Ok(ingest(&state, &request, decoded).await?.respond())
+    Ok(ingest(&state, &request, body).await?.respond())
+}
+
+/// A request whose write key and origin passed, with its body decoded into events: what every
+/// event-taking handler starts from.
+pub struct Admitted {
+    pub request: RequestContext,
+    pub body: DecodedBody,
+}
+
+impl FromRequest<AppState> for Admitted {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let ClientAddr(peer) = ClientAddr::from_request_parts(&mut parts, state)
+            .await
+            .unwrap_or(ClientAddr(None));
+        let request = admit(state, peer, parts.uri.query(), &parts.headers)?;
+        let headers = parts.headers.clone();
+        let bytes =
+            Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await;
+        Ok(Self {
+            request,
+            body: read_body(state, &headers, bytes)?,
+        })
+    }
 }
 
 /// Checks the write key and the origin, and gathers what the server knows of the request.

@@ -9,19 +9,15 @@
 //! | `POST /api/contact/submit` | `contact.submitted` | `{"id":…,"status":"success","message":…}` |
 //! | `POST /api/chat` | `message.sent` (user), plus one from the bot with `response` | `{"status":"success"}` |
 
-use std::net::IpAddr;
-
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::events::{ClientAddr, admit, ingest_all_or_nothing, read_body};
+use super::events::{Admitted, ingest_all_or_nothing};
 use crate::AppState;
 use crate::decode::DecodedBody;
 use crate::enrich::RequestContext;
@@ -93,12 +89,8 @@ pub struct TrackInteraction {
 
 pub async fn track_interaction(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Admitted { request, body }: Admitted,
 ) -> Answer {
-    let (request, body) = read(&state, peer, query, &headers, body)?;
     let t: TrackInteraction = legacy_body(body)?;
     let event = json!({
         "type": "widget.loaded",
@@ -129,12 +121,8 @@ pub struct ClientUpdate {
 
 pub async fn client_update(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Admitted { request, body }: Admitted,
 ) -> Answer {
-    let (request, body) = read(&state, peer, query, &headers, body)?;
     let u: ClientUpdate = legacy_body(body)?;
     let event = match u.event_type.as_str() {
         "message" => json!({
@@ -168,12 +156,8 @@ pub struct ContactSubmit {
 
 pub async fn contact_submit(
     State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Admitted { request, body }: Admitted,
 ) -> Answer {
-    let (request, body) = read(&state, peer, query, &headers, body)?;
     let c: ContactSubmit = legacy_body(body)?;
     let event = json!({
         "type": "contact.submitted",
@@ -206,14 +190,7 @@ pub struct Chat {
     response_time_ms: Option<u64>,
 }
 
-pub async fn chat(
-    State(state): State<AppState>,
-    ClientAddr(peer): ClientAddr,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer {
-    let (request, body) = read(&state, peer, query, &headers, body)?;
+pub async fn chat(State(state): State<AppState>, Admitted { request, body }: Admitted) -> Answer {
     let c: Chat = legacy_body(body)?;
     let conversation = c.conversation_id.or(c.session_id).ok_or_else(|| {
         ApiError::MalformedRequest("conversation_id: is required (or session_id)".into())
@@ -238,17 +215,6 @@ pub async fn chat(
     }
     produce(&state, &request, events).await?;
     Ok(ok(json!({"status": "success"})))
-}
-
-fn read(
-    state: &AppState,
-    peer: Option<IpAddr>,
-    query: Option<String>,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(RequestContext, DecodedBody), ApiError> {
-    let request = admit(state, peer, query.as_deref(), headers)?;
-    Ok((request, read_body(state, headers, body)?))
 }
 
 fn ok(body: Value) -> (StatusCode, Json<Value>) {
