@@ -26,6 +26,9 @@ pub struct DecodedBody {
 enum Format {
     Json,
     Ndjson,
+    /// `application/x-www-form-urlencoded`: what `curl -d` and many HTTP clients send by
+    /// default, with JSON in the body anyway, or a real form whose `data` field holds it.
+    Form,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -44,6 +47,8 @@ pub fn decode(headers: &HeaderMap, body: &[u8], limits: &Limits) -> Result<Decod
     })?;
     let decoded = match format {
         Format::Json => json_body(text)?,
+        Format::Form if looks_like_json(text) => json_body(text)?,
+        Format::Form => json_body(&form_data(text)?)?,
         Format::Ndjson => DecodedBody {
             items: ndjson_lines(text),
             sent_at: None,
@@ -76,6 +81,7 @@ fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
         .to_ascii_lowercase();
     match essence.as_str() {
         "" | "application/json" | "text/plain" => Ok(Format::Json),
+        "application/x-www-form-urlencoded" => Ok(Format::Form),
         "application/x-ndjson"
         | "application/ndjson"
         | "application/jsonl"
@@ -116,6 +122,39 @@ fn decompress(headers: &HeaderMap, body: &[u8], max_bytes: usize) -> Result<Vec<
         )));
     }
     Ok(out)
+}
+
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+/// The events in a form's `data` field: JSON, or base64-encoded JSON.
+fn form_data(text: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(text)
+        .map_err(|e| ApiError::MalformedRequest(format!("form body cannot be read: {e}")))?;
+    let data = pairs
+        .into_iter()
+        .find_map(|(k, v)| (k == "data").then_some(v))
+        .ok_or_else(|| {
+            ApiError::MalformedRequest(
+                "form body needs a `data` field holding the events as JSON".into(),
+            )
+        })?;
+    if looks_like_json(&data) {
+        return Ok(data);
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::URL_SAFE,
+    ];
+    engines
+        .iter()
+        .find_map(|engine| engine.decode(data.trim()).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| {
+            ApiError::MalformedRequest("data: expected JSON or base64-encoded JSON".into())
+        })
 }
 
 fn json_body(text: &str) -> Result<DecodedBody, ApiError> {
@@ -333,6 +372,30 @@ mod tests {
                 br#"{"batch":[{}],"sent_at":"noon"}"#,
                 &limits()
             ),
+            Err(ApiError::MalformedRequest(_))
+        ));
+    }
+
+    #[test]
+    fn json_sent_with_the_form_content_type_is_read_as_json() {
+        let h = headers(&[(header::CONTENT_TYPE, "application/x-www-form-urlencoded")]);
+        assert_eq!(count(decode(&h, br#"{"batch":[{},{}]}"#, &limits())), 2);
+    }
+
+    #[test]
+    fn a_form_data_field_holds_json_or_base64_json() {
+        let h = headers(&[(header::CONTENT_TYPE, "application/x-www-form-urlencoded")]);
+        assert_eq!(
+            count(decode(&h, b"data=%5B%7B%7D%2C%7B%7D%5D", &limits())),
+            2
+        );
+        // base64 of [{},{},{}]
+        assert_eq!(
+            count(decode(&h, b"data=W3t9LHt9LHt9XQ%3D%3D", &limits())),
+            3
+        );
+        assert!(matches!(
+            decode(&h, b"other=1", &limits()),
             Err(ApiError::MalformedRequest(_))
         ));
     }

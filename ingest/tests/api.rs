@@ -836,3 +836,22 @@ async fn over_the_rate_limit_a_write_key_gets_429_with_retry_after_and_nothing_i
     );
     assert_eq!(app.sink.records().len(), 3);
 }
+
+#[tokio::test]
+async fn a_legacy_call_with_curls_default_form_content_type_is_accepted() {
+    let app = spawn_app().await;
+    let body = json!({"session_id": "s9", "message": "hi"})
+        .to_string()
+        .into_bytes();
+    let (status, body) = app
+        .post_raw(
+            "/api/chat",
+            &[
+                ("X-Write-Key", KEY),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({"status": "success"})));
+}
