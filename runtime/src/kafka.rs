@@ -58,6 +58,10 @@ impl KafkaConfig {
     pub fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        // librdkafka backs off up to 10 s between reconnects by default; after a broker
+        // restart that is up to 10 s of needless 503s and projection lag.
+        config.set("reconnect.backoff.ms", "100");
+        config.set("reconnect.backoff.max.ms", "1000");
         for (k, v) in &self.properties {
             config.set(k, v);
         }
@@ -298,11 +302,18 @@ impl EventSink for KafkaSink {
                     producer.send_result(record).map_err(|(e, _)| e)
                 })
                 .collect();
+            // librdkafka can hold a request in flight to a vanished broker past
+            // message.timeout.ms; the answer must not wait for that. A record that is delivered
+            // after we gave up was answered 503, and its retry carries the same event id.
+            let bound = Duration::from_millis(self.config.delivery_timeout_ms + 1_000);
             let outcomes = join_all(deliveries.into_iter().map(|d| async move {
-                match d?.await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err((error, _))) => Err(error),
-                    Err(_canceled) => Err(KafkaError::Canceled),
+                match tokio::time::timeout(bound, d?).await {
+                    Ok(Ok(Ok(_))) => Ok(()),
+                    Ok(Ok(Err((error, _)))) => Err(error),
+                    Ok(Err(_canceled)) => Err(KafkaError::Canceled),
+                    Err(_elapsed) => Err(KafkaError::MessageProduction(
+                        RDKafkaErrorCode::MessageTimedOut,
+                    )),
                 }
             }))
             .await;
