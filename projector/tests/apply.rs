@@ -122,12 +122,67 @@ async fn the_batch_stores_the_next_offset_of_every_partition_it_read() {
     );
 }
 
+/// A session with every kind of visitor event a conversation folds.
+fn full_session(conversation: &str, start: i64) -> Vec<Event> {
+    use schemas::payloads::{CloseReason, ConversationClosed, ConversationRated, CtaClicked};
+    let mut events = session(conversation, start);
+    events.extend([
+        event(
+            conversation,
+            start + 4,
+            Payload::CtaClicked(CtaClicked {
+                cta_id: None,
+                customer_id: None,
+                label: "Book".into(),
+                value: None,
+            }),
+        ),
+        event(
+            conversation,
+            start + 5,
+            Payload::ConversationRated(ConversationRated {
+                rating: 2,
+                comment: Some("meh".into()),
+            }),
+        ),
+        event(
+            conversation,
+            start + 6,
+            Payload::ConversationRated(ConversationRated {
+                rating: 5,
+                comment: None,
+            }),
+        ),
+        event(
+            conversation,
+            start + 20,
+            Payload::ConversationClosed(ConversationClosed {
+                reason: CloseReason::Inactivity,
+            }),
+        ),
+    ]);
+    events
+}
+
+/// Every column of every conversation, as JSON text, in a stable order.
+async fn every_conversation_column(pool: &PgPool) -> Vec<String> {
+    sqlx::query_as::<_, (String,)>(
+        "SELECT to_jsonb(c)::text FROM conversations c ORDER BY website_id, conversation_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|(row,)| row)
+    .collect()
+}
+
 #[tokio::test]
 async fn any_interleaving_of_the_same_events_converges_to_the_same_rows() {
     let events: Vec<Event> = ["a", "b", "c"]
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| session(c, i as i64 * 100))
+        .flat_map(|(i, c)| full_session(c, i as i64 * 100))
         .collect();
     let mut results = Vec::new();
     // Forward, backward, and a few deterministic shuffles, each applied in batches of 4.
@@ -154,12 +209,34 @@ async fn any_interleaving_of_the_same_events_converges_to_the_same_rows() {
                 .await
                 .unwrap();
         }
-        results.push(conversations(&pool).await);
+        results.push((
+            every_conversation_column(&pool).await,
+            conversations(&pool).await,
+        ));
     }
-    assert!(results.windows(2).all(|w| w[0] == w[1]), "{results:#?}");
-    let a = &results[0][0];
+    assert!(
+        results.windows(2).all(|w| w[0].0 == w[1].0),
+        "{:#?}",
+        results.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    let a = &results[0].1[0];
     assert_eq!(
         (a.1.as_str(), a.3, a.4, a.5),
-        ("active", Some(at(1)), Some(at(9)), 3)
+        ("closed", Some(at(1)), Some(at(9)), 3)
     );
+    let row: serde_json::Value = serde_json::from_str(&results[0].0[0]).unwrap();
+    assert_eq!(
+        (row["rating"].as_i64(), row["cta_clicks"].as_i64()),
+        (Some(5), Some(1))
+    );
+    assert_eq!(
+        (row["user_messages"].as_i64(), row["bot_messages"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        row["rating_comment"],
+        serde_json::Value::Null,
+        "the later rating had no comment"
+    );
+    assert_eq!(row["close_reason"], "inactivity");
 }

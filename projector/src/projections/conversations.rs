@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use schemas::{Event, Payload, Producer, Sender};
+use uuid::Uuid;
 
 /// What a set of events adds to one conversation. Merging two deltas, or a delta into the
 /// stored row, is commutative and associative: earliest times by `min`, latest by `max`,
@@ -20,8 +21,43 @@ pub struct ConversationDelta {
     pub first_message_at: Option<DateTime<Utc>>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub message_count: i64,
+    pub user_messages: i64,
+    pub bot_messages: i64,
+    pub agent_messages: i64,
+    /// Sum and count of bot response times, for the average.
+    pub bot_response_ms_sum: i64,
+    pub bot_responses: i64,
+    /// Any message asked for a human.
+    pub requires_human: bool,
+    pub cta_clicks: i64,
+    /// The latest close by `(time, event id)`: a message after it reopens the conversation.
+    pub closed: Option<Latest<String>>,
+    /// The latest rating by `(time, event id)`: `(rating, comment)`.
+    pub rating: Option<Latest<(i16, Option<String>)>>,
     pub first_seen_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
+}
+
+/// A value that the latest event by `(occurred_at, event_id)` sets; merging keeps the latest,
+/// which makes it independent of the order events are applied in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latest<T> {
+    pub at: DateTime<Utc>,
+    pub event_id: Uuid,
+    pub value: T,
+}
+
+impl<T: Clone> Latest<T> {
+    fn merge(a: &Option<Self>, b: &Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(x), Some(y)) => Some(if (y.at, y.event_id) > (x.at, x.event_id) {
+                y.clone()
+            } else {
+                x.clone()
+            }),
+            (x, y) => x.clone().or_else(|| y.clone()),
+        }
+    }
 }
 
 impl ConversationDelta {
@@ -41,6 +77,15 @@ impl ConversationDelta {
             first_message_at: None,
             last_message_at: None,
             message_count: 0,
+            user_messages: 0,
+            bot_messages: 0,
+            agent_messages: 0,
+            bot_response_ms_sum: 0,
+            bot_responses: 0,
+            requires_human: false,
+            cta_clicks: 0,
+            closed: None,
+            rating: None,
             first_seen_at: at,
             last_activity_at: at,
         };
@@ -51,9 +96,40 @@ impl ConversationDelta {
                 delta.first_message_at = Some(at);
                 delta.last_message_at = Some(at);
                 delta.message_count = 1;
-                if m.sender == Sender::User {
-                    delta.engaged_at = Some(at);
+                delta.requires_human = m.requires_human;
+                match m.sender {
+                    Sender::User => {
+                        delta.engaged_at = Some(at);
+                        delta.user_messages = 1;
+                    }
+                    Sender::Bot => {
+                        delta.bot_messages = 1;
+                        if let Some(ms) = m.response_time_ms {
+                            delta.bot_response_ms_sum = i64::try_from(ms).unwrap_or(i64::MAX);
+                            delta.bot_responses = 1;
+                        }
+                    }
+                    Sender::Agent => delta.agent_messages = 1,
                 }
+            }
+            Payload::CtaClicked(_) => delta.cta_clicks = 1,
+            Payload::ConversationClosed(c) => {
+                let reason = serde_json::to_value(c.reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
+                delta.closed = Some(Latest {
+                    at,
+                    event_id: event.event_id,
+                    value: reason.unwrap_or_default(),
+                });
+            }
+            Payload::ConversationRated(r) => {
+                let value = (i16::from(r.rating), r.comment.clone());
+                delta.rating = Some(Latest {
+                    at,
+                    event_id: event.event_id,
+                    value,
+                });
             }
             // Other visitor events (CTA clicks, contact forms, ratings, closes) still place the
             // conversation in time; their own columns come with their projections.
@@ -71,16 +147,27 @@ impl ConversationDelta {
         self.first_message_at = min_opt(self.first_message_at, other.first_message_at);
         self.last_message_at = self.last_message_at.max(other.last_message_at);
         self.message_count += other.message_count;
+        self.user_messages += other.user_messages;
+        self.bot_messages += other.bot_messages;
+        self.agent_messages += other.agent_messages;
+        self.bot_response_ms_sum += other.bot_response_ms_sum;
+        self.bot_responses += other.bot_responses;
+        self.requires_human |= other.requires_human;
+        self.cta_clicks += other.cta_clicks;
+        self.closed = Latest::merge(&self.closed, &other.closed);
+        self.rating = Latest::merge(&self.rating, &other.rating);
         self.first_seen_at = self.first_seen_at.min(other.first_seen_at);
         self.last_activity_at = self.last_activity_at.max(other.last_activity_at);
     }
 
-    /// `active` once the visitor engaged; until then the widget only offered a chat.
+    /// `closed` after its latest close unless a message came later; else `active` once the
+    /// visitor engaged; else `loaded` (the widget only offered a chat). The SQL upsert computes
+    /// the same from the merged columns.
     pub fn status(&self) -> &'static str {
-        if self.engaged_at.is_some() {
-            "active"
-        } else {
-            "loaded"
+        match &self.closed {
+            Some(c) if self.last_message_at.is_none_or(|m| c.at >= m) => "closed",
+            _ if self.engaged_at.is_some() => "active",
+            _ => "loaded",
         }
     }
 }
@@ -184,5 +271,68 @@ mod tests {
         let mut other = widget_loaded("c1", at(0));
         other.website_id = "other".into();
         assert_eq!(fold([&widget_loaded("c1", at(0)), &other]).len(), 2);
+    }
+
+    fn closed(conversation: &str, seconds: i64) -> Event {
+        event(
+            conversation,
+            at(seconds),
+            schemas::Payload::ConversationClosed(schemas::payloads::ConversationClosed {
+                reason: schemas::payloads::CloseReason::User,
+            }),
+        )
+    }
+
+    fn rated(conversation: &str, seconds: i64, rating: u8) -> Event {
+        event(
+            conversation,
+            at(seconds),
+            schemas::Payload::ConversationRated(schemas::payloads::ConversationRated {
+                rating,
+                comment: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn messages_are_counted_by_sender_with_the_bots_response_times() {
+        let mut bot = message("c1", Sender::Bot, at(2));
+        if let schemas::Payload::MessageSent(m) = &mut bot.payload {
+            m.response_time_ms = Some(800);
+        }
+        let d = fold([
+            &message("c1", Sender::User, at(1)),
+            &bot,
+            &message("c1", Sender::Agent, at(3)),
+        ])
+        .remove(0);
+        assert_eq!(
+            (d.user_messages, d.bot_messages, d.agent_messages),
+            (1, 1, 1)
+        );
+        assert_eq!((d.bot_response_ms_sum, d.bot_responses), (800, 1));
+    }
+
+    #[test]
+    fn a_closed_conversation_reopens_when_a_message_comes_after_the_close() {
+        let talk = message("c1", Sender::User, at(1));
+        let close = closed("c1", at(5).timestamp() - 1_790_000_000);
+        assert_eq!(fold([&talk, &close])[0].status(), "closed");
+        let later = message("c1", Sender::User, at(9));
+        assert_eq!(fold([&talk, &close, &later])[0].status(), "active");
+        assert_eq!(
+            fold([&later, &close, &talk])[0].status(),
+            "active",
+            "whatever the order"
+        );
+    }
+
+    #[test]
+    fn the_latest_rating_wins_whatever_the_order() {
+        let (first, second) = (rated("c1", 1, 2), rated("c1", 7, 5));
+        let a = fold([&first, &second]).remove(0);
+        let b = fold([&second, &first]).remove(0);
+        assert_eq!(a, b);
+        assert_eq!(a.rating.map(|r| r.value.0), Some(5));
     }
 }

@@ -6,12 +6,14 @@
 //! interleave in any order.
 
 pub mod conversations;
+pub mod cta_clicks;
 pub mod messages;
 pub mod websites;
 
 use schemas::Event;
 
 pub use conversations::ConversationDelta;
+pub use cta_clicks::CtaClickRow;
 pub use messages::MessageRow;
 pub use websites::WebsiteRow;
 
@@ -20,22 +22,25 @@ pub use websites::WebsiteRow;
 pub struct Changes {
     pub conversations: Vec<ConversationDelta>,
     pub messages: Vec<MessageRow>,
+    pub cta_clicks: Vec<CtaClickRow>,
     pub websites: Vec<WebsiteRow>,
 }
 
 pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Changes {
     Changes {
         conversations: conversations::fold(events.clone()),
-        messages: events
-            .clone()
-            .into_iter()
-            .filter_map(MessageRow::from_event)
-            .collect(),
-        websites: events
-            .into_iter()
-            .filter_map(WebsiteRow::from_event)
-            .collect(),
+        messages: rows(events.clone(), MessageRow::from_event),
+        cta_clicks: rows(events.clone(), CtaClickRow::from_event),
+        websites: rows(events, WebsiteRow::from_event),
     }
+}
+
+/// The rows a per-event projection makes of `events`.
+fn rows<'a, T>(
+    events: impl IntoIterator<Item = &'a Event>,
+    row: fn(&Event) -> Option<T>,
+) -> Vec<T> {
+    events.into_iter().filter_map(row).collect()
 }
 
 /// Builders for given/when/then tests: the shared ones, on website `demo`.

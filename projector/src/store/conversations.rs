@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::projections::ConversationDelta;
 
@@ -16,42 +17,88 @@ pub async fn upsert(
     let times = |f: fn(&ConversationDelta) -> Option<DateTime<Utc>>| {
         deltas.iter().map(f).collect::<Vec<_>>()
     };
-    let websites: Vec<&str> = deltas.iter().map(|d| d.website_id.as_str()).collect();
-    let ids: Vec<&str> = deltas.iter().map(|d| d.conversation_id.as_str()).collect();
-    let channels: Vec<&str> = deltas.iter().map(|d| d.channel.as_str()).collect();
-    let statuses: Vec<&str> = deltas.iter().map(ConversationDelta::status).collect();
-    let message_counts: Vec<i64> = deltas.iter().map(|d| d.message_count).collect();
+    let counts = |f: fn(&ConversationDelta) -> i64| deltas.iter().map(f).collect::<Vec<_>>();
+    let ids = |f: fn(&ConversationDelta) -> Option<Uuid>| deltas.iter().map(f).collect::<Vec<_>>();
+    let texts =
+        |f: fn(&ConversationDelta) -> Option<&str>| deltas.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO conversations AS c (website_id, conversation_id, status, channel,
                 widget_loaded_at, engaged_at, first_message_at, last_message_at, message_count,
-                first_seen_at, last_activity_at)
+                first_seen_at, last_activity_at,
+                user_messages, bot_messages, agent_messages, bot_response_ms_sum, bot_responses,
+                requires_human, cta_clicks, closed_at, closed_event, close_reason,
+                rating, rating_comment, rated_at, rated_event)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[],
-                              $8::timestamptz[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
+                              $8::timestamptz[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
+                              $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[],
+                              $17::bool[], $18::bigint[], $19::timestamptz[], $20::uuid[], $21::text[],
+                              $22::smallint[], $23::text[], $24::timestamptz[], $25::uuid[])
          ON CONFLICT (website_id, conversation_id) DO UPDATE SET
             channel = CASE WHEN (EXCLUDED.first_seen_at, EXCLUDED.channel) < (c.first_seen_at, c.channel)
                            THEN EXCLUDED.channel ELSE c.channel END,
             widget_loaded_at = LEAST(c.widget_loaded_at, EXCLUDED.widget_loaded_at),
             engaged_at = LEAST(c.engaged_at, EXCLUDED.engaged_at),
-            status = CASE WHEN LEAST(c.engaged_at, EXCLUDED.engaged_at) IS NULL
-                          THEN 'loaded' ELSE 'active' END,
             first_message_at = LEAST(c.first_message_at, EXCLUDED.first_message_at),
             last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
             message_count = c.message_count + EXCLUDED.message_count,
             first_seen_at = LEAST(c.first_seen_at, EXCLUDED.first_seen_at),
-            last_activity_at = GREATEST(c.last_activity_at, EXCLUDED.last_activity_at)",
+            last_activity_at = GREATEST(c.last_activity_at, EXCLUDED.last_activity_at),
+            user_messages = c.user_messages + EXCLUDED.user_messages,
+            bot_messages = c.bot_messages + EXCLUDED.bot_messages,
+            agent_messages = c.agent_messages + EXCLUDED.agent_messages,
+            bot_response_ms_sum = c.bot_response_ms_sum + EXCLUDED.bot_response_ms_sum,
+            bot_responses = c.bot_responses + EXCLUDED.bot_responses,
+            requires_human = c.requires_human OR EXCLUDED.requires_human,
+            cta_clicks = c.cta_clicks + EXCLUDED.cta_clicks,
+            -- The latest close and rating by (time, event id).
+            closed_at = GREATEST(c.closed_at, EXCLUDED.closed_at),
+            closed_event = CASE WHEN c.closed_at IS NULL OR (EXCLUDED.closed_at, EXCLUDED.closed_event) > (c.closed_at, c.closed_event)
+                                THEN COALESCE(EXCLUDED.closed_event, c.closed_event) ELSE c.closed_event END,
+            close_reason = CASE WHEN c.closed_at IS NULL OR (EXCLUDED.closed_at, EXCLUDED.closed_event) > (c.closed_at, c.closed_event)
+                                THEN COALESCE(EXCLUDED.close_reason, c.close_reason) ELSE c.close_reason END,
+            rated_at = GREATEST(c.rated_at, EXCLUDED.rated_at),
+            rated_event = CASE WHEN c.rated_at IS NULL OR (EXCLUDED.rated_at, EXCLUDED.rated_event) > (c.rated_at, c.rated_event)
+                               THEN COALESCE(EXCLUDED.rated_event, c.rated_event) ELSE c.rated_event END,
+            rating = CASE WHEN c.rated_at IS NULL OR (EXCLUDED.rated_at, EXCLUDED.rated_event) > (c.rated_at, c.rated_event)
+                          THEN COALESCE(EXCLUDED.rating, c.rating) ELSE c.rating END,
+            rating_comment = CASE WHEN c.rated_at IS NULL OR (EXCLUDED.rated_at, EXCLUDED.rated_event) > (c.rated_at, c.rated_event)
+                                  THEN CASE WHEN EXCLUDED.rated_at IS NULL THEN c.rating_comment ELSE EXCLUDED.rating_comment END
+                                  ELSE c.rating_comment END,
+            -- As ConversationDelta::status, from the merged values.
+            status = CASE
+                WHEN GREATEST(c.closed_at, EXCLUDED.closed_at) IS NOT NULL
+                     AND GREATEST(c.closed_at, EXCLUDED.closed_at)
+                         >= COALESCE(GREATEST(c.last_message_at, EXCLUDED.last_message_at), '-infinity')
+                THEN 'closed'
+                WHEN LEAST(c.engaged_at, EXCLUDED.engaged_at) IS NOT NULL THEN 'active'
+                ELSE 'loaded' END",
     )
-    .bind(&websites)
-    .bind(&ids)
-    .bind(&statuses)
-    .bind(&channels)
+    .bind(deltas.iter().map(|d| d.website_id.as_str()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.conversation_id.as_str()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(ConversationDelta::status).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.channel.as_str()).collect::<Vec<_>>())
     .bind(times(|d| d.widget_loaded_at))
     .bind(times(|d| d.engaged_at))
     .bind(times(|d| d.first_message_at))
     .bind(times(|d| d.last_message_at))
-    .bind(&message_counts)
+    .bind(counts(|d| d.message_count))
     .bind(times(|d| Some(d.first_seen_at)))
     .bind(times(|d| Some(d.last_activity_at)))
+    .bind(counts(|d| d.user_messages))
+    .bind(counts(|d| d.bot_messages))
+    .bind(counts(|d| d.agent_messages))
+    .bind(counts(|d| d.bot_response_ms_sum))
+    .bind(counts(|d| d.bot_responses))
+    .bind(deltas.iter().map(|d| d.requires_human).collect::<Vec<_>>())
+    .bind(counts(|d| d.cta_clicks))
+    .bind(times(|d| d.closed.as_ref().map(|c| c.at)))
+    .bind(ids(|d| d.closed.as_ref().map(|c| c.event_id)))
+    .bind(texts(|d| d.closed.as_ref().map(|c| c.value.as_str())))
+    .bind(deltas.iter().map(|d| d.rating.as_ref().map(|r| r.value.0)).collect::<Vec<_>>())
+    .bind(texts(|d| d.rating.as_ref().and_then(|r| r.value.1.as_deref())))
+    .bind(times(|d| d.rating.as_ref().map(|r| r.at)))
+    .bind(ids(|d| d.rating.as_ref().map(|r| r.event_id)))
     .execute(conn)
     .await?;
     Ok(())

@@ -2,6 +2,7 @@
 //! arrays), and [`apply_batch`] wraps a batch's writes and its offsets in one transaction.
 
 pub mod conversations;
+pub mod cta_clicks;
 pub mod event_log;
 pub mod messages;
 pub mod offsets;
@@ -61,6 +62,7 @@ pub async fn apply_batch(
     let changes = projections::changes(new_events.iter().copied());
     conversations::upsert(&mut tx, &changes.conversations).await?;
     messages::insert(&mut tx, &changes.messages).await?;
+    cta_clicks::insert(&mut tx, &changes.cta_clicks).await?;
     websites::upsert(&mut tx, &changes.websites).await?;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;

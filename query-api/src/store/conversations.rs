@@ -16,6 +16,17 @@ pub struct ConversationRow {
     pub first_message_at: Option<DateTime<Utc>>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub message_count: i64,
+    pub user_messages: i64,
+    pub bot_messages: i64,
+    pub agent_messages: i64,
+    /// Average bot response time over the bot messages that reported one.
+    pub avg_bot_response_ms: Option<f64>,
+    pub requires_human: bool,
+    pub cta_clicks: i64,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub close_reason: Option<String>,
+    pub rating: Option<i16>,
+    pub rating_comment: Option<String>,
     pub first_seen_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
 }
@@ -34,7 +45,10 @@ pub struct MessageRow {
 }
 
 const COLUMNS: &str = "website_id, conversation_id, status, channel, widget_loaded_at, engaged_at,
-    first_message_at, last_message_at, message_count, first_seen_at, last_activity_at";
+    first_message_at, last_message_at, message_count, user_messages, bot_messages, agent_messages,
+    (bot_response_ms_sum::float8 / NULLIF(bot_responses, 0)) AS avg_bot_response_ms,
+    requires_human, cta_clicks, closed_at, close_reason, rating, rating_comment,
+    first_seen_at, last_activity_at";
 
 /// Newest activity first; all websites when `website_id` is `None`.
 pub async fn list(
