@@ -23,13 +23,15 @@ use schemas::topics::dead_letter_headers as dlq;
 use sqlx::PgPool;
 
 use crate::config::ProjectorConfig;
+use crate::metrics::ProjectorMetrics;
 use crate::store::{self, Applied};
 
 /// What the health endpoints report.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Health {
     /// Partitions are assigned and the last transaction (if any) succeeded.
     pub ready: AtomicBool,
+    pub metrics: Arc<ProjectorMetrics>,
 }
 
 /// Consumes until `shutdown` resolves. A batch that has started is finished first.
@@ -66,6 +68,15 @@ pub async fn run(
         .assign(&assignment)
         .context("cannot assign partitions")?;
     tracing::info!(topic = %config.topic, partitions = assignment.count(), "partitions assigned");
+    let stored: Vec<(i32, i64)> = assignment
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => (e.partition(), o),
+            _ => (e.partition(), 0),
+        })
+        .collect();
+    health.metrics.stored(&stored);
     health.ready.store(true, Ordering::Relaxed);
 
     loop {
@@ -79,6 +90,12 @@ pub async fn run(
         loop {
             match commit_batch(config, &pool, &dead_letters, &prepared).await {
                 Ok(outcome) => {
+                    let m = &health.metrics;
+                    m.applied.inc_by(outcome.applied as u64);
+                    m.duplicates.inc_by(outcome.duplicates as u64);
+                    m.dead_lettered.inc_by(prepared.poison.len() as u64);
+                    m.batch_seconds.observe(started.elapsed().as_secs_f64());
+                    m.stored(&prepared.next_offsets);
                     health.ready.store(true, Ordering::Relaxed);
                     tracing::debug!(
                         records = batch.len(),

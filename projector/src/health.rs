@@ -1,4 +1,4 @@
-//! `/_liveness` and `/_readiness` on a small port of their own.
+//! `/_liveness`, `/_readiness` and `/metrics` on a small port of their own.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -21,7 +21,16 @@ pub fn router(health: Arc<Health>, pool: PgPool) -> Router {
     Router::new()
         .route("/_liveness", get(|| async { "alive" }))
         .route("/_readiness", get(readiness))
+        .route("/metrics", get(metrics))
         .with_state(HealthState { health, pool })
+}
+
+async fn metrics(State(state): State<HealthState>) -> impl axum::response::IntoResponse {
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    )];
+    (content_type, state.health.metrics.encode())
 }
 
 async fn readiness(State(state): State<HealthState>) -> (StatusCode, &'static str) {

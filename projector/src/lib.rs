@@ -7,11 +7,13 @@
 //! - [`consumer`]: the consume → decode → apply → commit loop, and dead-lettering.
 //! - [`projections`]: pure functions from events to read-model changes.
 //! - [`store`]: the SQL behind the read models and offsets; migrations in `migrations/`.
-//! - [`health`]: liveness and readiness endpoints.
+//! - [`health`]: liveness, readiness and metrics endpoints.
+//! - [`metrics`]: Prometheus metrics and their documented names.
 
 pub mod config;
 pub mod consumer;
 pub mod health;
+pub mod metrics;
 pub mod projections;
 pub mod store;
 

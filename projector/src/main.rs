@@ -40,6 +40,12 @@ async fn main() -> anyhow::Result<()> {
         "run" => {
             migrate(&pool).await?;
             let health = Arc::new(Health::default());
+            projector::metrics::spawn_lag_monitor(
+                health.metrics.clone(),
+                &config.kafka,
+                config.topic.clone(),
+                std::time::Duration::from_secs(5),
+            );
             let router = projector::health::router(health.clone(), pool.clone());
             let server = HttpServer::bind(config.addr, router)
                 .await

@@ -28,6 +28,8 @@ pub struct Stack {
     pub query_url: String,
     pub pool: PgPool,
     pub topic: String,
+    /// The running projector's health and metrics endpoints.
+    pub projector_url: String,
     pub http: reqwest::Client,
     postgres: PostgresConfig,
     kafka: KafkaConfig,
@@ -84,6 +86,7 @@ impl Stack {
             query_url,
             pool,
             topic,
+            projector_url: String::new(),
             http: reqwest::Client::new(),
             postgres,
             kafka,
@@ -97,6 +100,11 @@ impl Stack {
     /// Starts the projector binary as a child process.
     pub fn start_projector(&mut self) {
         assert!(self.projector.is_none(), "projector already running");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        self.projector_url = format!("http://127.0.0.1:{port}");
         let binary = bin_dir().join("projector");
         assert!(
             binary.exists(),
@@ -109,7 +117,7 @@ impl Stack {
             .env("KAFKA_BROKERS", &self.kafka.brokers)
             .env("KAFKA_TOPIC", &self.topic)
             .env("KAFKA_DLQ_TOPIC", format!("{}-dlq", self.topic))
-            .env("PROJECTOR_ADDR", "127.0.0.1:0")
+            .env("PROJECTOR_ADDR", format!("127.0.0.1:{port}"))
             .env("PROJECTOR_BATCH_SIZE", "500")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

@@ -139,3 +139,53 @@ async fn ingest_refuses_unknown_write_keys_and_query_api_refuses_missing_tokens(
         .unwrap();
     assert_eq!(response.status(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projector_reports_applied_events_and_zero_lag_once_caught_up() {
+    let stack = Stack::start(3).await;
+    let ids = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    assert_eq!(
+        stack
+            .post_events(&three_events("conv-m", &ids))
+            .await
+            .status(),
+        200
+    );
+    stack.wait_for_events(&ids, TIMEOUT).await;
+
+    // Counters move with the commit; the lag gauges follow the watermark monitor.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let text = stack
+            .http
+            .get(format!("{}/metrics", stack.projector_url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let applied = text
+            .lines()
+            .any(|l| l == "projector_events_applied_total 3");
+        let lags: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("projector_lag{"))
+            .collect();
+        let watermarks: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("projector_high_watermark{"))
+            .collect();
+        let caught_up = !lags.is_empty()
+            && lags.iter().all(|l| l.ends_with(" 0"))
+            && watermarks.iter().any(|l| l.ends_with(" 3"));
+        if applied && caught_up {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "metrics never showed the applied events:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,158 @@
+//! Prometheus metrics, served at `GET /metrics` on the health port (`PROJECTOR_ADDR`).
+//!
+//! | name | type | labels | what |
+//! |---|---|---|---|
+//! | `projector_events_applied_total` | counter | | events applied for the first time |
+//! | `projector_events_duplicate_total` | counter | | records whose event id was already applied |
+//! | `projector_events_dead_lettered_total` | counter | | records sent to the dead-letter topic |
+//! | `projector_batch_seconds` | histogram | | from a batch's first record to its commit |
+//! | `projector_applied_offset` | gauge | `partition` | the next offset to apply, as stored |
+//! | `projector_high_watermark` | gauge | `partition` | the partition's end, refreshed every few seconds |
+//! | `projector_lag` | gauge | `partition` | records in the topic not applied yet |
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use runtime::kafka::KafkaConfig;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    pub partition: i32,
+}
+
+pub struct ProjectorMetrics {
+    registry: Registry,
+    pub applied: Counter,
+    pub duplicates: Counter,
+    pub dead_lettered: Counter,
+    pub batch_seconds: Histogram,
+    pub applied_offset: Family<PartitionLabels, Gauge>,
+    pub high_watermark: Family<PartitionLabels, Gauge>,
+    pub lag: Family<PartitionLabels, Gauge>,
+}
+
+impl Default for ProjectorMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let m = Self {
+            registry: Registry::default(),
+            applied: Counter::default(),
+            duplicates: Counter::default(),
+            dead_lettered: Counter::default(),
+            // 1 ms to about 33 s.
+            batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            applied_offset: Family::default(),
+            high_watermark: Family::default(),
+            lag: Family::default(),
+        };
+        registry.register(
+            "projector_events_applied",
+            "Events applied for the first time",
+            m.applied.clone(),
+        );
+        registry.register(
+            "projector_events_duplicate",
+            "Records whose event id was already applied",
+            m.duplicates.clone(),
+        );
+        registry.register(
+            "projector_events_dead_lettered",
+            "Records sent to the dead-letter topic",
+            m.dead_lettered.clone(),
+        );
+        registry.register(
+            "projector_batch_seconds",
+            "From a batch's first record to its commit",
+            m.batch_seconds.clone(),
+        );
+        registry.register(
+            "projector_applied_offset",
+            "Next offset to apply, as stored",
+            m.applied_offset.clone(),
+        );
+        registry.register(
+            "projector_high_watermark",
+            "The partition's end",
+            m.high_watermark.clone(),
+        );
+        registry.register(
+            "projector_lag",
+            "Records in the topic not applied yet",
+            m.lag.clone(),
+        );
+        Self { registry, ..m }
+    }
+}
+
+impl ProjectorMetrics {
+    /// Records the offsets a committed batch stored, and the lag they leave.
+    pub fn stored(&self, next_offsets: &[(i32, i64)]) {
+        for &(partition, next) in next_offsets {
+            let labels = PartitionLabels { partition };
+            self.applied_offset.get_or_create(&labels).set(next);
+            let high = self.high_watermark.get_or_create(&labels).get();
+            self.lag.get_or_create(&labels).set((high - next).max(0));
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::error!(%error, "cannot encode metrics");
+        }
+        text
+    }
+}
+
+/// Refreshes every partition's high watermark (and so its lag) every `interval`, with a client
+/// of its own so the consume loop never waits on these calls.
+pub fn spawn_lag_monitor(
+    metrics: Arc<ProjectorMetrics>,
+    kafka: &KafkaConfig,
+    topic: String,
+    interval: Duration,
+) {
+    let consumer: BaseConsumer = match kafka
+        .client_config()
+        .set("group.id", "colloquy-projector-lag")
+        .create()
+    {
+        Ok(c) => c,
+        Err(error) => {
+            tracing::warn!(%error, "no lag metrics: cannot create a client");
+            return;
+        }
+    };
+    tokio::task::spawn_blocking(move || {
+        loop {
+            if let Ok(metadata) = consumer.fetch_metadata(Some(&topic), Duration::from_secs(5)) {
+                let partitions: Vec<i32> = metadata
+                    .topics()
+                    .iter()
+                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                    .collect();
+                for partition in partitions {
+                    if let Ok((_, high)) =
+                        consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5))
+                    {
+                        let labels = PartitionLabels { partition };
+                        metrics.high_watermark.get_or_create(&labels).set(high);
+                        let applied = metrics.applied_offset.get_or_create(&labels).get();
+                        metrics
+                            .lag
+                            .get_or_create(&labels)
+                            .set((high - applied).max(0));
+                    }
+                }
+            }
+            std::thread::sleep(interval);
+        }
+    });
+}
