@@ -240,3 +240,161 @@ async fn any_interleaving_of_the_same_events_converges_to_the_same_rows() {
     );
     assert_eq!(row["close_reason"], "inactivity");
 }
+
+fn submitted(request: &str, seconds: i64) -> Event {
+    use schemas::payloads::{ChatLine, ContactSubmitted};
+    let mut e = event(
+        "conv-r",
+        seconds,
+        Payload::ContactSubmitted(ContactSubmitted {
+            request_id: Some(request.into()),
+            name: Some("Olivia Bennett".into()),
+            email: Some("olivia@lumoco.dev".into()),
+            phone: None,
+            message: Some("Call me".into()),
+            chat_context: vec![ChatLine {
+                text: "Hey there!".into(),
+                is_user: false,
+                timestamp: None,
+            }],
+        }),
+    );
+    e.context.ip = Some("203.0.113.9".parse().unwrap());
+    e.context.user_agent = Some("Mozilla/5.0".into());
+    e
+}
+
+fn status_changed(
+    request: &str,
+    seconds: i64,
+    expected: schemas::payloads::RequestStatus,
+    status: schemas::payloads::RequestStatus,
+) -> Event {
+    use schemas::payloads::ContactRequestStatusChanged;
+    event(
+        "conv-r",
+        seconds,
+        Payload::ContactRequestStatusChanged(ContactRequestStatusChanged {
+            request_id: request.into(),
+            status,
+            expected_status: expected,
+            notes: Some(format!("note {seconds}")),
+        }),
+    )
+}
+
+async fn request_state(
+    pool: &PgPool,
+) -> (
+    String,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+) {
+    sqlx::query_as("SELECT status, notes, contacted_at, resolved_at FROM contact_requests WHERE request_id = 'r1'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn outcomes(pool: &PgPool) -> Vec<(Option<String>, Option<String>)> {
+    sqlx::query_as(
+        "SELECT outcome, reason FROM contact_request_changes ORDER BY occurred_at, event_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_contact_request_keeps_what_the_visitor_sent_and_starts_pending() {
+    let pool = fresh_pool().await;
+    apply_batch(&pool, "t", &on_partition(&[submitted("r1", 1)], 0), &[])
+        .await
+        .unwrap();
+    let row: (String, String, String, serde_json::Value, String) = sqlx::query_as(
+        "SELECT status, email, ip_address, chat_context, user_agent FROM contact_requests WHERE request_id = 'r1'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (row.0.as_str(), row.1.as_str(), row.2.as_str()),
+        ("pending", "olivia@lumoco.dev", "203.0.113.9")
+    );
+    assert_eq!(row.3[0]["text"], "Hey there!");
+    assert_eq!(row.4, "Mozilla/5.0");
+}
+
+#[tokio::test]
+async fn status_changes_arriving_before_their_request_converge_to_the_in_order_state() {
+    use schemas::payloads::RequestStatus::*;
+    let events = [
+        submitted("r1", 1),
+        status_changed("r1", 2, Pending, Contacted),
+        status_changed("r1", 3, Pending, Resolved), // a second admin who still saw pending
+        status_changed("r1", 4, Contacted, Resolved),
+    ];
+    let in_order = fresh_pool().await;
+    for (i, e) in events.iter().enumerate() {
+        apply_batch(
+            &in_order,
+            "t",
+            &[Applied {
+                partition: 0,
+                offset: i as i64,
+                event: e.clone(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    let reversed = fresh_pool().await;
+    for (i, e) in events.iter().enumerate().rev() {
+        apply_batch(
+            &reversed,
+            "t",
+            &[Applied {
+                partition: 0,
+                offset: i as i64,
+                event: e.clone(),
+            }],
+            &[],
+        )
+        .await
+        .unwrap();
+    }
+    let expected = request_state(&in_order).await;
+    assert_eq!(expected, request_state(&reversed).await);
+    assert_eq!(
+        (expected.0.as_str(), expected.1.as_deref()),
+        ("resolved", Some("note 4"))
+    );
+    assert_eq!((expected.2, expected.3), (Some(at(2)), Some(at(4))));
+    let expected_outcomes = vec![
+        (Some("applied".to_owned()), None),
+        (
+            Some("rejected".to_owned()),
+            Some("stale: expected pending but the request was contacted".to_owned()),
+        ),
+        (Some("applied".to_owned()), None),
+    ];
+    assert_eq!(outcomes(&in_order).await, expected_outcomes);
+    assert_eq!(outcomes(&reversed).await, expected_outcomes);
+}
+
+#[tokio::test]
+async fn a_change_for_a_request_not_seen_yet_waits_without_an_outcome() {
+    use schemas::payloads::RequestStatus::*;
+    let pool = fresh_pool().await;
+    apply_batch(
+        &pool,
+        "t",
+        &on_partition(&[status_changed("r1", 2, Pending, Contacted)], 0),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcomes(&pool).await, vec![(None, None)]);
+}

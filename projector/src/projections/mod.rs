@@ -5,6 +5,7 @@
 //! re-deliveries), and its output merges commutatively with what is stored, so partitions can
 //! interleave in any order.
 
+pub mod contact_requests;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod messages;
@@ -12,6 +13,7 @@ pub mod websites;
 
 use schemas::Event;
 
+pub use contact_requests::{ContactRequestRow, StatusChange};
 pub use conversations::ConversationDelta;
 pub use cta_clicks::CtaClickRow;
 pub use messages::MessageRow;
@@ -23,6 +25,8 @@ pub struct Changes {
     pub conversations: Vec<ConversationDelta>,
     pub messages: Vec<MessageRow>,
     pub cta_clicks: Vec<CtaClickRow>,
+    pub contact_requests: Vec<ContactRequestRow>,
+    pub status_changes: Vec<StatusChange>,
     pub websites: Vec<WebsiteRow>,
 }
 
@@ -31,6 +35,8 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         conversations: conversations::fold(events.clone()),
         messages: rows(events.clone(), MessageRow::from_event),
         cta_clicks: rows(events.clone(), CtaClickRow::from_event),
+        contact_requests: rows(events.clone(), ContactRequestRow::from_event),
+        status_changes: rows(events.clone(), StatusChange::from_event),
         websites: rows(events, WebsiteRow::from_event),
     }
 }

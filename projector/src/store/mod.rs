@@ -1,6 +1,7 @@
 //! SQL for the read models. Every write is one multi-row statement per batch (`UNNEST`
 //! arrays), and [`apply_batch`] wraps a batch's writes and its offsets in one transaction.
 
+pub mod contact_requests;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod event_log;
@@ -63,6 +64,20 @@ pub async fn apply_batch(
     conversations::upsert(&mut tx, &changes.conversations).await?;
     messages::insert(&mut tx, &changes.messages).await?;
     cta_clicks::insert(&mut tx, &changes.cta_clicks).await?;
+    contact_requests::insert_requests(&mut tx, &changes.contact_requests).await?;
+    contact_requests::insert_changes(&mut tx, &changes.status_changes).await?;
+    let touched = changes
+        .contact_requests
+        .iter()
+        .map(|r| (r.website_id.clone(), r.request_id.clone()))
+        .chain(
+            changes
+                .status_changes
+                .iter()
+                .map(|c| (c.website_id.clone(), c.request_id.clone())),
+        )
+        .collect();
+    contact_requests::refold(&mut tx, touched).await?;
     websites::upsert(&mut tx, &changes.websites).await?;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
