@@ -13,12 +13,21 @@ use serde_json::json;
 use uuid::Uuid;
 
 const CONVERSATIONS: usize = 200;
-const BATCHES: usize = 60;
 const BATCH_SIZE: usize = 100;
-const KILLS: usize = 8;
+
+/// The short form runs in CI; `COLLOQUY_CRASH_EVENTS=100000 COLLOQUY_CRASH_KILLS=40` is the
+/// long form (see the README).
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
+    let batches = setting("COLLOQUY_CRASH_EVENTS", 6_000).div_ceil(BATCH_SIZE);
+    let kills = setting("COLLOQUY_CRASH_KILLS", 8);
     let mut stack = Stack::start(12).await;
     let ingest_url = stack.ingest_url.clone();
     let http = stack.http.clone();
@@ -31,7 +40,7 @@ async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
     let sender = tokio::spawn(async move {
         let mut ledger: HashMap<String, usize> = HashMap::new();
         let mut ids = Vec::new();
-        for b in 0..BATCHES {
+        for b in 0..batches {
             let events: Vec<_> = (0..BATCH_SIZE)
                 .map(|i| {
                     let conversation = format!("conv-{}", (b * BATCH_SIZE + i) % CONVERSATIONS);
@@ -67,8 +76,8 @@ async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
     // The killer: SIGKILL spread over the stream by the sender's progress (so every kill lands
     // while events are still arriving, however fast the machine), at uneven moments within it,
     // and restart at once.
-    for k in 1..=KILLS {
-        while batches_sent.load(Ordering::SeqCst) < k * BATCHES / (KILLS + 1) {
+    for k in 1..=kills {
+        while batches_sent.load(Ordering::SeqCst) < k * batches / (kills + 1) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tokio::time::sleep(Duration::from_millis((k as u64 * 37) % 60)).await;
@@ -76,7 +85,7 @@ async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
         stack.start_projector();
     }
     let (ledger, ids) = sender.await.expect("sender finished");
-    stack.wait_for_events(&ids, Duration::from_secs(120)).await;
+    stack.wait_for_events(&ids, Duration::from_secs(600)).await;
 
     let total = ids.len() as i64;
     let count = |sql: &'static str| {
