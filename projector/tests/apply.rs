@@ -164,10 +164,12 @@ fn full_session(conversation: &str, start: i64) -> Vec<Event> {
     events
 }
 
-/// Every column of every conversation, as JSON text, in a stable order.
+/// Every column of every conversation and of every daily stats row, as JSON text, in a stable order.
 async fn every_conversation_column(pool: &PgPool) -> Vec<String> {
     sqlx::query_as::<_, (String,)>(
-        "SELECT to_jsonb(c)::text FROM conversations c ORDER BY website_id, conversation_id",
+        "SELECT to_jsonb(c)::text FROM conversations c
+         UNION ALL SELECT to_jsonb(s)::text FROM daily_stats s
+         ORDER BY 1",
     )
     .fetch_all(pool)
     .await
@@ -224,7 +226,12 @@ async fn any_interleaving_of_the_same_events_converges_to_the_same_rows() {
         (a.1.as_str(), a.3, a.4, a.5),
         ("closed", Some(at(1)), Some(at(9)), 3)
     );
-    let row: serde_json::Value = serde_json::from_str(&results[0].0[0]).unwrap();
+    let row: serde_json::Value = results[0]
+        .0
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(r).unwrap())
+        .find(|r| r["conversation_id"] == "a")
+        .unwrap();
     assert_eq!(
         (row["rating"].as_i64(), row["cta_clicks"].as_i64()),
         (Some(5), Some(1))
@@ -397,4 +404,51 @@ async fn a_change_for_a_request_not_seen_yet_waits_without_an_outcome() {
     .await
     .unwrap();
     assert_eq!(outcomes(&pool).await, vec![(None, None)]);
+}
+
+#[tokio::test]
+async fn daily_stats_move_an_engagement_to_the_earlier_day_when_it_arrives_late() {
+    let pool = fresh_pool().await;
+    const DAY: i64 = 86_400;
+    // A user message on day 2 engages the conversation ...
+    apply_batch(
+        &pool,
+        "t",
+        &on_partition(&[message("c1", DAY + 10, Sender::User)], 0),
+        &[],
+    )
+    .await
+    .unwrap();
+    // ... until a conversation.started from day 1 arrives late.
+    let started = event(
+        "c1",
+        10,
+        Payload::ConversationStarted(ConversationStarted::default()),
+    );
+    apply_batch(&pool, "t", &on_partition(&[started], 1), &[])
+        .await
+        .unwrap();
+    let rows: Vec<(chrono::NaiveDate, i64, i64, i64)> = sqlx::query_as(
+        "SELECT day, engaged_conversations, user_messages, unique_visitors FROM daily_stats ORDER BY day",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let (day1, day2) = (at(10).date_naive(), at(DAY + 10).date_naive());
+    assert_eq!(rows, vec![(day1, 1, 0, 1), (day2, 0, 1, 1)]);
+}
+
+#[tokio::test]
+async fn a_visitor_is_counted_once_a_day_however_many_events() {
+    let pool = fresh_pool().await;
+    apply_batch(&pool, "t", &on_partition(&session("c1", 0), 0), &[])
+        .await
+        .unwrap();
+    let counts: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT unique_visitors, widget_loads, user_messages, bot_messages FROM daily_stats",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counts, (1, 1, 2, 1));
 }

@@ -8,6 +8,7 @@
 pub mod contact_requests;
 pub mod conversations;
 pub mod cta_clicks;
+pub mod daily_stats;
 pub mod messages;
 pub mod websites;
 

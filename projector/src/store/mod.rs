@@ -4,6 +4,7 @@
 pub mod contact_requests;
 pub mod conversations;
 pub mod cta_clicks;
+pub mod daily_stats;
 pub mod event_log;
 pub mod messages;
 pub mod offsets;
@@ -61,7 +62,15 @@ pub async fn apply_batch(
         .filter(|e| fresh.contains(&e.event_id))
         .collect();
     let changes = projections::changes(new_events.iter().copied());
+    let engaged_before = daily_stats::engaged_before(&mut tx, &changes.conversations).await?;
     conversations::upsert(&mut tx, &changes.conversations).await?;
+    daily_stats::add(
+        &mut tx,
+        &new_events,
+        &changes.conversations,
+        &engaged_before,
+    )
+    .await?;
     messages::insert(&mut tx, &changes.messages).await?;
     cta_clicks::insert(&mut tx, &changes.cta_clicks).await?;
     contact_requests::insert_requests(&mut tx, &changes.contact_requests).await?;
