@@ -31,33 +31,56 @@ pub struct ConversationDelta {
     pub requires_human: bool,
     pub cta_clicks: i64,
     /// The latest close by `(time, event id)`: a message after it reopens the conversation.
-    pub closed: Option<Latest<String>>,
+    pub closed: Option<Stamped<String>>,
     /// The latest rating by `(time, event id)`: `(rating, comment)`.
-    pub rating: Option<Latest<(i16, Option<String>)>>,
+    pub rating: Option<Stamped<(i16, Option<String>)>>,
+    /// The context of the earliest event.
+    pub origin: Option<Stamped<Origin>>,
+    /// The customer id of the earliest event that carried one.
+    pub customer: Option<Stamped<String>>,
     pub first_seen_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
 }
 
-/// A value that the latest event by `(occurred_at, event_id)` sets; merging keeps the latest,
-/// which makes it independent of the order events are applied in.
+/// A value stamped with the event that set it. Merging keeps the latest (or the earliest) by
+/// `(occurred_at, event_id)`, which makes it independent of the order events are applied in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Latest<T> {
+pub struct Stamped<T> {
     pub at: DateTime<Utc>,
     pub event_id: Uuid,
     pub value: T,
 }
 
-impl<T: Clone> Latest<T> {
-    fn merge(a: &Option<Self>, b: &Option<Self>) -> Option<Self> {
+impl<T: Clone> Stamped<T> {
+    fn latest(a: &Option<Self>, b: &Option<Self>) -> Option<Self> {
+        Self::pick(a, b, |x, y| (y.at, y.event_id) > (x.at, x.event_id))
+    }
+
+    fn earliest(a: &Option<Self>, b: &Option<Self>) -> Option<Self> {
+        Self::pick(a, b, |x, y| (y.at, y.event_id) < (x.at, x.event_id))
+    }
+
+    fn pick(
+        a: &Option<Self>,
+        b: &Option<Self>,
+        b_wins: impl Fn(&Self, &Self) -> bool,
+    ) -> Option<Self> {
         match (a, b) {
-            (Some(x), Some(y)) => Some(if (y.at, y.event_id) > (x.at, x.event_id) {
-                y.clone()
-            } else {
-                x.clone()
-            }),
+            (Some(x), Some(y)) => Some(if b_wins(x, y) { y.clone() } else { x.clone() }),
             (x, y) => x.clone().or_else(|| y.clone()),
         }
     }
+}
+
+/// Where the conversation started: the context of its earliest event.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Option<String>,
+    pub language: Option<String>,
+    pub page_url: Option<String>,
+    pub environment: String,
 }
 
 impl ConversationDelta {
@@ -86,6 +109,16 @@ impl ConversationDelta {
             cta_clicks: 0,
             closed: None,
             rating: None,
+            origin: Some(Stamped {
+                at,
+                event_id: event.event_id,
+                value: origin_of(event),
+            }),
+            customer: customer_of(event).map(|c| Stamped {
+                at,
+                event_id: event.event_id,
+                value: c,
+            }),
             first_seen_at: at,
             last_activity_at: at,
         };
@@ -117,7 +150,7 @@ impl ConversationDelta {
                 let reason = serde_json::to_value(c.reason)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned));
-                delta.closed = Some(Latest {
+                delta.closed = Some(Stamped {
                     at,
                     event_id: event.event_id,
                     value: reason.unwrap_or_default(),
@@ -125,7 +158,7 @@ impl ConversationDelta {
             }
             Payload::ConversationRated(r) => {
                 let value = (i16::from(r.rating), r.comment.clone());
-                delta.rating = Some(Latest {
+                delta.rating = Some(Stamped {
                     at,
                     event_id: event.event_id,
                     value,
@@ -154,8 +187,10 @@ impl ConversationDelta {
         self.bot_responses += other.bot_responses;
         self.requires_human |= other.requires_human;
         self.cta_clicks += other.cta_clicks;
-        self.closed = Latest::merge(&self.closed, &other.closed);
-        self.rating = Latest::merge(&self.rating, &other.rating);
+        self.closed = Stamped::latest(&self.closed, &other.closed);
+        self.rating = Stamped::latest(&self.rating, &other.rating);
+        self.origin = Stamped::earliest(&self.origin, &other.origin);
+        self.customer = Stamped::earliest(&self.customer, &other.customer);
         self.first_seen_at = self.first_seen_at.min(other.first_seen_at);
         self.last_activity_at = self.last_activity_at.max(other.last_activity_at);
     }
@@ -169,6 +204,35 @@ impl ConversationDelta {
             _ if self.engaged_at.is_some() => "active",
             _ => "loaded",
         }
+    }
+}
+
+fn origin_of(event: &Event) -> Origin {
+    let c = &event.context;
+    let page_url = match &event.payload {
+        Payload::WidgetLoaded(w) => w.page_url.clone(),
+        _ => None,
+    };
+    Origin {
+        ip: c.ip.map(|ip| ip.to_string()),
+        user_agent: c.user_agent.clone(),
+        device: c.device.clone(),
+        language: c.language.clone(),
+        page_url: page_url.or_else(|| c.page_url.clone()),
+        environment: serde_json::to_value(c.environment)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+    }
+}
+
+fn customer_of(event: &Event) -> Option<String> {
+    match &event.payload {
+        Payload::WidgetLoaded(p) => p.customer_id.clone(),
+        Payload::ConversationStarted(p) => p.customer_id.clone(),
+        Payload::MessageSent(p) => p.customer_id.clone(),
+        Payload::CtaClicked(p) => p.customer_id.clone(),
+        _ => None,
     }
 }
 
@@ -334,5 +398,21 @@ mod tests {
         let b = fold([&second, &first]).remove(0);
         assert_eq!(a, b);
         assert_eq!(a.rating.map(|r| r.value.0), Some(5));
+    }
+
+    #[test]
+    fn the_origin_is_the_earliest_events_context_and_the_customer_the_earliest_known() {
+        let mut load = widget_loaded("c1", at(0));
+        load.context.language = Some("nb-NO".into());
+        let mut later = message("c1", Sender::User, at(5));
+        later.context.language = Some("en-US".into());
+        if let schemas::Payload::MessageSent(m) = &mut later.payload {
+            m.customer_id = Some("cust-9".into());
+        }
+        let a = fold([&load, &later]).remove(0);
+        let b = fold([&later, &load]).remove(0);
+        assert_eq!(a, b);
+        assert_eq!(a.origin.unwrap().value.language.as_deref(), Some("nb-NO"));
+        assert_eq!(a.customer.map(|c| c.value), Some("cust-9".to_owned()));
     }
 }

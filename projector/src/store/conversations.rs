@@ -27,13 +27,17 @@ pub async fn upsert(
                 first_seen_at, last_activity_at,
                 user_messages, bot_messages, agent_messages, bot_response_ms_sum, bot_responses,
                 requires_human, cta_clicks, closed_at, closed_event, close_reason,
-                rating, rating_comment, rated_at, rated_event)
+                rating, rating_comment, rated_at, rated_event,
+                ip_address, user_agent, device, language, page_url, environment, origin_at, origin_event,
+                customer_id, customer_at, customer_event)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[],
                               $8::timestamptz[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
                               $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[],
                               $17::bool[], $18::bigint[], $19::timestamptz[], $20::uuid[], $21::text[],
-                              $22::smallint[], $23::text[], $24::timestamptz[], $25::uuid[])
+                              $22::smallint[], $23::text[], $24::timestamptz[], $25::uuid[],
+                              $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[],
+                              $32::timestamptz[], $33::uuid[], $34::text[], $35::timestamptz[], $36::uuid[])
          ON CONFLICT (website_id, conversation_id) DO UPDATE SET
             channel = CASE WHEN (EXCLUDED.first_seen_at, EXCLUDED.channel) < (c.first_seen_at, c.channel)
                            THEN EXCLUDED.channel ELSE c.channel END,
@@ -65,6 +69,29 @@ pub async fn upsert(
             rating_comment = CASE WHEN c.rated_at IS NULL OR (EXCLUDED.rated_at, EXCLUDED.rated_event) > (c.rated_at, c.rated_event)
                                   THEN CASE WHEN EXCLUDED.rated_at IS NULL THEN c.rating_comment ELSE EXCLUDED.rating_comment END
                                   ELSE c.rating_comment END,
+            -- The origin and the customer: the earliest by (time, event id).
+            ip_address = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.ip_address ELSE c.ip_address END,
+            user_agent = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.user_agent ELSE c.user_agent END,
+            device = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.device ELSE c.device END,
+            language = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.language ELSE c.language END,
+            page_url = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.page_url ELSE c.page_url END,
+            environment = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.environment ELSE c.environment END,
+            origin_event = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.origin_event ELSE c.origin_event END,
+            origin_at = LEAST(c.origin_at, EXCLUDED.origin_at),
+            customer_id = CASE WHEN EXCLUDED.customer_at IS NOT NULL AND (c.customer_at IS NULL
+                               OR (EXCLUDED.customer_at, EXCLUDED.customer_event) < (c.customer_at, c.customer_event))
+                          THEN EXCLUDED.customer_id ELSE c.customer_id END,
+            customer_event = CASE WHEN EXCLUDED.customer_at IS NOT NULL AND (c.customer_at IS NULL
+                               OR (EXCLUDED.customer_at, EXCLUDED.customer_event) < (c.customer_at, c.customer_event))
+                          THEN EXCLUDED.customer_event ELSE c.customer_event END,
+            customer_at = LEAST(c.customer_at, EXCLUDED.customer_at),
             -- As ConversationDelta::status, from the merged values.
             status = CASE
                 WHEN GREATEST(c.closed_at, EXCLUDED.closed_at) IS NOT NULL
@@ -99,6 +126,17 @@ pub async fn upsert(
     .bind(texts(|d| d.rating.as_ref().and_then(|r| r.value.1.as_deref())))
     .bind(times(|d| d.rating.as_ref().map(|r| r.at)))
     .bind(ids(|d| d.rating.as_ref().map(|r| r.event_id)))
+    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.ip.as_deref())))
+    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.user_agent.as_deref())))
+    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.device.as_deref())))
+    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.language.as_deref())))
+    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.page_url.as_deref())))
+    .bind(texts(|d| d.origin.as_ref().map(|o| o.value.environment.as_str())))
+    .bind(times(|d| d.origin.as_ref().map(|o| o.at)))
+    .bind(ids(|d| d.origin.as_ref().map(|o| o.event_id)))
+    .bind(texts(|d| d.customer.as_ref().map(|c| c.value.as_str())))
+    .bind(times(|d| d.customer.as_ref().map(|c| c.at)))
+    .bind(ids(|d| d.customer.as_ref().map(|c| c.event_id)))
     .execute(conn)
     .await?;
     Ok(())

@@ -11,6 +11,13 @@ pub struct ConversationRow {
     pub conversation_id: String,
     pub status: String,
     pub channel: String,
+    pub customer_id: Option<String>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub device: Option<String>,
+    pub language: Option<String>,
+    pub page_url: Option<String>,
+    pub environment: Option<String>,
     pub widget_loaded_at: Option<DateTime<Utc>>,
     pub engaged_at: Option<DateTime<Utc>>,
     pub first_message_at: Option<DateTime<Utc>>,
@@ -44,7 +51,8 @@ pub struct MessageRow {
     pub requires_human: bool,
 }
 
-const COLUMNS: &str = "website_id, conversation_id, status, channel, widget_loaded_at, engaged_at,
+const COLUMNS: &str = "website_id, conversation_id, status, channel, customer_id, ip_address,
+    user_agent, device, language, page_url, environment, widget_loaded_at, engaged_at,
     first_message_at, last_message_at, message_count, user_messages, bot_messages, agent_messages,
     (bot_response_ms_sum::float8 / NULLIF(bot_responses, 0)) AS avg_bot_response_ms,
     requires_human, cta_clicks, closed_at, close_reason, rating, rating_comment,
