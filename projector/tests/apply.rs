@@ -452,3 +452,62 @@ async fn a_visitor_is_counted_once_a_day_however_many_events() {
     .unwrap();
     assert_eq!(counts, (1, 1, 2, 1));
 }
+
+fn flag(message_ref: &str, seconds: i64, replied: bool) -> Event {
+    use schemas::payloads::MessageRef;
+    let r = MessageRef {
+        message_id: message_ref.into(),
+    };
+    let payload = if replied {
+        Payload::MessageHumanReplied(r)
+    } else {
+        Payload::MessageFlaggedForHuman(r)
+    };
+    event("c1", seconds, payload)
+}
+
+async fn message_flags_state(pool: &PgPool) -> (bool, bool, bool) {
+    sqlx::query_as(
+        "SELECT m.requires_human, m.human_replied, c.requires_human
+         FROM messages m JOIN conversations c USING (website_id, conversation_id)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn flags_mark_their_message_and_conversation_whichever_arrives_first() {
+    let mut msg = message("c1", 1, Sender::Bot);
+    if let Payload::MessageSent(m) = &mut msg.payload {
+        m.message_id = Some("m-1".into());
+    }
+    let events = [msg, flag("m-1", 5, false), flag("m-1", 9, true)];
+    for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+        let pool = fresh_pool().await;
+        for (offset, &i) in order.iter().enumerate() {
+            let applied = Applied {
+                partition: 0,
+                offset: offset as i64,
+                event: events[i].clone(),
+            };
+            apply_batch(&pool, "t", &[applied], &[]).await.unwrap();
+        }
+        assert_eq!(
+            message_flags_state(&pool).await,
+            (true, true, true),
+            "order {order:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_flag_may_name_the_message_by_its_event_id() {
+    let pool = fresh_pool().await;
+    let msg = message("c1", 1, Sender::Bot);
+    let by_event_id = flag(&msg.event_id.to_string(), 2, false);
+    apply_batch(&pool, "t", &on_partition(&[msg, by_event_id], 0), &[])
+        .await
+        .unwrap();
+    assert_eq!(message_flags_state(&pool).await, (true, false, true));
+}

@@ -9,6 +9,7 @@ pub mod contact_requests;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod daily_stats;
+pub mod message_flags;
 pub mod messages;
 pub mod websites;
 
@@ -28,6 +29,7 @@ pub struct Changes {
     pub cta_clicks: Vec<CtaClickRow>,
     pub contact_requests: Vec<ContactRequestRow>,
     pub status_changes: Vec<StatusChange>,
+    pub message_flags: Vec<message_flags::MessageFlag>,
     pub websites: Vec<WebsiteRow>,
 }
 
@@ -38,6 +40,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         cta_clicks: rows(events.clone(), CtaClickRow::from_event),
         contact_requests: rows(events.clone(), ContactRequestRow::from_event),
         status_changes: rows(events.clone(), StatusChange::from_event),
+        message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),
         websites: rows(events, WebsiteRow::from_event),
     }
 }

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod cta_clicks;
 pub mod daily_stats;
 pub mod event_log;
+pub mod message_flags;
 pub mod messages;
 pub mod offsets;
 pub mod websites;
@@ -72,6 +73,9 @@ pub async fn apply_batch(
     )
     .await?;
     messages::insert(&mut tx, &changes.messages).await?;
+    let new_messages: Vec<_> = changes.messages.iter().map(|m| m.event_id).collect();
+    message_flags::catch_up(&mut tx, &new_messages).await?;
+    message_flags::apply(&mut tx, &changes.message_flags).await?;
     cta_clicks::insert(&mut tx, &changes.cta_clicks).await?;
     contact_requests::insert_requests(&mut tx, &changes.contact_requests).await?;
     contact_requests::insert_changes(&mut tx, &changes.status_changes).await?;

@@ -49,6 +49,7 @@ pub struct MessageRow {
     pub response_time_ms: Option<i64>,
     pub confidence_score: Option<f64>,
     pub requires_human: bool,
+    pub human_replied: bool,
 }
 
 const COLUMNS: &str = "website_id, conversation_id, status, channel, customer_id, ip_address,
@@ -102,7 +103,7 @@ pub async fn messages(
 ) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT event_id AS id, message_id, sender, text, sent_at, response_time_ms,
-                confidence_score, requires_human
+                confidence_score, requires_human, human_replied
          FROM messages WHERE website_id = $1 AND conversation_id = $2
          ORDER BY sent_at, event_id LIMIT $3",
     )
