@@ -117,6 +117,21 @@ async fn a_poison_record_is_dead_lettered_and_the_partition_keeps_moving() {
         rdkafka::consumer::Consumer::fetch_watermarks(&consumer, &dlq, 0, Duration::from_secs(10))
             .unwrap();
     assert_eq!(high, 1, "the poison record is in the dead-letter topic");
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.projector_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "projector_events_dead_lettered_total 1"),
+        "the dead letter is counted:\n{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
