@@ -117,21 +117,31 @@ async fn a_poison_record_is_dead_lettered_and_the_partition_keeps_moving() {
         rdkafka::consumer::Consumer::fetch_watermarks(&consumer, &dlq, 0, Duration::from_secs(10))
             .unwrap();
     assert_eq!(high, 1, "the poison record is in the dead-letter topic");
-    let metrics = stack
-        .http
-        .get(format!("{}/metrics", stack.projector_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics
+    // The counter moves just after the commit the wait above saw.
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        let url = format!("{}/metrics", stack.projector_url);
+        let metrics = stack
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics
             .lines()
-            .any(|l| l == "projector_events_dead_lettered_total 1"),
-        "the dead letter is counted:\n{metrics}"
-    );
+            .any(|l| l == "projector_events_dead_lettered_total 1")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the dead letter is never counted:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
