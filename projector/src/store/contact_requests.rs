@@ -1,6 +1,6 @@
 //! Contact requests and their status changes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use schemas::payloads::RequestStatus;
@@ -18,13 +18,31 @@ pub async fn insert_requests(
     if rows.is_empty() {
         return Ok(());
     }
-    let texts = |f: fn(&ContactRequestRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+    // One row per request in the statement (an upsert may touch a row once): the earliest.
+    let mut earliest: BTreeMap<(&str, &str), &ContactRequestRow> = BTreeMap::new();
+    for row in rows {
+        let kept = earliest
+            .entry((row.website_id.as_str(), row.request_id.as_str()))
+            .or_insert(row);
+        if (row.created_at, row.event_id) < (kept.created_at, kept.event_id) {
+            *kept = row;
+        }
+    }
+    let rows: Vec<&ContactRequestRow> = earliest.into_values().collect();
+    let texts =
+        |f: fn(&ContactRequestRow) -> Option<&str>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
     sqlx::query(
         "INSERT INTO contact_requests (website_id, request_id, conversation_id, name, email, phone,
                 message, chat_context, ip_address, user_agent, created_at, event_id)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                               $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])
-         ON CONFLICT (website_id, request_id) DO NOTHING",
+         -- Two submissions with one client-chosen request id: the earliest wins, in any order.
+         ON CONFLICT (website_id, request_id) DO UPDATE SET
+            conversation_id = EXCLUDED.conversation_id, name = EXCLUDED.name, email = EXCLUDED.email,
+            phone = EXCLUDED.phone, message = EXCLUDED.message, chat_context = EXCLUDED.chat_context,
+            ip_address = EXCLUDED.ip_address, user_agent = EXCLUDED.user_agent,
+            created_at = EXCLUDED.created_at, event_id = EXCLUDED.event_id
+         WHERE (EXCLUDED.created_at, EXCLUDED.event_id) < (contact_requests.created_at, contact_requests.event_id)",
     )
     .bind(texts(|r| Some(r.website_id.as_str())))
     .bind(texts(|r| Some(r.request_id.as_str())))
