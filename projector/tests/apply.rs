@@ -42,6 +42,19 @@ fn on_partition(events: &[Event], partition: i32) -> Vec<Applied> {
         .collect()
 }
 
+/// Applies `events` one per transaction, in the order given: each its own batch, as they would
+/// be if they arrived far apart.
+async fn apply_one_at_a_time<'a>(pool: &PgPool, events: impl IntoIterator<Item = &'a Event>) {
+    for (offset, event) in events.into_iter().enumerate() {
+        let applied = Applied {
+            partition: 0,
+            offset: offset as i64,
+            event: event.clone(),
+        };
+        apply_batch(pool, "t", &[applied], &[]).await.unwrap();
+    }
+}
+
 /// Conversation rows as comparable tuples.
 async fn conversations(
     pool: &PgPool,
@@ -343,35 +356,9 @@ async fn status_changes_arriving_before_their_request_converge_to_the_in_order_s
         status_changed("r1", 4, Contacted, Resolved),
     ];
     let in_order = fresh_pool().await;
-    for (i, e) in events.iter().enumerate() {
-        apply_batch(
-            &in_order,
-            "t",
-            &[Applied {
-                partition: 0,
-                offset: i as i64,
-                event: e.clone(),
-            }],
-            &[],
-        )
-        .await
-        .unwrap();
-    }
+    apply_one_at_a_time(&in_order, &events).await;
     let reversed = fresh_pool().await;
-    for (i, e) in events.iter().enumerate().rev() {
-        apply_batch(
-            &reversed,
-            "t",
-            &[Applied {
-                partition: 0,
-                offset: i as i64,
-                event: e.clone(),
-            }],
-            &[],
-        )
-        .await
-        .unwrap();
-    }
+    apply_one_at_a_time(&reversed, events.iter().rev()).await;
     let expected = request_state(&in_order).await;
     assert_eq!(expected, request_state(&reversed).await);
     assert_eq!(
@@ -485,14 +472,7 @@ async fn flags_mark_their_message_and_conversation_whichever_arrives_first() {
     let events = [msg, flag("m-1", 5, false), flag("m-1", 9, true)];
     for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
         let pool = fresh_pool().await;
-        for (offset, &i) in order.iter().enumerate() {
-            let applied = Applied {
-                partition: 0,
-                offset: offset as i64,
-                event: events[i].clone(),
-            };
-            apply_batch(&pool, "t", &[applied], &[]).await.unwrap();
-        }
+        apply_one_at_a_time(&pool, order.iter().map(|&i| &events[i])).await;
         assert_eq!(
             message_flags_state(&pool).await,
             (true, true, true),

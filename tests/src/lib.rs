@@ -196,6 +196,27 @@ impl Stack {
         }
     }
 
+    /// Polls the projector's `/metrics` until `done` holds for its text, and returns the text.
+    /// Counters move just after the commit a test may have waited for, so one read can be early.
+    pub async fn wait_for_metrics(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let url = format!("{}/metrics", self.projector_url);
+            let text = match self.http.get(url).send().await {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if done(&text) {
+                return text;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "metrics never reached the expected state:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the stored offset of every non-empty partition equals its high watermark:
     /// the projector has read everything the topic holds. Returns the stored offsets.
     pub async fn wait_until_caught_up(&self, timeout: Duration) -> Vec<(i32, i64)> {

@@ -117,31 +117,12 @@ async fn a_poison_record_is_dead_lettered_and_the_partition_keeps_moving() {
         rdkafka::consumer::Consumer::fetch_watermarks(&consumer, &dlq, 0, Duration::from_secs(10))
             .unwrap();
     assert_eq!(high, 1, "the poison record is in the dead-letter topic");
-    // The counter moves just after the commit the wait above saw.
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let url = format!("{}/metrics", stack.projector_url);
-        let metrics = stack
-            .http
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if metrics
-            .lines()
-            .any(|l| l == "projector_events_dead_lettered_total 1")
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the dead letter is never counted:\n{metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stack
+        .wait_for_metrics(TIMEOUT, |m| {
+            m.lines()
+                .any(|l| l == "projector_events_dead_lettered_total 1")
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,38 +160,19 @@ async fn the_projector_reports_applied_events_and_zero_lag_once_caught_up() {
     stack.wait_for_events(&ids, TIMEOUT).await;
 
     // Counters move with the commit; the lag gauges follow the watermark monitor.
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        let text = stack
-            .http
-            .get(format!("{}/metrics", stack.projector_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let applied = text
-            .lines()
-            .any(|l| l == "projector_events_applied_total 3");
-        let lags: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("projector_lag{"))
-            .collect();
-        let watermarks: Vec<&str> = text
-            .lines()
-            .filter(|l| l.starts_with("projector_high_watermark{"))
-            .collect();
-        let caught_up = !lags.is_empty()
-            && lags.iter().all(|l| l.ends_with(" 0"))
-            && watermarks.iter().any(|l| l.ends_with(" 3"));
-        if applied && caught_up {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "metrics never showed the applied events:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    stack
+        .wait_for_metrics(TIMEOUT, |text| {
+            let applied = text
+                .lines()
+                .any(|l| l == "projector_events_applied_total 3");
+            let lags: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("projector_lag{"))
+                .collect();
+            let at_end = text
+                .lines()
+                .any(|l| l.starts_with("projector_high_watermark{") && l.ends_with(" 3"));
+            applied && at_end && !lags.is_empty() && lags.iter().all(|l| l.ends_with(" 0"))
+        })
+        .await;
 }
