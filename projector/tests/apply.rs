@@ -3,18 +3,14 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
 use chrono::{DateTime, Utc};
-use projector::store::{Applied, MIGRATOR, apply_batch};
+use projector::store::{Applied, apply_batch};
 use schemas::payloads::{ConversationStarted, WidgetLoaded};
 use schemas::testing::at;
 use schemas::{Event, Payload, Sender};
 use sqlx::PgPool;
 
-async fn fresh_pool() -> PgPool {
-    let config = runtime::testing::fresh_database().await;
-    let pool = runtime::testing::connect(&config).await;
-    MIGRATOR.run(&pool).await.expect("migrate");
-    pool
-}
+mod common;
+use common::{apply_one_at_a_time, fresh_pool};
 
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
     schemas::testing::event("site", conversation, at(seconds), payload)
@@ -40,19 +36,6 @@ fn on_partition(events: &[Event], partition: i32) -> Vec<Applied> {
             event: e.clone(),
         })
         .collect()
-}
-
-/// Applies `events` one per transaction, in the order given: each its own batch, as they would
-/// be if they arrived far apart.
-async fn apply_one_at_a_time<'a>(pool: &PgPool, events: impl IntoIterator<Item = &'a Event>) {
-    for (offset, event) in events.into_iter().enumerate() {
-        let applied = Applied {
-            partition: 0,
-            offset: offset as i64,
-            event: event.clone(),
-        };
-        apply_batch(pool, "t", &[applied], &[]).await.unwrap();
-    }
 }
 
 /// Conversation rows as comparable tuples.

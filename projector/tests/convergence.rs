@@ -6,18 +6,25 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
 use chrono::{DateTime, TimeZone, Utc};
-use projector::store::{Applied, MIGRATOR, apply_batch};
+use projector::projections::contacts::{email_key, phone_key};
+use projector::store::{Applied, apply_batch};
 use schemas::payloads::{
-    CloseReason, ContactRequestStatusChanged, ContactSubmitted, ConversationClosed,
-    ConversationRated, ConversationStarted, CtaClicked, MessageRef, MessageSent, RequestStatus,
-    WidgetLoaded,
+    CloseReason, ContactErased, ContactRequestStatusChanged, ContactSubmitted, ContactUpdated,
+    ContactsMerged, ConversationClosed, ConversationRated, ConversationStarted, CtaClicked,
+    LeadStatus, MessageRef, MessageSent, RequestStatus, WidgetLoaded,
 };
 use schemas::{Event, Payload, Sender};
-use sqlx::PgPool;
+
+mod common;
+use common::{every_row, fresh_pool};
 
 /// Every read-model table whose content must not depend on order.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 12] = [
     "conversations",
+    "contacts",
+    "contact_identities",
+    "contact_observations",
+    "contact_edits",
     "messages",
     "cta_clicks",
     "contact_requests",
@@ -58,7 +65,17 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
             let when = at(rng.below(2 * 86_400));
             let request = format!("r{}", rng.below(3));
             let message_ref = format!("m{}", rng.below(5));
-            let payload = match rng.below(10) {
+            let mode = rng.below(3);
+            // Two addresses and two phones, so submissions link and split contacts.
+            let emails = ["a@example.com", "b@example.com"];
+            let phones = ["+1 555 0101", "+1 555 0202"];
+            let keys = [
+                email_key("site", emails[0]),
+                email_key("site", emails[1]),
+                phone_key("site", phones[0]),
+                phone_key("site", phones[1]),
+            ];
+            let payload = match rng.below(13) {
                 0 => Payload::WidgetLoaded(WidgetLoaded::default()),
                 1 => Payload::ConversationStarted(ConversationStarted {
                     customer_id: Some(format!("u{}", rng.below(3))),
@@ -87,9 +104,10 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                 }),
                 7 => Payload::ContactSubmitted(ContactSubmitted {
                     request_id: Some(request),
-                    name: None,
-                    email: Some("v@example.com".into()),
-                    phone: None,
+                    name: Some(format!("name {}", rng.below(3))),
+                    // An e-mail, a phone, or both (`mode` 0, 1, 2).
+                    email: (mode != 1).then(|| emails[rng.below(2) as usize].into()),
+                    phone: (mode != 0).then(|| phones[rng.below(2) as usize].into()),
                     message: None,
                     chat_context: vec![],
                 }),
@@ -99,6 +117,32 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                     expected_status: statuses[rng.below(3) as usize],
                     notes: None,
                 }),
+                10 => Payload::ContactUpdated(ContactUpdated {
+                    contact_id: keys[rng.below(4) as usize].clone(),
+                    name: Some(format!("edited {}", rng.below(3))),
+                    email: None,
+                    phone: None,
+                    notes: Some(format!("note {}", rng.below(3))),
+                    lead_status: Some(
+                        [LeadStatus::FollowUp, LeadStatus::Archived][rng.below(2) as usize],
+                    ),
+                }),
+                11 => {
+                    let (survivor, merged) = (
+                        keys[rng.below(4) as usize].clone(),
+                        keys[rng.below(4) as usize].clone(),
+                    );
+                    if survivor == merged {
+                        Payload::ContactErased(ContactErased {
+                            contact_id: survivor,
+                        })
+                    } else {
+                        Payload::ContactsMerged(ContactsMerged {
+                            surviving_contact_id: survivor,
+                            merged_contact_ids: vec![merged],
+                        })
+                    }
+                }
                 _ if rng.below(2) == 0 => Payload::MessageFlaggedForHuman(MessageRef {
                     message_id: message_ref,
                 }),
@@ -109,29 +153,6 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
             schemas::testing::event("site", &conversation, when, payload)
         })
         .collect()
-}
-
-async fn fresh_pool() -> PgPool {
-    let config = runtime::testing::fresh_database().await;
-    let pool = runtime::testing::connect(&config).await;
-    MIGRATOR.run(&pool).await.unwrap();
-    pool
-}
-
-/// Every row of every table, as JSON text, in a stable order.
-async fn snapshot(pool: &PgPool) -> Vec<String> {
-    let mut rows = Vec::new();
-    for table in TABLES {
-        let mut table_rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT '{table}: ' || to_jsonb(t)::text FROM {table} t"
-        ))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        table_rows.sort();
-        rows.extend(table_rows);
-    }
-    rows
 }
 
 async fn apply_in(order: &[usize], events: &[Event], rng: &mut Rng) -> Vec<String> {
@@ -157,7 +178,7 @@ async fn apply_in(order: &[usize], events: &[Event], rng: &mut Rng) -> Vec<Strin
             .unwrap();
         rest = tail;
     }
-    snapshot(&pool).await
+    every_row(&pool, &TABLES).await
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 //! interleave in any order.
 
 pub mod contact_requests;
+pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod daily_stats;
@@ -31,6 +32,7 @@ pub struct Changes {
     pub status_changes: Vec<StatusChange>,
     pub message_flags: Vec<message_flags::MessageFlag>,
     pub websites: Vec<WebsiteRow>,
+    pub contacts: contacts::ContactChanges,
 }
 
 pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Changes {
@@ -41,7 +43,8 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         contact_requests: rows(events.clone(), ContactRequestRow::from_event),
         status_changes: rows(events.clone(), StatusChange::from_event),
         message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),
-        websites: rows(events, WebsiteRow::from_event),
+        websites: rows(events.clone(), WebsiteRow::from_event),
+        contacts: contacts::fold(events),
     }
 }
 

@@ -2,6 +2,7 @@
 //! arrays), and [`apply_batch`] wraps a batch's writes and its offsets in one transaction.
 
 pub mod contact_requests;
+pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod daily_stats;
@@ -11,7 +12,7 @@ pub mod messages;
 pub mod offsets;
 pub mod websites;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use schemas::Event;
 use sqlx::PgPool;
@@ -79,7 +80,7 @@ pub async fn apply_batch(
     cta_clicks::insert(&mut tx, &changes.cta_clicks).await?;
     contact_requests::insert_requests(&mut tx, &changes.contact_requests).await?;
     contact_requests::insert_changes(&mut tx, &changes.status_changes).await?;
-    let touched = changes
+    let requests: BTreeSet<(String, String)> = changes
         .contact_requests
         .iter()
         .map(|r| (r.website_id.clone(), r.request_id.clone()))
@@ -90,8 +91,15 @@ pub async fn apply_batch(
                 .map(|c| (c.website_id.clone(), c.request_id.clone())),
         )
         .collect();
-    contact_requests::refold(&mut tx, touched).await?;
+    contact_requests::refold(&mut tx, requests.clone()).await?;
     websites::upsert(&mut tx, &changes.websites).await?;
+    let conversations: Vec<(String, String)> = new_events
+        .iter()
+        .map(|e| (e.website_id.clone(), e.conversation_id.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    contacts::apply(&mut tx, &changes.contacts, &conversations, &requests).await?;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
     Ok(BatchOutcome {

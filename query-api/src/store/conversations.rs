@@ -12,6 +12,8 @@ pub struct ConversationRow {
     pub status: String,
     pub channel: String,
     pub customer_id: Option<String>,
+    /// The contact of the conversation's earliest contact submission.
+    pub contact_id: Option<String>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     pub device: Option<String>,
@@ -44,7 +46,8 @@ pub struct MessageRow {
     pub id: Uuid,
     pub message_id: Option<String>,
     pub sender: String,
-    pub text: String,
+    /// `None` once the person who wrote or read it was erased.
+    pub text: Option<String>,
     pub sent_at: DateTime<Utc>,
     pub response_time_ms: Option<i64>,
     pub confidence_score: Option<f64>,
@@ -52,7 +55,8 @@ pub struct MessageRow {
     pub human_replied: bool,
 }
 
-const COLUMNS: &str = "website_id, conversation_id, status, channel, customer_id, ip_address,
+const COLUMNS: &str =
+    "website_id, conversation_id, status, channel, customer_id, contact_id, ip_address,
     user_agent, device, language, page_url, environment, widget_loaded_at, engaged_at,
     first_message_at, last_message_at, message_count, user_messages, bot_messages, agent_messages,
     (bot_response_ms_sum::float8 / NULLIF(bot_responses, 0)) AS avg_bot_response_ms,

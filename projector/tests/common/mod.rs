@@ -1,0 +1,58 @@
+//! What the projector's database tests share.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use projector::store::{Applied, MIGRATOR, apply_batch};
+use schemas::Event;
+use sqlx::PgPool;
+
+/// A new, empty, migrated database.
+pub async fn fresh_pool() -> PgPool {
+    let config = runtime::testing::fresh_database().await;
+    let pool = runtime::testing::connect(&config).await;
+    MIGRATOR.run(&pool).await.expect("migrate");
+    pool
+}
+
+/// Applies `events` one per transaction, in the order given: each its own batch, as they would
+/// be if they arrived far apart.
+pub async fn apply_one_at_a_time<'a>(pool: &PgPool, events: impl IntoIterator<Item = &'a Event>) {
+    for (offset, event) in events.into_iter().enumerate() {
+        let applied = Applied {
+            partition: 0,
+            offset: offset as i64,
+            event: event.clone(),
+        };
+        apply_batch(pool, "t", &[applied], &[])
+            .await
+            .expect("apply");
+    }
+}
+
+/// Every row of every table in the database, as JSON text, sorted: for comparing whole
+/// databases, and for searching all of it for a value.
+pub async fn every_row(pool: &PgPool, tables: &[&str]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in tables {
+        let mut table_rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT '{table}: ' || to_jsonb(t)::text FROM {table} t"
+        ))
+        .fetch_all(pool)
+        .await
+        .expect("read table");
+        table_rows.sort();
+        rows.extend(table_rows);
+    }
+    rows
+}
+
+/// The name of every table in the database.
+pub async fn all_tables(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = 'public' ORDER BY table_name",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("list tables")
+}
