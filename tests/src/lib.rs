@@ -32,7 +32,7 @@ pub struct Stack {
     pub projector_url: String,
     pub http: reqwest::Client,
     postgres: PostgresConfig,
-    kafka: KafkaConfig,
+    pub kafka: KafkaConfig,
     projector: Option<Child>,
     _stop_servers: Vec<oneshot::Sender<()>>,
 }
@@ -148,14 +148,20 @@ impl Stack {
 
     /// Produces events straight to the topic, as the query API does for admin actions.
     pub async fn produce(&self, events: &[schemas::Event]) {
-        let sink =
-            KafkaSink::new(&self.kafka, &ProducerConfig::new(&self.topic)).expect("producer");
         let records = events
             .iter()
             .map(|e| {
                 runtime::kafka::Record::new(e.conversation_id.clone(), e.encode().expect("encode"))
             })
             .collect();
+        self.produce_records(records).await;
+    }
+
+    /// Produces records as they are, poison included, and waits for the broker's
+    /// acknowledgement.
+    pub async fn produce_records(&self, records: Vec<runtime::kafka::Record>) {
+        let sink =
+            KafkaSink::new(&self.kafka, &ProducerConfig::new(&self.topic)).expect("producer");
         for result in runtime::kafka::EventSink::send(&sink, records).await {
             result.expect("the broker acknowledged");
         }
@@ -385,9 +391,34 @@ fn tansu_bin() -> PathBuf {
         .expect("tansu not found on PATH or in ~/.cargo/bin: `deploy/dev test` installs it")
 }
 
-/// Every record value in `topic`, read from the beginning of each partition to its end.
+/// Every record value in `topic`, as JSON, read from the beginning of each partition to its end.
 pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Vec<Value> {
+    read_records(kafka, topic)
+        .iter()
+        .map(|r| serde_json::from_slice(&r.value).expect("JSON record"))
+        .collect()
+}
+
+/// A record as a plain consumer sees it.
+#[derive(Debug, Clone)]
+pub struct TopicRecord {
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl TopicRecord {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Every record in `topic`, read from the beginning of each partition to its end.
+pub fn read_records(kafka: &KafkaConfig, topic: &str) -> Vec<TopicRecord> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Headers;
     use rdkafka::{Message, Offset, TopicPartitionList};
     let consumer: BaseConsumer = kafka
         .client_config()
@@ -418,9 +449,21 @@ pub fn read_topic(kafka: &KafkaConfig, topic: &str) -> Vec<Value> {
         );
         if let Some(message) = consumer.poll(Duration::from_millis(200)) {
             let message = message.expect("consume");
-            values.push(
-                serde_json::from_slice(message.payload().unwrap_or_default()).expect("JSON record"),
-            );
+            let headers = message
+                .headers()
+                .map(|hs| {
+                    hs.iter()
+                        .map(|h| {
+                            let value = String::from_utf8_lossy(h.value.unwrap_or_default());
+                            (h.key.to_owned(), value.into_owned())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            values.push(TopicRecord {
+                value: message.payload().unwrap_or_default().to_vec(),
+                headers,
+            });
             remaining -= 1;
         }
     }
