@@ -1,8 +1,10 @@
 //! Query API configuration, from the environment (see the README for every variable).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use runtime::config::{ConfigError, Source};
+use runtime::kafka::{KafkaConfig, ProducerConfig};
 use runtime::postgres::PostgresConfig;
 
 #[derive(Debug, Clone)]
@@ -12,6 +14,13 @@ pub struct QueryApiConfig {
     pub postgres: PostgresConfig,
     /// `ADMIN_TOKEN`: the bootstrap admin token; it sees every website.
     pub admin_token: String,
+    /// Where admin actions go: `KAFKA_BROKERS`, `KAFKA_TOPIC` and the producer settings ingest
+    /// uses too.
+    pub kafka: KafkaConfig,
+    pub producer: ProducerConfig,
+    /// `ADMIN_WAIT_MS`: how long an admin action waits for the projector to apply it before
+    /// answering 202 instead of the new state.
+    pub admin_wait: Duration,
 }
 
 impl QueryApiConfig {
@@ -21,6 +30,12 @@ impl QueryApiConfig {
             addr: env.parse_or("QUERY_API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)))?,
             postgres: PostgresConfig::from_source(env, 8)?,
             admin_token,
+            kafka: KafkaConfig::from_source(env)?,
+            producer: ProducerConfig::from_source(
+                env,
+                env.string_or("KAFKA_TOPIC", "chat-events"),
+            )?,
+            admin_wait: Duration::from_millis(env.parse_or("ADMIN_WAIT_MS", 5_000)?),
         })
     }
 }

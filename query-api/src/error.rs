@@ -2,7 +2,7 @@
 //! generic and the cause goes to the log.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -11,28 +11,52 @@ pub enum ApiError {
     #[error("missing or invalid admin token")]
     Unauthorized,
     #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
     BadRequest(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The request is valid but contradicts the current state (e.g. an illegal status move).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the read models are unavailable, retry later")]
     Database(#[from] sqlx::Error),
+    /// The broker did not acknowledge an admin action: nothing was changed; retrying is safe.
+    #[error("the event log is unavailable, retry later: {0}")]
+    Unavailable(String),
 }
+
+/// Seconds a client should wait before retrying a 503.
+const RETRY_AFTER_S: &str = "1";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Database(error) => {
                 tracing::error!(%error, "database error");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
+            ApiError::Unavailable(error) => {
+                tracing::warn!(%error, "admin action not acknowledged");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
         };
-        (
+        let mut response = (
             status,
             Json(json!({"error": code, "message": self.to_string()})),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(RETRY_AFTER_S),
+            );
+        }
+        response
     }
 }

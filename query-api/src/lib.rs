@@ -1,23 +1,31 @@
 //! `query-api`: the admin API. It reads only the Postgres read models the projector
-//! maintains; admin actions (later) are produced as events, never written here directly.
+//! maintains; admin actions are produced as events to the topic, never written here directly.
 //!
 //! # Layout
 //! - [`config`]: [`QueryApiConfig`], read from the environment.
-//! - [`auth`]: bearer-token extraction and checking.
-//! - [`routes`]: the route table; one module per resource.
+//! - [`auth`]: bearer tokens and the websites each may see ([`auth::Scope`]).
+//! - [`actions`]: producing admin events and waiting for the projector to apply them.
+//! - [`freshness`]: the projector position a read reflects (`as_of`).
+//! - [`routes`]: the route table; one module per resource, `legacy` for the routes existing
+//!   dashboards call.
 //! - [`store`]: the SQL behind each view, as small functions returning `*Row` types.
 //! - [`error`]: [`error::ApiError`], the one error type handlers answer with.
 
+pub mod actions;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod export;
+pub mod freshness;
 pub mod routes;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use runtime::http::HttpServer;
+use runtime::kafka::EventSink;
 use sqlx::PgPool;
 
 pub use config::QueryApiConfig;
@@ -26,6 +34,10 @@ pub use config::QueryApiConfig;
 pub struct AppState {
     pub pool: PgPool,
     pub admin_token: Arc<str>,
+    /// Where admin actions go.
+    pub sink: Arc<dyn EventSink>,
+    /// How long an admin action waits to be applied before answering 202.
+    pub admin_wait: Duration,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -33,10 +45,16 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Binds the query API server; run it with [`HttpServer::run_until_stopped`].
-pub async fn build(config: &QueryApiConfig, pool: PgPool) -> std::io::Result<HttpServer> {
+pub async fn build(
+    config: &QueryApiConfig,
+    pool: PgPool,
+    sink: Arc<dyn EventSink>,
+) -> std::io::Result<HttpServer> {
     let state = AppState {
         pool,
         admin_token: config.admin_token.as_str().into(),
+        sink,
+        admin_wait: config.admin_wait,
     };
     HttpServer::bind(config.addr, app(state)).await
 }

@@ -1,8 +1,12 @@
-//! The query-api binary: read config, open the pool, serve until SIGINT/SIGTERM.
+//! The query-api binary: read config, open the pool and the producer, serve until
+//! SIGINT/SIGTERM.
+
+use std::sync::Arc;
 
 use anyhow::Context;
 use query_api::QueryApiConfig;
 use runtime::config::Env;
+use runtime::kafka::KafkaSink;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -12,10 +16,13 @@ async fn main() -> anyhow::Result<()> {
         .postgres
         .lazy_pool()
         .context("invalid DATABASE_URL")?;
-    let app = query_api::build(&config, pool)
+    let sink = KafkaSink::new(&config.kafka, &config.producer).context("invalid Kafka settings")?;
+    let sink = Arc::new(sink);
+    let app = query_api::build(&config, pool, sink.clone())
         .await
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     tracing::info!(addr = %app.local_addr(), "query-api listening");
     app.run_until_stopped(runtime::shutdown::signal()).await?;
+    sink.flush(std::time::Duration::from_secs(5));
     Ok(())
 }

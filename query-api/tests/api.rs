@@ -3,79 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
-use std::net::SocketAddr;
-
-use projector::store::{Applied, MIGRATOR, apply_batch};
-use query_api::QueryApiConfig;
+use schemas::Payload;
+use schemas::Sender;
 use schemas::payloads::WidgetLoaded;
-use schemas::testing::at;
-use schemas::{Event, Payload, Sender};
-use serde_json::Value;
-use sqlx::PgPool;
 
-const TOKEN: &str = "test-token";
-
-struct TestApp {
-    url: String,
-    pool: PgPool,
-    http: reqwest::Client,
-}
-
-async fn spawn_app() -> TestApp {
-    let postgres = runtime::testing::fresh_database().await;
-    let pool = runtime::testing::connect(&postgres).await;
-    MIGRATOR.run(&pool).await.unwrap();
-    let config = QueryApiConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        postgres,
-        admin_token: TOKEN.into(),
-    };
-    let app = query_api::build(&config, pool.clone()).await.unwrap();
-    let url = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp {
-        url,
-        pool,
-        http: reqwest::Client::new(),
-    }
-}
-
-impl TestApp {
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
-        )
-    }
-
-    async fn given(&self, events: Vec<Event>) {
-        let applied: Vec<Applied> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Applied {
-                partition: 0,
-                offset: i as i64,
-                event,
-            })
-            .collect();
-        apply_batch(&self.pool, "t", &applied, &[]).await.unwrap();
-    }
-}
-
-fn event(website: &str, conversation: &str, seconds: i64, payload: Payload) -> Event {
-    schemas::testing::event(website, conversation, at(seconds), payload)
-}
-
-fn message(website: &str, conversation: &str, seconds: i64, sender: Sender, text: &str) -> Event {
-    schemas::testing::message(website, conversation, at(seconds), sender, text)
-}
+mod common;
+use common::{event, message, spawn_app};
 
 #[tokio::test]
 async fn conversations_are_listed_newest_activity_first_and_filtered_by_website() {

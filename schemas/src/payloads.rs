@@ -81,7 +81,8 @@ macro_rules! catalogue {
                 })
             }
 
-            fn validate(&self) -> Result<(), FieldError> {
+            /// The checks beyond the types, for payloads built in code (admin actions).
+            pub fn validate(&self) -> Result<(), FieldError> {
                 match self {
                     $(Payload::$variant(p) => p.validate(),)*
                 }
@@ -105,6 +106,7 @@ catalogue! {
     ContactsMerged => "contacts.merged", ContactsMerged, 1, Admin;
     ContactErased => "contact.erased", ContactErased, 1, Admin;
     WebsiteCreated => "website.created", WebsiteCreated, 1, Admin;
+    TokenCreated => "token.created", TokenCreated, 1, Admin;
 }
 
 impl EventType {
@@ -467,6 +469,34 @@ pub enum RequestStatus {
     Resolved,
 }
 
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Contacted => "contacted",
+            RequestStatus::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Contacted, Self::Resolved]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+
+    /// The moves an admin may make: forward, or reopening a resolved request.
+    pub fn can_move_to(self, to: RequestStatus) -> bool {
+        use RequestStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Contacted)
+                | (Pending, Resolved)
+                | (Contacted, Resolved)
+                | (Resolved, Pending)
+        )
+    }
+}
+
 /// An admin moved a contact request to another status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactRequestStatusChanged {
@@ -580,6 +610,32 @@ impl Validate for WebsiteCreated {
         required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
         required("payload.name", &self.name, limits::NAME_CHARS)?;
         required("payload.write_key", &self.write_key, limits::ID_CHARS)
+    }
+}
+
+/// An admin created an API token limited to some websites. The topic holds a digest of the
+/// token, never the token itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenCreated {
+    /// The token's digest (see `query-api`'s `auth::digest`).
+    pub token_digest: String,
+    /// The websites the token may see and act on.
+    pub websites: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Validate for TokenCreated {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.token_digest", &self.token_digest, limits::ID_CHARS)?;
+        bounded("payload.name", self.name.as_deref(), limits::NAME_CHARS)?;
+        if self.websites.is_empty() {
+            return Err(FieldError::new("payload.websites", "must not be empty"));
+        }
+        for (i, website) in self.websites.iter().enumerate() {
+            required(&format!("payload.websites[{i}]"), website, limits::ID_CHARS)?;
+        }
+        Ok(())
     }
 }
 
@@ -799,6 +855,7 @@ mod tests {
             "contacts.merged",
             "contact.erased",
             "website.created",
+            "token.created",
         ] {
             assert!(names.contains(&name), "{name} missing");
         }

@@ -74,8 +74,13 @@ impl Stack {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             postgres: postgres.clone(),
             admin_token: ADMIN_TOKEN.into(),
+            kafka: kafka.clone(),
+            producer: ProducerConfig::new(&topic),
+            admin_wait: Duration::from_secs(10),
         };
-        let query = query_api::build(&query_config, pool.clone())
+        let admin_sink =
+            Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));
+        let query = query_api::build(&query_config, pool.clone(), admin_sink)
             .await
             .expect("bind query-api");
         let query_url = format!("http://{}", query.local_addr());

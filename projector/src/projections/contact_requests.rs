@@ -87,19 +87,11 @@ impl StatusChange {
 
 /// The moves an admin may make: forward, or reopening a resolved request.
 pub fn is_legal(from: RequestStatus, to: RequestStatus) -> bool {
-    use RequestStatus::*;
-    matches!(
-        (from, to),
-        (Pending, Contacted) | (Pending, Resolved) | (Contacted, Resolved) | (Resolved, Pending)
-    )
+    from.can_move_to(to)
 }
 
 pub fn status_name(status: RequestStatus) -> &'static str {
-    match status {
-        RequestStatus::Pending => "pending",
-        RequestStatus::Contacted => "contacted",
-        RequestStatus::Resolved => "resolved",
-    }
+    status.as_str()
 }
 
 /// A request's state after all of its changes.

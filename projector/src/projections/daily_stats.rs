@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use schemas::payloads::CloseReason;
 use schemas::{Event, Payload, Producer, Sender};
 
 /// What some events add to one website's day. Every field is a sum.
@@ -65,6 +66,12 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<DayKey,
 /// the client knows it, else the conversation.
 pub fn visitor(event: &Event) -> Option<String> {
     if event.event_type().producer() != Producer::Client {
+        return None;
+    }
+    // An admin closing a conversation is not the visitor coming back.
+    if let Payload::ConversationClosed(c) = &event.payload
+        && c.reason == CloseReason::Admin
+    {
         return None;
     }
     let customer = match &event.payload {

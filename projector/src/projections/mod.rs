@@ -32,6 +32,7 @@ pub struct Changes {
     pub status_changes: Vec<StatusChange>,
     pub message_flags: Vec<message_flags::MessageFlag>,
     pub websites: Vec<WebsiteRow>,
+    pub tokens: Vec<websites::TokenRow>,
     pub contacts: contacts::ContactChanges,
 }
 
@@ -44,6 +45,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         status_changes: rows(events.clone(), StatusChange::from_event),
         message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),
         websites: rows(events.clone(), WebsiteRow::from_event),
+        tokens: rows(events.clone(), websites::TokenRow::from_event),
         contacts: contacts::fold(events),
     }
 }

@@ -1,4 +1,5 @@
-//! The `websites` read model, from `website.created`.
+//! Tenancy: the `websites` read model (`website.created`) and the API tokens limited to some
+//! of them (`token.created`).
 
 use chrono::{DateTime, Utc};
 use schemas::{Event, Payload};
@@ -24,6 +25,31 @@ impl WebsiteRow {
             name: w.name.clone(),
             write_key: w.write_key.clone(),
             allowed_origins: w.allowed_origins.clone(),
+            created_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
+/// A token limited to some websites, by digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub token_digest: String,
+    pub websites: Vec<String>,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl TokenRow {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::TokenCreated(t) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            token_digest: t.token_digest.clone(),
+            websites: t.websites.clone(),
+            name: t.name.clone(),
             created_at: event.occurred_at,
             event_id: event.event_id,
         })

@@ -93,6 +93,7 @@ pub async fn apply_batch(
         .collect();
     contact_requests::refold(&mut tx, requests.clone()).await?;
     websites::upsert(&mut tx, &changes.websites).await?;
+    websites::upsert_tokens(&mut tx, &changes.tokens).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))

@@ -3,6 +3,7 @@
 use sqlx::PgConnection;
 
 use crate::projections::WebsiteRow;
+use crate::projections::websites::TokenRow;
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), sqlx::Error> {
     for w in rows {
@@ -22,6 +23,27 @@ pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), 
         .bind(&w.allowed_origins)
         .bind(w.created_at)
         .bind(w.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn upsert_tokens(conn: &mut PgConnection, rows: &[TokenRow]) -> Result<(), sqlx::Error> {
+    for t in rows {
+        sqlx::query(
+            "INSERT INTO api_tokens AS t (token_digest, websites, name, created_at, event_id)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (token_digest) DO UPDATE SET
+                websites = EXCLUDED.websites, name = EXCLUDED.name,
+                created_at = EXCLUDED.created_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.created_at, EXCLUDED.event_id) < (t.created_at, t.event_id)",
+        )
+        .bind(&t.token_digest)
+        .bind(&t.websites)
+        .bind(&t.name)
+        .bind(t.created_at)
+        .bind(t.event_id)
         .execute(&mut *conn)
         .await?;
     }

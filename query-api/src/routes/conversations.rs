@@ -1,72 +1,261 @@
-//! `GET /v1/conversations` and `GET /v1/conversations/{id}`.
+//! Conversations and their messages: `GET /v1/conversations`, `GET /v1/conversations/{id}`,
+//! and the admin actions on them (close, flag a message, mark it human-replied).
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use schemas::Payload;
+use schemas::payloads::{CloseReason, ConversationClosed, MessageRef};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::answer;
+use super::params::{Cursor, Days, Params, limit};
 use crate::AppState;
-use crate::auth::Admin;
+use crate::actions;
+use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
-use crate::store::conversations as store;
+use crate::freshness::as_of;
+use crate::store::conversations::{self as store, ConversationRow, Filter, Sort};
 
 const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
-const MAX_MESSAGES: i64 = 10_000;
+pub const MAX_LIMIT: i64 = 500;
+pub const MAX_MESSAGES: i64 = 10_000;
 
-#[derive(Debug, Deserialize)]
+/// The filters of the conversation list (and its exports).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    website_id: Option<String>,
-    limit: Option<i64>,
+    pub website_id: Option<String>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub device: Option<String>,
+    /// Started on or after this day (`YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    /// Started on or before this day.
+    pub to: Option<String>,
+    pub has_contact: Option<bool>,
+    pub requires_human: Option<bool>,
+    /// Text a message of the conversation contains.
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl ListParams {
+    pub fn filter(&self, scope: &Scope) -> Result<Filter, ApiError> {
+        if let Some(s) = &self.status
+            && !["loaded", "active", "closed"].contains(&s.as_str())
+        {
+            return Err(ApiError::BadRequest(
+                "status: must be loaded, active or closed".into(),
+            ));
+        }
+        let started = if self.from.is_some() || self.to.is_some() {
+            Some(Days::parse(self.from.as_deref(), self.to.as_deref(), 3_650)?.instants())
+        } else {
+            None
+        };
+        Ok(Filter {
+            websites: scope.narrow(self.website_id.as_deref())?,
+            status: self.status.clone(),
+            channel: self.channel.clone(),
+            device: self.device.clone(),
+            started,
+            has_contact: self.has_contact,
+            requires_human: self.requires_human,
+            text: self.q.clone().filter(|q| !q.trim().is_empty()),
+        })
+    }
+
+    pub fn sort(&self) -> Result<Sort, ApiError> {
+        match &self.sort {
+            None => Ok(Sort::LastActivityDesc),
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "sort: one of -last_activity_at, last_activity_at, -first_seen_at, first_seen_at"
+                        .into(),
+                )
+            }),
+        }
+    }
 }
 
 pub async fn list(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit: must be between 1 and {MAX_LIMIT}"
-        )));
-    }
-    let rows = store::list(&state.pool, params.website_id.as_deref(), limit).await?;
-    Ok(Json(json!({ "conversations": rows, "count": rows.len() })))
+    let filter = params.filter(&admin.scope)?;
+    let sort = params.sort()?;
+    let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let after = params
+        .cursor
+        .as_deref()
+        .map(Cursor::decode)
+        .transpose()?
+        .map(|c| (c.at, c.website_id, c.id));
+    let as_of = as_of(&state.pool).await?;
+    let rows = store::list(&state.pool, &filter, sort, after, limit).await?;
+    let next_cursor = (rows.len() as i64 == limit)
+        .then(|| rows.last())
+        .flatten()
+        .map(|r| {
+            Cursor {
+                at: sort.key(r),
+                website_id: r.website_id.clone(),
+                id: r.conversation_id.clone(),
+            }
+            .encode()
+        });
+    Ok(Json(json!({
+        "conversations": rows,
+        "count": rows.len(),
+        "next_cursor": next_cursor,
+        "as_of": as_of,
+    })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DetailParams {
-    website_id: Option<String>,
+    pub website_id: Option<String>,
+    pub limit: Option<i64>,
 }
 
-pub async fn detail(
-    _: Admin,
-    State(state): State<AppState>,
-    Path(conversation_id): Path<String>,
-    params: Result<Query<DetailParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let mut found =
-        store::find(&state.pool, params.website_id.as_deref(), &conversation_id).await?;
+/// The one conversation `id` names within the request's scope.
+pub async fn find_one(
+    state: &AppState,
+    scope: &Scope,
+    website_id: Option<&str>,
+    id: &str,
+) -> Result<ConversationRow, ApiError> {
+    let websites = scope.narrow(website_id)?;
+    let mut found = store::find(&state.pool, websites.as_deref(), id).await?;
     if found.len() > 1 {
         return Err(ApiError::BadRequest(
             "conversation id exists in several websites; add ?website_id=".into(),
         ));
     }
-    let conversation = found.pop().ok_or(ApiError::NotFound("conversation"))?;
+    found.pop().ok_or(ApiError::NotFound("conversation"))
+}
+
+pub async fn detail(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<DetailParams>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = limit(params.limit, MAX_MESSAGES, MAX_MESSAGES)?;
+    let as_of = as_of(&state.pool).await?;
+    let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let messages = store::messages(
         &state.pool,
         &conversation.website_id,
         &conversation.conversation_id,
-        MAX_MESSAGES,
+        limit,
     )
     .await?;
     Ok(Json(
-        json!({ "conversation": conversation, "messages": messages }),
+        json!({ "conversation": conversation, "messages": messages, "as_of": as_of }),
     ))
+}
+
+/// Closes a conversation (`conversation.closed`, reason `admin`); answers with it.
+pub async fn close_conversation(
+    state: &AppState,
+    scope: &Scope,
+    website_id: Option<&str>,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let conversation = find_one(state, scope, website_id, id).await?;
+    let event = actions::event(
+        &conversation.website_id,
+        &conversation.conversation_id,
+        Payload::ConversationClosed(ConversationClosed {
+            reason: CloseReason::Admin,
+        }),
+    );
+    let outcome = actions::submit(state, event).await?;
+    let now = find_one(state, scope, Some(&conversation.website_id), id).await?;
+    Ok(answer(outcome, json!({ "conversation": now }), false))
+}
+
+pub async fn close(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<DetailParams>,
+) -> Result<Response, ApiError> {
+    close_conversation(&state, &admin.scope, params.website_id.as_deref(), &id).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageParams {
+    pub website_id: Option<String>,
+}
+
+/// Flags a message for a human, or marks that a human replied; answers with the message.
+pub async fn mark_message(
+    state: &AppState,
+    scope: &Scope,
+    website_id: Option<&str>,
+    id: &str,
+    replied: bool,
+) -> Result<Response, ApiError> {
+    let websites = scope.narrow(website_id)?;
+    let (website, conversation, message) =
+        store::find_message(&state.pool, websites.as_deref(), id)
+            .await?
+            .ok_or(ApiError::NotFound("message"))?;
+    let target = MessageRef {
+        message_id: message
+            .message_id
+            .clone()
+            .unwrap_or_else(|| message.id.to_string()),
+    };
+    let payload = if replied {
+        Payload::MessageHumanReplied(target)
+    } else {
+        Payload::MessageFlaggedForHuman(target)
+    };
+    let outcome = actions::submit(state, actions::event(&website, &conversation, payload)).await?;
+    let now = store::find_message(&state.pool, Some(&[website]), &message.id.to_string())
+        .await?
+        .map(|(_, _, m)| m);
+    Ok(answer(outcome, json!({ "message": now }), false))
+}
+
+pub async fn flag(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<MessageParams>,
+) -> Result<Response, ApiError> {
+    mark_message(
+        &state,
+        &admin.scope,
+        params.website_id.as_deref(),
+        &id,
+        false,
+    )
+    .await
+}
+
+pub async fn replied(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<MessageParams>,
+) -> Result<Response, ApiError> {
+    mark_message(
+        &state,
+        &admin.scope,
+        params.website_id.as_deref(),
+        &id,
+        true,
+    )
+    .await
 }

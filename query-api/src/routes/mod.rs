@@ -1,18 +1,94 @@
-//! The route table.
+//! The route table, and what the handlers share: JSON bodies, action answers.
 
+mod contacts;
 mod conversations;
 mod health;
+mod legacy;
+mod params;
+mod requests;
+mod stats;
+mod websites;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use schemas::FieldError;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::actions::Outcome;
+use crate::error::ApiError;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/v1/websites", get(websites::list).post(websites::create))
+        .route("/v1/tokens", post(websites::create_token))
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/{id}", get(conversations::detail))
+        .route("/v1/conversations/{id}/close", post(conversations::close))
+        .route("/v1/messages/{id}/flag", post(conversations::flag))
+        .route(
+            "/v1/messages/{id}/human-replied",
+            post(conversations::replied),
+        )
+        .route("/v1/contacts", get(contacts::list))
+        .route("/v1/contacts/merge", post(contacts::merge))
+        .route(
+            "/v1/contacts/{id}",
+            get(contacts::detail)
+                .patch(contacts::update)
+                .delete(contacts::erase),
+        )
+        .route("/v1/contact-requests", get(requests::list))
+        .route(
+            "/v1/contact-requests/{id}",
+            get(requests::detail).patch(requests::change_status),
+        )
+        .route("/v1/stats", get(stats::stats))
+        .merge(legacy::routes())
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .with_state(state)
+}
+
+/// A JSON request body, or a 400 that says what is wrong with it.
+fn read_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::BadRequest(if path == "." {
+            format!("body: {}", e.into_inner())
+        } else {
+            format!("{path}: {}", e.into_inner())
+        })
+    })
+}
+
+fn bad_request(error: FieldError) -> ApiError {
+    ApiError::BadRequest(error.to_string())
+}
+
+/// The answer to an admin action: `body` (the new state) with the event's id once the
+/// projector applied it — 201 for a creation, else 200 — or 202 with the event id when it is
+/// acknowledged by the broker but not applied yet.
+fn answer(outcome: Outcome, mut body: Value, created: bool) -> Response {
+    let event_id = outcome.event_id().to_string();
+    match outcome {
+        Outcome::Applied(_) => {
+            body["event_id"] = json!(event_id);
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            (status, axum::Json(body)).into_response()
+        }
+        Outcome::Pending(_) => {
+            body["event_id"] = json!(event_id);
+            body["status"] = json!("accepted");
+            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
@@ -63,37 +63,164 @@ const COLUMNS: &str =
     requires_human, cta_clicks, closed_at, close_reason, rating, rating_comment,
     first_seen_at, last_activity_at";
 
-/// Newest activity first; all websites when `website_id` is `None`.
-pub async fn list(
-    pool: &PgPool,
-    website_id: Option<&str>,
-    limit: i64,
-) -> Result<Vec<ConversationRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM conversations
-         WHERE ($1::text IS NULL OR website_id = $1)
-         ORDER BY last_activity_at DESC, conversation_id
-         LIMIT $2"
-    ))
-    .bind(website_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+/// Which conversations a list or export wants.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `None`: every website.
+    pub websites: Option<Vec<String>>,
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub device: Option<String>,
+    /// Started in `[from, to)`.
+    pub started: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub has_contact: Option<bool>,
+    pub requires_human: Option<bool>,
+    /// Words a message of the conversation contains (case-insensitive).
+    pub text: Option<String>,
 }
 
-/// Conversations with this id, in any website unless `website_id` narrows it.
+/// List orders, each a keyset over (time, website, conversation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    LastActivityDesc,
+    LastActivityAsc,
+    StartedDesc,
+    StartedAsc,
+}
+
+impl Sort {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "-last_activity_at" => Sort::LastActivityDesc,
+            "last_activity_at" => Sort::LastActivityAsc,
+            "-first_seen_at" => Sort::StartedDesc,
+            "first_seen_at" => Sort::StartedAsc,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Sort::LastActivityDesc | Sort::LastActivityAsc => "last_activity_at",
+            Sort::StartedDesc | Sort::StartedAsc => "first_seen_at",
+        }
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, Sort::LastActivityDesc | Sort::StartedDesc)
+    }
+
+    /// The sort key of a row, for the next page's cursor.
+    pub fn key(self, row: &ConversationRow) -> DateTime<Utc> {
+        match self {
+            Sort::LastActivityDesc | Sort::LastActivityAsc => row.last_activity_at,
+            Sort::StartedDesc | Sort::StartedAsc => row.first_seen_at,
+        }
+    }
+}
+
+/// Appends `WHERE …` for `filter` to a query over `conversations c`.
+pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
+    q.push(" WHERE true");
+    if let Some(w) = &filter.websites {
+        q.push(" AND c.website_id = ANY(")
+            .push_bind(w.clone())
+            .push(")");
+    }
+    if let Some(s) = &filter.status {
+        q.push(" AND c.status = ").push_bind(s.clone());
+    }
+    if let Some(ch) = &filter.channel {
+        q.push(" AND c.channel = ").push_bind(ch.clone());
+    }
+    if let Some(d) = &filter.device {
+        q.push(" AND c.device = ").push_bind(d.clone());
+    }
+    if let Some((from, to)) = filter.started {
+        q.push(" AND c.first_seen_at >= ").push_bind(from);
+        q.push(" AND c.first_seen_at < ").push_bind(to);
+    }
+    match filter.has_contact {
+        Some(true) => {
+            q.push(" AND c.contact_id IS NOT NULL");
+        }
+        Some(false) => {
+            q.push(" AND c.contact_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(r) = filter.requires_human {
+        q.push(" AND c.requires_human = ").push_bind(r);
+    }
+    if let Some(text) = &filter.text {
+        // LIKE metacharacters in the search are literal.
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push(
+            " AND EXISTS (SELECT 1 FROM messages m WHERE m.website_id = c.website_id
+              AND m.conversation_id = c.conversation_id AND m.text ILIKE ",
+        )
+        .push_bind(format!("%{escaped}%"))
+        .push(")");
+    }
+}
+
+/// One page of conversations after `after` (a previous page's last row), in `sort` order.
+pub async fn list(
+    pool: &PgPool,
+    filter: &Filter,
+    sort: Sort,
+    after: Option<(DateTime<Utc>, String, String)>,
+    limit: i64,
+) -> Result<Vec<ConversationRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM conversations c"));
+    push_filter(&mut q, filter);
+    let column = sort.column();
+    let (cmp, dir) = if sort.descending() {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some((at, website, id)) = after {
+        q.push(format!(
+            " AND (c.{column}, c.website_id, c.conversation_id) {cmp} ("
+        ))
+        .push_bind(at)
+        .push(", ")
+        .push_bind(website)
+        .push(", ")
+        .push_bind(id)
+        .push(")");
+    }
+    q.push(format!(
+        " ORDER BY c.{column} {dir}, c.website_id {dir}, c.conversation_id {dir} LIMIT "
+    ))
+    .push_bind(limit);
+    q.build_query_as().fetch_all(pool).await
+}
+
+/// How many conversations match `filter`.
+pub async fn count(pool: &PgPool, filter: &Filter) -> Result<i64, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT count(*) FROM conversations c");
+    push_filter(&mut q, filter);
+    q.build_query_scalar().fetch_one(pool).await
+}
+
+/// Conversations with this id in `websites` (every website when `None`).
 pub async fn find(
     pool: &PgPool,
-    website_id: Option<&str>,
+    websites: Option<&[String]>,
     conversation_id: &str,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM conversations
-         WHERE conversation_id = $1 AND ($2::text IS NULL OR website_id = $2)
+         WHERE conversation_id = $1 AND ($2::text[] IS NULL OR website_id = ANY($2))
          ORDER BY website_id LIMIT 2"
     ))
     .bind(conversation_id)
-    .bind(website_id)
+    .bind(websites)
     .fetch_all(pool)
     .await
 }
@@ -116,4 +243,37 @@ pub async fn messages(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// A message by its event id or its client `message_id`, in `websites`: (website,
+/// conversation, message).
+pub async fn find_message(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    id: &str,
+) -> Result<Option<(String, String, MessageRow)>, sqlx::Error> {
+    let event_id: Option<Uuid> = id.parse().ok();
+    let row: Option<(String, String, Uuid)> = sqlx::query_as(
+        "SELECT website_id, conversation_id, event_id FROM messages
+         WHERE (event_id = $1 OR message_id = $2)
+           AND ($3::text[] IS NULL OR website_id = ANY($3))
+         ORDER BY sent_at, event_id LIMIT 1",
+    )
+    .bind(event_id)
+    .bind(id)
+    .bind(websites)
+    .fetch_optional(pool)
+    .await?;
+    let Some((website, conversation, event_id)) = row else {
+        return Ok(None);
+    };
+    let message = sqlx::query_as(
+        "SELECT event_id AS id, message_id, sender, text, sent_at, response_time_ms,
+                confidence_score, requires_human, human_replied
+         FROM messages WHERE event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(Some((website, conversation, message)))
 }

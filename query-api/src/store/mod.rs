@@ -1,3 +1,7 @@
-//! SQL for the admin views. Handlers call these functions; no SQL lives in a handler.
+//! The SQL behind each view, as small functions returning `*Row` types.
 
+pub mod contacts;
 pub mod conversations;
+pub mod requests;
+pub mod stats;
+pub mod websites;

@@ -1,0 +1,29 @@
+//! How fresh a read is: the projector position the read models reflect.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AsOf {
+    /// When the projector last committed a batch.
+    pub projected_at: Option<DateTime<Utc>>,
+    /// Per partition, the offset of the next event not yet reflected.
+    pub position: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The projector's stored position: every read taken after this call reflects at least it.
+pub async fn as_of(pool: &PgPool) -> Result<AsOf, sqlx::Error> {
+    let rows: Vec<(i32, i64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT partition, next_offset, updated_at FROM projector_offsets ORDER BY partition",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(AsOf {
+        projected_at: rows.iter().map(|r| r.2).max(),
+        position: rows
+            .iter()
+            .map(|(p, o, _)| (p.to_string(), (*o).into()))
+            .collect(),
+    })
+}

@@ -1,0 +1,298 @@
+//! Contacts: `GET /v1/contacts` (search, filters, a total), `GET /v1/contacts/{id}` with the
+//! contact's conversation history and requests, and the admin actions: edit
+//! (`PATCH`), merge (`POST /v1/contacts/merge`) and erase (`DELETE`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{Duration, Utc};
+use schemas::Payload;
+use schemas::payloads::{ContactErased, ContactUpdated, ContactsMerged, LeadStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::params::{Days, Params, limit, page};
+use super::{answer, bad_request, read_json};
+use crate::AppState;
+use crate::actions;
+use crate::auth::{Admin, Scope};
+use crate::error::ApiError;
+use crate::freshness::as_of;
+use crate::store::contacts::{self as store, ContactRow, Filter, Sort};
+use crate::store::requests;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub website_id: Option<String>,
+    /// Name, e-mail or phone contains it.
+    pub q: Option<String>,
+    pub channel: Option<String>,
+    /// `today`, `7d` or `30d`; or `from`/`to` days.
+    pub created: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub lead_status: Option<String>,
+    pub include_erased: Option<bool>,
+    pub sort: Option<String>,
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl ListParams {
+    pub fn filter(&self, scope: &Scope) -> Result<Filter, ApiError> {
+        let first_seen = match (self.created.as_deref(), &self.from, &self.to) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ApiError::BadRequest(
+                    "created: use either created or from/to".into(),
+                ));
+            }
+            (Some(window), None, None) => {
+                let days = match window {
+                    "today" => 1,
+                    "7d" => 7,
+                    "30d" => 30,
+                    _ => {
+                        return Err(ApiError::BadRequest(
+                            "created: one of today, 7d, 30d".into(),
+                        ));
+                    }
+                };
+                let today = Utc::now().date_naive();
+                Some(
+                    Days {
+                        from: today - Duration::days(days - 1),
+                        to: today,
+                    }
+                    .instants(),
+                )
+            }
+            (None, None, None) => None,
+            (None, from, to) => {
+                Some(Days::parse(from.as_deref(), to.as_deref(), 3_650)?.instants())
+            }
+        };
+        if let Some(l) = &self.lead_status {
+            parse_lead_status(l)?;
+        }
+        Ok(Filter {
+            websites: scope.narrow(self.website_id.as_deref())?,
+            search: self.q.clone().filter(|q| !q.trim().is_empty()),
+            channel: self.channel.clone(),
+            first_seen,
+            lead_status: self.lead_status.clone(),
+            include_erased: self.include_erased.unwrap_or(false),
+        })
+    }
+
+    pub fn sort(&self) -> Result<Sort, ApiError> {
+        match &self.sort {
+            None => Ok(Sort::LastActivityDesc),
+            Some(s) => Sort::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "sort: one of -last_activity_at, -first_seen_at, first_seen_at, name".into(),
+                )
+            }),
+        }
+    }
+}
+
+fn parse_lead_status(value: &str) -> Result<LeadStatus, ApiError> {
+    serde_json::from_value(json!(value)).map_err(|_| {
+        ApiError::BadRequest("lead_status: one of new, active, follow_up, archived".into())
+    })
+}
+
+/// A page of contacts and the total matching, for the native and the legacy list.
+pub async fn page_of(
+    state: &AppState,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<(Vec<ContactRow>, i64, i64), ApiError> {
+    let filter = params.filter(scope)?;
+    let sort = params.sort()?;
+    let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = page(params.page)?;
+    let rows = store::list(&state.pool, &filter, sort, limit, (page - 1) * limit).await?;
+    let total = store::count(&state.pool, &filter).await?;
+    Ok((rows, total, page))
+}
+
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    Params(params): Params<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = as_of(&state.pool).await?;
+    let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
+    Ok(Json(json!({
+        "contacts": rows,
+        "total": total,
+        "page": page,
+        "as_of": as_of,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneParams {
+    pub website_id: Option<String>,
+}
+
+async fn find_one(
+    state: &AppState,
+    scope: &Scope,
+    website_id: Option<&str>,
+    id: &str,
+) -> Result<ContactRow, ApiError> {
+    let websites = scope.narrow(website_id)?;
+    store::find(&state.pool, websites.as_deref(), id)
+        .await?
+        .ok_or(ApiError::NotFound("contact"))
+}
+
+async fn with_history(state: &AppState, contact: ContactRow) -> Result<Value, ApiError> {
+    let conversations =
+        store::history(&state.pool, &contact.website_id, &contact.contact_id).await?;
+    let requests =
+        requests::of_contact(&state.pool, &contact.website_id, &contact.contact_id).await?;
+    Ok(json!({ "contact": contact, "conversations": conversations, "requests": requests }))
+}
+
+pub async fn detail(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<OneParams>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = as_of(&state.pool).await?;
+    let contact = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
+    let mut body = with_history(&state, contact).await?;
+    body["as_of"] = json!(as_of);
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    notes: Option<String>,
+    lead_status: Option<String>,
+}
+
+/// Produces an action about `contact` and answers with the contact as it is afterwards.
+async fn act(
+    state: &AppState,
+    contact: &ContactRow,
+    payload: Payload,
+) -> Result<Response, ApiError> {
+    payload.validate().map_err(bad_request)?;
+    let subject = format!("contact:{}", contact.contact_id);
+    let outcome = actions::submit(
+        state,
+        actions::event(&contact.website_id, &subject, payload),
+    )
+    .await?;
+    let now = store::find(
+        &state.pool,
+        Some(std::slice::from_ref(&contact.website_id)),
+        &contact.contact_id,
+    )
+    .await?;
+    let body = match now {
+        Some(c) => with_history(state, c).await?,
+        None => json!({ "contact": null }),
+    };
+    Ok(answer(outcome, body, false))
+}
+
+pub async fn update(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<OneParams>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let edit: Edit = read_json(&body)?;
+    let lead_status = edit
+        .lead_status
+        .as_deref()
+        .map(parse_lead_status)
+        .transpose()?;
+    if edit.name.is_none()
+        && edit.email.is_none()
+        && edit.phone.is_none()
+        && edit.notes.is_none()
+        && lead_status.is_none()
+    {
+        return Err(ApiError::BadRequest(
+            "body: give at least one of name, email, phone, notes, lead_status".into(),
+        ));
+    }
+    let contact = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
+    let payload = Payload::ContactUpdated(ContactUpdated {
+        contact_id: contact.contact_id.clone(),
+        name: edit.name,
+        email: edit.email,
+        phone: edit.phone,
+        notes: edit.notes,
+        lead_status,
+    });
+    act(&state, &contact, payload).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    surviving_contact_id: String,
+    merged_contact_ids: Vec<String>,
+    website_id: Option<String>,
+}
+
+pub async fn merge(
+    admin: Admin,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let merge: Merge = read_json(&body)?;
+    let survivor = find_one(
+        &state,
+        &admin.scope,
+        merge.website_id.as_deref(),
+        &merge.surviving_contact_id,
+    )
+    .await?;
+    let mut merged = Vec::new();
+    for id in &merge.merged_contact_ids {
+        let contact = find_one(&state, &admin.scope, Some(&survivor.website_id), id).await?;
+        if contact.contact_id == survivor.contact_id {
+            return Err(ApiError::BadRequest(format!(
+                "merged_contact_ids: {id} is already the surviving contact"
+            )));
+        }
+        merged.push(contact.contact_id);
+    }
+    let payload = Payload::ContactsMerged(ContactsMerged {
+        surviving_contact_id: survivor.contact_id.clone(),
+        merged_contact_ids: merged,
+    });
+    act(&state, &survivor, payload).await
+}
+
+pub async fn erase(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<OneParams>,
+) -> Result<Response, ApiError> {
+    let contact = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
+    let payload = Payload::ContactErased(ContactErased {
+        contact_id: contact.contact_id.clone(),
+    });
+    act(&state, &contact, payload).await
+}

@@ -1,0 +1,189 @@
+//! Contact requests: `GET /v1/contact-requests`, `GET /v1/contact-requests/{id}`, and
+//! `PATCH /v1/contact-requests/{id}` to move one to another status.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use schemas::Payload;
+use schemas::payloads::{ContactRequestStatusChanged, RequestStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::params::{Params, limit, page};
+use super::{answer, bad_request, read_json};
+use crate::AppState;
+use crate::actions::{self, Outcome};
+use crate::auth::{Admin, Scope};
+use crate::error::ApiError;
+use crate::freshness::as_of;
+use crate::store::requests::{self as store, RequestRow};
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 1_000;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub website_id: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+fn status(value: &str) -> Result<RequestStatus, ApiError> {
+    RequestStatus::parse(value)
+        .ok_or_else(|| ApiError::BadRequest("status: one of pending, contacted, resolved".into()))
+}
+
+/// A page of requests, newest first, with the total matching.
+pub async fn page_of(
+    state: &AppState,
+    scope: &Scope,
+    params: &ListParams,
+) -> Result<(Vec<RequestRow>, i64, i64), ApiError> {
+    if let Some(s) = &params.status {
+        status(s)?;
+    }
+    let websites = scope.narrow(params.website_id.as_deref())?;
+    let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let page = page(params.page)?;
+    let (rows, total) = store::list(
+        &state.pool,
+        websites.as_deref(),
+        params.status.as_deref(),
+        limit,
+        (page - 1) * limit,
+    )
+    .await?;
+    Ok((rows, total, page))
+}
+
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    Params(params): Params<ListParams>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = as_of(&state.pool).await?;
+    let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
+    Ok(Json(
+        json!({ "requests": rows, "total": total, "page": page, "as_of": as_of }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneParams {
+    pub website_id: Option<String>,
+}
+
+pub async fn find_one(
+    state: &AppState,
+    scope: &Scope,
+    website_id: Option<&str>,
+    id: &str,
+) -> Result<RequestRow, ApiError> {
+    let websites = scope.narrow(website_id)?;
+    let mut found = store::find(&state.pool, websites.as_deref(), id).await?;
+    if found.len() > 1 {
+        return Err(ApiError::BadRequest(
+            "request id exists in several websites; add ?website_id=".into(),
+        ));
+    }
+    found.pop().ok_or(ApiError::NotFound("contact request"))
+}
+
+pub async fn detail(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<OneParams>,
+) -> Result<Json<Value>, ApiError> {
+    let as_of = as_of(&state.pool).await?;
+    let request = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
+    let changes = store::changes(&state.pool, &request.website_id, &request.request_id).await?;
+    Ok(Json(
+        json!({ "request": request, "changes": changes, "as_of": as_of }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    pub status: String,
+    /// The status the admin saw; the current one when absent.
+    pub expected_status: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// Moves a request to another status. An illegal move is refused at once (409); a move whose
+/// expected status is stale by the time it is applied is recorded as rejected and answered 409
+/// with the reason, so two admins cannot silently overwrite each other.
+pub async fn move_request(
+    state: &AppState,
+    scope: &Scope,
+    website_id: Option<&str>,
+    id: &str,
+    body: StatusBody,
+) -> Result<(Outcome, RequestRow), ApiError> {
+    let to = status(&body.status)?;
+    let request = find_one(state, scope, website_id, id).await?;
+    let current = status(&request.status)?;
+    let expected = match body.expected_status.as_deref() {
+        Some(s) => status(s)?,
+        None => current,
+    };
+    if expected != current {
+        return Err(ApiError::Conflict(format!(
+            "the request is {} now, not {}",
+            current.as_str(),
+            expected.as_str()
+        )));
+    }
+    if !current.can_move_to(to) {
+        return Err(ApiError::Conflict(format!(
+            "a request cannot move from {} to {}",
+            current.as_str(),
+            to.as_str()
+        )));
+    }
+    let payload = Payload::ContactRequestStatusChanged(ContactRequestStatusChanged {
+        request_id: request.request_id.clone(),
+        status: to,
+        expected_status: expected,
+        notes: body.notes,
+    });
+    payload.validate().map_err(bad_request)?;
+    let event = actions::event(&request.website_id, &request.conversation_id, payload);
+    let outcome = actions::submit(state, event).await?;
+    if let Outcome::Applied(event_id) = outcome
+        && let Some(change) = store::change(&state.pool, event_id).await?
+        && change.outcome.as_deref() == Some("rejected")
+    {
+        return Err(ApiError::Conflict(
+            change
+                .reason
+                .unwrap_or_else(|| "the change was rejected".into()),
+        ));
+    }
+    let now = find_one(state, scope, Some(&request.website_id), id).await?;
+    Ok((outcome, now))
+}
+
+pub async fn change_status(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<OneParams>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: StatusBody = read_json(&body)?;
+    let (outcome, request) = move_request(
+        &state,
+        &admin.scope,
+        params.website_id.as_deref(),
+        &id,
+        body,
+    )
+    .await?;
+    Ok(answer(outcome, json!({ "request": request }), false))
+}

@@ -1,0 +1,128 @@
+//! `GET /v1/stats`: a date range's statistics, the previous period of equal length for
+//! comparison, and a daily (or hourly) series.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::params::{Days, Params};
+use crate::AppState;
+use crate::auth::Admin;
+use crate::error::ApiError;
+use crate::freshness::as_of;
+use crate::store::stats::{self as store, Sums};
+
+/// Longest range an hourly series may cover.
+const MAX_HOURLY_DAYS: i64 = 31;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsParams {
+    pub website_id: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
+    pub from: Option<String>,
+    /// Last day, inclusive; today when absent.
+    pub to: Option<String>,
+    /// `day` (default) or `hour`.
+    pub interval: Option<String>,
+}
+
+fn ratio(part: i64, whole: i64) -> Value {
+    if whole == 0 {
+        Value::Null
+    } else {
+        json!(part as f64 / whole as f64)
+    }
+}
+
+/// Every statistic of a range, named as the dashboards show them.
+pub async fn period(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    days: Days,
+) -> Result<Value, ApiError> {
+    let s: Sums = store::sums(pool, websites, days.from, days.to).await?;
+    let visitors = store::unique_visitors(pool, websites, days.from, days.to).await?;
+    let (start, end) = days.instants();
+    let escalated = store::escalated(pool, websites, start, end).await?;
+    let messages = s.user_messages + s.bot_messages + s.agent_messages;
+    Ok(json!({
+        "from": days.from,
+        "to": days.to,
+        "widget_loads": s.widget_loads,
+        "engaged_conversations": s.engaged_conversations,
+        "interaction_rate": ratio(s.engaged_conversations, s.widget_loads),
+        "messages": messages,
+        "user_messages": s.user_messages,
+        "bot_messages": s.bot_messages,
+        "agent_messages": s.agent_messages,
+        "avg_messages_per_conversation": ratio(messages, s.engaged_conversations),
+        "unique_visitors": visitors,
+        "cta_clicks": s.cta_clicks,
+        "cta_rate": ratio(s.cta_clicks, s.engaged_conversations),
+        "contact_requests": s.contact_requests,
+        "conversion_rate": ratio(s.contact_requests, s.engaged_conversations),
+        "avg_bot_response_ms": ratio(s.bot_response_ms_sum, s.bot_responses),
+        "escalated_conversations": escalated,
+        "escalation_rate": ratio(escalated, s.engaged_conversations),
+        "ratings": s.ratings_count,
+        "avg_rating": ratio(s.ratings_sum, s.ratings_count),
+    }))
+}
+
+/// The relative change of every numeric statistic from `previous` to `current`.
+fn change(current: &Value, previous: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    if let (Some(c), Some(p)) = (current.as_object(), previous.as_object()) {
+        for (k, v) in c {
+            if let (Some(now), Some(before)) = (v.as_f64(), p.get(k).and_then(Value::as_f64)) {
+                let delta = if before == 0.0 {
+                    Value::Null
+                } else {
+                    json!((now - before) / before)
+                };
+                out.insert(k.clone(), delta);
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+pub async fn stats(
+    admin: Admin,
+    State(state): State<AppState>,
+    Params(params): Params<StatsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let websites = admin.scope.narrow(params.website_id.as_deref())?;
+    let websites = websites.as_deref();
+    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 7)?;
+    let hourly = match params.interval.as_deref() {
+        None | Some("day") => false,
+        Some("hour") if days.len() <= MAX_HOURLY_DAYS => true,
+        Some("hour") => {
+            return Err(ApiError::BadRequest(format!(
+                "interval: hourly series cover at most {MAX_HOURLY_DAYS} days"
+            )));
+        }
+        Some(_) => return Err(ApiError::BadRequest("interval: day or hour".into())),
+    };
+    let as_of = as_of(&state.pool).await?;
+    let current = period(&state.pool, websites, days).await?;
+    let previous = period(&state.pool, websites, days.previous()).await?;
+    let series = if hourly {
+        let (start, end) = days.instants();
+        json!(store::hourly(&state.pool, websites, start, end).await?)
+    } else {
+        json!(store::daily(&state.pool, websites, days.from, days.to).await?)
+    };
+    Ok(Json(json!({
+        "current": current,
+        "previous": previous,
+        "change": change(&current, &previous),
+        "interval": if hourly { "hour" } else { "day" },
+        "series": series,
+        "as_of": as_of,
+    })))
+}

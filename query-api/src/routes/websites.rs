@@ -1,0 +1,135 @@
+//! `GET|POST /v1/websites` and `POST /v1/tokens`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use schemas::Payload;
+use schemas::payloads::{TokenCreated, WebsiteCreated};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{answer, bad_request, read_json};
+use crate::AppState;
+use crate::actions::{self, Outcome};
+use crate::auth::{self, Admin, Scope};
+use crate::error::ApiError;
+use crate::freshness::as_of;
+use crate::store::websites as store;
+
+pub async fn list(admin: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let as_of = as_of(&state.pool).await?;
+    let websites = store::list(&state.pool, admin.scope.websites()).await?;
+    Ok(Json(json!({ "websites": websites, "as_of": as_of })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebsite {
+    name: String,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+}
+
+/// A lower-case, dash-separated form of a name, for readable website ids.
+fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.len() >= 32 {
+            break;
+        }
+    }
+    slug.trim_end_matches('-').to_owned()
+}
+
+pub async fn create(
+    admin: Admin,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if admin.scope != Scope::All {
+        return Err(ApiError::Forbidden(
+            "only the bootstrap token can create websites",
+        ));
+    }
+    let new: NewWebsite = read_json(&body)?;
+    let suffix = Uuid::new_v4().simple().to_string();
+    let base = slug(&new.name);
+    let website_id = if base.is_empty() {
+        format!("site-{}", &suffix[..8])
+    } else {
+        format!("{base}-{}", &suffix[..8])
+    };
+    let payload = WebsiteCreated {
+        website_id: website_id.clone(),
+        name: new.name.trim().to_owned(),
+        write_key: format!("wk_{}", Uuid::new_v4().simple()),
+        allowed_origins: new.allowed_origins,
+    };
+    let payload = Payload::WebsiteCreated(payload);
+    payload.validate().map_err(bad_request)?;
+    let event = actions::event(&website_id, &website_id, payload);
+    let outcome = actions::submit(&state, event).await?;
+    let website = match outcome {
+        Outcome::Applied(_) => store::find(&state.pool, &website_id).await?,
+        Outcome::Pending(_) => None,
+    };
+    Ok(answer(
+        outcome,
+        json!({ "website": website, "website_id": website_id }),
+        true,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    websites: Vec<String>,
+    name: Option<String>,
+}
+
+pub async fn create_token(
+    admin: Admin,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let new: NewToken = read_json(&body)?;
+    // A token can hand out no more than it sees itself.
+    if let Some(outside) = new.websites.iter().find(|w| !admin.scope.allows(w)) {
+        return Err(ApiError::BadRequest(format!(
+            "websites: {outside} is not a website this token sees"
+        )));
+    }
+    let token = auth::new_token();
+    let payload = Payload::TokenCreated(TokenCreated {
+        token_digest: auth::digest(&token),
+        websites: new.websites.clone(),
+        name: new.name.clone(),
+    });
+    payload.validate().map_err(bad_request)?;
+    let subject = format!("token:{}", auth::digest(&token));
+    let website = new.websites.first().cloned().unwrap_or_default();
+    let outcome = actions::submit(&state, actions::event(&website, &subject, payload)).await?;
+    // The token is shown once, here; only its digest is kept.
+    Ok(answer(
+        outcome,
+        json!({ "token": token, "websites": new.websites, "name": new.name }),
+        true,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn website_ids_are_readable_slugs() {
+        assert_eq!(slug("Lumo Shop — Berlin!"), "lumo-shop-berlin");
+        assert_eq!(slug("  ***  "), "");
+    }
+}

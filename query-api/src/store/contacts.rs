@@ -1,0 +1,180 @@
+//! Contacts: lists with search and a total, one contact with its history.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct ContactRow {
+    pub website_id: String,
+    pub contact_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub channel: String,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub conversation_count: i64,
+    pub request_count: i64,
+    pub notes: Option<String>,
+    pub lead_status: String,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "website_id, contact_id, name, email, phone, channel, first_seen_at,
+    last_activity_at, conversation_count, request_count, notes, lead_status, erased_at";
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub websites: Option<Vec<String>>,
+    /// Name, e-mail or phone contains it (case-insensitive).
+    pub search: Option<String>,
+    pub channel: Option<String>,
+    /// First seen in `[from, to)`.
+    pub first_seen: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub lead_status: Option<String>,
+    pub include_erased: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    LastActivityDesc,
+    FirstSeenDesc,
+    FirstSeenAsc,
+    Name,
+}
+
+impl Sort {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "-last_activity_at" => Sort::LastActivityDesc,
+            "-first_seen_at" | "-created_at" => Sort::FirstSeenDesc,
+            "first_seen_at" | "created_at" => Sort::FirstSeenAsc,
+            "name" => Sort::Name,
+            _ => return None,
+        })
+    }
+
+    fn order_by(self) -> &'static str {
+        match self {
+            Sort::LastActivityDesc => "last_activity_at DESC, website_id, contact_id",
+            Sort::FirstSeenDesc => "first_seen_at DESC, website_id, contact_id",
+            Sort::FirstSeenAsc => "first_seen_at, website_id, contact_id",
+            Sort::Name => "lower(name) NULLS LAST, website_id, contact_id",
+        }
+    }
+}
+
+pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
+    q.push(" WHERE true");
+    if let Some(w) = &filter.websites {
+        q.push(" AND website_id = ANY(")
+            .push_bind(w.clone())
+            .push(")");
+    }
+    if let Some(s) = &filter.search {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        q.push(" AND (name ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR email ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" OR phone ILIKE ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if let Some(c) = &filter.channel {
+        q.push(" AND channel = ").push_bind(c.clone());
+    }
+    if let Some((from, to)) = filter.first_seen {
+        q.push(" AND first_seen_at >= ").push_bind(from);
+        q.push(" AND first_seen_at < ").push_bind(to);
+    }
+    if let Some(l) = &filter.lead_status {
+        q.push(" AND lead_status = ").push_bind(l.clone());
+    }
+    if !filter.include_erased {
+        q.push(" AND erased_at IS NULL");
+    }
+}
+
+pub async fn list(
+    pool: &PgPool,
+    filter: &Filter,
+    sort: Sort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ContactRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts"));
+    push_filter(&mut q, filter);
+    q.push(format!(" ORDER BY {} LIMIT ", sort.order_by()))
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    q.build_query_as().fetch_all(pool).await
+}
+
+pub async fn count(pool: &PgPool, filter: &Filter) -> Result<i64, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT count(*) FROM contacts");
+    push_filter(&mut q, filter);
+    q.build_query_scalar().fetch_one(pool).await
+}
+
+/// The contact `id` names in `websites`: its own, or the one it was merged into.
+pub async fn find(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    id: &str,
+) -> Result<Option<ContactRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM contacts
+         WHERE (website_id, contact_id) IN (
+            SELECT website_id, contact_id FROM contact_identities
+            WHERE key = $1 AND ($2::text[] IS NULL OR website_id = ANY($2)))
+         ORDER BY website_id LIMIT 1"
+    ))
+    .bind(id)
+    .bind(websites)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One conversation in a contact's history.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct HistoryRow {
+    pub conversation_id: String,
+    pub status: String,
+    pub channel: String,
+    pub started_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub duration_s: f64,
+    pub message_count: i64,
+    pub rating: Option<i16>,
+}
+
+/// Every conversation a submission of the contact came from, newest first.
+pub async fn history(
+    pool: &PgPool,
+    website_id: &str,
+    contact_id: &str,
+) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.conversation_id, c.status, c.channel, c.first_seen_at AS started_at,
+                c.last_activity_at,
+                EXTRACT(EPOCH FROM c.last_activity_at - c.first_seen_at)::float8 AS duration_s,
+                c.message_count, c.rating
+         FROM conversations c
+         WHERE c.website_id = $1 AND c.conversation_id IN (
+            SELECT o.conversation_id FROM contact_observations o
+            JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
+            WHERE i.website_id = $1 AND i.contact_id = $2)
+         ORDER BY c.first_seen_at DESC, c.conversation_id",
+    )
+    .bind(website_id)
+    .bind(contact_id)
+    .fetch_all(pool)
+    .await
+}

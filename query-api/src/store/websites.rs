@@ -1,0 +1,36 @@
+//! Websites and tokens.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct WebsiteRow {
+    pub website_id: String,
+    pub name: String,
+    pub write_key: String,
+    pub allowed_origins: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The websites in `scope` (all when `None`), oldest first.
+pub async fn list(pool: &PgPool, scope: Option<&[String]>) -> Result<Vec<WebsiteRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT website_id, name, write_key, allowed_origins, created_at FROM websites
+         WHERE ($1::text[] IS NULL OR website_id = ANY($1))
+         ORDER BY created_at, website_id",
+    )
+    .bind(scope)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn find(pool: &PgPool, website_id: &str) -> Result<Option<WebsiteRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT website_id, name, write_key, allowed_origins, created_at FROM websites
+         WHERE website_id = $1",
+    )
+    .bind(website_id)
+    .fetch_optional(pool)
+    .await
+}

@@ -1,0 +1,196 @@
+//! `spawn_app` for the query API's service tests: a real, migrated Postgres, and in place of
+//! the broker a sink that hands each admin event straight to the projector's `apply_batch`, so
+//! actions can be read back as they would be once the real projector applied them.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use projector::store::{Applied, MIGRATOR, apply_batch};
+use query_api::QueryApiConfig;
+use runtime::kafka::{EventSink, Record, SinkError};
+use schemas::testing::at;
+use schemas::{Event, Payload, Sender};
+use serde_json::Value;
+use sqlx::PgPool;
+
+pub const TOKEN: &str = "test-token";
+
+/// What the stand-in broker does with admin events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Broker {
+    /// Acknowledges and the projector applies at once.
+    Applies,
+    /// Acknowledges, but the projector is behind.
+    Lags,
+    /// Refuses: the broker is down.
+    Down,
+}
+
+#[derive(Clone)]
+pub struct ProjectingSink {
+    pool: PgPool,
+    mode: Arc<Mutex<Broker>>,
+    offset: Arc<Mutex<i64>>,
+}
+
+impl EventSink for ProjectingSink {
+    fn send(&self, records: Vec<Record>) -> BoxFuture<'_, Vec<Result<(), SinkError>>> {
+        Box::pin(async move {
+            let mode = *self.mode.lock().unwrap();
+            if mode == Broker::Down {
+                return records
+                    .iter()
+                    .map(|_| Err(SinkError::Unavailable("broker down".into())))
+                    .collect();
+            }
+            if mode == Broker::Applies {
+                let applied: Vec<Applied> = records
+                    .iter()
+                    .map(|r| {
+                        let mut offset = self.offset.lock().unwrap();
+                        *offset += 1;
+                        Applied {
+                            partition: 0,
+                            offset: *offset,
+                            event: Event::decode(&r.value).expect("admin events decode"),
+                        }
+                    })
+                    .collect();
+                apply_batch(&self.pool, "t", &applied, &[]).await.unwrap();
+            }
+            records.iter().map(|_| Ok(())).collect()
+        })
+    }
+
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    broker: Arc<Mutex<Broker>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let postgres = runtime::testing::fresh_database().await;
+    let pool = runtime::testing::connect(&postgres).await;
+    MIGRATOR.run(&pool).await.unwrap();
+    let config = QueryApiConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        postgres,
+        admin_token: TOKEN.into(),
+        kafka: runtime::kafka::KafkaConfig::new("unused:9092"),
+        producer: runtime::kafka::ProducerConfig::new("unused"),
+        admin_wait: Duration::from_millis(300),
+    };
+    let broker = Arc::new(Mutex::new(Broker::Applies));
+    let sink = Arc::new(ProjectingSink {
+        pool: pool.clone(),
+        mode: broker.clone(),
+        offset: Arc::new(Mutex::new(0)),
+    });
+    let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        url,
+        pool,
+        http: reqwest::Client::new(),
+        broker,
+    }
+}
+
+impl TestApp {
+    pub fn broker(&self, mode: Broker) {
+        *self.broker.lock().unwrap() = mode;
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, TOKEN, None).await
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, TOKEN, Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PATCH, path, TOKEN, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, path, TOKEN, None).await
+    }
+
+    /// Applies client events as the projector would.
+    pub async fn given(&self, events: Vec<Event>) {
+        let applied: Vec<Applied> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Applied {
+                partition: 1,
+                offset: i as i64,
+                event,
+            })
+            .collect();
+        apply_batch(&self.pool, "t", &applied, &[]).await.unwrap();
+    }
+
+    /// A token that sees only `websites`, made through the API.
+    pub async fn token_for(&self, websites: &[&str]) -> String {
+        let (status, body) = self
+            .post("/v1/tokens", serde_json::json!({ "websites": websites }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+}
+
+pub fn event(website: &str, conversation: &str, seconds: i64, payload: Payload) -> Event {
+    schemas::testing::event(website, conversation, at(seconds), payload)
+}
+
+pub fn message(
+    website: &str,
+    conversation: &str,
+    seconds: i64,
+    sender: Sender,
+    text: &str,
+) -> Event {
+    schemas::testing::message(website, conversation, at(seconds), sender, text)
+}
