@@ -6,6 +6,7 @@
 use schemas::Payload;
 use schemas::Sender;
 use schemas::payloads::WidgetLoaded;
+use serde_json::Value;
 
 mod common;
 use common::{event, message, spawn_app};
@@ -112,5 +113,161 @@ async fn every_v1_route_needs_the_admin_token() {
             .await
             .unwrap();
         assert_eq!(wrong.status(), 401, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn conversation_filters_narrow_the_list() {
+    let app = spawn_app().await;
+    app.given(common::two_websites()).await;
+    let ids = |body: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = body["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["conversation_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    for (query, expected) in [
+        ("website_id=a", vec!["c1", "c2", "c3"]),
+        ("status=closed", vec!["c3"]),
+        ("status=loaded", vec!["c1"]),
+        ("has_contact=true", vec!["c2", "x1"]),
+        ("has_contact=false&website_id=a", vec!["c1", "c3"]),
+        ("requires_human=true", vec!["c2"]),
+        ("q=pro%20PLAN", vec!["c2"]),
+        ("q=100%25", vec![]),
+        ("channel=frame&website_id=b", vec!["x1"]),
+        (
+            "from=2026-09-21&to=2026-09-21",
+            vec!["c1", "c2", "c3", "x1"],
+        ),
+        ("from=2026-09-22", vec![]),
+    ] {
+        let (status, body) = app.get(&format!("/v1/conversations?{query}")).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(ids(&body), expected, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn cursor_pages_cover_every_conversation_once_in_order() {
+    let app = spawn_app().await;
+    let events: Vec<_> = (0..7)
+        .map(|i| message("a", &format!("c{i}"), i * 10, Sender::User, "hi"))
+        .collect();
+    app.given(events).await;
+    for sort in ["-last_activity_at", "first_seen_at"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/conversations?limit=3&sort={sort}&cursor={c}"),
+                None => format!("/v1/conversations?limit=3&sort={sort}"),
+            };
+            let (status, body) = app.get(&path).await;
+            assert_eq!(status, 200, "{body}");
+            for c in body["conversations"].as_array().unwrap() {
+                seen.push(c["conversation_id"].as_str().unwrap().to_owned());
+            }
+            match body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..7).map(|i| format!("c{i}")).collect();
+        if sort.starts_with('-') {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "{sort}");
+    }
+}
+
+#[tokio::test]
+async fn stats_give_rates_the_previous_period_and_a_series() {
+    let app = spawn_app().await;
+    app.given(common::two_websites()).await;
+    let (status, body) = app
+        .get("/v1/stats?website_id=a&from=2026-09-15&to=2026-09-21")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let current = &body["current"];
+    assert_eq!(current["widget_loads"], 2);
+    assert_eq!(current["engaged_conversations"], 2);
+    assert_eq!(current["interaction_rate"], 1.0);
+    assert_eq!(current["messages"], 3);
+    assert_eq!(current["avg_messages_per_conversation"], 1.5);
+    assert_eq!(current["cta_clicks"], 1);
+    assert_eq!(current["cta_rate"], 0.5);
+    assert_eq!(current["contact_requests"], 1);
+    assert_eq!(current["conversion_rate"], 0.5);
+    assert_eq!(current["escalated_conversations"], 1);
+    assert_eq!(current["escalation_rate"], 0.5);
+    assert_eq!(current["unique_visitors"], 3);
+    assert_eq!(body["previous"]["from"], "2026-09-08");
+    assert_eq!(body["previous"]["widget_loads"], 0);
+    assert_eq!(body["series"].as_array().unwrap().len(), 7);
+    assert_eq!(body["series"][6]["widget_loads"], 2);
+    let (_, hourly) = app
+        .get("/v1/stats?website_id=a&from=2026-09-21&to=2026-09-21&interval=hour")
+        .await;
+    let hours = hourly["series"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let loads: i64 = hours
+        .iter()
+        .map(|h| h["widget_loads"].as_i64().unwrap())
+        .sum();
+    assert_eq!(loads, 2);
+    assert!(body["as_of"].is_object());
+}
+
+#[tokio::test]
+async fn no_combination_of_bad_parameters_is_a_server_error() {
+    let app = spawn_app().await;
+    app.given(common::two_websites()).await;
+    let bad = [
+        "/v1/conversations?status=open",
+        "/v1/conversations?from=2026-13-01",
+        "/v1/conversations?from=2026-09-10&to=2026-09-01",
+        "/v1/conversations?cursor=garbage",
+        "/v1/conversations?cursor=e30",
+        "/v1/conversations?sort=colour",
+        "/v1/conversations?has_contact=maybe",
+        "/v1/conversations?limit=-1",
+        "/v1/contacts?created=yesterday",
+        "/v1/contacts?created=7d&from=2026-01-01",
+        "/v1/contacts?page=0",
+        "/v1/contacts?lead_status=hot",
+        "/v1/contacts?sort=email",
+        "/v1/contact-requests?status=done",
+        "/v1/contact-requests?limit=100000",
+        "/v1/stats?from=yesterday",
+        "/v1/stats?interval=minute",
+        "/v1/stats?from=2026-01-01&to=2026-12-31&interval=hour",
+        "/v1/stats?from=1900-01-01&to=2026-01-01",
+        "/analytics/summary?start_date=2026-02-30",
+        "/analytics/export?end_date=soon",
+        "/api/v1/contacts?page=abc",
+        "/admin/conversations?limit=0",
+    ];
+    for path in bad {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{path}"
+        );
+    }
+    let odd_but_fine = [
+        "/v1/conversations?q=%27%3B%20DROP%20TABLE%20conversations%3B--",
+        "/v1/conversations?q=%5C%25_",
+        "/v1/contacts?q=%25%25",
+        "/v1/conversations?website_id=nobody",
+    ];
+    for path in odd_but_fine {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
     }
 }

@@ -194,3 +194,76 @@ pub fn message(
 ) -> Event {
     schemas::testing::message(website, conversation, at(seconds), sender, text)
 }
+
+pub fn submitted(
+    website: &str,
+    conversation: &str,
+    seconds: i64,
+    email: &str,
+    request: &str,
+) -> Event {
+    use schemas::payloads::ContactSubmitted;
+    let mut e = event(
+        website,
+        conversation,
+        seconds,
+        Payload::ContactSubmitted(ContactSubmitted {
+            request_id: Some(request.into()),
+            name: Some("Olivia Bennett".into()),
+            email: Some(email.into()),
+            phone: Some("+482-719-364".into()),
+            message: Some("Call me".into()),
+            chat_context: vec![],
+        }),
+    );
+    e.context.ip = Some("203.0.113.9".parse().unwrap());
+    e
+}
+
+/// Two websites' worth of traffic: on `a`, a conversation that only loaded, one with messages
+/// (one needing a human) and a contact form, and one closed after a CTA click; on `b`, one
+/// conversation with a contact form.
+pub fn two_websites() -> Vec<Event> {
+    use schemas::payloads::{
+        CloseReason, ConversationClosed, CtaClicked, MessageSent, WidgetLoaded,
+    };
+    let mut needs_human = message("a", "c2", 20, Sender::Bot, "I am not sure");
+    if let Payload::MessageSent(MessageSent {
+        requires_human,
+        message_id,
+        ..
+    }) = &mut needs_human.payload
+    {
+        *requires_human = true;
+        *message_id = Some("m-help".into());
+    }
+    vec![
+        event("a", "c1", 0, Payload::WidgetLoaded(WidgetLoaded::default())),
+        event("a", "c2", 5, Payload::WidgetLoaded(WidgetLoaded::default())),
+        message("a", "c2", 10, Sender::User, "How much is the Pro plan?"),
+        needs_human,
+        submitted("a", "c2", 30, "olivia@lumoco.dev", "req-a"),
+        message("a", "c3", 40, Sender::User, "Book a demo"),
+        event(
+            "a",
+            "c3",
+            50,
+            Payload::CtaClicked(CtaClicked {
+                cta_id: None,
+                customer_id: None,
+                label: "Book".into(),
+                value: None,
+            }),
+        ),
+        event(
+            "a",
+            "c3",
+            60,
+            Payload::ConversationClosed(ConversationClosed {
+                reason: CloseReason::User,
+            }),
+        ),
+        message("b", "x1", 70, Sender::User, "Hello from b"),
+        submitted("b", "x1", 80, "bob@b.example", "req-b"),
+    ]
+}

@@ -1,0 +1,107 @@
+//! A token made for some websites never sees another website's data, on any route.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use serde_json::{Value, json};
+
+mod common;
+use common::{spawn_app, two_websites};
+
+/// Every read route, with what of website `b` it must not reveal.
+const READS: [&str; 16] = [
+    "/v1/conversations",
+    "/v1/conversations?q=Hello",
+    "/v1/contacts",
+    "/v1/contact-requests",
+    "/v1/stats?from=2026-09-01&to=2026-09-30",
+    "/v1/websites",
+    "/admin/conversations",
+    "/admin/stats",
+    "/api/contact/requests",
+    "/api/v1/contacts",
+    "/analytics/summary?start_date=2026-09-01&end_date=2026-09-30",
+    "/analytics/export?start_date=2026-09-01&end_date=2026-09-30",
+    "/v1/conversations/x1",
+    "/admin/conversations/x1",
+    "/v1/contact-requests/req-b",
+    "/v1/conversations?website_id=b",
+];
+
+#[tokio::test]
+async fn a_token_for_one_website_sees_nothing_of_another() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    let token = app.token_for(&["a"]).await;
+    for path in READS {
+        let (status, body) = app.get_as(&token, path).await;
+        let text = body.to_string();
+        assert!(
+            !text.contains("x1") && !text.contains("bob@b.example") && !text.contains("req-b"),
+            "{path} leaked website b: {text}"
+        );
+        assert!(status == 200 || status == 404, "{path}: {status} {text}");
+    }
+    // Its own website it does see.
+    let (_, list) = app.get_as(&token, "/v1/conversations").await;
+    assert_eq!(list["count"], 3);
+    let (_, stats) = app.get_as(&token, "/admin/stats").await;
+    assert_eq!(stats["stats"]["total_conversations"], 3);
+}
+
+#[tokio::test]
+async fn a_token_cannot_act_on_another_website_or_mint_wider_tokens() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    let token = app.token_for(&["a"]).await;
+    let act = |method: reqwest::Method, path: &'static str, body: Value| {
+        let token = token.clone();
+        let app = &app;
+        async move { app.call(method, path, &token, Some(body)).await.0 }
+    };
+    assert_eq!(
+        act(
+            reqwest::Method::POST,
+            "/v1/conversations/x1/close",
+            json!({})
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        act(
+            reqwest::Method::PATCH,
+            "/v1/contact-requests/req-b",
+            json!({"status": "contacted"})
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        act(
+            reqwest::Method::POST,
+            "/v1/tokens",
+            json!({"websites": ["b"]})
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        act(reqwest::Method::POST, "/v1/websites", json!({"name": "x"})).await,
+        403
+    );
+    // Unchanged for the bootstrap token.
+    let (_, x1) = app.get("/v1/conversations/x1").await;
+    assert_eq!(x1["conversation"]["status"], "active");
+}
+
+#[tokio::test]
+async fn an_unknown_or_malformed_token_is_401() {
+    let app = spawn_app().await;
+    for token in ["cq_not-a-real-token", "nonsense", ""] {
+        assert_eq!(
+            app.get_as(token, "/v1/conversations").await.0,
+            401,
+            "{token:?}"
+        );
+    }
+}
