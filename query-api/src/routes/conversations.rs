@@ -98,6 +98,7 @@ pub async fn list(
         .map(|c| (c.at, c.website_id, c.id));
     let as_of = as_of(&state.pool).await?;
     let rows = store::list(&state.pool, &filter, sort, after, limit).await?;
+    let total = store::count(&state.pool, &filter).await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last())
         .flatten()
@@ -112,6 +113,7 @@ pub async fn list(
     Ok(Json(json!({
         "conversations": rows,
         "count": rows.len(),
+        "total": total,
         "next_cursor": next_cursor,
         "as_of": as_of,
     })))

@@ -2,6 +2,7 @@
 
 mod contacts;
 mod conversations;
+mod exports;
 mod health;
 mod legacy;
 mod params;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
             get(requests::detail).patch(requests::change_status),
         )
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/exports/{kind}", get(exports::export))
         .merge(legacy::routes())
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
