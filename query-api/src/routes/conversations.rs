@@ -23,7 +23,7 @@ pub const MAX_LIMIT: i64 = 500;
 pub const MAX_MESSAGES: i64 = 10_000;
 
 /// The filters of the conversation list (and its exports).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub website_id: Option<String>,
@@ -119,7 +119,7 @@ pub async fn list(
     })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DetailParams {
     pub website_id: Option<String>,
@@ -193,7 +193,7 @@ pub async fn close(
     close_conversation(&state, &admin.scope, params.website_id.as_deref(), &id).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageParams {
     pub website_id: Option<String>,

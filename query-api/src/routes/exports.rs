@@ -101,9 +101,9 @@ const EVENT_COLUMNS: &[&str] = &[
     "payload",
 ];
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EventParams {
+pub struct EventParams {
     website_id: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,

@@ -60,7 +60,7 @@ fn legacy_message(conversation_id: &str, m: &MessageRow) -> Value {
     v
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitParams {
     website_id: Option<String>,
@@ -138,7 +138,7 @@ async fn admin_messages(
     })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebsiteParams {
     website_id: Option<String>,
@@ -236,7 +236,7 @@ async fn admin_stats(
     })))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestParams {
     website_id: Option<String>,
@@ -282,9 +282,9 @@ async fn contact_requests(
     Ok(Json(Value::Array(array)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LegacyStatus {
+pub struct LegacyStatus {
     status: String,
     notes: Option<String>,
 }
@@ -327,7 +327,7 @@ async fn contact_request_status(
         .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeParams {
     website_id: Option<String>,
@@ -399,7 +399,7 @@ async fn analytics_export(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactsParams {
     website_id: Option<String>,

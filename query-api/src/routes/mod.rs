@@ -5,6 +5,7 @@ mod conversations;
 mod exports;
 mod health;
 mod legacy;
+mod openapi;
 mod params;
 mod requests;
 mod stats;
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats::stats))
         .route("/v1/exports/{kind}", get(exports::export))
         .merge(legacy::routes())
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs))
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .with_state(state)

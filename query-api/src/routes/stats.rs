@@ -17,7 +17,7 @@ use crate::store::stats::{self as store, Sums};
 /// Longest range an hourly series may cover.
 const MAX_HOURLY_DAYS: i64 = 31;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     pub website_id: Option<String>,

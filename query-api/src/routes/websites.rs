@@ -23,7 +23,7 @@ pub async fn list(admin: Admin, State(state): State<AppState>) -> Result<Json<Va
     Ok(Json(json!({ "websites": websites, "as_of": as_of })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebsite {
     name: String,
@@ -86,7 +86,7 @@ pub async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     websites: Vec<String>,

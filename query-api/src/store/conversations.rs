@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ConversationRow {
     pub website_id: String,
     pub conversation_id: String,
@@ -40,7 +40,7 @@ pub struct ConversationRow {
     pub last_activity_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct MessageRow {
     /// The message's id: the event that created it.
     pub id: Uuid,

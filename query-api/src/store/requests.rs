@@ -7,7 +7,7 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct RequestRow {
     pub website_id: String,
     pub request_id: String,
@@ -17,6 +17,7 @@ pub struct RequestRow {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub message: Option<String>,
+    #[schemars(with = "Value")]
     pub chat_context: Json<Value>,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
@@ -93,7 +94,7 @@ pub async fn of_contact(
 }
 
 /// One admin status change and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ChangeRow {
     pub event_id: Uuid,
     pub status: String,

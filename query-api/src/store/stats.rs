@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 
 /// The sums a range's statistics are derived from.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct Sums {
     pub widget_loads: i64,
     pub engaged_conversations: i64,
@@ -87,7 +87,7 @@ pub async fn escalated(
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct DayRow {
     pub day: NaiveDate,
     #[sqlx(flatten)]
@@ -121,7 +121,7 @@ pub async fn daily(
     .await
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct HourRow {
     pub hour: DateTime<Utc>,
     pub widget_loads: i64,
