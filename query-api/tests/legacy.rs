@@ -136,6 +136,8 @@ async fn analytics_summary_and_export_keep_their_fields_and_columns() {
     assert_eq!(summary["total_messages"], 3);
     assert_eq!(summary["cta_clicks"], 1);
     assert_eq!(summary["unique_users"], 3);
+    // Admin actions are not visitor analytics: they stay out of the old export.
+    assert_eq!(app.post("/v1/messages/m-help/flag", json!({})).await.0, 200);
     let response = app
         .http
         .get(format!(

@@ -179,7 +179,7 @@ pub async fn export(
                 "SELECT to_jsonb(x) FROM (SELECT event_id, type, website_id, conversation_id,
                         payload->>'customer_id' AS customer_id, occurred_at, received_at,
                         payload::text AS payload
-                     FROM event_log WHERE occurred_at >= ",
+                     FROM event_log WHERE type <> 'token.created' AND occurred_at >= ",
             );
             q.push_bind(start)
                 .push(" AND occurred_at < ")

@@ -389,6 +389,13 @@ async fn analytics_export(
     if let Some(w) = websites {
         q.push(" AND website_id = ANY(").push_bind(w).push(")");
     }
+    // The old export held what visitors did; admin actions are not analytics.
+    let client_types: Vec<&str> = schemas::EventType::ALL
+        .iter()
+        .filter(|t| t.producer() == schemas::Producer::Client)
+        .map(|t| t.name())
+        .collect();
+    q.push(" AND type = ANY(").push_bind(client_types).push(")");
     q.push(" ORDER BY occurred_at, event_id");
     Ok(export::respond(
         state.pool.clone(),
