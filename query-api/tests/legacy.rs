@@ -150,6 +150,10 @@ async fn analytics_summary_and_export_keep_their_fields_and_columns() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(
+        response.headers().contains_key("x-as-of"),
+        "exports say how fresh they are"
+    );
+    assert!(
         response.headers()["content-disposition"]
             .to_str()
             .unwrap()

@@ -12,7 +12,9 @@ mod stats;
 mod websites;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use schemas::FieldError;
@@ -51,11 +53,32 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats::stats))
         .route("/v1/exports/{kind}", get(exports::export))
         .merge(legacy::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            freshness_header,
+        ))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs))
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .with_state(state)
+}
+
+/// Every read, the legacy ones and the exports included, says how fresh it is in `X-As-Of`:
+/// when the projector last committed. Read before the handler runs, so the data is at least
+/// that fresh.
+async fn freshness_header(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let as_of = crate::freshness::as_of(&state.pool).await.ok();
+    let mut response = next.run(request).await;
+    if let Some(at) = as_of.and_then(|a| a.projected_at)
+        && let Ok(value) = HeaderValue::from_str(&at.to_rfc3339())
+    {
+        response.headers_mut().insert("x-as-of", value);
+    }
+    response
 }
 
 /// A JSON request body, or a 400 that says what is wrong with it.

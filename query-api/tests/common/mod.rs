@@ -60,7 +60,10 @@ impl EventSink for ProjectingSink {
                         }
                     })
                     .collect();
-                apply_batch(&self.pool, "t", &applied, &[]).await.unwrap();
+                let next = applied.last().map_or(0, |a| a.offset + 1);
+                apply_batch(&self.pool, "t", &applied, &[(0, next)])
+                    .await
+                    .unwrap();
             }
             records.iter().map(|_| Ok(())).collect()
         })
@@ -159,6 +162,7 @@ impl TestApp {
 
     /// Applies client events as the projector would.
     pub async fn given(&self, events: Vec<Event>) {
+        let next = events.len() as i64;
         let applied: Vec<Applied> = events
             .into_iter()
             .enumerate()
@@ -168,7 +172,10 @@ impl TestApp {
                 event,
             })
             .collect();
-        apply_batch(&self.pool, "t", &applied, &[]).await.unwrap();
+        // Stores a position, as the projector does: reads report it as `as_of`.
+        apply_batch(&self.pool, "t", &applied, &[(1, next)])
+            .await
+            .unwrap();
     }
 
     /// A token that sees only `websites`, made through the API.
