@@ -10,12 +10,14 @@ use sqlx::PgPool;
 
 use crate::keys::{Website, WriteKeys};
 
-/// Every created website as `(write_key, website)`.
+/// Every created website as `(write_key, website)`, from the live version of the read models.
 pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> {
-    let rows: Vec<(String, String, Vec<String>)> =
-        sqlx::query_as("SELECT write_key, website_id, allowed_origins FROM websites")
-            .fetch_all(pool)
-            .await?;
+    let schema = runtime::read_models::live_schema(pool).await?;
+    let rows: Vec<(String, String, Vec<String>)> = sqlx::query_as(&format!(
+        "SELECT write_key, website_id, allowed_origins FROM \"{schema}\".websites"
+    ))
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(key, id, allowed_origins)| {

@@ -25,6 +25,7 @@ use sqlx::PgPool;
 use crate::config::ProjectorConfig;
 use crate::metrics::ProjectorMetrics;
 use crate::store::{self, Applied};
+use crate::versions;
 
 /// What the health endpoints report.
 #[derive(Default)]
@@ -34,41 +35,62 @@ pub struct Health {
     pub metrics: Arc<ProjectorMetrics>,
 }
 
-/// Consumes until `shutdown` resolves. A batch that has started is finished first.
-pub async fn run(
-    config: &ProjectorConfig,
-    pool: PgPool,
-    health: Arc<Health>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    tokio::pin!(shutdown);
-    let consumer: StreamConsumer = config
+/// A consumer that never commits and never joins a group: partitions are assigned by hand.
+pub fn consumer(config: &ProjectorConfig, group: &str) -> anyhow::Result<StreamConsumer> {
+    config
         .kafka
         .client_config()
         // Required by librdkafka, never used for offsets or membership.
-        .set("group.id", "colloquy-projector")
+        .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", config.fetch_wait_max_ms.to_string())
         .create()
-        .context("cannot create the Kafka consumer")?;
+        .context("cannot create the Kafka consumer")
+}
+
+/// How often the live projector reports to a rebuild and looks for a pause request or a switch.
+const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Consumes into the live read models until `shutdown` resolves. A batch that has started is
+/// finished first. `meta` is a pool on the default schema, for the version metadata.
+///
+/// Between batches it follows a rebuild: when asked, it pauses (so both versions stand still
+/// while they are compared), and when another version has become live it moves there and
+/// resumes from that version's stored offsets.
+pub async fn run(
+    config: &ProjectorConfig,
+    meta: PgPool,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    let consumer = consumer(config, "colloquy-projector")?;
+    let mut schema = tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        s = retry("read the live version", || async {
+            Ok(runtime::read_models::live_schema(&meta).await?)
+        }) => s,
+    };
+    let mut pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
+    tracing::info!(%schema, "projecting into the live read models");
     let dead_letters = KafkaSink::new(
         &config.kafka,
         &ProducerConfig::new(&config.dead_letter_topic),
     )
     .context("cannot create the dead-letter producer")?;
 
-    let assignment = tokio::select! {
+    let assigned = tokio::select! {
         () = &mut shutdown => return Ok(()),
         a = retry("load the assignment", || assignment(config, &consumer, &pool)) => a,
     };
     consumer
-        .assign(&assignment)
+        .assign(&assigned)
         .context("cannot assign partitions")?;
-    tracing::info!(topic = %config.topic, partitions = assignment.count(), "partitions assigned");
-    let stored: Vec<(i32, i64)> = assignment
+    tracing::info!(topic = %config.topic, partitions = assigned.count(), "partitions assigned");
+    let stored: Vec<(i32, i64)> = assigned
         .elements()
         .iter()
         .map(|e| match e.offset() {
@@ -79,11 +101,32 @@ pub async fn run(
     health.metrics.stored(&stored);
     health.ready.store(true, Ordering::Relaxed);
 
+    let mut last_control: Option<Instant> = None;
     loop {
+        if last_control.is_none_or(|at| at.elapsed() >= CONTROL_INTERVAL) {
+            last_control = Some(Instant::now());
+            if let Some(moved) = follow_rebuild(&meta, &schema, &mut shutdown).await {
+                schema = moved;
+                pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
+                let assigned = tokio::select! {
+                    () = &mut shutdown => break,
+                    a = retry("load the assignment", || assignment(config, &consumer, &pool)) => a,
+                };
+                // Re-assigning seeks every partition to the new version's stored offsets;
+                // whatever was fetched for the old version is dropped.
+                consumer
+                    .assign(&assigned)
+                    .context("cannot assign partitions")?;
+                tracing::info!(%schema, "now projecting into the new live read models");
+            }
+        }
         let batch = tokio::select! {
             () = &mut shutdown => break,
-            batch = next_batch(&consumer, config) => batch,
+            batch = next_batch(&consumer, config, CONTROL_INTERVAL) => batch,
         };
+        if batch.is_empty() {
+            continue;
+        }
         let started = Instant::now();
         let prepared = prepare(&batch);
         let mut attempt = 0u32;
@@ -129,8 +172,46 @@ pub async fn run(
     Ok(())
 }
 
+/// Reports to a rebuild (heartbeat), pauses while one asks, and returns the live schema if it
+/// is no longer `schema`. Metadata errors are logged and ignored: without the metadata there is
+/// no rebuild to follow, and projecting must not stop for it.
+async fn follow_rebuild(
+    meta: &PgPool,
+    schema: &str,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<String> {
+    let mut pausing = false;
+    loop {
+        match versions::heartbeat(meta, pausing).await {
+            Ok(true) => {
+                if !pausing {
+                    tracing::info!("a rebuild asked to pause; paused between batches");
+                }
+                pausing = true;
+            }
+            Ok(false) => break,
+            Err(error) => {
+                tracing::debug!(%error, "no rebuild handshake");
+                break;
+            }
+        }
+        tokio::select! {
+            () = shutdown.as_mut() => return None,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    if pausing {
+        let _ = versions::heartbeat(meta, false).await;
+        tracing::info!("resumed");
+    }
+    match runtime::read_models::live_schema(meta).await {
+        Ok(live) if live != schema => Some(live),
+        _ => None,
+    }
+}
+
 /// Every partition of the topic, at the stored offset or the beginning.
-async fn assignment(
+pub async fn assignment(
     config: &ProjectorConfig,
     consumer: &StreamConsumer,
     pool: &PgPool,
@@ -162,21 +243,25 @@ async fn assignment(
     Ok(list)
 }
 
-/// Waits for one record, then gathers more until the batch is full or its latency is up.
-async fn next_batch(consumer: &StreamConsumer, config: &ProjectorConfig) -> Vec<OwnedMessage> {
+/// Waits up to `first` for one record (an empty batch when none came), then gathers more until
+/// the batch is full or its latency is up.
+pub async fn next_batch(
+    consumer: &StreamConsumer,
+    config: &ProjectorConfig,
+    first: Duration,
+) -> Vec<OwnedMessage> {
     let mut batch = Vec::with_capacity(config.batch_size.min(4096));
-    let deadline = loop {
-        match consumer.recv().await {
-            Ok(m) => {
-                batch.push(m.detach());
-                break tokio::time::Instant::now()
-                    + Duration::from_millis(config.batch_max_latency_ms);
-            }
-            Err(error) => {
-                tracing::warn!(%error, "consume error");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+    let deadline = match tokio::time::timeout(first, consumer.recv()).await {
+        Ok(Ok(m)) => {
+            batch.push(m.detach());
+            tokio::time::Instant::now() + Duration::from_millis(config.batch_max_latency_ms)
         }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "consume error");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return batch;
+        }
+        Err(_quiet) => return batch,
     };
     while batch.len() < config.batch_size {
         match tokio::time::timeout_at(deadline, consumer.recv()).await {

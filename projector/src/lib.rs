@@ -7,6 +7,9 @@
 //! - [`consumer`]: the consume → decode → apply → commit loop, and dead-lettering.
 //! - [`projections`]: pure functions from events to read-model changes.
 //! - [`store`]: the SQL behind the read models and offsets; migrations in `migrations/`.
+//! - [`versions`]: versioned read-model schemas, and the live projector's handshake with a rebuild.
+//! - [`rebuild`]: `projector rebuild` — build the next version from offset 0, verify, switch.
+//! - [`verify`]: per-table checksums and differing rows between two versions.
 //! - [`health`]: liveness, readiness and metrics endpoints.
 //! - [`metrics`]: Prometheus metrics and their documented names.
 
@@ -15,6 +18,9 @@ pub mod consumer;
 pub mod health;
 pub mod metrics;
 pub mod projections;
+pub mod rebuild;
 pub mod store;
+pub mod verify;
+pub mod versions;
 
 pub use config::ProjectorConfig;

@@ -1,8 +1,13 @@
 //! The projector binary.
 //!
-//! - `projector` or `projector run`: migrate, then consume until SIGINT/SIGTERM.
-//! - `projector migrate`: apply the read-model migrations and exit.
+//! - `projector` or `projector run`: migrate the live read models, then consume until
+//!   SIGINT/SIGTERM, following rebuilds.
+//! - `projector migrate`: apply the read-model migrations to the live version and exit.
 //! - `projector setup`: create the topics (if missing), migrate, and exit.
+//! - `projector rebuild`: build the next version of every read model from the beginning of the
+//!   topic, verify it against the live one, and switch to it.
+//! - `projector versions`: list the read-model versions.
+//! - `projector drop-version N`: remove a version that is not live.
 
 use std::sync::Arc;
 
@@ -10,6 +15,7 @@ use anyhow::Context;
 use projector::ProjectorConfig;
 use projector::consumer::{self, Health};
 use projector::store::MIGRATOR;
+use projector::versions;
 use runtime::config::Env;
 use runtime::http::HttpServer;
 
@@ -17,13 +23,15 @@ use runtime::http::HttpServer;
 async fn main() -> anyhow::Result<()> {
     runtime::telemetry::init();
     let config = ProjectorConfig::from_source(&Env).context("invalid configuration")?;
-    let command = std::env::args().nth(1).unwrap_or_else(|| "run".to_owned());
-    let pool = config
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map_or("run", String::as_str);
+    // On the default schema: the version metadata, and health.
+    let meta = config
         .postgres
         .lazy_pool()
         .context("invalid DATABASE_URL")?;
-    match command.as_str() {
-        "migrate" => migrate(&pool).await,
+    match command {
+        "migrate" => migrate(&config, &meta).await,
         "setup" => {
             runtime::kafka::ensure_topics(
                 &config.kafka,
@@ -35,10 +43,10 @@ async fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot create topics on {}", config.kafka.brokers))?;
             tracing::info!(topic = %config.topic, partitions = config.partitions, "topics ready");
-            migrate(&pool).await
+            migrate(&config, &meta).await
         }
         "run" => {
-            migrate(&pool).await?;
+            migrate(&config, &meta).await?;
             let health = Arc::new(Health::default());
             projector::metrics::spawn_lag_monitor(
                 health.metrics.clone(),
@@ -46,21 +54,78 @@ async fn main() -> anyhow::Result<()> {
                 config.topic.clone(),
                 std::time::Duration::from_secs(5),
             );
-            let router = projector::health::router(health.clone(), pool.clone());
+            let router = projector::health::router(health.clone(), meta.clone());
             let server = HttpServer::bind(config.addr, router)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.addr))?;
             tracing::info!(addr = %server.local_addr(), "projector health endpoints listening");
             // Health answers until the process exits; only the consumer drains on shutdown.
             tokio::spawn(server.run_until_stopped(std::future::pending()));
-            consumer::run(&config, pool, health, runtime::shutdown::signal()).await
+            consumer::run(&config, meta, health, runtime::shutdown::signal()).await
         }
-        other => anyhow::bail!("unknown command {other:?}; expected run, migrate or setup"),
+        "rebuild" => {
+            let started = std::time::Instant::now();
+            let rebuilt = projector::rebuild::rebuild(&config, &meta).await?;
+            for check in &rebuilt.checks {
+                let verdict = if !check.compared {
+                    "new or changed projection, built from history"
+                } else if check.equal {
+                    "equal"
+                } else {
+                    "DIFFERENT"
+                };
+                eprintln!(
+                    "  {:<26} {:>9} rows (live {:>9})  {verdict}",
+                    check.table, check.new_rows, check.live_rows
+                );
+            }
+            eprintln!(
+                "version {} ({}) is live: {} records in {:.1}s, verified in {:.1}s",
+                rebuilt.version,
+                rebuilt.schema,
+                rebuilt.events,
+                started.elapsed().as_secs_f64(),
+                rebuilt.verified_in.as_secs_f64()
+            );
+            Ok(())
+        }
+        "versions" => {
+            versions::ensure_meta(&meta).await?;
+            print_versions(&versions::list(&meta).await?);
+            Ok(())
+        }
+        "drop-version" => {
+            let version: i32 = args
+                .get(1)
+                .and_then(|v| v.parse().ok())
+                .context("usage: projector drop-version N")?;
+            versions::ensure_meta(&meta).await?;
+            versions::drop_version(&meta, version).await?;
+            eprintln!("version {version} dropped");
+            Ok(())
+        }
+        other => anyhow::bail!(
+            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions or drop-version N"
+        ),
     }
 }
 
-async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("migrations failed")?;
-    tracing::info!("migrations applied");
+/// The listing is the command's output, so it goes to stdout.
+#[allow(clippy::print_stdout)]
+fn print_versions(list: &[versions::Version]) {
+    for v in list {
+        println!("{:>3}  {:<10} {}", v.version, v.schema_name, v.state);
+    }
+}
+
+/// Applies the migrations to the live version.
+async fn migrate(config: &ProjectorConfig, meta: &sqlx::PgPool) -> anyhow::Result<()> {
+    versions::ensure_meta(meta)
+        .await
+        .context("cannot create the version metadata")?;
+    let schema = runtime::read_models::live_schema(meta).await?;
+    let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
+    MIGRATOR.run(&pool).await.context("migrations failed")?;
+    tracing::info!(%schema, "migrations applied");
     Ok(())
 }

@@ -12,9 +12,18 @@ use runtime::kafka::KafkaSink;
 async fn main() -> anyhow::Result<()> {
     runtime::telemetry::init();
     let config = QueryApiConfig::from_source(&Env).context("invalid configuration")?;
-    let pool = config
+    // Reads follow the live version of the read models: a rebuild's switch reaches every new
+    // query within a poll interval.
+    let meta = config
         .postgres
         .lazy_pool()
+        .context("invalid DATABASE_URL")?;
+    let schema = runtime::read_models::live_schema(&meta)
+        .await
+        .unwrap_or_else(|_| "public".to_owned());
+    let live = runtime::read_models::LiveSchema::new(&schema);
+    live.spawn_watch(meta, std::time::Duration::from_millis(500));
+    let pool = runtime::read_models::following_pool(&config.postgres, live)
         .context("invalid DATABASE_URL")?;
     let sink = KafkaSink::new(&config.kafka, &config.producer).context("invalid Kafka settings")?;
     let sink = Arc::new(sink);

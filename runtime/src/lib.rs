@@ -6,6 +6,7 @@
 //!   ingest and query-api produce through (with an in-memory twin for tests).
 //! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
 //! - [`postgres`]: connection pools.
+//! - [`read_models`]: which versioned schema holds the live read models, and pools that follow it.
 //! - [`telemetry`]: logging set-up.
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod http;
 pub mod kafka;
 pub mod postgres;
+pub mod read_models;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testing")]

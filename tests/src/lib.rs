@@ -80,7 +80,12 @@ impl Stack {
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));
-        let query = query_api::build(&query_config, pool.clone(), admin_sink)
+        // Like the real binary, query-api follows the live version of the read models.
+        let live = runtime::read_models::LiveSchema::new("public");
+        live.spawn_watch(pool.clone(), Duration::from_millis(200));
+        let query_pool =
+            runtime::read_models::following_pool(&postgres, live).expect("query-api pool");
+        let query = query_api::build(&query_config, query_pool, admin_sink)
             .await
             .expect("bind query-api");
         let query_url = format!("http://{}", query.local_addr());
@@ -130,6 +135,29 @@ impl Stack {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
         self.projector = Some(child);
+    }
+
+    /// Runs the projector binary with `args` (e.g. `rebuild`) against this stack, to the end.
+    pub async fn projector_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bin_dir().join("projector"))
+            .args(args)
+            .env("DATABASE_URL", &self.postgres.url)
+            .env("KAFKA_BROKERS", &self.kafka.brokers)
+            .env("KAFKA_TOPIC", &self.topic)
+            .env("KAFKA_DLQ_TOPIC", format!("{}-dlq", self.topic))
+            .env("PROJECTOR_BATCH_SIZE", "500")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("run the projector binary")
+    }
+
+    /// The schema of the live read models (`public` until a rebuild switched).
+    pub async fn live_schema(&self) -> String {
+        runtime::read_models::live_schema(&self.pool)
+            .await
+            .expect("read the live version")
     }
 
     /// SIGKILL: no shutdown hook runs, a transaction in flight is cut off.
@@ -209,12 +237,14 @@ impl Stack {
     pub async fn wait_for_events(&self, ids: &[uuid::Uuid], timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT count(*) FROM event_log WHERE event_id = ANY($1)")
-                    .bind(ids)
-                    .fetch_one(&self.pool)
-                    .await
-                    .expect("count events");
+            let schema = self.live_schema().await;
+            let (n,): (i64,) = sqlx::query_as(&format!(
+                "SELECT count(*) FROM \"{schema}\".event_log WHERE event_id = ANY($1)"
+            ))
+            .bind(ids)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count events");
             if n == ids.len() as i64 {
                 return;
             }

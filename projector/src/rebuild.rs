@@ -1,0 +1,304 @@
+//! `projector rebuild`: builds the next version of every read model from offset 0 of the topic
+//! into a new schema while the live version keeps serving, verifies it against the live one,
+//! and switches. See ARCHITECTURE.md ("Rebuilds").
+//!
+//! 1. Catch up: consume from the beginning into the new schema, never past the live version's
+//!    stored offsets (the live projector keeps moving them, so this chases it).
+//! 2. Stand still: ask the live projector to pause between batches (if one is running), then
+//!    finish up to exactly its offsets. Both versions now reflect the same records.
+//! 3. Verify: every table both built with the same projection code must have the same rows;
+//!    a mismatch prints the differing rows, releases the live projector and stops.
+//! 4. Switch: one transaction makes the new version live; the live projector moves to it and
+//!    resumes from its offsets, query-api and ingest follow within a poll interval.
+//!
+//! Poison records are not dead-lettered again: side effects are muted while rebuilding.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use sqlx::PgPool;
+
+use crate::config::ProjectorConfig;
+use crate::consumer::{self, next_batch, prepare};
+use crate::store::{self, MIGRATOR};
+use crate::{verify, versions};
+
+/// How long the rebuild waits for the live projector to pause before giving up.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// A live projector whose heartbeat is older than this is taken as not running.
+const ALIVE_S: f64 = 5.0;
+
+pub struct Rebuilt {
+    pub version: i32,
+    pub schema: String,
+    pub events: u64,
+    /// How long the parity check took.
+    pub verified_in: Duration,
+    pub checks: Vec<verify::TableCheck>,
+}
+
+/// Builds, verifies and switches to the next version. `meta` is a pool on the default schema.
+pub async fn rebuild(config: &ProjectorConfig, meta: &PgPool) -> anyhow::Result<Rebuilt> {
+    versions::ensure_meta(meta).await?;
+    let live = runtime::read_models::live_schema(meta).await?;
+    let live_pool = runtime::read_models::pool_for_schema(&config.postgres, &live)?;
+    let next = versions::create_next(meta).await?;
+    let pool = runtime::read_models::pool_for_schema(&config.postgres, &next.schema_name)?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot migrate the new version")?;
+    versions::record_projection_versions(meta, &next.schema_name).await?;
+    eprintln!(
+        "rebuilding every read model from the beginning of {} into {} (live: {live})",
+        config.topic, next.schema_name
+    );
+    let result = build(config, meta, &live_pool, &pool).await;
+    let events = match result {
+        Ok(events) => events,
+        Err(error) => {
+            let _ = versions::request_pause(meta, false).await;
+            let _ = versions::mark(meta, next.version, "failed").await;
+            return Err(error);
+        }
+    };
+    let started = Instant::now();
+    let checks = verify::compare(meta, &live, &next.schema_name).await?;
+    let mismatched: Vec<&verify::TableCheck> = checks.iter().filter(|c| !c.equal).collect();
+    if !mismatched.is_empty() {
+        for check in &mismatched {
+            eprintln!(
+                "MISMATCH {}: live {} rows, new {} rows",
+                check.table, check.live_rows, check.new_rows
+            );
+            for row in
+                verify::rows_only_in(meta, &live, &next.schema_name, &check.table, 10).await?
+            {
+                eprintln!("  only live: {row}");
+            }
+            for row in
+                verify::rows_only_in(meta, &next.schema_name, &live, &check.table, 10).await?
+            {
+                eprintln!("  only new:  {row}");
+            }
+        }
+        versions::request_pause(meta, false).await?;
+        versions::mark(meta, next.version, "failed").await?;
+        anyhow::bail!(
+            "version {} differs from the live one in {} table(s); not switching (it stays for inspection until `projector drop-version {}`)",
+            next.version,
+            mismatched.len(),
+            next.version
+        );
+    }
+    versions::switch_to(meta, next.version).await?;
+    Ok(Rebuilt {
+        version: next.version,
+        schema: next.schema_name,
+        events,
+        verified_in: started.elapsed(),
+        checks,
+    })
+}
+
+/// How close (in records) the rebuild gets to the live version before pausing it: the pause
+/// then lasts as long as applying this many records.
+const PAUSE_GAP: i64 = 5_000;
+
+/// Consumes into `pool` until it holds exactly what the (paused) live version holds.
+///
+/// Bulk phase: every partition from its position, never applying past the live version's
+/// stored offsets (records beyond them are dropped and read again later). Once within
+/// [`PAUSE_GAP`] of the live version, or as soon as one partition has caught up with it, the
+/// live projector is paused and its offsets become the fixed target of the final phase.
+async fn build(
+    config: &ProjectorConfig,
+    meta: &PgPool,
+    live: &PgPool,
+    pool: &PgPool,
+) -> anyhow::Result<u64> {
+    let consumer = consumer::consumer(config, "colloquy-rebuild")?;
+    let partitions = partitions(config, &consumer)?;
+    let mut positions: BTreeMap<i32, i64> = partitions.iter().map(|p| (*p, 0)).collect();
+    let mut target: Option<HashMap<i32, i64>> = None;
+    let mut reassign = true;
+    let mut overshot = false;
+    let mut progress = Progress::new(config, &consumer, &partitions);
+    loop {
+        let cap = match &target {
+            Some(t) => t.clone(),
+            None => store::offsets::load(live, &config.topic).await?,
+        };
+        let cap_of = |p: &i32| cap.get(p).copied().unwrap_or(0);
+        let remaining: i64 = partitions
+            .iter()
+            .map(|p| (cap_of(p) - positions[p]).max(0))
+            .sum();
+        if target.is_some() && remaining == 0 {
+            break;
+        }
+        if target.is_none() && (remaining <= PAUSE_GAP || overshot) {
+            pause_live(meta).await?;
+            target = Some(store::offsets::load(live, &config.topic).await?);
+            reassign = true;
+            continue;
+        }
+        if reassign {
+            // Assigning with explicit offsets seeks. In the final phase only the partitions
+            // still behind the target are read.
+            let mut list = TopicPartitionList::new();
+            for p in &partitions {
+                if target.is_none() || positions[p] < cap_of(p) {
+                    list.add_partition_offset(&config.topic, *p, Offset::Offset(positions[p]))?;
+                }
+            }
+            consumer.assign(&list).context("cannot assign partitions")?;
+            reassign = false;
+        }
+        let batch = next_batch(&consumer, config, Duration::from_millis(500)).await;
+        let kept: Vec<_> = batch
+            .into_iter()
+            .filter(|m| {
+                let p = m.partition();
+                let within = m.offset() >= positions.get(&p).copied().unwrap_or(0)
+                    && m.offset() < cap_of(&p);
+                if !within {
+                    // Past the live version: read again from the position later.
+                    overshot = true;
+                    reassign = true;
+                }
+                within
+            })
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        let prepared = prepare(&kept);
+        store::apply_batch(
+            pool,
+            &config.topic,
+            &prepared.events,
+            &prepared.next_offsets,
+        )
+        .await
+        .context("cannot apply a batch to the new version")?;
+        for (p, next) in &prepared.next_offsets {
+            positions.insert(*p, *next);
+        }
+        progress.tick(kept.len() as u64, positions.values().sum());
+    }
+    Ok(progress.done())
+}
+
+/// Asks the live projector to pause and waits until it has (or until it is clear none runs).
+async fn pause_live(meta: &PgPool) -> anyhow::Result<()> {
+    versions::request_pause(meta, true).await?;
+    let deadline = Instant::now() + PAUSE_TIMEOUT;
+    loop {
+        let (paused, alive) = versions::live_projector(meta, ALIVE_S).await?;
+        if paused {
+            eprintln!("caught up; the live projector paused for the final check");
+            return Ok(());
+        }
+        if !alive {
+            eprintln!("caught up; no live projector is running");
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the live projector did not pause within {PAUSE_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow::Result<Vec<i32>> {
+    let metadata = consumer
+        .fetch_metadata(Some(&config.topic), Duration::from_secs(5))
+        .context("cannot fetch topic metadata")?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == config.topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    anyhow::ensure!(
+        !partitions.is_empty(),
+        "topic {} does not exist",
+        config.topic
+    );
+    Ok(partitions)
+}
+
+/// A progress line on stderr: records read of the topic's total, records per second, time left.
+struct Progress {
+    started: Instant,
+    last: Instant,
+    total: i64,
+    events: u64,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(config: &ProjectorConfig, consumer: &StreamConsumer, partitions: &[i32]) -> Self {
+        let total = partitions
+            .iter()
+            .filter_map(|p| {
+                consumer
+                    .fetch_watermarks(&config.topic, *p, Duration::from_secs(5))
+                    .ok()
+            })
+            .map(|(_, high)| high)
+            .sum();
+        Self {
+            started: Instant::now(),
+            last: Instant::now(),
+            total,
+            events: 0,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&mut self, records: u64, position: i64) {
+        self.events += records;
+        if self.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last = Instant::now();
+        let rate = self.events as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        let total = self.total.max(position).max(1);
+        let share = position as f64 / total as f64;
+        let left = (total - position).max(0) as f64 / rate.max(1.0);
+        let filled = (share * 30.0) as usize;
+        let line = format!(
+            "[{}{}] {:>3.0}% {position}/{total} records  {rate:.0}/s  {left:.0}s left",
+            "#".repeat(filled),
+            ".".repeat(30 - filled.min(30)),
+            share * 100.0
+        );
+        let mut err = std::io::stderr();
+        if self.terminal {
+            let _ = write!(err, "\r{line}");
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
+        let _ = err.flush();
+    }
+
+    fn done(&self) -> u64 {
+        if self.terminal {
+            eprintln!();
+        }
+        let rate = self.events as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        eprintln!(
+            "read {} records in {:.1}s ({rate:.0}/s)",
+            self.events,
+            self.started.elapsed().as_secs_f64()
+        );
+        self.events
+    }
+}

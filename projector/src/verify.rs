@@ -1,0 +1,91 @@
+//! Parity between two versions of the read models: row counts and content checksums per
+//! table, and the differing rows when they disagree.
+
+use sqlx::PgPool;
+
+use crate::versions::{self, BOOKKEEPING};
+
+/// One table compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableCheck {
+    pub table: String,
+    /// Both versions built it from the beginning with the same projection code, so they must
+    /// agree; otherwise it is listed but not compared.
+    pub compared: bool,
+    pub live_rows: i64,
+    pub new_rows: i64,
+    pub equal: bool,
+}
+
+/// Row count and an order-independent checksum of every row's full text.
+pub async fn checksum(
+    pool: &PgPool,
+    schema: &str,
+    table: &str,
+) -> Result<(i64, String), sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT count(*), COALESCE(md5(string_agg(h, '' ORDER BY h)), '')
+         FROM (SELECT md5(t::text) AS h FROM \"{schema}\".\"{table}\" t) x"
+    ))
+    .fetch_one(pool)
+    .await
+}
+
+/// The projection tables of a schema.
+pub async fn tables(pool: &PgPool, schema: &str) -> Result<Vec<String>, sqlx::Error> {
+    let all: Vec<String> = sqlx::query_scalar(
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY tablename",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|t| !BOOKKEEPING.contains(&t.as_str()))
+        .collect())
+}
+
+/// Compares every projection table of `new` with `live`.
+pub async fn compare(pool: &PgPool, live: &str, new: &str) -> Result<Vec<TableCheck>, sqlx::Error> {
+    let live_versions = versions::projection_versions(pool, live).await?;
+    let new_versions = versions::projection_versions(pool, new).await?;
+    let live_tables = tables(pool, live).await?;
+    let mut checks = Vec::new();
+    for table in tables(pool, new).await? {
+        let (new_rows, new_sum) = checksum(pool, new, &table).await?;
+        let compared = live_tables.contains(&table)
+            && live_versions.contains_key(&table)
+            && live_versions.get(&table) == new_versions.get(&table);
+        let (live_rows, live_sum) = if live_tables.contains(&table) {
+            checksum(pool, live, &table).await?
+        } else {
+            (0, String::new())
+        };
+        checks.push(TableCheck {
+            equal: !compared || (live_rows == new_rows && live_sum == new_sum),
+            table,
+            compared,
+            live_rows,
+            new_rows,
+        });
+    }
+    Ok(checks)
+}
+
+/// Up to `limit` rows of `table` in schema `a` that schema `b` does not have, as JSON.
+pub async fn rows_only_in(
+    pool: &PgPool,
+    a: &str,
+    b: &str,
+    table: &str,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(x)::text FROM (
+            SELECT * FROM \"{a}\".\"{table}\" EXCEPT ALL SELECT * FROM \"{b}\".\"{table}\") x
+         LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,243 @@
+//! Read-model versions: the metadata in the `colloquy` schema (which version is live), the
+//! projection versions each schema was built with, and the handshake by which a rebuild pauses
+//! the live projector for the moment it needs both versions standing still.
+
+use std::collections::BTreeMap;
+
+use runtime::read_models::{is_read_model_schema, schema_name};
+use sqlx::PgPool;
+
+/// The code version of every projection table. Bump a table's number when its projection code
+/// changes what it stores: a rebuild then builds it anew and does not expect it to equal the
+/// live one.
+pub const PROJECTIONS: &[(&str, i32)] = &[
+    ("event_log", 1),
+    ("conversations", 1),
+    ("messages", 1),
+    ("cta_clicks", 1),
+    ("contact_requests", 1),
+    ("contact_request_changes", 1),
+    ("daily_stats", 1),
+    ("daily_visitors", 1),
+    ("message_flags", 1),
+    ("websites", 1),
+    ("api_tokens", 1),
+    ("contact_identities", 1),
+    ("contact_observations", 1),
+    ("contact_edits", 1),
+    ("contacts", 1),
+];
+
+/// Tables in a read-model schema that are bookkeeping, not projections.
+pub const BOOKKEEPING: &[&str] = &[
+    "projector_offsets",
+    "projection_versions",
+    "_sqlx_migrations",
+];
+
+/// Creates the metadata if it is missing; the first live version is `public`.
+pub async fn ensure_meta(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // Two processes starting together must not race on CREATE.
+    sqlx::query("SELECT pg_advisory_xact_lock(7420516)")
+        .execute(&mut *tx)
+        .await?;
+    for statement in [
+        "CREATE SCHEMA IF NOT EXISTS colloquy",
+        "CREATE TABLE IF NOT EXISTS colloquy.read_models (
+            version       integer     PRIMARY KEY,
+            schema_name   text        NOT NULL UNIQUE,
+            state         text        NOT NULL CHECK (state IN ('building', 'live', 'retired', 'failed')),
+            created_at    timestamptz NOT NULL DEFAULT now(),
+            activated_at  timestamptz)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS read_models_one_live
+            ON colloquy.read_models ((true)) WHERE state = 'live'",
+        "CREATE TABLE IF NOT EXISTS colloquy.control (
+            id               boolean     PRIMARY KEY DEFAULT true CHECK (id),
+            pause_requested  boolean     NOT NULL DEFAULT false,
+            paused           boolean     NOT NULL DEFAULT false,
+            heartbeat_at     timestamptz)",
+        "INSERT INTO colloquy.control (id) VALUES (true) ON CONFLICT DO NOTHING",
+        "INSERT INTO colloquy.read_models (version, schema_name, state, activated_at)
+            SELECT 1, 'public', 'live', now()
+            WHERE NOT EXISTS (SELECT 1 FROM colloquy.read_models)",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Version {
+    pub version: i32,
+    pub schema_name: String,
+    pub state: String,
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<Version>, sqlx::Error> {
+    sqlx::query_as("SELECT version, schema_name, state FROM colloquy.read_models ORDER BY version")
+        .fetch_all(pool)
+        .await
+}
+
+/// Registers the next version as `building` and creates its schema.
+pub async fn create_next(pool: &PgPool) -> Result<Version, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7420516)")
+        .execute(&mut *tx)
+        .await?;
+    let version: i32 =
+        sqlx::query_scalar("SELECT COALESCE(max(version), 1) + 1 FROM colloquy.read_models")
+            .fetch_one(&mut *tx)
+            .await?;
+    let schema = schema_name(version);
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO colloquy.read_models (version, schema_name, state) VALUES ($1, $2, 'building')",
+    )
+    .bind(version)
+    .bind(&schema)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Version {
+        version,
+        schema_name: schema,
+        state: "building".into(),
+    })
+}
+
+/// Records that `schema` is built from the beginning by this code, for every projection.
+pub async fn record_projection_versions(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    let (tables, versions): (Vec<&str>, Vec<i32>) = PROJECTIONS.iter().copied().unzip();
+    sqlx::query(&format!(
+        "INSERT INTO \"{schema}\".projection_versions (table_name, version)
+         SELECT * FROM UNNEST($1::text[], $2::int[])
+         ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version"
+    ))
+    .bind(tables)
+    .bind(versions)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn projection_versions(
+    pool: &PgPool,
+    schema: &str,
+) -> Result<BTreeMap<String, i32>, sqlx::Error> {
+    let rows: Vec<(String, i32)> = sqlx::query_as(&format!(
+        "SELECT table_name, version FROM \"{schema}\".projection_versions"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Makes `version` live and retires the one that was, in one transaction, and releases the
+/// live projector.
+pub async fn switch_to(pool: &PgPool, version: i32) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE colloquy.read_models SET state = 'retired' WHERE state = 'live'")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE colloquy.read_models SET state = 'live', activated_at = now() WHERE version = $1",
+    )
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE colloquy.control SET pause_requested = false")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+pub async fn mark(pool: &PgPool, version: i32, state: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE colloquy.read_models SET state = $2 WHERE version = $1")
+        .bind(version)
+        .bind(state)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Drops a version that is not live.
+pub async fn drop_version(pool: &PgPool, version: i32) -> anyhow::Result<()> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT schema_name, state FROM colloquy.read_models WHERE version = $1")
+            .bind(version)
+            .fetch_optional(pool)
+            .await?;
+    let Some((schema, state)) = row else {
+        anyhow::bail!("there is no version {version}");
+    };
+    anyhow::ensure!(
+        state != "live",
+        "version {version} is live; switch away from it first"
+    );
+    anyhow::ensure!(
+        is_read_model_schema(&schema),
+        "not a read-model schema: {schema}"
+    );
+    let mut tx = pool.begin().await?;
+    if schema == "public" {
+        // Version 1 shares `public` with nothing else of ours: drop its tables.
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                .fetch_all(&mut *tx)
+                .await?;
+        for table in tables {
+            sqlx::query(&format!("DROP TABLE IF EXISTS public.\"{table}\" CASCADE"))
+                .execute(&mut *tx)
+                .await?;
+        }
+    } else {
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM colloquy.read_models WHERE version = $1")
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The live projector's side of the handshake: reports it is alive and whether it is paused;
+/// answers whether a pause is requested.
+pub async fn heartbeat(pool: &PgPool, paused: bool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE colloquy.control SET heartbeat_at = now(), paused = $1 RETURNING pause_requested",
+    )
+    .bind(paused)
+    .fetch_one(pool)
+    .await
+}
+
+/// The rebuild's side: asks the live projector to pause, or releases it.
+pub async fn request_pause(pool: &PgPool, pause: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE colloquy.control SET pause_requested = $1")
+        .bind(pause)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether the live projector has paused, and whether it is running at all (a heartbeat
+/// within the last `alive_s` seconds).
+pub async fn live_projector(pool: &PgPool, alive_s: f64) -> Result<(bool, bool), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT paused, COALESCE(heartbeat_at > now() - make_interval(secs => $1), false)
+         FROM colloquy.control",
+    )
+    .bind(alive_s)
+    .fetch_one(pool)
+    .await
+}
