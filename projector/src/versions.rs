@@ -26,6 +26,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("contact_observations", 1),
     ("contact_edits", 1),
     ("contacts", 1),
+    ("funnel_conversations", 1),
 ];
 
 /// Tables in a read-model schema that are bookkeeping, not projections.

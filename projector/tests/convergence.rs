@@ -19,8 +19,9 @@ mod common;
 use common::{every_row, fresh_pool};
 
 /// Every read-model table whose content must not depend on order.
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "conversations",
+    "funnel_conversations",
     "contacts",
     "contact_identities",
     "contact_observations",

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod cta_clicks;
 pub mod daily_stats;
 pub mod event_log;
+pub mod funnel;
 pub mod message_flags;
 pub mod messages;
 pub mod offsets;
@@ -101,6 +102,7 @@ pub async fn apply_batch(
         .into_iter()
         .collect();
     contacts::apply(&mut tx, &changes.contacts, &conversations, &requests).await?;
+    funnel::refresh(&mut tx, &conversations).await?;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
     Ok(BatchOutcome {

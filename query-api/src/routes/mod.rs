@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> Router {
             get(requests::detail).patch(requests::change_status),
         )
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/stats/funnel", get(stats::funnel))
         .route("/v1/exports/{kind}", get(exports::export))
         .merge(legacy::routes())
         .layer(middleware::from_fn_with_state(

@@ -126,3 +126,60 @@ pub async fn stats(
         "as_of": as_of,
     })))
 }
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelParams {
+    pub website_id: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
+    pub from: Option<String>,
+    /// Last day, inclusive; today when absent.
+    pub to: Option<String>,
+    /// Only conversations whose widget loaded on this page.
+    pub page_url: Option<String>,
+    /// `hour` (default, ≤ 31 days) or `day` buckets for the series.
+    pub interval: Option<String>,
+}
+
+/// `GET /v1/stats/funnel`: conversations reaching each stage — widget loaded, engaged, CTA
+/// clicked, contact submitted — with the rate from each stage to the next, per page, and an
+/// hourly (or daily) series; bucketed by the hour the widget loaded.
+pub async fn funnel(
+    admin: Admin,
+    State(state): State<AppState>,
+    Params(params): Params<FunnelParams>,
+) -> Result<Json<Value>, ApiError> {
+    let websites = admin.scope.narrow(params.website_id.as_deref())?;
+    let websites = websites.as_deref();
+    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 7)?;
+    let step = match params.interval.as_deref() {
+        None | Some("hour") if days.len() <= MAX_HOURLY_DAYS => "hour",
+        None | Some("day") => "day",
+        Some("hour") => {
+            return Err(ApiError::BadRequest(format!(
+                "interval: hourly series cover at most {MAX_HOURLY_DAYS} days"
+            )));
+        }
+        Some(_) => return Err(ApiError::BadRequest("interval: hour or day".into())),
+    };
+    let page = params.page_url.as_deref();
+    let (start, end) = days.instants();
+    let as_of = as_of(&state.pool).await?;
+    let total = store::funnel(&state.pool, websites, start, end, page).await?;
+    let by_page = store::funnel_by_page(&state.pool, websites, start, end, page).await?;
+    let series = store::funnel_series(&state.pool, websites, start, end, page, step).await?;
+    Ok(Json(json!({
+        "from": days.from,
+        "to": days.to,
+        "stages": total,
+        "rates": {
+            "engaged_of_loaded": ratio(total.engaged, total.loaded),
+            "cta_clicked_of_engaged": ratio(total.cta_clicked, total.engaged),
+            "contact_submitted_of_engaged": ratio(total.contact_submitted, total.engaged),
+        },
+        "by_page": by_page,
+        "interval": step,
+        "series": series,
+        "as_of": as_of,
+    })))
+}

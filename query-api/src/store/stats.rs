@@ -157,3 +157,109 @@ pub async fn hourly(
     .fetch_all(pool)
     .await
 }
+
+/// Conversations reaching each stage of the funnel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
+pub struct FunnelRow {
+    pub loaded: i64,
+    pub engaged: i64,
+    pub cta_clicked: i64,
+    pub contact_submitted: i64,
+}
+
+const FUNNEL: &str = "count(*) FILTER (WHERE loaded) AS loaded,
+    count(*) FILTER (WHERE engaged) AS engaged,
+    count(*) FILTER (WHERE cta_clicked) AS cta_clicked,
+    count(*) FILTER (WHERE contact_submitted) AS contact_submitted";
+
+const FUNNEL_WHERE: &str = "($1::text[] IS NULL OR website_id = ANY($1))
+    AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR page_url = $4)";
+
+pub async fn funnel(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    page_url: Option<&str>,
+) -> Result<FunnelRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {FUNNEL} FROM funnel_conversations WHERE {FUNNEL_WHERE}"
+    ))
+    .bind(websites)
+    .bind(start)
+    .bind(end)
+    .bind(page_url)
+    .fetch_one(pool)
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
+pub struct FunnelPageRow {
+    pub page_url: String,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub stages: FunnelRow,
+}
+
+/// The funnel per page the widget loaded on, busiest first.
+pub async fn funnel_by_page(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    page_url: Option<&str>,
+) -> Result<Vec<FunnelPageRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT page_url, {FUNNEL} FROM funnel_conversations WHERE {FUNNEL_WHERE}
+         GROUP BY page_url ORDER BY count(*) DESC, page_url LIMIT 500"
+    ))
+    .bind(websites)
+    .bind(start)
+    .bind(end)
+    .bind(page_url)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
+pub struct FunnelHourRow {
+    pub hour: DateTime<Utc>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub stages: FunnelRow,
+}
+
+/// The funnel per hour (`hour`) or day (`day`) of the range, empty buckets included.
+pub async fn funnel_series(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    page_url: Option<&str>,
+    step: &str,
+) -> Result<Vec<FunnelHourRow>, sqlx::Error> {
+    let (unit, interval) = if step == "hour" {
+        ("hour", "1 hour")
+    } else {
+        ("day", "1 day")
+    };
+    sqlx::query_as(&format!(
+        "SELECT b.bucket AS hour,
+            COALESCE(count(*) FILTER (WHERE f.loaded), 0) AS loaded,
+            COALESCE(count(*) FILTER (WHERE f.engaged), 0) AS engaged,
+            COALESCE(count(*) FILTER (WHERE f.cta_clicked), 0) AS cta_clicked,
+            COALESCE(count(*) FILTER (WHERE f.contact_submitted), 0) AS contact_submitted
+         FROM generate_series($2::timestamptz, $3::timestamptz - interval '{interval}', interval '{interval}') AS b(bucket)
+         LEFT JOIN funnel_conversations f
+           ON ($1::text[] IS NULL OR f.website_id = ANY($1))
+          AND date_trunc('{unit}', f.hour) = b.bucket
+          AND ($4::text IS NULL OR f.page_url = $4)
+         GROUP BY b.bucket ORDER BY b.bucket"
+    ))
+    .bind(websites)
+    .bind(start)
+    .bind(end)
+    .bind(page_url)
+    .fetch_all(pool)
+    .await
+}
