@@ -561,8 +561,10 @@ async fn the_schema_catalogue_lists_every_event_type_with_its_version_and_produc
     let sent = types.iter().find(|t| t["type"] == "message.sent").unwrap();
     assert_eq!(
         (sent["schema_version"].as_u64(), sent["producer"].as_str()),
-        (Some(1), Some("client"))
+        (Some(2), Some("client"))
     );
+    // Old clients' version 1 is still accepted.
+    assert_eq!(sent["accepts_versions"], json!([1, 2]));
     assert!(sent["payload"]["properties"]["sender"].is_object());
     let erased = types
         .iter()
@@ -647,6 +649,39 @@ async fn track_interaction_records_a_widget_load_and_answers_as_before() {
 }
 
 #[tokio::test]
+async fn old_clients_send_version_1_and_new_ones_version_2_of_a_message() {
+    let app = spawn_app().await;
+    let batch = json!({"batch": [
+        // No schema_version: the shape clients sent before versions existed.
+        {"type": "message.sent", "conversation_id": "c", "payload": {"sender": "user", "text": "old"}},
+        {"type": "message.sent", "conversation_id": "c", "schema_version": 1,
+         "payload": {"sender": "bot", "text": "old too"}},
+        {"type": "message.sent", "conversation_id": "c", "schema_version": 2,
+         "payload": {"sender": {"type": "agent", "id": "a-7", "name": "Sam"}, "text": "new"}},
+        // A version 2 message in the version 1 shape is refused, saying where.
+        {"type": "message.sent", "conversation_id": "c", "schema_version": 2,
+         "payload": {"sender": "user", "text": "confused"}},
+    ]});
+    let (status, _, body) = app.post(batch.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 3);
+    assert_eq!(body["rejected"][0]["index"], 3);
+    assert!(
+        body["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("payload.sender")
+    );
+    let stored = app.stored();
+    assert!(
+        stored.iter().all(|e| e["schema_version"] == 2),
+        "stored as the current version"
+    );
+    assert_eq!(stored[0]["payload"]["sender"], json!({"type": "user"}));
+    assert_eq!(stored[2]["payload"]["sender"]["name"], "Sam");
+}
+
+#[tokio::test]
 async fn client_update_records_messages_and_cta_clicks() {
     let app = spawn_app().await;
     let message = json!({"user_id": "u1", "session_id": "s1", "message": "Hello, world!", "event_type": "message"});
@@ -669,7 +704,7 @@ async fn client_update_records_messages_and_cta_clicks() {
     );
     assert_eq!(
         stored[0]["payload"],
-        json!({"sender": "user", "text": "Hello, world!", "customer_id": "u1", "requires_human": false})
+        json!({"sender": {"type": "user"}, "text": "Hello, world!", "customer_id": "u1", "requires_human": false})
     );
     assert_eq!(stored[1]["type"], "cta.clicked");
     assert_eq!(
@@ -733,10 +768,10 @@ async fn chat_records_the_users_message_and_the_bots_reply() {
     );
     let stored = app.stored();
     assert_eq!(stored.len(), 2);
-    assert_eq!(stored[0]["payload"]["sender"], "user");
+    assert_eq!(stored[0]["payload"]["sender"], json!({"type": "user"}));
     assert_eq!(
         stored[1]["payload"],
-        json!({"sender": "bot", "text": "Sure, what with?", "response_time_ms": 640, "requires_human": false})
+        json!({"sender": {"type": "bot"}, "text": "Sure, what with?", "response_time_ms": 640, "requires_human": false})
     );
     assert!(stored.iter().all(|e| e["conversation_id"] == "s7"));
 }

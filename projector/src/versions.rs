@@ -13,7 +13,8 @@ use sqlx::PgPool;
 pub const PROJECTIONS: &[(&str, i32)] = &[
     ("event_log", 1),
     ("conversations", 1),
-    ("messages", 1),
+    // 2: sender_id and sender_name (message.sent version 2).
+    ("messages", 2),
     ("cta_clicks", 1),
     ("contact_requests", 1),
     ("contact_request_changes", 1),

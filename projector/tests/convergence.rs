@@ -84,7 +84,8 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                 2 | 3 => Payload::MessageSent(MessageSent {
                     message_id: Some(message_ref),
                     customer_id: None,
-                    sender: [Sender::User, Sender::Bot, Sender::Agent][rng.below(3) as usize],
+                    sender: [Sender::User, Sender::Bot, Sender::Agent][rng.below(3) as usize]
+                        .into(),
                     text: "hi".into(),
                     response_time_ms: Some(rng.below(2_000)),
                     confidence_score: None,

@@ -127,7 +127,8 @@ pub enum Environment {
 pub struct IncomingEvent {
     /// Send the same id again when retrying, so the event counts once.
     pub event_id: Option<Uuid>,
-    /// Defaults to the type's current version; older versions are upcast.
+    /// The payload's version; 1 when absent (the shape clients sent before versions existed).
+    /// Older versions are upcast to the current one.
     pub schema_version: Option<u32>,
     pub conversation_id: String,
     /// RFC 3339; defaults to the time ingest received the event.
@@ -193,7 +194,9 @@ impl IncomingEvent {
                 ),
             ));
         }
-        let version = raw.schema_version.unwrap_or(event_type.current_version());
+        // Without a version, an event is read as its type's first version: the shape clients
+        // sent before versions existed. New shapes are opted into by naming their version.
+        let version = raw.schema_version.unwrap_or(1);
         let payload = Payload::parse(event_type, version, raw.payload)?;
         validate_id("conversation_id", &raw.conversation_id)?;
         raw.context.validate()?;
@@ -275,7 +278,7 @@ mod tests {
     fn message(text: &str) -> Event {
         Event {
             event_id: Uuid::now_v7(),
-            schema_version: 1,
+            schema_version: 2,
             website_id: "demo".into(),
             conversation_id: "c-1".into(),
             occurred_at: Utc::now(),
@@ -287,7 +290,7 @@ mod tests {
             payload: Payload::MessageSent(MessageSent {
                 customer_id: None,
                 message_id: None,
-                sender: Sender::User,
+                sender: Sender::User.into(),
                 text: text.into(),
                 response_time_ms: None,
                 confidence_score: None,
@@ -308,7 +311,7 @@ mod tests {
         let value: Value = serde_json::from_slice(&message("hi").encode().unwrap()).unwrap();
         assert_eq!(value["type"], "message.sent");
         assert_eq!(value["payload"]["text"], "hi");
-        assert_eq!(value["schema_version"], 1);
+        assert_eq!(value["schema_version"], 2);
     }
 
     #[test]
@@ -380,7 +383,7 @@ mod tests {
             panic!("not a message")
         };
         assert_eq!(
-            (m.sender, m.text.as_str(), m.response_time_ms),
+            (m.sender.kind, m.text.as_str(), m.response_time_ms),
             (Sender::Bot, "Hi!", Some(420))
         );
     }

@@ -25,6 +25,11 @@ pub fn documents() -> Vec<(String, String)> {
             t.payload_schema(),
         ));
     }
+    // Versions old clients may still send.
+    docs.push((
+        "payloads/message.sent.v1.json".to_owned(),
+        schemars::schema_for!(crate::payloads::past::MessageSentV1),
+    ));
     docs.into_iter()
         .map(|(name, schema)| {
             let text = serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
@@ -42,6 +47,7 @@ pub fn catalogue() -> Value {
             json!({
                 "type": t.name(),
                 "schema_version": t.current_version(),
+                "accepts_versions": (1..=t.current_version()).collect::<Vec<u32>>(),
                 "producer": match t.producer() { Producer::Client => "client", Producer::Admin => "admin" },
                 "payload": t.payload_schema(),
             })

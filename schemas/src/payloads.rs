@@ -94,7 +94,7 @@ macro_rules! catalogue {
 catalogue! {
     WidgetLoaded => "widget.loaded", WidgetLoaded, 1, Client;
     ConversationStarted => "conversation.started", ConversationStarted, 1, Client;
-    MessageSent => "message.sent", MessageSent, 1, Client;
+    MessageSent => "message.sent", MessageSent, 2, Client;
     CtaClicked => "cta.clicked", CtaClicked, 1, Client;
     ContactSubmitted => "contact.submitted", ContactSubmitted, 1, Client;
     ConversationRated => "conversation.rated", ConversationRated, 1, Client;
@@ -141,12 +141,54 @@ impl Payload {
 
 /// Rewrites a payload of `event_type` at `version` as `version + 1`. When a type's current
 /// version goes up, its step goes here, so old events in the topic and old clients keep
-/// working (`Payload::parse` chains the steps).
-fn upcast_step(event_type: EventType, version: u32, _value: Value) -> Result<Value, FieldError> {
-    Err(FieldError::new(
-        "schema_version",
-        format!("no upcaster from {} version {version}", event_type.name()),
-    ))
+/// working (`Payload::parse` chains the steps). The shapes of past versions are kept in
+/// [`past`] for their documentation.
+fn upcast_step(event_type: EventType, version: u32, value: Value) -> Result<Value, FieldError> {
+    match (event_type, version) {
+        // message.sent 1 → 2: `sender` was a bare role; it becomes an object with the role as
+        // `type` (and, from version 2, who exactly: `id`, `name`).
+        (EventType::MessageSent, 1) => {
+            let mut value = value;
+            if let Some(object) = value.as_object_mut()
+                && let Some(Value::String(role)) = object.get("sender").cloned()
+            {
+                if !Sender::ALL.iter().any(|s| s.as_str() == role) {
+                    return Err(FieldError::new(
+                        "payload.sender",
+                        "expected one of user, bot, agent",
+                    ));
+                }
+                object.insert("sender".into(), serde_json::json!({ "type": role }));
+            }
+            Ok(value)
+        }
+        _ => Err(FieldError::new(
+            "schema_version",
+            format!("no upcaster from {} version {version}", event_type.name()),
+        )),
+    }
+}
+
+/// The payload shapes of versions that are no longer current, frozen: what old clients send
+/// and old records in the topic hold. They are documented (`schemas/json/payloads/`) and read
+/// through the upcasters, never built.
+pub mod past {
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+
+    /// `message.sent` version 1: `sender` is the bare role.
+    #[derive(Debug, Clone, Deserialize, JsonSchema)]
+    pub struct MessageSentV1 {
+        pub message_id: Option<String>,
+        pub customer_id: Option<String>,
+        /// `user`, `bot` or `agent`.
+        pub sender: String,
+        pub text: String,
+        pub response_time_ms: Option<u64>,
+        pub confidence_score: Option<f64>,
+        #[serde(default)]
+        pub requires_human: bool,
+    }
 }
 
 fn from_value<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, FieldError> {
@@ -274,7 +316,8 @@ pub struct MessageSent {
     /// The visitor, when the client knows who it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
-    pub sender: Sender,
+    /// Who said it: the role (`type`), and when the client knows them, who exactly.
+    pub sender: SenderRef,
     pub text: String,
     /// How long the bot or agent took to answer, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -299,6 +342,16 @@ impl Validate for MessageSent {
             limits::ID_CHARS,
         )?;
         bounded("payload.text", Some(&self.text), limits::TEXT_CHARS)?;
+        bounded(
+            "payload.sender.id",
+            self.sender.id.as_deref(),
+            limits::ID_CHARS,
+        )?;
+        bounded(
+            "payload.sender.name",
+            self.sender.name.as_deref(),
+            limits::NAME_CHARS,
+        )?;
         if let Some(score) = self.confidence_score
             && !(0.0..=1.0).contains(&score)
         {
@@ -639,6 +692,35 @@ impl Validate for TokenCreated {
     }
 }
 
+/// The sender of a message (`message.sent` version 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SenderRef {
+    #[serde(rename = "type")]
+    pub kind: Sender,
+    /// The user's, bot's or agent's own id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// A display name, e.g. the agent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl SenderRef {
+    pub fn role(kind: Sender) -> Self {
+        Self {
+            kind,
+            id: None,
+            name: None,
+        }
+    }
+}
+
+impl From<Sender> for SenderRef {
+    fn from(kind: Sender) -> Self {
+        Self::role(kind)
+    }
+}
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -676,6 +758,51 @@ impl<'de> Deserialize<'de> for Sender {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_version_1_message_is_upcast_to_version_2() {
+        let p = Payload::parse(
+            EventType::MessageSent,
+            1,
+            json!({"sender": "bot", "text": "hi", "response_time_ms": 300}),
+        )
+        .unwrap();
+        let Payload::MessageSent(m) = p else {
+            panic!("not a message")
+        };
+        assert_eq!(m.sender, SenderRef::role(Sender::Bot));
+        assert_eq!(m.response_time_ms, Some(300));
+    }
+
+    #[test]
+    fn a_version_2_message_names_its_sender() {
+        let p = Payload::parse(
+            EventType::MessageSent,
+            2,
+            json!({"sender": {"type": "agent", "id": "a-7", "name": "Sam"}, "text": "hi"}),
+        )
+        .unwrap();
+        let Payload::MessageSent(m) = p else {
+            panic!("not a message")
+        };
+        assert_eq!(m.sender.kind, Sender::Agent);
+        assert_eq!(m.sender.name.as_deref(), Some("Sam"));
+        // A bare role is the version 1 shape: at version 2 it is an error that says so.
+        let err = Payload::parse(
+            EventType::MessageSent,
+            2,
+            json!({"sender": "user", "text": "x"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "payload.sender");
+        let err = Payload::parse(
+            EventType::MessageSent,
+            2,
+            json!({"sender": {"type": "robot"}, "text": "x"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "payload.sender.type");
+    }
 
     #[test]
     fn every_type_name_round_trips() {

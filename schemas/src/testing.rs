@@ -58,7 +58,7 @@ pub fn message(
         Payload::MessageSent(MessageSent {
             customer_id: None,
             message_id: None,
-            sender,
+            sender: sender.into(),
             text: text.into(),
             response_time_ms: None,
             confidence_score: None,

@@ -130,7 +130,7 @@ impl ConversationDelta {
                 delta.last_message_at = Some(at);
                 delta.message_count = 1;
                 delta.requires_human = m.requires_human;
-                match m.sender {
+                match m.sender.kind {
                     Sender::User => {
                         delta.engaged_at = Some(at);
                         delta.user_messages = 1;

@@ -38,7 +38,7 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<DayKey,
             .or_default();
         match &event.payload {
             Payload::WidgetLoaded(_) => d.widget_loads += 1,
-            Payload::MessageSent(m) => match m.sender {
+            Payload::MessageSent(m) => match m.sender.kind {
                 Sender::User => d.user_messages += 1,
                 Sender::Agent => d.agent_messages += 1,
                 Sender::Bot => {

@@ -13,6 +13,8 @@ pub async fn insert(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), 
     let conversations: Vec<&str> = rows.iter().map(|r| r.conversation_id.as_str()).collect();
     let message_ids: Vec<Option<&str>> = rows.iter().map(|r| r.message_id.as_deref()).collect();
     let senders: Vec<&str> = rows.iter().map(|r| r.sender).collect();
+    let sender_ids: Vec<Option<&str>> = rows.iter().map(|r| r.sender_id.as_deref()).collect();
+    let sender_names: Vec<Option<&str>> = rows.iter().map(|r| r.sender_name.as_deref()).collect();
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
     let sent_at: Vec<_> = rows.iter().map(|r| r.sent_at).collect();
     let response_times: Vec<Option<i64>> = rows.iter().map(|r| r.response_time_ms).collect();
@@ -20,9 +22,11 @@ pub async fn insert(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), 
     let requires_human: Vec<bool> = rows.iter().map(|r| r.requires_human).collect();
     sqlx::query(
         "INSERT INTO messages (event_id, website_id, conversation_id, message_id, sender, text,
-                               sent_at, response_time_ms, confidence_score, requires_human)
+                               sent_at, response_time_ms, confidence_score, requires_human,
+                               sender_id, sender_name)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
-                              $6::text[], $7::timestamptz[], $8::bigint[], $9::float8[], $10::bool[])
+                              $6::text[], $7::timestamptz[], $8::bigint[], $9::float8[], $10::bool[],
+                              $11::text[], $12::text[])
          ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(&ids)
@@ -35,6 +39,8 @@ pub async fn insert(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), 
     .bind(&response_times)
     .bind(&scores)
     .bind(&requires_human)
+    .bind(&sender_ids)
+    .bind(&sender_names)
     .execute(conn)
     .await?;
     Ok(())

@@ -46,6 +46,9 @@ pub struct MessageRow {
     pub id: Uuid,
     pub message_id: Option<String>,
     pub sender: String,
+    /// Who exactly, when the client said (`message.sent` version 2).
+    pub sender_id: Option<String>,
+    pub sender_name: Option<String>,
     /// `None` once the person who wrote or read it was erased.
     pub text: Option<String>,
     pub sent_at: DateTime<Utc>,
@@ -233,7 +236,7 @@ pub async fn messages(
     limit: i64,
 ) -> Result<Vec<MessageRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT event_id AS id, message_id, sender, text, sent_at, response_time_ms,
+        "SELECT event_id AS id, message_id, sender, sender_id, sender_name, text, sent_at, response_time_ms,
                 confidence_score, requires_human, human_replied
          FROM messages WHERE website_id = $1 AND conversation_id = $2
          ORDER BY sent_at, event_id LIMIT $3",
@@ -268,7 +271,7 @@ pub async fn find_message(
         return Ok(None);
     };
     let message = sqlx::query_as(
-        "SELECT event_id AS id, message_id, sender, text, sent_at, response_time_ms,
+        "SELECT event_id AS id, message_id, sender, sender_id, sender_name, text, sent_at, response_time_ms,
                 confidence_score, requires_human, human_replied
          FROM messages WHERE event_id = $1",
     )
