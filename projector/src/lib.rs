@@ -7,6 +7,7 @@
 //! - [`consumer`]: the consume → decode → apply → commit loop, and dead-lettering.
 //! - [`projections`]: pure functions from events to read-model changes.
 //! - [`store`]: the SQL behind the read models and offsets; migrations in `migrations/`.
+//! - [`dlq`]: `projector dlq list|replay`, the parked records of the dead-letter topic.
 //! - [`versions`]: versioned read-model schemas, and the live projector's handshake with a rebuild.
 //! - [`rebuild`]: `projector rebuild` — build the next version from offset 0, verify, switch.
 //! - [`verify`]: per-table checksums and differing rows between two versions.
@@ -15,6 +16,7 @@
 
 pub mod config;
 pub mod consumer;
+pub mod dlq;
 pub mod health;
 pub mod metrics;
 pub mod projections;

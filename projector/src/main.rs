@@ -8,6 +8,8 @@
 //!   topic, verify it against the live one, and switch to it.
 //! - `projector versions`: list the read-model versions.
 //! - `projector drop-version N`: remove a version that is not live.
+//! - `projector dlq list`: the records parked in the dead-letter topic, with their reasons.
+//! - `projector dlq replay`: apply the parked records that decode now (after a fix), once.
 
 use std::sync::Arc;
 
@@ -104,8 +106,35 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("version {version} dropped");
             Ok(())
         }
+        "dlq" => {
+            let parked = tokio::task::block_in_place(|| projector::dlq::read_all(&config))?;
+            match args.get(1).map(String::as_str) {
+                Some("list") => {
+                    print_parked(&parked);
+                    Ok(())
+                }
+                Some("replay") => {
+                    versions::ensure_meta(&meta).await?;
+                    let schema = runtime::read_models::live_schema(&meta).await?;
+                    let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
+                    let report = projector::dlq::replay(&pool, &config.topic, &parked).await?;
+                    for (offset, reason) in &report.still_parked {
+                        eprintln!("still parked: dead-letter offset {offset}: {reason}");
+                    }
+                    eprintln!(
+                        "{} parked records: {} applied now, {} applied before, {} still undecodable",
+                        parked.len(),
+                        report.applied,
+                        report.already_applied,
+                        report.still_parked.len()
+                    );
+                    Ok(())
+                }
+                _ => anyhow::bail!("usage: projector dlq list|replay"),
+            }
+        }
         other => anyhow::bail!(
-            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions or drop-version N"
+            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions, drop-version N or dlq list|replay"
         ),
     }
 }
@@ -115,6 +144,25 @@ async fn main() -> anyhow::Result<()> {
 fn print_versions(list: &[versions::Version]) {
     for v in list {
         println!("{:>3}  {:<10} {}", v.version, v.schema_name, v.state);
+    }
+}
+
+/// One line per parked record: where it is, where it came from, why, and how it starts.
+#[allow(clippy::print_stdout)]
+fn print_parked(parked: &[projector::dlq::Parked]) {
+    for p in parked {
+        let source = match (p.source_partition, p.source_offset) {
+            (Some(partition), Some(offset)) => format!("{partition}/{offset}"),
+            _ => "?".to_owned(),
+        };
+        let start: String = String::from_utf8_lossy(&p.payload)
+            .chars()
+            .take(80)
+            .collect();
+        println!(
+            "{}/{}  from {source}  {}  {start}",
+            p.dlq_partition, p.dlq_offset, p.reason
+        );
     }
 }
 

@@ -193,8 +193,12 @@ impl Stack {
     /// Produces records as they are, poison included, and waits for the broker's
     /// acknowledgement.
     pub async fn produce_records(&self, records: Vec<runtime::kafka::Record>) {
-        let sink =
-            KafkaSink::new(&self.kafka, &ProducerConfig::new(&self.topic)).expect("producer");
+        self.produce_records_to(&self.topic, records).await;
+    }
+
+    /// Produces records to another topic of the stack (e.g. its dead-letter topic).
+    pub async fn produce_records_to(&self, topic: &str, records: Vec<runtime::kafka::Record>) {
+        let sink = KafkaSink::new(&self.kafka, &ProducerConfig::new(topic)).expect("producer");
         for result in runtime::kafka::EventSink::send(&sink, records).await {
             result.expect("the broker acknowledged");
         }
