@@ -8,6 +8,8 @@
 //!   topic, verify it against the live one, and switch to it.
 //! - `projector versions`: list the read-model versions.
 //! - `projector drop-version N`: remove a version that is not live.
+//! - `projector consume-rate`: read the whole topic and do nothing (the broker's raw rate, for
+//!   comparing a rebuild with).
 //! - `projector dlq list`: the records parked in the dead-letter topic, with their reasons.
 //! - `projector dlq replay`: apply the parked records that decode now (after a fix), once.
 
@@ -91,6 +93,14 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        "consume-rate" => {
+            let (records, seconds) = projector::rebuild::consume_rate(&config).await?;
+            eprintln!(
+                "read {records} records in {seconds:.1}s ({:.0}/s), doing nothing with them",
+                records as f64 / seconds.max(0.001)
+            );
+            Ok(())
+        }
         "versions" => {
             versions::ensure_meta(&meta).await?;
             print_versions(&versions::list(&meta).await?);
@@ -134,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         other => anyhow::bail!(
-            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions, drop-version N or dlq list|replay"
+            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions, drop-version N, consume-rate or dlq list|replay"
         ),
     }
 }

@@ -302,3 +302,37 @@ impl Progress {
         self.events
     }
 }
+
+/// Reads the whole topic from the beginning with the rebuild's consumer settings and does
+/// nothing with the records: the broker's raw consume rate on this machine, the ceiling a
+/// rebuild is measured against. Returns (records, seconds).
+pub async fn consume_rate(config: &ProjectorConfig) -> anyhow::Result<(u64, f64)> {
+    let consumer = consumer::consumer(config, "colloquy-consume-rate")?;
+    let partitions = partitions(config, &consumer)?;
+    let mut ends = BTreeMap::new();
+    let mut list = TopicPartitionList::new();
+    for p in &partitions {
+        let (_, high) = consumer.fetch_watermarks(&config.topic, *p, Duration::from_secs(5))?;
+        if high > 0 {
+            ends.insert(*p, high);
+            list.add_partition_offset(&config.topic, *p, Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&list)?;
+    let started = Instant::now();
+    let mut records = 0u64;
+    while !ends.is_empty() {
+        let batch = next_batch(&consumer, config, Duration::from_secs(5)).await;
+        anyhow::ensure!(!batch.is_empty(), "the topic stopped yielding records");
+        for m in &batch {
+            records += 1;
+            if ends
+                .get(&m.partition())
+                .is_some_and(|end| m.offset() + 1 >= *end)
+            {
+                ends.remove(&m.partition());
+            }
+        }
+    }
+    Ok((records, started.elapsed().as_secs_f64()))
+}

@@ -11,7 +11,8 @@ use sqlx::PgPool;
 /// changes what it stores: a rebuild then builds it anew and does not expect it to equal the
 /// live one.
 pub const PROJECTIONS: &[(&str, i32)] = &[
-    ("event_log", 1),
+    // 2: payloads are stored as their current version, and message.sent went to version 2.
+    ("event_log", 2),
     ("conversations", 1),
     // 2: sender_id and sender_name (message.sent version 2).
     ("messages", 2),

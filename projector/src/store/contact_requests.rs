@@ -88,12 +88,30 @@ pub async fn insert_changes(
 type ChangeRow = (Uuid, String, String, Option<String>, DateTime<Utc>);
 
 /// Recomputes the status of each `(website_id, request_id)` from all of its logged changes.
-/// Admin actions are rare, so this goes request by request.
+/// A request without changes is pending as inserted, so only requests with changes are
+/// re-folded; admin actions are rare, so those go request by request.
 pub async fn refold(
     conn: &mut PgConnection,
     touched: BTreeSet<(String, String)>,
 ) -> Result<(), sqlx::Error> {
-    for (website_id, request_id) in touched {
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let (websites, requests): (Vec<&str>, Vec<&str>) = touched
+        .iter()
+        .map(|(w, r)| (w.as_str(), r.as_str()))
+        .unzip();
+    let with_changes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT c.website_id, c.request_id FROM contact_request_changes c
+         JOIN UNNEST($1::text[], $2::text[]) AS t(website_id, request_id)
+           USING (website_id, request_id)
+         ORDER BY 1, 2",
+    )
+    .bind(&websites)
+    .bind(&requests)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (website_id, request_id) in with_changes {
         let exists: Option<(i32,)> = sqlx::query_as(
             "SELECT 1 FROM contact_requests WHERE website_id = $1 AND request_id = $2 FOR UPDATE",
         )
