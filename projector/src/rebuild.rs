@@ -128,6 +128,8 @@ async fn build(
     let mut reassign = true;
     let mut overshot = false;
     let mut progress = Progress::new(config, &consumer, &partitions);
+    // Records applied before the next ANALYZE: 1,000, 2,000, 4,000, …
+    let mut next_analyze = 1_000u64;
     loop {
         let cap = match &target {
             Some(t) => t.clone(),
@@ -190,8 +192,27 @@ async fn build(
             positions.insert(*p, *next);
         }
         progress.tick(kept.len() as u64, positions.values().sum());
+        if progress.events >= next_analyze {
+            analyze(pool).await?;
+            next_analyze *= 2;
+        }
     }
     Ok(progress.done())
+}
+
+/// Refreshes the planner's statistics of the new version's tables. They start empty and grow
+/// faster than autovacuum notices, and plans made for empty tables (sequential scans, nested
+/// loops) turn each batch's cost from proportional to the batch into proportional to history.
+async fn analyze(pool: &PgPool) -> anyhow::Result<()> {
+    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(pool)
+        .await?;
+    for table in verify::tables(pool, &schema).await? {
+        sqlx::query(&format!("ANALYZE \"{schema}\".\"{table}\""))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Asks the live projector to pause and waits until it has (or until it is clear none runs).

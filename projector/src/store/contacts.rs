@@ -25,7 +25,7 @@ pub async fn apply(
 ) -> Result<(), sqlx::Error> {
     insert_observations(conn, changes).await?;
     insert_edits(conn, changes).await?;
-    let mut affected = regroup(conn, changes).await?;
+    let (mut affected, moved) = regroup(conn, changes).await?;
     let pairs = |set: &mut dyn Iterator<Item = &(String, String)>| -> (Vec<String>, Vec<String>) {
         set.map(|(w, x)| (w.clone(), x.clone())).unzip()
     };
@@ -59,7 +59,8 @@ pub async fn apply(
         .iter()
         .map(|(w, c)| (w.as_str(), c.as_str()))
         .unzip();
-    link(conn, &websites, &ids).await?;
+    let new: Vec<Uuid> = changes.observations.iter().map(|o| o.event_id).collect();
+    link(conn, &new, &moved).await?;
     erase(conn, &websites, &ids).await?;
     rebuild(conn, &websites, &ids).await
 }
@@ -138,14 +139,15 @@ type IdentityRow = (
 );
 
 /// Stores what the batch says about each key, then regroups the keys of every contact it
-/// touches. Returns those contacts, before and after: their rows must be rebuilt.
+/// touches. Returns those contacts, before and after (their rows must be rebuilt), and the keys
+/// that moved to another contact (their submissions must be linked again).
 async fn regroup(
     conn: &mut PgConnection,
     changes: &ContactChanges,
-) -> Result<Contacts, sqlx::Error> {
+) -> Result<(Contacts, Vec<(String, String)>), sqlx::Error> {
     let ids = &changes.identities;
     if ids.is_empty() {
-        return Ok(Contacts::new());
+        return Ok((Contacts::new(), Vec::new()));
     }
     let texts = |f: fn(&Identity) -> &str| ids.iter().map(f).collect::<Vec<_>>();
     let websites = texts(|i| &i.website_id);
@@ -246,18 +248,38 @@ async fn regroup(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(affected)
+    let moved_keys = moved
+        .0
+        .iter()
+        .zip(&moved.1)
+        .map(|(w, k)| ((*w).to_owned(), (*k).to_owned()))
+        .collect();
+    Ok((affected, moved_keys))
 }
+
+/// The submissions whose links may have changed: the batch's own, and those filed under a key
+/// that moved to another contact.
+const RELINK: &str = "relink AS (
+            SELECT o.* FROM contact_observations o WHERE o.event_id = ANY($1)
+            UNION
+            SELECT o.* FROM UNNEST($2::text[], $3::text[]) AS m(website_id, key)
+            JOIN contact_observations o USING (website_id, key))";
 
 /// Points conversations (at the contact of their earliest submission) and requests (at the
 /// contact of theirs) to where their submissions now belong.
-async fn link(conn: &mut PgConnection, websites: &[&str], ids: &[&str]) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "WITH conversations_of AS (
-            SELECT DISTINCT o.website_id, o.conversation_id
-            FROM UNNEST($1::text[], $2::text[]) AS a(website_id, contact_id)
-            JOIN contact_identities i USING (website_id, contact_id)
-            JOIN contact_observations o ON o.website_id = i.website_id AND o.key = i.key),
+async fn link(
+    conn: &mut PgConnection,
+    new: &[Uuid],
+    moved: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    if new.is_empty() && moved.is_empty() {
+        return Ok(());
+    }
+    let (websites, keys): (Vec<&str>, Vec<&str>) =
+        moved.iter().map(|(w, k)| (w.as_str(), k.as_str())).unzip();
+    sqlx::query(&format!(
+        "WITH {RELINK},
+         conversations_of AS (SELECT DISTINCT website_id, conversation_id FROM relink),
          firsts AS (
             SELECT DISTINCT ON (o.website_id, o.conversation_id)
                    o.website_id, o.conversation_id, i.contact_id
@@ -268,22 +290,24 @@ async fn link(conn: &mut PgConnection, websites: &[&str], ids: &[&str]) -> Resul
          UPDATE conversations c SET contact_id = f.contact_id
          FROM firsts f
          WHERE c.website_id = f.website_id AND c.conversation_id = f.conversation_id
-           AND c.contact_id IS DISTINCT FROM f.contact_id",
-    )
-    .bind(websites)
-    .bind(ids)
+           AND c.contact_id IS DISTINCT FROM f.contact_id"
+    ))
+    .bind(new)
+    .bind(&websites)
+    .bind(&keys)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE contact_requests r SET contact_id = i.contact_id
-         FROM UNNEST($1::text[], $2::text[]) AS a(website_id, contact_id)
-         JOIN contact_identities i USING (website_id, contact_id)
-         JOIN contact_observations o ON o.website_id = i.website_id AND o.key = i.key
+    sqlx::query(&format!(
+        "WITH {RELINK}
+         UPDATE contact_requests r SET contact_id = i.contact_id
+         FROM relink o
+         JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
          WHERE r.website_id = o.website_id AND r.request_id = o.request_id
-           AND r.event_id = o.event_id AND r.contact_id IS DISTINCT FROM i.contact_id",
-    )
-    .bind(websites)
-    .bind(ids)
+           AND r.event_id = o.event_id AND r.contact_id IS DISTINCT FROM i.contact_id"
+    ))
+    .bind(new)
+    .bind(&websites)
+    .bind(&keys)
     .execute(conn)
     .await?;
     Ok(())

@@ -1,5 +1,5 @@
 //! The engagement funnel (`funnel_conversations`): for every conversation a batch touched, the
-//! stages it has reached, from its converged `conversations` row and its requests. A function
+//! stages it has reached, from its converged `conversations` row and its contact submissions. A function
 //! of those rows alone, so it converges whatever order events arrive in.
 
 use sqlx::PgConnection;
@@ -22,8 +22,10 @@ pub async fn refresh(
                 date_trunc('hour', COALESCE(c.widget_loaded_at, c.first_seen_at)),
                 COALESCE(c.page_url, ''),
                 c.widget_loaded_at IS NOT NULL, c.engaged_at IS NOT NULL, c.cta_clicks > 0,
-                EXISTS (SELECT 1 FROM contact_requests r
-                        WHERE r.website_id = c.website_id AND r.conversation_id = c.conversation_id)
+                -- Submissions, not requests: a request whose id was reused moves to the
+                -- conversation of its earliest submission, a submission never moves.
+                EXISTS (SELECT 1 FROM contact_observations o
+                        WHERE o.website_id = c.website_id AND o.conversation_id = c.conversation_id)
          FROM conversations c
          JOIN UNNEST($1::text[], $2::text[]) AS t(website_id, conversation_id)
            USING (website_id, conversation_id)
