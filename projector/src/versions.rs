@@ -28,7 +28,8 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("contact_observations", 1),
     ("contact_edits", 1),
     ("contacts", 1),
-    ("funnel_conversations", 1),
+    // 2: "contact submitted" from submissions, not requests (a reused request id moves).
+    ("funnel_conversations", 2),
 ];
 
 /// Tables in a read-model schema that are bookkeeping, not projections.
