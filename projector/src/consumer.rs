@@ -210,15 +210,8 @@ async fn follow_rebuild(
     }
 }
 
-/// Every partition of the topic, at the stored offset or the beginning.
-pub async fn assignment(
-    config: &ProjectorConfig,
-    consumer: &StreamConsumer,
-    pool: &PgPool,
-) -> anyhow::Result<TopicPartitionList> {
-    let stored = store::offsets::load(pool, &config.topic)
-        .await
-        .context("cannot read stored offsets")?;
+/// The topic's partitions.
+pub fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow::Result<Vec<i32>> {
     let metadata = consumer
         .fetch_metadata(Some(&config.topic), Duration::from_secs(5))
         .context("cannot fetch topic metadata")?;
@@ -233,8 +226,20 @@ pub async fn assignment(
         "topic {} does not exist (run `projector setup`)",
         config.topic
     );
+    Ok(partitions)
+}
+
+/// Every partition of the topic, at the stored offset or the beginning.
+pub async fn assignment(
+    config: &ProjectorConfig,
+    consumer: &StreamConsumer,
+    pool: &PgPool,
+) -> anyhow::Result<TopicPartitionList> {
+    let stored = store::offsets::load(pool, &config.topic)
+        .await
+        .context("cannot read stored offsets")?;
     let mut list = TopicPartitionList::new();
-    for p in partitions {
+    for p in partitions(config, consumer)? {
         let offset = stored
             .get(&p)
             .map_or(Offset::Beginning, |o| Offset::Offset(*o));

@@ -23,7 +23,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use sqlx::PgPool;
 
 use crate::config::ProjectorConfig;
-use crate::consumer::{self, next_batch, prepare};
+use crate::consumer::{self, next_batch, partitions, prepare};
 use crate::store::{self, MIGRATOR};
 use crate::{verify, versions};
 
@@ -235,24 +235,6 @@ async fn pause_live(meta: &PgPool) -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow::Result<Vec<i32>> {
-    let metadata = consumer
-        .fetch_metadata(Some(&config.topic), Duration::from_secs(5))
-        .context("cannot fetch topic metadata")?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == config.topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
-    anyhow::ensure!(
-        !partitions.is_empty(),
-        "topic {} does not exist",
-        config.topic
-    );
-    Ok(partitions)
 }
 
 /// A progress line on stderr: records read of the topic's total, records per second, time left.

@@ -169,33 +169,35 @@ async fn admin_close(
 
 async fn mark_human(
     admin: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Params(params): Params<WebsiteParams>,
+    state: State<AppState>,
+    id: Path<String>,
+    params: Params<WebsiteParams>,
 ) -> Result<Response, ApiError> {
-    let response = conversations::mark_message(
-        &state,
-        &admin.scope,
-        params.website_id.as_deref(),
-        &id,
-        false,
-    )
-    .await?;
-    Ok(with_success(response).await)
+    mark(admin, state, id, params, false).await
 }
 
 async fn mark_replied(
     admin: Admin,
+    state: State<AppState>,
+    id: Path<String>,
+    params: Params<WebsiteParams>,
+) -> Result<Response, ApiError> {
+    mark(admin, state, id, params, true).await
+}
+
+async fn mark(
+    admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<WebsiteParams>,
+    replied: bool,
 ) -> Result<Response, ApiError> {
     let response = conversations::mark_message(
         &state,
         &admin.scope,
         params.website_id.as_deref(),
         &id,
-        true,
+        replied,
     )
     .await?;
     Ok(with_success(response).await)
