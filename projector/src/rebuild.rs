@@ -112,7 +112,8 @@ const PAUSE_GAP: i64 = 5_000;
 /// Consumes into `pool` until it holds exactly what the (paused) live version holds.
 ///
 /// Bulk phase: every partition from its position, never applying past the live version's
-/// stored offsets (records beyond them are dropped and read again later). Once within
+/// stored offsets (records beyond them are dropped and read again later), leaving the derived
+/// read models (contact rows and links, erasure, funnel) to one pass at its end. Once within
 /// [`PAUSE_GAP`] of the live version, or as soon as one partition has caught up with it, the
 /// live projector is paused and its offsets become the fixed target of the final phase.
 async fn build(
@@ -130,6 +131,7 @@ async fn build(
     let mut progress = Progress::new(config, &consumer, &partitions);
     // Records applied before the next ANALYZE: 1,000, 2,000, 4,000, …
     let mut next_analyze = 1_000u64;
+    let mut derive = store::Derive::Later;
     loop {
         let cap = match &target {
             Some(t) => t.clone(),
@@ -144,6 +146,18 @@ async fn build(
             break;
         }
         if target.is_none() && (remaining <= PAUSE_GAP || overshot) {
+            // The bulk phase left the derived read models for now: bring them up to date
+            // once, before the live projector pauses, and derive batch by batch from here.
+            let started = Instant::now();
+            analyze(pool).await?;
+            store::derive_all(pool)
+                .await
+                .context("cannot derive contacts and the funnel")?;
+            derive = store::Derive::Now;
+            eprintln!(
+                "derived contacts, links, erasures and the funnel in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             pause_live(meta).await?;
             target = Some(store::offsets::load(live, &config.topic).await?);
             reassign = true;
@@ -180,11 +194,12 @@ async fn build(
             continue;
         }
         let prepared = prepare(&kept);
-        store::apply_batch(
+        store::apply(
             pool,
             &config.topic,
             &prepared.events,
             &prepared.next_offsets,
+            derive,
         )
         .await
         .context("cannot apply a batch to the new version")?;

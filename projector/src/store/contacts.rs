@@ -22,10 +22,15 @@ pub async fn apply(
     changes: &ContactChanges,
     conversations: &[(String, String)],
     requests: &BTreeSet<(String, String)>,
+    derive: bool,
 ) -> Result<(), sqlx::Error> {
     insert_observations(conn, changes).await?;
     insert_edits(conn, changes).await?;
     let (mut affected, moved) = regroup(conn, changes).await?;
+    if !derive {
+        // A rebuild's bulk phase: `derive_all` does the rest once, at the end.
+        return Ok(());
+    }
     let pairs = |set: &mut dyn Iterator<Item = &(String, String)>| -> (Vec<String>, Vec<String>) {
         set.map(|(w, x)| (w.clone(), x.clone())).unzip()
     };
@@ -62,6 +67,52 @@ pub async fn apply(
     let new: Vec<Uuid> = changes.observations.iter().map(|o| o.event_id).collect();
     link(conn, &new, &moved).await?;
     erase(conn, &websites, &ids).await?;
+    rebuild(conn, &websites, &ids).await
+}
+
+/// What [`apply`] derives for the contacts a batch touches, for every contact at once: links,
+/// erasure and contact rows. Each is a function of the stored identities, submissions and
+/// edits, so doing it once at the end gives what doing it batch by batch would have.
+pub async fn derive_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH firsts AS (
+            SELECT DISTINCT ON (o.website_id, o.conversation_id)
+                   o.website_id, o.conversation_id, i.contact_id
+            FROM contact_observations o
+            JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
+            ORDER BY o.website_id, o.conversation_id, o.occurred_at, o.event_id)
+         UPDATE conversations c SET contact_id = f.contact_id
+         FROM firsts f
+         WHERE c.website_id = f.website_id AND c.conversation_id = f.conversation_id
+           AND c.contact_id IS DISTINCT FROM f.contact_id",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE contact_requests r SET contact_id = i.contact_id
+         FROM contact_observations o
+         JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
+         WHERE r.website_id = o.website_id AND r.request_id = o.request_id
+           AND r.event_id = o.event_id AND r.contact_id IS DISTINCT FROM i.contact_id",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let all: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT website_id, contact_id, bool_or(erased_at IS NOT NULL)
+         FROM contact_identities GROUP BY website_id, contact_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let (websites, ids): (Vec<&str>, Vec<&str>) = all
+        .iter()
+        .filter(|(_, _, erased)| *erased)
+        .map(|(w, c, _)| (w.as_str(), c.as_str()))
+        .unzip();
+    if !ids.is_empty() {
+        erase(conn, &websites, &ids).await?;
+    }
+    let (websites, ids): (Vec<&str>, Vec<&str>) =
+        all.iter().map(|(w, c, _)| (w.as_str(), c.as_str())).unzip();
     rebuild(conn, &websites, &ids).await
 }
 

@@ -41,6 +41,17 @@ pub struct BatchOutcome {
     pub duplicates: usize,
 }
 
+/// When the read models derived from other read models (contact rows and links, erasure, the
+/// funnel) are brought up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Derive {
+    /// With every batch: the live projector.
+    Now,
+    /// Once, by [`derive_all`], after the last batch: a rebuild's bulk phase, where redoing
+    /// them for every batch would cost in proportion to history.
+    Later,
+}
+
 /// Applies `events` and records `next_offsets` (`(partition, next offset to read)`) in one
 /// transaction. Either all of it is stored or none of it, so a crash at any point leaves the
 /// stored offsets pointing exactly after the last applied event.
@@ -49,6 +60,25 @@ pub async fn apply_batch(
     topic: &str,
     events: &[Applied],
     next_offsets: &[(i32, i64)],
+) -> Result<BatchOutcome, sqlx::Error> {
+    apply(pool, topic, events, next_offsets, Derive::Now).await
+}
+
+/// Everything [`Derive::Later`] left out, for the whole schema, in one transaction.
+pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    contacts::derive_all(&mut tx).await?;
+    funnel::refresh_all(&mut tx).await?;
+    tx.commit().await
+}
+
+/// [`apply_batch`], choosing when derived read models are brought up to date.
+pub async fn apply(
+    pool: &PgPool,
+    topic: &str,
+    events: &[Applied],
+    next_offsets: &[(i32, i64)],
+    derive: Derive,
 ) -> Result<BatchOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
     // A record can be delivered twice in one batch (a client retry landing next to the
@@ -101,8 +131,11 @@ pub async fn apply_batch(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    contacts::apply(&mut tx, &changes.contacts, &conversations, &requests).await?;
-    funnel::refresh(&mut tx, &conversations).await?;
+    let now = derive == Derive::Now;
+    contacts::apply(&mut tx, &changes.contacts, &conversations, &requests, now).await?;
+    if now {
+        funnel::refresh(&mut tx, &conversations).await?;
+    }
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
     Ok(BatchOutcome {
