@@ -477,7 +477,7 @@ async fn rebuild(
             SELECT e.website_id, m.contact_id, e.name, e.email, e.phone, e.notes, e.lead_status,
                    e.occurred_at, e.event_id
             FROM members m JOIN contact_edits e USING (website_id, key)),
-         latest AS (
+         latest AS MATERIALIZED (
             SELECT website_id, contact_id,
                 (array_agg(name ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
                 (array_agg(email ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE email IS NOT NULL))[1] AS email,
@@ -485,21 +485,18 @@ async fn rebuild(
                 (array_agg(notes ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE notes IS NOT NULL))[1] AS notes,
                 (array_agg(lead_status ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE lead_status IS NOT NULL))[1] AS lead_status
             FROM facts GROUP BY website_id, contact_id),
-         seen AS (
+         seen AS MATERIALIZED (
             SELECT website_id, contact_id,
                 (array_agg(channel ORDER BY occurred_at, event_id))[1] AS channel,
                 min(occurred_at) AS first_seen_at, max(occurred_at) AS last_seen_at,
                 count(DISTINCT conversation_id) AS conversation_count,
                 count(DISTINCT request_id) AS request_count
             FROM submissions GROUP BY website_id, contact_id),
-         activity AS (
+         activity AS MATERIALIZED (
             SELECT c.website_id, c.contact_id, min(c.first_seen_at) AS first_seen_at,
                    max(c.last_activity_at) AS last_activity_at
             FROM conversations c JOIN affected USING (website_id, contact_id)
-            GROUP BY c.website_id, c.contact_id),
-         erased AS (
-            SELECT website_id, contact_id, max(erased_at) AS erased_at
-            FROM members GROUP BY website_id, contact_id)
+            GROUP BY c.website_id, c.contact_id)
          INSERT INTO contacts (website_id, contact_id, name, email, phone, channel, first_seen_at,
                 last_activity_at, conversation_count, request_count, notes, lead_status, erased_at)
          SELECT s.website_id, s.contact_id, l.name, l.email, l.phone, s.channel,
@@ -508,10 +505,10 @@ async fn rebuild(
                 -- Until an admin sets one: new, or active once the person came back.
                 COALESCE(l.lead_status,
                          CASE WHEN s.conversation_count > 1 THEN 'active' ELSE 'new' END),
-                e.erased_at
+                (SELECT max(i.erased_at) FROM contact_identities i
+                 WHERE i.website_id = s.website_id AND i.contact_id = s.contact_id)
          FROM seen s
          JOIN latest l USING (website_id, contact_id)
-         JOIN erased e USING (website_id, contact_id)
          LEFT JOIN activity a USING (website_id, contact_id)",
     )
     .bind(websites)
