@@ -111,9 +111,7 @@ pub async fn derive_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     if !ids.is_empty() {
         erase(conn, &websites, &ids).await?;
     }
-    let (websites, ids): (Vec<&str>, Vec<&str>) =
-        all.iter().map(|(w, c, _)| (w.as_str(), c.as_str())).unzip();
-    rebuild(conn, &websites, &ids).await
+    rebuild_all(conn).await
 }
 
 async fn insert_observations(
@@ -460,10 +458,35 @@ async fn rebuild(
     .bind(ids)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query(&format!(
         "WITH affected AS (
             SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[]) AS a(website_id, contact_id)),
-         members AS (
+         {CONTACT_ROWS}"
+    ))
+    .bind(websites)
+    .bind(ids)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every contact row, from scratch (the planner sees whole tables, not a guessed list).
+async fn rebuild_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM contacts")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(&format!(
+        "WITH affected AS (SELECT DISTINCT website_id, contact_id FROM contact_identities),
+         {CONTACT_ROWS}"
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The contact rows of the contacts in `affected`, from their keys' submissions and edits and
+/// their conversations.
+const CONTACT_ROWS: &str = "members AS (
             SELECT i.website_id, i.key, i.contact_id, i.erased_at
             FROM contact_identities i JOIN affected USING (website_id, contact_id)),
          submissions AS (
@@ -509,11 +532,4 @@ async fn rebuild(
                  WHERE i.website_id = s.website_id AND i.contact_id = s.contact_id)
          FROM seen s
          JOIN latest l USING (website_id, contact_id)
-         LEFT JOIN activity a USING (website_id, contact_id)",
-    )
-    .bind(websites)
-    .bind(ids)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+         LEFT JOIN activity a USING (website_id, contact_id)";
