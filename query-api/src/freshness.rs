@@ -1,8 +1,13 @@
 //! How fresh a read is: the projector position the read models reflect.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
+
+use crate::AppState;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AsOf {
@@ -26,4 +31,17 @@ pub async fn as_of(pool: &PgPool) -> Result<AsOf, sqlx::Error> {
             .map(|(p, o, _)| (p.to_string(), (*o).into()))
             .collect(),
     })
+}
+
+/// A handler's `AsOf`: the one the freshness middleware read before the handler ran (so each
+/// read queries the position once), or read now where the middleware did not run.
+impl FromRequestParts<AppState> for AsOf {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match parts.extensions.get::<AsOf>() {
+            Some(as_of) => Ok(as_of.clone()),
+            None => Ok(as_of(&state.pool).await?),
+        }
+    }
 }

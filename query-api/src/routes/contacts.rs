@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::actions;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
-use crate::freshness::as_of;
+use crate::freshness::AsOf;
 use crate::store::contacts::{self as store, ContactRow, Filter, Sort};
 use crate::store::requests;
 
@@ -124,9 +124,9 @@ pub async fn page_of(
 pub async fn list(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let as_of = as_of(&state.pool).await?;
     let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
     Ok(Json(json!({
         "contacts": rows,
@@ -165,10 +165,10 @@ async fn with_history(state: &AppState, contact: ContactRow) -> Result<Value, Ap
 pub async fn detail(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let as_of = as_of(&state.pool).await?;
     let contact = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let mut body = with_history(&state, contact).await?;
     body["as_of"] = json!(as_of);

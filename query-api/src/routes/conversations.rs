@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::actions;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
-use crate::freshness::as_of;
+use crate::freshness::AsOf;
 use crate::store::conversations::{self as store, ConversationRow, Filter, Sort};
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -85,6 +85,7 @@ impl ListParams {
 pub async fn list(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = params.filter(&admin.scope)?;
@@ -96,7 +97,6 @@ pub async fn list(
         .map(Cursor::decode)
         .transpose()?
         .map(|c| (c.at, c.website_id, c.id));
-    let as_of = as_of(&state.pool).await?;
     let rows = store::list(&state.pool, &filter, sort, after, limit).await?;
     let total = store::count(&state.pool, &filter).await?;
     let next_cursor = (rows.len() as i64 == limit)
@@ -146,11 +146,11 @@ pub async fn find_one(
 pub async fn detail(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Path(id): Path<String>,
     Params(params): Params<DetailParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit, MAX_MESSAGES, MAX_MESSAGES)?;
-    let as_of = as_of(&state.pool).await?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let messages = store::messages(
         &state.pool,

@@ -171,36 +171,18 @@ async fn mark_human(
     admin: Admin,
     state: State<AppState>,
     id: Path<String>,
-    params: Params<WebsiteParams>,
+    params: Params<conversations::MessageParams>,
 ) -> Result<Response, ApiError> {
-    mark(admin, state, id, params, false).await
+    Ok(with_success(conversations::flag(admin, state, id, params).await?).await)
 }
 
 async fn mark_replied(
     admin: Admin,
     state: State<AppState>,
     id: Path<String>,
-    params: Params<WebsiteParams>,
+    params: Params<conversations::MessageParams>,
 ) -> Result<Response, ApiError> {
-    mark(admin, state, id, params, true).await
-}
-
-async fn mark(
-    admin: Admin,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Params(params): Params<WebsiteParams>,
-    replied: bool,
-) -> Result<Response, ApiError> {
-    let response = conversations::mark_message(
-        &state,
-        &admin.scope,
-        params.website_id.as_deref(),
-        &id,
-        replied,
-    )
-    .await?;
-    Ok(with_success(response).await)
+    Ok(with_success(conversations::replied(admin, state, id, params).await?).await)
 }
 
 /// `GET /admin/stats`: totals over every conversation the token sees.

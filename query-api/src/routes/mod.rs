@@ -67,12 +67,16 @@ pub fn router(state: AppState) -> Router {
 
 /// Every read, the legacy ones and the exports included, says how fresh it is in `X-As-Of`:
 /// when the projector last committed. Read before the handler runs, so the data is at least
-/// that fresh.
+/// that fresh, and handed to the handler (as its `AsOf`), so it is read once per request.
 async fn freshness_header(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() != Method::GET {
         return next.run(request).await;
     }
+    let mut request = request;
     let as_of = crate::freshness::as_of(&state.pool).await.ok();
+    if let Some(as_of) = &as_of {
+        request.extensions_mut().insert(as_of.clone());
+    }
     let mut response = next.run(request).await;
     if let Some(at) = as_of.and_then(|a| a.projected_at)
         && let Ok(value) = HeaderValue::from_str(&at.to_rfc3339())

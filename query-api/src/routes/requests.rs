@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::actions::{self, Outcome};
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
-use crate::freshness::as_of;
+use crate::freshness::AsOf;
 use crate::store::requests::{self as store, RequestRow};
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -61,9 +61,9 @@ pub async fn page_of(
 pub async fn list(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let as_of = as_of(&state.pool).await?;
     let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
     Ok(Json(
         json!({ "requests": rows, "total": total, "page": page, "as_of": as_of }),
@@ -95,10 +95,10 @@ pub async fn find_one(
 pub async fn detail(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let as_of = as_of(&state.pool).await?;
     let request = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let changes = store::changes(&state.pool, &request.website_id, &request.request_id).await?;
     Ok(Json(

@@ -11,7 +11,7 @@ use super::params::{Days, Params};
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::freshness::as_of;
+use crate::freshness::AsOf;
 use crate::store::stats::{self as store, Sums};
 
 /// Longest range an hourly series may cover.
@@ -93,6 +93,7 @@ fn change(current: &Value, previous: &Value) -> Value {
 pub async fn stats(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Params(params): Params<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
@@ -108,7 +109,6 @@ pub async fn stats(
         }
         Some(_) => return Err(ApiError::BadRequest("interval: day or hour".into())),
     };
-    let as_of = as_of(&state.pool).await?;
     let current = period(&state.pool, websites, days).await?;
     let previous = period(&state.pool, websites, days.previous()).await?;
     let series = if hourly {
@@ -147,6 +147,7 @@ pub struct FunnelParams {
 pub async fn funnel(
     admin: Admin,
     State(state): State<AppState>,
+    as_of: AsOf,
     Params(params): Params<FunnelParams>,
 ) -> Result<Json<Value>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
@@ -164,7 +165,6 @@ pub async fn funnel(
     };
     let page = params.page_url.as_deref();
     let (start, end) = days.instants();
-    let as_of = as_of(&state.pool).await?;
     let total = store::funnel(&state.pool, websites, start, end, page).await?;
     let by_page = store::funnel_by_page(&state.pool, websites, start, end, page).await?;
     let series = store::funnel_series(&state.pool, websites, start, end, page, step).await?;

@@ -14,11 +14,14 @@ use crate::AppState;
 use crate::actions::{self, Outcome};
 use crate::auth::{self, Admin, Scope};
 use crate::error::ApiError;
-use crate::freshness::as_of;
+use crate::freshness::AsOf;
 use crate::store::websites as store;
 
-pub async fn list(admin: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let as_of = as_of(&state.pool).await?;
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    as_of: AsOf,
+) -> Result<Json<Value>, ApiError> {
     let websites = store::list(&state.pool, admin.scope.websites()).await?;
     Ok(Json(json!({ "websites": websites, "as_of": as_of })))
 }
