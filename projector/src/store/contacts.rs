@@ -461,6 +461,12 @@ async fn rebuild(
     sqlx::query(&format!(
         "WITH affected AS (
             SELECT DISTINCT * FROM UNNEST($1::text[], $2::text[]) AS a(website_id, contact_id)),
+         members AS (
+            SELECT i.website_id, i.key, i.contact_id, i.erased_at
+            FROM contact_identities i JOIN affected USING (website_id, contact_id)),
+         activity AS (
+            SELECT c.website_id, c.contact_id, c.first_seen_at, c.last_activity_at
+            FROM conversations c JOIN affected USING (website_id, contact_id)),
          {CONTACT_ROWS}"
     ))
     .bind(websites)
@@ -470,13 +476,16 @@ async fn rebuild(
     Ok(())
 }
 
-/// Every contact row, from scratch (the planner sees whole tables, not a guessed list).
+/// Every contact row, from scratch.
 async fn rebuild_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM contacts")
         .execute(&mut *conn)
         .await?;
     sqlx::query(&format!(
-        "WITH affected AS (SELECT DISTINCT website_id, contact_id FROM contact_identities),
+        "WITH members AS (SELECT website_id, key, contact_id, erased_at FROM contact_identities),
+         activity AS (
+            SELECT website_id, contact_id, first_seen_at, last_activity_at
+            FROM conversations WHERE contact_id IS NOT NULL),
          {CONTACT_ROWS}"
     ))
     .execute(conn)
@@ -484,52 +493,54 @@ async fn rebuild_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The contact rows of the contacts in `affected`, from their keys' submissions and edits and
-/// their conversations.
-const CONTACT_ROWS: &str = "members AS (
-            SELECT i.website_id, i.key, i.contact_id, i.erased_at
-            FROM contact_identities i JOIN affected USING (website_id, contact_id)),
-         submissions AS (
-            SELECT m.contact_id, o.*
-            FROM members m JOIN contact_observations o USING (website_id, key)),
-         facts AS (
-            SELECT website_id, contact_id, name, email, phone, NULL::text AS notes,
-                   NULL::text AS lead_status, occurred_at, event_id
-            FROM submissions
+/// The contact rows of the contacts whose keys are in `members` (website_id, key, contact_id,
+/// erased_at), from their keys' submissions and edits and from `activity` (website_id,
+/// contact_id, first_seen_at, last_activity_at: their conversations). Both come first in the
+/// `WITH`.
+///
+/// One aggregation over everything known about each contact, with no joins between
+/// aggregates: the planner cannot estimate the size of a grouped CTE, and joining two of them
+/// once chose a nested loop that re-aggregated every conversation per contact (30 s instead of
+/// 0.5 s for 5,000 contacts). A contact has a row once it has a submission.
+const CONTACT_ROWS: &str = "facts AS (
+            SELECT m.website_id, m.contact_id, 's' AS source, o.name, o.email, o.phone,
+                   NULL::text AS notes, NULL::text AS lead_status, o.channel, o.occurred_at,
+                   o.event_id, o.conversation_id, o.request_id,
+                   NULL::timestamptz AS active_from, NULL::timestamptz AS active_to,
+                   NULL::timestamptz AS erased_at
+            FROM members m JOIN contact_observations o USING (website_id, key)
             UNION ALL
-            SELECT e.website_id, m.contact_id, e.name, e.email, e.phone, e.notes, e.lead_status,
-                   e.occurred_at, e.event_id
-            FROM members m JOIN contact_edits e USING (website_id, key)),
-         latest AS MATERIALIZED (
+            SELECT m.website_id, m.contact_id, 'e', e.name, e.email, e.phone, e.notes,
+                   e.lead_status, NULL, e.occurred_at, e.event_id, NULL, NULL, NULL, NULL, NULL
+            FROM members m JOIN contact_edits e USING (website_id, key)
+            UNION ALL
+            SELECT website_id, contact_id, 'a', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, first_seen_at, last_activity_at, NULL
+            FROM activity
+            UNION ALL
+            SELECT website_id, contact_id, 'm', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   NULL, NULL, NULL, NULL, erased_at
+            FROM members),
+         folded AS (
             SELECT website_id, contact_id,
                 (array_agg(name ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
                 (array_agg(email ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE email IS NOT NULL))[1] AS email,
                 (array_agg(phone ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE phone IS NOT NULL))[1] AS phone,
                 (array_agg(notes ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE notes IS NOT NULL))[1] AS notes,
-                (array_agg(lead_status ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE lead_status IS NOT NULL))[1] AS lead_status
-            FROM facts GROUP BY website_id, contact_id),
-         seen AS MATERIALIZED (
-            SELECT website_id, contact_id,
-                (array_agg(channel ORDER BY occurred_at, event_id))[1] AS channel,
-                min(occurred_at) AS first_seen_at, max(occurred_at) AS last_seen_at,
+                (array_agg(lead_status ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE lead_status IS NOT NULL))[1] AS lead_status,
+                (array_agg(channel ORDER BY occurred_at, event_id) FILTER (WHERE source = 's'))[1] AS channel,
+                LEAST(min(occurred_at) FILTER (WHERE source = 's'), min(active_from)) AS first_seen_at,
+                GREATEST(max(occurred_at) FILTER (WHERE source = 's'), max(active_to)) AS last_activity_at,
                 count(DISTINCT conversation_id) AS conversation_count,
-                count(DISTINCT request_id) AS request_count
-            FROM submissions GROUP BY website_id, contact_id),
-         activity AS MATERIALIZED (
-            SELECT c.website_id, c.contact_id, min(c.first_seen_at) AS first_seen_at,
-                   max(c.last_activity_at) AS last_activity_at
-            FROM conversations c JOIN affected USING (website_id, contact_id)
-            GROUP BY c.website_id, c.contact_id)
+                count(DISTINCT request_id) AS request_count,
+                max(erased_at) AS erased_at
+            FROM facts GROUP BY website_id, contact_id
+            HAVING bool_or(source = 's'))
          INSERT INTO contacts (website_id, contact_id, name, email, phone, channel, first_seen_at,
                 last_activity_at, conversation_count, request_count, notes, lead_status, erased_at)
-         SELECT s.website_id, s.contact_id, l.name, l.email, l.phone, s.channel,
-                LEAST(s.first_seen_at, a.first_seen_at), GREATEST(s.last_seen_at, a.last_activity_at),
-                s.conversation_count, s.request_count, l.notes,
+         SELECT website_id, contact_id, name, email, phone, channel, first_seen_at,
+                last_activity_at, conversation_count, request_count, notes,
                 -- Until an admin sets one: new, or active once the person came back.
-                COALESCE(l.lead_status,
-                         CASE WHEN s.conversation_count > 1 THEN 'active' ELSE 'new' END),
-                (SELECT max(i.erased_at) FROM contact_identities i
-                 WHERE i.website_id = s.website_id AND i.contact_id = s.contact_id)
-         FROM seen s
-         JOIN latest l USING (website_id, contact_id)
-         LEFT JOIN activity a USING (website_id, contact_id)";
+                COALESCE(lead_status, CASE WHEN conversation_count > 1 THEN 'active' ELSE 'new' END),
+                erased_at
+         FROM folded";
