@@ -11,11 +11,13 @@
 //! - [`versions`]: versioned read-model schemas, and the live projector's handshake with a rebuild.
 //! - [`rebuild`]: `projector rebuild` — build the next version from offset 0, verify, switch.
 //! - [`verify`]: per-table checksums and differing rows between two versions.
+//! - [`deferred_indexes`]: the read-only indexes a rebuild creates after its bulk load.
 //! - [`health`]: liveness, readiness and metrics endpoints.
 //! - [`metrics`]: Prometheus metrics and their documented names.
 
 pub mod config;
 pub mod consumer;
+pub mod deferred_indexes;
 pub mod dlq;
 pub mod health;
 pub mod metrics;

@@ -8,7 +8,7 @@
 use projector::consumer::prepare;
 use projector::store::{MIGRATOR, apply_batch};
 use projector::versions::{BOOKKEEPING, PROJECTIONS};
-use projector::{verify, versions};
+use projector::{deferred_indexes, verify, versions};
 use rdkafka::Timestamp;
 use rdkafka::message::OwnedMessage;
 use schemas::payloads::{MessageSent, SenderRef};
@@ -164,4 +164,29 @@ async fn two_versions_built_from_the_same_events_compare_equal_and_a_changed_row
         .unwrap();
     assert_eq!(only_new.len(), 1);
     assert!(only_new[0].contains("\"message_count\": 99"));
+}
+
+#[tokio::test]
+async fn the_indexes_a_rebuild_defers_exist_and_come_back_exactly() {
+    let pool = fresh_pool().await;
+    let before = deferred_indexes::definitions(&pool, "public")
+        .await
+        .unwrap();
+    assert_eq!(
+        before.len(),
+        deferred_indexes::READ_ONLY.len(),
+        "every deferred index is one the migrations create: {before:#?}"
+    );
+    let returned = deferred_indexes::drop(&pool, "public").await.unwrap();
+    assert!(
+        deferred_indexes::definitions(&pool, "public")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    deferred_indexes::create(&pool, &returned).await.unwrap();
+    let after = deferred_indexes::definitions(&pool, "public")
+        .await
+        .unwrap();
+    assert_eq!(after, before);
 }

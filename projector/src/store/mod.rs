@@ -64,9 +64,21 @@ pub async fn apply_batch(
     apply(pool, topic, events, next_offsets, Derive::Now).await
 }
 
+/// The tables [`derive_all`] rewrites.
+pub const DERIVED_TABLES: &[&str] = &[
+    "conversations",
+    "contact_requests",
+    "contacts",
+    "funnel_conversations",
+];
+
 /// Everything [`Derive::Later`] left out, for the whole schema, in one transaction.
 pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // Whole-table aggregates over every submission: sort them in memory, not on disk.
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
     contacts::derive_all(&mut tx).await?;
     funnel::refresh_all(&mut tx).await?;
     tx.commit().await
