@@ -26,6 +26,11 @@ pub struct IngestConfig {
     pub websites_database: Option<PostgresConfig>,
     /// `INGEST_WEBSITES_REFRESH_MS`: how often they are reloaded.
     pub websites_refresh_ms: u64,
+    /// `INGEST_ANONYMIZE_IP`: websites whose visitors' addresses are stored anonymised
+    /// (comma-separated ids, `*` for all) unless an admin set it otherwise through the API.
+    pub anonymize_ip: Vec<String>,
+    /// `INGEST_HONOR_DNT`: `DNT: 1` / `Sec-GPC: 1` opt a request's events out of tracking.
+    pub honor_opt_out: bool,
     pub limits: Limits,
 }
 
@@ -40,6 +45,8 @@ impl Default for IngestConfig {
             trusted_proxies: TrustedProxies::default(),
             websites_database: None,
             websites_refresh_ms: 2_000,
+            anonymize_ip: Vec::new(),
+            honor_opt_out: true,
             limits: Limits::default(),
         }
     }
@@ -92,6 +99,14 @@ impl IngestConfig {
                 None => None,
             },
             websites_refresh_ms: env.parse_or("INGEST_WEBSITES_REFRESH_MS", 2_000)?,
+            anonymize_ip: env
+                .string_or("INGEST_ANONYMIZE_IP", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            honor_opt_out: env.parse_or("INGEST_HONOR_DNT", true)?,
             limits: Limits {
                 max_body_bytes: env.parse_or("INGEST_MAX_BODY_BYTES", defaults.max_body_bytes)?,
                 max_event_bytes: env

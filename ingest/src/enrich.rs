@@ -3,10 +3,11 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use schemas::{Context, Event, IncomingEvent, Payload};
+use schemas::{Consent, Context, Event, IncomingEvent, Payload};
 use uuid::Uuid;
 
 use crate::device::device_type;
+use crate::privacy;
 
 /// What the server knows about the request an event came in.
 #[derive(Debug, Clone)]
@@ -20,6 +21,12 @@ pub struct RequestContext {
     pub user_agent: Option<String>,
     /// The request came from a browser (it carried an `Origin` header).
     pub from_browser: bool,
+    /// The website stores anonymised addresses only.
+    pub anonymize_ip: bool,
+    /// The browser sent Do Not Track or Global Privacy Control.
+    pub opted_out: bool,
+    /// The salt of the day the request was received, for [`privacy::visitor_hash`].
+    pub visitor_salt: [u8; 32],
 }
 
 /// Client timestamps further ahead than this are not believed.
@@ -66,7 +73,26 @@ pub fn enrich(
     let channel = context
         .channel
         .unwrap_or_else(|| if request.from_browser { "frame" } else { "api" }.to_owned());
-    Event {
+    // Only a browser's address is its visitor's: a server sending for many visitors would
+    // make them all one.
+    let visitor = request.ip.filter(|_| request.from_browser).map(|ip| {
+        privacy::visitor_hash(
+            &request.visitor_salt,
+            &request.website_id,
+            ip,
+            user_agent.as_deref(),
+        )
+    });
+    let ip = match request.ip {
+        Some(ip) if request.anonymize_ip => Some(privacy::anonymize(ip)),
+        other => other,
+    };
+    let consent = if request.opted_out {
+        Some(Consent::Denied)
+    } else {
+        context.consent
+    };
+    let mut event = Event {
         event_id,
         schema_version: incoming.payload.event_type().current_version(),
         website_id: request.website_id.clone(),
@@ -74,7 +100,7 @@ pub fn enrich(
         occurred_at: occurred_at(incoming.occurred_at, sent_at, request.received_at),
         received_at: request.received_at,
         context: Context {
-            ip: request.ip,
+            ip,
             user_agent,
             device,
             channel,
@@ -82,9 +108,15 @@ pub fn enrich(
             page_url: context.page_url,
             environment: context.environment,
             metadata: context.metadata,
+            consent,
+            visitor,
         },
         payload: with_request_id(incoming.payload, event_id),
+    };
+    if consent == Some(Consent::Denied) {
+        privacy::strip_identifiers(&mut event);
     }
+    event
 }
 
 /// A contact request without a client-chosen id is identified by its event id, so the id
@@ -111,6 +143,9 @@ mod tests {
             ip: Some("203.0.113.7".parse().unwrap()),
             user_agent: Some("curl/8".into()),
             from_browser: false,
+            anonymize_ip: false,
+            opted_out: false,
+            visitor_salt: [7; 32],
         }
     }
 
@@ -230,5 +265,70 @@ mod tests {
             &request(),
         );
         assert_eq!(event.context.user_agent.as_deref(), Some("Mozilla/5.0"));
+    }
+
+    #[test]
+    fn a_website_that_anonymises_gets_the_network_not_the_address() {
+        let mut r = request();
+        r.anonymize_ip = true;
+        let e = enrich_now(
+            incoming(json!({"type": "widget.loaded", "conversation_id": "c1"})),
+            &r,
+        );
+        assert_eq!(e.context.ip, Some("203.0.113.0".parse().unwrap()));
+    }
+
+    #[test]
+    fn an_opted_out_visitor_is_counted_without_identifiers_but_keeps_the_message() {
+        let mut r = request();
+        r.from_browser = true;
+        let value = json!({"type": "message.sent", "conversation_id": "c1",
+            "context": {"page_url": "https://shop.example/p?email=a@b.example#x",
+                        "metadata": {"plan": "pro"}, "consent": "denied"},
+            "payload": {"sender": "user", "text": "hi", "customer_id": "cust-9"}});
+        for (by_header, value) in [
+            (false, value.clone()),
+            (true, {
+                let mut v = value.clone();
+                v["context"].as_object_mut().unwrap().remove("consent");
+                v
+            }),
+        ] {
+            r.opted_out = by_header;
+            let e = enrich_now(incoming(value), &r);
+            assert_eq!(e.context.consent, Some(Consent::Denied));
+            assert_eq!(
+                (e.context.ip, e.context.user_agent.as_deref()),
+                (None, None)
+            );
+            assert_eq!(e.context.visitor, None);
+            assert!(e.context.metadata.is_empty());
+            assert_eq!(
+                e.context.page_url.as_deref(),
+                Some("https://shop.example/p")
+            );
+            let Payload::MessageSent(m) = &e.payload else {
+                panic!()
+            };
+            assert_eq!((m.customer_id.as_deref(), m.text.as_str()), (None, "hi"));
+        }
+    }
+
+    #[test]
+    fn a_browser_visitor_gets_a_salted_hash_and_a_server_side_client_none() {
+        let mut r = request();
+        let load = || incoming(json!({"type": "widget.loaded", "conversation_id": "c1"}));
+        assert_eq!(enrich_now(load(), &r).context.visitor, None);
+        r.from_browser = true;
+        let first = enrich_now(load(), &r).context.visitor.unwrap();
+        assert_eq!(enrich_now(load(), &r).context.visitor.unwrap(), first);
+        r.anonymize_ip = true;
+        assert_eq!(
+            enrich_now(load(), &r).context.visitor.unwrap(),
+            first,
+            "hashed from the address as received, before anonymising"
+        );
+        r.visitor_salt = [8; 32];
+        assert_ne!(enrich_now(load(), &r).context.visitor.unwrap(), first);
     }
 }

@@ -23,6 +23,7 @@ pub mod enrich;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod privacy;
 pub mod rate_limit;
 pub mod routes;
 pub mod websites;
@@ -46,6 +47,11 @@ pub struct AppState {
     pub limits: config::Limits,
     pub metrics: Arc<metrics::IngestMetrics>,
     pub rate_limit: Arc<rate_limit::RateLimiter>,
+    pub privacy: Arc<privacy::PrivacySettings>,
+    /// `INGEST_HONOR_DNT`: Do Not Track and Global Privacy Control headers opt the request's
+    /// events out of tracking.
+    pub honor_opt_out: bool,
+    pub salts: Arc<privacy::DailySalts>,
 }
 
 /// The router, without a socket, so tests can call it directly.
@@ -56,13 +62,20 @@ pub fn app(state: AppState) -> Router {
 /// Binds the ingest server; run it with [`HttpServer::run_until_stopped`].
 pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<HttpServer> {
     let keys = Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins));
+    let privacy = Arc::new(privacy::PrivacySettings::new(config.anonymize_ip.clone()));
+    let salts = Arc::new(privacy::DailySalts::default());
     if let Some(database) = &config.websites_database {
         let pool = database.lazy_pool().map_err(std::io::Error::other)?;
         websites::spawn_refresh(
             keys.clone(),
-            pool,
+            privacy.clone(),
+            pool.clone(),
             Duration::from_millis(config.websites_refresh_ms),
         );
+        salts
+            .clone()
+            .spawn_sync(pool, Duration::from_secs(60))
+            .await;
     }
     let state = AppState {
         sink,
@@ -74,6 +87,9 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
             config.limits.rate_limit_events_per_s,
             config.limits.rate_limit_burst,
         )),
+        privacy,
+        honor_opt_out: config.honor_opt_out,
+        salts,
     };
     HttpServer::bind(config.addr, app(state)).await
 }

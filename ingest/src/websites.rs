@@ -1,5 +1,6 @@
-//! Keeps the write keys of websites created through the admin API current: the projector
-//! writes `website.created` into the `websites` read model, and ingest reloads it every
+//! Keeps the write keys of websites created through the admin API current, and their privacy
+//! settings: the projector writes `website.created` into the `websites` read model (and
+//! `website.privacy_changed` into `website_privacy`), and ingest reloads them every
 //! `INGEST_WEBSITES_REFRESH_MS`. When Postgres is unreachable ingest keeps the keys it knows,
 //! so taking events never depends on Postgres being up.
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::keys::{Website, WriteKeys};
+use crate::privacy::PrivacySettings;
 
 /// Every created website as `(write_key, website)`, from the live version of the read models.
 pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> {
@@ -32,22 +34,46 @@ pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> 
         .collect())
 }
 
-/// Reloads the created websites into `keys` every `interval`, until the runtime stops.
-pub fn spawn_refresh(keys: Arc<WriteKeys>, pool: PgPool, interval: Duration) {
+/// Every website's privacy settings as `(website_id, anonymize_ip)`, from the live version.
+pub async fn load_privacy(pool: &PgPool) -> Result<Vec<(String, bool)>, sqlx::Error> {
+    let schema = runtime::read_models::live_schema(pool).await?;
+    sqlx::query_as(&format!(
+        "SELECT website_id, anonymize_ip FROM \"{schema}\".website_privacy"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+/// Reloads the created websites into `keys` and the privacy settings into `privacy` every
+/// `interval`, until the runtime stops.
+pub fn spawn_refresh(
+    keys: Arc<WriteKeys>,
+    privacy: Arc<PrivacySettings>,
+    pool: PgPool,
+    interval: Duration,
+) {
     tokio::spawn(async move {
         let mut failing = false;
         loop {
-            match load(&pool).await {
+            // Keys first and on their own: a read-model version without the privacy table
+            // (a projector not yet upgraded) must not stop new websites from writing.
+            let loaded = match load(&pool).await {
                 Ok(websites) => {
+                    keys.set_created(websites);
+                    load_privacy(&pool).await.map(|s| privacy.set_stored(s))
+                }
+                Err(error) => Err(error),
+            };
+            match loaded {
+                Ok(()) => {
                     if failing {
                         tracing::info!("website keys reloaded again");
                     }
                     failing = false;
-                    keys.set_created(websites);
                 }
                 Err(error) if !failing => {
                     failing = true;
-                    tracing::warn!(%error, "cannot reload website keys; keeping the ones known");
+                    tracing::warn!(%error, "cannot reload website keys or privacy settings; keeping the ones known");
                 }
                 Err(_) => {}
             }

@@ -30,6 +30,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("contacts", 1),
     // 2: "contact submitted" from submissions, not requests (a reused request id moves).
     ("funnel_conversations", 2),
+    ("website_privacy", 1),
 ];
 
 /// Tables in a read-model schema that are bookkeeping, not projections.
@@ -43,7 +44,8 @@ pub const BOOKKEEPING: &[&str] = &[
 pub async fn ensure_meta(pool: &PgPool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     // Two processes starting together must not race on CREATE.
-    sqlx::query("SELECT pg_advisory_xact_lock(7420516)")
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(runtime::read_models::META_LOCK)
         .execute(&mut *tx)
         .await?;
     for statement in [
@@ -87,7 +89,8 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Version>, sqlx::Error> {
 /// Registers the next version as `building` and creates its schema.
 pub async fn create_next(pool: &PgPool) -> Result<Version, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(7420516)")
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(runtime::read_models::META_LOCK)
         .execute(&mut *tx)
         .await?;
     let version: i32 =

@@ -474,3 +474,30 @@ async fn a_flag_may_name_the_message_by_its_event_id() {
         .unwrap();
     assert_eq!(message_flags_state(&pool).await, (true, false, true));
 }
+
+#[tokio::test]
+async fn the_latest_privacy_setting_of_a_website_wins_in_either_order() {
+    let change = |seconds: i64, anonymize_ip: bool| {
+        schemas::testing::event(
+            "shop",
+            "shop",
+            at(seconds),
+            Payload::WebsitePrivacyChanged(schemas::payloads::WebsitePrivacy {
+                website_id: "shop".into(),
+                anonymize_ip,
+            }),
+        )
+    };
+    let (on, off) = (change(10, true), change(20, false));
+    for order in [[&on, &off], [&off, &on]] {
+        let pool = fresh_pool().await;
+        apply_one_at_a_time(&pool, order).await;
+        let setting: bool = sqlx::query_scalar(
+            "SELECT anonymize_ip FROM website_privacy WHERE website_id = 'shop'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(!setting, "the change at 20 s turned it off");
+    }
+}

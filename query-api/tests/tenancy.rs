@@ -105,3 +105,41 @@ async fn an_unknown_or_malformed_token_is_401() {
         );
     }
 }
+
+#[tokio::test]
+async fn privacy_settings_are_set_by_event_and_only_for_websites_the_token_sees() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    let (status, before) = app.get("/v1/websites/a/privacy").await;
+    assert_eq!(status, 200, "{before}");
+    assert_eq!(
+        before["anonymize_ip"],
+        Value::Null,
+        "not set through the API yet"
+    );
+
+    let token = app.token_for(&["a"]).await;
+    let put = |website: &'static str, body: Value| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            app.call(
+                reqwest::Method::PUT,
+                &format!("/v1/websites/{website}/privacy"),
+                &token,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, body) = put("a", json!({"anonymize_ip": true})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["event_id"].is_string());
+    let (_, after) = app.get_as(&token, "/v1/websites/a/privacy").await;
+    assert_eq!(after["anonymize_ip"], true);
+
+    assert_eq!(put("b", json!({"anonymize_ip": true})).await.0, 403);
+    assert_eq!(app.get_as(&token, "/v1/websites/b/privacy").await.0, 403);
+    let (status, body) = put("a", json!({"anonymise_ip": true})).await;
+    assert_eq!(status, 400, "an unknown field is an error: {body}");
+}

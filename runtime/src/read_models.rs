@@ -15,6 +15,11 @@ use crate::postgres::PostgresConfig;
 /// handshake with the live projector.
 pub const META_SCHEMA: &str = "colloquy";
 
+/// The advisory lock every process holds while it creates tables in the `colloquy` schema
+/// (concurrent `CREATE SCHEMA IF NOT EXISTS` can fail on a unique violation), and while it
+/// registers a new version.
+pub const META_LOCK: i64 = 7_420_516;
+
 /// The schema version `version` lives in.
 pub fn schema_name(version: i32) -> String {
     if version <= 1 {

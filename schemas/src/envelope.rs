@@ -104,6 +104,24 @@ pub struct Context {
     pub environment: Environment,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,
+    /// `denied` when the visitor opted out of tracking (the widget's consent banner, or the
+    /// browser's Do Not Track / Global Privacy Control): ingest then stored no IP, user agent,
+    /// customer id or metadata, and the event is counted anonymously.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+    /// Who the visitor is for unique-visitor counts when no customer id is known: a hash of the
+    /// website, IP and user agent with a salt that changes daily and is then discarded, so it
+    /// links one day's events and cannot be turned back into an address. Set by ingest only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<String>,
+}
+
+/// Whether the visitor agreed to be tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Consent {
+    Granted,
+    Denied,
 }
 
 fn default_channel() -> String {
@@ -157,6 +175,9 @@ pub struct IncomingContext {
     pub environment: Environment,
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// `denied`: the visitor opted out of tracking; see [`Context::consent`].
+    #[serde(default)]
+    pub consent: Option<Consent>,
 }
 
 #[derive(Deserialize)]

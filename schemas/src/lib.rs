@@ -20,6 +20,6 @@ pub mod payloads;
 pub mod testing;
 pub mod topics;
 
-pub use envelope::{Context, Environment, Event, IncomingEvent};
+pub use envelope::{Consent, Context, Environment, Event, IncomingContext, IncomingEvent};
 pub use error::FieldError;
 pub use payloads::{EventType, Payload, Producer, Sender};

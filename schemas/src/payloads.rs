@@ -107,6 +107,7 @@ catalogue! {
     ContactErased => "contact.erased", ContactErased, 1, Admin;
     WebsiteCreated => "website.created", WebsiteCreated, 1, Admin;
     TokenCreated => "token.created", TokenCreated, 1, Admin;
+    WebsitePrivacyChanged => "website.privacy_changed", WebsitePrivacy, 1, Admin;
 }
 
 impl EventType {
@@ -692,6 +693,21 @@ impl Validate for TokenCreated {
     }
 }
 
+/// An admin changed a website's privacy settings; the latest change wins. Ingest applies them
+/// to the events it receives from then on, before they reach the topic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebsitePrivacy {
+    pub website_id: String,
+    /// Store IPv4 addresses with the last octet zeroed and IPv6 addresses cut to their /48.
+    pub anonymize_ip: bool,
+}
+
+impl Validate for WebsitePrivacy {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)
+    }
+}
+
 /// The sender of a message (`message.sent` version 2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SenderRef {
@@ -983,6 +999,7 @@ mod tests {
             "contact.erased",
             "website.created",
             "token.created",
+            "website.privacy_changed",
         ] {
             assert!(names.contains(&name), "{name} missing");
         }

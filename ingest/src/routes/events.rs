@@ -27,6 +27,7 @@ use crate::enrich::{RequestContext, enrich};
 use crate::error::ApiError;
 use crate::keys::write_key_of;
 use crate::metrics::reason;
+use crate::privacy;
 
 /// The peer address of the connection, when the server was started with connect info.
 pub struct ClientAddr(pub Option<IpAddr>);
@@ -103,15 +104,19 @@ pub(crate) fn admit(
             origin.unwrap_or_default().to_owned(),
         ));
     }
+    let received_at = Utc::now();
     Ok(RequestContext {
         website_id: website.id.clone(),
-        received_at: Utc::now(),
+        received_at,
         ip: client_ip(peer, headers, &state.trusted_proxies),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         from_browser: headers.contains_key(header::ORIGIN),
+        anonymize_ip: state.privacy.anonymizes_ip(&website.id),
+        opted_out: state.honor_opt_out && privacy::opted_out(headers),
+        visitor_salt: state.salts.for_day(received_at.date_naive()),
     })
 }
 

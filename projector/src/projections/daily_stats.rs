@@ -63,7 +63,8 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<DayKey,
 }
 
 /// Who the visitor behind a visitor-side event is, for unique visitors: the customer id when
-/// the client knows it, else the conversation.
+/// the client knows it, else ingest's daily-salted hash of the browser (one person's several
+/// conversations that day), else the conversation.
 pub fn visitor(event: &Event) -> Option<String> {
     if event.event_type().producer() != Producer::Client {
         return None;
@@ -81,9 +82,10 @@ pub fn visitor(event: &Event) -> Option<String> {
         Payload::CtaClicked(p) => p.customer_id.as_deref(),
         _ => None,
     };
-    Some(match customer {
-        Some(c) => format!("customer:{c}"),
-        None => format!("conversation:{}", event.conversation_id),
+    Some(match (customer, &event.context.visitor) {
+        (Some(c), _) => format!("customer:{c}"),
+        (None, Some(v)) => format!("visitor:{v}"),
+        (None, None) => format!("conversation:{}", event.conversation_id),
     })
 }
 
@@ -116,5 +118,8 @@ mod tests {
             visitor(&widget_loaded("c1", at(0))).as_deref(),
             Some("conversation:c1")
         );
+        let mut hashed = widget_loaded("c2", at(0));
+        hashed.context.visitor = Some("9f2c".into());
+        assert_eq!(visitor(&hashed).as_deref(), Some("visitor:9f2c"));
     }
 }

@@ -33,6 +33,7 @@ pub struct Changes {
     pub message_flags: Vec<message_flags::MessageFlag>,
     pub websites: Vec<WebsiteRow>,
     pub tokens: Vec<websites::TokenRow>,
+    pub privacy: Vec<websites::PrivacyRow>,
     pub contacts: contacts::ContactChanges,
 }
 
@@ -46,6 +47,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),
         websites: rows(events.clone(), WebsiteRow::from_event),
         tokens: rows(events.clone(), websites::TokenRow::from_event),
+        privacy: rows(events.clone(), websites::PrivacyRow::from_event),
         contacts: contacts::fold(events),
     }
 }

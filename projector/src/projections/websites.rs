@@ -1,5 +1,5 @@
-//! Tenancy: the `websites` read model (`website.created`) and the API tokens limited to some
-//! of them (`token.created`).
+//! Tenancy: the `websites` read model (`website.created`), the API tokens limited to some
+//! of them (`token.created`) and each website's privacy settings (`website.privacy_changed`).
 
 use chrono::{DateTime, Utc};
 use schemas::{Event, Payload};
@@ -51,6 +51,29 @@ impl TokenRow {
             websites: t.websites.clone(),
             name: t.name.clone(),
             created_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
+/// A website's privacy settings as of one change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrivacyRow {
+    pub website_id: String,
+    pub anonymize_ip: bool,
+    pub changed_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl PrivacyRow {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::WebsitePrivacyChanged(p) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            website_id: p.website_id.clone(),
+            anonymize_ip: p.anonymize_ip,
+            changed_at: event.occurred_at,
             event_id: event.event_id,
         })
     }

@@ -423,10 +423,10 @@ async fn erase(
         // person's keys.
         "UPDATE event_log l
          SET payload = l.payload - '{name,email,phone,message,text,chat_context,comment,notes}'::text[],
-             context = l.context - '{ip,user_agent}'::text[]
+             context = l.context - '{ip,user_agent,visitor}'::text[]
          FROM scope s WHERE l.website_id = s.website_id AND l.conversation_id = s.conversation_id
            AND (l.payload ?| '{name,email,phone,message,text,chat_context,comment,notes}'::text[]
-                OR l.context ?| '{ip,user_agent}'::text[])",
+                OR l.context ?| '{ip,user_agent,visitor}'::text[])",
         "UPDATE event_log l
          SET payload = l.payload - '{name,email,phone,notes}'::text[]
          FROM keys k WHERE l.website_id = k.website_id AND l.type = 'contact.updated'

@@ -137,6 +137,7 @@ pub async fn apply(
     contact_requests::refold(&mut tx, requests.clone()).await?;
     websites::upsert(&mut tx, &changes.websites).await?;
     websites::upsert_tokens(&mut tx, &changes.tokens).await?;
+    websites::upsert_privacy(&mut tx, &changes.privacy).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))

@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 
 use crate::projections::WebsiteRow;
-use crate::projections::websites::TokenRow;
+use crate::projections::websites::{PrivacyRow, TokenRow};
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), sqlx::Error> {
     for w in rows {
@@ -23,6 +23,30 @@ pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), 
         .bind(&w.allowed_origins)
         .bind(w.created_at)
         .bind(w.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The latest `(changed_at, event_id)` wins, so any order converges.
+pub async fn upsert_privacy(
+    conn: &mut PgConnection,
+    rows: &[PrivacyRow],
+) -> Result<(), sqlx::Error> {
+    for p in rows {
+        sqlx::query(
+            "INSERT INTO website_privacy AS p (website_id, anonymize_ip, changed_at, event_id)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (website_id) DO UPDATE SET
+                anonymize_ip = EXCLUDED.anonymize_ip,
+                changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (p.changed_at, p.event_id)",
+        )
+        .bind(&p.website_id)
+        .bind(p.anonymize_ip)
+        .bind(p.changed_at)
+        .bind(p.event_id)
         .execute(&mut *conn)
         .await?;
     }

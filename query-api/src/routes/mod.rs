@@ -28,6 +28,10 @@ use crate::error::ApiError;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/websites", get(websites::list).post(websites::create))
+        .route(
+            "/v1/websites/{id}/privacy",
+            get(websites::privacy).put(websites::set_privacy),
+        )
         .route("/v1/tokens", post(websites::create_token))
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/{id}", get(conversations::detail))

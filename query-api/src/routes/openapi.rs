@@ -257,6 +257,28 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
+            response: (
+                "`{website_id, anonymize_ip, changed_at, as_of}`; `anonymize_ip` is null until set",
+                None,
+            ),
+            ..op(
+                "get",
+                "/v1/websites/{id}/privacy",
+                "websites",
+                "A website's privacy settings",
+            )
+        },
+        Op {
+            body: Some(root::<websites::PrivacySettings>),
+            response: (action, None),
+            ..op(
+                "put",
+                "/v1/websites/{id}/privacy",
+                "websites",
+                "Set a website's privacy settings (website.privacy_changed); ingest applies them before events reach the topic",
+            )
+        },
+        Op {
             body: Some(root::<websites::NewToken>),
             response: (
                 "201 `{token, websites, name}`: the token is shown once",

@@ -1,10 +1,10 @@
-//! `GET|POST /v1/websites` and `POST /v1/tokens`.
+//! `GET|POST /v1/websites`, `GET|PUT /v1/websites/{id}/privacy` and `POST /v1/tokens`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use schemas::Payload;
-use schemas::payloads::{TokenCreated, WebsiteCreated};
+use schemas::payloads::{TokenCreated, WebsiteCreated, WebsitePrivacy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -86,6 +86,63 @@ pub async fn create(
         outcome,
         json!({ "website": website, "website_id": website_id }),
         true,
+    ))
+}
+
+/// What `PUT /v1/websites/{id}/privacy` sets.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Store visitors' IPv4 addresses with the last octet zeroed and IPv6 cut to the /48,
+    /// at ingest, before events reach the topic. Applies to events received from the moment
+    /// ingest reloads the setting (within `INGEST_WEBSITES_REFRESH_MS`).
+    anonymize_ip: bool,
+}
+
+fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
+    if admin.scope.allows(website_id) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("this token does not see that website"))
+    }
+}
+
+/// `anonymize_ip` is `null` until an admin sets it: ingest's `INGEST_ANONYMIZE_IP` applies.
+pub async fn privacy(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    as_of: AsOf,
+) -> Result<Json<Value>, ApiError> {
+    visible(&admin, &website_id)?;
+    let row = store::privacy(&state.pool, &website_id).await?;
+    Ok(Json(json!({
+        "website_id": website_id,
+        "anonymize_ip": row.as_ref().map(|r| r.anonymize_ip),
+        "changed_at": row.as_ref().map(|r| r.changed_at),
+        "as_of": as_of,
+    })))
+}
+
+pub async fn set_privacy(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    visible(&admin, &website_id)?;
+    let settings: PrivacySettings = read_json(&body)?;
+    let payload = Payload::WebsitePrivacyChanged(WebsitePrivacy {
+        website_id: website_id.clone(),
+        anonymize_ip: settings.anonymize_ip,
+    });
+    payload.validate().map_err(bad_request)?;
+    let outcome =
+        actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
+    Ok(answer(
+        outcome,
+        json!({ "website_id": website_id, "anonymize_ip": settings.anonymize_ip }),
+        false,
     ))
 }
 

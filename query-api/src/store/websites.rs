@@ -25,6 +25,23 @@ pub async fn list(pool: &PgPool, scope: Option<&[String]>) -> Result<Vec<Website
     .await
 }
 
+/// A website's privacy settings as an admin last set them, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
+pub struct PrivacyRow {
+    pub website_id: String,
+    pub anonymize_ip: bool,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub async fn privacy(pool: &PgPool, website_id: &str) -> Result<Option<PrivacyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT website_id, anonymize_ip, changed_at FROM website_privacy WHERE website_id = $1",
+    )
+    .bind(website_id)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn find(pool: &PgPool, website_id: &str) -> Result<Option<WebsiteRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT website_id, name, write_key, allowed_origins, created_at FROM websites
