@@ -12,6 +12,7 @@
 //! - [`topics`]: the Kafka topics and their message headers.
 //! - [`json_schema`]: JSON Schema documents generated from these types (checked in under `json/`).
 
+pub mod contact_keys;
 pub mod envelope;
 pub mod error;
 pub mod json_schema;

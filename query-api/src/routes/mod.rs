@@ -9,6 +9,7 @@ mod openapi;
 mod params;
 mod requests;
 mod stats;
+mod subjects;
 mod websites;
 
 use axum::Router;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/contact-requests/{id}",
             get(requests::detail).patch(requests::change_status),
         )
+        .route("/v1/subjects/export", get(subjects::export))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/funnel", get(stats::funnel))
         .route("/v1/exports/{kind}", get(exports::export))

@@ -8,7 +8,7 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
-use super::{contacts, conversations, exports, legacy, requests, stats, websites};
+use super::{contacts, conversations, exports, legacy, requests, stats, subjects, websites};
 use crate::store;
 
 /// A schema from the generator: `$ref`s into `components/schemas`.
@@ -276,6 +276,19 @@ fn operations() -> Vec<Op> {
                 "/v1/websites/{id}/privacy",
                 "websites",
                 "Set a website's privacy settings (website.privacy_changed); ingest applies them before events reach the topic",
+            )
+        },
+        Op {
+            query: Some(root::<subjects::SubjectParams>),
+            response: (
+                "`{subject, contacts, submissions, edits, contact_requests, conversations, messages, cta_clicks, events, as_of}`: every row held about the person, whole",
+                None,
+            ),
+            ..op(
+                "get",
+                "/v1/subjects/export",
+                "contacts",
+                "Everything held about one person (data-subject access request), by email, phone or customer_id",
             )
         },
         Op {

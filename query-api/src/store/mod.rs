@@ -4,4 +4,5 @@ pub mod contacts;
 pub mod conversations;
 pub mod requests;
 pub mod stats;
+pub mod subjects;
 pub mod websites;

@@ -1,0 +1,148 @@
+//! `GET /v1/subjects/export`: everything held about one person, and nothing about anyone else.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use schemas::Payload;
+use schemas::payloads::WidgetLoaded;
+use serde_json::Value;
+
+mod common;
+use common::{event, message, spawn_app, submitted, two_websites};
+
+fn strings(body: &Value, section: &str, field: &str) -> Vec<String> {
+    body[section]
+        .as_array()
+        .unwrap_or_else(|| panic!("{section} missing: {body}"))
+        .iter()
+        .map(|r| r[field].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_email_finds_the_persons_contact_conversations_messages_requests_and_events() {
+    let app = spawn_app().await;
+    let mut events = two_websites();
+    // Olivia comes back in another conversation, typing her address differently.
+    events.push(message(
+        "a",
+        "c9",
+        90,
+        schemas::Sender::User,
+        "It's me again",
+    ));
+    events.push(submitted("a", "c9", 95, " Olivia@LumoCo.dev ", "req-a2"));
+    app.given(events).await;
+
+    let (status, body) = app.get("/v1/subjects/export?email=OLIVIA@lumoco.dev").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        strings(&body, "contacts", "contact_id"),
+        [schemas::contact_keys::email_key("a", "olivia@lumoco.dev")],
+        "one contact, both submissions"
+    );
+    assert_eq!(
+        strings(&body, "conversations", "conversation_id"),
+        ["c2", "c9"]
+    );
+    assert_eq!(
+        strings(&body, "contact_requests", "request_id"),
+        ["req-a", "req-a2"]
+    );
+    assert_eq!(
+        strings(&body, "submissions", "request_id"),
+        ["req-a", "req-a2"]
+    );
+    let texts = strings(&body, "messages", "text");
+    assert!(
+        texts.contains(&"How much is the Pro plan?".to_owned()),
+        "{texts:?}"
+    );
+    assert!(texts.contains(&"It's me again".to_owned()), "{texts:?}");
+    assert_eq!(body["contact_requests"][0]["ip_address"], "203.0.113.9");
+    assert!(body["events"].as_array().unwrap().len() >= 6);
+    let text = body.to_string();
+    for other in [
+        "bob@b.example",
+        "Book a demo",
+        "Hello from b",
+        "\"c1\"",
+        "\"c3\"",
+    ] {
+        assert!(!text.contains(other), "someone else's data: {other}");
+    }
+
+    // By phone, on website a: the same person (both submissions carried it). The fixture's
+    // person on website b has the same number, and is another website's contact.
+    let (_, by_phone) = app
+        .get("/v1/subjects/export?phone=%2B482719364&website_id=a")
+        .await;
+    assert_eq!(
+        strings(&by_phone, "contacts", "contact_id"),
+        strings(&body, "contacts", "contact_id")
+    );
+}
+
+#[tokio::test]
+async fn a_customer_id_finds_its_conversations_and_a_stranger_finds_nothing() {
+    let app = spawn_app().await;
+    let mut events = two_websites();
+    events.push(event(
+        "a",
+        "k1",
+        100,
+        Payload::WidgetLoaded(WidgetLoaded {
+            customer_id: Some("cust-42".into()),
+            ..WidgetLoaded::default()
+        }),
+    ));
+    events.push(message("a", "k1", 105, schemas::Sender::User, "Order #42?"));
+    app.given(events).await;
+
+    let (status, body) = app.get("/v1/subjects/export?customer_id=cust-42").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(strings(&body, "conversations", "conversation_id"), ["k1"]);
+    assert_eq!(strings(&body, "messages", "text"), ["Order #42?"]);
+    assert!(body["contacts"].as_array().unwrap().is_empty());
+
+    let (_, nobody) = app.get("/v1/subjects/export?email=nobody@x.example").await;
+    for section in [
+        "contacts",
+        "conversations",
+        "messages",
+        "contact_requests",
+        "events",
+    ] {
+        assert!(
+            nobody[section].as_array().unwrap().is_empty(),
+            "{section}: {nobody}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn exactly_one_identifier_and_only_the_tokens_websites() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    assert_eq!(app.get("/v1/subjects/export").await.0, 400);
+    assert_eq!(
+        app.get("/v1/subjects/export?email=a@b.example&customer_id=c")
+            .await
+            .0,
+        400
+    );
+    let token = app.token_for(&["a"]).await;
+    let (status, body) = app
+        .get_as(&token, "/v1/subjects/export?email=bob@b.example")
+        .await;
+    assert_eq!(status, 200);
+    assert!(body["contacts"].as_array().unwrap().is_empty(), "{body}");
+    assert_eq!(
+        app.get_as(
+            &token,
+            "/v1/subjects/export?email=bob@b.example&website_id=b"
+        )
+        .await
+        .0,
+        404
+    );
+}
