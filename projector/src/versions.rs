@@ -31,6 +31,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 2: "contact submitted" from submissions, not requests (a reused request id moves).
     ("funnel_conversations", 2),
     ("website_privacy", 1),
+    ("retention_cutoffs", 1),
 ];
 
 /// Tables in a read-model schema that are bookkeeping, not projections.

@@ -485,6 +485,8 @@ async fn the_latest_privacy_setting_of_a_website_wins_in_either_order() {
             Payload::WebsitePrivacyChanged(schemas::payloads::WebsitePrivacy {
                 website_id: "shop".into(),
                 anonymize_ip,
+                retention_days: None,
+                contact_review_months: None,
             }),
         )
     };

@@ -19,7 +19,7 @@ mod common;
 use common::{every_row, fresh_pool};
 
 /// Every read-model table whose content must not depend on order.
-const TABLES: [&str; 13] = [
+const TABLES: [&str; 14] = [
     "conversations",
     "funnel_conversations",
     "contacts",
@@ -33,6 +33,7 @@ const TABLES: [&str; 13] = [
     "message_flags",
     "daily_stats",
     "daily_visitors",
+    "retention_cutoffs",
 ];
 
 struct Rng(u64);
@@ -76,7 +77,7 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                 phone_key("site", phones[0]),
                 phone_key("site", phones[1]),
             ];
-            let payload = match rng.below(13) {
+            let payload = match rng.below(14) {
                 0 => Payload::WidgetLoaded(WidgetLoaded::default()),
                 1 => Payload::ConversationStarted(ConversationStarted {
                     customer_id: Some(format!("u{}", rng.below(3))),
@@ -145,6 +146,10 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                         })
                     }
                 }
+                12 => Payload::RetentionApplied(schemas::payloads::RetentionApplied {
+                    website_id: "site".into(),
+                    before: at(rng.below(2 * 86_400)),
+                }),
                 _ if rng.below(2) == 0 => Payload::MessageFlaggedForHuman(MessageRef {
                     message_id: message_ref,
                 }),

@@ -21,6 +21,9 @@ pub struct QueryApiConfig {
     /// `ADMIN_WAIT_MS`: how long an admin action waits for the projector to apply it before
     /// answering 202 instead of the new state.
     pub admin_wait: Duration,
+    /// `RETENTION_INTERVAL_S`: how often the retention job runs (3600; 0 for never, when
+    /// another instance runs it).
+    pub retention_interval: Option<Duration>,
 }
 
 impl QueryApiConfig {
@@ -36,6 +39,10 @@ impl QueryApiConfig {
                 env.string_or("KAFKA_TOPIC", "chat-events"),
             )?,
             admin_wait: Duration::from_millis(env.parse_or("ADMIN_WAIT_MS", 5_000)?),
+            retention_interval: match env.parse_or("RETENTION_INTERVAL_S", 3_600u64)? {
+                0 => None,
+                s => Some(Duration::from_secs(s)),
+            },
         })
     }
 }

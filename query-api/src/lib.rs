@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod freshness;
+pub mod retention;
 pub mod routes;
 pub mod store;
 
@@ -56,5 +57,8 @@ pub async fn build(
         sink,
         admin_wait: config.admin_wait,
     };
+    if let Some(interval) = config.retention_interval {
+        retention::spawn(state.clone(), interval);
+    }
     HttpServer::bind(config.addr, app(state)).await
 }

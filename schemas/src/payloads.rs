@@ -108,6 +108,7 @@ catalogue! {
     WebsiteCreated => "website.created", WebsiteCreated, 1, Admin;
     TokenCreated => "token.created", TokenCreated, 1, Admin;
     WebsitePrivacyChanged => "website.privacy_changed", WebsitePrivacy, 1, Admin;
+    RetentionApplied => "retention.applied", RetentionApplied, 1, Admin;
 }
 
 impl EventType {
@@ -700,9 +701,49 @@ pub struct WebsitePrivacy {
     pub website_id: String,
     /// Store IPv4 addresses with the last octet zeroed and IPv6 addresses cut to their /48.
     pub anonymize_ip: bool,
+    /// Days raw IP addresses and message texts are kept; [`DEFAULT_RETENTION_DAYS`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+    /// Months without activity after which a contact is due for review;
+    /// [`DEFAULT_CONTACT_REVIEW_MONTHS`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_review_months: Option<u32>,
 }
 
+/// How long raw IP addresses and message texts are kept when a website has not said.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// After how many inactive months a contact is due for review when a website has not said.
+pub const DEFAULT_CONTACT_REVIEW_MONTHS: u32 = 12;
+
 impl Validate for WebsitePrivacy {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
+        if self.retention_days == Some(0) {
+            return Err(FieldError::new(
+                "payload.retention_days",
+                "must be at least 1",
+            ));
+        }
+        if self.contact_review_months == Some(0) {
+            return Err(FieldError::new(
+                "payload.contact_review_months",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The retention job's decision for a website: raw IP addresses and message texts from before
+/// `before` are no longer kept. Cut-offs only move forward; the latest applies to data that
+/// arrives later too, so replaying the topic in any order reaches the same state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RetentionApplied {
+    pub website_id: String,
+    pub before: DateTime<Utc>,
+}
+
+impl Validate for RetentionApplied {
     fn validate(&self) -> Result<(), FieldError> {
         required("payload.website_id", &self.website_id, limits::ID_CHARS)
     }
@@ -1000,6 +1041,7 @@ mod tests {
             "website.created",
             "token.created",
             "website.privacy_changed",
+            "retention.applied",
         ] {
             assert!(names.contains(&name), "{name} missing");
         }

@@ -77,6 +77,7 @@ impl Stack {
             kafka: kafka.clone(),
             producer: ProducerConfig::new(&topic),
             admin_wait: Duration::from_secs(10),
+            retention_interval: None,
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));

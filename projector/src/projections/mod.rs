@@ -34,6 +34,7 @@ pub struct Changes {
     pub websites: Vec<WebsiteRow>,
     pub tokens: Vec<websites::TokenRow>,
     pub privacy: Vec<websites::PrivacyRow>,
+    pub retention: Vec<(String, chrono::DateTime<chrono::Utc>)>,
     pub contacts: contacts::ContactChanges,
 }
 
@@ -48,6 +49,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         websites: rows(events.clone(), WebsiteRow::from_event),
         tokens: rows(events.clone(), websites::TokenRow::from_event),
         privacy: rows(events.clone(), websites::PrivacyRow::from_event),
+        retention: rows(events.clone(), websites::retention_cutoff),
         contacts: contacts::fold(events),
     }
 }

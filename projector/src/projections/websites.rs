@@ -2,6 +2,7 @@
 //! of them (`token.created`) and each website's privacy settings (`website.privacy_changed`).
 
 use chrono::{DateTime, Utc};
+use schemas::payloads::{DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_RETENTION_DAYS};
 use schemas::{Event, Payload};
 use uuid::Uuid;
 
@@ -61,6 +62,8 @@ impl TokenRow {
 pub struct PrivacyRow {
     pub website_id: String,
     pub anonymize_ip: bool,
+    pub retention_days: i32,
+    pub contact_review_months: i32,
     pub changed_at: DateTime<Utc>,
     pub event_id: Uuid,
 }
@@ -70,13 +73,27 @@ impl PrivacyRow {
         let Payload::WebsitePrivacyChanged(p) = &event.payload else {
             return None;
         };
+        let days = p.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+        let months = p
+            .contact_review_months
+            .unwrap_or(DEFAULT_CONTACT_REVIEW_MONTHS);
         Some(Self {
             website_id: p.website_id.clone(),
             anonymize_ip: p.anonymize_ip,
+            retention_days: i32::try_from(days).unwrap_or(i32::MAX),
+            contact_review_months: i32::try_from(months).unwrap_or(i32::MAX),
             changed_at: event.occurred_at,
             event_id: event.event_id,
         })
     }
+}
+
+/// A retention cut-off: `(website_id, before)`.
+pub fn retention_cutoff(event: &Event) -> Option<(String, DateTime<Utc>)> {
+    let Payload::RetentionApplied(r) = &event.payload else {
+        return None;
+    };
+    Some((r.website_id.clone(), r.before))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod funnel;
 pub mod message_flags;
 pub mod messages;
 pub mod offsets;
+pub mod retention;
 pub mod websites;
 
 use std::collections::{BTreeSet, HashSet};
@@ -80,6 +81,7 @@ pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     contacts::derive_all(&mut tx).await?;
+    retention::scrub(&mut tx, retention::Scope::All).await?;
     funnel::refresh_all(&mut tx).await?;
     tx.commit().await
 }
@@ -146,6 +148,7 @@ pub async fn apply(
         .collect();
     let now = derive == Derive::Now;
     contacts::apply(&mut tx, &changes.contacts, &conversations, &requests, now).await?;
+    retention::apply(&mut tx, &changes.retention, &conversations, now).await?;
     if now {
         funnel::refresh(&mut tx, &conversations).await?;
     }

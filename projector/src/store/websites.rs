@@ -36,10 +36,13 @@ pub async fn upsert_privacy(
 ) -> Result<(), sqlx::Error> {
     for p in rows {
         sqlx::query(
-            "INSERT INTO website_privacy AS p (website_id, anonymize_ip, changed_at, event_id)
-             VALUES ($1, $2, $3, $4)
+            "INSERT INTO website_privacy AS p (website_id, anonymize_ip, changed_at, event_id,
+                    retention_days, contact_review_months)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (website_id) DO UPDATE SET
                 anonymize_ip = EXCLUDED.anonymize_ip,
+                retention_days = EXCLUDED.retention_days,
+                contact_review_months = EXCLUDED.contact_review_months,
                 changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
              WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (p.changed_at, p.event_id)",
         )
@@ -47,6 +50,8 @@ pub async fn upsert_privacy(
         .bind(p.anonymize_ip)
         .bind(p.changed_at)
         .bind(p.event_id)
+        .bind(p.retention_days)
+        .bind(p.contact_review_months)
         .execute(&mut *conn)
         .await?;
     }

@@ -37,6 +37,9 @@ pub struct ListParams {
     pub to: Option<String>,
     pub lead_status: Option<String>,
     pub include_erased: Option<bool>,
+    /// Only contacts inactive for longer than the website's review period (12 months unless
+    /// set with `PUT /v1/websites/{id}/privacy`).
+    pub review_due: Option<bool>,
     pub sort: Option<String>,
     pub page: Option<i64>,
     pub limit: Option<i64>,
@@ -85,6 +88,7 @@ impl ListParams {
             first_seen,
             lead_status: self.lead_status.clone(),
             include_erased: self.include_erased.unwrap_or(false),
+            review_due: self.review_due.unwrap_or(false),
         })
     }
 

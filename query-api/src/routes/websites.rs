@@ -4,7 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use schemas::Payload;
-use schemas::payloads::{TokenCreated, WebsiteCreated, WebsitePrivacy};
+use schemas::payloads::{
+    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_RETENTION_DAYS, TokenCreated, WebsiteCreated,
+    WebsitePrivacy,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -97,6 +100,12 @@ pub struct PrivacySettings {
     /// at ingest, before events reach the topic. Applies to events received from the moment
     /// ingest reloads the setting (within `INGEST_WEBSITES_REFRESH_MS`).
     anonymize_ip: bool,
+    /// Days raw IP addresses and message texts are kept (default 90); the retention job clears
+    /// older ones with `retention.applied` events.
+    retention_days: Option<u32>,
+    /// Months without activity after which a contact is due for review (default 12):
+    /// `GET /v1/contacts?review_due=true`.
+    contact_review_months: Option<u32>,
 }
 
 fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
@@ -119,6 +128,10 @@ pub async fn privacy(
     Ok(Json(json!({
         "website_id": website_id,
         "anonymize_ip": row.as_ref().map(|r| r.anonymize_ip),
+        "retention_days": row.as_ref().map_or(DEFAULT_RETENTION_DAYS as i32, |r| r.retention_days),
+        "contact_review_months": row
+            .as_ref()
+            .map_or(DEFAULT_CONTACT_REVIEW_MONTHS as i32, |r| r.contact_review_months),
         "changed_at": row.as_ref().map(|r| r.changed_at),
         "as_of": as_of,
     })))
@@ -135,13 +148,22 @@ pub async fn set_privacy(
     let payload = Payload::WebsitePrivacyChanged(WebsitePrivacy {
         website_id: website_id.clone(),
         anonymize_ip: settings.anonymize_ip,
+        retention_days: settings.retention_days,
+        contact_review_months: settings.contact_review_months,
     });
     payload.validate().map_err(bad_request)?;
     let outcome =
         actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
     Ok(answer(
         outcome,
-        json!({ "website_id": website_id, "anonymize_ip": settings.anonymize_ip }),
+        json!({
+            "website_id": website_id,
+            "anonymize_ip": settings.anonymize_ip,
+            "retention_days": settings.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+            "contact_review_months": settings
+                .contact_review_months
+                .unwrap_or(DEFAULT_CONTACT_REVIEW_MONTHS),
+        }),
         false,
     ))
 }

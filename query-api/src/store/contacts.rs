@@ -34,6 +34,9 @@ pub struct Filter {
     pub first_seen: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub lead_status: Option<String>,
     pub include_erased: bool,
+    /// Only contacts inactive for longer than their website's review period
+    /// (`contact_review_months`, 12 by default).
+    pub review_due: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +101,15 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     }
     if !filter.include_erased {
         q.push(" AND erased_at IS NULL");
+    }
+    if filter.review_due {
+        q.push(
+            " AND last_activity_at < now() - make_interval(months => COALESCE(
+                (SELECT p.contact_review_months FROM website_privacy p
+                 WHERE p.website_id = contacts.website_id), ",
+        )
+        .push_bind(schemas::payloads::DEFAULT_CONTACT_REVIEW_MONTHS as i32)
+        .push("))");
     }
 }
 

@@ -30,12 +30,15 @@ pub async fn list(pool: &PgPool, scope: Option<&[String]>) -> Result<Vec<Website
 pub struct PrivacyRow {
     pub website_id: String,
     pub anonymize_ip: bool,
+    pub retention_days: i32,
+    pub contact_review_months: i32,
     pub changed_at: DateTime<Utc>,
 }
 
 pub async fn privacy(pool: &PgPool, website_id: &str) -> Result<Option<PrivacyRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT website_id, anonymize_ip, changed_at FROM website_privacy WHERE website_id = $1",
+        "SELECT website_id, anonymize_ip, retention_days, contact_review_months, changed_at
+         FROM website_privacy WHERE website_id = $1",
     )
     .bind(website_id)
     .fetch_optional(pool)

@@ -79,6 +79,8 @@ pub struct TestApp {
     pub pool: PgPool,
     pub http: reqwest::Client,
     broker: Arc<Mutex<Broker>>,
+    /// The app's state, for calling its jobs directly (with an injected clock).
+    pub state: query_api::AppState,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -92,6 +94,7 @@ pub async fn spawn_app() -> TestApp {
         kafka: runtime::kafka::KafkaConfig::new("unused:9092"),
         producer: runtime::kafka::ProducerConfig::new("unused"),
         admin_wait: Duration::from_millis(300),
+        retention_interval: None,
     };
     let broker = Arc::new(Mutex::new(Broker::Applies));
     let sink = Arc::new(ProjectingSink {
@@ -99,6 +102,12 @@ pub async fn spawn_app() -> TestApp {
         mode: broker.clone(),
         offset: Arc::new(Mutex::new(0)),
     });
+    let state = query_api::AppState {
+        pool: pool.clone(),
+        admin_token: config.admin_token.as_str().into(),
+        sink: sink.clone(),
+        admin_wait: config.admin_wait,
+    };
     let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -107,6 +116,7 @@ pub async fn spawn_app() -> TestApp {
         pool,
         http: reqwest::Client::new(),
         broker,
+        state,
     }
 }
 
