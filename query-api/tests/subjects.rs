@@ -146,3 +146,43 @@ async fn exactly_one_identifier_and_only_the_tokens_websites() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_erasure_request_by_email_erases_the_persons_contact_and_nobody_else() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    let (status, body) = app
+        .post(
+            "/v1/subjects/erase",
+            serde_json::json!({"email": " Olivia@LumoCo.dev"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["erased"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["erased"][0]["status"], "applied");
+
+    let (_, held) = app.get("/v1/subjects/export?email=olivia@lumoco.dev").await;
+    assert!(held["contacts"][0]["erased_at"].is_string(), "{held}");
+    let mut held = held;
+    // The request echoes the address it was asked about; everything else must be clean.
+    held.as_object_mut().unwrap().remove("subject");
+    let text = held.to_string();
+    for gone in [
+        "Olivia Bennett",
+        "olivia@lumoco.dev",
+        "How much is the Pro plan?",
+        "203.0.113.9",
+    ] {
+        assert!(!text.contains(gone), "{gone} is still held: {text}");
+    }
+    let (_, bob) = app.get("/v1/subjects/export?email=bob@b.example").await;
+    assert!(bob.to_string().contains("Hello from b"), "{bob}");
+
+    let (status, _) = app
+        .post(
+            "/v1/subjects/erase",
+            serde_json::json!({"customer_id": "c"}),
+        )
+        .await;
+    assert_eq!(status, 400, "erasure by customer id is not offered yet");
+}

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             get(requests::detail).patch(requests::change_status),
         )
         .route("/v1/subjects/export", get(subjects::export))
+        .route("/v1/subjects/erase", post(subjects::erase))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/funnel", get(stats::funnel))
         .route("/v1/exports/{kind}", get(exports::export))

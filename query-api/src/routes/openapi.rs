@@ -292,6 +292,19 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
+            body: Some(root::<subjects::ErasureRequest>),
+            response: (
+                "`{erased: [{website_id, contact_id, event_id, status}]}`: one `contact.erased` per contact the address belongs to",
+                None,
+            ),
+            ..op(
+                "post",
+                "/v1/subjects/erase",
+                "contacts",
+                "Erasure request by email or phone: erase every contact the address belongs to",
+            )
+        },
+        Op {
             body: Some(root::<websites::NewToken>),
             response: (
                 "201 `{token, websites, name}`: the token is shown once",

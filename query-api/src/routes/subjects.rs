@@ -1,14 +1,18 @@
-//! `GET /v1/subjects/export`: everything held about one person, for data-subject access
-//! requests (GDPR art. 15), found by e-mail address, phone number or customer id.
+//! Data-subject requests, by e-mail address, phone number or customer id:
+//! `GET /v1/subjects/export`, everything held about one person (GDPR art. 15), and
+//! `POST /v1/subjects/erase`, an erasure request by address (art. 17).
 
 use axum::Json;
 use axum::extract::State;
+use schemas::Payload;
 use schemas::contact_keys::{email_key, phone_key};
+use schemas::payloads::ContactErased;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::params::Params;
 use crate::AppState;
+use crate::actions::{self, Outcome};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::freshness::AsOf;
@@ -27,12 +31,12 @@ pub struct SubjectParams {
     pub website_id: Option<String>,
 }
 
-pub async fn export(
-    admin: Admin,
-    State(state): State<AppState>,
-    as_of: AsOf,
-    Params(params): Params<SubjectParams>,
-) -> Result<Json<Value>, ApiError> {
+/// The person's contacts (by address) or conversations (by customer id) in the token's scope.
+async fn resolve(
+    state: &AppState,
+    admin: &Admin,
+    params: &SubjectParams,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), ApiError> {
     let given = [&params.email, &params.phone, &params.customer_id]
         .iter()
         .filter(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
@@ -43,7 +47,7 @@ pub async fn export(
         ));
     }
     let scope = admin.scope.narrow(params.website_id.as_deref())?;
-    let (contacts, conversations) = match (&params.email, &params.phone, &params.customer_id) {
+    Ok(match (&params.email, &params.phone, &params.customer_id) {
         (_, _, Some(customer)) => (
             Vec::new(),
             store::conversations_of_customer(&state.pool, scope.as_deref(), customer.trim())
@@ -70,7 +74,16 @@ pub async fn export(
                 Vec::new(),
             )
         }
-    };
+    })
+}
+
+pub async fn export(
+    admin: Admin,
+    State(state): State<AppState>,
+    as_of: AsOf,
+    Params(params): Params<SubjectParams>,
+) -> Result<Json<Value>, ApiError> {
+    let (contacts, conversations) = resolve(&state, &admin, &params).await?;
     let mut held = store::export(&state.pool, &contacts, &conversations).await?;
     held["subject"] = json!({
         "email": params.email,
@@ -79,4 +92,49 @@ pub async fn export(
     });
     held["as_of"] = json!(as_of);
     Ok(Json(held))
+}
+
+/// What `POST /v1/subjects/erase` takes: one address, optionally on one website.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website_id: Option<String>,
+}
+
+/// Erases every contact the address belongs to on the websites the token sees: one
+/// `contact.erased` per contact, each applied before the next (within `ADMIN_WAIT_MS`).
+pub async fn erase(
+    admin: Admin,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: ErasureRequest = super::read_json(&body)?;
+    let params = SubjectParams {
+        email: request.email,
+        phone: request.phone,
+        customer_id: None,
+        website_id: request.website_id,
+    };
+    let (contacts, _) = resolve(&state, &admin, &params).await?;
+    let mut erased = Vec::new();
+    for (website_id, contact_id) in contacts {
+        let payload = Payload::ContactErased(ContactErased {
+            contact_id: contact_id.clone(),
+        });
+        payload.validate().map_err(super::bad_request)?;
+        let event = actions::event(&website_id, &format!("contact:{contact_id}"), payload);
+        let outcome = actions::submit(&state, event).await?;
+        erased.push(json!({
+            "website_id": website_id,
+            "contact_id": contact_id,
+            "event_id": outcome.event_id(),
+            "status": match outcome {
+                Outcome::Applied(_) => "applied",
+                Outcome::Pending(_) => "accepted",
+            },
+        }));
+    }
+    Ok(Json(json!({ "erased": erased })))
 }
