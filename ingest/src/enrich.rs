@@ -73,16 +73,30 @@ pub fn enrich(
     let channel = context
         .channel
         .unwrap_or_else(|| if request.from_browser { "frame" } else { "api" }.to_owned());
-    // Only a browser's address is its visitor's: a server sending for many visitors would
-    // make them all one.
-    let visitor = request.ip.filter(|_| request.from_browser).map(|ip| {
-        privacy::visitor_hash(
+    // A customer id names the person on any device; else only a browser's address is its
+    // visitor's (a server sending for many visitors would make them all one).
+    let customer = match &incoming.payload {
+        Payload::WidgetLoaded(p) => p.customer_id.as_deref(),
+        Payload::ConversationStarted(p) => p.customer_id.as_deref(),
+        Payload::MessageSent(p) => p.customer_id.as_deref(),
+        Payload::CtaClicked(p) => p.customer_id.as_deref(),
+        _ => None,
+    };
+    let visitor = match customer {
+        Some(c) => Some(privacy::customer_hash(
             &request.visitor_salt,
             &request.website_id,
-            ip,
-            user_agent.as_deref(),
-        )
-    });
+            c,
+        )),
+        None => request.ip.filter(|_| request.from_browser).map(|ip| {
+            privacy::visitor_hash(
+                &request.visitor_salt,
+                &request.website_id,
+                ip,
+                user_agent.as_deref(),
+            )
+        }),
+    };
     let ip = match request.ip {
         Some(ip) if request.anonymize_ip => Some(privacy::anonymize(ip)),
         other => other,
@@ -330,5 +344,22 @@ mod tests {
         );
         r.visitor_salt = [8; 32];
         assert_ne!(enrich_now(load(), &r).context.visitor.unwrap(), first);
+    }
+
+    #[test]
+    fn a_named_customer_is_one_visitor_from_any_address_or_server() {
+        let mut r = request();
+        let named = || {
+            incoming(json!({"type": "widget.loaded", "conversation_id": "c1",
+                            "payload": {"customer_id": "cust-9"}}))
+        };
+        let from_server = enrich_now(named(), &r).context.visitor.unwrap();
+        r.from_browser = true;
+        r.ip = Some("198.51.100.4".parse().unwrap());
+        assert_eq!(
+            enrich_now(named(), &r).context.visitor.unwrap(),
+            from_server
+        );
+        assert!(!from_server.contains("cust-9"));
     }
 }

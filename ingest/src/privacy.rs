@@ -114,6 +114,18 @@ pub fn visitor_hash(
     Uuid::new_v5(&namespace, &name).simple().to_string()
 }
 
+/// A customer id the client named, hashed like [`visitor_hash`]: the same customer on the
+/// same day is one visitor whatever device or address they come from.
+pub fn customer_hash(salt: &[u8; 32], website: &str, customer_id: &str) -> String {
+    let namespace = Uuid::from_slice(&salt[..16]).unwrap_or(Uuid::nil());
+    let mut name = Vec::with_capacity(64);
+    name.extend_from_slice(&salt[16..]);
+    name.extend_from_slice(website.as_bytes());
+    name.extend_from_slice(b"\0customer\0");
+    name.extend_from_slice(customer_id.as_bytes());
+    Uuid::new_v5(&namespace, &name).simple().to_string()
+}
+
 /// The visitor salts of today and yesterday (events near midnight), shared by every ingest
 /// instance through Postgres when it is configured, so they hash a visitor alike. Older salts
 /// are deleted: after that, a day's hashes cannot be recomputed from an address.

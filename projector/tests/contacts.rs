@@ -238,7 +238,8 @@ async fn a_merge_moves_conversations_and_requests_to_the_survivor_and_old_ids_st
 }
 
 /// Values of the person that must be found nowhere after the erasure.
-const PERSONAL: [&str; 8] = [
+const PERSONAL: [&str; 9] = [
+    "cust-olivia",
     "Olivia",
     "olivia@lumoco.dev",
     "555 0102",
@@ -261,8 +262,15 @@ async fn erasure_removes_the_person_from_every_table_even_what_arrives_after_it(
         }),
     );
     rated.context.ip = Some("203.0.113.9".parse().unwrap());
+    // The website named her by its own customer id; ingest hashed it for visitor counts.
+    let mut named =
+        schemas::testing::message("site", "c1", at(1), Sender::User, "my order number is 4411");
+    if let Payload::MessageSent(m) = &mut named.payload {
+        m.customer_id = Some("cust-olivia".into());
+    }
+    named.context.visitor = Some("5e1f00d".into());
     let before = [
-        schemas::testing::message("site", "c1", at(1), Sender::User, "my order number is 4411"),
+        named,
         rated,
         submitted("c1", 10, Some("olivia@lumoco.dev"), Some("+1 555 0102")),
         updated(&id, 20, Some("Olivia's notes"), None),

@@ -62,9 +62,9 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> BTreeMap<DayKey,
     days
 }
 
-/// Who the visitor behind a visitor-side event is, for unique visitors: the customer id when
-/// the client knows it, else ingest's daily-salted hash of the browser (one person's several
-/// conversations that day), else the conversation.
+/// Who the visitor behind a visitor-side event is, for unique visitors: ingest's daily-salted
+/// hash (of the customer id when the client named one, else of the browser), else — events
+/// from before ingest hashed — the customer id, else the conversation.
 pub fn visitor(event: &Event) -> Option<String> {
     if event.event_type().producer() != Producer::Client {
         return None;
@@ -82,9 +82,9 @@ pub fn visitor(event: &Event) -> Option<String> {
         Payload::CtaClicked(p) => p.customer_id.as_deref(),
         _ => None,
     };
-    Some(match (customer, &event.context.visitor) {
-        (Some(c), _) => format!("customer:{c}"),
-        (None, Some(v)) => format!("visitor:{v}"),
+    Some(match (&event.context.visitor, customer) {
+        (Some(v), _) => format!("visitor:{v}"),
+        (None, Some(c)) => format!("customer:{c}"),
         (None, None) => format!("conversation:{}", event.conversation_id),
     })
 }

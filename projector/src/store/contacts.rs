@@ -405,10 +405,14 @@ async fn erase(
         "UPDATE messages m SET text = NULL
          FROM scope s WHERE m.website_id = s.website_id AND m.conversation_id = s.conversation_id
            AND m.text IS NOT NULL",
-        "UPDATE conversations c SET ip_address = NULL, user_agent = NULL, rating_comment = NULL
+        "UPDATE conversations c SET ip_address = NULL, user_agent = NULL, rating_comment = NULL,
+                customer_id = NULL
          FROM scope s WHERE c.website_id = s.website_id AND c.conversation_id = s.conversation_id
            AND (c.ip_address IS NOT NULL OR c.user_agent IS NOT NULL
-                OR c.rating_comment IS NOT NULL)",
+                OR c.rating_comment IS NOT NULL OR c.customer_id IS NOT NULL)",
+        "UPDATE cta_clicks k SET customer_id = NULL
+         FROM scope s WHERE k.website_id = s.website_id AND k.conversation_id = s.conversation_id
+           AND k.customer_id IS NOT NULL",
         "UPDATE contact_request_changes ch SET notes = NULL
          FROM scope s JOIN contact_requests r USING (website_id, conversation_id)
          WHERE ch.website_id = r.website_id AND ch.request_id = r.request_id
@@ -422,10 +426,10 @@ async fn erase(
         // The raw event log: the conversations' events, and the admin edits that named the
         // person's keys.
         "UPDATE event_log l
-         SET payload = l.payload - '{name,email,phone,message,text,chat_context,comment,notes}'::text[],
+         SET payload = l.payload - '{name,email,phone,message,text,chat_context,comment,notes,customer_id}'::text[],
              context = l.context - '{ip,user_agent,visitor}'::text[]
          FROM scope s WHERE l.website_id = s.website_id AND l.conversation_id = s.conversation_id
-           AND (l.payload ?| '{name,email,phone,message,text,chat_context,comment,notes}'::text[]
+           AND (l.payload ?| '{name,email,phone,message,text,chat_context,comment,notes,customer_id}'::text[]
                 OR l.context ?| '{ip,user_agent,visitor}'::text[])",
         "UPDATE event_log l
          SET payload = l.payload - '{name,email,phone,notes}'::text[]
