@@ -130,29 +130,37 @@ pub fn spawn_lag_monitor(
             return;
         }
     };
-    tokio::task::spawn_blocking(move || {
+    // One short blocking call per round, with the wait between rounds async: a loop inside
+    // `spawn_blocking` would never return, and a runtime shutting down waits for blocking
+    // tasks, so SIGTERM would stop the consumer but never end the process.
+    let consumer = Arc::new(consumer);
+    tokio::spawn(async move {
         loop {
-            if let Ok(metadata) = consumer.fetch_metadata(Some(&topic), Duration::from_secs(5)) {
-                let partitions: Vec<i32> = metadata
-                    .topics()
-                    .iter()
-                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                    .collect();
-                for partition in partitions {
-                    if let Ok((_, high)) =
-                        consumer.fetch_watermarks(&topic, partition, Duration::from_secs(5))
-                    {
-                        let labels = PartitionLabels { partition };
-                        metrics.high_watermark.get_or_create(&labels).set(high);
-                        let applied = metrics.applied_offset.get_or_create(&labels).get();
-                        metrics
-                            .lag
-                            .get_or_create(&labels)
-                            .set((high - applied).max(0));
-                    }
-                }
-            }
-            std::thread::sleep(interval);
+            let (consumer, metrics, topic) = (consumer.clone(), metrics.clone(), topic.clone());
+            let _ = tokio::task::spawn_blocking(move || refresh(&consumer, &metrics, &topic)).await;
+            tokio::time::sleep(interval).await;
         }
     });
+}
+
+fn refresh(consumer: &BaseConsumer, metrics: &ProjectorMetrics, topic: &str) {
+    let Ok(metadata) = consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) else {
+        return;
+    };
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    for partition in partitions {
+        if let Ok((_, high)) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+            let labels = PartitionLabels { partition };
+            metrics.high_watermark.get_or_create(&labels).set(high);
+            let applied = metrics.applied_offset.get_or_create(&labels).get();
+            metrics
+                .lag
+                .get_or_create(&labels)
+                .set((high - applied).max(0));
+        }
+    }
 }

@@ -162,6 +162,18 @@ impl Stack {
     }
 
     /// SIGKILL: no shutdown hook runs, a transaction in flight is cut off.
+    /// Sends the projector SIGTERM and waits for the process to exit; its exit status.
+    pub async fn stop_projector(&mut self) -> std::process::ExitStatus {
+        let mut child = self.projector.take().expect("projector running");
+        let pid = child.id().expect("the projector's pid");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        child.wait().await.expect("reap the projector")
+    }
+
     pub async fn kill_projector(&mut self) {
         if let Some(mut child) = self.projector.take() {
             child.start_kill().expect("send SIGKILL");

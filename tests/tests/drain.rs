@@ -1,5 +1,5 @@
 //! SIGTERM drains: the ingest binary stops accepting, finishes the requests in flight, and
-//! exits cleanly.
+//! exits cleanly; the projector finishes its batch and exits.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
@@ -72,4 +72,20 @@ async fn sigterm_lets_the_request_in_flight_finish_before_ingest_exits() {
         .expect("ingest exited")
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn sigterm_ends_the_projector_process_after_its_batch() {
+    let mut stack = e2e::Stack::start(3).await;
+    let response = stack
+        .post_events(&json!({"type": "widget.loaded", "conversation_id": "before-stop"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    stack.wait_until_caught_up(Duration::from_secs(30)).await;
+    // A liveness guard, not a performance bound: before the fix the process never exited
+    // (a blocking loop kept the runtime from shutting down).
+    let status = tokio::time::timeout(Duration::from_secs(60), stack.stop_projector())
+        .await
+        .expect("the projector exits after SIGTERM");
+    assert!(status.success(), "{status}");
 }
