@@ -148,7 +148,12 @@ pub async fn apply(
         .collect();
     let now = derive == Derive::Now;
     contacts::apply(&mut tx, &changes.contacts, &conversations, &requests, now).await?;
-    retention::apply(&mut tx, &changes.retention, &conversations, now).await?;
+    let written = retention::Written {
+        events: new_events.iter().map(|e| e.event_id).collect(),
+        conversations: conversations.clone(),
+        requests: requests.iter().cloned().collect(),
+    };
+    retention::apply(&mut tx, &changes.retention, &written, now).await?;
     if now {
         funnel::refresh(&mut tx, &conversations).await?;
     }
