@@ -32,6 +32,8 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("funnel_conversations", 2),
     ("website_privacy", 1),
     ("retention_cutoffs", 1),
+    ("erased_customers", 1),
+    ("conversation_customers", 1),
 ];
 
 /// Tables in a read-model schema that are bookkeeping, not projections.

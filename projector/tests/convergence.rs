@@ -19,7 +19,7 @@ mod common;
 use common::{every_row, fresh_pool};
 
 /// Every read-model table whose content must not depend on order.
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "conversations",
     "funnel_conversations",
     "contacts",
@@ -34,6 +34,7 @@ const TABLES: [&str; 14] = [
     "daily_stats",
     "daily_visitors",
     "retention_cutoffs",
+    "erased_customers",
 ];
 
 struct Rng(u64);
@@ -84,7 +85,9 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                 }),
                 2 | 3 => Payload::MessageSent(MessageSent {
                     message_id: Some(message_ref),
-                    customer_id: None,
+                    customer_id: ["cust-a", "cust-b"]
+                        .get(rng.below(4) as usize)
+                        .map(|c| (*c).to_owned()),
                     sender: [Sender::User, Sender::Bot, Sender::Agent][rng.below(3) as usize]
                         .into(),
                     text: "hi".into(),
@@ -146,9 +149,14 @@ fn random_events(rng: &mut Rng, n: usize) -> Vec<Event> {
                         })
                     }
                 }
-                12 => Payload::RetentionApplied(schemas::payloads::RetentionApplied {
-                    website_id: "site".into(),
-                    before: at(rng.below(2 * 86_400)),
+                12 if rng.below(2) == 0 => {
+                    Payload::RetentionApplied(schemas::payloads::RetentionApplied {
+                        website_id: "site".into(),
+                        before: at(rng.below(2 * 86_400)),
+                    })
+                }
+                12 => Payload::CustomerErased(schemas::payloads::CustomerErased {
+                    customer_key: schemas::contact_keys::customer_key("site", "cust-a"),
                 }),
                 _ if rng.below(2) == 0 => Payload::MessageFlaggedForHuman(MessageRef {
                     message_id: message_ref,

@@ -177,12 +177,98 @@ async fn an_erasure_request_by_email_erases_the_persons_contact_and_nobody_else(
     }
     let (_, bob) = app.get("/v1/subjects/export?email=bob@b.example").await;
     assert!(bob.to_string().contains("Hello from b"), "{bob}");
+}
 
-    let (status, _) = app
+fn as_customer(mut e: schemas::Event, customer: &str) -> schemas::Event {
+    if let Payload::MessageSent(m) = &mut e.payload {
+        m.customer_id = Some(customer.into());
+    }
+    e
+}
+
+#[tokio::test]
+async fn an_erasure_request_by_customer_id_erases_their_conversations_now_and_later() {
+    let app = spawn_app().await;
+    let mut events = two_websites();
+    events.push(as_customer(
+        message("a", "k1", 100, schemas::Sender::User, "Order #42 is late"),
+        "cust-42",
+    ));
+    events.push(submitted("a", "k1", 105, "kim@k.example", "req-k"));
+    events.push(as_customer(
+        message("a", "k2", 200, schemas::Sender::User, "Kim again"),
+        "cust-42",
+    ));
+    events.push(as_customer(
+        message("a", "k9", 300, schemas::Sender::User, "Someone else"),
+        "cust-7",
+    ));
+    app.given(events).await;
+
+    let (status, body) = app
         .post(
             "/v1/subjects/erase",
-            serde_json::json!({"customer_id": "c"}),
+            serde_json::json!({"customer_id": "cust-42"}),
         )
         .await;
-    assert_eq!(status, 400, "erasure by customer id is not offered yet");
+    assert_eq!(status, 200, "{body}");
+    let kinds: Vec<&str> = body["erased"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["customer.erased", "contact.erased"], "{body}");
+    assert!(
+        !body.to_string().contains("cust-42"),
+        "the events name a key: {body}"
+    );
+
+    // Later: an old message that was late, and a new conversation of the same customer.
+    app.given(vec![
+        as_customer(
+            message("a", "k2", 150, schemas::Sender::User, "Kim, late"),
+            "cust-42",
+        ),
+        as_customer(
+            message("a", "k3", 400, schemas::Sender::User, "Kim, new"),
+            "cust-42",
+        ),
+    ])
+    .await;
+
+    let texts: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT conversation_id, text FROM messages WHERE conversation_id LIKE 'k%' ORDER BY 1, 2",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        texts,
+        vec![
+            ("k1".to_owned(), None),
+            ("k2".to_owned(), None),
+            ("k2".to_owned(), None),
+            ("k3".to_owned(), None),
+            ("k9".to_owned(), Some("Someone else".to_owned())),
+        ]
+    );
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT t::text FROM (
+            SELECT to_jsonb(c) AS t FROM conversations c UNION ALL
+            SELECT to_jsonb(r) FROM contact_requests r UNION ALL
+            SELECT to_jsonb(o) FROM contact_observations o UNION ALL
+            SELECT to_jsonb(l) FROM event_log l) x",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    for gone in ["cust-42", "kim@k.example", "Order #42", "Kim"] {
+        let found: Vec<&String> = rows.iter().filter(|r| r.contains(gone)).collect();
+        assert!(found.is_empty(), "{gone} still in {found:#?}");
+    }
+    assert!(
+        rows.iter().any(|r| r.contains("cust-7")),
+        "another customer stays"
+    );
 }

@@ -59,3 +59,14 @@ pub fn email_key(website_id: &str, email: &str) -> String {
 pub fn phone_key(website_id: &str, phone: &str) -> String {
     key(website_id, Kind::Phone, &normalise_phone(phone))
 }
+
+/// Namespace of customer keys.
+const CUSTOMER_NAMESPACE: Uuid = Uuid::from_u128(0x8d27_3f4e_a1b0_4c95_b6e3_52d1_07f9_ac48);
+
+/// A website's customer id as a key: what `customer.erased` names, so the erasure event does
+/// not carry the id itself, and what conversations keep after their customer id is erased, so
+/// data arriving later for that customer is still recognised.
+pub fn customer_key(website_id: &str, customer_id: &str) -> String {
+    let name = format!("{website_id}\u{0}{customer_id}");
+    Uuid::new_v5(&CUSTOMER_NAMESPACE, name.as_bytes()).to_string()
+}

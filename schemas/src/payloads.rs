@@ -109,6 +109,7 @@ catalogue! {
     TokenCreated => "token.created", TokenCreated, 1, Admin;
     WebsitePrivacyChanged => "website.privacy_changed", WebsitePrivacy, 1, Admin;
     RetentionApplied => "retention.applied", RetentionApplied, 1, Admin;
+    CustomerErased => "customer.erased", CustomerErased, 1, Admin;
 }
 
 impl EventType {
@@ -734,6 +735,20 @@ impl Validate for WebsitePrivacy {
     }
 }
 
+/// An admin erased everything a website's own customer id names: its conversations lose their
+/// personal data, now and when more arrives. Carries the key
+/// ([`crate::contact_keys::customer_key`]), never the id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CustomerErased {
+    pub customer_key: String,
+}
+
+impl Validate for CustomerErased {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.customer_key", &self.customer_key, limits::ID_CHARS)
+    }
+}
+
 /// The retention job's decision for a website: raw IP addresses and message texts from before
 /// `before` are no longer kept. Cut-offs only move forward; the latest applies to data that
 /// arrives later too, so replaying the topic in any order reaches the same state.
@@ -1042,6 +1057,7 @@ mod tests {
             "token.created",
             "website.privacy_changed",
             "retention.applied",
+            "customer.erased",
         ] {
             assert!(names.contains(&name), "{name} missing");
         }

@@ -226,7 +226,8 @@ fn origin_of(event: &Event) -> Origin {
     }
 }
 
-fn customer_of(event: &Event) -> Option<String> {
+/// The customer id an event names, if any.
+pub fn customer_of(event: &Event) -> Option<String> {
     match &event.payload {
         Payload::WidgetLoaded(p) => p.customer_id.clone(),
         Payload::ConversationStarted(p) => p.customer_id.clone(),

@@ -35,6 +35,10 @@ pub struct Changes {
     pub tokens: Vec<websites::TokenRow>,
     pub privacy: Vec<websites::PrivacyRow>,
     pub retention: Vec<(String, chrono::DateTime<chrono::Utc>)>,
+    /// `(website_id, customer_key)` of every `customer.erased`.
+    pub erased_customers: Vec<(String, String)>,
+    /// `(website_id, conversation_id, customer_key)` of every event that named a customer.
+    pub conversation_customers: Vec<(String, String, String)>,
     pub contacts: contacts::ContactChanges,
 }
 
@@ -50,6 +54,21 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         tokens: rows(events.clone(), websites::TokenRow::from_event),
         privacy: rows(events.clone(), websites::PrivacyRow::from_event),
         retention: rows(events.clone(), websites::retention_cutoff),
+        conversation_customers: rows(events.clone(), |e| {
+            conversations::customer_of(e).map(|c| {
+                (
+                    e.website_id.clone(),
+                    e.conversation_id.clone(),
+                    schemas::contact_keys::customer_key(&e.website_id, &c),
+                )
+            })
+        }),
+        erased_customers: rows(events.clone(), |e| match &e.payload {
+            schemas::Payload::CustomerErased(c) => {
+                Some((e.website_id.clone(), c.customer_key.clone()))
+            }
+            _ => None,
+        }),
         contacts: contacts::fold(events),
     }
 }

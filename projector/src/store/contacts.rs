@@ -402,6 +402,27 @@ async fn erase(
          FROM keys k WHERE e.website_id = k.website_id AND e.key = k.key
            AND (e.name IS NOT NULL OR e.email IS NOT NULL OR e.phone IS NOT NULL
                 OR e.notes IS NOT NULL)",
+        "UPDATE event_log l
+         SET payload = l.payload - '{name,email,phone,notes}'::text[]
+         FROM keys k WHERE l.website_id = k.website_id AND l.type = 'contact.updated'
+           AND l.payload->>'contact_id' = k.key
+           AND l.payload ?| '{name,email,phone,notes}'::text[]",
+    ];
+    for statement in statements.iter().chain(CONVERSATION_SCRUBS) {
+        sqlx::query(&format!("{KEYS} {statement}"))
+            .bind(&websites)
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// What erasing a conversation clears, for every `(website_id, conversation_id)` in a `scope`
+/// CTE the caller puts first: its messages' text; its IP, user agent, customer id and rating
+/// comment; its CTA clicks' customer id; its requests' contents and their changes' notes; its
+/// events' personal fields in `event_log`. Rows stay, so counts stay.
+pub(crate) const CONVERSATION_SCRUBS: &[&str] = &[
         "UPDATE messages m SET text = NULL
          FROM scope s WHERE m.website_id = s.website_id AND m.conversation_id = s.conversation_id
            AND m.text IS NOT NULL",
@@ -431,21 +452,7 @@ async fn erase(
          FROM scope s WHERE l.website_id = s.website_id AND l.conversation_id = s.conversation_id
            AND (l.payload ?| '{name,email,phone,message,text,chat_context,comment,notes,customer_id}'::text[]
                 OR l.context ?| '{ip,user_agent,visitor}'::text[])",
-        "UPDATE event_log l
-         SET payload = l.payload - '{name,email,phone,notes}'::text[]
-         FROM keys k WHERE l.website_id = k.website_id AND l.type = 'contact.updated'
-           AND l.payload->>'contact_id' = k.key
-           AND l.payload ?| '{name,email,phone,notes}'::text[]",
-    ];
-    for statement in statements {
-        sqlx::query(&format!("{KEYS} {statement}"))
-            .bind(&websites)
-            .bind(&ids)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
+];
 
 /// Rebuilds the `contacts` rows of `ids` from their keys' submissions, edits and conversations.
 /// An id that no longer names a contact (it was merged into another) loses its row.

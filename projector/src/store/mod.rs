@@ -5,6 +5,7 @@ pub mod contact_requests;
 pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
+pub mod customers;
 pub mod daily_stats;
 pub mod event_log;
 pub mod funnel;
@@ -82,6 +83,7 @@ pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
         .await?;
     contacts::derive_all(&mut tx).await?;
     retention::scrub(&mut tx, retention::Scope::All).await?;
+    customers::erase_all(&mut tx).await?;
     funnel::refresh_all(&mut tx).await?;
     tx.commit().await
 }
@@ -154,6 +156,14 @@ pub async fn apply(
         requests: requests.iter().cloned().collect(),
     };
     retention::apply(&mut tx, &changes.retention, &written, now).await?;
+    customers::apply(
+        &mut tx,
+        &changes.conversation_customers,
+        &changes.erased_customers,
+        &conversations,
+        now,
+    )
+    .await?;
     if now {
         funnel::refresh(&mut tx, &conversations).await?;
     }

@@ -5,8 +5,8 @@
 use axum::Json;
 use axum::extract::State;
 use schemas::Payload;
-use schemas::contact_keys::{email_key, phone_key};
-use schemas::payloads::ContactErased;
+use schemas::contact_keys::{customer_key, email_key, phone_key};
+use schemas::payloads::{ContactErased, CustomerErased};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -94,17 +94,22 @@ pub async fn export(
     Ok(Json(held))
 }
 
-/// What `POST /v1/subjects/erase` takes: one address, optionally on one website.
+/// What `POST /v1/subjects/erase` takes: one identifier, optionally on one website.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErasureRequest {
     pub email: Option<String>,
     pub phone: Option<String>,
+    /// The website's own id for the person: every conversation that names it is erased, now
+    /// and when more arrives, and so is every contact those conversations lead to.
+    pub customer_id: Option<String>,
     pub website_id: Option<String>,
 }
 
-/// Erases every contact the address belongs to on the websites the token sees: one
-/// `contact.erased` per contact, each applied before the next (within `ADMIN_WAIT_MS`).
+/// Erases the person on the websites the token sees: by address, every contact the address
+/// belongs to (`contact.erased`); by customer id, the customer (`customer.erased`) and the
+/// contacts of their conversations. Each event is applied before the next (within
+/// `ADMIN_WAIT_MS`).
 pub async fn erase(
     admin: Admin,
     State(state): State<AppState>,
@@ -114,21 +119,66 @@ pub async fn erase(
     let params = SubjectParams {
         email: request.email,
         phone: request.phone,
-        customer_id: None,
+        customer_id: request.customer_id,
         website_id: request.website_id,
     };
-    let (contacts, _) = resolve(&state, &admin, &params).await?;
+    let mut payloads: Vec<(String, String, Payload)> = Vec::new();
+    match &params.customer_id {
+        Some(customer) if params.email.is_none() && params.phone.is_none() => {
+            let scope = admin.scope.narrow(params.website_id.as_deref())?;
+            let keys: Vec<(String, String)> = store::websites_in(&state.pool, scope.as_deref())
+                .await?
+                .into_iter()
+                .map(|w| {
+                    let key = customer_key(&w, customer.trim());
+                    (w, key)
+                })
+                .collect();
+            let reach = store::customer_reach(&state.pool, &keys).await?;
+            let mut customers: Vec<(String, String)> = reach
+                .iter()
+                .map(|(w, k, _)| (w.clone(), k.clone()))
+                .collect();
+            customers.dedup();
+            for (website, key) in customers {
+                payloads.push((
+                    website.clone(),
+                    format!("customer:{key}"),
+                    Payload::CustomerErased(CustomerErased { customer_key: key }),
+                ));
+            }
+            for (website, _, contact) in reach {
+                if let Some(contact_id) = contact {
+                    payloads.push((
+                        website,
+                        format!("contact:{contact_id}"),
+                        Payload::ContactErased(ContactErased { contact_id }),
+                    ));
+                }
+            }
+            payloads.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        }
+        _ => {
+            let (contacts, _) = resolve(&state, &admin, &params).await?;
+            for (website_id, contact_id) in contacts {
+                payloads.push((
+                    website_id,
+                    format!("contact:{contact_id}"),
+                    Payload::ContactErased(ContactErased { contact_id }),
+                ));
+            }
+        }
+    }
     let mut erased = Vec::new();
-    for (website_id, contact_id) in contacts {
-        let payload = Payload::ContactErased(ContactErased {
-            contact_id: contact_id.clone(),
-        });
+    for (website_id, subject, payload) in payloads {
         payload.validate().map_err(super::bad_request)?;
-        let event = actions::event(&website_id, &format!("contact:{contact_id}"), payload);
-        let outcome = actions::submit(&state, event).await?;
+        let kind = payload.event_type().name();
+        let outcome =
+            actions::submit(&state, actions::event(&website_id, &subject, payload)).await?;
         erased.push(json!({
             "website_id": website_id,
-            "contact_id": contact_id,
+            "subject": subject,
+            "event": kind,
             "event_id": outcome.event_id(),
             "status": match outcome {
                 Outcome::Applied(_) => "applied",

@@ -24,6 +24,41 @@ pub async fn contacts_of_keys(
     .await
 }
 
+/// For `(website_id, customer_key)` pairs: the websites where any conversation has that
+/// customer, and the contacts those conversations lead to (`None` where there is none).
+pub async fn customer_reach(
+    pool: &PgPool,
+    keys: &[(String, String)],
+) -> Result<Vec<(String, String, Option<String>)>, sqlx::Error> {
+    let (websites, keys): (Vec<&str>, Vec<&str>) =
+        keys.iter().map(|(w, k)| (w.as_str(), k.as_str())).unzip();
+    sqlx::query_as(
+        "SELECT DISTINCT k.website_id, k.customer_key, c.contact_id
+         FROM UNNEST($1::text[], $2::text[]) AS k(website_id, customer_key)
+         JOIN conversation_customers cc USING (website_id, customer_key)
+         JOIN conversations c USING (website_id, conversation_id)
+         ORDER BY 1, 2, 3",
+    )
+    .bind(websites)
+    .bind(keys)
+    .fetch_all(pool)
+    .await
+}
+
+/// The websites in `scope` (all when `None`).
+pub async fn websites_in(
+    pool: &PgPool,
+    scope: Option<&[String]>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT website_id FROM conversations
+         WHERE $1::text[] IS NULL OR website_id = ANY($1)",
+    )
+    .bind(scope)
+    .fetch_all(pool)
+    .await
+}
+
 /// The websites in `scope` (all when `None`) that have any contact identity.
 pub async fn websites_with_contacts(
     pool: &PgPool,
