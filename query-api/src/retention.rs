@@ -23,17 +23,15 @@ pub type Website = (String, i32, Option<DateTime<Utc>>);
 
 /// Every website known to the read models with its retention and cut-off.
 pub async fn websites(pool: &PgPool) -> Result<Vec<Website>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH known AS (
-            SELECT website_id FROM websites
-            UNION SELECT website_id FROM website_privacy
-            UNION SELECT DISTINCT website_id FROM daily_stats)
+    sqlx::query_as(&format!(
+        "WITH known AS ({})
          SELECT k.website_id, COALESCE(p.retention_days, $1), r.before
          FROM known k
          LEFT JOIN website_privacy p USING (website_id)
          LEFT JOIN retention_cutoffs r USING (website_id)
          ORDER BY k.website_id",
-    )
+        crate::store::websites::KNOWN
+    ))
     .bind(DEFAULT_RETENTION_DAYS as i32)
     .fetch_all(pool)
     .await

@@ -17,6 +17,7 @@ use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::subjects as store;
+use crate::store::websites;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -56,19 +57,18 @@ async fn resolve(
         (email, phone, None) => {
             // A contact id is derived from the website and the address, so look the address
             // up on every website in scope.
-            let keys: Vec<(String, String)> =
-                store::websites_with_contacts(&state.pool, scope.as_deref())
-                    .await?
-                    .into_iter()
-                    .map(|w| {
-                        let key = match (email, phone) {
-                            (Some(e), _) => email_key(&w, e),
-                            (None, Some(p)) => phone_key(&w, p),
-                            (None, None) => unreachable!("one of them was given"),
-                        };
-                        (w, key)
-                    })
-                    .collect();
+            let keys: Vec<(String, String)> = websites::known(&state.pool, scope.as_deref())
+                .await?
+                .into_iter()
+                .map(|w| {
+                    let key = match (email, phone) {
+                        (Some(e), _) => email_key(&w, e),
+                        (None, Some(p)) => phone_key(&w, p),
+                        (None, None) => unreachable!("one of them was given"),
+                    };
+                    (w, key)
+                })
+                .collect();
             (
                 store::contacts_of_keys(&state.pool, &keys).await?,
                 Vec::new(),
@@ -126,7 +126,7 @@ pub async fn erase(
     match &params.customer_id {
         Some(customer) if params.email.is_none() && params.phone.is_none() => {
             let scope = admin.scope.narrow(params.website_id.as_deref())?;
-            let keys: Vec<(String, String)> = store::websites_in(&state.pool, scope.as_deref())
+            let keys: Vec<(String, String)> = websites::known(&state.pool, scope.as_deref())
                 .await?
                 .into_iter()
                 .map(|w| {

@@ -45,34 +45,6 @@ pub async fn customer_reach(
     .await
 }
 
-/// The websites in `scope` (all when `None`).
-pub async fn websites_in(
-    pool: &PgPool,
-    scope: Option<&[String]>,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT website_id FROM conversations
-         WHERE $1::text[] IS NULL OR website_id = ANY($1)",
-    )
-    .bind(scope)
-    .fetch_all(pool)
-    .await
-}
-
-/// The websites in `scope` (all when `None`) that have any contact identity.
-pub async fn websites_with_contacts(
-    pool: &PgPool,
-    scope: Option<&[String]>,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT website_id FROM contact_identities
-         WHERE $1::text[] IS NULL OR website_id = ANY($1)",
-    )
-    .bind(scope)
-    .fetch_all(pool)
-    .await
-}
-
 /// The conversations in `scope` where the client named this customer.
 pub async fn conversations_of_customer(
     pool: &PgPool,

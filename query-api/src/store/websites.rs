@@ -25,6 +25,23 @@ pub async fn list(pool: &PgPool, scope: Option<&[String]>) -> Result<Vec<Website
     .await
 }
 
+/// Every website the read models know of — created through the API, configured, or with any
+/// traffic (`daily_stats`: bootstrap websites have no `websites` row) — as a SQL query.
+pub const KNOWN: &str = "SELECT website_id FROM websites
+    UNION SELECT website_id FROM website_privacy
+    UNION SELECT DISTINCT website_id FROM daily_stats";
+
+/// The websites in `scope` (all when `None`) that the read models know of ([`KNOWN`]).
+pub async fn known(pool: &PgPool, scope: Option<&[String]>) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(&format!(
+        "SELECT website_id FROM ({KNOWN}) k
+         WHERE $1::text[] IS NULL OR website_id = ANY($1) ORDER BY website_id"
+    ))
+    .bind(scope)
+    .fetch_all(pool)
+    .await
+}
+
 /// A website's privacy settings as an admin last set them, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct PrivacyRow {
