@@ -124,6 +124,8 @@ pub fn enrich(
             metadata: context.metadata,
             consent,
             visitor,
+            // Written beside the personal fields when they are sealed.
+            pseudonyms: Default::default(),
         },
         payload: with_request_id(incoming.payload, event_id),
     };

@@ -34,6 +34,7 @@ use std::time::Duration;
 use axum::Router;
 use runtime::http::HttpServer;
 use runtime::kafka::EventSink;
+use runtime::subject_keys::SubjectKeys;
 
 pub use config::IngestConfig;
 pub use keys::WriteKeys;
@@ -52,6 +53,9 @@ pub struct AppState {
     /// events out of tracking.
     pub honor_opt_out: bool,
     pub salts: Arc<privacy::DailySalts>,
+    /// Where the keys that seal personal data in the topic come from; `None` without a
+    /// database, when events are written unsealed (a warning at start says so).
+    pub subject_keys: Option<Arc<SubjectKeys>>,
 }
 
 /// The router, without a socket, so tests can call it directly.
@@ -64,6 +68,7 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
     let keys = Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins));
     let privacy = Arc::new(privacy::PrivacySettings::new(config.anonymize_ip.clone()));
     let salts = Arc::new(privacy::DailySalts::default());
+    let mut subject_keys = None;
     if let Some(database) = &config.websites_database {
         let pool = database.lazy_pool().map_err(std::io::Error::other)?;
         websites::spawn_refresh(
@@ -74,8 +79,14 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
         );
         salts
             .clone()
-            .spawn_sync(pool, Duration::from_secs(60))
+            .spawn_sync(pool.clone(), Duration::from_secs(60))
             .await;
+        subject_keys = Some(Arc::new(SubjectKeys::new(pool)));
+    } else {
+        tracing::warn!(
+            "no database configured: personal data goes to the topic unsealed, and erasure \
+             cannot reach it there"
+        );
     }
     let state = AppState {
         sink,
@@ -90,6 +101,7 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
         privacy,
         honor_opt_out: config.honor_opt_out,
         salts,
+        subject_keys,
     };
     HttpServer::bind(config.addr, app(state)).await
 }

@@ -1,4 +1,4 @@
-//! The consume loop: read a batch, decode, dead-letter poison records, apply everything and
+//! The consume loop: read a batch, decode (opening sealed records with their keys), dead-letter poison records, apply everything and
 //! the next offsets in one transaction, repeat.
 //!
 //! Kafka's "storing offsets outside Kafka" pattern: the projector never commits offsets to
@@ -7,7 +7,7 @@
 //! groups are not used at all (Tansu 0.6's rebalancing is unreliable, and ownership of
 //! partitions is this process's business).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,12 +18,14 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::kafka::{EventSink, KafkaSink, ProducerConfig, Record};
-use schemas::Event;
+use schemas::{Event, FieldError};
 use schemas::topics::dead_letter_headers as dlq;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::config::ProjectorConfig;
 use crate::metrics::ProjectorMetrics;
+use crate::opening;
 use crate::store::{self, Applied};
 use crate::versions;
 
@@ -128,11 +130,17 @@ pub async fn run(
             continue;
         }
         let started = Instant::now();
-        let prepared = prepare(&batch);
         let mut attempt = 0u32;
         loop {
-            match commit_batch(config, &pool, &dead_letters, &prepared).await {
-                Ok(outcome) => {
+            let committed = async {
+                let prepared = prepare(&batch, &meta)
+                    .await
+                    .context("cannot read the keys of sealed records")?;
+                let outcome = commit_batch(config, &pool, &dead_letters, &prepared).await?;
+                anyhow::Ok((prepared, outcome))
+            };
+            match committed.await {
+                Ok((prepared, outcome)) => {
                     let m = &health.metrics;
                     m.applied.inc_by(outcome.applied as u64);
                     m.duplicates.inc_by(outcome.duplicates as u64);
@@ -293,13 +301,30 @@ pub struct Poison {
     pub reason: String,
 }
 
-pub fn prepare(batch: &[OwnedMessage]) -> Prepared {
+/// Decodes a batch, opening sealed records with their keys ([`opening`]). An error reading
+/// the keys decodes nothing: the batch is retried.
+pub async fn prepare(batch: &[OwnedMessage], keys: &PgPool) -> Result<Prepared, sqlx::Error> {
+    let events = opening::open(batch.iter().map(payload), keys).await?;
+    Ok(sort(batch, events))
+}
+
+/// Decodes a batch with the given key secrets.
+pub fn decode(batch: &[OwnedMessage], secrets: &HashMap<Uuid, [u8; 32]>) -> Prepared {
+    sort(batch, opening::open_with(batch.iter().map(payload), secrets))
+}
+
+fn payload(m: &OwnedMessage) -> &[u8] {
+    m.payload().unwrap_or_default()
+}
+
+/// Splits a decoded batch into events and poison, and finds where each partition goes on.
+fn sort(batch: &[OwnedMessage], events: Vec<Result<Event, FieldError>>) -> Prepared {
     let mut prepared = Prepared::default();
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-    for m in batch {
+    for (m, event) in batch.iter().zip(events) {
         let entry = next.entry(m.partition()).or_insert(0);
         *entry = (*entry).max(m.offset() + 1);
-        match Event::decode(m.payload().unwrap_or_default()) {
+        match event {
             Ok(event) => prepared.events.push(Applied {
                 partition: m.partition(),
                 offset: m.offset(),
@@ -406,12 +431,12 @@ mod tests {
     #[test]
     fn the_next_offset_of_each_partition_is_one_past_its_last_record() {
         let batch = [record(0, 5, b"x"), record(1, 9, b"x"), record(0, 6, b"x")];
-        assert_eq!(prepare(&batch).next_offsets, vec![(0, 7), (1, 10)]);
+        assert_eq!(decode(&batch, &HashMap::new()).next_offsets, vec![(0, 7), (1, 10)]);
     }
 
     #[test]
     fn an_undecodable_record_is_poison_and_still_advances_its_partition() {
-        let prepared = prepare(&[record(3, 0, b"not json")]);
+        let prepared = decode(&[record(3, 0, b"not json")], &HashMap::new());
         assert_eq!(prepared.poison.len(), 1);
         assert!(prepared.events.is_empty());
         assert_eq!(prepared.next_offsets, vec![(3, 1)]);

@@ -13,11 +13,11 @@ use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
-use schemas::Event;
 use schemas::topics::dead_letter_headers as dlq;
 use sqlx::PgPool;
 
 use crate::config::ProjectorConfig;
+use crate::opening;
 use crate::store::{self, Applied};
 
 /// One parked record.
@@ -111,8 +111,11 @@ pub struct Replay {
 pub async fn replay(pool: &PgPool, topic: &str, parked: &[Parked]) -> anyhow::Result<Replay> {
     let mut report = Replay::default();
     let mut events = Vec::new();
-    for p in parked {
-        match Event::decode(&p.payload) {
+    let decoded = opening::open(parked.iter().map(|p| p.payload.as_slice()), pool)
+        .await
+        .context("cannot read the keys of sealed records")?;
+    for (p, event) in parked.iter().zip(decoded) {
+        match event {
             Ok(event) => events.push(Applied {
                 partition: p.source_partition.unwrap_or(-1),
                 offset: p.source_offset.unwrap_or(-1),

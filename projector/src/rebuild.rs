@@ -215,8 +215,11 @@ async fn build(
             consumer.assign(&list).context("cannot assign partitions")?;
             reassign = false;
         }
-        let read =
-            async { prepare(&next_batch(&consumer, config, Duration::from_millis(500)).await) };
+        let read = async {
+            prepare(&next_batch(&consumer, config, Duration::from_millis(500)).await, meta)
+                .await
+                .context("cannot read the keys of sealed records")
+        };
         let finish = async {
             match in_flight.take() {
                 Some(batch) => Some(batch.await),
@@ -233,7 +236,7 @@ async fn build(
                 next_analyze *= 2;
             }
         }
-        let kept = Within::keep(prepared, &positions, &cap);
+        let kept = Within::keep(prepared?, &positions, &cap);
         if kept.past_cap {
             // Past the live version: read again from the position later.
             overshot = true;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
-use projector::consumer::prepare;
+use projector::consumer::decode;
 use projector::store::{MIGRATOR, apply_batch};
 use projector::versions::{BOOKKEEPING, PROJECTIONS};
 use projector::{deferred_indexes, verify, versions};
@@ -67,7 +67,7 @@ fn conversation() -> Vec<Event> {
 
 async fn replay(records: Vec<OwnedMessage>) -> (PgPool, Vec<String>) {
     let pool = fresh_pool().await;
-    let prepared = prepare(&records);
+    let prepared = decode(&records, &Default::default());
     assert!(prepared.poison.is_empty(), "{:?}", prepared.poison);
     apply_batch(&pool, "t", &prepared.events, &prepared.next_offsets)
         .await
@@ -137,7 +137,7 @@ async fn two_versions_built_from_the_same_events_compare_equal_and_a_changed_row
         .enumerate()
         .map(|(i, e)| record(i as i64, e.encode().unwrap()))
         .collect();
-    let prepared = prepare(&records);
+    let prepared = decode(&records, &Default::default());
     for target in [&pool, &v2] {
         apply_batch(target, "t", &prepared.events, &prepared.next_offsets)
             .await

@@ -53,9 +53,14 @@ pub fn event(website_id: &str, subject: &str, payload: Payload) -> Event {
 
 /// Produces `event` and waits up to the configured time for the projector to apply it.
 pub async fn submit(state: &AppState, event: Event) -> Result<Outcome, ApiError> {
-    let value = event
-        .encode()
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Sealed like ingest's events: erasing the person makes their edits unreadable too.
+    let value = state
+        .subject_keys
+        .seal(&[&event])
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot seal the event: {e}")))?
+        .pop()
+        .unwrap_or_default();
     let record = Record::new(event.conversation_id.clone(), value);
     let results = state.sink.send(vec![record]).await;
     for result in results {

@@ -27,6 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use runtime::http::HttpServer;
 use runtime::kafka::EventSink;
+use runtime::subject_keys::SubjectKeys;
 use sqlx::PgPool;
 
 pub use config::QueryApiConfig;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub sink: Arc<dyn EventSink>,
     /// How long an admin action waits to be applied before answering 202.
     pub admin_wait: Duration,
+    /// The keys admin events about a person are sealed with (contact edits, request notes).
+    pub subject_keys: Arc<SubjectKeys>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -52,6 +55,7 @@ pub async fn build(
     sink: Arc<dyn EventSink>,
 ) -> std::io::Result<HttpServer> {
     let state = AppState {
+        subject_keys: Arc::new(SubjectKeys::new(pool.clone())),
         pool,
         admin_token: config.admin_token.as_str().into(),
         sink,

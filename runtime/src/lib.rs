@@ -1,4 +1,4 @@
-//! Plumbing shared by `ingest`, `projector` and `query-api`; none of it knows about events.
+//! Plumbing shared by `ingest`, `projector` and `query-api`; none of it knows about event types.
 //!
 //! # Layout
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
@@ -7,6 +7,7 @@
 //! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
 //! - [`postgres`]: connection pools.
 //! - [`read_models`]: which versioned schema holds the live read models, and pools that follow it.
+//! - [`subject_keys`]: the key store that sealed personal data is encrypted with.
 //! - [`telemetry`]: logging set-up.
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
@@ -17,6 +18,7 @@ pub mod kafka;
 pub mod postgres;
 pub mod read_models;
 pub mod shutdown;
+pub mod subject_keys;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -17,7 +17,8 @@ pub const META_SCHEMA: &str = "colloquy";
 
 /// The advisory lock every process holds while it creates tables in the `colloquy` schema
 /// (concurrent `CREATE SCHEMA IF NOT EXISTS` can fail on a unique violation), and while it
-/// registers a new version.
+/// registers a new version. The projector's migration of `colloquy.subject_keys` takes it too
+/// (by its value).
 pub const META_LOCK: i64 = 7_420_516;
 
 /// The schema version `version` lives in.

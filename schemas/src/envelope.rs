@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::error::FieldError;
 use crate::payloads::{EventType, Payload, Producer, bounded, limits};
+use crate::sealing::{self, Sealed};
 
 /// One event as stored in the `chat-events` topic.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -35,7 +36,7 @@ pub struct Event {
 }
 
 /// The stored envelope with the payload still untyped, so the type and version can pick the
-/// payload's parser (and upcaster).
+/// payload's parser (and upcaster), and sealed fields can be put back first.
 #[derive(Deserialize)]
 struct StoredEnvelope {
     event_id: Uuid,
@@ -46,10 +47,67 @@ struct StoredEnvelope {
     conversation_id: String,
     occurred_at: DateTime<Utc>,
     received_at: DateTime<Utc>,
-    #[serde(default)]
-    context: Context,
+    #[serde(default = "empty_object")]
+    context: Value,
     #[serde(default = "empty_object")]
     payload: Value,
+    #[serde(default)]
+    sealed: Option<Sealed>,
+}
+
+/// A record from the topic, parsed but not yet opened: [`StoredEvent::key_id`] names the key
+/// its personal fields are sealed with, if they are, and [`StoredEvent::open`] makes the event.
+pub struct StoredEvent {
+    raw: StoredEnvelope,
+}
+
+impl StoredEvent {
+    pub fn parse(bytes: &[u8]) -> Result<Self, FieldError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw: StoredEnvelope =
+            serde_path_to_error::deserialize(&mut de).map_err(|e| FieldError::from_serde("", e))?;
+        Ok(Self { raw })
+    }
+
+    /// The key the personal fields are sealed with; `None` for an event stored in the clear.
+    pub fn key_id(&self) -> Option<Uuid> {
+        self.raw.sealed.as_ref().map(|s| s.key_id)
+    }
+
+    /// The event, upcast to the current version. `secret` is the key named by
+    /// [`StoredEvent::key_id`]; without it (the key was erased) the personal fields are absent.
+    pub fn open(self, secret: Option<&[u8; 32]>) -> Result<Event, FieldError> {
+        let mut raw = self.raw;
+        let event_type = parse_type(&raw.event_type)?;
+        let erased = match &raw.sealed {
+            Some(sealed) => sealing::open(
+                sealed,
+                secret,
+                raw.event_id,
+                event_type,
+                &mut raw.context,
+                &mut raw.payload,
+            )?,
+            None => false,
+        };
+        let payload = if erased {
+            Payload::parse_erased(event_type, raw.payload)?
+        } else {
+            Payload::parse(event_type, raw.schema_version, raw.payload)?
+        };
+        let context = serde_path_to_error::deserialize(raw.context)
+            .map_err(|e| FieldError::from_serde("context", e))?;
+        Ok(Event {
+            event_id: raw.event_id,
+            schema_version: event_type.current_version(),
+            website_id: raw.website_id,
+            conversation_id: raw.conversation_id,
+            occurred_at: raw.occurred_at,
+            received_at: raw.received_at,
+            context,
+            payload,
+        })
+    }
 }
 
 impl Event {
@@ -62,23 +120,11 @@ impl Event {
         serde_json::to_vec(self)
     }
 
-    /// Decodes a record from the topic, upcasting its payload to the current version.
+    /// Decodes a record from the topic, upcasting its payload to the current version. Sealed
+    /// personal fields stay absent, as for a reader without the key store: the projector opens
+    /// records with their keys through [`StoredEvent`].
     pub fn decode(bytes: &[u8]) -> Result<Self, FieldError> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let raw: StoredEnvelope =
-            serde_path_to_error::deserialize(&mut de).map_err(|e| FieldError::from_serde("", e))?;
-        let event_type = parse_type(&raw.event_type)?;
-        let payload = Payload::parse(event_type, raw.schema_version, raw.payload)?;
-        Ok(Event {
-            event_id: raw.event_id,
-            schema_version: event_type.current_version(),
-            website_id: raw.website_id,
-            conversation_id: raw.conversation_id,
-            occurred_at: raw.occurred_at,
-            received_at: raw.received_at,
-            context: raw.context,
-            payload,
-        })
+        StoredEvent::parse(bytes)?.open(None)
     }
 }
 
@@ -114,6 +160,30 @@ pub struct Context {
     /// links one day's events and cannot be turned back into an address. Set by ingest only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visitor: Option<String>,
+    /// Set by ingest beside sealed personal fields, so that the event still links and counts
+    /// after they are erased; see [`Pseudonyms`].
+    #[serde(default, skip_serializing_if = "Pseudonyms::is_empty")]
+    pub pseudonyms: Pseudonyms,
+}
+
+/// Pseudonymous ids of what an event's sealed personal fields name: the contact keys of a
+/// submitted e-mail address and phone number, and the customer key of a customer id
+/// ([`crate::contact_keys`]). They identify a person only to someone who already knows the
+/// address or id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Pseudonyms {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+}
+
+impl Pseudonyms {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none() && self.customer.is_none()
+    }
 }
 
 /// Whether the visitor agreed to be tracked.

@@ -18,6 +18,10 @@ pub fn documents() -> Vec<(String, String)> {
             "incoming-event.json".to_owned(),
             schemars::schema_for!(IncomingEvent),
         ),
+        (
+            "sealed.json".to_owned(),
+            schemars::schema_for!(crate::sealing::Sealed),
+        ),
     ];
     for t in EventType::ALL {
         docs.push((
@@ -56,6 +60,11 @@ pub fn catalogue() -> Value {
     json!({
         "event": schemars::schema_for!(Event),
         "incoming_event": schemars::schema_for!(IncomingEvent),
+        "sealed": {
+            "schema": schemars::schema_for!(crate::sealing::Sealed),
+            "context_fields": crate::sealing::CONTEXT_FIELDS,
+            "payload_fields": crate::sealing::PAYLOAD_FIELDS,
+        },
         "types": types,
     })
 }

@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`envelope`]: the stored [`Event`], its [`Context`], and the client-side [`IncomingEvent`].
 //! - [`payloads`]: one struct per event type, and the [`Payload`] enum that tags them.
+//! - [`sealing`]: personal fields encrypted under their subject's key, so erasure survives
+//!   replay (crypto-shredding).
 //! - [`error`]: [`FieldError`], a validation failure that names the offending field.
 //! - `testing` (feature `testing`): event builders for tests.
 //! - [`topics`]: the Kafka topics and their message headers.
@@ -17,10 +19,13 @@ pub mod envelope;
 pub mod error;
 pub mod json_schema;
 pub mod payloads;
+pub mod sealing;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod topics;
 
-pub use envelope::{Consent, Context, Environment, Event, IncomingContext, IncomingEvent};
+pub use envelope::{
+    Consent, Context, Environment, Event, IncomingContext, IncomingEvent, Pseudonyms, StoredEvent,
+};
 pub use error::FieldError;
 pub use payloads::{EventType, Payload, Producer, Sender};

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use chrono::Utc;
 use runtime::kafka::{Record, SinkError};
-use schemas::IncomingEvent;
+use schemas::{Event, IncomingEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -229,8 +229,7 @@ const TOO_LARGE: &str = "event too large";
 /// An event ready to produce, with where it stood in the request.
 struct Valid {
     index: usize,
-    event_id: Uuid,
-    record: Record,
+    event: Event,
 }
 
 /// Parses, validates and enriches every item; each is either valid or rejected with a reason.
@@ -280,11 +279,7 @@ fn validate(
             Ok((e, value))
         });
         match encoded {
-            Ok((event, value)) => valid.push(Valid {
-                index,
-                event_id: event.event_id,
-                record: Record::new(event.conversation_id, value),
-            }),
+            Ok((event, _)) => valid.push(Valid { index, event }),
             Err(error) => rejected.push(Rejected {
                 index,
                 event_id: claimed_id,
@@ -293,6 +288,25 @@ fn validate(
         }
     }
     (valid, rejected)
+}
+
+/// The records of the valid events, keyed by conversation, with their personal fields sealed
+/// when there is a key store.
+async fn seal(state: &AppState, valid: &[Valid]) -> Result<Vec<Record>, sqlx::Error> {
+    let events: Vec<&Event> = valid.iter().map(|v| &v.event).collect();
+    let values = match &state.subject_keys {
+        Some(keys) => keys.seal(&events).await?,
+        None => events
+            .iter()
+            .map(|e| e.encode())
+            .collect::<Result<_, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+    };
+    Ok(events
+        .iter()
+        .zip(values)
+        .map(|(e, value)| Record::new(e.conversation_id.clone(), value))
+        .collect())
 }
 
 /// Produces the valid events. Every event ends up acknowledged, rejected, or (503) not stored.
@@ -308,7 +322,27 @@ async fn produce(
         .count() as u64;
     metrics.rejected(reason::TOO_LARGE, too_large);
     metrics.rejected(reason::INVALID, rejected.len() as u64 - too_large);
-    let records = valid.iter().map(|v| v.record.clone()).collect();
+    let records = match seal(state, &valid).await {
+        Ok(records) => records,
+        Err(error) => {
+            // Without its key an event cannot be written: none is stored, all may be retried.
+            tracing::warn!(%error, "cannot seal personal data");
+            metrics.rejected(reason::NOT_STORED, valid.len() as u64);
+            let not_stored: Vec<Value> = valid
+                .iter()
+                .map(|v| json!({"index": v.index, "event_id": v.event.event_id}))
+                .collect();
+            return Err(ApiError::Unavailable {
+                retry_after_s: state.limits.retry_after_s,
+                detail: json!({
+                    "accepted": 0,
+                    "event_ids": [],
+                    "not_stored": not_stored,
+                    "rejected": rejected,
+                }),
+            });
+        }
+    };
     let started = Instant::now();
     let results = state.sink.send(records).await;
     metrics
@@ -319,15 +353,15 @@ async fn produce(
     let mut not_stored = Vec::new();
     for (v, result) in valid.into_iter().zip(results) {
         match result {
-            Ok(()) => event_ids.push(v.event_id),
+            Ok(()) => event_ids.push(v.event.event_id),
             Err(SinkError::Rejected(reason)) => rejected.push(Rejected {
                 index: v.index,
-                event_id: Some(v.event_id),
+                event_id: Some(v.event.event_id),
                 error: reason,
             }),
             Err(SinkError::Unavailable(reason)) => {
-                tracing::warn!(%reason, event_id = %v.event_id, "event not acknowledged");
-                not_stored.push(json!({"index": v.index, "event_id": v.event_id}));
+                tracing::warn!(%reason, event_id = %v.event.event_id, "event not acknowledged");
+                not_stored.push(json!({"index": v.index, "event_id": v.event.event_id}));
             }
         }
     }

@@ -56,8 +56,17 @@ impl Observation {
                 .request_id
                 .clone()
                 .unwrap_or_else(|| event.event_id.to_string()),
-            email_key: c.email.as_deref().map(|e| email_key(website, e)),
-            phone_key: c.phone.as_deref().map(|p| phone_key(website, p)),
+            // A submission whose personal fields were erased still names its keys.
+            email_key: c
+                .email
+                .as_deref()
+                .map(|e| email_key(website, e))
+                .or_else(|| event.context.pseudonyms.email.clone()),
+            phone_key: c
+                .phone
+                .as_deref()
+                .map(|p| phone_key(website, p))
+                .or_else(|| event.context.pseudonyms.phone.clone()),
             name: c.name.clone(),
             email: c.email.clone(),
             phone: c.phone.clone(),

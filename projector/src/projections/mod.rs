@@ -55,13 +55,11 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         privacy: rows(events.clone(), websites::PrivacyRow::from_event),
         retention: rows(events.clone(), websites::retention_cutoff),
         conversation_customers: rows(events.clone(), |e| {
-            conversations::customer_of(e).map(|c| {
-                (
-                    e.website_id.clone(),
-                    e.conversation_id.clone(),
-                    schemas::contact_keys::customer_key(&e.website_id, &c),
-                )
-            })
+            // An event whose customer id was erased still names its customer's key.
+            conversations::customer_of(e)
+                .map(|c| schemas::contact_keys::customer_key(&e.website_id, &c))
+                .or_else(|| e.context.pseudonyms.customer.clone())
+                .map(|key| (e.website_id.clone(), e.conversation_id.clone(), key))
         }),
         erased_customers: rows(events.clone(), |e| match &e.payload {
             schemas::Payload::CustomerErased(c) => {

@@ -48,15 +48,21 @@ impl EventSink for ProjectingSink {
                     .collect();
             }
             if mode == Broker::Applies {
-                let applied: Vec<Applied> = records
-                    .iter()
-                    .map(|r| {
+                let events = projector::opening::open(
+                    records.iter().map(|r| r.value.as_slice()),
+                    &self.pool,
+                )
+                .await
+                .unwrap();
+                let applied: Vec<Applied> = events
+                    .into_iter()
+                    .map(|event| {
                         let mut offset = self.offset.lock().unwrap();
                         *offset += 1;
                         Applied {
                             partition: 0,
                             offset: *offset,
-                            event: Event::decode(&r.value).expect("admin events decode"),
+                            event: event.expect("admin events decode"),
                         }
                     })
                     .collect();
@@ -103,6 +109,7 @@ pub async fn spawn_app() -> TestApp {
         offset: Arc::new(Mutex::new(0)),
     });
     let state = query_api::AppState {
+        subject_keys: Arc::new(runtime::subject_keys::SubjectKeys::new(pool.clone())),
         pool: pool.clone(),
         admin_token: config.admin_token.as_str().into(),
         sink: sink.clone(),

@@ -1,0 +1,156 @@
+//! The key store of sealed personal data: `colloquy.subject_keys`, one key per website and
+//! subject (a conversation, or what an admin event is keyed by). Ingest and query-api get or
+//! create keys to seal events with ([`SubjectKeys::for_subjects`]); the projector reads them
+//! by id to open events ([`secrets`]) and deletes them when it erases a person. The table is
+//! created by the projector's migrations.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use schemas::Event;
+use schemas::sealing::{self, SubjectKey};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+/// A website and a subject.
+pub type Subject = (String, String);
+
+/// How long a process reuses a key it looked up. An erasure deletes keys; an event sealed
+/// within this time with a deleted key belongs to an erased conversation, which the projector
+/// erases whatever arrives for, so it reads the same either way.
+const CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// Beyond this many cached keys the cache starts over, bounding memory.
+const CACHE_CAPACITY: usize = 100_000;
+
+/// Gets or creates subjects' keys, with a short-lived cache.
+#[derive(Debug)]
+pub struct SubjectKeys {
+    pool: PgPool,
+    cache: Mutex<HashMap<Subject, (SubjectKey, Instant)>>,
+}
+
+impl SubjectKeys {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The bytes to write to the topic for each of `events`: personal fields sealed with the
+    /// key of the event's subject, its conversation (created when it has none yet). An error
+    /// (Postgres unreachable) means nothing can be sealed: the caller must not store the events.
+    pub async fn seal(&self, events: &[&Event]) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+        let subject = |e: &Event| (e.website_id.clone(), e.conversation_id.clone());
+        let keys = self
+            .for_subjects(
+                events
+                    .iter()
+                    .filter(|e| sealing::seals(e.event_type()))
+                    .map(|e| subject(e)),
+            )
+            .await?;
+        events
+            .iter()
+            .map(|e| match keys.get(&subject(e)) {
+                Some(key) => e.encode_sealed(key),
+                None => e.encode(),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))
+    }
+
+    /// The key of every subject, creating the missing ones. An error (Postgres unreachable)
+    /// means nothing can be sealed: the caller must not store the events.
+    pub async fn for_subjects(
+        &self,
+        subjects: impl IntoIterator<Item = Subject>,
+    ) -> Result<HashMap<Subject, SubjectKey>, sqlx::Error> {
+        let mut found = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            for subject in subjects {
+                match cache.get(&subject) {
+                    Some((key, at)) if at.elapsed() < CACHE_FOR => {
+                        found.insert(subject, key.clone());
+                    }
+                    _ => missing.push(subject),
+                }
+            }
+        }
+        missing.sort();
+        missing.dedup();
+        // A key another process inserts between our read and our insert is neither returned by
+        // the insert nor visible to the read; the next round reads it.
+        for _ in 0..3 {
+            if missing.is_empty() {
+                break;
+            }
+            let fresh: Vec<SubjectKey> = missing.iter().map(|_| SubjectKey::generate()).collect();
+            let rows: Vec<(String, String, Uuid, Vec<u8>)> = sqlx::query_as(
+                "WITH wanted AS (
+                    SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::bytea[])
+                        AS w(website_id, subject, key_id, secret)),
+                 created AS (
+                    INSERT INTO colloquy.subject_keys (website_id, subject, key_id, secret)
+                    SELECT * FROM wanted
+                    ON CONFLICT (website_id, subject) DO NOTHING
+                    RETURNING website_id, subject, key_id, secret)
+                 SELECT * FROM created
+                 UNION ALL
+                 SELECT k.website_id, k.subject, k.key_id, k.secret
+                 FROM colloquy.subject_keys k JOIN wanted w USING (website_id, subject)",
+            )
+            .bind(missing.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
+            .bind(missing.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
+            .bind(fresh.iter().map(|k| k.id).collect::<Vec<_>>())
+            .bind(fresh.iter().map(|k| k.secret.to_vec()).collect::<Vec<_>>())
+            .fetch_all(&self.pool)
+            .await?;
+            let now = Instant::now();
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() + rows.len() > CACHE_CAPACITY {
+                cache.clear();
+            }
+            for (website, subject, id, secret) in rows {
+                let Ok(secret) = <[u8; 32]>::try_from(secret.as_slice()) else {
+                    continue;
+                };
+                let key = SubjectKey { id, secret };
+                cache.insert((website.clone(), subject.clone()), (key.clone(), now));
+                found.insert((website, subject), key);
+            }
+            missing.retain(|s| !found.contains_key(s));
+        }
+        if missing.is_empty() {
+            Ok(found)
+        } else {
+            Err(sqlx::Error::Protocol(format!(
+                "no key could be created for {} subjects",
+                missing.len()
+            )))
+        }
+    }
+}
+
+/// The secrets of the keys `ids` that still exist; an erased key is simply absent.
+pub async fn secrets(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, [u8; 32]>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, Vec<u8>)> =
+        sqlx::query_as("SELECT key_id, secret FROM colloquy.subject_keys WHERE key_id = ANY($1)")
+            .bind(ids)
+            .fetch_all(executor)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, s)| Some((id, <[u8; 32]>::try_from(s.as_slice()).ok()?)))
+        .collect())
+}
