@@ -1,5 +1,5 @@
-//! The real Kafka sink against a broker that is not there: a bounded 503, never a hang and
-//! never a 2xx.
+//! Dependencies that are not there — the broker (the real Kafka sink, pointed at a closed
+//! port) or the key store — give a bounded 503, never a hang and never a 2xx.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
@@ -71,4 +71,37 @@ async fn a_full_producer_queue_refuses_the_overflow_and_the_request_is_503() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["accepted"], 0);
     assert_eq!(body["not_stored"].as_array().unwrap().len(), 2);
+}
+
+/// Ingest whose key store (Postgres) is not there: personal data cannot be sealed, so nothing
+/// is stored and the client is told to retry — never written unsealed, never a false 2xx.
+#[tokio::test]
+async fn an_unreachable_key_store_gives_503_and_stores_nothing() {
+    let sink = runtime::kafka::MemorySink::default();
+    let config = IngestConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        websites: vec![("site".into(), "key".into())],
+        websites_database: Some(runtime::postgres::PostgresConfig {
+            url: "postgres://colloquy@127.0.0.1:1/colloquy".into(),
+            pool_size: 1,
+            connect_timeout_ms: 500,
+        }),
+        ..Default::default()
+    };
+    let app = ingest::build(&config, Arc::new(sink.clone()))
+        .await
+        .unwrap();
+    let url = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let response = post(
+        &url,
+        json!({"type": "message.sent", "conversation_id": "c",
+               "payload": {"sender": "user", "text": "my number is 555-0100"}}),
+    )
+    .await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["not_stored"][0]["index"], 0, "{body}");
+    assert!(sink.records().is_empty());
 }

@@ -18,8 +18,8 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::kafka::{EventSink, KafkaSink, ProducerConfig, Record};
-use schemas::{Event, FieldError};
 use schemas::topics::dead_letter_headers as dlq;
+use schemas::{Event, FieldError};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -310,7 +310,10 @@ pub async fn prepare(batch: &[OwnedMessage], keys: &PgPool) -> Result<Prepared, 
 
 /// Decodes a batch with the given key secrets.
 pub fn decode(batch: &[OwnedMessage], secrets: &HashMap<Uuid, [u8; 32]>) -> Prepared {
-    sort(batch, opening::open_with(batch.iter().map(payload), secrets))
+    sort(
+        batch,
+        opening::open_with(batch.iter().map(payload), secrets),
+    )
 }
 
 fn payload(m: &OwnedMessage) -> &[u8] {
@@ -431,7 +434,10 @@ mod tests {
     #[test]
     fn the_next_offset_of_each_partition_is_one_past_its_last_record() {
         let batch = [record(0, 5, b"x"), record(1, 9, b"x"), record(0, 6, b"x")];
-        assert_eq!(decode(&batch, &HashMap::new()).next_offsets, vec![(0, 7), (1, 10)]);
+        assert_eq!(
+            decode(&batch, &HashMap::new()).next_offsets,
+            vec![(0, 7), (1, 10)]
+        );
     }
 
     #[test]

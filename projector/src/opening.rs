@@ -28,7 +28,10 @@ pub fn open_with<'a>(
     records: impl IntoIterator<Item = &'a [u8]>,
     secrets: &HashMap<Uuid, [u8; 32]>,
 ) -> Vec<Result<Event, FieldError>> {
-    open_parsed(records.into_iter().map(StoredEvent::parse).collect(), secrets)
+    open_parsed(
+        records.into_iter().map(StoredEvent::parse).collect(),
+        secrets,
+    )
 }
 
 fn open_parsed(

@@ -216,9 +216,12 @@ async fn build(
             reassign = false;
         }
         let read = async {
-            prepare(&next_batch(&consumer, config, Duration::from_millis(500)).await, meta)
-                .await
-                .context("cannot read the keys of sealed records")
+            prepare(
+                &next_batch(&consumer, config, Duration::from_millis(500)).await,
+                meta,
+            )
+            .await
+            .context("cannot read the keys of sealed records")
         };
         let finish = async {
             match in_flight.take() {

@@ -94,10 +94,8 @@ pub struct Sealed {
 /// are sealed.
 pub fn pseudonyms(event: &Event) -> Pseudonyms {
     let website = &event.website_id;
-    let customer = |c: &Option<String>| {
-        c.as_deref()
-            .map(|c| contact_keys::customer_key(website, c))
-    };
+    let customer =
+        |c: &Option<String>| c.as_deref().map(|c| contact_keys::customer_key(website, c));
     match &event.payload {
         Payload::ContactSubmitted(c) => Pseudonyms {
             email: c
@@ -168,13 +166,7 @@ impl Event {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = self.event_id.as_bytes();
         let sealed = cipher
-            .encrypt(
-                &nonce,
-                AeadPayload {
-                    msg: &plain,
-                    aad,
-                },
-            )
+            .encrypt(&nonce, AeadPayload { msg: &plain, aad })
             .map_err(|_| serde::ser::Error::custom("cannot seal the personal fields"))?;
         let mut data = nonce.to_vec();
         data.extend_from_slice(&sealed);
@@ -202,7 +194,8 @@ pub(crate) fn open(
         if event_type == EventType::MessageSent
             && let Value::Object(p) = payload
         {
-            p.entry("text").or_insert_with(|| Value::String(String::new()));
+            p.entry("text")
+                .or_insert_with(|| Value::String(String::new()));
         }
         return Ok(true);
     };
@@ -310,13 +303,22 @@ mod tests {
         for event in [form(), message(Some("cust-42"))] {
             let text = String::from_utf8(event.encode_sealed(&key).unwrap()).unwrap();
             for personal in [
-                "Olivia", "olivia@", "1234567", "Berlin", "203.0.113", "Firefox", "Via Roma",
+                "Olivia",
+                "olivia@",
+                "1234567",
+                "Berlin",
+                "203.0.113",
+                "Firefox",
+                "Via Roma",
                 "cust-42",
             ] {
                 assert!(!text.contains(personal), "{personal} in {text}");
             }
             assert!(text.contains("\"sealed\""), "{text}");
-            assert!(text.contains("v-hash"), "the salted visitor hash stays: {text}");
+            assert!(
+                text.contains("v-hash"),
+                "the salted visitor hash stays: {text}"
+            );
         }
     }
 
@@ -335,7 +337,10 @@ mod tests {
             (&None, &None, &None, &None)
         );
         assert_eq!(c.request_id.as_deref(), Some("rq-1"));
-        assert_eq!((erased.context.ip, &erased.context.user_agent), (None, &None));
+        assert_eq!(
+            (erased.context.ip, &erased.context.user_agent),
+            (None, &None)
+        );
         assert_eq!(erased.context.pseudonyms, pseudonyms(&original));
         assert_eq!(erased.event_id, original.event_id);
 

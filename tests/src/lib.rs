@@ -154,6 +154,18 @@ impl Stack {
             .expect("run the projector binary")
     }
 
+    /// Every event in the topic as the projector reads it: sealed personal fields opened with
+    /// their keys from the key store, and absent where the key was erased.
+    pub async fn open_topic(&self) -> Vec<Value> {
+        let records = read_records(&self.kafka, &self.topic);
+        projector::opening::open(records.iter().map(|r| r.value.as_slice()), &self.pool)
+            .await
+            .expect("read the key store")
+            .into_iter()
+            .map(|e| serde_json::to_value(e.expect("a decodable event")).expect("JSON"))
+            .collect()
+    }
+
     /// The schema of the live read models (`public` until a rebuild switched).
     pub async fn live_schema(&self) -> String {
         runtime::read_models::live_schema(&self.pool)

@@ -69,7 +69,7 @@ async fn anonymised_addresses_opt_outs_and_salted_visitors_from_ingest_to_the_re
             &[],
         )
         .await;
-        let records = read_topic(&stack.kafka, &stack.topic);
+        let records = stack.open_topic().await;
         let ip = of_conversation(&records, &conversation)[0]["context"]["ip"].clone();
         if ip != "127.0.0.1" {
             break ip;
@@ -102,7 +102,11 @@ async fn anonymised_addresses_opt_outs_and_salted_visitors_from_ingest_to_the_re
     )
     .await;
 
-    let records = read_topic(&stack.kafka, &stack.topic);
+    // A plain consumer of the topic sees no address at all: it is sealed.
+    for record in read_topic(&stack.kafka, &stack.topic) {
+        assert!(!record.to_string().contains("127.0.0"), "{record}");
+    }
+    let records = stack.open_topic().await;
     let before = of_conversation(&records, "before");
     assert_eq!(before[0]["context"]["ip"], "127.0.0.1");
     // Everything after the setting took effect: the probes before it may carry it or not.

@@ -36,8 +36,10 @@ pub struct ConversationDelta {
     pub rating: Option<Stamped<(i16, Option<String>)>>,
     /// The context of the earliest event.
     pub origin: Option<Stamped<Origin>>,
-    /// The customer id of the earliest event that carried one.
-    pub customer: Option<Stamped<String>>,
+    /// The customer id of the earliest event that carried one; `None` inside when that event's
+    /// customer id was erased (it still names the customer by pseudonym, so it still counts
+    /// as the earliest, and a replay of erased events agrees with the live read model).
+    pub customer: Option<Stamped<Option<String>>>,
     pub first_seen_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
 }
@@ -114,11 +116,12 @@ impl ConversationDelta {
                 event_id: event.event_id,
                 value: origin_of(event),
             }),
-            customer: customer_of(event).map(|c| Stamped {
-                at,
-                event_id: event.event_id,
-                value: c,
-            }),
+            customer: (customer_of(event).is_some() || event.context.pseudonyms.customer.is_some())
+                .then(|| Stamped {
+                    at,
+                    event_id: event.event_id,
+                    value: customer_of(event),
+                }),
             first_seen_at: at,
             last_activity_at: at,
         };
@@ -414,6 +417,6 @@ mod tests {
         let b = fold([&later, &load]).remove(0);
         assert_eq!(a, b);
         assert_eq!(a.origin.unwrap().value.language.as_deref(), Some("nb-NO"));
-        assert_eq!(a.customer.map(|c| c.value), Some("cust-9".to_owned()));
+        assert_eq!(a.customer.map(|c| c.value), Some(Some("cust-9".to_owned())));
     }
 }

@@ -134,7 +134,7 @@ pub async fn upsert(
     .bind(texts(|d| d.origin.as_ref().map(|o| o.value.environment.as_str())))
     .bind(times(|d| d.origin.as_ref().map(|o| o.at)))
     .bind(ids(|d| d.origin.as_ref().map(|o| o.event_id)))
-    .bind(texts(|d| d.customer.as_ref().map(|c| c.value.as_str())))
+    .bind(texts(|d| d.customer.as_ref().and_then(|c| c.value.as_deref())))
     .bind(times(|d| d.customer.as_ref().map(|c| c.at)))
     .bind(ids(|d| d.customer.as_ref().map(|c| c.event_id)))
     .execute(conn)

@@ -1,0 +1,303 @@
+//! Erasure that survives replay, as a new user would try it: a person chats and leaves a
+//! contact request, an admin erases them through the API, a full rebuild replays the topic,
+//! and their e-mail, phone, name, address, words and customer id are readable nowhere — not
+//! through the API, not in an export, not in any table, not by a plain consumer of the topic,
+//! not even with the key store — while the statistics still count what they did.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use std::time::Duration;
+
+use e2e::{ADMIN_TOKEN, Stack, WEBSITE, WRITE_KEY, read_records};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// What identifies Olivia, the person who is erased.
+const OLIVIA: &[&str] = &[
+    "olivia@example.com",
+    "Olivia Rossi",
+    "+39 06 1234567",
+    "390612",
+    "Via Roma",
+    "cust-olivia",
+    "Rossi's secret plan",
+    "OliviaBrowser",
+];
+
+async fn post(stack: &Stack, user_agent: &str, events: Value) {
+    let response = stack
+        .http
+        .post(format!("{}/v1/events", stack.ingest_url))
+        .header("X-Write-Key", WRITE_KEY)
+        .header("User-Agent", user_agent)
+        .json(&json!({ "batch": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// A visitor's session: `who` is (conversation, customer id, name, e-mail, phone, street).
+fn person(who: [&str; 6]) -> Value {
+    let [conversation, customer, name, email, phone, street] = who;
+    json!([
+        {"type": "widget.loaded", "conversation_id": conversation,
+         "payload": {"customer_id": customer}},
+        {"type": "message.sent", "conversation_id": conversation,
+         "payload": {"sender": "user", "text": format!("{name}'s secret plan: I live at {street}"),
+                     "customer_id": customer}},
+        {"type": "message.sent", "conversation_id": conversation,
+         "payload": {"sender": "bot", "text": "Thanks! Leave your details."}},
+        {"type": "contact.submitted", "conversation_id": conversation,
+         "payload": {"name": name, "email": email, "phone": phone,
+                     "message": format!("Call {name} back"),
+                     "chat_context": [{"text": format!("I live at {street}"), "is_user": true}]}},
+        {"type": "conversation.rated", "conversation_id": conversation,
+         "payload": {"rating": 5, "comment": format!("{name} says thanks")}},
+    ])
+}
+
+/// Every row of every table of `schema`, as text.
+async fn all_rows(stack: &Stack, schema: &str) -> String {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables
+         WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
+    )
+    .bind(schema)
+    .fetch_all(&stack.pool)
+    .await
+    .unwrap();
+    assert!(tables.len() > 10, "{tables:?}");
+    let mut text = String::new();
+    for table in tables {
+        let rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT t::text FROM \"{schema}\".\"{table}\" t"))
+                .fetch_all(&stack.pool)
+                .await
+                .unwrap();
+        text.push_str(&rows.join("\n"));
+    }
+    text
+}
+
+fn assert_no_trace(place: &str, text: &str) {
+    for trace in OLIVIA {
+        assert!(!text.contains(trace), "{trace:?} found in {place}");
+    }
+}
+
+async fn totals(stack: &Stack) -> Value {
+    let (status, stats) = stack
+        .query(&format!("/v1/stats?website_id={WEBSITE}"))
+        .await;
+    assert_eq!(status, 200, "{stats}");
+    let (_, requests) = stack
+        .query(&format!("/v1/contact-requests?website_id={WEBSITE}"))
+        .await;
+    let (_, conversations) = stack
+        .query(&format!("/v1/conversations?website_id={WEBSITE}"))
+        .await;
+    let (_, contacts) = stack
+        .query(&format!("/v1/contacts?website_id={WEBSITE}"))
+        .await;
+    let current = &stats["current"];
+    json!({
+        "widget_loads": current["widget_loads"],
+        "messages": current["messages"],
+        "user_messages": current["user_messages"],
+        "engaged": current["engaged_conversations"],
+        "unique_visitors": current["unique_visitors"],
+        "requests": requests["total"],
+        "conversations": conversations["total"],
+        "contacts": contacts["total"],
+    })
+}
+
+#[tokio::test]
+async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() {
+    let stack = Stack::start(3).await;
+    post(
+        &stack,
+        "OliviaBrowser/1.0",
+        person([
+            "olivia-chat",
+            "cust-olivia",
+            "Olivia Rossi",
+            "olivia@example.com",
+            "+39 06 1234567",
+            "Via Roma 1",
+        ]),
+    )
+    .await;
+    post(
+        &stack,
+        "BrunoBrowser/2.0",
+        person([
+            "bruno-chat",
+            "cust-bruno",
+            "Bruno Weiss",
+            "bruno@example.com",
+            "+49 30 7654321",
+            "Unter den Linden 5",
+        ]),
+    )
+    .await;
+    stack.wait_until_caught_up(Duration::from_secs(30)).await;
+
+    // Sealed from the start: a plain consumer of the topic never saw the personal data...
+    let raw: Vec<String> = read_records(&stack.kafka, &stack.topic)
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.value).into_owned())
+        .collect();
+    assert_eq!(raw.len(), 10);
+    assert!(
+        !raw.join("\n").contains("127.0.0.1"),
+        "addresses are sealed"
+    );
+    assert_no_trace("the raw topic", &raw.join("\n"));
+    assert!(!raw.join("\n").contains("bruno@example.com"));
+    // ...while the read models, built with the keys, have all of it.
+    let (status, held) = stack
+        .query("/v1/subjects/export?email=olivia@example.com")
+        .await;
+    assert_eq!(status, 200, "{held}");
+    let held = held.to_string();
+    for trace in [
+        "Olivia Rossi",
+        "Via Roma",
+        "OliviaBrowser",
+        "Rossi's secret plan",
+    ] {
+        assert!(
+            held.contains(trace),
+            "{trace} not held before erasure: {held}"
+        );
+    }
+    let before = totals(&stack).await;
+    assert_eq!(before["requests"], 2, "{before}");
+    assert_eq!(before["contacts"], 2, "{before}");
+
+    // Erased through the API, by e-mail and by customer id.
+    let (status, body) = stack
+        .admin(
+            Method::POST,
+            "/v1/subjects/erase",
+            ADMIN_TOKEN,
+            Some(json!({"email": "olivia@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = stack
+        .admin(
+            Method::POST,
+            "/v1/subjects/erase",
+            ADMIN_TOKEN,
+            Some(json!({"customer_id": "cust-olivia"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let keys: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM colloquy.subject_keys WHERE subject = 'olivia-chat'",
+    )
+    .fetch_one(&stack.pool)
+    .await
+    .unwrap();
+    assert_eq!(keys, 0, "the conversation's key is shredded");
+    let erased = totals(&stack).await;
+    for statistic in [
+        "widget_loads",
+        "messages",
+        "user_messages",
+        "engaged",
+        "unique_visitors",
+    ] {
+        assert_eq!(erased[statistic], before[statistic], "{statistic}");
+    }
+
+    // A full rebuild from offset 0, checked against the live version and switched to.
+    let output = stack.projector_command(&["rebuild"]).await;
+    let report = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "rebuild failed:\n{report}");
+    assert!(report.contains("is live"), "{report}");
+    assert!(!report.contains("DIFFERENT"), "{report}");
+    let live = stack.live_schema().await;
+    assert_ne!(live, "public");
+
+    // No trace through the API...
+    let (_, mut held) = stack
+        .query("/v1/subjects/export?email=olivia@example.com")
+        .await;
+    // The export repeats what it was asked for; everything else is what is held.
+    held["subject"].take();
+    assert_no_trace("the subject export", &held.to_string());
+    for path in [
+        "/v1/conversations/olivia-chat",
+        "/v1/contacts?q=olivia&include_erased=true",
+        "/v1/contacts?include_erased=true",
+        "/v1/contact-requests",
+    ] {
+        let (status, body) = stack.query(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_no_trace(path, &body.to_string());
+    }
+    // ...in the exports...
+    for kind in ["conversations", "messages", "contacts", "events"] {
+        let response = stack
+            .http
+            .get(format!(
+                "{}/v1/exports/{kind}?website_id={WEBSITE}&format=ndjson",
+                stack.query_url
+            ))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{kind}");
+        let body = response.text().await.unwrap();
+        assert!(!body.is_empty(), "{kind} export is empty");
+        assert_no_trace(&format!("the {kind} export"), &body);
+    }
+    // ...in any table of the rebuilt version (and of the one before it)...
+    for schema in [live.as_str(), "public"] {
+        let rows = all_rows(&stack, schema).await;
+        assert_no_trace(&format!("the tables of {schema}"), &rows);
+        assert!(rows.contains("bruno@example.com"), "Bruno is not erased");
+    }
+    // ...in the topic, to a plain consumer or with the key store.
+    let raw: Vec<String> = read_records(&stack.kafka, &stack.topic)
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.value).into_owned())
+        .collect();
+    assert_no_trace("the raw topic", &raw.join("\n"));
+    let opened = stack.open_topic().await;
+    let opened_text: Vec<String> = opened.iter().map(Value::to_string).collect();
+    assert_no_trace(
+        "the topic opened with the key store",
+        &opened_text.join("\n"),
+    );
+    assert!(
+        opened_text.iter().any(|e| e.contains("Bruno Weiss")),
+        "the others' events still open"
+    );
+
+    // Her address is gone from her conversation and her events, Bruno's is not.
+    let addresses: Vec<(String, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT conversation_id, ip_address::text FROM \"{live}\".conversations ORDER BY 1"
+    ))
+    .fetch_all(&stack.pool)
+    .await
+    .unwrap();
+    assert_eq!(addresses[0].0, "bruno-chat");
+    assert!(addresses[0].1.is_some(), "{addresses:?}");
+    assert_eq!(addresses[1], ("olivia-chat".to_owned(), None));
+    for event in opened
+        .iter()
+        .filter(|e| e["conversation_id"] == "olivia-chat")
+    {
+        assert!(event["context"]["ip"].is_null(), "{event}");
+    }
+
+    // What does not identify her still counts, as it did when she was erased.
+    let after = totals(&stack).await;
+    assert_eq!(after, erased, "the rebuild changed what the API counts");
+}
