@@ -3,7 +3,8 @@
 //!
 //! Each [`Stack`] gets its own database and topics, so tests run in parallel without seeing
 //! each other. Ingest and query-api run in the test process on random ports; the projector
-//! runs as a real child process, so tests can SIGKILL it at any instant.
+//! runs as a real child process, so tests can SIGKILL it at any instant. [`faults::FaultStack`]
+//! runs every service as a process, for the fault suite, and [`ledger`] is its proof.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,9 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
+
+pub mod faults;
+pub mod ledger;
 
 pub const WRITE_KEY: &str = "e2e-write-key";
 pub const WEBSITE: &str = "e2e-site";
@@ -111,30 +115,9 @@ impl Stack {
     /// Starts the projector binary as a child process.
     pub fn start_projector(&mut self) {
         assert!(self.projector.is_none(), "projector already running");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         self.projector_url = format!("http://127.0.0.1:{port}");
-        let binary = bin_dir().join("projector");
-        assert!(
-            binary.exists(),
-            "{} not found: build it first (`deploy/dev test` runs `cargo build --workspace --bins`)",
-            binary.display()
-        );
-        let child = Command::new(&binary)
-            .arg("run")
-            .env("DATABASE_URL", &self.postgres.url)
-            .env("KAFKA_BROKERS", &self.kafka.brokers)
-            .env("KAFKA_TOPIC", &self.topic)
-            .env("KAFKA_DLQ_TOPIC", format!("{}-dlq", self.topic))
-            .env("PROJECTOR_ADDR", format!("127.0.0.1:{port}"))
-            .env("PROJECTOR_BATCH_SIZE", "500")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        let child = spawn_projector(&self.postgres.url, &self.kafka.brokers, &self.topic, port);
         self.projector = Some(child);
     }
 
@@ -173,19 +156,14 @@ impl Stack {
             .expect("read the live version")
     }
 
-    /// SIGKILL: no shutdown hook runs, a transaction in flight is cut off.
     /// Sends the projector SIGTERM and waits for the process to exit; its exit status.
     pub async fn stop_projector(&mut self) -> std::process::ExitStatus {
         let mut child = self.projector.take().expect("projector running");
-        let pid = child.id().expect("the projector's pid");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {pid}");
+        signal(child.id().expect("the projector's pid"), "TERM");
         child.wait().await.expect("reap the projector")
     }
 
+    /// SIGKILL: no shutdown hook runs, a transaction in flight is cut off.
     pub async fn kill_projector(&mut self) {
         if let Some(mut child) = self.projector.take() {
             child.start_kill().expect("send SIGKILL");
@@ -332,30 +310,31 @@ impl Stack {
 
     /// The broker's high watermark of every partition: how many records each holds.
     pub fn high_watermarks(&self) -> Vec<(i32, i64)> {
-        use rdkafka::consumer::{BaseConsumer, Consumer};
-        let consumer: BaseConsumer = self
-            .kafka
-            .client_config()
-            .create()
-            .expect("create consumer");
-        let metadata = consumer
-            .fetch_metadata(Some(&self.topic), Duration::from_secs(10))
-            .expect("metadata");
-        let partitions: Vec<i32> = metadata.topics()[0]
-            .partitions()
-            .iter()
-            .map(|p| p.id())
-            .collect();
-        partitions
-            .into_iter()
-            .map(|p| {
-                let (_, high) = consumer
-                    .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
-                    .expect("watermarks");
-                (p, high)
-            })
-            .collect()
+        high_watermarks(&self.kafka, &self.topic)
     }
+}
+
+/// The high watermark of every partition of `topic`: how many records each holds.
+pub fn high_watermarks(kafka: &KafkaConfig, topic: &str) -> Vec<(i32, i64)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = kafka.client_config().create().expect("create consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    partitions
+        .into_iter()
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .expect("watermarks");
+            (p, high)
+        })
+        .collect()
 }
 
 /// Runs `server` in the background until the returned sender is dropped (with the stack).
@@ -365,6 +344,46 @@ fn spawn(server: HttpServer) -> oneshot::Sender<()> {
         let _ = stopped.await;
     }));
     stop
+}
+
+/// Starts the projector binary (`run`) against a database and topic, serving health on `port`.
+pub fn spawn_projector(database_url: &str, brokers: &str, topic: &str, port: u16) -> Child {
+    let binary = bin_dir().join("projector");
+    assert!(
+        binary.exists(),
+        "{} not found: build it first (`deploy/dev test` runs `cargo build --workspace --bins`)",
+        binary.display()
+    );
+    Command::new(&binary)
+        .arg("run")
+        .env("DATABASE_URL", database_url)
+        .env("KAFKA_BROKERS", brokers)
+        .env("KAFKA_TOPIC", topic)
+        .env("KAFKA_DLQ_TOPIC", format!("{topic}-dlq"))
+        .env("PROJECTOR_ADDR", format!("127.0.0.1:{port}"))
+        .env("PROJECTOR_BATCH_SIZE", "500")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Sends `signal` (`TERM`, `STOP`, `CONT`, …) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} {pid}");
 }
 
 /// Where the workspace binaries are: `COLLOQUY_BIN_DIR`, else next to this test executable.
@@ -391,10 +410,7 @@ pub struct PrivateBroker {
 
 impl PrivateBroker {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("colloquy-broker-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("broker dir");
@@ -443,6 +459,18 @@ impl PrivateBroker {
             child.start_kill().expect("kill tansu");
             child.wait().await.expect("reap tansu");
         }
+    }
+
+    /// SIGSTOP, then SIGCONT after `pause`: the broker hangs without closing connections.
+    pub async fn freeze(&self, pause: Duration) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("broker running");
+        signal(pid, "STOP");
+        tokio::time::sleep(pause).await;
+        signal(pid, "CONT");
     }
 
     pub fn kafka(&self) -> KafkaConfig {
