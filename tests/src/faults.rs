@@ -1,7 +1,7 @@
 //! A stack whose every service is a process of its own, so a test can kill any of them: a
-//! private broker, ingest and the projector as child processes, on a fresh database of the
-//! test Postgres (whose connections a test can cut).
+//! private broker, a private Postgres, and ingest and the projector as child processes.
 
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -20,15 +20,23 @@ pub struct FaultStack {
     pub pool: PgPool,
     pub topic: String,
     pub broker: PrivateBroker,
+    pub postgres_server: PrivatePostgres,
     postgres: PostgresConfig,
     ingest_port: u16,
+    /// Settings for ingest beyond the stack's, applied at its next start.
+    pub ingest_env: Vec<(String, String)>,
     ingest: Option<Child>,
     projector: Option<Child>,
 }
 
 impl FaultStack {
     pub async fn start(partitions: i32) -> Self {
-        let postgres = runtime::testing::fresh_database().await;
+        let postgres_server = PrivatePostgres::start().await;
+        let postgres = PostgresConfig {
+            url: postgres_server.url.clone(),
+            pool_size: 4,
+            connect_timeout_ms: 2_000,
+        };
         let pool = runtime::testing::connect(&postgres).await;
         projector::store::MIGRATOR
             .run(&pool)
@@ -48,8 +56,10 @@ impl FaultStack {
             pool,
             topic,
             broker,
+            postgres_server,
             postgres,
             ingest_port,
+            ingest_env: Vec::new(),
             ingest: None,
             projector: None,
         };
@@ -72,6 +82,7 @@ impl FaultStack {
             .env("INGEST_MAX_BATCH_EVENTS", "1000")
             .env("DATABASE_URL", &self.postgres.url)
             .env("RUST_LOG", "error")
+            .envs(self.ingest_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .spawn()
@@ -93,6 +104,21 @@ impl FaultStack {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The running ingest's peak resident memory (`VmHWM`), in KiB.
+    pub fn ingest_peak_rss_kib(&self) -> u64 {
+        let pid = self
+            .ingest
+            .as_ref()
+            .and_then(Child::id)
+            .expect("ingest running");
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("ingest's /proc status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
     }
 
     /// SIGKILL: requests in flight get no answer.
@@ -174,5 +200,177 @@ impl FaultStack {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         None
+    }
+}
+
+/// A Postgres cluster of a test's own, so the test can SIGKILL it (crash recovery runs on the
+/// restart). Run as the `postgres` user when the test runs as root, as `initdb` demands.
+pub struct PrivatePostgres {
+    pub url: String,
+    port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    /// The user and group to run as, when the test runs as root.
+    run_as: Option<(u32, u32)>,
+    child: Option<Child>,
+}
+
+impl PrivatePostgres {
+    pub async fn start() -> Self {
+        let bin = ["/usr/lib/postgresql/15/bin"]
+            .into_iter()
+            .map(PathBuf::from)
+            .chain(
+                std::fs::read_dir("/usr/lib/postgresql")
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path().join("bin")),
+            )
+            .find(|b| b.join("initdb").exists())
+            .expect("Postgres binaries under /usr/lib/postgresql (deploy/dev test installs them)");
+        let id = |args: &[&str]| -> Option<u32> {
+            let out = std::process::Command::new("id").args(args).output().ok()?;
+            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        };
+        let run_as = match id(&["-u"]) {
+            Some(0) => Some((
+                id(&["-u", "postgres"]).expect("a postgres user (deploy/dev test creates it)"),
+                id(&["-g", "postgres"]).expect("the postgres group"),
+            )),
+            _ => None,
+        };
+        let dir = std::env::temp_dir().join(format!(
+            "colloquy-postgres-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("postgres dir");
+        let port = free_port();
+        let mut server = Self {
+            url: format!("postgres://colloquy@127.0.0.1:{port}/postgres"),
+            port,
+            dir,
+            bin,
+            run_as,
+            child: None,
+        };
+        if run_as.is_some() {
+            let owned = std::process::Command::new("chown")
+                .args(["postgres", &server.dir.display().to_string()])
+                .status()
+                .expect("chown");
+            assert!(owned.success(), "chown postgres {}", server.dir.display());
+        }
+        let initdb = server
+            .command("initdb")
+            .args([
+                "-U",
+                "colloquy",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-D",
+            ])
+            .arg(server.dir.join("pgdata"))
+            .stdout(Stdio::null())
+            .stderr(server.log())
+            .status()
+            .await
+            .expect("run initdb");
+        assert!(initdb.success(), "initdb failed");
+        server.restart().await;
+        server
+    }
+
+    /// The server's log, appended to across restarts.
+    fn log(&self) -> Stdio {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("postgres.log"))
+            .map_or_else(|_| Stdio::null(), Stdio::from)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(self.bin.join(program));
+        if let Some((uid, gid)) = self.run_as {
+            command.uid(uid).gid(gid);
+        }
+        command.current_dir("/");
+        command
+    }
+
+    fn spawn(&self) -> Child {
+        self.command("postgres")
+            .arg("-D")
+            .arg(self.dir.join("pgdata"))
+            .args(["-p", &self.port.to_string()])
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+            ])
+            .args(["-c", "max_connections=100"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(self.log())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start postgres")
+    }
+
+    /// Starts the server on its port and data and waits until it accepts queries. Right after
+    /// a kill the old backends may still hold the shared memory until they notice their
+    /// postmaster is gone; the server then refuses to start, and is started again.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "postgres already running");
+        self.child = Some(self.spawn());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let connected = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(1))
+                .connect(&self.url)
+                .await;
+            if let Ok(pool) = connected
+                && sqlx::query("SELECT 1").execute(&pool).await.is_ok()
+            {
+                pool.close().await;
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the private postgres did not start:\n{}",
+                std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
+            );
+            if let Some(child) = self.child.as_mut()
+                && child.try_wait().ok().flatten().is_some()
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                self.child = Some(self.spawn());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGKILL of the postmaster, as in a crash: transactions in flight are lost, and only
+    /// what was committed (and so flushed to the WAL) survives. Its backends end on their own
+    /// when they notice.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.start_kill().expect("kill postgres");
+            child.wait().await.expect("reap postgres");
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -33,6 +33,9 @@ pub struct Load {
     pub give_up_after: Duration,
     /// Counts the acknowledged events as they are, so a test can pace faults by progress.
     pub progress: Arc<AtomicUsize>,
+    /// The longest a sender waits before retrying, whatever `Retry-After` says: short for
+    /// clients that hammer an overloaded service.
+    pub max_backoff: Duration,
 }
 
 /// Every event sent and what became of it.
@@ -48,6 +51,8 @@ pub struct Ledger {
     pub gave_up: HashSet<Uuid>,
     /// How many answers of each kind (`200`, `503`, `429`, `error`: no answer).
     pub answers: BTreeMap<String, u64>,
+    /// Refusals (429, 503) that did not say when to retry.
+    pub without_retry_after: u64,
 }
 
 impl Ledger {
@@ -59,6 +64,7 @@ impl Ledger {
         for (k, v) in other.answers {
             *self.answers.entry(k).or_default() += v;
         }
+        self.without_retry_after += other.without_retry_after;
     }
 }
 
@@ -142,6 +148,9 @@ async fn sender(
                         matches!(status, 200 | 429 | 503),
                         "ingest answered {status}: {body}"
                     );
+                    if status != 200 && retry_after.is_none() {
+                        ledger.without_retry_after += 1;
+                    }
                     (status.to_string(), stored, status == 200, retry_after)
                 }
                 Err(_) => ("error".to_owned(), Vec::new(), false, None),
@@ -160,9 +169,11 @@ async fn sender(
                     .extend(ids.iter().filter(|id| !ledger.acknowledged.contains(id)));
                 break;
             }
-            // Honour Retry-After, but keep the test moving: at most a second.
-            let wait = retry_after.map_or(100, |s| (s * 1000).min(1_000));
-            tokio::time::sleep(Duration::from_millis(wait.min(100 * u64::from(attempt)))).await;
+            // Back off as Retry-After says, growing with each attempt, up to `max_backoff`.
+            let wait = Duration::from_secs(retry_after.unwrap_or(1))
+                .min(Duration::from_millis(100) * attempt)
+                .min(load.max_backoff);
+            tokio::time::sleep(wait).await;
         }
     }
     ledger

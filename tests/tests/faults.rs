@@ -24,11 +24,12 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-const FAULTS: [&str; 7] = [
+const FAULTS: [&str; 8] = [
     "SIGKILL ingest",
     "SIGKILL projector",
     "SIGKILL broker",
     "SIGSTOP broker past the delivery timeout",
+    "SIGKILL Postgres",
     "Postgres connections cut",
     "SIGTERM ingest",
     "SIGTERM projector",
@@ -57,6 +58,11 @@ async fn inject(stack: &mut FaultStack, fault: &str) {
                 .broker
                 .freeze(Duration::from_millis(DELIVERY_TIMEOUT_MS + 1_000))
                 .await;
+        }
+        "SIGKILL Postgres" => {
+            stack.postgres_server.kill().await;
+            tokio::time::sleep(down).await;
+            stack.postgres_server.restart().await;
         }
         "Postgres connections cut" => {
             stack.cut_postgres_connections().await;
@@ -96,6 +102,7 @@ async fn every_acknowledged_event_is_projected_exactly_once_through_every_fault(
         conversations: 100,
         give_up_after: Duration::from_secs(120),
         progress: progress.clone(),
+        max_backoff: Duration::from_secs(1),
     };
     let sender = tokio::spawn(ledger::send(load, stop_load.clone()));
     let stop_watch = Arc::new(AtomicBool::new(false));
