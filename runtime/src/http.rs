@@ -1,15 +1,43 @@
 //! Serving an axum router: bind, report the bound address (tests bind port 0), serve until a
 //! shutdown future resolves, then stop accepting and let in-flight requests finish.
+//!
+//! The accept loop is ours rather than `axum::serve`'s because that one installs no timer, and
+//! without a timer hyper enforces no header read timeout: a client could hold a connection
+//! forever by sending its request head one byte at a time (slowloris). Here the head must
+//! arrive within [`HEADER_READ_TIMEOUT`] or the connection is closed, and a whole request —
+//! reading a slowly sent body included — must be answered within [`REQUEST_TIMEOUT`] or it is
+//! answered `408 Request Timeout`. Idle connections cost a parked task each and nothing else.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::Response;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tower::Service;
+use tower_http::timeout::TimeoutLayer;
+
+/// How long a client has to send a request's head (its request line and headers).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request may take from its head to the answer, reading its body included.
+/// Longer than anything a handler waits for (the broker's delivery timeout, an admin action's
+/// wait), so only a client that sends too slowly meets it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct HttpServer {
     listener: TcpListener,
     router: Router,
+    header_read_timeout: Duration,
+    request_timeout: Duration,
 }
 
 impl HttpServer {
@@ -17,7 +45,16 @@ impl HttpServer {
         Ok(Self {
             listener: TcpListener::bind(addr).await?,
             router,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// Other timeouts than [`HEADER_READ_TIMEOUT`] and [`REQUEST_TIMEOUT`] (tests use short ones).
+    pub fn with_timeouts(mut self, header_read: Duration, request: Duration) -> Self {
+        self.header_read_timeout = header_read;
+        self.request_timeout = request;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -31,11 +68,60 @@ impl HttpServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
+        let router = self
             .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                self.request_timeout,
+            ))
+            // The rest of a body that stopped arriving is not waited for: the connection closes.
+            .layer(axum::middleware::map_response(close_after_timeout));
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, most likely: wait for connections to close.
+                        tracing::warn!(%error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let router = router.clone();
+            let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let mut router = router.clone();
+                async move {
+                    Ok::<_, Infallible>(router.call(request).await.unwrap_or_else(|e| match e {}))
+                }
+            });
+            let connection =
+                graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        graceful.shutdown().await;
+        Ok(())
     }
+}
+
+async fn close_after_timeout(mut response: Response) -> Response {
+    if response.status() == StatusCode::REQUEST_TIMEOUT {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
