@@ -30,13 +30,25 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Test databases are named `test_<unix seconds>_<uuid>`; those older than this are dropped
+/// when a new one is made, so a long-lived cluster used for quick test loops does not fill the
+/// disk (every test makes one and none is dropped at its end, to keep failures inspectable).
+const KEEP_TEST_DATABASES_S: u64 = 6 * 3600;
+
+fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// Creates an empty database with a unique name and returns its config.
 pub async fn fresh_database() -> PostgresConfig {
     let admin_url = admin_database_url();
-    let name = unique("test");
+    let name = unique(&format!("test_{}", now_s()));
     let mut conn = PgConnection::connect(&admin_url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test Postgres at {admin_url}: {e}"));
+    drop_old_databases(&mut conn).await;
     conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
         .await
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
@@ -44,6 +56,25 @@ pub async fn fresh_database() -> PostgresConfig {
     let mut config = PostgresConfig::new(format!("{base}/{name}"));
     config.pool_size = 8;
     config
+}
+
+/// Drops the test databases made more than [`KEEP_TEST_DATABASES_S`] ago. Best effort: another
+/// test process may be dropping the same ones.
+async fn drop_old_databases(conn: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'test\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let cutoff = now_s().saturating_sub(KEEP_TEST_DATABASES_S);
+    for name in names {
+        let made: Option<u64> = name.split('_').nth(1).and_then(|t| t.parse().ok());
+        if made.is_some_and(|t| t < cutoff) {
+            let _ = conn
+                .execute(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#).as_str())
+                .await;
+        }
+    }
 }
 
 /// A pool on `config`, connected now (tests want the failure here, not later).
