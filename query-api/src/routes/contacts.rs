@@ -33,7 +33,9 @@ pub struct ListParams {
     pub channel: Option<String>,
     /// `today`, `7d` or `30d`; or `from`/`to` days.
     pub created: Option<String>,
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub from: Option<String>,
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub to: Option<String>,
     pub lead_status: Option<String>,
     pub include_erased: Option<bool>,
@@ -41,7 +43,9 @@ pub struct ListParams {
     /// set with `PUT /v1/websites/{id}/privacy`).
     pub review_due: Option<bool>,
     pub sort: Option<String>,
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub page: Option<i64>,
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: Option<i64>,
 }
 

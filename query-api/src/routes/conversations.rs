@@ -31,8 +31,10 @@ pub struct ListParams {
     pub channel: Option<String>,
     pub device: Option<String>,
     /// Started on or after this day (`YYYY-MM-DD`, UTC).
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub from: Option<String>,
     /// Started on or before this day.
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     pub to: Option<String>,
     pub has_contact: Option<bool>,
     pub requires_human: Option<bool>,
@@ -40,6 +42,7 @@ pub struct ListParams {
     pub q: Option<String>,
     pub sort: Option<String>,
     pub cursor: Option<String>,
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: Option<i64>,
 }
 
@@ -123,6 +126,7 @@ pub async fn list(
 #[serde(deny_unknown_fields)]
 pub struct DetailParams {
     pub website_id: Option<String>,
+    #[schemars(range(min = 1, max = MAX_MESSAGES))]
     pub limit: Option<i64>,
 }
 

@@ -107,7 +107,9 @@ pub struct EventParams {
     website_id: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     from: Option<String>,
+    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
     to: Option<String>,
 }
 

@@ -64,6 +64,7 @@ fn legacy_message(conversation_id: &str, m: &MessageRow) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct LimitParams {
     website_id: Option<String>,
+    #[schemars(range(min = 1))]
     limit: Option<i64>,
 }
 
@@ -394,6 +395,7 @@ async fn analytics_export(
 #[serde(deny_unknown_fields)]
 pub struct ContactsParams {
     website_id: Option<String>,
+    #[schemars(range(min = 1, max = 1_000_000))]
     page: Option<i64>,
     per_page: Option<i64>,
     channel: Option<String>,

@@ -32,8 +32,9 @@ struct Op {
     query: Option<SchemaFn>,
     /// The struct its JSON body is parsed into.
     body: Option<SchemaFn>,
-    /// What the answer holds, and the row type it lists.
-    response: (&'static str, Option<SchemaFn>),
+    /// What the answer holds, and where its rows are: `("conversations[]", row)` for a list
+    /// of rows under `conversations`, `("contact", row)` for one row (or null) under `contact`.
+    response: (&'static str, Option<(&'static str, SchemaFn)>),
 }
 
 const fn op(
@@ -57,7 +58,6 @@ fn operations() -> Vec<Op> {
     use store::contacts::{ContactRow, HistoryRow};
     use store::conversations::{ConversationRow, MessageRow};
     use store::requests::{ChangeRow, RequestRow};
-    use store::stats::DayRow;
     use store::websites::WebsiteRow;
     let action = "the new state with `event_id` once the projector applied it (200/201); 202 `{event_id, status: accepted}` when it has not yet within ADMIN_WAIT_MS; 503 with Retry-After when the broker did not acknowledge";
     vec![
@@ -65,7 +65,7 @@ fn operations() -> Vec<Op> {
             query: Some(root::<conversations::ListParams>),
             response: (
                 "`{conversations, count, total, next_cursor, as_of}`",
-                Some(schema::<ConversationRow>),
+                Some(("conversations[]", schema::<ConversationRow>)),
             ),
             ..op(
                 "get",
@@ -78,7 +78,7 @@ fn operations() -> Vec<Op> {
             query: Some(root::<conversations::DetailParams>),
             response: (
                 "`{conversation, messages, as_of}`",
-                Some(schema::<MessageRow>),
+                Some(("messages[]", schema::<MessageRow>)),
             ),
             ..op(
                 "get",
@@ -89,7 +89,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<conversations::DetailParams>),
-            response: (action, Some(schema::<ConversationRow>)),
+            response: (action, Some(("conversation", schema::<ConversationRow>))),
             ..op(
                 "post",
                 "/v1/conversations/{id}/close",
@@ -99,7 +99,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<conversations::MessageParams>),
-            response: (action, Some(schema::<MessageRow>)),
+            response: (action, Some(("message", schema::<MessageRow>))),
             ..op(
                 "post",
                 "/v1/messages/{id}/flag",
@@ -109,7 +109,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<conversations::MessageParams>),
-            response: (action, Some(schema::<MessageRow>)),
+            response: (action, Some(("message", schema::<MessageRow>))),
             ..op(
                 "post",
                 "/v1/messages/{id}/human-replied",
@@ -121,7 +121,7 @@ fn operations() -> Vec<Op> {
             query: Some(root::<contacts::ListParams>),
             response: (
                 "`{contacts, total, page, as_of}`",
-                Some(schema::<ContactRow>),
+                Some(("contacts[]", schema::<ContactRow>)),
             ),
             ..op(
                 "get",
@@ -134,7 +134,7 @@ fn operations() -> Vec<Op> {
             query: Some(root::<contacts::OneParams>),
             response: (
                 "`{contact, conversations, requests, as_of}`",
-                Some(schema::<HistoryRow>),
+                Some(("conversations[]", schema::<HistoryRow>)),
             ),
             ..op(
                 "get",
@@ -146,7 +146,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<contacts::OneParams>),
             body: Some(root::<contacts::Edit>),
-            response: (action, Some(schema::<ContactRow>)),
+            response: (action, Some(("contact", schema::<ContactRow>))),
             ..op(
                 "patch",
                 "/v1/contacts/{id}",
@@ -156,7 +156,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<contacts::OneParams>),
-            response: (action, Some(schema::<ContactRow>)),
+            response: (action, Some(("contact", schema::<ContactRow>))),
             ..op(
                 "delete",
                 "/v1/contacts/{id}",
@@ -166,7 +166,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             body: Some(root::<contacts::Merge>),
-            response: (action, Some(schema::<ContactRow>)),
+            response: (action, Some(("contact", schema::<ContactRow>))),
             ..op(
                 "post",
                 "/v1/contacts/merge",
@@ -178,7 +178,7 @@ fn operations() -> Vec<Op> {
             query: Some(root::<requests::ListParams>),
             response: (
                 "`{requests, total, page, as_of}`",
-                Some(schema::<RequestRow>),
+                Some(("requests[]", schema::<RequestRow>)),
             ),
             ..op(
                 "get",
@@ -189,7 +189,10 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<requests::OneParams>),
-            response: ("`{request, changes, as_of}`", Some(schema::<ChangeRow>)),
+            response: (
+                "`{request, changes, as_of}`",
+                Some(("changes[]", schema::<ChangeRow>)),
+            ),
             ..op(
                 "get",
                 "/v1/contact-requests/{id}",
@@ -202,7 +205,7 @@ fn operations() -> Vec<Op> {
             body: Some(root::<requests::StatusBody>),
             response: (
                 "as for every action; 409 for an illegal move or a stale expected_status",
-                Some(schema::<RequestRow>),
+                Some(("request", schema::<RequestRow>)),
             ),
             ..op(
                 "patch",
@@ -215,7 +218,7 @@ fn operations() -> Vec<Op> {
             query: Some(root::<stats::StatsParams>),
             response: (
                 "`{current, previous, change, interval, series, as_of}`",
-                Some(schema::<DayRow>),
+                None,
             ),
             ..op(
                 "get",
@@ -238,7 +241,10 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            response: ("`{websites, as_of}`", Some(schema::<WebsiteRow>)),
+            response: (
+                "`{websites, as_of}`",
+                Some(("websites[]", schema::<WebsiteRow>)),
+            ),
             ..op(
                 "get",
                 "/v1/websites",
@@ -248,7 +254,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             body: Some(root::<websites::NewWebsite>),
-            response: (action, Some(schema::<WebsiteRow>)),
+            response: (action, Some(("website", schema::<WebsiteRow>))),
             ..op(
                 "post",
                 "/v1/websites",
@@ -319,10 +325,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<legacy::LimitParams>),
-            response: (
-                "`{success, conversations, count}`",
-                Some(schema::<ConversationRow>),
-            ),
+            response: ("`{success, conversations, count}`", None),
             ..op(
                 "get",
                 "/admin/conversations",
@@ -332,10 +335,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<legacy::LimitParams>),
-            response: (
-                "`{success, conversation, messages}`",
-                Some(schema::<MessageRow>),
-            ),
+            response: ("`{success, conversation, messages}`", None),
             ..op(
                 "get",
                 "/admin/conversations/{id}",
@@ -345,7 +345,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             query: Some(root::<legacy::LimitParams>),
-            response: ("`{success, messages, count}`", Some(schema::<MessageRow>)),
+            response: ("`{success, messages, count}`", None),
             ..op(
                 "get",
                 "/admin/conversations/{id}/messages",
@@ -517,10 +517,17 @@ pub fn document() -> Value {
         let (description, rows) = op.response;
         let mut ok =
             json!({"description": if description.is_empty() { "OK" } else { description }});
-        if let Some(rows) = rows {
+        if let Some((key, rows)) = rows {
+            let row = rows(&mut g).to_value();
+            let (name, member) = match key.strip_suffix("[]") {
+                Some(name) => (name, json!({"type": "array", "items": row})),
+                None => (key, json!({"nullable": true, "allOf": [row]})),
+            };
+            // The other members of the envelope are in the description.
             ok["content"] = json!({"application/json": {"schema": {
-                "description": "rows of this shape, in the envelope described above",
-                "allOf": [rows(&mut g).to_value()],
+                "type": "object",
+                "properties": {name: member},
+                "required": [name],
             }}});
         }
         operation["responses"] = json!({

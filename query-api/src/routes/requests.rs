@@ -26,7 +26,9 @@ const MAX_LIMIT: i64 = 1_000;
 pub struct ListParams {
     pub website_id: Option<String>,
     pub status: Option<String>,
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub page: Option<i64>,
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: Option<i64>,
 }
 
