@@ -31,6 +31,21 @@ const RETRY_AFTER_S: &str = "1";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A data exception (SQLSTATE class 22: a NUL character, a number out of range) comes
+        // from what the request carried, not from the database being down: retrying is no use.
+        if let ApiError::Database(sqlx::Error::Database(db)) = &self
+            && db.code().is_some_and(|c| c.starts_with("22"))
+        {
+            let message = format!(
+                "a parameter holds a value that cannot be used: {}",
+                db.message()
+            );
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": "bad_request", "message": message})),
+            )
+                .into_response();
+        }
         let (status, code) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
