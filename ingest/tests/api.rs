@@ -588,6 +588,29 @@ async fn an_admin_action_sent_with_a_write_key_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_nul_character_rejects_its_event_with_the_field_and_keeps_its_neighbours() {
+    let app = spawn_app().await;
+    let batch = json!([
+        {"type": "message.sent", "conversation_id": "c",
+         "payload": {"sender": "user", "text": "before\u{0}after"}},
+        {"type": "message.sent", "conversation_id": "c",
+         "payload": {"sender": "user", "text": "fine"}},
+    ]);
+    let (status, _, body) = app.post(batch.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 1, "{body}");
+    assert_eq!(body["rejected"][0]["index"], 0, "{body}");
+    assert!(
+        body["rejected"][0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("payload.text: must not contain a NUL"),
+        "{body}"
+    );
+    assert_eq!(app.stored().len(), 1);
+}
+
+#[tokio::test]
 async fn a_contact_submission_gets_a_request_id_when_the_client_sends_none() {
     let app = spawn_app().await;
     let event = json!({"type": "contact.submitted", "conversation_id": "c",
