@@ -251,3 +251,15 @@ pub async fn live_projector(pool: &PgPool, alive_s: f64) -> Result<(bool, bool),
     .fetch_one(pool)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    /// The key store's migration creates in `colloquy` under the same lock as every other
+    /// process; SQL cannot name the Rust constant, so its value is checked here.
+    #[test]
+    fn the_key_store_migration_takes_the_metadata_lock() {
+        let migration = include_str!("../migrations/20261123000018_subject_keys.sql");
+        let lock = format!("pg_advisory_xact_lock({})", runtime::read_models::META_LOCK);
+        assert!(migration.contains(&lock), "{lock} not in the migration");
+    }
+}

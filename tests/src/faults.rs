@@ -173,33 +173,12 @@ impl FaultStack {
         .expect("terminate backends")
     }
 
-    /// The broker's high watermark of every partition.
-    pub fn high_watermarks(&self) -> Vec<(i32, i64)> {
-        crate::high_watermarks(&self.broker.kafka(), &self.topic)
-    }
-
     /// Waits until the stored offsets reach the high watermarks; how long that took, or `None`
     /// if not within `timeout`.
     pub async fn drain(&self, timeout: Duration) -> Option<Duration> {
-        let started = tokio::time::Instant::now();
-        let mut high = self.high_watermarks();
-        high.retain(|(_, h)| *h > 0);
-        high.sort();
-        while started.elapsed() < timeout {
-            let stored: Vec<(i32, i64)> = sqlx::query_as(
-                "SELECT partition, next_offset FROM projector_offsets
-                 WHERE topic = $1 AND next_offset > 0 ORDER BY partition",
-            )
-            .bind(&self.topic)
-            .fetch_all(&self.pool)
+        crate::caught_up(&self.pool, &self.broker.kafka(), &self.topic, timeout)
             .await
-            .unwrap_or_default();
-            if stored == high {
-                return Some(started.elapsed());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        None
+            .1
     }
 }
 

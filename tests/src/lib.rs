@@ -288,29 +288,46 @@ impl Stack {
     /// Waits until the stored offset of every non-empty partition equals its high watermark:
     /// the projector has read everything the topic holds. Returns the stored offsets.
     pub async fn wait_until_caught_up(&self, timeout: Duration) -> Vec<(i32, i64)> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut high = self.high_watermarks();
-        high.retain(|(_, h)| *h > 0);
-        high.sort();
-        loop {
-            let stored: Vec<(i32, i64)> = sqlx::query_as(
-                "SELECT partition, next_offset FROM projector_offsets
-                 WHERE topic = $1 AND next_offset > 0 ORDER BY partition",
-            )
-            .bind(&self.topic)
-            .fetch_all(&self.pool)
+        caught_up(&self.pool, &self.kafka, &self.topic, timeout)
             .await
-            .expect("read offsets");
-            if stored == high || tokio::time::Instant::now() >= deadline {
-                return stored;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            .0
     }
 
     /// The broker's high watermark of every partition: how many records each holds.
     pub fn high_watermarks(&self) -> Vec<(i32, i64)> {
         high_watermarks(&self.kafka, &self.topic)
+    }
+}
+
+/// Waits up to `timeout` until the projector's stored offset of every non-empty partition of
+/// `topic` equals its high watermark. Returns the stored offsets, and how long reaching them
+/// took (`None` if they were not reached). A failed read (Postgres down mid-fault) is retried.
+pub async fn caught_up(
+    pool: &PgPool,
+    kafka: &KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> (Vec<(i32, i64)>, Option<Duration>) {
+    let started = tokio::time::Instant::now();
+    let mut high = high_watermarks(kafka, topic);
+    high.retain(|(_, h)| *h > 0);
+    high.sort();
+    loop {
+        let stored: Vec<(i32, i64)> = sqlx::query_as(
+            "SELECT partition, next_offset FROM projector_offsets
+             WHERE topic = $1 AND next_offset > 0 ORDER BY partition",
+        )
+        .bind(topic)
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+        if stored == high {
+            return (stored, Some(started.elapsed()));
+        }
+        if started.elapsed() >= timeout {
+            return (stored, None);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
