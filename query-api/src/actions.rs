@@ -53,6 +53,10 @@ pub fn event(website_id: &str, subject: &str, payload: Payload) -> Event {
 
 /// Produces `event` and waits up to the configured time for the projector to apply it.
 pub async fn submit(state: &AppState, event: Event) -> Result<Outcome, ApiError> {
+    // What the projector would refuse never reaches the topic: the client learns at once.
+    event
+        .check()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // Sealed like ingest's events: erasing the person makes their edits unreadable too.
     let value = state
         .subject_keys

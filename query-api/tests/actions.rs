@@ -196,3 +196,149 @@ async fn a_website_is_created_with_a_write_key_and_listed() {
     assert_eq!(app.post("/v1/websites", json!({})).await.0, 400);
     assert_eq!(app.post("/v1/websites", json!({"name": ""})).await.0, 400);
 }
+
+/// Hostile strings in every string a write route takes, in its body or its path: never a 5xx.
+/// A NUL character, which the topic's reader cannot store, is never produced (the test sink
+/// applies every event it is given and fails the request on one it cannot decode); an edit
+/// carrying one is refused with 400 naming it.
+#[tokio::test]
+async fn hostile_strings_in_every_write_are_never_a_server_error() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    let (_, list) = app.get("/v1/contacts?website_id=a").await;
+    let contact = list["contacts"][0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hostile = [
+        "' OR '1'='1",
+        "'; DROP TABLE contacts; --",
+        "%_\\$1",
+        "../../etc/passwd",
+        "=cmd|' /C calc'!A0",
+        "𝕏\u{202e}",
+        &"A".repeat(5_000),
+        "nul\u{0}here",
+    ];
+    let mut tried = 0;
+    for h in hostile {
+        let encoded: String = serde_urlencoded::to_string([("v", h)]).unwrap()[2..].to_owned();
+        let contact_path = format!("/v1/contacts/{contact}");
+        let calls: Vec<(reqwest::Method, String, Option<serde_json::Value>)> = vec![
+            (
+                reqwest::Method::POST,
+                "/v1/websites".into(),
+                Some(json!({"name": h})),
+            ),
+            (
+                reqwest::Method::POST,
+                "/v1/websites".into(),
+                Some(json!({"name": "Shop", "allowed_origins": [h]})),
+            ),
+            (
+                reqwest::Method::POST,
+                "/v1/tokens".into(),
+                Some(json!({"websites": ["a"], "name": h})),
+            ),
+            (
+                reqwest::Method::POST,
+                "/v1/tokens".into(),
+                Some(json!({"websites": [h]})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                contact_path.clone(),
+                Some(json!({"name": h})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                contact_path.clone(),
+                Some(json!({"email": h})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                contact_path.clone(),
+                Some(json!({"phone": h})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                contact_path.clone(),
+                Some(json!({"notes": h})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                contact_path.clone(),
+                Some(json!({"lead_status": h})),
+            ),
+            (
+                reqwest::Method::POST,
+                "/v1/contacts/merge".into(),
+                Some(json!({"surviving_contact_id": contact, "merged_contact_ids": [h]})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                "/v1/contact-requests/req-a".into(),
+                Some(json!({"status": "contacted", "notes": h})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                "/v1/contact-requests/req-a".into(),
+                Some(json!({"status": h})),
+            ),
+            (
+                reqwest::Method::PATCH,
+                "/api/contact/request/req-a/status".into(),
+                Some(json!({"status": "contacted", "notes": h})),
+            ),
+            (
+                reqwest::Method::POST,
+                "/v1/subjects/erase".into(),
+                Some(json!({"email": h})),
+            ),
+            (
+                reqwest::Method::POST,
+                "/v1/subjects/erase".into(),
+                Some(json!({"customer_id": h})),
+            ),
+            (
+                reqwest::Method::POST,
+                format!("/v1/conversations/{encoded}/close"),
+                Some(json!({})),
+            ),
+            (
+                reqwest::Method::POST,
+                format!("/v1/messages/{encoded}/flag"),
+                Some(json!({})),
+            ),
+            (
+                reqwest::Method::DELETE,
+                format!("/v1/contacts/{encoded}"),
+                None,
+            ),
+            (
+                reqwest::Method::PUT,
+                format!("/v1/websites/{encoded}/privacy"),
+                Some(json!({"anonymize_ip": true})),
+            ),
+        ];
+        for (method, path, body) in calls {
+            let (status, answer) = app
+                .call(method.clone(), &path, common::TOKEN, body.clone())
+                .await;
+            assert!(status < 500, "{method} {path} {body:?}: {status} {answer}");
+            tried += 1;
+        }
+    }
+    assert!(tried >= 150, "only {tried} requests");
+    let (status, answer) = app
+        .patch(
+            &format!("/v1/contacts/{contact}"),
+            json!({"notes": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("NUL"),
+        "{answer}"
+    );
+}

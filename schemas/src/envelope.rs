@@ -118,6 +118,16 @@ impl Event {
         self.payload.event_type()
     }
 
+    /// Whether a reader of the topic will accept this event as it is: its payload's checks,
+    /// and no NUL character anywhere (Postgres stores none, so the projector dead-letters
+    /// such an event). For events built in code, such as admin actions, before producing them.
+    pub fn check(&self) -> Result<(), FieldError> {
+        self.payload.validate()?;
+        let value = serde_json::to_value(self)
+            .map_err(|e| FieldError::new("", format!("cannot be encoded: {e}")))?;
+        no_nul("", &value)
+    }
+
     /// The JSON bytes written to the topic.
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(self)
@@ -400,6 +410,17 @@ mod tests {
     use super::*;
     use crate::payloads::{MessageSent, Sender};
     use serde_json::json;
+
+    /// An event built in code is checked as the topic's reader will check it.
+    #[test]
+    fn check_refuses_a_nul_anywhere_and_accepts_the_rest() {
+        assert_eq!(message("Hello").check(), Ok(()));
+        let error = message("a\u{0}b").check().unwrap_err();
+        assert_eq!(error.field, "payload.text");
+        let mut event = message("Hello");
+        event.context.page_url = Some("https://x.example/\u{0}".into());
+        assert_eq!(event.check().unwrap_err().field, "context.page_url");
+    }
 
     fn message(text: &str) -> Event {
         Event {
