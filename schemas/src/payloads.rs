@@ -59,6 +59,14 @@ macro_rules! catalogue {
                     $(EventType::$variant => schemars::schema_for!($payload),)*
                 }
             }
+
+            /// The current payload version's schema from `generator`: a `$ref` into its
+            /// definitions, for documents (OpenAPI) that gather every schema in one place.
+            pub fn payload_subschema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self {
+                    $(EventType::$variant => generator.subschema_for::<$payload>(),)*
+                }
+            }
         }
 
         /// A typed payload, tagged with its event type. Serialises as `"type": …, "payload": {…}`.

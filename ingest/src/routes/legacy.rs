@@ -12,6 +12,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -74,8 +75,9 @@ fn opt(v: &Option<String>) -> Option<Value> {
     v.as_ref().map(|s| json!(s))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct TrackInteraction {
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     conversation_id: String,
     customer_id: Option<String>,
     page_url: Option<String>,
@@ -111,11 +113,16 @@ pub async fn track_interaction(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 pub struct ClientUpdate {
+    #[schemars(length(max = 256))]
     user_id: String,
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     session_id: String,
+    /// The message's text, or the clicked CTA's label.
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     message: String,
+    #[schemars(extend("enum" = ["message", "cta_click"]))]
     event_type: String,
 }
 
@@ -143,12 +150,23 @@ pub async fn client_update(
     Ok(ok(json!({"status": "success"})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+/// An e-mail address or a phone number (or both) is required.
+#[schemars(extend("anyOf" = [{"required": ["email"]}, {"required": ["phone"]}]))]
 pub struct ContactSubmit {
     name: Option<String>,
+    #[schemars(
+        length(max = 320),
+        regex(pattern = r"^[^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.]$")
+    )]
     email: Option<String>,
+    #[schemars(
+        length(max = 32),
+        regex(pattern = r"^[ +\-().]*([0-9][ +\-().]*){5,}$")
+    )]
     phone: Option<String>,
     message: Option<String>,
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     session_id: String,
     #[serde(default)]
     chat_context: Vec<Value>,
@@ -179,10 +197,15 @@ pub async fn contact_submit(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+/// `conversation_id` or, as older clients send it, `session_id` is required.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(extend("anyOf" = [{"required": ["conversation_id"]}, {"required": ["session_id"]}]))]
 pub struct Chat {
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     conversation_id: Option<String>,
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     session_id: Option<String>,
+    #[schemars(length(min = 1), regex(pattern = r"\S"))]
     message: String,
     customer_id: Option<String>,
     /// The bot's answer, when the backend logs both sides in one call.

@@ -3,6 +3,7 @@
 mod events;
 mod health;
 mod legacy;
+mod openapi;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(events::post_events))
         .route("/v1/schemas", get(schemas_catalogue))
+        .route("/openapi.json", get(openapi::openapi_json))
         // What existing widget and bot clients call; see `legacy`.
         .route("/api/track-interaction", post(legacy::track_interaction))
         .route("/client/update", post(legacy::client_update))
