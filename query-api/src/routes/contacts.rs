@@ -22,7 +22,7 @@ use crate::store::contacts::{self as store, ContactRow, Filter, Sort};
 use crate::store::requests;
 
 const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
+pub(crate) const MAX_LIMIT: i64 = 500;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,10 +33,11 @@ pub struct ListParams {
     pub channel: Option<String>,
     /// `today`, `7d` or `30d`; or `from`/`to` days.
     pub created: Option<String>,
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
+    #[schemars(extend("enum" = ["new", "active", "follow_up", "archived"]))]
     pub lead_status: Option<String>,
     pub include_erased: Option<bool>,
     /// Only contacts inactive for longer than the website's review period (12 months unless
@@ -190,6 +191,7 @@ pub struct Edit {
     email: Option<String>,
     phone: Option<String>,
     notes: Option<String>,
+    #[schemars(extend("enum" = ["new", "active", "follow_up", "archived"]))]
     lead_status: Option<String>,
 }
 

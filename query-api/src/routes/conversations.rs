@@ -27,14 +27,15 @@ pub const MAX_MESSAGES: i64 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub website_id: Option<String>,
+    #[schemars(extend("enum" = ["loaded", "active", "closed"]))]
     pub status: Option<String>,
     pub channel: Option<String>,
     pub device: Option<String>,
     /// Started on or after this day (`YYYY-MM-DD`, UTC).
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
     /// Started on or before this day.
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
     pub has_contact: Option<bool>,
     pub requires_human: Option<bool>,
@@ -192,14 +193,16 @@ pub async fn close(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Params(params): Params<DetailParams>,
+    Params(params): Params<ActionParams>,
 ) -> Result<Response, ApiError> {
     close_conversation(&state, &admin.scope, params.website_id.as_deref(), &id).await
 }
 
+/// The query of an action on one conversation or message: which website it is on, when the
+/// token sees several.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MessageParams {
+pub struct ActionParams {
     pub website_id: Option<String>,
 }
 
@@ -238,7 +241,7 @@ pub async fn flag(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Params(params): Params<MessageParams>,
+    Params(params): Params<ActionParams>,
 ) -> Result<Response, ApiError> {
     mark_message(
         &state,
@@ -254,7 +257,7 @@ pub async fn replied(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Params(params): Params<MessageParams>,
+    Params(params): Params<ActionParams>,
 ) -> Result<Response, ApiError> {
     mark_message(
         &state,

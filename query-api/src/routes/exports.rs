@@ -107,9 +107,9 @@ pub struct EventParams {
     website_id: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     from: Option<String>,
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     to: Option<String>,
 }
 

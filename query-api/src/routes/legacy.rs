@@ -64,7 +64,16 @@ fn legacy_message(conversation_id: &str, m: &MessageRow) -> Value {
 #[serde(deny_unknown_fields)]
 pub struct LimitParams {
     website_id: Option<String>,
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_LIMIT))]
+    limit: Option<i64>,
+}
+
+/// The query of the routes on one conversation, whose `limit` counts messages.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageLimitParams {
+    website_id: Option<String>,
+    #[schemars(range(min = 1, max = MAX_MESSAGES))]
     limit: Option<i64>,
 }
 
@@ -111,7 +120,7 @@ async fn admin_conversation(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Params(params): Params<LimitParams>,
+    Params(params): Params<MessageLimitParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit, MAX_MESSAGES, MAX_MESSAGES)?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
@@ -127,7 +136,7 @@ async fn admin_messages(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Params(params): Params<LimitParams>,
+    Params(params): Params<MessageLimitParams>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = limit(params.limit, 50, MAX_MESSAGES)?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
@@ -172,7 +181,7 @@ async fn mark_human(
     admin: Admin,
     state: State<AppState>,
     id: Path<String>,
-    params: Params<conversations::MessageParams>,
+    params: Params<conversations::ActionParams>,
 ) -> Result<Response, ApiError> {
     Ok(with_success(conversations::flag(admin, state, id, params).await?).await)
 }
@@ -181,7 +190,7 @@ async fn mark_replied(
     admin: Admin,
     state: State<AppState>,
     id: Path<String>,
-    params: Params<conversations::MessageParams>,
+    params: Params<conversations::ActionParams>,
 ) -> Result<Response, ApiError> {
     Ok(with_success(conversations::replied(admin, state, id, params).await?).await)
 }
@@ -225,6 +234,7 @@ async fn admin_stats(
 #[serde(deny_unknown_fields)]
 pub struct RequestParams {
     website_id: Option<String>,
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
     status: Option<String>,
 }
 
@@ -270,6 +280,7 @@ async fn contact_requests(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LegacyStatus {
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
     status: String,
     notes: Option<String>,
 }
@@ -316,7 +327,9 @@ async fn contact_request_status(
 #[serde(deny_unknown_fields)]
 pub struct RangeParams {
     website_id: Option<String>,
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     start_date: Option<String>,
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     end_date: Option<String>,
 }
 
@@ -397,6 +410,7 @@ pub struct ContactsParams {
     website_id: Option<String>,
     #[schemars(range(min = 1, max = 1_000_000))]
     page: Option<i64>,
+    #[schemars(range(min = 1, max = contacts::MAX_LIMIT))]
     per_page: Option<i64>,
     channel: Option<String>,
     q: Option<String>,

@@ -88,7 +88,7 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            query: Some(root::<conversations::DetailParams>),
+            query: Some(root::<conversations::ActionParams>),
             response: (action, Some(("conversation", schema::<ConversationRow>))),
             ..op(
                 "post",
@@ -98,7 +98,7 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            query: Some(root::<conversations::MessageParams>),
+            query: Some(root::<conversations::ActionParams>),
             response: (action, Some(("message", schema::<MessageRow>))),
             ..op(
                 "post",
@@ -108,7 +108,7 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            query: Some(root::<conversations::MessageParams>),
+            query: Some(root::<conversations::ActionParams>),
             response: (action, Some(("message", schema::<MessageRow>))),
             ..op(
                 "post",
@@ -334,7 +334,7 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            query: Some(root::<legacy::LimitParams>),
+            query: Some(root::<legacy::MessageLimitParams>),
             response: ("`{success, conversation, messages}`", None),
             ..op(
                 "get",
@@ -344,7 +344,7 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            query: Some(root::<legacy::LimitParams>),
+            query: Some(root::<legacy::MessageLimitParams>),
             response: ("`{success, messages, count}`", None),
             ..op(
                 "get",
@@ -530,12 +530,38 @@ pub fn document() -> Value {
                 "required": [name],
             }}});
         }
-        operation["responses"] = json!({
-            "200": ok,
+        let mut responses = json!({
             "400": {"description": "a malformed parameter or body, named in `message`"},
             "401": {"description": "missing or unknown token"},
+            "403": {"description": "the token may not do this (e.g. only the bootstrap token creates websites)"},
             "404": {"description": "not found, or outside the token's websites"},
+            "503": {
+                "description": "Postgres or the broker did not answer; nothing was done",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            },
         });
+        if op.method == "get" {
+            responses["200"] = ok;
+        } else {
+            // An action answers once the projector applied its event, 201 when it created
+            // something, or 202 when the event is stored but not yet applied.
+            responses["200"] = ok.clone();
+            responses["201"] = ok;
+            responses["202"] = json!({
+                "description": "the event is stored and will be applied; `{event_id, status: accepted}`",
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {
+                        "event_id": {"type": "string", "format": "uuid"},
+                        "status": {"type": "string", "enum": ["accepted"]},
+                    },
+                    "required": ["event_id", "status"],
+                }}},
+            });
+            responses["409"] =
+                json!({"description": "conflicts with the current state, named in `message`"});
+        }
+        operation["responses"] = responses;
         paths
             .entry(op.path.to_owned())
             .or_insert_with(|| json!({}))

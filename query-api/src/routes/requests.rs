@@ -25,6 +25,7 @@ const MAX_LIMIT: i64 = 1_000;
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     pub website_id: Option<String>,
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
     pub status: Option<String>,
     #[schemars(range(min = 1, max = 1_000_000))]
     pub page: Option<i64>,
@@ -111,8 +112,10 @@ pub async fn detail(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
     pub status: String,
     /// The status the admin saw; the current one when absent.
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
     pub expected_status: Option<String>,
     pub notes: Option<String>,
 }

@@ -22,10 +22,10 @@ const MAX_HOURLY_DAYS: i64 = 31;
 pub struct StatsParams {
     pub website_id: Option<String>,
     /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
     /// Last day, inclusive; today when absent.
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
     /// `day` (default) or `hour`.
     pub interval: Option<String>,
@@ -134,10 +134,10 @@ pub async fn stats(
 pub struct FunnelParams {
     pub website_id: Option<String>,
     /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
     /// Last day, inclusive; today when absent.
-    #[schemars(regex(pattern = r"^\d{4}-\d{2}-\d{2}$"))]
+    #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
     /// Only conversations whose widget loaded on this page.
     pub page_url: Option<String>,

@@ -32,6 +32,7 @@ pub async fn list(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebsite {
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"\S"))]
     name: String,
     #[serde(default)]
     allowed_origins: Vec<String>,
@@ -102,9 +103,11 @@ pub struct PrivacySettings {
     anonymize_ip: bool,
     /// Days raw IP addresses and message texts are kept (default 90); the retention job clears
     /// older ones with `retention.applied` events.
+    #[schemars(range(min = 1, max = u32::MAX))]
     retention_days: Option<u32>,
     /// Months without activity after which a contact is due for review (default 12):
     /// `GET /v1/contacts?review_due=true`.
+    #[schemars(range(min = 1, max = u32::MAX))]
     contact_review_months: Option<u32>,
 }
 
@@ -171,7 +174,12 @@ pub async fn set_privacy(
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schemars(
+        length(min = 1),
+        inner(length(min = 1, max = 256), regex(pattern = r"\S"))
+    )]
     websites: Vec<String>,
+    #[schemars(length(max = 256))]
     name: Option<String>,
 }
 
