@@ -34,7 +34,9 @@ const MAX_FUTURE: chrono::Duration = chrono::Duration::hours(23);
 
 /// When the event happened by the server's clock. When the client said when it sent the
 /// request (`sent_at`), its clock's offset is `sent_at - received_at`, and the event time is
-/// corrected by it. A time more than 23 hours ahead of the server is clamped to the receive time.
+/// corrected by it. A time more than 23 hours ahead of the server, or before 1970 (a clock
+/// that was never set; Postgres also stores no time before 4713 BC, which a correction could
+/// reach), is clamped to the receive time.
 pub fn occurred_at(
     timestamp: Option<DateTime<Utc>>,
     sent_at: Option<DateTime<Utc>>,
@@ -44,13 +46,12 @@ pub fn occurred_at(
         return received_at;
     };
     let corrected = match sent_at {
-        Some(sent_at) => timestamp - (sent_at - received_at),
-        None => timestamp,
+        Some(sent_at) => timestamp.checked_sub_signed(sent_at - received_at),
+        None => Some(timestamp),
     };
-    if corrected > received_at + MAX_FUTURE {
-        received_at
-    } else {
-        corrected
+    match corrected {
+        Some(t) if t >= DateTime::UNIX_EPOCH && t <= received_at + MAX_FUTURE => t,
+        _ => received_at,
     }
 }
 
@@ -203,6 +204,34 @@ mod tests {
             t("2026-11-21T08:59:00Z")
         );
         assert_eq!(occurred_at(Some(t("2026-11-21T09:01:00Z")), None, now), now);
+    }
+
+    /// Found by Schemathesis: year 1 corrected by a `sent_at` in year 9999 is before 4713 BC,
+    /// which Postgres refused, and the projector retried that batch forever.
+    #[test]
+    fn a_time_before_1970_or_past_any_calendar_is_clamped_to_now() {
+        let now = t("2026-11-20T10:00:00Z");
+        assert_eq!(
+            occurred_at(
+                Some(t("0001-01-01T00:00:00Z")),
+                Some(t("9999-12-31T00:00:00Z")),
+                now
+            ),
+            now
+        );
+        assert_eq!(occurred_at(Some(t("1969-12-31T23:59:59Z")), None, now), now);
+        assert_eq!(
+            occurred_at(Some(t("1970-01-01T00:00:00Z")), None, now),
+            t("1970-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            occurred_at(
+                Some(DateTime::<Utc>::MIN_UTC),
+                Some(DateTime::<Utc>::MAX_UTC),
+                now
+            ),
+            now
+        );
     }
 
     #[test]

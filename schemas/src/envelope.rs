@@ -90,6 +90,8 @@ impl StoredEvent {
             )?,
             None => false,
         };
+        storable_time("occurred_at", raw.occurred_at)?;
+        storable_time("received_at", raw.received_at)?;
         // After opening, so that sealed fields are checked too.
         no_nul("context", &raw.context)?;
         no_nul("payload", &raw.payload)?;
@@ -358,6 +360,16 @@ impl IncomingContext {
 /// text or JSON, so such an event could never be projected. Refused at ingest with the field's
 /// name, and dead-lettered by the projector if one reaches the topic some other way, instead of
 /// failing its batch again and again.
+/// Postgres stores no time before 4713 BC; a record from before year 1 would fail its batch
+/// forever, so it is refused (and dead-lettered) instead. Ingest never writes one.
+fn storable_time(field: &str, time: DateTime<Utc>) -> Result<(), FieldError> {
+    use chrono::Datelike as _;
+    if time.year() < 1 {
+        return Err(FieldError::new(field, "is before year 1"));
+    }
+    Ok(())
+}
+
 fn no_nul(path: &str, value: &Value) -> Result<(), FieldError> {
     let at = |key: &str| {
         if path.is_empty() {
@@ -410,6 +422,17 @@ mod tests {
     use super::*;
     use crate::payloads::{MessageSent, Sender};
     use serde_json::json;
+
+    /// A record from a producer whose clock went before year 1 is refused, not stored.
+    #[test]
+    fn a_record_before_year_1_is_refused() {
+        let mut event = message("Hello");
+        event.occurred_at = "-0100-01-01T00:00:00Z".parse().unwrap();
+        let bytes = event.encode().unwrap();
+        assert_eq!(Event::decode(&bytes).unwrap_err().field, "occurred_at");
+        event.occurred_at = "0001-01-01T00:00:00Z".parse().unwrap();
+        assert!(Event::decode(&event.encode().unwrap()).is_ok());
+    }
 
     /// An event built in code is checked as the topic's reader will check it.
     #[test]
