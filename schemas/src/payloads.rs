@@ -202,6 +202,7 @@ pub mod past {
         /// `user`, `bot` or `agent`.
         pub sender: String,
         pub text: String,
+        #[schemars(range(max = super::limits::RESPONSE_TIME_MS))]
         pub response_time_ms: Option<u64>,
         pub confidence_score: Option<f64>,
         #[serde(default)]
@@ -223,6 +224,9 @@ pub mod limits {
     pub const EMAIL_CHARS: usize = 320;
     pub const PHONE_CHARS: usize = 32;
     pub const CHAT_CONTEXT_ENTRIES: usize = 500;
+    /// 30 days. Read models sum response times per conversation and day in a `bigint`; values
+    /// near `u64::MAX` overflowed it, and Postgres then refused the projector's batch.
+    pub const RESPONSE_TIME_MS: u64 = 30 * 24 * 3600 * 1000;
 }
 
 pub(crate) fn bounded(
@@ -337,8 +341,9 @@ pub struct MessageSent {
     /// Who said it: the role (`type`), and when the client knows them, who exactly.
     pub sender: SenderRef,
     pub text: String,
-    /// How long the bot or agent took to answer, in milliseconds.
+    /// How long the bot or agent took to answer, in milliseconds (at most 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = limits::RESPONSE_TIME_MS))]
     pub response_time_ms: Option<u64>,
     /// The bot's confidence in its answer, from 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,6 +375,15 @@ impl Validate for MessageSent {
             self.sender.name.as_deref(),
             limits::NAME_CHARS,
         )?;
+        if self
+            .response_time_ms
+            .is_some_and(|ms| ms > limits::RESPONSE_TIME_MS)
+        {
+            return Err(FieldError::new(
+                "payload.response_time_ms",
+                format!("must be at most {} (30 days)", limits::RESPONSE_TIME_MS),
+            ));
+        }
         if let Some(score) = self.confidence_score
             && !(0.0..=1.0).contains(&score)
         {
@@ -929,6 +943,26 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.field, "payload.response_time_ms");
+    }
+
+    /// Found by Schemathesis: two answers near `u64::MAX` in one conversation overflowed the
+    /// read models' `bigint` sums, and the projector retried that batch forever.
+    #[test]
+    fn a_response_time_over_30_days_is_rejected() {
+        let parse = |ms: u64| {
+            Payload::parse(
+                EventType::MessageSent,
+                1,
+                json!({"sender": "bot", "text": "hi", "response_time_ms": ms}),
+            )
+        };
+        assert!(parse(limits::RESPONSE_TIME_MS).is_ok());
+        let err = parse(limits::RESPONSE_TIME_MS + 1).unwrap_err();
+        assert_eq!(err.field, "payload.response_time_ms");
+        assert_eq!(
+            parse(u64::MAX).unwrap_err().field,
+            "payload.response_time_ms"
+        );
     }
 
     #[test]
