@@ -120,11 +120,13 @@ impl Event {
         self.payload.event_type()
     }
 
-    /// Whether a reader of the topic will accept this event as it is: its payload's checks,
-    /// and no NUL character anywhere (Postgres stores none, so the projector dead-letters
-    /// such an event). For events built in code, such as admin actions, before producing them.
+    /// Whether a reader of the topic will accept this event as it is: the checks of
+    /// [`StoredEvent::open`] (its payload's, storable times, no NUL character anywhere: Postgres
+    /// stores none). For events built in code, such as admin actions, before producing them.
     pub fn check(&self) -> Result<(), FieldError> {
         self.payload.validate()?;
+        storable_time("occurred_at", self.occurred_at)?;
+        storable_time("received_at", self.received_at)?;
         let value = serde_json::to_value(self)
             .map_err(|e| FieldError::new("", format!("cannot be encoded: {e}")))?;
         no_nul("", &value)

@@ -187,9 +187,8 @@ pub fn document() -> Value {
         ),
     );
     // A batch whose every event is invalid answers 400 with the same per-event detail.
-    events["responses"]["400"] = ok(
+    events["responses"]["400"] = error(
         "malformed body, or every event invalid: `{error, message}` and, for events, the per-event detail",
-        json!({"$ref": "#/components/schemas/Error"}),
     );
     let paths = json!({
         "/v1/events": {"post": events},
