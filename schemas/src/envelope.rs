@@ -248,15 +248,20 @@ pub struct IncomingEvent {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 pub struct IncomingContext {
     #[serde(default)]
+    #[schemars(length(max = 1024))]
     pub user_agent: Option<String>,
     /// `mobile`, `tablet`, `desktop` or `bot`; derived from the user agent when absent.
     #[serde(default)]
+    #[schemars(extend("enum" = ["mobile", "tablet", "desktop", "bot"]))]
     pub device: Option<String>,
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[a-z0-9_-]{1,64}$"))]
     pub channel: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = limits::SHORT_CHARS))]
     pub language: Option<String>,
     #[serde(default)]
+    #[schemars(length(max = limits::URL_CHARS))]
     pub page_url: Option<String>,
     #[serde(default)]
     pub environment: Environment,

@@ -83,7 +83,9 @@ pub struct TrackInteraction {
     page_url: Option<String>,
     language: Option<String>,
     /// The platform, e.g. `web` or `mobile_app`: becomes the channel.
+    #[schemars(regex(pattern = r"^[a-z0-9_-]{1,64}$"))]
     source: Option<String>,
+    #[schemars(extend("enum" = ["mobile", "tablet", "desktop", "bot"]))]
     device: Option<String>,
     environment: Option<String>,
     metadata: Option<Map<String, Value>>,
