@@ -142,6 +142,16 @@ async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() 
         ]),
     )
     .await;
+    // In her conversation she also left a colleague's details: sealed under the same key,
+    // so erasing her conversation erases them there too, live as in a replay.
+    post(
+        &stack,
+        "OliviaBrowser/1.0",
+        json!([{"type": "contact.submitted", "conversation_id": "olivia-chat",
+                "payload": {"name": "Marco Bianchi", "email": "marco@example.com",
+                            "message": "My colleague will call too"}}]),
+    )
+    .await;
     stack.wait_until_caught_up(Duration::from_secs(30)).await;
 
     // Sealed from the start: a plain consumer of the topic never saw the personal data...
@@ -149,7 +159,7 @@ async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() 
         .iter()
         .map(|r| String::from_utf8_lossy(&r.value).into_owned())
         .collect();
-    assert_eq!(raw.len(), 10);
+    assert_eq!(raw.len(), 11);
     assert!(
         !raw.join("\n").contains("127.0.0.1"),
         "addresses are sealed"
@@ -174,8 +184,8 @@ async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() 
         );
     }
     let before = totals(&stack).await;
-    assert_eq!(before["requests"], 2, "{before}");
-    assert_eq!(before["contacts"], 2, "{before}");
+    assert_eq!(before["requests"], 3, "{before}");
+    assert_eq!(before["contacts"], 3, "{before}");
 
     // Erased through the API, by e-mail and by customer id.
     let (status, body) = stack
@@ -203,6 +213,12 @@ async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() 
     .await
     .unwrap();
     assert_eq!(keys, 0, "the conversation's key is shredded");
+    // Marco stays a contact, without what he could only be known by through her conversation.
+    let (status, contacts) = stack.query("/v1/contacts?include_erased=true").await;
+    assert_eq!(status, 200, "{contacts}");
+    for trace in ["marco@example.com", "Marco Bianchi"] {
+        assert!(!contacts.to_string().contains(trace), "{trace}: {contacts}");
+    }
     let erased = totals(&stack).await;
     for statistic in [
         "widget_loads",

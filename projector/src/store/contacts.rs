@@ -66,7 +66,13 @@ pub async fn apply(
         .unzip();
     let new: Vec<Uuid> = changes.observations.iter().map(|o| o.event_id).collect();
     link(conn, &new, &moved).await?;
-    erase(conn, &websites, &ids).await?;
+    // Others who left details in an erased person's conversations lose what they left there.
+    let others = erase(conn, &websites, &ids).await?;
+    affected.extend(others);
+    let (websites, ids): (Vec<&str>, Vec<&str>) = affected
+        .iter()
+        .map(|(w, c)| (w.as_str(), c.as_str()))
+        .unzip();
     rebuild(conn, &websites, &ids).await
 }
 
@@ -364,12 +370,14 @@ async fn link(
 
 /// Removes the personal data of every erased contact among `ids`: from its submissions and
 /// edits, and from every conversation a submission of it came from — their requests, messages,
-/// origin and raw events. Counts stay: rows lose their contents, not their existence.
+/// origin, raw events and whatever anyone submitted there. Counts stay: rows lose their
+/// contents, not their existence. Returns the contacts with submissions in those
+/// conversations, whose rows the caller must build again.
 async fn erase(
     conn: &mut PgConnection,
     websites: &[&str],
     ids: &[&str],
-) -> Result<(), sqlx::Error> {
+) -> Result<Contacts, sqlx::Error> {
     let erased: Vec<(String, String)> = sqlx::query_as(
         "SELECT DISTINCT i.website_id, i.contact_id
          FROM UNNEST($1::text[], $2::text[]) AS a(website_id, contact_id)
@@ -381,7 +389,7 @@ async fn erase(
     .fetch_all(&mut *conn)
     .await?;
     if erased.is_empty() {
-        return Ok(());
+        return Ok(Contacts::new());
     }
     let (websites, ids): (Vec<&str>, Vec<&str>) =
         erased.iter().map(|(w, c)| (w.as_str(), c.as_str())).unzip();
@@ -418,14 +426,53 @@ async fn erase(
             .execute(&mut *conn)
             .await?;
     }
-    Ok(())
+    let observed: Vec<(String, String)> = sqlx::query_as(&format!("{KEYS} {OBSERVED_IN_SCOPE}"))
+        .bind(&websites)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(observed.into_iter().collect())
+}
+
+/// The contacts with a submission in the conversations of a `scope` CTE the caller puts first.
+const OBSERVED_IN_SCOPE: &str = "SELECT DISTINCT i.website_id, i.contact_id
+     FROM scope s
+     JOIN contact_observations o USING (website_id, conversation_id)
+     JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key";
+
+/// After [`CONVERSATION_SCRUBS`] ran over `scope` (a query of `(website_id, conversation_id)`
+/// taking `binds` as `$1` and `$2`, if given) outside contact erasure: builds again the rows of
+/// the contacts that submitted something there, which may have lost a name or an address.
+pub(crate) async fn rebuild_observed_in(
+    conn: &mut PgConnection,
+    scope: &str,
+    binds: Option<(&[&str], &[&str])>,
+) -> Result<(), sqlx::Error> {
+    let sql = format!("WITH scope AS MATERIALIZED ({scope}) {OBSERVED_IN_SCOPE}");
+    let query = sqlx::query_as::<_, (String, String)>(&sql);
+    let query = match binds {
+        Some((a, b)) => query.bind(a).bind(b),
+        None => query,
+    };
+    let observed = query.fetch_all(&mut *conn).await?;
+    if observed.is_empty() {
+        return Ok(());
+    }
+    let (websites, ids): (Vec<&str>, Vec<&str>) = observed
+        .iter()
+        .map(|(w, c)| (w.as_str(), c.as_str()))
+        .unzip();
+    rebuild(conn, &websites, &ids).await
 }
 
 /// What erasing a conversation clears, for every `(website_id, conversation_id)` in a `scope`
 /// CTE the caller puts first: its messages' text; its IP, user agent, customer id and rating
-/// comment; its CTA clicks' customer id; its requests' contents and their changes' notes; its
-/// events' personal fields in `event_log`; the keys its events are sealed with in the topic.
-/// Rows stay, so counts stay.
+/// comment; its CTA clicks' customer id; its requests' contents and their changes' notes; the
+/// name, address and phone anyone submitted in it; its events' personal fields in
+/// `event_log`; the keys its events are sealed with in the topic. Rows stay, so counts stay.
+///
+/// Whatever is sealed under the conversation's key goes, whoever it was about: a replay can
+/// no longer read it, so the live read models must not keep it either.
 pub(crate) const CONVERSATION_SCRUBS: &[&str] = &[
         "UPDATE messages m SET text = NULL
          FROM scope s WHERE m.website_id = s.website_id AND m.conversation_id = s.conversation_id
@@ -442,6 +489,9 @@ pub(crate) const CONVERSATION_SCRUBS: &[&str] = &[
          FROM scope s JOIN contact_requests r USING (website_id, conversation_id)
          WHERE ch.website_id = r.website_id AND ch.request_id = r.request_id
            AND ch.notes IS NOT NULL",
+        "UPDATE contact_observations o SET name = NULL, email = NULL, phone = NULL
+         FROM scope s WHERE o.website_id = s.website_id AND o.conversation_id = s.conversation_id
+           AND (o.name IS NOT NULL OR o.email IS NOT NULL OR o.phone IS NOT NULL)",
         "UPDATE contact_requests r SET name = NULL, email = NULL, phone = NULL, message = NULL,
                 chat_context = '[]', ip_address = NULL, user_agent = NULL, notes = NULL
          FROM scope s WHERE r.website_id = s.website_id AND r.conversation_id = s.conversation_id

@@ -9,7 +9,7 @@
 
 use sqlx::PgConnection;
 
-use super::contacts::CONVERSATION_SCRUBS;
+use super::contacts::{self, CONVERSATION_SCRUBS};
 
 /// Records the batch's erased customer keys and erases their conversations; then erases what
 /// the batch wrote to conversations of customers erased before. `per_batch` is false during a
@@ -58,6 +58,7 @@ pub async fn apply(
                  FROM UNNEST($1::text[], $2::text[]) AS e(website_id, customer_key)
                  JOIN conversation_customers c USING (website_id, customer_key)",
                 Some((&websites, &keys)),
+                Contacts::Rebuild,
             )
             .await?;
         }
@@ -74,19 +75,31 @@ pub async fn apply(
              JOIN conversation_customers c USING (website_id, conversation_id)
              JOIN erased_customers e USING (website_id, customer_key)",
             Some((&websites, &ids)),
+            Contacts::Rebuild,
         )
         .await?;
     }
     Ok(())
 }
 
-/// Every conversation of every erased customer: a rebuild's derive pass.
+/// Whether a scrub builds again the rows of the contacts who submitted something in the
+/// scrubbed conversations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Contacts {
+    Rebuild,
+    /// A rebuild's derive pass builds every contact row after the scrubs.
+    Later,
+}
+
+/// Every conversation of every erased customer: a rebuild's derive pass, before it builds the
+/// contact rows.
 pub async fn erase_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     scrub(
         conn,
         "SELECT DISTINCT c.website_id, c.conversation_id
          FROM conversation_customers c JOIN erased_customers e USING (website_id, customer_key)",
         None,
+        Contacts::Later,
     )
     .await
 }
@@ -97,6 +110,7 @@ async fn scrub(
     conn: &mut PgConnection,
     scope: &str,
     arrays: Option<(&[&str], &[&str])>,
+    contact_rows: Contacts,
 ) -> Result<(), sqlx::Error> {
     let exists = format!("SELECT EXISTS ({scope})");
     let found = sqlx::query_scalar::<_, bool>(&exists);
@@ -115,6 +129,9 @@ async fn scrub(
             None => query,
         };
         query.execute(&mut *conn).await?;
+    }
+    if contact_rows == Contacts::Rebuild {
+        contacts::rebuild_observed_in(conn, scope, arrays).await?;
     }
     Ok(())
 }

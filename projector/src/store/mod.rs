@@ -81,9 +81,10 @@ pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SET LOCAL work_mem = '64MB'")
         .execute(&mut *tx)
         .await?;
+    // Customer erasure first: it clears submissions the contact rows are built from.
+    customers::erase_all(&mut tx).await?;
     contacts::derive_all(&mut tx).await?;
     retention::scrub(&mut tx, retention::Scope::All).await?;
-    customers::erase_all(&mut tx).await?;
     funnel::refresh_all(&mut tx).await?;
     tx.commit().await
 }
