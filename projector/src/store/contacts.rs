@@ -99,7 +99,8 @@ pub async fn derive_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
          FROM contact_observations o
          JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
          WHERE r.website_id = o.website_id AND r.request_id = o.request_id
-           AND r.event_id = o.event_id AND r.contact_id IS DISTINCT FROM i.contact_id",
+           AND r.event_id = o.event_id AND r.conversation_id = o.conversation_id
+           AND r.contact_id IS DISTINCT FROM i.contact_id",
     )
     .execute(&mut *conn)
     .await?;
@@ -134,7 +135,7 @@ async fn insert_observations(
                 name, email, phone, channel, occurred_at)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[])
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id, website_id, conversation_id) DO NOTHING",
     )
     .bind(rows.iter().map(|o| o.event_id).collect::<Vec<_>>())
     .bind(texts(|o| Some(o.website_id.as_str())))
@@ -358,7 +359,8 @@ async fn link(
          FROM relink o
          JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
          WHERE r.website_id = o.website_id AND r.request_id = o.request_id
-           AND r.event_id = o.event_id AND r.contact_id IS DISTINCT FROM i.contact_id"
+           AND r.event_id = o.event_id AND r.conversation_id = o.conversation_id
+           AND r.contact_id IS DISTINCT FROM i.contact_id"
     ))
     .bind(new)
     .bind(&websites)
@@ -593,12 +595,12 @@ const CONTACT_ROWS: &str = "facts AS (
             FROM members),
          folded AS (
             SELECT website_id, contact_id,
-                (array_agg(name ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
-                (array_agg(email ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE email IS NOT NULL))[1] AS email,
-                (array_agg(phone ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE phone IS NOT NULL))[1] AS phone,
+                (array_agg(name ORDER BY occurred_at DESC, event_id DESC, conversation_id DESC) FILTER (WHERE name IS NOT NULL))[1] AS name,
+                (array_agg(email ORDER BY occurred_at DESC, event_id DESC, conversation_id DESC) FILTER (WHERE email IS NOT NULL))[1] AS email,
+                (array_agg(phone ORDER BY occurred_at DESC, event_id DESC, conversation_id DESC) FILTER (WHERE phone IS NOT NULL))[1] AS phone,
                 (array_agg(notes ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE notes IS NOT NULL))[1] AS notes,
                 (array_agg(lead_status ORDER BY occurred_at DESC, event_id DESC) FILTER (WHERE lead_status IS NOT NULL))[1] AS lead_status,
-                (array_agg(channel ORDER BY occurred_at, event_id) FILTER (WHERE source = 's'))[1] AS channel,
+                (array_agg(channel ORDER BY occurred_at, event_id, conversation_id) FILTER (WHERE source = 's'))[1] AS channel,
                 LEAST(min(occurred_at) FILTER (WHERE source = 's'), min(active_from)) AS first_seen_at,
                 GREATEST(max(occurred_at) FILTER (WHERE source = 's'), max(active_to)) AS last_activity_at,
                 count(DISTINCT conversation_id) AS conversation_count,

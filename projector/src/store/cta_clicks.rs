@@ -12,7 +12,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[CtaClickRow]) -> Result<(),
         "INSERT INTO cta_clicks (event_id, website_id, conversation_id, cta_id, label, value, customer_id, clicked_at)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                               $7::text[], $8::timestamptz[])
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id, website_id, conversation_id) DO NOTHING",
     )
     .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.website_id.as_str()).collect::<Vec<_>>())

@@ -1,5 +1,9 @@
 //! The event log: every applied event once. Inserting into it is how the projector tells new
 //! events from re-deliveries.
+//!
+//! An event is its id within its website and conversation ([`identity`]): the topic is keyed
+//! by conversation, so that is the widest scope in which every reader sees records in the same
+//! order, and the same events win whichever order the partitions are read in.
 
 use std::collections::HashSet;
 
@@ -7,15 +11,27 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use schemas::Event;
+
 use super::Applied;
 
-/// Inserts the events not logged yet and returns their ids.
-pub async fn insert_new(
+/// What makes two records the same event: a client's retry re-sends all three.
+pub fn identity(event: &Event) -> (Uuid, &str, &str) {
+    (
+        event.event_id,
+        event.website_id.as_str(),
+        event.conversation_id.as_str(),
+    )
+}
+
+/// Inserts the events not logged yet and returns them, in the order given. `events` must not
+/// hold one event twice.
+pub async fn insert_new<'a>(
     conn: &mut PgConnection,
-    events: &[&Applied],
-) -> Result<HashSet<Uuid>, sqlx::Error> {
+    events: &[&'a Applied],
+) -> Result<Vec<&'a Applied>, sqlx::Error> {
     if events.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(Vec::new());
     }
     let n = events.len();
     let (mut ids, mut types, mut versions, mut websites, mut conversations) = (
@@ -49,14 +65,14 @@ pub async fn insert_new(
         partitions.push(a.partition);
         offsets.push(a.offset);
     }
-    let inserted: Vec<(Uuid,)> = sqlx::query_as(
+    let inserted: Vec<(Uuid, String, String)> = sqlx::query_as(
         "INSERT INTO event_log (event_id, type, schema_version, website_id, conversation_id,
                                 occurred_at, received_at, context, payload, kafka_partition, kafka_offset)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],
                               $6::timestamptz[], $7::timestamptz[], $8::jsonb[], $9::jsonb[],
                               $10::int[], $11::bigint[])
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id",
+         ON CONFLICT (event_id, website_id, conversation_id) DO NOTHING
+         RETURNING event_id, website_id, conversation_id",
     )
     .bind(&ids)
     .bind(&types)
@@ -71,5 +87,16 @@ pub async fn insert_new(
     .bind(&offsets)
     .fetch_all(conn)
     .await?;
-    Ok(inserted.into_iter().map(|(id,)| id).collect())
+    if inserted.len() == events.len() {
+        return Ok(events.to_vec());
+    }
+    let inserted: HashSet<(Uuid, &str, &str)> = inserted
+        .iter()
+        .map(|(id, website, conversation)| (*id, website.as_str(), conversation.as_str()))
+        .collect();
+    Ok(events
+        .iter()
+        .filter(|a| inserted.contains(&identity(&a.event)))
+        .copied()
+        .collect())
 }

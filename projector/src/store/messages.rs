@@ -1,4 +1,4 @@
-//! Inserts message rows; an event id already present is left alone.
+//! Inserts message rows; an event already present is left alone.
 
 use sqlx::PgConnection;
 
@@ -27,7 +27,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), 
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::timestamptz[], $8::bigint[], $9::float8[], $10::bool[],
                               $11::text[], $12::text[])
-         ON CONFLICT (event_id) DO NOTHING",
+         ON CONFLICT (event_id, website_id, conversation_id) DO NOTHING",
     )
     .bind(&ids)
     .bind(&websites)

@@ -103,14 +103,10 @@ pub async fn apply(
     let mut seen = HashSet::new();
     let unique: Vec<&Applied> = events
         .iter()
-        .filter(|a| seen.insert(a.event.event_id))
+        .filter(|a| seen.insert(event_log::identity(&a.event)))
         .collect();
     let fresh = event_log::insert_new(&mut tx, &unique).await?;
-    let new_events: Vec<&Event> = unique
-        .iter()
-        .map(|a| &a.event)
-        .filter(|e| fresh.contains(&e.event_id))
-        .collect();
+    let new_events: Vec<&Event> = fresh.iter().map(|a| &a.event).collect();
     let changes = projections::changes(new_events.iter().copied());
     let engaged_before = daily_stats::engaged_before(&mut tx, &changes.conversations).await?;
     conversations::upsert(&mut tx, &changes.conversations).await?;

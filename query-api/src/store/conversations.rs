@@ -273,9 +273,11 @@ pub async fn find_message(
     let message = sqlx::query_as(
         "SELECT event_id AS id, message_id, sender, sender_id, sender_name, text, sent_at, response_time_ms,
                 confidence_score, requires_human, human_replied
-         FROM messages WHERE event_id = $1",
+         FROM messages WHERE event_id = $1 AND website_id = $2 AND conversation_id = $3",
     )
     .bind(event_id)
+    .bind(&website)
+    .bind(&conversation)
     .fetch_one(pool)
     .await?;
     Ok(Some((website, conversation, message)))
