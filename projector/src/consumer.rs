@@ -136,7 +136,7 @@ pub async fn run(
                 let prepared = prepare(&batch, &meta)
                     .await
                     .context("cannot read the keys of sealed records")?;
-                let outcome = commit_batch(config, &pool, &dead_letters, &prepared).await?;
+                let outcome = commit_batch(config, &pool, &dead_letters, &batch, &prepared).await?;
                 anyhow::Ok((prepared, outcome))
             };
             match committed.await {
@@ -144,7 +144,8 @@ pub async fn run(
                     let m = &health.metrics;
                     m.applied.inc_by(outcome.applied as u64);
                     m.duplicates.inc_by(outcome.duplicates as u64);
-                    m.dead_lettered.inc_by(prepared.poison.len() as u64);
+                    m.dead_lettered
+                        .inc_by((prepared.poison.len() + outcome.refused) as u64);
                     m.batch_seconds.observe(started.elapsed().as_secs_f64());
                     m.stored(&prepared.next_offsets);
                     health.ready.store(true, Ordering::Relaxed);
@@ -152,7 +153,7 @@ pub async fn run(
                         records = batch.len(),
                         applied = outcome.applied,
                         duplicates = outcome.duplicates,
-                        dead_lettered = prepared.poison.len(),
+                        dead_lettered = prepared.poison.len() + outcome.refused,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "batch committed"
                     );
@@ -343,45 +344,102 @@ fn sort(batch: &[OwnedMessage], events: Vec<Result<Event, FieldError>>) -> Prepa
     prepared
 }
 
+/// What a committed batch did, with the events the read models refused.
+struct Committed {
+    applied: usize,
+    duplicates: usize,
+    /// Events that decoded but that Postgres refused, dead-lettered.
+    refused: usize,
+}
+
 /// Dead-letters the poison records (awaiting the broker's acknowledgement), then applies the
-/// rest with the offsets. A crash between the two may dead-letter a record twice, never lose it.
+/// rest with the offsets. If Postgres refuses the batch for its data, applies it event by
+/// event and dead-letters the events it refuses before the offsets passing over them are
+/// stored. A crash between dead-lettering and storing may dead-letter a record twice, never
+/// lose it.
 async fn commit_batch(
     config: &ProjectorConfig,
     pool: &PgPool,
     dead_letters: &KafkaSink,
+    batch: &[OwnedMessage],
     prepared: &Prepared,
-) -> anyhow::Result<store::BatchOutcome> {
-    if !prepared.poison.is_empty() {
-        let records = prepared
-            .poison
-            .iter()
-            .map(|p| dead_letter_record(&config.topic, p))
-            .collect();
-        for result in dead_letters.send(records).await {
-            result.context("cannot dead-letter a poison record")?;
+) -> anyhow::Result<Committed> {
+    let poison: Vec<(&OwnedMessage, &str)> = prepared
+        .poison
+        .iter()
+        .map(|p| (&p.message, p.reason.as_str()))
+        .collect();
+    dead_letter(config, dead_letters, &poison).await?;
+    let (events, offsets) = (&prepared.events, &prepared.next_offsets);
+    match store::apply_batch(pool, &config.topic, events, offsets).await {
+        Ok(outcome) => Ok(Committed {
+            applied: outcome.applied,
+            duplicates: outcome.duplicates,
+            refused: 0,
+        }),
+        Err(error) if store::refused_for_data(&error) => {
+            tracing::warn!(%error, "the read models refused the batch; applying it event by event");
+            let isolated =
+                store::apply_isolating(pool, &config.topic, events, offsets, store::Derive::Now)
+                    .await
+                    .context("cannot apply the batch event by event")?;
+            let refused: Vec<(&OwnedMessage, &str)> = isolated
+                .refused
+                .iter()
+                .filter_map(|r| {
+                    let event = &events[r.index];
+                    let message = batch
+                        .iter()
+                        .find(|m| m.partition() == event.partition && m.offset() == event.offset)?;
+                    Some((message, r.reason.as_str()))
+                })
+                .collect();
+            anyhow::ensure!(
+                refused.len() == isolated.refused.len(),
+                "a refused event has no record in its batch"
+            );
+            dead_letter(config, dead_letters, &refused).await?;
+            let committed = Committed {
+                applied: isolated.outcome.applied,
+                duplicates: isolated.outcome.duplicates,
+                refused: refused.len(),
+            };
+            isolated.commit().await.context("cannot apply the batch")?;
+            Ok(committed)
         }
+        Err(error) => Err(error).context("cannot apply the batch"),
     }
-    store::apply_batch(
-        pool,
-        &config.topic,
-        &prepared.events,
-        &prepared.next_offsets,
-    )
-    .await
-    .context("cannot apply the batch")
+}
+
+/// Sends `records` with their reasons to the dead-letter topic and waits for the broker.
+async fn dead_letter(
+    config: &ProjectorConfig,
+    dead_letters: &KafkaSink,
+    records: &[(&OwnedMessage, &str)],
+) -> anyhow::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let records = records
+        .iter()
+        .map(|(m, reason)| dead_letter_record(&config.topic, m, reason))
+        .collect();
+    for result in dead_letters.send(records).await {
+        result.context("cannot dead-letter a poison record")?;
+    }
+    Ok(())
 }
 
 /// The poison record as it was, with why and where it came from in headers.
-fn dead_letter_record(source_topic: &str, poison: &Poison) -> Record {
-    let m = &poison.message;
-    tracing::warn!(partition = m.partition(), offset = m.offset(), reason = %poison.reason, "dead-lettering record");
+fn dead_letter_record(source_topic: &str, m: &OwnedMessage, reason: &str) -> Record {
+    tracing::warn!(partition = m.partition(), offset = m.offset(), %reason, "dead-lettering record");
     let key = m
         .key()
         .map(|k| String::from_utf8_lossy(k).into_owned())
         .unwrap_or_default();
     let mut record = Record::new(key, m.payload().unwrap_or_default().to_vec());
     record.headers = vec![
-        (dlq::REASON, poison.reason.clone()),
+        (dlq::REASON, reason.to_owned()),
         (dlq::SOURCE_TOPIC, source_topic.to_owned()),
         (dlq::SOURCE_PARTITION, m.partition().to_string()),
         (dlq::SOURCE_OFFSET, m.offset().to_string()),

@@ -250,13 +250,39 @@ async fn build(
         }
         let (pool, topic) = (pool.clone(), config.topic.clone());
         in_flight = Some(tokio::spawn(async move {
-            store::apply(&pool, &topic, &kept.events, &kept.next_offsets, derive)
+            apply(&pool, &topic, &kept.events, &kept.next_offsets, derive)
                 .await
                 .context("cannot apply a batch to the new version")?;
             Ok((kept.records, kept.next_offsets))
         }));
     }
     Ok(progress.done())
+}
+
+/// Applies a batch as the live projector does, passing over the events the read models refuse
+/// for their data (the live projector dead-lettered them; a rebuild mutes side effects).
+async fn apply(
+    pool: &PgPool,
+    topic: &str,
+    events: &[store::Applied],
+    next_offsets: &[(i32, i64)],
+    derive: store::Derive,
+) -> Result<(), sqlx::Error> {
+    match store::apply(pool, topic, events, next_offsets, derive).await {
+        Err(error) if store::refused_for_data(&error) => {
+            let isolated =
+                store::apply_isolating(pool, topic, events, next_offsets, derive).await?;
+            for refused in &isolated.refused {
+                let event = &events[refused.index];
+                eprintln!(
+                    "passed over partition {} offset {}: {}",
+                    event.partition, event.offset, refused.reason
+                );
+            }
+            isolated.commit().await
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 /// A batch being applied: how many records it covers, and the positions it moves to.

@@ -3,14 +3,14 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
 use chrono::{DateTime, Utc};
-use projector::store::{Applied, apply_batch};
+use projector::store::{Applied, Derive, apply_batch, apply_isolating, refused_for_data};
 use schemas::payloads::{ConversationStarted, WidgetLoaded};
 use schemas::testing::at;
 use schemas::{Event, Payload, Sender};
 use sqlx::PgPool;
 
 mod common;
-use common::{apply_one_at_a_time, fresh_pool};
+use common::{all_tables, apply_one_at_a_time, every_row, fresh_pool};
 
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
     schemas::testing::event("site", conversation, at(seconds), payload)
@@ -116,6 +116,55 @@ async fn the_batch_stores_the_next_offset_of_every_partition_it_read() {
         (offsets.get(&3), offsets.get(&7), offsets.get(&0)),
         (Some(&42), Some(&9), None)
     );
+}
+
+/// A value the decoder let through but Postgres refuses (here a NUL in a message, which the
+/// decoder refuses today; any such gap) costs that one event, not its partition: the batch is
+/// refused, applied again event by event, and everything else lands exactly as it would have.
+#[tokio::test]
+async fn an_event_the_read_models_refuse_is_set_aside_and_the_rest_of_its_batch_lands() {
+    let pool = fresh_pool().await;
+    let mut events = session("c1", 0);
+    let mut bad = message("c1", 5, Sender::User);
+    if let Payload::MessageSent(m) = &mut bad.payload {
+        m.text = "a\0b".into();
+    }
+    events.insert(1, bad);
+    events.push(message("c1", 9, Sender::Bot));
+    let batch = on_partition(&events, 0);
+    let error = apply_batch(&pool, "t", &batch, &[(0, 10)])
+        .await
+        .unwrap_err();
+    assert!(refused_for_data(&error), "{error}");
+
+    let isolated = apply_isolating(&pool, "t", &batch, &[(0, 10)], Derive::Now)
+        .await
+        .unwrap();
+    let refused: Vec<usize> = isolated.refused.iter().map(|r| r.index).collect();
+    assert_eq!(refused, vec![1], "{:?}", isolated.refused);
+    assert!(isolated.refused[0].reason.contains("refused"));
+    assert_eq!(isolated.outcome.applied, events.len() - 1);
+    isolated.commit().await.unwrap();
+
+    // The same tables as the batch without the refused event, offsets included.
+    let expected = fresh_pool().await;
+    let mut good = batch.clone();
+    good.remove(1);
+    apply_batch(&expected, "t", &good, &[(0, 10)])
+        .await
+        .unwrap();
+    let tables = all_tables(&pool).await;
+    let tables: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !["_sqlx_migrations", "projector_offsets"].contains(t))
+        .collect();
+    assert_eq!(
+        every_row(&pool, &tables).await,
+        every_row(&expected, &tables).await
+    );
+    let offsets = projector::store::offsets::load(&pool, "t").await.unwrap();
+    assert_eq!(offsets.get(&0), Some(&10));
 }
 
 /// A session with every kind of visitor event a conversation folds.

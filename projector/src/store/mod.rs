@@ -18,8 +18,8 @@ pub mod websites;
 use std::collections::{BTreeSet, HashSet};
 
 use schemas::Event;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{Acquire as _, PgConnection, PgPool};
 
 use crate::projections;
 
@@ -98,6 +98,95 @@ pub async fn apply(
     derive: Derive,
 ) -> Result<BatchOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let outcome = apply_in(&mut tx, events, derive).await?;
+    offsets::save(&mut tx, topic, next_offsets).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Whether Postgres refused a statement for the values in it: a data exception (SQLSTATE
+/// class 22, say a time out of range or an overflowing sum), a violated constraint (23) or a
+/// program limit (54, say an index row too large). The same events fail the same way however
+/// often they are retried, unlike a lost connection or a full disk.
+pub fn refused_for_data(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["22", "23", "54"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        _ => false,
+    }
+}
+
+/// An event Postgres refused: its place in the batch, and why.
+#[derive(Debug)]
+pub struct Refused {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// A batch applied event by event, still uncommitted, so that the caller can set the refused
+/// events aside (dead-letter them) before the offsets that pass over them are stored.
+pub struct Isolated {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pub outcome: BatchOutcome,
+    pub refused: Vec<Refused>,
+}
+
+impl Isolated {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+/// For a batch [`refused_for_data`]: applies its events one at a time, each in a savepoint of
+/// one transaction, and passes over the ones Postgres refuses; then records `next_offsets`.
+/// Without it one such event would stop its partition for good, its batch retried forever.
+/// The events that stay apply exactly as they would have in the batch (the same order, each
+/// seeing the ones before it).
+pub async fn apply_isolating(
+    pool: &PgPool,
+    topic: &str,
+    events: &[Applied],
+    next_offsets: &[(i32, i64)],
+    derive: Derive,
+) -> Result<Isolated, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut outcome = BatchOutcome::default();
+    let mut refused = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let mut savepoint = tx.begin().await?;
+        match apply_in(&mut savepoint, std::slice::from_ref(event), derive).await {
+            Ok(one) => {
+                savepoint.commit().await?;
+                outcome.applied += one.applied;
+                outcome.duplicates += one.duplicates;
+            }
+            Err(error) if refused_for_data(&error) => {
+                savepoint.rollback().await?;
+                refused.push(Refused {
+                    index,
+                    reason: format!("the read models refused it: {error}"),
+                });
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    offsets::save(&mut tx, topic, next_offsets).await?;
+    Ok(Isolated {
+        tx,
+        outcome,
+        refused,
+    })
+}
+
+/// The writes of [`apply`], in the caller's transaction, without the offsets.
+async fn apply_in(
+    conn: &mut PgConnection,
+    events: &[Applied],
+    derive: Derive,
+) -> Result<BatchOutcome, sqlx::Error> {
     // A record can be delivered twice in one batch (a client retry landing next to the
     // original); keep the first.
     let mut seen = HashSet::new();
@@ -105,25 +194,25 @@ pub async fn apply(
         .iter()
         .filter(|a| seen.insert(event_log::identity(&a.event)))
         .collect();
-    let fresh = event_log::insert_new(&mut tx, &unique).await?;
+    let fresh = event_log::insert_new(&mut *conn, &unique).await?;
     let new_events: Vec<&Event> = fresh.iter().map(|a| &a.event).collect();
     let changes = projections::changes(new_events.iter().copied());
-    let engaged_before = daily_stats::engaged_before(&mut tx, &changes.conversations).await?;
-    conversations::upsert(&mut tx, &changes.conversations).await?;
+    let engaged_before = daily_stats::engaged_before(&mut *conn, &changes.conversations).await?;
+    conversations::upsert(&mut *conn, &changes.conversations).await?;
     daily_stats::add(
-        &mut tx,
+        &mut *conn,
         &new_events,
         &changes.conversations,
         &engaged_before,
     )
     .await?;
-    messages::insert(&mut tx, &changes.messages).await?;
+    messages::insert(&mut *conn, &changes.messages).await?;
     let new_messages: Vec<_> = changes.messages.iter().map(|m| m.event_id).collect();
-    message_flags::catch_up(&mut tx, &new_messages).await?;
-    message_flags::apply(&mut tx, &changes.message_flags).await?;
-    cta_clicks::insert(&mut tx, &changes.cta_clicks).await?;
-    contact_requests::insert_requests(&mut tx, &changes.contact_requests).await?;
-    contact_requests::insert_changes(&mut tx, &changes.status_changes).await?;
+    message_flags::catch_up(&mut *conn, &new_messages).await?;
+    message_flags::apply(&mut *conn, &changes.message_flags).await?;
+    cta_clicks::insert(&mut *conn, &changes.cta_clicks).await?;
+    contact_requests::insert_requests(&mut *conn, &changes.contact_requests).await?;
+    contact_requests::insert_changes(&mut *conn, &changes.status_changes).await?;
     let requests: BTreeSet<(String, String)> = changes
         .contact_requests
         .iter()
@@ -135,10 +224,10 @@ pub async fn apply(
                 .map(|c| (c.website_id.clone(), c.request_id.clone())),
         )
         .collect();
-    contact_requests::refold(&mut tx, requests.clone()).await?;
-    websites::upsert(&mut tx, &changes.websites).await?;
-    websites::upsert_tokens(&mut tx, &changes.tokens).await?;
-    websites::upsert_privacy(&mut tx, &changes.privacy).await?;
+    contact_requests::refold(&mut *conn, requests.clone()).await?;
+    websites::upsert(&mut *conn, &changes.websites).await?;
+    websites::upsert_tokens(&mut *conn, &changes.tokens).await?;
+    websites::upsert_privacy(&mut *conn, &changes.privacy).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))
@@ -146,15 +235,22 @@ pub async fn apply(
         .into_iter()
         .collect();
     let now = derive == Derive::Now;
-    contacts::apply(&mut tx, &changes.contacts, &conversations, &requests, now).await?;
+    contacts::apply(
+        &mut *conn,
+        &changes.contacts,
+        &conversations,
+        &requests,
+        now,
+    )
+    .await?;
     let written = retention::Written {
         events: new_events.iter().map(|e| e.event_id).collect(),
         conversations: conversations.clone(),
         requests: requests.iter().cloned().collect(),
     };
-    retention::apply(&mut tx, &changes.retention, &written, now).await?;
+    retention::apply(&mut *conn, &changes.retention, &written, now).await?;
     customers::apply(
-        &mut tx,
+        &mut *conn,
         &changes.conversation_customers,
         &changes.erased_customers,
         &conversations,
@@ -162,10 +258,8 @@ pub async fn apply(
     )
     .await?;
     if now {
-        funnel::refresh(&mut tx, &conversations).await?;
+        funnel::refresh(&mut *conn, &conversations).await?;
     }
-    offsets::save(&mut tx, topic, next_offsets).await?;
-    tx.commit().await?;
     Ok(BatchOutcome {
         applied: new_events.len(),
         duplicates: events.len() - new_events.len(),
