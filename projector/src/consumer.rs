@@ -353,10 +353,9 @@ struct Committed {
 }
 
 /// Dead-letters the poison records (awaiting the broker's acknowledgement), then applies the
-/// rest with the offsets. If Postgres refuses the batch for its data, applies it event by
-/// event and dead-letters the events it refuses before the offsets passing over them are
-/// stored. A crash between dead-lettering and storing may dead-letter a record twice, never
-/// lose it.
+/// rest with the offsets ([`store::apply_isolating`]), dead-lettering the events Postgres
+/// refuses for their data before the transaction storing the offsets past them commits. A
+/// crash between dead-lettering and storing may dead-letter a record twice, never lose it.
 async fn commit_batch(
     config: &ProjectorConfig,
     pool: &PgPool,
@@ -371,44 +370,32 @@ async fn commit_batch(
         .collect();
     dead_letter(config, dead_letters, &poison).await?;
     let (events, offsets) = (&prepared.events, &prepared.next_offsets);
-    match store::apply_batch(pool, &config.topic, events, offsets).await {
-        Ok(outcome) => Ok(Committed {
-            applied: outcome.applied,
-            duplicates: outcome.duplicates,
-            refused: 0,
-        }),
-        Err(error) if store::refused_for_data(&error) => {
-            tracing::warn!(%error, "the read models refused the batch; applying it event by event");
-            let isolated =
-                store::apply_isolating(pool, &config.topic, events, offsets, store::Derive::Now)
-                    .await
-                    .context("cannot apply the batch event by event")?;
-            let refused: Vec<(&OwnedMessage, &str)> = isolated
-                .refused
+    let isolated = store::apply_isolating(pool, &config.topic, events, offsets, store::Derive::Now)
+        .await
+        .context("cannot apply the batch")?;
+    let refused: Vec<(&OwnedMessage, &str)> = isolated
+        .refused
+        .iter()
+        .filter_map(|r| {
+            let event = &events[r.index];
+            let message = batch
                 .iter()
-                .filter_map(|r| {
-                    let event = &events[r.index];
-                    let message = batch
-                        .iter()
-                        .find(|m| m.partition() == event.partition && m.offset() == event.offset)?;
-                    Some((message, r.reason.as_str()))
-                })
-                .collect();
-            anyhow::ensure!(
-                refused.len() == isolated.refused.len(),
-                "a refused event has no record in its batch"
-            );
-            dead_letter(config, dead_letters, &refused).await?;
-            let committed = Committed {
-                applied: isolated.outcome.applied,
-                duplicates: isolated.outcome.duplicates,
-                refused: refused.len(),
-            };
-            isolated.commit().await.context("cannot apply the batch")?;
-            Ok(committed)
-        }
-        Err(error) => Err(error).context("cannot apply the batch"),
-    }
+                .find(|m| m.partition() == event.partition && m.offset() == event.offset)?;
+            Some((message, r.reason.as_str()))
+        })
+        .collect();
+    anyhow::ensure!(
+        refused.len() == isolated.refused.len(),
+        "a refused event has no record in its batch"
+    );
+    dead_letter(config, dead_letters, &refused).await?;
+    let committed = Committed {
+        applied: isolated.outcome.applied,
+        duplicates: isolated.outcome.duplicates,
+        refused: refused.len(),
+    };
+    isolated.commit().await.context("cannot apply the batch")?;
+    Ok(committed)
 }
 
 /// Sends `records` with their reasons to the dead-letter topic and waits for the broker.

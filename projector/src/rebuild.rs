@@ -268,21 +268,15 @@ async fn apply(
     next_offsets: &[(i32, i64)],
     derive: store::Derive,
 ) -> Result<(), sqlx::Error> {
-    match store::apply(pool, topic, events, next_offsets, derive).await {
-        Err(error) if store::refused_for_data(&error) => {
-            let isolated =
-                store::apply_isolating(pool, topic, events, next_offsets, derive).await?;
-            for refused in &isolated.refused {
-                let event = &events[refused.index];
-                eprintln!(
-                    "passed over partition {} offset {}: {}",
-                    event.partition, event.offset, refused.reason
-                );
-            }
-            isolated.commit().await
-        }
-        other => other.map(|_| ()),
+    let isolated = store::apply_isolating(pool, topic, events, next_offsets, derive).await?;
+    for refused in &isolated.refused {
+        let event = &events[refused.index];
+        eprintln!(
+            "passed over partition {} offset {}: {}",
+            event.partition, event.offset, refused.reason
+        );
     }
+    isolated.commit().await
 }
 
 /// A batch being applied: how many records it covers, and the positions it moves to.

@@ -7,7 +7,7 @@
 
 use projector::consumer::decode;
 use projector::store::{MIGRATOR, apply_batch};
-use projector::versions::{BOOKKEEPING, PROJECTIONS};
+use projector::versions::PROJECTIONS;
 use projector::{deferred_indexes, verify, versions};
 use rdkafka::Timestamp;
 use rdkafka::message::OwnedMessage;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 mod common;
-use common::{all_tables, every_row, fresh_pool};
+use common::{every_read_model_row, fresh_pool};
 
 fn record(offset: i64, bytes: Vec<u8>) -> OwnedMessage {
     OwnedMessage::new(
@@ -72,13 +72,7 @@ async fn replay(records: Vec<OwnedMessage>) -> (PgPool, Vec<String>) {
     apply_batch(&pool, "t", &prepared.events, &prepared.next_offsets)
         .await
         .unwrap();
-    let tables = all_tables(&pool).await;
-    let tables: Vec<&str> = tables
-        .iter()
-        .map(String::as_str)
-        .filter(|t| !BOOKKEEPING.contains(t))
-        .collect();
-    let rows = every_row(&pool, &tables).await;
+    let rows = every_read_model_row(&pool).await;
     (pool, rows)
 }
 

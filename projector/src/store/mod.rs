@@ -126,8 +126,8 @@ pub struct Refused {
     pub reason: String,
 }
 
-/// A batch applied event by event, still uncommitted, so that the caller can set the refused
-/// events aside (dead-letter them) before the offsets that pass over them are stored.
+/// A batch applied but not committed, with the events Postgres refused, so that the caller
+/// can set those aside (dead-letter them) before the offsets that pass over them are stored.
 pub struct Isolated {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     pub outcome: BatchOutcome,
@@ -140,11 +140,11 @@ impl Isolated {
     }
 }
 
-/// For a batch [`refused_for_data`]: applies its events one at a time, each in a savepoint of
-/// one transaction, and passes over the ones Postgres refuses; then records `next_offsets`.
-/// Without it one such event would stop its partition for good, its batch retried forever.
-/// The events that stay apply exactly as they would have in the batch (the same order, each
-/// seeing the ones before it).
+/// [`apply`], except that a batch Postgres [`refused_for_data`] is applied again one event at
+/// a time, each in a savepoint of the same transaction, passing over the events it refuses;
+/// then `next_offsets` are recorded, uncommitted. Without it one such event would stop its
+/// partition for good, its batch retried forever. The events that stay apply exactly as they
+/// would have in the batch (the same order, each seeing the ones before it).
 pub async fn apply_isolating(
     pool: &PgPool,
     topic: &str,
@@ -153,6 +153,34 @@ pub async fn apply_isolating(
     derive: Derive,
 ) -> Result<Isolated, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    let mut whole = tx.begin().await?;
+    let result = apply_in(&mut whole, events, derive).await;
+    let (outcome, refused) = match result {
+        Ok(outcome) => {
+            whole.commit().await?;
+            (outcome, Vec::new())
+        }
+        Err(error) if refused_for_data(&error) => {
+            whole.rollback().await?;
+            tracing::warn!(%error, "the read models refused a batch; applying it event by event");
+            one_by_one(&mut tx, events, derive).await?
+        }
+        Err(error) => return Err(error),
+    };
+    offsets::save(&mut tx, topic, next_offsets).await?;
+    Ok(Isolated {
+        tx,
+        outcome,
+        refused,
+    })
+}
+
+/// Applies `events` one at a time, each in a savepoint, passing over those Postgres refuses.
+async fn one_by_one(
+    tx: &mut PgConnection,
+    events: &[Applied],
+    derive: Derive,
+) -> Result<(BatchOutcome, Vec<Refused>), sqlx::Error> {
     let mut outcome = BatchOutcome::default();
     let mut refused = Vec::new();
     for (index, event) in events.iter().enumerate() {
@@ -173,12 +201,7 @@ pub async fn apply_isolating(
             Err(error) => return Err(error),
         }
     }
-    offsets::save(&mut tx, topic, next_offsets).await?;
-    Ok(Isolated {
-        tx,
-        outcome,
-        refused,
-    })
+    Ok((outcome, refused))
 }
 
 /// The writes of [`apply`], in the caller's transaction, without the offsets.

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use projector::store::{Applied, MIGRATOR, apply_batch};
+use projector::versions::BOOKKEEPING;
 use schemas::Event;
 use sqlx::PgPool;
 
@@ -44,6 +45,18 @@ pub async fn every_row(pool: &PgPool, tables: &[&str]) -> Vec<String> {
         rows.extend(table_rows);
     }
     rows
+}
+
+/// Every row of every read-model table (not the bookkeeping: offsets, versions, migrations),
+/// as [`every_row`] gives them: what two builds of the same events must agree on.
+pub async fn every_read_model_row(pool: &PgPool) -> Vec<String> {
+    let tables = all_tables(pool).await;
+    let tables: Vec<&str> = tables
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !BOOKKEEPING.contains(t))
+        .collect();
+    every_row(pool, &tables).await
 }
 
 /// The name of every table in the database.
