@@ -31,7 +31,29 @@ pub struct IngestConfig {
     pub anonymize_ip: Vec<String>,
     /// `INGEST_HONOR_DNT`: `DNT: 1` / `Sec-GPC: 1` opt a request's events out of tracking.
     pub honor_opt_out: bool,
+    /// `INGEST_SINK`: `kafka` (the default) or `memory`, which acknowledges every event at
+    /// once and stores nothing: for measuring ingest's own overhead, never for real traffic.
+    pub sink: SinkKind,
     pub limits: Limits,
+}
+
+/// Where accepted events go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkKind {
+    Kafka,
+    Memory,
+}
+
+impl std::str::FromStr for SinkKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kafka" => Ok(Self::Kafka),
+            "memory" => Ok(Self::Memory),
+            other => Err(format!("{other:?} is neither kafka nor memory")),
+        }
+    }
 }
 
 impl Default for IngestConfig {
@@ -47,6 +69,7 @@ impl Default for IngestConfig {
             websites_refresh_ms: 2_000,
             anonymize_ip: Vec::new(),
             honor_opt_out: true,
+            sink: SinkKind::Kafka,
             limits: Limits::default(),
         }
     }
@@ -107,6 +130,7 @@ impl IngestConfig {
                 .map(str::to_owned)
                 .collect(),
             honor_opt_out: env.parse_or("INGEST_HONOR_DNT", true)?,
+            sink: env.parse_or("INGEST_SINK", SinkKind::Kafka)?,
             limits: Limits {
                 max_body_bytes: env.parse_or("INGEST_MAX_BODY_BYTES", defaults.max_body_bytes)?,
                 max_event_bytes: env

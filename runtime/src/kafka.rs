@@ -168,6 +168,31 @@ impl ProducerConfig {
     }
 }
 
+/// The librdkafka settings of [`KafkaSink`]'s producer: `acks=all`, idempotence, the delivery
+/// timeout, queue bound and linger of `config`. Public so that a benchmark's plain producer
+/// writes with exactly the settings ingest does.
+pub fn producer_client_config(kafka: &KafkaConfig, config: &ProducerConfig) -> ClientConfig {
+    let mut client = kafka.client_config();
+    client
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", config.delivery_timeout_ms.to_string())
+        // A request to a dead broker must fail within the delivery timeout, not retry on its
+        // own schedule.
+        .set(
+            "request.timeout.ms",
+            config.delivery_timeout_ms.min(30_000).to_string(),
+        )
+        .set(
+            "queue.buffering.max.messages",
+            config.queue_max_messages.to_string(),
+        )
+        .set("linger.ms", config.linger_ms.to_string())
+        // The Java client's partitioner, so keys land where other Kafka clients put them.
+        .set("partitioner", "murmur2_random");
+    client
+}
+
 /// Produces to Kafka with `acks=all` and idempotence, and reports success only after the
 /// broker acknowledged.
 ///
@@ -194,25 +219,7 @@ impl KafkaSink {
     }
 
     fn create(kafka: &KafkaConfig, config: &ProducerConfig) -> Result<FutureProducer, KafkaError> {
-        kafka
-            .client_config()
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("message.timeout.ms", config.delivery_timeout_ms.to_string())
-            // A request to a dead broker must fail within the delivery timeout, not retry
-            // on its own schedule.
-            .set(
-                "request.timeout.ms",
-                config.delivery_timeout_ms.min(30_000).to_string(),
-            )
-            .set(
-                "queue.buffering.max.messages",
-                config.queue_max_messages.to_string(),
-            )
-            .set("linger.ms", config.linger_ms.to_string())
-            // The Java client's partitioner, so keys land where other Kafka clients put them.
-            .set("partitioner", "murmur2_random")
-            .create()
+        producer_client_config(kafka, config).create()
     }
 
     fn producer(&self) -> Arc<FutureProducer> {
@@ -353,6 +360,32 @@ impl EventSink for KafkaSink {
             .await
             .unwrap_or_else(|e| Err(SinkError::Unavailable(e.to_string())))
         })
+    }
+}
+
+/// A sink that acknowledges every record at once and keeps only a count: ingest with it
+/// (`INGEST_SINK=memory`) measures ingest's own cost per event, without a broker. Nothing is
+/// stored, so it is for benchmarks only.
+#[derive(Default)]
+pub struct CountingSink {
+    records: std::sync::atomic::AtomicU64,
+}
+
+impl CountingSink {
+    pub fn records(&self) -> u64 {
+        self.records.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl EventSink for CountingSink {
+    fn send(&self, records: Vec<Record>) -> BoxFuture<'_, Vec<Result<(), SinkError>>> {
+        self.records
+            .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Box::pin(std::future::ready(vec![Ok(()); records.len()]))
+    }
+
+    fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 

@@ -1,0 +1,307 @@
+//! Sending the traffic to ingest over HTTP, closed-loop or open-loop.
+//!
+//! Closed loop: `concurrency` clients, each sending its next request as soon as the last one
+//! was answered; this finds the highest rate ingest sustains. Open loop: requests start on a
+//! fixed schedule whatever the answers do, and each latency is measured from when its request
+//! was due, not from when it was sent. A server that stalls therefore shows its stall in the
+//! latencies instead of slowing the generator down and hiding it (coordinated omission).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::traffic::{Request, Shares, Traffic, Website, websites};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// `concurrency` clients, each waiting for its answer before sending again, until
+    /// `events` events were sent.
+    Closed { concurrency: usize, events: usize },
+    /// Events per second, on a fixed schedule.
+    Open { events_per_s: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Ingest's base URL.
+    pub url: String,
+    /// Events per request; 1 sends each event on its own, as a widget does.
+    pub batch: usize,
+    pub mode: Mode,
+    /// How long an open loop runs (after the warm-up).
+    pub duration: Duration,
+    /// Requests answered in this first stretch are not counted (connections, caches).
+    pub warmup: Duration,
+    pub websites: usize,
+    pub seed: u64,
+}
+
+/// What a run achieved.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub mode: String,
+    pub batch: usize,
+    /// The schedule's rate (open loop) or the number of clients (closed loop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_events_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    pub seconds: f64,
+    pub requests: u64,
+    pub events_sent: u64,
+    /// Events ingest answered as stored (acknowledged by the broker).
+    pub events_accepted: u64,
+    pub requests_per_s: f64,
+    pub events_per_s: f64,
+    /// Answers other than 200, by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Requests that got no answer (connection errors, timeouts).
+    pub transport_errors: u64,
+    pub latency_ms: Percentiles,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// From latencies in microseconds (sorted here).
+    pub fn of(latencies: &mut [u32]) -> Self {
+        latencies.sort_unstable();
+        let at = |q: f64| {
+            if latencies.is_empty() {
+                return 0.0;
+            }
+            let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+            f64::from(latencies[i]) / 1000.0
+        };
+        Self {
+            p50: at(0.50),
+            p90: at(0.90),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: at(1.0),
+        }
+    }
+}
+
+/// Counts shared by every request of a run.
+#[derive(Default)]
+struct Tally {
+    requests: u64,
+    events_sent: u64,
+    events_accepted: u64,
+    statuses: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    latencies_us: Vec<u32>,
+}
+
+impl Tally {
+    fn lock(tally: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
+        tally
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A request ready to send: its write key and body.
+struct Prepared {
+    write_key: String,
+    body: Vec<u8>,
+    events: u64,
+}
+
+fn prepare(request: Request, sites: &[Website], batch: usize) -> Prepared {
+    let events = request.events.len() as u64;
+    let body = if batch == 1 {
+        serde_json::to_vec(&request.events[0])
+    } else {
+        serde_json::to_vec(&serde_json::json!({ "batch": request.events }))
+    };
+    Prepared {
+        write_key: sites[request.website].write_key.clone(),
+        // Serialising a JSON value cannot fail.
+        body: body.unwrap_or_default(),
+        events,
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    accepted: u64,
+}
+
+/// Sends one request and records its outcome, its latency counted from `due`.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    request: Prepared,
+    due: Instant,
+    counted_from: Instant,
+    tally: &Mutex<Tally>,
+) {
+    let result = client
+        .post(url)
+        .header("X-Write-Key", &request.write_key)
+        .header("Content-Type", "application/json")
+        .body(request.body)
+        .send()
+        .await;
+    let outcome = match result {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let accepted = match response.bytes().await {
+                Ok(body) if status == 200 => serde_json::from_slice::<Answer>(&body)
+                    .map(|a| a.accepted)
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            Some((status, accepted))
+        }
+        Err(_) => None,
+    };
+    let now = Instant::now();
+    if due < counted_from {
+        return;
+    }
+    let mut tally = Tally::lock(tally);
+    tally.requests += 1;
+    tally.events_sent += request.events;
+    match outcome {
+        Some((200, accepted)) => tally.events_accepted += accepted,
+        Some((status, _)) => *tally.statuses.entry(status).or_default() += 1,
+        None => tally.transport_errors += 1,
+    }
+    let micros = now.duration_since(due).as_micros();
+    tally
+        .latencies_us
+        .push(u32::try_from(micros).unwrap_or(u32::MAX));
+}
+
+/// Every request of a run, built before the clock starts so that building them does not
+/// take the CPU ingest runs on: for a closed loop `events` events, for an open loop as many
+/// as the schedule sends.
+fn prepare_all(load: &Load, sites: &[Website]) -> Vec<Prepared> {
+    let events = match load.mode {
+        Mode::Closed { events, .. } => events,
+        Mode::Open { events_per_s } => {
+            (events_per_s * (load.warmup + load.duration).as_secs_f64()).ceil() as usize
+        }
+    };
+    let mut traffic = Traffic::new(load.seed, sites.to_vec(), Shares::default());
+    (0..events.div_ceil(load.batch.max(1)))
+        .map(|_| prepare(traffic.next_request(load.batch), sites, load.batch))
+        .collect()
+}
+
+/// Runs `load` against ingest and reports what it achieved.
+pub async fn run(load: &Load) -> anyhow::Result<Summary> {
+    let sites = websites(load.websites);
+    let url = format!("{}/v1/events", load.url.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let requests = {
+        let (load, sites) = (load.clone(), sites.clone());
+        tokio::task::spawn_blocking(move || prepare_all(&load, &sites)).await?
+    };
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let started = Instant::now();
+    let counted_from = started + load.warmup;
+    match load.mode {
+        Mode::Closed { concurrency, .. } => {
+            let queue = Arc::new(Mutex::new(requests.into_iter()));
+            let clients: Vec<_> = (0..concurrency.max(1))
+                .map(|_| {
+                    let (client, url, tally, queue) =
+                        (client.clone(), url.clone(), tally.clone(), queue.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            let next = queue
+                                .lock()
+                                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                                .next();
+                            let Some(request) = next else { break };
+                            send(&client, &url, request, Instant::now(), counted_from, &tally)
+                                .await;
+                        }
+                    })
+                })
+                .collect();
+            for client in clients {
+                client.await?;
+            }
+        }
+        Mode::Open { events_per_s } => {
+            let interval = Duration::from_secs_f64(load.batch as f64 / events_per_s.max(0.001));
+            // Bounds memory and sockets if ingest stops answering; a request that waits for
+            // a slot still has its latency counted from when it was due.
+            let slots = Arc::new(Semaphore::new(4_096));
+            let mut due = started;
+            for request in requests {
+                tokio::time::sleep_until(due).await;
+                let slot = slots.clone().acquire_owned().await?;
+                let (client, url, tally) = (client.clone(), url.clone(), tally.clone());
+                tokio::spawn(async move {
+                    send(&client, &url, request, due, counted_from, &tally).await;
+                    drop(slot);
+                });
+                due += interval;
+            }
+            // Every request has finished when every slot is free again.
+            let _all = slots.acquire_many(4_096).await?;
+        }
+    }
+    let seconds = Instant::now()
+        .duration_since(counted_from)
+        .as_secs_f64()
+        .max(0.001);
+    let mut tally = std::mem::take(&mut *Tally::lock(&tally));
+    Ok(Summary {
+        mode: match load.mode {
+            Mode::Closed { .. } => "closed".into(),
+            Mode::Open { .. } => "open".into(),
+        },
+        batch: load.batch,
+        target_events_per_s: match load.mode {
+            Mode::Open { events_per_s } => Some(events_per_s),
+            Mode::Closed { .. } => None,
+        },
+        concurrency: match load.mode {
+            Mode::Closed { concurrency, .. } => Some(concurrency),
+            Mode::Open { .. } => None,
+        },
+        seconds,
+        requests: tally.requests,
+        events_sent: tally.events_sent,
+        events_accepted: tally.events_accepted,
+        requests_per_s: tally.requests as f64 / seconds,
+        events_per_s: tally.events_accepted as f64 / seconds,
+        statuses: tally.statuses,
+        transport_errors: tally.transport_errors,
+        latency_ms: Percentiles::of(&mut tally.latencies_us),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Percentiles;
+
+    #[test]
+    fn percentiles_are_values_that_were_measured() {
+        let mut latencies: Vec<u32> = (1..=1000).rev().map(|ms| ms * 1000).collect();
+        let p = Percentiles::of(&mut latencies);
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (500.0, 900.0, 990.0, 1000.0));
+        assert_eq!(Percentiles::of(&mut []).p99, 0.0);
+    }
+}

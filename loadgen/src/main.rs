@@ -1,0 +1,164 @@
+//! `loadgen`: realistic chat-widget traffic for benchmarks (see [`traffic`] for the model).
+//!
+//! ```text
+//! loadgen http     --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N
+//!                  [--events N]) [--warmup S] [--websites N] [--seed N]
+//! loadgen produce  --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N]
+//!                  [--seed N] [--history-days D]
+//! loadgen websites [--websites N]
+//! ```
+//!
+//! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`);
+//! `produce` writes the records ingest would write for it straight to the broker with a plain
+//! producer (the ceiling ingest is measured against; with `--history-days` the events are
+//! spread over past days, for a dataset); `websites` prints the `INGEST_WEBSITES` value that
+//! makes ingest accept the generated websites. Results are one JSON object on stdout.
+
+mod http;
+mod produce;
+mod traffic;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use runtime::kafka::KafkaConfig;
+
+const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N [--events N]) [--warmup S] [--websites N] [--seed N]
+       loadgen produce --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N] [--seed N] [--history-days D]
+       loadgen websites [--websites N]";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let options = Options::parse(args)?;
+    let websites = options.number("websites", 50)?;
+    let seed = options.number("seed", 1)?;
+    let report = match command.as_str() {
+        "http" => {
+            options.only(&[
+                "url",
+                "batch",
+                "rate",
+                "concurrency",
+                "events",
+                "duration",
+                "warmup",
+                "websites",
+                "seed",
+            ])?;
+            let mode = match (options.get("rate"), options.get("concurrency")) {
+                (Some(_), None) => http::Mode::Open {
+                    events_per_s: options.number("rate", 0.0)?,
+                },
+                (None, Some(_)) => http::Mode::Closed {
+                    concurrency: options.number("concurrency", 1)?,
+                    events: options.number("events", 200_000)?,
+                },
+                _ => {
+                    bail!("give either --rate (open loop) or --concurrency (closed loop)\n{USAGE}")
+                }
+            };
+            let load = http::Load {
+                url: options.get("url").context("--url is required")?.to_owned(),
+                batch: options.number("batch", 1)?,
+                mode,
+                duration: Duration::from_secs_f64(options.number("duration", 10.0)?),
+                warmup: Duration::from_secs_f64(options.number("warmup", 1.0)?),
+                websites,
+                seed,
+            };
+            serde_json::to_value(http::run(&load).await?)?
+        }
+        "produce" => {
+            options.only(&[
+                "events",
+                "brokers",
+                "topic",
+                "batch",
+                "websites",
+                "seed",
+                "history-days",
+            ])?;
+            let events: usize = options.number("events", 0)?;
+            anyhow::ensure!(events > 0, "--events N is required\n{USAGE}");
+            let kafka = KafkaConfig::new(options.get("brokers").unwrap_or("127.0.0.1:9092"));
+            let topic = options.get("topic").unwrap_or("chat-events").to_owned();
+            let batch = options.number("batch", 50)?;
+            let mut traffic = traffic::Traffic::new(
+                seed,
+                traffic::websites(websites),
+                traffic::Shares::default(),
+            );
+            if let Some(days) = options.get("history-days") {
+                let days = days.parse().context("--history-days")?;
+                traffic = traffic.with_history(chrono::Utc::now(), days);
+            }
+            let produced = tokio::task::spawn_blocking(move || {
+                let produced =
+                    produce::produce_traffic(&kafka, &topic, &mut traffic, events, batch);
+                produced.map(|p| (p, traffic.conversations()))
+            })
+            .await??;
+            let mut value = serde_json::to_value(produced.0)?;
+            value["conversations"] = produced.1.into();
+            value
+        }
+        "websites" => {
+            options.only(&["websites"])?;
+            serde_json::Value::String(traffic::ingest_websites(websites))
+        }
+        _ => bail!("{USAGE}"),
+    };
+    let mut out = std::io::stdout().lock();
+    match report {
+        serde_json::Value::String(s) => writeln!(out, "{s}")?,
+        other => writeln!(out, "{}", serde_json::to_string_pretty(&other)?)?,
+    }
+    Ok(())
+}
+
+/// `--name value` pairs.
+struct Options(HashMap<String, String>);
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+        let mut options = HashMap::new();
+        while let Some(arg) = args.next() {
+            let Some(name) = arg.strip_prefix("--") else {
+                bail!("unexpected argument {arg:?}\n{USAGE}");
+            };
+            let value = args
+                .next()
+                .with_context(|| format!("--{name} needs a value"))?;
+            options.insert(name.to_owned(), value);
+        }
+        Ok(Self(options))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> anyhow::Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--{name} {raw:?}: {e}")),
+        }
+    }
+
+    /// Fails on any option not in `known`.
+    fn only(&self, known: &[&str]) -> anyhow::Result<()> {
+        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(unknown) => bail!("unknown option --{unknown}\n{USAGE}"),
+            None => Ok(()),
+        }
+    }
+}
