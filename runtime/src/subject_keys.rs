@@ -43,20 +43,37 @@ impl SubjectKeys {
     /// key of the event's subject, its conversation (created when it has none yet). An error
     /// (Postgres unreachable) means nothing can be sealed: the caller must not store the events.
     pub async fn seal(&self, events: &[&Event]) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+        let encoded = events
+            .iter()
+            .map(|e| {
+                e.encode()
+                    .map(|plain| (*e, plain))
+                    .map_err(|error| sqlx::Error::Encode(Box::new(error)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.seal_encoded(encoded).await
+    }
+
+    /// [`Self::seal`] for events their caller already encoded plainly: an event with nothing
+    /// to seal keeps those bytes instead of being encoded a second time.
+    pub async fn seal_encoded(
+        &self,
+        events: Vec<(&Event, Vec<u8>)>,
+    ) -> Result<Vec<Vec<u8>>, sqlx::Error> {
         let subject = |e: &Event| (e.website_id.clone(), e.conversation_id.clone());
         let keys = self
             .for_subjects(
                 events
                     .iter()
-                    .filter(|e| sealing::seals(e.event_type()))
-                    .map(|e| subject(e)),
+                    .filter(|(e, _)| sealing::seals(e.event_type()))
+                    .map(|(e, _)| subject(e)),
             )
             .await?;
         events
-            .iter()
-            .map(|e| match keys.get(&subject(e)) {
-                Some(key) => e.encode_sealed(key),
-                None => e.encode(),
+            .into_iter()
+            .map(|(e, plain)| match keys.get(&subject(e)) {
+                Some(key) if sealing::seals(e.event_type()) => e.encode_sealed(key),
+                _ => Ok(plain),
             })
             .collect::<Result<_, _>>()
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))

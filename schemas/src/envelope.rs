@@ -377,30 +377,52 @@ fn storable_time(field: &str, time: DateTime<Utc>) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// Fails at the first string or key holding a NUL character (Postgres text cannot store one),
+/// naming it by its path under `path`. Every event passes through this, so the path is only
+/// built when there is something to report.
 fn no_nul(path: &str, value: &Value) -> Result<(), FieldError> {
-    let at = |key: &str| {
-        if path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{path}.{key}")
-        }
+    let Some(mut segments) = nul_at(value) else {
+        return Ok(());
     };
-    match value {
-        Value::String(s) if s.contains('\0') => {
-            Err(FieldError::new(path, "must not contain a NUL character"))
-        }
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, v)| no_nul(&format!("{path}[{i}]"), v)),
-        Value::Object(members) => members.iter().try_for_each(|(k, v)| {
-            if k.contains('\0') {
-                Err(FieldError::new(path, "must not contain a NUL character"))
-            } else {
-                no_nul(&at(k), v)
+    segments.reverse();
+    let mut at = path.to_owned();
+    for segment in segments {
+        match segment {
+            Segment::Key(key) if at.is_empty() => at.push_str(key),
+            Segment::Key(key) => {
+                at.push('.');
+                at.push_str(key);
             }
+            Segment::Index(i) => at.push_str(&format!("[{i}]")),
+        }
+    }
+    Err(FieldError::new(&at, "must not contain a NUL character"))
+}
+
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The path to the first NUL, innermost segment first; a key holding one is reported at the
+/// object that has it.
+fn nul_at(value: &Value) -> Option<Vec<Segment<'_>>> {
+    match value {
+        Value::String(s) => s.contains('\0').then(Vec::new),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let mut path = nul_at(v)?;
+            path.push(Segment::Index(i));
+            Some(path)
         }),
-        _ => Ok(()),
+        Value::Object(members) => members.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(Vec::new());
+            }
+            let mut path = nul_at(v)?;
+            path.push(Segment::Key(k));
+            Some(path)
+        }),
+        _ => None,
     }
 }
 
@@ -439,6 +461,22 @@ mod tests {
         assert_eq!(Event::decode(&bytes).unwrap_err().field, "occurred_at");
         event.occurred_at = "0001-01-01T00:00:00Z".parse().unwrap();
         assert!(Event::decode(&event.encode().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn a_nul_is_named_by_its_path() {
+        let field = |path: &str, value: Value| no_nul(path, &value).unwrap_err().field;
+        assert_eq!(field("payload", json!({"text": "a\u{0}"})), "payload.text");
+        assert_eq!(
+            field("", json!({"a": [1, {"b": ["x", "\u{0}"]}]})),
+            "a[1].b[1]"
+        );
+        assert_eq!(field("", json!([{"k\u{0}": 1}])), "[0]");
+        assert_eq!(field("context", json!({"m": {"k\u{0}": 1}})), "context.m");
+        assert_eq!(
+            no_nul("", &json!({"a": ["b", {"c": 1.5}], "d": null})),
+            Ok(())
+        );
     }
 
     /// An event built in code is checked as the topic's reader will check it.

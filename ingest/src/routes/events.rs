@@ -230,6 +230,9 @@ const TOO_LARGE: &str = "event too large";
 struct Valid {
     index: usize,
     event: Event,
+    /// The event encoded plainly (its size was checked on these bytes); sealing replaces
+    /// them only for events with personal fields.
+    encoded: Vec<u8>,
 }
 
 /// Parses, validates and enriches every item; each is either valid or rejected with a reason.
@@ -279,7 +282,11 @@ fn validate(
             Ok((e, value))
         });
         match encoded {
-            Ok((event, _)) => valid.push(Valid { index, event }),
+            Ok((event, encoded)) => valid.push(Valid {
+                index,
+                event,
+                encoded,
+            }),
             Err(error) => rejected.push(Rejected {
                 index,
                 event_id: claimed_id,
@@ -291,28 +298,31 @@ fn validate(
 }
 
 /// The records of the valid events, keyed by conversation, with their personal fields sealed
-/// when there is a key store.
-async fn seal(state: &AppState, valid: &[Valid]) -> Result<Vec<Record>, sqlx::Error> {
-    let events: Vec<&Event> = valid.iter().map(|v| &v.event).collect();
-    let values = match &state.subject_keys {
-        Some(keys) => keys.seal(&events).await?,
-        None => events
-            .iter()
-            .map(|e| e.encode())
-            .collect::<Result<_, _>>()
-            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
-    };
-    Ok(events
+/// when there is a key store. Takes each event's encoded bytes.
+async fn seal(state: &AppState, valid: &mut [Valid]) -> Result<Vec<Record>, sqlx::Error> {
+    let keys: Vec<String> = valid
         .iter()
+        .map(|v| v.event.conversation_id.clone())
+        .collect();
+    let encoded: Vec<(&Event, Vec<u8>)> = valid
+        .iter_mut()
+        .map(|v| (&v.event, std::mem::take(&mut v.encoded)))
+        .collect();
+    let values = match &state.subject_keys {
+        Some(store) => store.seal_encoded(encoded).await?,
+        None => encoded.into_iter().map(|(_, value)| value).collect(),
+    };
+    Ok(keys
+        .into_iter()
         .zip(values)
-        .map(|(e, value)| Record::new(e.conversation_id.clone(), value))
+        .map(|(key, value)| Record::new(key, value))
         .collect())
 }
 
 /// Produces the valid events. Every event ends up acknowledged, rejected, or (503) not stored.
 async fn produce(
     state: &AppState,
-    valid: Vec<Valid>,
+    mut valid: Vec<Valid>,
     mut rejected: Vec<Rejected>,
 ) -> Result<Outcome, ApiError> {
     let metrics = &state.metrics;
@@ -322,7 +332,7 @@ async fn produce(
         .count() as u64;
     metrics.rejected(reason::TOO_LARGE, too_large);
     metrics.rejected(reason::INVALID, rejected.len() as u64 - too_large);
-    let records = match seal(state, &valid).await {
+    let records = match seal(state, &mut valid).await {
         Ok(records) => records,
         Err(error) => {
             // Without its key an event cannot be written: none is stored, all may be retried.
