@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::client::Client;
 use crate::traffic::{Request, Shares, Traffic, Website, websites};
 
 #[derive(Debug, Clone, Copy)]
@@ -142,31 +143,23 @@ struct Answer {
 
 /// Sends one request and records its outcome, its latency counted from `due`.
 async fn send(
-    client: &reqwest::Client,
-    url: &str,
+    client: &Client,
     request: Prepared,
     due: Instant,
     counted_from: Instant,
     tally: &Mutex<Tally>,
 ) {
-    let result = client
-        .post(url)
-        .header("X-Write-Key", &request.write_key)
-        .header("Content-Type", "application/json")
-        .body(request.body)
-        .send()
-        .await;
-    let outcome = match result {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let accepted = match response.bytes().await {
-                Ok(body) if status == 200 => serde_json::from_slice::<Answer>(&body)
-                    .map(|a| a.accepted)
-                    .unwrap_or(0),
-                _ => 0,
-            };
-            Some((status, accepted))
-        }
+    let outcome = match client
+        .post("/v1/events", &request.write_key, &request.body)
+        .await
+    {
+        Ok(answer) if answer.status == 200 => Some((
+            200,
+            serde_json::from_slice::<Answer>(&answer.body)
+                .map(|a| a.accepted)
+                .unwrap_or(0),
+        )),
+        Ok(answer) => Some((answer.status, 0)),
         Err(_) => None,
     };
     let now = Instant::now();
@@ -206,11 +199,7 @@ fn prepare_all(load: &Load, sites: &[Website]) -> Vec<Prepared> {
 /// Runs `load` against ingest and reports what it achieved.
 pub async fn run(load: &Load) -> anyhow::Result<Summary> {
     let sites = websites(load.websites);
-    let url = format!("{}/v1/events", load.url.trim_end_matches('/'));
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    let client = Arc::new(Client::new(&load.url)?);
     let requests = {
         let (load, sites) = (load.clone(), sites.clone());
         tokio::task::spawn_blocking(move || prepare_all(&load, &sites)).await?
@@ -223,8 +212,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
             let queue = Arc::new(Mutex::new(requests.into_iter()));
             let clients: Vec<_> = (0..concurrency.max(1))
                 .map(|_| {
-                    let (client, url, tally, queue) =
-                        (client.clone(), url.clone(), tally.clone(), queue.clone());
+                    let (client, tally, queue) = (client.clone(), tally.clone(), queue.clone());
                     tokio::spawn(async move {
                         loop {
                             let next = queue
@@ -232,8 +220,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
                                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                                 .next();
                             let Some(request) = next else { break };
-                            send(&client, &url, request, Instant::now(), counted_from, &tally)
-                                .await;
+                            send(&client, request, Instant::now(), counted_from, &tally).await;
                         }
                     })
                 })
@@ -251,9 +238,9 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
             for request in requests {
                 tokio::time::sleep_until(due).await;
                 let slot = slots.clone().acquire_owned().await?;
-                let (client, url, tally) = (client.clone(), url.clone(), tally.clone());
+                let (client, tally) = (client.clone(), tally.clone());
                 tokio::spawn(async move {
-                    send(&client, &url, request, due, counted_from, &tally).await;
+                    send(&client, request, due, counted_from, &tally).await;
                     drop(slot);
                 });
                 due += interval;

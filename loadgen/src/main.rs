@@ -6,16 +6,21 @@
 //! loadgen produce  --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N]
 //!                  [--seed N] [--history-days D]
 //! loadgen websites [--websites N]
+//! loadgen report   --dir DIR
 //! ```
 //!
 //! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`);
 //! `produce` writes the records ingest would write for it straight to the broker with a plain
 //! producer (the ceiling ingest is measured against; with `--history-days` the events are
 //! spread over past days, for a dataset); `websites` prints the `INGEST_WEBSITES` value that
-//! makes ingest accept the generated websites. Results are one JSON object on stdout.
+//! makes ingest accept the generated websites; `report` puts the measurements `deploy/dev
+//! bench` left in DIR into `report.json` and `report.md`. Results are one JSON object on
+//! stdout (the report prints its Markdown).
 
+mod client;
 mod http;
 mod produce;
+mod report;
 mod traffic;
 
 use std::collections::HashMap;
@@ -27,7 +32,8 @@ use runtime::kafka::KafkaConfig;
 
 const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N [--events N]) [--warmup S] [--websites N] [--seed N]
        loadgen produce --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N] [--seed N] [--history-days D]
-       loadgen websites [--websites N]";
+       loadgen websites [--websites N]
+       loadgen report --dir DIR";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -105,6 +111,11 @@ async fn main() -> anyhow::Result<()> {
             let mut value = serde_json::to_value(produced.0)?;
             value["conversations"] = produced.1.into();
             value
+        }
+        "report" => {
+            options.only(&["dir"])?;
+            let dir = options.get("dir").context("--dir is required")?;
+            serde_json::Value::String(report::write(std::path::Path::new(dir))?)
         }
         "websites" => {
             options.only(&["websites"])?;
