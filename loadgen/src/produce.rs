@@ -115,7 +115,13 @@ pub fn produce_traffic(
 
 /// Produces every record and waits until each is acknowledged or failed.
 pub fn produce(kafka: &KafkaConfig, topic: &str, records: &[Record]) -> anyhow::Result<Produced> {
-    let settings = ProducerConfig::new(topic);
+    // Ingest's settings, but for the delivery timeout: ingest holds at most a request's
+    // records in flight, while this queues a hundred thousand at once, and those at the back of
+    // the queue wait longer than ingest's 5 s for their turn (all would fail).
+    let settings = ProducerConfig {
+        delivery_timeout_ms: 300_000,
+        ..ProducerConfig::new(topic)
+    };
     let counting = Counting {
         acknowledged: AtomicU64::new(0),
         failed: AtomicU64::new(0),
@@ -147,10 +153,16 @@ pub fn produce(kafka: &KafkaConfig, topic: &str, records: &[Record]) -> anyhow::
     let bytes: u64 = records.iter().map(|r| r.value.len() as u64).sum();
     let context = producer.context();
     let acknowledged = context.acknowledged.load(Ordering::Relaxed);
+    let failed = context.failed.load(Ordering::Relaxed);
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} records were not acknowledged: the ceiling would be wrong",
+        records.len()
+    );
     Ok(Produced {
         records: acknowledged,
         bytes,
-        failed: context.failed.load(Ordering::Relaxed),
+        failed,
         seconds,
         records_per_s: acknowledged as f64 / seconds,
         megabytes_per_s: bytes as f64 / seconds / 1e6,

@@ -26,18 +26,18 @@ const CACHE_CAPACITY: usize = 100_000;
 
 /// Gets or creates subjects' keys, with a short-lived cache.
 ///
-/// A new key must be committed before an event sealed with it is acknowledged, and each commit
-/// waits for the disk; one commit per request held ingest to about 120 requests/s on this
-/// project's machine. Requests that need new keys at the same time therefore share one: the
-/// first to take `writing` creates the keys every waiting request asked for, in one statement
-/// and one commit, and hands each its own (see [`SubjectKeys::create_together`]).
+/// A new key must be committed before an event sealed with it is acknowledged, so every
+/// request with a new conversation waits for a statement and a commit. Requests that need new
+/// keys at the same time share them: whoever takes one of the `writers` slots creates the keys
+/// every waiting request asked for, in one statement and one commit, and hands each its own
+/// (see [`SubjectKeys::create_together`]). There are as many slots as pooled connections.
 #[derive(Debug)]
 pub struct SubjectKeys {
     pool: PgPool,
     cache: Mutex<HashMap<Subject, (SubjectKey, Instant)>>,
     /// Subjects waiting for keys, with where to send each request's answer.
     waiting: Mutex<Vec<Waiting>>,
-    writing: tokio::sync::Mutex<()>,
+    writers: tokio::sync::Semaphore,
 }
 
 type Created = Result<HashMap<Subject, SubjectKey>, String>;
@@ -50,24 +50,29 @@ struct Waiting {
 
 impl SubjectKeys {
     pub fn new(pool: PgPool) -> Self {
+        let writers = pool.options().get_max_connections().max(1) as usize;
         Self {
             pool,
             cache: Mutex::default(),
             waiting: Mutex::default(),
-            writing: tokio::sync::Mutex::new(()),
+            writers: tokio::sync::Semaphore::new(writers),
         }
     }
 
     /// Creates (or reads) the keys of `subjects` together with those other requests are
-    /// waiting for: whoever holds `writing` creates them all in one commit.
+    /// waiting for: whoever gets a `writers` slot creates them all in one commit.
     async fn create_together(
         &self,
         subjects: Vec<Subject>,
     ) -> Result<HashMap<Subject, SubjectKey>, sqlx::Error> {
         let (answer, mut mine) = tokio::sync::oneshot::channel();
         lock(&self.waiting).push(Waiting { subjects, answer });
-        let _writing = self.writing.lock().await;
-        // The holder before us may have created ours already.
+        let _slot = self
+            .writers
+            .acquire()
+            .await
+            .map_err(|closed| sqlx::Error::Protocol(closed.to_string()))?;
+        // A writer before us may have created ours already.
         if let Ok(created) = mine.try_recv() {
             return created.map_err(sqlx::Error::Protocol);
         }
@@ -86,7 +91,8 @@ impl SubjectKeys {
             });
             let _gone = waiting.answer.send(answer.map_err(String::clone));
         }
-        match mine.try_recv() {
+        // Ours was in this batch, or in the one another writer is creating.
+        match mine.await {
             Ok(created) => created.map_err(sqlx::Error::Protocol),
             Err(_) => Err(sqlx::Error::Protocol(
                 "a key request was lost while waiting".into(),

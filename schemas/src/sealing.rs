@@ -74,7 +74,9 @@ impl SubjectKey {
     pub fn generate() -> Self {
         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
         Self {
-            id: Uuid::new_v4(),
+            // Time-ordered, so the key store's index on ids grows at its end instead of
+            // taking each new key on a random page. The id is a name, not a secret.
+            id: Uuid::now_v7(),
             secret: key.into(),
         }
     }
