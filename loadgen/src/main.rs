@@ -10,7 +10,8 @@
 //! ```
 //!
 //! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`);
-//! `produce` writes the records ingest would write for it straight to the broker with a plain
+//! `produce` writes the records ingest would write for it straight to the broker
+//! (`KAFKA_BROKERS`, topic `KAFKA_TOPIC`, unless the options say otherwise) with a plain
 //! producer (the ceiling ingest is measured against; with `--history-days` the events are
 //! spread over past days, for a dataset); `websites` prints the `INGEST_WEBSITES` value that
 //! makes ingest accept the generated websites; `report` puts the measurements `deploy/dev
@@ -28,6 +29,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use runtime::config::Source as _;
 use runtime::kafka::KafkaConfig;
 
 const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N [--events N]) [--warmup S] [--websites N] [--seed N]
@@ -90,8 +92,15 @@ async fn main() -> anyhow::Result<()> {
             ])?;
             let events: usize = options.number("events", 0)?;
             anyhow::ensure!(events > 0, "--events N is required\n{USAGE}");
-            let kafka = KafkaConfig::new(options.get("brokers").unwrap_or("127.0.0.1:9092"));
-            let topic = options.get("topic").unwrap_or("chat-events").to_owned();
+            // KAFKA_BROKERS and KAFKA_PROPERTIES as the services read them; --brokers wins.
+            let mut kafka = KafkaConfig::from_source(&runtime::config::Env)?;
+            if let Some(brokers) = options.get("brokers") {
+                kafka.brokers = brokers.to_owned();
+            }
+            let topic = match options.get("topic") {
+                Some(topic) => topic.to_owned(),
+                None => runtime::config::Env.string_or("KAFKA_TOPIC", "chat-events"),
+            };
             let batch = options.number("batch", 50)?;
             let mut traffic = traffic::Traffic::new(
                 seed,
