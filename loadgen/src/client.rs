@@ -2,9 +2,10 @@
 //! needs (POST a JSON body, read the status and a `Content-Length` body) and nothing else.
 //!
 //! The generator shares two cores with the service it measures, so its cost per request is
-//! taken from the service's. With reqwest it spent about 63 µs of CPU per single-event request,
-//! as much as ingest itself; writing one buffer and parsing only the status line and the
-//! length costs a fraction of that.
+//! taken from the service's. With reqwest it spent about 63 µs of CPU per single-event request
+//! (ingest then spent 85); writing one buffer and parsing only the status line and the length
+//! brought that to about 33 µs (user + system time over 300,000 requests, less the time spent
+//! building them).
 
 use std::sync::Mutex;
 use std::time::Duration;

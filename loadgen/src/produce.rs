@@ -16,18 +16,12 @@ use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
-use runtime::kafka::{KafkaConfig, ProducerConfig, producer_client_config};
+use runtime::kafka::{KafkaConfig, ProducerConfig, Record, producer_client_config};
 use serde::Serialize;
 
 use crate::traffic::{Rng, Traffic};
 
-/// A record as ingest writes it: keyed by conversation.
-pub struct Record {
-    pub key: String,
-    pub value: Vec<u8>,
-}
-
-/// Builds the records of the next `count` events, `batch` events per simulated request.
+/// Builds the records (keyed by conversation, as ingest writes them) of the next `count` events, `batch` events per simulated request.
 pub fn records(traffic: &mut Traffic, count: usize, batch: usize) -> anyhow::Result<Vec<Record>> {
     let mut rng = Rng::new(0x5eed);
     let mut out = Vec::with_capacity(count);
@@ -50,10 +44,8 @@ pub fn records(traffic: &mut Traffic, count: usize, batch: usize) -> anyhow::Res
             let incoming = schemas::IncomingEvent::parse(value)
                 .map_err(|e| anyhow::anyhow!("the traffic model made an invalid event: {e}"))?;
             let event = enrich(incoming, None, &context);
-            out.push(Record {
-                key: event.conversation_id.clone(),
-                value: event.encode().context("cannot encode an event")?,
-            });
+            let value = event.encode().context("cannot encode an event")?;
+            out.push(Record::new(event.conversation_id.clone(), value));
         }
     }
     Ok(out)

@@ -170,51 +170,49 @@ impl SubjectKeys {
     /// Gets or creates the keys of `missing` (sorted, without duplicates) in one statement.
     async fn create(
         &self,
-        mut missing: Vec<Subject>,
+        missing: Vec<Subject>,
     ) -> Result<HashMap<Subject, SubjectKey>, sqlx::Error> {
-        let mut found = HashMap::new();
-        // Every subject comes back from one round; the rounds after it are a safeguard.
-        for _ in 0..3 {
-            if missing.is_empty() {
-                break;
-            }
-            let fresh: Vec<SubjectKey> = missing.iter().map(|_| SubjectKey::generate()).collect();
-            // Updating a conflicting row to itself makes RETURNING give the key that exists,
-            // so one index probe per subject answers both cases. (A join of the wanted subjects
-            // with the table, planned while the table was empty, scanned all of it for every
-            // batch: ingest fell to a third of its rate as the table grew.)
-            let rows: Vec<(String, String, Uuid, Vec<u8>)> = sqlx::query_as(
-                "INSERT INTO colloquy.subject_keys (website_id, subject, key_id, secret)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::bytea[])
-                 ON CONFLICT (website_id, subject) DO UPDATE SET website_id = EXCLUDED.website_id
-                 RETURNING website_id, subject, key_id, secret",
-            )
-            .bind(missing.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
-            .bind(missing.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
-            .bind(fresh.iter().map(|k| k.id).collect::<Vec<_>>())
-            .bind(fresh.iter().map(|k| k.secret.to_vec()).collect::<Vec<_>>())
-            .fetch_all(&self.pool)
-            .await?;
-            let now = Instant::now();
-            let mut cache = lock(&self.cache);
-            if cache.len() + rows.len() > CACHE_CAPACITY {
-                cache.clear();
-            }
-            for (website, subject, id, secret) in rows {
-                let Ok(secret) = <[u8; 32]>::try_from(secret.as_slice()) else {
-                    continue;
-                };
-                let key = SubjectKey { id, secret };
-                cache.insert((website.clone(), subject.clone()), (key.clone(), now));
-                found.insert((website, subject), key);
-            }
-            missing.retain(|s| !found.contains_key(s));
-        }
         if missing.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let fresh: Vec<SubjectKey> = missing.iter().map(|_| SubjectKey::generate()).collect();
+        // Updating a conflicting row to itself makes RETURNING give the key that exists (one
+        // another process inserted first included: the update waits for its commit), so every
+        // subject comes back from one index probe. A join of the wanted subjects with the
+        // table, planned while the table was empty, scanned all of it for every batch: ingest
+        // fell to a third of its rate as the table grew. Sorted subjects lock rows in one order.
+        let rows: Vec<(String, String, Uuid, Vec<u8>)> = sqlx::query_as(
+            "INSERT INTO colloquy.subject_keys (website_id, subject, key_id, secret)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::uuid[], $4::bytea[])
+             ON CONFLICT (website_id, subject) DO UPDATE SET website_id = EXCLUDED.website_id
+             RETURNING website_id, subject, key_id, secret",
+        )
+        .bind(missing.iter().map(|(w, _)| w.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|k| k.id).collect::<Vec<_>>())
+        .bind(fresh.iter().map(|k| k.secret.to_vec()).collect::<Vec<_>>())
+        .fetch_all(&self.pool)
+        .await?;
+        let now = Instant::now();
+        let mut found = HashMap::with_capacity(rows.len());
+        let mut cache = lock(&self.cache);
+        if cache.len() + rows.len() > CACHE_CAPACITY {
+            cache.clear();
+        }
+        for (website, subject, id, secret) in rows {
+            let secret = <[u8; 32]>::try_from(secret.as_slice()).map_err(|_| {
+                sqlx::Error::Protocol(format!("the key of {website}/{subject} is not 32 bytes"))
+            })?;
+            let key = SubjectKey { id, secret };
+            cache.insert((website.clone(), subject.clone()), (key.clone(), now));
+            found.insert((website, subject), key);
+        }
+        if found.len() == missing.len() {
             Ok(found)
         } else {
             Err(sqlx::Error::Protocol(format!(
-                "no key could be created for {} subjects",
+                "keys came back for {} of {} subjects",
+                found.len(),
                 missing.len()
             )))
         }
