@@ -5,6 +5,10 @@
 //! fixed schedule whatever the answers do, and each latency is measured from when its request
 //! was due, not from when it was sent. A server that stalls therefore shows its stall in the
 //! latencies instead of slowing the generator down and hiding it (coordinated omission).
+//!
+//! With a [`Probe`], an open loop also measures freshness: a few times a second a probe sends
+//! one event of a new conversation and, once ingest acknowledged it, asks query-api for that
+//! conversation until it is there.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +43,34 @@ pub struct Load {
     pub warmup: Duration,
     pub websites: usize,
     pub seed: u64,
+    pub probe: Option<Probe>,
+}
+
+/// Freshness probing: how long an acknowledged event takes to be visible through query-api.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Query-api's base URL.
+    pub url: String,
+    pub token: String,
+    pub per_s: f64,
+}
+
+/// How often a probe asks query-api whether its conversation is there yet: the resolution of
+/// the figure, traded against the reads it adds to the load.
+const PROBE_POLL: Duration = Duration::from_millis(10);
+/// A probe not visible by then counts as lost.
+const PROBE_GIVE_UP: Duration = Duration::from_secs(30);
+
+/// What the probes saw.
+#[derive(Debug, Default, Serialize)]
+pub struct Freshness {
+    pub probes: u64,
+    /// Acknowledged but not visible within 30 s.
+    pub lost: u64,
+    /// Not acknowledged by ingest, or refused by query-api.
+    pub failed: u64,
+    /// From ingest's acknowledgement to the first read that showed the conversation.
+    pub visible_after_ms: Percentiles,
 }
 
 /// What a run achieved.
@@ -63,6 +95,8 @@ pub struct Summary {
     /// Requests that got no answer (connection errors, timeouts).
     pub transport_errors: u64,
     pub latency_ms: Percentiles,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Freshness>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -104,14 +138,6 @@ struct Tally {
     statuses: BTreeMap<u16, u64>,
     transport_errors: u64,
     latencies_us: Vec<u32>,
-}
-
-impl Tally {
-    fn lock(tally: &Mutex<Tally>) -> std::sync::MutexGuard<'_, Tally> {
-        tally
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
 /// A request ready to send: its write key and body.
@@ -166,7 +192,7 @@ async fn send(
     if due < counted_from {
         return;
     }
-    let mut tally = Tally::lock(tally);
+    let mut tally = lock(tally);
     tally.requests += 1;
     tally.events_sent += request.events;
     match outcome {
@@ -205,6 +231,8 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
         tokio::task::spawn_blocking(move || prepare_all(&load, &sites)).await?
     };
     let tally = Arc::new(Mutex::new(Tally::default()));
+    let probe_tally = Arc::new(Mutex::new(ProbeTally::default()));
+    let mut prober = None;
     let started = Instant::now();
     let counted_from = started + load.warmup;
     match load.mode {
@@ -215,10 +243,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
                     let (client, tally, queue) = (client.clone(), tally.clone(), queue.clone());
                     tokio::spawn(async move {
                         loop {
-                            let next = queue
-                                .lock()
-                                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                                .next();
+                            let next = lock(&queue).next();
                             let Some(request) = next else { break };
                             send(&client, request, Instant::now(), counted_from, &tally).await;
                         }
@@ -231,6 +256,14 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
         }
         Mode::Open { events_per_s } => {
             let interval = Duration::from_secs_f64(load.batch as f64 / events_per_s.max(0.001));
+            let end = started + load.warmup + load.duration;
+            if let Some(probe) = &load.probe {
+                let (probe, ingest, site) = (probe.clone(), client.clone(), sites[0].clone());
+                let (from, probes) = (counted_from, probe_tally.clone());
+                prober = Some(tokio::spawn(async move {
+                    run_probes(&probe, &ingest, &site, from, end, &probes).await
+                }));
+            }
             // Bounds memory and sockets if ingest stops answering; a request that waits for
             // a slot still has its latency counted from when it was due.
             let slots = Arc::new(Semaphore::new(4_096));
@@ -249,11 +282,14 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
             let _all = slots.acquire_many(4_096).await?;
         }
     }
+    if let Some(prober) = prober {
+        prober.await??;
+    }
     let seconds = Instant::now()
         .duration_since(counted_from)
         .as_secs_f64()
         .max(0.001);
-    let mut tally = std::mem::take(&mut *Tally::lock(&tally));
+    let mut tally = std::mem::take(&mut *lock(&tally));
     Ok(Summary {
         mode: match load.mode {
             Mode::Closed { .. } => "closed".into(),
@@ -277,7 +313,99 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
         statuses: tally.statuses,
         transport_errors: tally.transport_errors,
         latency_ms: Percentiles::of(&mut tally.latencies_us),
+        freshness: load.probe.as_ref().map(|_| {
+            let mut probes = std::mem::take(&mut *lock(&probe_tally));
+            Freshness {
+                probes: probes.visible_us.len() as u64 + probes.lost + probes.failed,
+                lost: probes.lost,
+                failed: probes.failed,
+                visible_after_ms: Percentiles::of(&mut probes.visible_us),
+            }
+        }),
     })
+}
+
+#[derive(Default)]
+struct ProbeTally {
+    visible_us: Vec<u32>,
+    lost: u64,
+    failed: u64,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts `probe.per_s` probes a second from `from` until `end`, each on its own task (a slow
+/// one does not delay the next), and waits for them all.
+async fn run_probes(
+    probe: &Probe,
+    ingest: &Arc<Client>,
+    site: &Website,
+    from: Instant,
+    end: Instant,
+    tally: &Arc<Mutex<ProbeTally>>,
+) -> anyhow::Result<()> {
+    let query = Arc::new(Client::new(&probe.url)?);
+    let interval = Duration::from_secs_f64(1.0 / probe.per_s.max(0.001));
+    let mut due = from;
+    let mut probes = tokio::task::JoinSet::new();
+    while due < end {
+        tokio::time::sleep_until(due).await;
+        let (ingest, query, tally) = (ingest.clone(), query.clone(), tally.clone());
+        let (site, token) = (site.clone(), probe.token.clone());
+        probes.spawn(async move {
+            let outcome = probe_once(&ingest, &query, &token, &site).await;
+            let mut tally = lock(&tally);
+            match outcome {
+                ProbeOutcome::Visible(after) => tally
+                    .visible_us
+                    .push(u32::try_from(after.as_micros()).unwrap_or(u32::MAX)),
+                ProbeOutcome::Lost => tally.lost += 1,
+                ProbeOutcome::Failed => tally.failed += 1,
+            }
+        });
+        due += interval;
+    }
+    while probes.join_next().await.transpose()?.is_some() {}
+    Ok(())
+}
+
+enum ProbeOutcome {
+    Visible(Duration),
+    Lost,
+    Failed,
+}
+
+/// One probe: a new conversation's widget load, sent alone, then read back until it shows.
+async fn probe_once(ingest: &Client, query: &Client, token: &str, site: &Website) -> ProbeOutcome {
+    let conversation = format!("probe-{}", uuid::Uuid::new_v4());
+    let event = serde_json::json!({
+        "event_id": uuid::Uuid::new_v4(),
+        "type": "widget.loaded",
+        "conversation_id": conversation,
+        "payload": {"page_url": site.pages[0]},
+    });
+    let body = serde_json::to_vec(&event).unwrap_or_default();
+    match ingest.post("/v1/events", &site.write_key, &body).await {
+        Ok(answer) if answer.status == 200 => {}
+        _ => return ProbeOutcome::Failed,
+    }
+    let acknowledged = Instant::now();
+    let path = format!("/v1/conversations/{conversation}?website_id={}", site.id);
+    loop {
+        match query.get(&path, token).await {
+            Ok(answer) if answer.status == 200 => {
+                return ProbeOutcome::Visible(acknowledged.elapsed());
+            }
+            Ok(answer) if answer.status == 404 => {}
+            _ => return ProbeOutcome::Failed,
+        }
+        if acknowledged.elapsed() > PROBE_GIVE_UP {
+            return ProbeOutcome::Lost;
+        }
+        tokio::time::sleep(PROBE_POLL).await;
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,18 @@
 //! ```text
 //! loadgen http     --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N
 //!                  [--events N]) [--warmup S] [--websites N] [--seed N]
+//!                  [--probe QUERY_API_URL [--token T] [--probes-per-s N]]
+//! loadgen query    --url QUERY_API_URL [--token T] [--requests N] [--concurrency N]
+//!                  [--websites N] [--seed N]
 //! loadgen produce  --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N]
 //!                  [--seed N] [--history-days D]
 //! loadgen websites [--websites N]
 //! loadgen report   --dir DIR
 //! ```
 //!
-//! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`);
+//! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`),
+//! and with `--probe` (open loop) measures how long acknowledged events take to be visible
+//! through query-api; `query` times query-api's list, search and statistics reads;
 //! `produce` writes the records ingest would write for it straight to the broker
 //! (`KAFKA_BROKERS`, topic `KAFKA_TOPIC`, unless the options say otherwise) with a plain
 //! producer (the ceiling ingest is measured against; with `--history-days` the events are
@@ -21,6 +26,7 @@
 mod client;
 mod http;
 mod produce;
+mod query;
 mod report;
 mod traffic;
 
@@ -32,7 +38,8 @@ use anyhow::{Context, bail};
 use runtime::config::Source as _;
 use runtime::kafka::KafkaConfig;
 
-const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N [--events N]) [--warmup S] [--websites N] [--seed N]
+const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N [--events N]) [--warmup S] [--websites N] [--seed N] [--probe QUERY_API_URL [--token T] [--probes-per-s N]]
+       loadgen query --url QUERY_API_URL [--token T] [--requests N] [--concurrency N] [--websites N] [--seed N]
        loadgen produce --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N] [--seed N] [--history-days D]
        loadgen websites [--websites N]
        loadgen report --dir DIR";
@@ -56,6 +63,9 @@ async fn main() -> anyhow::Result<()> {
                 "warmup",
                 "websites",
                 "seed",
+                "probe",
+                "token",
+                "probes-per-s",
             ])?;
             let mode = match (options.get("rate"), options.get("concurrency")) {
                 (Some(_), None) => http::Mode::Open {
@@ -77,8 +87,39 @@ async fn main() -> anyhow::Result<()> {
                 warmup: Duration::from_secs_f64(options.number("warmup", 1.0)?),
                 websites,
                 seed,
+                probe: match options.get("probe") {
+                    Some(url) => Some(http::Probe {
+                        url: url.to_owned(),
+                        token: options.token(),
+                        per_s: options.number("probes-per-s", 5.0)?,
+                    }),
+                    None => None,
+                },
             };
+            anyhow::ensure!(
+                load.probe.is_none() || matches!(load.mode, http::Mode::Open { .. }),
+                "--probe needs an open loop (--rate): freshness is measured at a given load"
+            );
             serde_json::to_value(http::run(&load).await?)?
+        }
+        "query" => {
+            options.only(&[
+                "url",
+                "token",
+                "requests",
+                "concurrency",
+                "websites",
+                "seed",
+            ])?;
+            let queries = query::Queries {
+                url: options.get("url").context("--url is required")?.to_owned(),
+                token: options.token(),
+                requests: options.number("requests", 500)?,
+                concurrency: options.number("concurrency", 1)?,
+                websites: traffic::websites(websites),
+                seed,
+            };
+            serde_json::to_value(query::run(&queries).await?)?
         }
         "produce" => {
             options.only(&[
@@ -171,6 +212,14 @@ impl Options {
             Some(raw) => raw
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--{name} {raw:?}: {e}")),
+        }
+    }
+
+    /// Query-api's admin token: `--token`, else `ADMIN_TOKEN` as query-api reads it.
+    fn token(&self) -> String {
+        match self.get("token") {
+            Some(token) => token.to_owned(),
+            None => runtime::config::Env.string_or("ADMIN_TOKEN", "dev-admin-token"),
         }
     }
 

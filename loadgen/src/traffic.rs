@@ -98,7 +98,7 @@ impl Rng {
 pub struct Website {
     pub id: String,
     pub write_key: String,
-    pages: Vec<String>,
+    pub pages: Vec<String>,
 }
 
 /// `count` websites, the same for every generator (ingest must be told their keys).
@@ -411,10 +411,10 @@ const CTAS: &[(&str, &str)] = &[
     ("talk-to-sales", "Talk to sales"),
 ];
 
-const FIRST_NAMES: &[&str] = &[
+pub const FIRST_NAMES: &[&str] = &[
     "Olivia", "Marco", "Aisha", "Lars", "Mei", "Diego", "Fatima", "Jonas", "Priya", "Tom",
 ];
-const LAST_NAMES: &[&str] = &[
+pub const LAST_NAMES: &[&str] = &[
     "Berg", "Rossi", "Khan", "Nielsen", "Chen", "Garcia", "Haddad", "Weber", "Patel", "Smith",
 ];
 
