@@ -69,6 +69,8 @@ pub struct Freshness {
     pub lost: u64,
     /// Not acknowledged by ingest, or refused by query-api.
     pub failed: u64,
+    /// Why, counted: `ingest 503`, `query-api: no answer`, …
+    pub failures: BTreeMap<String, u64>,
     /// From ingest's acknowledgement to the first read that showed the conversation.
     pub visible_after_ms: Percentiles,
 }
@@ -85,6 +87,8 @@ pub struct Summary {
     pub concurrency: Option<usize>,
     pub seconds: f64,
     pub requests: u64,
+    /// Every event the run sent, the warm-up's included (for the CPU spent per event).
+    pub events_total: u64,
     pub events_sent: u64,
     /// Events ingest answered as stored (acknowledged by the broker).
     pub events_accepted: u64,
@@ -230,6 +234,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
         let (load, sites) = (load.clone(), sites.clone());
         tokio::task::spawn_blocking(move || prepare_all(&load, &sites)).await?
     };
+    let events_total = requests.iter().map(|r| r.events).sum();
     let tally = Arc::new(Mutex::new(Tally::default()));
     let probe_tally = Arc::new(Mutex::new(ProbeTally::default()));
     let mut prober = None;
@@ -306,6 +311,7 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
         },
         seconds,
         requests: tally.requests,
+        events_total,
         events_sent: tally.events_sent,
         events_accepted: tally.events_accepted,
         requests_per_s: tally.requests as f64 / seconds,
@@ -316,9 +322,10 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
         freshness: load.probe.as_ref().map(|_| {
             let mut probes = std::mem::take(&mut *lock(&probe_tally));
             Freshness {
-                probes: probes.visible_us.len() as u64 + probes.lost + probes.failed,
+                probes: probes.visible_us.len() as u64 + probes.lost + probes.failed(),
                 lost: probes.lost,
-                failed: probes.failed,
+                failed: probes.failed(),
+                failures: probes.failures,
                 visible_after_ms: Percentiles::of(&mut probes.visible_us),
             }
         }),
@@ -329,7 +336,13 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
 struct ProbeTally {
     visible_us: Vec<u32>,
     lost: u64,
-    failed: u64,
+    failures: BTreeMap<String, u64>,
+}
+
+impl ProbeTally {
+    fn failed(&self) -> u64 {
+        self.failures.values().sum()
+    }
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -362,7 +375,7 @@ async fn run_probes(
                     .visible_us
                     .push(u32::try_from(after.as_micros()).unwrap_or(u32::MAX)),
                 ProbeOutcome::Lost => tally.lost += 1,
-                ProbeOutcome::Failed => tally.failed += 1,
+                ProbeOutcome::Failed(why) => *tally.failures.entry(why).or_default() += 1,
             }
         });
         due += interval;
@@ -374,7 +387,16 @@ async fn run_probes(
 enum ProbeOutcome {
     Visible(Duration),
     Lost,
-    Failed,
+    /// Why.
+    Failed(String),
+}
+
+/// `service status`, or `service: no answer` (connection error, timeout).
+fn failure(service: &str, answer: &anyhow::Result<crate::client::Answer>) -> String {
+    match answer {
+        Ok(answer) => format!("{service} {}", answer.status),
+        Err(_) => format!("{service}: no answer"),
+    }
 }
 
 /// One probe: a new conversation's widget load, sent alone, then read back until it shows.
@@ -389,7 +411,7 @@ async fn probe_once(ingest: &Client, query: &Client, token: &str, site: &Website
     let body = serde_json::to_vec(&event).unwrap_or_default();
     match ingest.post("/v1/events", &site.write_key, &body).await {
         Ok(answer) if answer.status == 200 => {}
-        _ => return ProbeOutcome::Failed,
+        other => return ProbeOutcome::Failed(failure("ingest", &other)),
     }
     let acknowledged = Instant::now();
     let path = format!("/v1/conversations/{conversation}?website_id={}", site.id);
@@ -399,7 +421,7 @@ async fn probe_once(ingest: &Client, query: &Client, token: &str, site: &Website
                 return ProbeOutcome::Visible(acknowledged.elapsed());
             }
             Ok(answer) if answer.status == 404 => {}
-            _ => return ProbeOutcome::Failed,
+            other => return ProbeOutcome::Failed(failure("query-api", &other)),
         }
         if acknowledged.elapsed() > PROBE_GIVE_UP {
             return ProbeOutcome::Lost;

@@ -150,6 +150,10 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
         "queries": queries,
         "csv_export": export,
         "peak_rss_kb": rss,
+        "cpu_seconds": phase_units(dir)?
+            .iter()
+            .map(|(phase, _, _)| Ok(((*phase).to_owned(), part(dir, &format!("cpu-{phase}"))?)))
+            .collect::<anyhow::Result<serde_json::Map<_, _>>>()?,
     });
     std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
 
@@ -164,6 +168,17 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             field("cpu"),
             field("cores"),
             field("memory")
+        )?;
+    }
+    let reads = part(dir, "reads")?;
+    if let Some(r) = reads.as_object() {
+        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+        writeln!(
+            md,
+            "The query-api rows were measured again {} at commit {}, on the same dataset \
+             (`deploy/dev bench --reads`).\n",
+            field("date"),
+            field("commit")
         )?;
     }
     md.push_str("| figure | measured | compared with | target | met |\n|---|---:|---|---|---|\n");
@@ -192,7 +207,86 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             .collect();
         writeln!(md, "\nPeak resident memory: {}.", list.join(", "))?;
     }
+    let cpu = cpu_table(dir)?;
+    if !cpu.is_empty() {
+        md.push_str(&cpu);
+    }
     std::fs::write(dir.join("report.md"), &md)?;
+    Ok(md)
+}
+
+/// The processes `deploy/dev bench` accounts CPU to, in its `cpu-PHASE.json` files.
+const PROCESSES: [&str; 6] = [
+    "broker",
+    "postgres",
+    "ingest",
+    "projector",
+    "query-api",
+    "loadgen",
+];
+
+/// What each phase did, for the CPU spent per unit of it: (phase, unit, count).
+fn phase_units(dir: &Path) -> anyhow::Result<Vec<(&'static str, &'static str, Option<f64>)>> {
+    let events_total = |name| part(dir, name).map(|v| v["events_total"].as_f64());
+    let records = |name| part(dir, name).map(|v| v["records"].as_f64());
+    let queries = part(dir, "queries")?;
+    let requests = queries.as_object().map(|kinds| {
+        kinds
+            .values()
+            .filter_map(|k| k["requests"].as_u64())
+            // `loadgen query` sends a tenth as many first, uncounted (see `query`).
+            .map(|n| (n + (n / 10).max(1)) as f64)
+            .sum::<f64>()
+    });
+    Ok(vec![
+        ("memory-batched", "event", events_total("memory-batched")?),
+        ("memory-single", "request", events_total("memory-single")?),
+        ("produce", "record", records("produce")?),
+        ("ingest-kafka", "event", events_total("ingest-kafka")?),
+        ("consume", "record", records("consume")?),
+        ("drain", "record", records("drain")?),
+        ("e2e", "event", records("e2e")?),
+        ("freshness", "event", events_total("freshness")?),
+        ("queries", "request", requests),
+        ("export", "row", part(dir, "export")?["rows"].as_f64()),
+    ])
+}
+
+/// Where the CPU of each phase went: microseconds per unit of work for every process, and how
+/// many of the machine's cores the phase kept busy. This is what shows which process bounds
+/// a figure on a machine where they all share the cores.
+fn cpu_table(dir: &Path) -> anyhow::Result<String> {
+    let mut md = String::new();
+    for (phase, unit, count) in phase_units(dir)? {
+        let cpu = part(dir, &format!("cpu-{phase}"))?;
+        let (Some(wall), Some(count)) = (cpu["wall_seconds"].as_f64(), count) else {
+            continue;
+        };
+        if md.is_empty() {
+            md.push_str(
+                "\nCPU per unit of work, in µs (from /proc over each phase; `loadgen` includes \
+                 the odd psql or curl the phase ran):\n\n| phase | unit |",
+            );
+            for p in PROCESSES {
+                write!(md, " {p} |")?;
+            }
+            md.push_str(" cores busy |\n|---|---|");
+            md.push_str(&"---:|".repeat(PROCESSES.len() + 1));
+            md.push('\n');
+        }
+        write!(md, "| {phase} | {unit} |")?;
+        let mut total = 0.0;
+        for p in PROCESSES {
+            let seconds = cpu[p].as_f64().unwrap_or(0.0);
+            total += seconds;
+            if seconds > 0.0 && count > 0.0 {
+                write!(md, " {:.1} |", seconds * 1e6 / count)?;
+            } else {
+                md.push_str(" |");
+            }
+        }
+        writeln!(md, " {:.2} |", if wall > 0.0 { total / wall } else { 0.0 })?;
+    }
     Ok(md)
 }
 
@@ -228,13 +322,24 @@ fn freshness_row(run: &Value) -> Row {
             probes["visible_after_ms"]["p50"].as_f64(),
             run["events_per_s"].as_f64(),
         ) {
-            (Some(p50), Some(rate)) => format!(
-                "p50 {p50:.1} ms; {} probes, {} lost, {} failed; at {} events/s",
-                probes["probes"],
-                probes["lost"],
-                probes["failed"],
-                thousands(rate)
-            ),
+            (Some(p50), Some(rate)) => {
+                let why: Vec<String> = probes["failures"]
+                    .as_object()
+                    .map(|f| f.iter().map(|(k, n)| format!("{k}: {n}")).collect())
+                    .unwrap_or_default();
+                let why = if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", why.join(", "))
+                };
+                format!(
+                    "p50 {p50:.1} ms; {} probes, {} lost, {} failed{why}; at {} events/s",
+                    probes["probes"],
+                    probes["lost"],
+                    probes["failed"],
+                    thousands(rate)
+                )
+            }
             _ => String::new(),
         },
         target: "< 1 s",
@@ -351,6 +456,15 @@ mod tests {
         );
         assert!(!md.contains("not measured | | < 1 s | yes"));
         assert!(md.contains("| freshness p99 at half load (acknowledged → visible in query-api) | not measured |  | < 1 s | not yet |"), "{md}");
+        put(
+            "cpu-drain",
+            json!({"wall_seconds": 20.0, "broker": 5.0, "postgres": 20.0, "projector": 10.0}),
+        );
+        let md = write(&dir).unwrap();
+        assert!(
+            md.contains("| drain | record | 50.0 | 200.0 | | 100.0 | | | 1.75 |"),
+            "{md}"
+        );
         let report: Value =
             serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
         assert_eq!(report["projector_share_of_raw_consume"], json!(0.5));

@@ -15,6 +15,7 @@ pub const READ_ONLY: &[&str] = &[
     "conversations_newest",
     "conversations_newest_all",
     "conversations_engaged",
+    "conversations_escalated",
     "conversations_by_id",
     "conversations_by_contact",
     "messages_by_conversation",
@@ -27,6 +28,9 @@ pub const READ_ONLY: &[&str] = &[
     "contact_requests_by_conversation",
     "contacts_newest",
     "contacts_by_first_seen",
+    "contacts_name_trgm",
+    "contacts_email_trgm",
+    "contacts_phone_trgm",
     "funnel_by_hour",
 ];
 

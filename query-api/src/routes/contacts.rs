@@ -120,13 +120,16 @@ pub async fn page_of(
     state: &AppState,
     scope: &Scope,
     params: &ListParams,
-) -> Result<(Vec<ContactRow>, i64, i64), ApiError> {
+) -> Result<(Vec<ContactRow>, crate::store::Total, i64), ApiError> {
     let filter = params.filter(scope)?;
     let sort = params.sort()?;
     let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let page = page(params.page)?;
-    let rows = store::list(&state.pool, &filter, sort, limit, (page - 1) * limit).await?;
-    let total = store::count(&state.pool, &filter).await?;
+    // The page and its total on two connections at once.
+    let (rows, total) = tokio::try_join!(
+        store::list(&state.pool, &filter, sort, limit, (page - 1) * limit),
+        store::count(&state.pool, &filter),
+    )?;
     Ok((rows, total, page))
 }
 
@@ -139,7 +142,8 @@ pub async fn list(
     let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
     Ok(Json(json!({
         "contacts": rows,
-        "total": total,
+        "total": total.count,
+        "total_capped": total.capped,
         "page": page,
         "as_of": as_of,
     })))

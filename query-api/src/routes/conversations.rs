@@ -101,8 +101,11 @@ pub async fn list(
         .map(Cursor::decode)
         .transpose()?
         .map(|c| (c.at, c.website_id, c.id));
-    let rows = store::list(&state.pool, &filter, sort, after, limit).await?;
-    let total = store::count(&state.pool, &filter).await?;
+    // The page and its total on two connections at once.
+    let (rows, total) = tokio::try_join!(
+        store::list(&state.pool, &filter, sort, after, limit),
+        store::count(&state.pool, &filter),
+    )?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last())
         .flatten()
@@ -117,7 +120,8 @@ pub async fn list(
     Ok(Json(json!({
         "conversations": rows,
         "count": rows.len(),
-        "total": total,
+        "total": total.count,
+        "total_capped": total.capped,
         "next_cursor": next_cursor,
         "as_of": as_of,
     })))

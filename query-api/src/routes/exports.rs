@@ -125,7 +125,7 @@ pub async fn export(
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
-                    "SELECT to_jsonb(x) FROM (
+                    "SELECT row_to_json(x) FROM (
                         SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
                             c.first_seen_at AS started_at, c.last_activity_at,
                             EXTRACT(EPOCH FROM c.last_activity_at - c.first_seen_at)::float8 AS duration_s,
@@ -146,7 +146,7 @@ pub async fn export(
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
-                "SELECT to_jsonb(x) FROM (
+                "SELECT row_to_json(x) FROM (
                         SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
                             m.sender, m.text, m.sent_at, m.response_time_ms, m.confidence_score,
                             m.requires_human, m.human_replied
@@ -164,7 +164,7 @@ pub async fn export(
             let (format, params): (_, contacts::ListParams) = parse(&uri)?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
-                "SELECT to_jsonb(x) FROM (SELECT website_id, contact_id, name, email, phone,
+                "SELECT row_to_json(x) FROM (SELECT website_id, contact_id, name, email, phone,
                         channel, first_seen_at, last_activity_at, conversation_count,
                         request_count, lead_status, notes FROM contacts",
             );
@@ -178,7 +178,7 @@ pub async fn export(
             let (start, end) =
                 Days::parse(params.from.as_deref(), params.to.as_deref(), 3_650)?.instants();
             let mut q = QueryBuilder::new(
-                "SELECT to_jsonb(x) FROM (SELECT event_id, type, website_id, conversation_id,
+                "SELECT row_to_json(x) FROM (SELECT event_id, type, website_id, conversation_id,
                         payload->>'customer_id' AS customer_id, occurred_at, received_at,
                         payload::text AS payload
                      FROM event_log WHERE type <> 'token.created' AND occurred_at >= ",

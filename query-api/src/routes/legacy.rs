@@ -448,6 +448,6 @@ async fn contacts_v1(
         })
         .collect();
     Ok(Json(
-        json!({ "contacts": contacts, "total": total, "page": page }),
+        json!({ "contacts": contacts, "total": total.count, "total_capped": total.capped, "page": page }),
     ))
 }

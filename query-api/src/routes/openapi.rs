@@ -64,7 +64,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<conversations::ListParams>),
             response: (
-                "`{conversations, count, total, next_cursor, as_of}`",
+                "`{conversations, count, total, total_capped, next_cursor, as_of}` (`total` is exact up to 10,000; past that it is 10,000 and `total_capped` is true)",
                 Some(("conversations[]", schema::<ConversationRow>)),
             ),
             ..op(
@@ -120,7 +120,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<contacts::ListParams>),
             response: (
-                "`{contacts, total, page, as_of}`",
+                "`{contacts, total, total_capped, page, as_of}` (`total` is exact up to 10,000; past that it is 10,000 and `total_capped` is true)",
                 Some(("contacts[]", schema::<ContactRow>)),
             ),
             ..op(

@@ -129,10 +129,11 @@ pub async fn list(
     q.build_query_as().fetch_all(pool).await
 }
 
-pub async fn count(pool: &PgPool, filter: &Filter) -> Result<i64, sqlx::Error> {
-    let mut q = QueryBuilder::new("SELECT count(*) FROM contacts");
+/// How many contacts match `filter` (up to [`super::Total::CAP`]).
+pub async fn count(pool: &PgPool, filter: &Filter) -> Result<super::Total, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM contacts");
     push_filter(&mut q, filter);
-    q.build_query_scalar().fetch_one(pool).await
+    super::count_capped(pool, q).await
 }
 
 /// The contact `id` names in `websites`: its own, or the one it was merged into.

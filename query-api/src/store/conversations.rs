@@ -204,11 +204,11 @@ pub async fn list(
     q.build_query_as().fetch_all(pool).await
 }
 
-/// How many conversations match `filter`.
-pub async fn count(pool: &PgPool, filter: &Filter) -> Result<i64, sqlx::Error> {
-    let mut q = QueryBuilder::new("SELECT count(*) FROM conversations c");
+/// How many conversations match `filter` (up to [`super::Total::CAP`]).
+pub async fn count(pool: &PgPool, filter: &Filter) -> Result<super::Total, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM conversations c");
     push_filter(&mut q, filter);
-    q.build_query_scalar().fetch_one(pool).await
+    super::count_capped(pool, q).await
 }
 
 /// Conversations with this id in `websites` (every website when `None`).

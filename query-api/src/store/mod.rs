@@ -6,3 +6,59 @@ pub mod requests;
 pub mod stats;
 pub mod subjects;
 pub mod websites;
+
+/// A list's total. Counting every match of a filter reads every matching row (190 ms for all
+/// of 1,000,000 conversations, 360 ms for a website's active ones, where the page itself took
+/// 7 ms), so totals are exact up to [`Total::CAP`] and past it only known to be more, as
+/// large admin tools show "10,000+".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub count: i64,
+    /// More than `count` match.
+    pub capped: bool,
+}
+
+impl Total {
+    pub const CAP: i64 = 10_000;
+
+    /// From a count of at most `CAP + 1` rows (see [`count_capped`]).
+    pub fn of(counted: i64) -> Self {
+        Self {
+            count: counted.min(Self::CAP),
+            capped: counted > Self::CAP,
+        }
+    }
+}
+
+/// `SELECT count(*)` of the rows `from_where` selects, stopping at one past [`Total::CAP`].
+pub async fn count_capped(
+    pool: &sqlx::PgPool,
+    mut from_where: sqlx::QueryBuilder<'_, sqlx::Postgres>,
+) -> Result<Total, sqlx::Error> {
+    from_where
+        .push(" LIMIT ")
+        .push_bind(Total::CAP + 1)
+        .push(") capped");
+    let counted: i64 = from_where.build_query_scalar().fetch_one(pool).await?;
+    Ok(Total::of(counted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Total;
+
+    #[test]
+    fn a_total_is_exact_up_to_the_cap_and_capped_past_it() {
+        let exact = Total::of(Total::CAP);
+        assert_eq!((exact.count, exact.capped), (Total::CAP, false));
+        let more = Total::of(Total::CAP + 1);
+        assert_eq!((more.count, more.capped), (Total::CAP, true));
+        assert_eq!(
+            Total::of(0),
+            Total {
+                count: 0,
+                capped: false
+            }
+        );
+    }
+}

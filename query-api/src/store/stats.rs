@@ -1,6 +1,8 @@
 //! Statistics over date ranges, from `daily_stats` (sums), `daily_visitors` (distinct visitors
 //! over the whole range) and `conversations` (escalations).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool};
@@ -21,17 +23,32 @@ pub struct Sums {
     pub ratings_count: i64,
 }
 
-const SUMS: &str = "COALESCE(sum(widget_loads), 0)::int8 AS widget_loads,
-    COALESCE(sum(engaged_conversations), 0)::int8 AS engaged_conversations,
-    COALESCE(sum(user_messages), 0)::int8 AS user_messages,
-    COALESCE(sum(bot_messages), 0)::int8 AS bot_messages,
-    COALESCE(sum(agent_messages), 0)::int8 AS agent_messages,
-    COALESCE(sum(cta_clicks), 0)::int8 AS cta_clicks,
-    COALESCE(sum(contact_requests), 0)::int8 AS contact_requests,
-    COALESCE(sum(bot_response_ms_sum), 0)::int8 AS bot_response_ms_sum,
-    COALESCE(sum(bot_responses), 0)::int8 AS bot_responses,
-    COALESCE(sum(ratings_sum), 0)::int8 AS ratings_sum,
-    COALESCE(sum(ratings_count), 0)::int8 AS ratings_count";
+/// The columns of [`Sums`], as `daily_stats` names them.
+const SUM_COLUMNS: [&str; 11] = [
+    "widget_loads",
+    "engaged_conversations",
+    "user_messages",
+    "bot_messages",
+    "agent_messages",
+    "cta_clicks",
+    "contact_requests",
+    "bot_response_ms_sum",
+    "bot_responses",
+    "ratings_sum",
+    "ratings_count",
+];
+
+/// `template` (with `{c}` for the column) for every column of [`Sums`], comma-separated.
+fn each_sum(template: &str) -> String {
+    SUM_COLUMNS
+        .iter()
+        .map(|c| template.replace("{c}", c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every column of [`Sums`] summed over the rows selected, 0 when there are none.
+static SUMS: LazyLock<String> = LazyLock::new(|| each_sum("COALESCE(sum({c}), 0)::int8 AS {c}"));
 
 pub async fn sums(
     pool: &PgPool,
@@ -39,8 +56,9 @@ pub async fn sums(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Sums, sqlx::Error> {
+    let sums = &*SUMS;
     sqlx::query_as(&format!(
-        "SELECT {SUMS} FROM daily_stats
+        "SELECT {sums} FROM daily_stats
          WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3"
     ))
     .bind(websites)
@@ -96,22 +114,29 @@ pub struct DayRow {
     pub unique_visitors: i64,
 }
 
-/// One row per day of the range, days without traffic included as zeros.
+/// One row per day of the range, days without traffic included as zeros. Each table is read
+/// once and grouped by day (a lookup per day read the whole of `daily_visitors` once per day
+/// when no website narrowed it: 1.3 s for 90 days of 48,000 conversations).
 pub async fn daily(
     pool: &PgPool,
     websites: Option<&[String]>,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DayRow>, sqlx::Error> {
+    let (sums, filled) = (&*SUMS, each_sum("COALESCE(s.{c}, 0)::int8 AS {c}"));
     sqlx::query_as(&format!(
-        "SELECT d.day::date AS day, s.*, COALESCE(v.unique_visitors, 0)::int8 AS unique_visitors
+        "WITH s AS (
+            SELECT day, {sums} FROM daily_stats
+            WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3
+            GROUP BY day),
+         v AS (
+            SELECT day, count(*) AS unique_visitors FROM daily_visitors
+            WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3
+            GROUP BY day)
+         SELECT d.day::date AS day, {filled}, COALESCE(v.unique_visitors, 0)::int8 AS unique_visitors
          FROM generate_series($2::date, $3::date, interval '1 day') AS d(day)
-         CROSS JOIN LATERAL (
-            SELECT {SUMS} FROM daily_stats
-            WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day = d.day::date) s
-         LEFT JOIN LATERAL (
-            SELECT count(*) AS unique_visitors FROM daily_visitors
-            WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day = d.day::date) v ON true
+         LEFT JOIN s ON s.day = d.day::date
+         LEFT JOIN v ON v.day = d.day::date
          ORDER BY d.day"
     ))
     .bind(websites)
