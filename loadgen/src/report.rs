@@ -222,7 +222,7 @@ const PROCESSES: [&str; 6] = [
     "ingest",
     "projector",
     "query-api",
-    "loadgen",
+    "clients",
 ];
 
 /// What each phase did, for the CPU spent per unit of it: (phase, unit, count).
@@ -264,8 +264,9 @@ fn cpu_table(dir: &Path) -> anyhow::Result<String> {
         };
         if md.is_empty() {
             md.push_str(
-                "\nCPU per unit of work, in µs (from /proc over each phase; `loadgen` includes \
-                 the odd psql or curl the phase ran):\n\n| phase | unit |",
+                "\nCPU per unit of work, in µs (from /proc over each phase; `clients` is what \
+                 the phase ran itself: loadgen or `projector consume-rate`, and the odd psql or \
+                 curl):\n\n| phase | unit |",
             );
             for p in PROCESSES {
                 write!(md, " {p} |")?;
