@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::client::Client;
 use crate::traffic::{Request, Shares, Traffic, Website, websites};
+use crate::workers::{self, lock};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Mode {
@@ -242,22 +243,12 @@ pub async fn run(load: &Load) -> anyhow::Result<Summary> {
     let counted_from = started + load.warmup;
     match load.mode {
         Mode::Closed { concurrency, .. } => {
-            let queue = Arc::new(Mutex::new(requests.into_iter()));
-            let clients: Vec<_> = (0..concurrency.max(1))
-                .map(|_| {
-                    let (client, tally, queue) = (client.clone(), tally.clone(), queue.clone());
-                    tokio::spawn(async move {
-                        loop {
-                            let next = lock(&queue).next();
-                            let Some(request) = next else { break };
-                            send(&client, request, Instant::now(), counted_from, &tally).await;
-                        }
-                    })
-                })
-                .collect();
-            for client in clients {
-                client.await?;
-            }
+            let (client, tally) = (client.clone(), tally.clone());
+            workers::each(requests, concurrency, move |request| {
+                let (client, tally) = (client.clone(), tally.clone());
+                async move { send(&client, request, Instant::now(), counted_from, &tally).await }
+            })
+            .await?;
         }
         Mode::Open { events_per_s } => {
             let interval = Duration::from_secs_f64(load.batch as f64 / events_per_s.max(0.001));
@@ -343,10 +334,6 @@ impl ProbeTally {
     fn failed(&self) -> u64 {
         self.failures.values().sum()
     }
-}
-
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Starts `probe.per_s` probes a second from `from` until `end`, each on its own task (a slow

@@ -29,6 +29,7 @@ mod produce;
 mod query;
 mod report;
 mod traffic;
+mod workers;
 
 use std::collections::HashMap;
 use std::io::Write;

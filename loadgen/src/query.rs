@@ -13,15 +13,16 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::client::Client;
-use crate::http::{Percentiles, lock};
+use crate::http::Percentiles;
 use crate::traffic::{FIRST_NAMES, LAST_NAMES, Rng, Website};
+use crate::workers::{self, lock};
 
 #[derive(Debug, Clone)]
 pub struct Queries {
     /// Query-api's base URL.
     pub url: String,
     pub token: String,
-    /// Requests of each kind.
+    /// Requests of each list kind (see [`requests_of`]).
     pub requests: usize,
     pub concurrency: usize,
     pub websites: Vec<Website>,
@@ -31,6 +32,8 @@ pub struct Queries {
 #[derive(Debug, Default, Serialize)]
 pub struct KindSummary {
     pub requests: u64,
+    /// Sent before, not counted.
+    pub warmup: u64,
     /// Answers other than 200, by status, and requests with no answer.
     pub statuses: BTreeMap<u16, u64>,
     pub transport_errors: u64,
@@ -80,7 +83,7 @@ fn path(kind: &str, n: usize, rng: &mut Rng, websites: &[Website]) -> String {
 /// Requests of `kind` for `requests` of each list: a fifth as many statistics, whose
 /// cross-website ranges take seconds each on a large dataset (they count distinct visitors
 /// over every day of the range).
-pub fn requests_of(kind: &str, requests: usize) -> usize {
+fn requests_of(kind: &str, requests: usize) -> usize {
     if kind == "stats" {
         (requests / 5).max(10)
     } else {
@@ -101,10 +104,9 @@ pub async fn run(queries: &Queries) -> anyhow::Result<BTreeMap<String, KindSumma
             .collect();
         let counted = warm.split_off(warmup);
         timed(&client, &queries.token, warm, queries.concurrency).await?;
-        report.insert(
-            (*kind).to_owned(),
-            timed(&client, &queries.token, counted, queries.concurrency).await?,
-        );
+        let mut summary = timed(&client, &queries.token, counted, queries.concurrency).await?;
+        summary.warmup = warmup as u64;
+        report.insert((*kind).to_owned(), summary);
     }
     Ok(report)
 }
@@ -116,35 +118,25 @@ async fn timed(
     paths: Vec<String>,
     concurrency: usize,
 ) -> anyhow::Result<KindSummary> {
-    let queue = Arc::new(Mutex::new(paths.into_iter()));
     let summary = Arc::new(Mutex::new((KindSummary::default(), Vec::new())));
-    let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (client, queue, summary) = (client.clone(), queue.clone(), summary.clone());
-            let token = token.to_owned();
-            tokio::spawn(async move {
-                loop {
-                    let Some(path) = lock(&queue).next() else {
-                        break;
-                    };
-                    let started = Instant::now();
-                    let answer = client.get(&path, &token).await;
-                    let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-                    let mut summary = lock(&summary);
-                    summary.0.requests += 1;
-                    match answer {
-                        Ok(a) if a.status == 200 => {}
-                        Ok(a) => *summary.0.statuses.entry(a.status).or_default() += 1,
-                        Err(_) => summary.0.transport_errors += 1,
-                    }
-                    summary.1.push(micros);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.await?;
-    }
+    let (client, token, record) = (client.clone(), token.to_owned(), summary.clone());
+    workers::each(paths, concurrency, move |path: String| {
+        let (client, token, summary) = (client.clone(), token.clone(), record.clone());
+        async move {
+            let started = Instant::now();
+            let answer = client.get(&path, &token).await;
+            let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+            let mut summary = lock(&summary);
+            summary.0.requests += 1;
+            match answer {
+                Ok(a) if a.status == 200 => {}
+                Ok(a) => *summary.0.statuses.entry(a.status).or_default() += 1,
+                Err(_) => summary.0.transport_errors += 1,
+            }
+            summary.1.push(micros);
+        }
+    })
+    .await?;
     let (mut summary, mut latencies) = std::mem::take(&mut *lock(&summary));
     summary.latency_ms = Percentiles::of(&mut latencies);
     Ok(summary)

@@ -131,9 +131,7 @@ pub async fn list(
 
 /// How many contacts match `filter` (up to [`super::Total::CAP`]).
 pub async fn count(pool: &PgPool, filter: &Filter) -> Result<super::Total, sqlx::Error> {
-    let mut q = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM contacts");
-    push_filter(&mut q, filter);
-    super::count_capped(pool, q).await
+    super::count_capped(pool, "contacts", |q| push_filter(q, filter)).await
 }
 
 /// The contact `id` names in `websites`: its own, or the one it was merged into.

@@ -206,9 +206,7 @@ pub async fn list(
 
 /// How many conversations match `filter` (up to [`super::Total::CAP`]).
 pub async fn count(pool: &PgPool, filter: &Filter) -> Result<super::Total, sqlx::Error> {
-    let mut q = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM conversations c");
-    push_filter(&mut q, filter);
-    super::count_capped(pool, q).await
+    super::count_capped(pool, "conversations c", |q| push_filter(q, filter)).await
 }
 
 /// Conversations with this id in `websites` (every website when `None`).

@@ -30,16 +30,17 @@ impl Total {
     }
 }
 
-/// `SELECT count(*)` of the rows `from_where` selects, stopping at one past [`Total::CAP`].
+/// Counts the rows of `from` (a table, with its alias) that `filter` keeps, stopping at one
+/// past [`Total::CAP`].
 pub async fn count_capped(
     pool: &sqlx::PgPool,
-    mut from_where: sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    from: &str,
+    filter: impl FnOnce(&mut sqlx::QueryBuilder<'_, sqlx::Postgres>),
 ) -> Result<Total, sqlx::Error> {
-    from_where
-        .push(" LIMIT ")
-        .push_bind(Total::CAP + 1)
-        .push(") capped");
-    let counted: i64 = from_where.build_query_scalar().fetch_one(pool).await?;
+    let mut q = sqlx::QueryBuilder::new(format!("SELECT count(*) FROM (SELECT 1 FROM {from}"));
+    filter(&mut q);
+    q.push(" LIMIT ").push_bind(Total::CAP + 1).push(") capped");
+    let counted: i64 = q.build_query_scalar().fetch_one(pool).await?;
     Ok(Total::of(counted))
 }
 
