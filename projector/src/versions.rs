@@ -16,7 +16,8 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // conversations builds differently from before.
     // 2: payloads are stored as their current version, and message.sent went to version 2.
     ("event_log", 3),
-    ("conversations", 2),
+    // 3: the first bot response (migration 22 fills it in for conversations projected before).
+    ("conversations", 3),
     // 2: sender_id and sender_name (message.sent version 2).
     ("messages", 3),
     ("cta_clicks", 2),

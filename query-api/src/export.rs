@@ -9,8 +9,11 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
-use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{Column, PgPool, Postgres, QueryBuilder, Row, TypeInfo};
+use std::io::Write as _;
+use uuid::Uuid;
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
@@ -52,33 +55,183 @@ impl Format {
     }
 }
 
-/// One CSV cell: quoted when it must be (RFC 4180), and with a leading `'` when a spreadsheet
-/// would otherwise read it as a formula (`=`, `+`, `-`, `@`, tab, carriage return).
-pub fn csv_cell(value: &Value) -> String {
-    let text = match value {
-        Value::Null => return String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(_) | Value::Number(_) => return value.to_string(),
-        other => other.to_string(),
-    };
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
+/// One value of a row, decoded from Postgres' binary form by its column's type.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cell<'r> {
+    Null,
+    Text(&'r str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+    Uuid(Uuid),
+}
+
+/// The Postgres types an export's columns may have; anything else is a bug in its query,
+/// which ends the export before its first row.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Text,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Bool,
+    Time,
+    Uuid,
+}
+
+impl Kind {
+    fn of(type_name: &str) -> Option<Self> {
+        Some(match type_name {
+            "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => Kind::Text,
+            "INT2" => Kind::Int2,
+            "INT4" => Kind::Int4,
+            "INT8" => Kind::Int8,
+            "FLOAT4" => Kind::Float4,
+            "FLOAT8" => Kind::Float8,
+            "BOOL" => Kind::Bool,
+            "TIMESTAMPTZ" => Kind::Time,
+            "UUID" => Kind::Uuid,
+            _ => return None,
+        })
     }
+
+    fn decode(self, row: &PgRow, i: usize) -> Result<Cell<'_>, sqlx::Error> {
+        fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+            row: &'r PgRow,
+            i: usize,
+            cell: impl FnOnce(T) -> Cell<'r>,
+        ) -> Result<Cell<'r>, sqlx::Error> {
+            Ok(row.try_get::<Option<T>, _>(i)?.map_or(Cell::Null, cell))
+        }
+        match self {
+            Kind::Text => get(row, i, Cell::Text),
+            Kind::Int2 => get(row, i, |v: i16| Cell::Int(v.into())),
+            Kind::Int4 => get(row, i, |v: i32| Cell::Int(v.into())),
+            Kind::Int8 => get(row, i, Cell::Int),
+            Kind::Float4 => get(row, i, |v: f32| Cell::Float(v.into())),
+            Kind::Float8 => get(row, i, Cell::Float),
+            Kind::Bool => get(row, i, Cell::Bool),
+            Kind::Time => get(row, i, Cell::Time),
+            Kind::Uuid => get(row, i, Cell::Uuid),
+        }
+    }
+}
+
+/// A time as Postgres writes a `timestamptz` in JSON with the session in UTC, which is what
+/// exports wrote before they decoded rows themselves: `2026-09-01T10:00:00.25+00:00`, the
+/// fraction only when there is one, without trailing zeros.
+fn push_time(buf: &mut Vec<u8>, t: DateTime<Utc>) {
+    let (date, time) = (t.date_naive(), t.time());
+    let _ = write!(
+        buf,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        date.year(),
+        date.month(),
+        date.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    );
+    let (mut fraction, mut width) = (time.nanosecond() / 1_000 % 1_000_000, 6);
+    if fraction != 0 {
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        let _ = write!(buf, ".{fraction:0width$}");
+    }
+    buf.extend_from_slice(b"+00:00");
+}
+
+/// A float as JSON and CSV readers take it: shortest round-trip digits, never an exponent;
+/// not-a-number and infinities (which no export column holds) as empty.
+fn push_float(buf: &mut Vec<u8>, v: f64) -> bool {
+    if v.is_finite() {
+        let _ = write!(buf, "{v}");
+        true
+    } else {
+        false
+    }
+}
+
+/// Writes a text CSV cell: quoted when it must be (RFC 4180), and with a leading `'` when a
+/// spreadsheet would otherwise read it as a formula (`=`, `+`, `-`, `@`, tab, carriage return).
+fn push_csv_text(buf: &mut Vec<u8>, text: &str) {
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if text.contains([',', '"', '\n', '\r']) {
+        buf.push(b'"');
+        if formula {
+            buf.push(b'\'');
+        }
+        for part in text.split_inclusive('"') {
+            buf.extend_from_slice(part.as_bytes());
+            if part.ends_with('"') {
+                buf.push(b'"');
+            }
+        }
+        buf.push(b'"');
+    } else {
+        if formula {
+            buf.push(b'\'');
+        }
+        buf.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// Writes one CSV cell. Numbers are written as they are: `-2` is a number, not a formula.
+fn push_csv_cell(buf: &mut Vec<u8>, cell: Cell<'_>) {
+    match cell {
+        Cell::Null => {}
+        Cell::Text(s) => push_csv_text(buf, s),
+        Cell::Int(v) => {
+            let _ = write!(buf, "{v}");
+        }
+        Cell::Float(v) => {
+            push_float(buf, v);
+        }
+        Cell::Bool(v) => buf.extend_from_slice(if v { b"true" } else { b"false" }),
+        Cell::Time(t) => push_time(buf, t),
+        Cell::Uuid(u) => {
+            let _ = write!(buf, "{}", u.hyphenated());
+        }
+    }
+}
+
+/// Writes one JSON value.
+fn push_json_cell(buf: &mut Vec<u8>, cell: Cell<'_>) {
+    match cell {
+        Cell::Null => buf.extend_from_slice(b"null"),
+        Cell::Text(s) => push_json_string(buf, s),
+        Cell::Float(v) => {
+            if !push_float(buf, v) {
+                buf.extend_from_slice(b"null");
+            }
+        }
+        Cell::Int(_) | Cell::Bool(_) => push_csv_cell(buf, cell),
+        Cell::Time(_) | Cell::Uuid(_) => {
+            buf.push(b'"');
+            push_csv_cell(buf, cell);
+            buf.push(b'"');
+        }
+    }
+}
+
+fn push_json_string(buf: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, s);
 }
 
 /// Writes rows in a format into the response, chunk by chunk.
 struct Writer {
     format: Format,
     columns: &'static [&'static str],
+    /// For each of `columns`, its index in the rows and its type: found from the first row.
+    layout: Vec<(usize, Kind)>,
     tx: mpsc::Sender<Bytes>,
-    buf: String,
+    buf: Vec<u8>,
     rows: u64,
 }
 
@@ -86,69 +239,100 @@ impl Writer {
     fn start(&mut self) {
         match self.format {
             Format::Csv => {
-                let header: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| csv_cell(&Value::String((*c).to_owned())))
-                    .collect();
-                self.buf.push_str(&header.join(","));
-                self.buf.push_str("\r\n");
+                for (i, c) in self.columns.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(b',');
+                    }
+                    push_csv_text(&mut self.buf, c);
+                }
+                self.buf.extend_from_slice(b"\r\n");
             }
-            Format::Json => self.buf.push('['),
+            Format::Json => self.buf.push(b'['),
             Format::Ndjson => {}
         }
     }
 
-    /// Adds a row (a JSON object with at least `columns`); false once the client has gone.
-    async fn row(&mut self, row: &Value) -> bool {
+    /// Where each column is in the rows and how to decode it.
+    fn lay_out(&mut self, row: &PgRow) -> Result<(), String> {
+        self.layout = self
+            .columns
+            .iter()
+            .map(|name| {
+                let column = row
+                    .try_column(*name)
+                    .map_err(|_| format!("the query has no column {name}"))?;
+                let type_name = column.type_info().name();
+                let kind = Kind::of(type_name)
+                    .ok_or_else(|| format!("column {name} has type {type_name}, not exportable"))?;
+                Ok((column.ordinal(), kind))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(())
+    }
+
+    /// Adds a row holding at least `columns`; `Ok(false)` once the client has gone.
+    async fn row(&mut self, row: &PgRow) -> Result<bool, String> {
+        if self.layout.is_empty() {
+            self.lay_out(row)?;
+        }
         match self.format {
             Format::Csv => {
-                let cells: Vec<String> = self
-                    .columns
-                    .iter()
-                    .map(|c| csv_cell(row.get(*c).unwrap_or(&Value::Null)))
-                    .collect();
-                self.buf.push_str(&cells.join(","));
-                self.buf.push_str("\r\n");
+                for (n, &(i, kind)) in self.layout.iter().enumerate() {
+                    if n > 0 {
+                        self.buf.push(b',');
+                    }
+                    let cell = kind.decode(row, i).map_err(|e| e.to_string())?;
+                    push_csv_cell(&mut self.buf, cell);
+                }
+                self.buf.extend_from_slice(b"\r\n");
             }
             Format::Json | Format::Ndjson => {
-                let object: serde_json::Map<String, Value> = self
-                    .columns
-                    .iter()
-                    .map(|c| ((*c).to_owned(), row.get(*c).cloned().unwrap_or(Value::Null)))
-                    .collect();
                 if self.format == Format::Json && self.rows > 0 {
-                    self.buf.push(',');
+                    self.buf.push(b',');
                 }
-                self.buf.push_str(&Value::Object(object).to_string());
+                self.buf.push(b'{');
+                for (n, (&(i, kind), name)) in self.layout.iter().zip(self.columns).enumerate() {
+                    if n > 0 {
+                        self.buf.push(b',');
+                    }
+                    push_json_string(&mut self.buf, name);
+                    self.buf.push(b':');
+                    let cell = kind.decode(row, i).map_err(|e| e.to_string())?;
+                    push_json_cell(&mut self.buf, cell);
+                }
+                self.buf.push(b'}');
                 if self.format == Format::Ndjson {
-                    self.buf.push('\n');
+                    self.buf.push(b'\n');
                 }
             }
         }
         self.rows += 1;
         if self.buf.len() >= CHUNK {
-            return self.flush().await;
+            return Ok(self.flush().await);
         }
-        true
+        Ok(true)
     }
 
     async fn flush(&mut self) -> bool {
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(CHUNK + CHUNK / 4),
+        ));
         self.tx.send(chunk).await.is_ok()
     }
 
     async fn finish(mut self) {
         if self.format == Format::Json {
-            self.buf.push(']');
+            self.buf.push(b']');
         }
         self.flush().await;
     }
 }
 
-/// Streams the rows `query` selects (one JSON object per row, as `SELECT row_to_json(t) …`:
-/// Postgres builds `json` text in about half the time it builds `jsonb`, which measured
-/// 1.9 s against 1.1 s for 110,000 conversations) as a file download named `name`.`ext`.
+/// Streams the rows `query` selects, typed columns named as `columns`, as a file download named
+/// `name`.`ext`. The rows are decoded from Postgres' binary form and written straight into the
+/// chunk: building each row as JSON in Postgres and parsing it back here cost 31 µs of
+/// Postgres and 14 of query-api per conversation.
 pub fn respond(
     pool: PgPool,
     format: Format,
@@ -162,19 +346,21 @@ pub fn respond(
         let mut writer = Writer {
             format,
             columns,
+            layout: Vec::new(),
             tx,
-            buf: String::new(),
+            buf: Vec::with_capacity(CHUNK + CHUNK / 4),
             rows: 0,
         };
         writer.start();
-        let mut rows = query.build_query_scalar::<Value>().fetch(&pool);
+        let mut rows = query.build().fetch(&pool);
         while let Some(row) = rows.next().await {
-            match row {
-                Ok(row) => {
-                    if !writer.row(&row).await {
-                        return;
-                    }
-                }
+            let written = match row {
+                Ok(row) => writer.row(&row).await,
+                Err(error) => Err(error.to_string()),
+            };
+            match written {
+                Ok(true) => {}
+                Ok(false) => return,
                 Err(error) => {
                     // Headers are gone already: end the body early so the client sees a
                     // truncated download rather than a complete-looking one.
@@ -202,19 +388,71 @@ pub fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn csv(cell: Cell<'_>) -> String {
+        let mut buf = Vec::new();
+        push_csv_cell(&mut buf, cell);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+
+    fn json(cell: Cell<'_>) -> String {
+        let mut buf = Vec::new();
+        push_json_cell(&mut buf, cell);
+        String::from_utf8(buf).unwrap_or_default()
+    }
 
     #[test]
     fn cells_are_quoted_when_needed_and_formulas_neutralised() {
-        assert_eq!(csv_cell(&json!("plain")), "plain");
-        assert_eq!(csv_cell(&json!("a,b")), "\"a,b\"");
-        assert_eq!(csv_cell(&json!("say \"hi\"")), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell(&json!("line\nbreak")), "\"line\nbreak\"");
-        assert_eq!(csv_cell(&json!("=SUM(A1)")), "'=SUM(A1)");
-        assert_eq!(csv_cell(&json!("+1 555")), "'+1 555");
-        assert_eq!(csv_cell(&json!("-2")), "'-2");
-        assert_eq!(csv_cell(&json!("@cmd")), "'@cmd");
-        assert_eq!(csv_cell(&json!(-2)), "-2");
-        assert_eq!(csv_cell(&Value::Null), "");
+        assert_eq!(csv(Cell::Text("plain")), "plain");
+        assert_eq!(csv(Cell::Text("a,b")), "\"a,b\"");
+        assert_eq!(csv(Cell::Text("say \"hi\"")), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv(Cell::Text("line\nbreak")), "\"line\nbreak\"");
+        assert_eq!(csv(Cell::Text("=SUM(A1)")), "'=SUM(A1)");
+        assert_eq!(csv(Cell::Text("=A1,\"x\"")), "\"'=A1,\"\"x\"\"\"");
+        assert_eq!(csv(Cell::Text("+1 555")), "'+1 555");
+        assert_eq!(csv(Cell::Text("-2")), "'-2");
+        assert_eq!(csv(Cell::Text("@cmd")), "'@cmd");
+        assert_eq!(csv(Cell::Int(-2)), "-2");
+        assert_eq!(csv(Cell::Float(2.5)), "2.5");
+        assert_eq!(csv(Cell::Float(f64::NAN)), "");
+        assert_eq!(csv(Cell::Bool(true)), "true");
+        assert_eq!(csv(Cell::Null), "");
+    }
+
+    #[test]
+    fn times_are_written_as_postgres_writes_them_in_json() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            csv(Cell::Time(at("2026-09-01T10:00:00Z"))),
+            "2026-09-01T10:00:00+00:00"
+        );
+        assert_eq!(
+            csv(Cell::Time(at("2026-09-01T10:00:00.250Z"))),
+            "2026-09-01T10:00:00.25+00:00"
+        );
+        assert_eq!(
+            csv(Cell::Time(at("2026-09-01T10:00:00.000001Z"))),
+            "2026-09-01T10:00:00.000001+00:00"
+        );
+        assert_eq!(
+            json(Cell::Time(at("2026-09-01T12:00:00+02:00"))),
+            "\"2026-09-01T10:00:00+00:00\""
+        );
+    }
+
+    #[test]
+    fn json_cells_are_json() {
+        assert_eq!(json(Cell::Text("a \"b\"\n")), r#""a \"b\"\n""#);
+        assert_eq!(json(Cell::Null), "null");
+        assert_eq!(json(Cell::Float(f64::INFINITY)), "null");
+        assert_eq!(json(Cell::Int(7)), "7");
+        assert_eq!(
+            json(Cell::Uuid(Uuid::nil())),
+            "\"00000000-0000-0000-0000-000000000000\""
+        );
     }
 }

@@ -170,3 +170,33 @@ async fn bad_export_requests_are_4xx() {
     assert_eq!(download(&app, "/v1/exports/everything").await.0, 404);
     assert_eq!(download(&app, "/v1/exports/events?from=nope").await.0, 400);
 }
+
+#[tokio::test]
+async fn the_first_response_is_the_earliest_timed_bot_message_whichever_arrived_first() {
+    let app = spawn_app().await;
+    let bot = |seconds, ms| {
+        let mut e = message("a", "c1", seconds, Sender::Bot, "answer");
+        if let schemas::Payload::MessageSent(m) = &mut e.payload {
+            m.response_time_ms = ms;
+        }
+        e
+    };
+    // Two batches, the later response first: the stored row is merged in SQL, not in one fold.
+    app.given(vec![message("a", "c1", 1, Sender::User, "hi"), bot(9, Some(300))])
+        .await;
+    app.given(vec![bot(2, None), bot(5, Some(900))]).await;
+    let (_, _, csv) = download(&app, "/v1/exports/conversations?website_id=a").await;
+    let records = parse_csv(&csv);
+    let column = |name: &str| records[0].iter().position(|h| h == name).unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1][column("first_response_ms")], "900");
+    assert_eq!(records[1][column("avg_bot_response_ms")], "600");
+    assert_eq!(records[1][column("bot_messages")], "3");
+
+    let (_, _, json) =
+        download(&app, "/v1/exports/conversations?website_id=a&format=json").await;
+    let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows[0]["first_response_ms"], 900);
+    assert_eq!(rows[0]["avg_bot_response_ms"], 600.0);
+    assert_eq!(rows[0]["status"], "active");
+}

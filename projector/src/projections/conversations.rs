@@ -27,6 +27,9 @@ pub struct ConversationDelta {
     /// Sum and count of bot response times, for the average.
     pub bot_response_ms_sum: i64,
     pub bot_responses: i64,
+    /// The response time of the earliest bot message that carried one, by `(time, event id)`:
+    /// stored so an export of a million conversations need not look it up in `messages`.
+    pub first_response: Option<Stamped<i64>>,
     /// Any message asked for a human.
     pub requires_human: bool,
     pub cta_clicks: i64,
@@ -107,6 +110,7 @@ impl ConversationDelta {
             agent_messages: 0,
             bot_response_ms_sum: 0,
             bot_responses: 0,
+            first_response: None,
             requires_human: false,
             cta_clicks: 0,
             closed: None,
@@ -141,8 +145,14 @@ impl ConversationDelta {
                     Sender::Bot => {
                         delta.bot_messages = 1;
                         if let Some(ms) = m.response_time_ms {
-                            delta.bot_response_ms_sum = i64::try_from(ms).unwrap_or(i64::MAX);
+                            let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+                            delta.bot_response_ms_sum = ms;
                             delta.bot_responses = 1;
+                            delta.first_response = Some(Stamped {
+                                at,
+                                event_id: event.event_id,
+                                value: ms,
+                            });
                         }
                     }
                     Sender::Agent => delta.agent_messages = 1,
@@ -188,6 +198,7 @@ impl ConversationDelta {
         self.agent_messages += other.agent_messages;
         self.bot_response_ms_sum += other.bot_response_ms_sum;
         self.bot_responses += other.bot_responses;
+        self.first_response = Stamped::earliest(&self.first_response, &other.first_response);
         self.requires_human |= other.requires_human;
         self.cta_clicks += other.cta_clicks;
         self.closed = Stamped::latest(&self.closed, &other.closed);
@@ -379,6 +390,23 @@ mod tests {
             (1, 1, 1)
         );
         assert_eq!((d.bot_response_ms_sum, d.bot_responses), (800, 1));
+    }
+
+    #[test]
+    fn the_first_response_is_the_earliest_bot_message_whatever_the_order() {
+        let bot = |seconds, ms| {
+            let mut e = message("c1", Sender::Bot, at(seconds));
+            if let schemas::Payload::MessageSent(m) = &mut e.payload {
+                m.response_time_ms = ms;
+            }
+            e
+        };
+        // A bot message without a response time is not a response.
+        let (untimed, first, second) = (bot(1, None), bot(2, Some(900)), bot(5, Some(300)));
+        let a = fold([&untimed, &first, &second]).remove(0);
+        let b = fold([&second, &first, &untimed]).remove(0);
+        assert_eq!(a, b);
+        assert_eq!(a.first_response.map(|r| r.value), Some(900));
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub async fn upsert(
                 requires_human, cta_clicks, closed_at, closed_event, close_reason,
                 rating, rating_comment, rated_at, rated_event,
                 ip_address, user_agent, device, language, page_url, environment, origin_at, origin_event,
-                customer_id, customer_at, customer_event)
+                customer_id, customer_at, customer_event,
+                first_response_ms, first_response_at, first_response_event)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[],
                               $8::timestamptz[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
@@ -37,7 +38,8 @@ pub async fn upsert(
                               $17::bool[], $18::bigint[], $19::timestamptz[], $20::uuid[], $21::text[],
                               $22::smallint[], $23::text[], $24::timestamptz[], $25::uuid[],
                               $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[],
-                              $32::timestamptz[], $33::uuid[], $34::text[], $35::timestamptz[], $36::uuid[])
+                              $32::timestamptz[], $33::uuid[], $34::text[], $35::timestamptz[], $36::uuid[],
+                              $37::bigint[], $38::timestamptz[], $39::uuid[])
          ON CONFLICT (website_id, conversation_id) DO UPDATE SET
             channel = CASE WHEN (EXCLUDED.first_seen_at, EXCLUDED.channel) < (c.first_seen_at, c.channel)
                            THEN EXCLUDED.channel ELSE c.channel END,
@@ -92,6 +94,14 @@ pub async fn upsert(
                                OR (EXCLUDED.customer_at, EXCLUDED.customer_event) < (c.customer_at, c.customer_event))
                           THEN EXCLUDED.customer_event ELSE c.customer_event END,
             customer_at = LEAST(c.customer_at, EXCLUDED.customer_at),
+            -- The first bot response: the earliest by (time, event id).
+            first_response_ms = CASE WHEN EXCLUDED.first_response_at IS NOT NULL AND (c.first_response_at IS NULL
+                               OR (EXCLUDED.first_response_at, EXCLUDED.first_response_event) < (c.first_response_at, c.first_response_event))
+                          THEN EXCLUDED.first_response_ms ELSE c.first_response_ms END,
+            first_response_event = CASE WHEN EXCLUDED.first_response_at IS NOT NULL AND (c.first_response_at IS NULL
+                               OR (EXCLUDED.first_response_at, EXCLUDED.first_response_event) < (c.first_response_at, c.first_response_event))
+                          THEN EXCLUDED.first_response_event ELSE c.first_response_event END,
+            first_response_at = LEAST(c.first_response_at, EXCLUDED.first_response_at),
             -- As ConversationDelta::status, from the merged values.
             status = CASE
                 WHEN GREATEST(c.closed_at, EXCLUDED.closed_at) IS NOT NULL
@@ -137,6 +147,9 @@ pub async fn upsert(
     .bind(texts(|d| d.customer.as_ref().and_then(|c| c.value.as_deref())))
     .bind(times(|d| d.customer.as_ref().map(|c| c.at)))
     .bind(ids(|d| d.customer.as_ref().map(|c| c.event_id)))
+    .bind(deltas.iter().map(|d| d.first_response.as_ref().map(|r| r.value)).collect::<Vec<_>>())
+    .bind(times(|d| d.first_response.as_ref().map(|r| r.at)))
+    .bind(ids(|d| d.first_response.as_ref().map(|r| r.event_id)))
     .execute(conn)
     .await?;
     Ok(())

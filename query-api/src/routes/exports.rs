@@ -125,29 +125,24 @@ pub async fn export(
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
-                    "SELECT row_to_json(x) FROM (
-                        SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
+                    "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
                             c.first_seen_at AS started_at, c.last_activity_at,
                             EXTRACT(EPOCH FROM c.last_activity_at - c.first_seen_at)::float8 AS duration_s,
                             c.message_count, c.user_messages, c.bot_messages, c.agent_messages,
-                            (SELECT m.response_time_ms FROM messages m
-                             WHERE m.website_id = c.website_id AND m.conversation_id = c.conversation_id
-                               AND m.sender = 'bot' AND m.response_time_ms IS NOT NULL
-                             ORDER BY m.sent_at, m.event_id LIMIT 1) AS first_response_ms,
+                            c.first_response_ms,
                             c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0) AS avg_bot_response_ms,
                             c.requires_human, c.cta_clicks, c.rating, c.contact_id, c.closed_at
                         FROM conversations c",
                 );
             conversation_store::push_filter(&mut q, &filter);
-            q.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id) x");
+            q.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id");
             (format, q, CONVERSATION_COLUMNS)
         }
         "messages" => {
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
-                "SELECT row_to_json(x) FROM (
-                        SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
+                "SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
                             m.sender, m.text, m.sent_at, m.response_time_ms, m.confidence_score,
                             m.requires_human, m.human_replied
                         FROM messages m JOIN (SELECT c.website_id, c.conversation_id
@@ -156,7 +151,7 @@ pub async fn export(
             conversation_store::push_filter(&mut q, &filter);
             q.push(
                 ") c USING (website_id, conversation_id)
-                     ORDER BY m.website_id, m.conversation_id, m.sent_at, m.event_id) x",
+                     ORDER BY m.website_id, m.conversation_id, m.sent_at, m.event_id",
             );
             (format, q, MESSAGE_COLUMNS)
         }
@@ -164,12 +159,12 @@ pub async fn export(
             let (format, params): (_, contacts::ListParams) = parse(&uri)?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
-                "SELECT row_to_json(x) FROM (SELECT website_id, contact_id, name, email, phone,
+                "SELECT website_id, contact_id, name, email, phone,
                         channel, first_seen_at, last_activity_at, conversation_count,
                         request_count, lead_status, notes FROM contacts",
             );
             contact_store::push_filter(&mut q, &filter);
-            q.push(" ORDER BY first_seen_at, website_id, contact_id) x");
+            q.push(" ORDER BY first_seen_at, website_id, contact_id");
             (format, q, CONTACT_COLUMNS)
         }
         "events" => {
@@ -178,7 +173,7 @@ pub async fn export(
             let (start, end) =
                 Days::parse(params.from.as_deref(), params.to.as_deref(), 3_650)?.instants();
             let mut q = QueryBuilder::new(
-                "SELECT row_to_json(x) FROM (SELECT event_id, type, website_id, conversation_id,
+                "SELECT event_id, type, website_id, conversation_id,
                         payload->>'customer_id' AS customer_id, occurred_at, received_at,
                         payload::text AS payload
                      FROM event_log WHERE type <> 'token.created' AND occurred_at >= ",
@@ -187,12 +182,12 @@ pub async fn export(
                 .push(" AND occurred_at < ")
                 .push_bind(end);
             if let Some(w) = websites {
-                q.push(" AND website_id = ANY(").push_bind(w).push(")");
+                crate::store::push_websites(&mut q, "website_id", &w);
             }
             if let Some(t) = params.event_type {
                 q.push(" AND type = ").push_bind(t);
             }
-            q.push(" ORDER BY occurred_at, event_id) x");
+            q.push(" ORDER BY occurred_at, event_id");
             (format, q, EVENT_COLUMNS)
         }
         _ => return Err(ApiError::NotFound("export")),

@@ -371,14 +371,11 @@ async fn analytics_export(
     )?
     .instants();
     let mut q = QueryBuilder::new(
-        "SELECT jsonb_build_object(
-            'event_id', event_id,
-            'user_id', payload->>'customer_id',
-            'session_id', conversation_id,
-            'event_type', CASE type WHEN 'message.sent' THEN 'message'
-                                    WHEN 'cta.clicked' THEN 'cta_click' ELSE type END,
-            'timestamp', occurred_at,
-            'message', COALESCE(payload->>'text', payload->>'label', payload->>'message'))
+        "SELECT event_id, payload->>'customer_id' AS user_id, conversation_id AS session_id,
+            CASE type WHEN 'message.sent' THEN 'message'
+                      WHEN 'cta.clicked' THEN 'cta_click' ELSE type END AS event_type,
+            occurred_at AS timestamp,
+            COALESCE(payload->>'text', payload->>'label', payload->>'message') AS message
          FROM event_log WHERE occurred_at >= ",
     );
     q.push_bind(start)
