@@ -71,9 +71,7 @@ impl Sort {
 pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     q.push(" WHERE true");
     if let Some(w) = &filter.websites {
-        q.push(" AND website_id = ANY(")
-            .push_bind(w.clone())
-            .push(")");
+        super::push_websites(q, "website_id", w);
     }
     if let Some(s) = &filter.search {
         let escaped = s

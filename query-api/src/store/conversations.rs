@@ -126,9 +126,7 @@ impl Sort {
 pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     q.push(" WHERE true");
     if let Some(w) = &filter.websites {
-        q.push(" AND c.website_id = ANY(")
-            .push_bind(w.clone())
-            .push(")");
+        super::push_websites(q, "c.website_id", w);
     }
     if let Some(s) = &filter.status {
         q.push(" AND c.status = ").push_bind(s.clone());

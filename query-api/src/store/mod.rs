@@ -30,6 +30,25 @@ impl Total {
     }
 }
 
+/// Appends ` AND {column} …` keeping the rows of `websites`. One website is compared with `=`
+/// rather than `= ANY(array)`: only then does Postgres know the column holds one value, and
+/// walk a `(website_id, last_activity_at …)` index in the list's order instead of sorting
+/// every match (a contact search on the largest of 50 websites: 32 ms → 1 ms, on 244,000
+/// contacts).
+pub fn push_websites(
+    q: &mut sqlx::QueryBuilder<'_, sqlx::Postgres>,
+    column: &str,
+    websites: &[String],
+) {
+    if let [one] = websites {
+        q.push(format!(" AND {column} = ")).push_bind(one.clone());
+    } else {
+        q.push(format!(" AND {column} = ANY("))
+            .push_bind(websites.to_vec())
+            .push(")");
+    }
+}
+
 /// Counts the rows of `from` (a table, with its alias) that `filter` keeps, stopping at one
 /// past [`Total::CAP`].
 pub async fn count_capped(
