@@ -8,13 +8,13 @@ use std::convert::Infallible;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use chrono::{DateTime, Datelike, Timelike, Utc};
+use futures::StreamExt;
 use sqlx::postgres::PgRow;
 use sqlx::{Column, PgPool, Postgres, QueryBuilder, Row, TypeInfo};
 use std::io::Write as _;
-use uuid::Uuid;
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use crate::error::ApiError;
 

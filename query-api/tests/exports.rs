@@ -182,8 +182,11 @@ async fn the_first_response_is_the_earliest_timed_bot_message_whichever_arrived_
         e
     };
     // Two batches, the later response first: the stored row is merged in SQL, not in one fold.
-    app.given(vec![message("a", "c1", 1, Sender::User, "hi"), bot(9, Some(300))])
-        .await;
+    app.given(vec![
+        message("a", "c1", 1, Sender::User, "hi"),
+        bot(9, Some(300)),
+    ])
+    .await;
     app.given(vec![bot(2, None), bot(5, Some(900))]).await;
     let (_, _, csv) = download(&app, "/v1/exports/conversations?website_id=a").await;
     let records = parse_csv(&csv);
@@ -193,8 +196,7 @@ async fn the_first_response_is_the_earliest_timed_bot_message_whichever_arrived_
     assert_eq!(records[1][column("avg_bot_response_ms")], "600");
     assert_eq!(records[1][column("bot_messages")], "3");
 
-    let (_, _, json) =
-        download(&app, "/v1/exports/conversations?website_id=a&format=json").await;
+    let (_, _, json) = download(&app, "/v1/exports/conversations?website_id=a&format=json").await;
     let rows: Vec<Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(rows[0]["first_response_ms"], 900);
     assert_eq!(rows[0]["avg_bot_response_ms"], 600.0);
