@@ -1,27 +1,19 @@
 //! Upserts conversation deltas. The merge rules mirror `ConversationDelta::merge`, so applying
 //! deltas in any order gives the same row.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::projections::ConversationDelta;
 
-pub async fn upsert(
-    conn: &mut PgConnection,
-    deltas: &[ConversationDelta],
-) -> Result<(), sqlx::Error> {
-    if deltas.is_empty() {
-        return Ok(());
-    }
-    let times = |f: fn(&ConversationDelta) -> Option<DateTime<Utc>>| {
-        deltas.iter().map(f).collect::<Vec<_>>()
-    };
-    let counts = |f: fn(&ConversationDelta) -> i64| deltas.iter().map(f).collect::<Vec<_>>();
-    let ids = |f: fn(&ConversationDelta) -> Option<Uuid>| deltas.iter().map(f).collect::<Vec<_>>();
-    let texts =
-        |f: fn(&ConversationDelta) -> Option<&str>| deltas.iter().map(f).collect::<Vec<_>>();
-    sqlx::query(
+/// The upsert, with the earliest-stamped values written by [`earliest`].
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let customer = earliest("customer", &["customer_id"]);
+    let first_response = earliest("first_response", &["first_response_ms"]);
+    format!(
         "INSERT INTO conversations AS c (website_id, conversation_id, status, channel,
                 widget_loaded_at, engaged_at, first_message_at, last_message_at, message_count,
                 first_seen_at, last_activity_at,
@@ -87,21 +79,9 @@ pub async fn upsert(
             origin_event = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
                           THEN EXCLUDED.origin_event ELSE c.origin_event END,
             origin_at = LEAST(c.origin_at, EXCLUDED.origin_at),
-            customer_id = CASE WHEN EXCLUDED.customer_at IS NOT NULL AND (c.customer_at IS NULL
-                               OR (EXCLUDED.customer_at, EXCLUDED.customer_event) < (c.customer_at, c.customer_event))
-                          THEN EXCLUDED.customer_id ELSE c.customer_id END,
-            customer_event = CASE WHEN EXCLUDED.customer_at IS NOT NULL AND (c.customer_at IS NULL
-                               OR (EXCLUDED.customer_at, EXCLUDED.customer_event) < (c.customer_at, c.customer_event))
-                          THEN EXCLUDED.customer_event ELSE c.customer_event END,
-            customer_at = LEAST(c.customer_at, EXCLUDED.customer_at),
+            {customer},
             -- The first bot response: the earliest by (time, event id).
-            first_response_ms = CASE WHEN EXCLUDED.first_response_at IS NOT NULL AND (c.first_response_at IS NULL
-                               OR (EXCLUDED.first_response_at, EXCLUDED.first_response_event) < (c.first_response_at, c.first_response_event))
-                          THEN EXCLUDED.first_response_ms ELSE c.first_response_ms END,
-            first_response_event = CASE WHEN EXCLUDED.first_response_at IS NOT NULL AND (c.first_response_at IS NULL
-                               OR (EXCLUDED.first_response_at, EXCLUDED.first_response_event) < (c.first_response_at, c.first_response_event))
-                          THEN EXCLUDED.first_response_event ELSE c.first_response_event END,
-            first_response_at = LEAST(c.first_response_at, EXCLUDED.first_response_at),
+            {first_response},
             -- As ConversationDelta::status, from the merged values.
             status = CASE
                 WHEN GREATEST(c.closed_at, EXCLUDED.closed_at) IS NOT NULL
@@ -109,48 +89,131 @@ pub async fn upsert(
                          >= COALESCE(GREATEST(c.last_message_at, EXCLUDED.last_message_at), '-infinity')
                 THEN 'closed'
                 WHEN LEAST(c.engaged_at, EXCLUDED.engaged_at) IS NOT NULL THEN 'active'
-                ELSE 'loaded' END",
+                ELSE 'loaded' END"
     )
-    .bind(deltas.iter().map(|d| d.website_id.as_str()).collect::<Vec<_>>())
-    .bind(deltas.iter().map(|d| d.conversation_id.as_str()).collect::<Vec<_>>())
-    .bind(deltas.iter().map(ConversationDelta::status).collect::<Vec<_>>())
-    .bind(deltas.iter().map(|d| d.channel.as_str()).collect::<Vec<_>>())
-    .bind(times(|d| d.widget_loaded_at))
-    .bind(times(|d| d.engaged_at))
-    .bind(times(|d| d.first_message_at))
-    .bind(times(|d| d.last_message_at))
-    .bind(counts(|d| d.message_count))
-    .bind(times(|d| Some(d.first_seen_at)))
-    .bind(times(|d| Some(d.last_activity_at)))
-    .bind(counts(|d| d.user_messages))
-    .bind(counts(|d| d.bot_messages))
-    .bind(counts(|d| d.agent_messages))
-    .bind(counts(|d| d.bot_response_ms_sum))
-    .bind(counts(|d| d.bot_responses))
-    .bind(deltas.iter().map(|d| d.requires_human).collect::<Vec<_>>())
-    .bind(counts(|d| d.cta_clicks))
-    .bind(times(|d| d.closed.as_ref().map(|c| c.at)))
-    .bind(ids(|d| d.closed.as_ref().map(|c| c.event_id)))
-    .bind(texts(|d| d.closed.as_ref().map(|c| c.value.as_str())))
-    .bind(deltas.iter().map(|d| d.rating.as_ref().map(|r| r.value.0)).collect::<Vec<_>>())
-    .bind(texts(|d| d.rating.as_ref().and_then(|r| r.value.1.as_deref())))
-    .bind(times(|d| d.rating.as_ref().map(|r| r.at)))
-    .bind(ids(|d| d.rating.as_ref().map(|r| r.event_id)))
-    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.ip.as_deref())))
-    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.user_agent.as_deref())))
-    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.device.as_deref())))
-    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.language.as_deref())))
-    .bind(texts(|d| d.origin.as_ref().and_then(|o| o.value.page_url.as_deref())))
-    .bind(texts(|d| d.origin.as_ref().map(|o| o.value.environment.as_str())))
-    .bind(times(|d| d.origin.as_ref().map(|o| o.at)))
-    .bind(ids(|d| d.origin.as_ref().map(|o| o.event_id)))
-    .bind(texts(|d| d.customer.as_ref().and_then(|c| c.value.as_deref())))
-    .bind(times(|d| d.customer.as_ref().map(|c| c.at)))
-    .bind(ids(|d| d.customer.as_ref().map(|c| c.event_id)))
-    .bind(deltas.iter().map(|d| d.first_response.as_ref().map(|r| r.value)).collect::<Vec<_>>())
-    .bind(times(|d| d.first_response.as_ref().map(|r| r.at)))
-    .bind(ids(|d| d.first_response.as_ref().map(|r| r.event_id)))
-    .execute(conn)
-    .await?;
+});
+
+/// `SET` items keeping, of the stored row and the incoming one, the `values` stamped earliest
+/// by `({stamp}_at, {stamp}_event)`, as `Stamped::earliest` does: an incoming row without a
+/// stamp changes nothing.
+fn earliest(stamp: &str, values: &[&str]) -> String {
+    let (at, event) = (format!("{stamp}_at"), format!("{stamp}_event"));
+    let wins = format!(
+        "EXCLUDED.{at} IS NOT NULL AND (c.{at} IS NULL
+            OR (EXCLUDED.{at}, EXCLUDED.{event}) < (c.{at}, c.{event}))"
+    );
+    values
+        .iter()
+        .chain([&event.as_str()])
+        .map(|v| format!("{v} = CASE WHEN {wins} THEN EXCLUDED.{v} ELSE c.{v} END"))
+        .chain([format!("{at} = LEAST(c.{at}, EXCLUDED.{at})")])
+        .collect::<Vec<_>>()
+        .join(",\n            ")
+}
+
+pub async fn upsert(
+    conn: &mut PgConnection,
+    deltas: &[ConversationDelta],
+) -> Result<(), sqlx::Error> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let times = |f: fn(&ConversationDelta) -> Option<DateTime<Utc>>| {
+        deltas.iter().map(f).collect::<Vec<_>>()
+    };
+    let counts = |f: fn(&ConversationDelta) -> i64| deltas.iter().map(f).collect::<Vec<_>>();
+    let ids = |f: fn(&ConversationDelta) -> Option<Uuid>| deltas.iter().map(f).collect::<Vec<_>>();
+    let texts =
+        |f: fn(&ConversationDelta) -> Option<&str>| deltas.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(&UPSERT)
+        .bind(
+            deltas
+                .iter()
+                .map(|d| d.website_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            deltas
+                .iter()
+                .map(|d| d.conversation_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            deltas
+                .iter()
+                .map(ConversationDelta::status)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            deltas
+                .iter()
+                .map(|d| d.channel.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(times(|d| d.widget_loaded_at))
+        .bind(times(|d| d.engaged_at))
+        .bind(times(|d| d.first_message_at))
+        .bind(times(|d| d.last_message_at))
+        .bind(counts(|d| d.message_count))
+        .bind(times(|d| Some(d.first_seen_at)))
+        .bind(times(|d| Some(d.last_activity_at)))
+        .bind(counts(|d| d.user_messages))
+        .bind(counts(|d| d.bot_messages))
+        .bind(counts(|d| d.agent_messages))
+        .bind(counts(|d| d.bot_response_ms_sum))
+        .bind(counts(|d| d.bot_responses))
+        .bind(deltas.iter().map(|d| d.requires_human).collect::<Vec<_>>())
+        .bind(counts(|d| d.cta_clicks))
+        .bind(times(|d| d.closed.as_ref().map(|c| c.at)))
+        .bind(ids(|d| d.closed.as_ref().map(|c| c.event_id)))
+        .bind(texts(|d| d.closed.as_ref().map(|c| c.value.as_str())))
+        .bind(
+            deltas
+                .iter()
+                .map(|d| d.rating.as_ref().map(|r| r.value.0))
+                .collect::<Vec<_>>(),
+        )
+        .bind(texts(|d| {
+            d.rating.as_ref().and_then(|r| r.value.1.as_deref())
+        }))
+        .bind(times(|d| d.rating.as_ref().map(|r| r.at)))
+        .bind(ids(|d| d.rating.as_ref().map(|r| r.event_id)))
+        .bind(texts(|d| {
+            d.origin.as_ref().and_then(|o| o.value.ip.as_deref())
+        }))
+        .bind(texts(|d| {
+            d.origin
+                .as_ref()
+                .and_then(|o| o.value.user_agent.as_deref())
+        }))
+        .bind(texts(|d| {
+            d.origin.as_ref().and_then(|o| o.value.device.as_deref())
+        }))
+        .bind(texts(|d| {
+            d.origin.as_ref().and_then(|o| o.value.language.as_deref())
+        }))
+        .bind(texts(|d| {
+            d.origin.as_ref().and_then(|o| o.value.page_url.as_deref())
+        }))
+        .bind(texts(|d| {
+            d.origin.as_ref().map(|o| o.value.environment.as_str())
+        }))
+        .bind(times(|d| d.origin.as_ref().map(|o| o.at)))
+        .bind(ids(|d| d.origin.as_ref().map(|o| o.event_id)))
+        .bind(texts(|d| {
+            d.customer.as_ref().and_then(|c| c.value.as_deref())
+        }))
+        .bind(times(|d| d.customer.as_ref().map(|c| c.at)))
+        .bind(ids(|d| d.customer.as_ref().map(|c| c.event_id)))
+        .bind(
+            deltas
+                .iter()
+                .map(|d| d.first_response.as_ref().map(|r| r.value))
+                .collect::<Vec<_>>(),
+        )
+        .bind(times(|d| d.first_response.as_ref().map(|r| r.at)))
+        .bind(ids(|d| d.first_response.as_ref().map(|r| r.event_id)))
+        .execute(conn)
+        .await?;
     Ok(())
 }
