@@ -325,6 +325,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sealed_record_keeps_every_clear_member_of_the_plain_encoding() {
+        let key = SubjectKey::generate();
+        for event in [form(), message(Some("cust-42")), message(None)] {
+            let mut expected: Value = serde_json::from_slice(&event.encode().unwrap()).unwrap();
+            for (section, personal) in [("context", CONTEXT_FIELDS), ("payload", PAYLOAD_FIELDS)] {
+                let members = expected[section].as_object_mut().unwrap();
+                members.retain(|name, _| !personal.contains(&name.as_str()));
+            }
+            let mut sealed: Value =
+                serde_json::from_slice(&event.encode_sealed(&key).unwrap()).unwrap();
+            let record = sealed.as_object_mut().unwrap();
+            assert!(record.remove("sealed").is_some());
+            let context = record["context"].as_object_mut().unwrap();
+            context.remove("pseudonyms");
+            assert_eq!(sealed, expected);
+        }
+    }
+
+    #[test]
     fn without_its_key_a_sealed_event_opens_erased_but_still_links_and_counts() {
         let key = SubjectKey::generate();
         let original = form();
