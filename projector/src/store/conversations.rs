@@ -3,11 +3,10 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::projections::ConversationDelta;
+use crate::store::column;
 
 /// The upsert, with the earliest-stamped values written by [`earliest`].
 static UPSERT: LazyLock<String> = LazyLock::new(|| {
@@ -118,101 +117,70 @@ pub async fn upsert(
     if deltas.is_empty() {
         return Ok(());
     }
-    let times = |f: fn(&ConversationDelta) -> Option<DateTime<Utc>>| {
-        deltas.iter().map(f).collect::<Vec<_>>()
-    };
-    let counts = |f: fn(&ConversationDelta) -> i64| deltas.iter().map(f).collect::<Vec<_>>();
-    let ids = |f: fn(&ConversationDelta) -> Option<Uuid>| deltas.iter().map(f).collect::<Vec<_>>();
-    let texts =
-        |f: fn(&ConversationDelta) -> Option<&str>| deltas.iter().map(f).collect::<Vec<_>>();
     sqlx::query(&UPSERT)
-        .bind(
-            deltas
-                .iter()
-                .map(|d| d.website_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            deltas
-                .iter()
-                .map(|d| d.conversation_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            deltas
-                .iter()
-                .map(ConversationDelta::status)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            deltas
-                .iter()
-                .map(|d| d.channel.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(times(|d| d.widget_loaded_at))
-        .bind(times(|d| d.engaged_at))
-        .bind(times(|d| d.first_message_at))
-        .bind(times(|d| d.last_message_at))
-        .bind(counts(|d| d.message_count))
-        .bind(times(|d| Some(d.first_seen_at)))
-        .bind(times(|d| Some(d.last_activity_at)))
-        .bind(counts(|d| d.user_messages))
-        .bind(counts(|d| d.bot_messages))
-        .bind(counts(|d| d.agent_messages))
-        .bind(counts(|d| d.bot_response_ms_sum))
-        .bind(counts(|d| d.bot_responses))
-        .bind(deltas.iter().map(|d| d.requires_human).collect::<Vec<_>>())
-        .bind(counts(|d| d.cta_clicks))
-        .bind(times(|d| d.closed.as_ref().map(|c| c.at)))
-        .bind(ids(|d| d.closed.as_ref().map(|c| c.event_id)))
-        .bind(texts(|d| d.closed.as_ref().map(|c| c.value.as_str())))
-        .bind(
-            deltas
-                .iter()
-                .map(|d| d.rating.as_ref().map(|r| r.value.0))
-                .collect::<Vec<_>>(),
-        )
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| d.website_id.as_str()))
+        .bind(column(deltas, |d| d.conversation_id.as_str()))
+        .bind(column(deltas, |d| d.status()))
+        .bind(column(deltas, |d| d.channel.as_str()))
+        .bind(column(deltas, |d| d.widget_loaded_at))
+        .bind(column(deltas, |d| d.engaged_at))
+        .bind(column(deltas, |d| d.first_message_at))
+        .bind(column(deltas, |d| d.last_message_at))
+        .bind(column(deltas, |d| d.message_count))
+        .bind(column(deltas, |d| d.first_seen_at))
+        .bind(column(deltas, |d| d.last_activity_at))
+        .bind(column(deltas, |d| d.user_messages))
+        .bind(column(deltas, |d| d.bot_messages))
+        .bind(column(deltas, |d| d.agent_messages))
+        .bind(column(deltas, |d| d.bot_response_ms_sum))
+        .bind(column(deltas, |d| d.bot_responses))
+        .bind(column(deltas, |d| d.requires_human))
+        .bind(column(deltas, |d| d.cta_clicks))
+        .bind(column(deltas, |d| d.closed.as_ref().map(|c| c.at)))
+        .bind(column(deltas, |d| d.closed.as_ref().map(|c| c.event_id)))
+        .bind(column(deltas, |d| {
+            d.closed.as_ref().map(|c| c.value.as_str())
+        }))
+        .bind(column(deltas, |d| d.rating.as_ref().map(|r| r.value.0)))
+        .bind(column(deltas, |d| {
             d.rating.as_ref().and_then(|r| r.value.1.as_deref())
         }))
-        .bind(times(|d| d.rating.as_ref().map(|r| r.at)))
-        .bind(ids(|d| d.rating.as_ref().map(|r| r.event_id)))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| d.rating.as_ref().map(|r| r.at)))
+        .bind(column(deltas, |d| d.rating.as_ref().map(|r| r.event_id)))
+        .bind(column(deltas, |d| {
             d.origin.as_ref().and_then(|o| o.value.ip.as_deref())
         }))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| {
             d.origin
                 .as_ref()
                 .and_then(|o| o.value.user_agent.as_deref())
         }))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| {
             d.origin.as_ref().and_then(|o| o.value.device.as_deref())
         }))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| {
             d.origin.as_ref().and_then(|o| o.value.language.as_deref())
         }))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| {
             d.origin.as_ref().and_then(|o| o.value.page_url.as_deref())
         }))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| {
             d.origin.as_ref().map(|o| o.value.environment.as_str())
         }))
-        .bind(times(|d| d.origin.as_ref().map(|o| o.at)))
-        .bind(ids(|d| d.origin.as_ref().map(|o| o.event_id)))
-        .bind(texts(|d| {
+        .bind(column(deltas, |d| d.origin.as_ref().map(|o| o.at)))
+        .bind(column(deltas, |d| d.origin.as_ref().map(|o| o.event_id)))
+        .bind(column(deltas, |d| {
             d.customer.as_ref().and_then(|c| c.value.as_deref())
         }))
-        .bind(times(|d| d.customer.as_ref().map(|c| c.at)))
-        .bind(ids(|d| d.customer.as_ref().map(|c| c.event_id)))
-        .bind(
-            deltas
-                .iter()
-                .map(|d| d.first_response.as_ref().map(|r| r.value))
-                .collect::<Vec<_>>(),
-        )
-        .bind(times(|d| d.first_response.as_ref().map(|r| r.at)))
-        .bind(ids(|d| d.first_response.as_ref().map(|r| r.event_id)))
+        .bind(column(deltas, |d| d.customer.as_ref().map(|c| c.at)))
+        .bind(column(deltas, |d| d.customer.as_ref().map(|c| c.event_id)))
+        .bind(column(deltas, |d| {
+            d.first_response.as_ref().map(|r| r.value)
+        }))
+        .bind(column(deltas, |d| d.first_response.as_ref().map(|r| r.at)))
+        .bind(column(deltas, |d| {
+            d.first_response.as_ref().map(|r| r.event_id)
+        }))
         .execute(conn)
         .await?;
     Ok(())

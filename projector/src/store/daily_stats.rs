@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 
 use crate::projections::ConversationDelta;
 use crate::projections::daily_stats::{DailyDelta, DayKey, day, fold, visitor};
+use crate::store::column;
 
 type ConversationKey = (String, String);
 
@@ -29,18 +30,8 @@ pub async fn engaged_before(
          ORDER BY c.website_id, c.conversation_id
          FOR UPDATE OF c",
     )
-    .bind(
-        deltas
-            .iter()
-            .map(|d| d.website_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        deltas
-            .iter()
-            .map(|d| d.conversation_id.as_str())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(deltas, |d| d.website_id.as_str()))
+    .bind(column(deltas, |d| d.conversation_id.as_str()))
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(w, c, e)| ((w, c), e)).collect())

@@ -26,6 +26,11 @@ use crate::projections;
 /// The read-model schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// One `UNNEST` argument: `f` of every row.
+pub(crate) fn column<'a, R, T>(rows: &'a [R], f: impl FnMut(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(f).collect()
+}
+
 /// One decoded record and where it came from.
 #[derive(Debug, Clone)]
 pub struct Applied {
