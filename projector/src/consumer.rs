@@ -21,6 +21,8 @@ use runtime::kafka::{EventSink, KafkaSink, ProducerConfig, Record};
 use schemas::topics::dead_letter_headers as dlq;
 use schemas::{Event, FieldError};
 use sqlx::PgPool;
+use tokio::sync::{RwLock, watch};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::config::ProjectorConfig;
@@ -56,12 +58,29 @@ pub fn consumer(config: &ProjectorConfig, group: &str) -> anyhow::Result<StreamC
 /// How often the live projector reports to a rebuild and looks for a pause request or a switch.
 const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
 
+/// The read models the workers apply to, behind the gate that pauses them. A worker holds it
+/// for reading while it applies a batch; the controller holds it for writing to pause every
+/// worker between batches (tokio's lock is fair, so a waiting writer holds back new batches)
+/// and to move them to another version.
+struct Live {
+    schema: String,
+    pool: PgPool,
+    /// Bumped when the live version changes: a worker seeing a new one re-assigns its
+    /// partitions from that version's stored offsets.
+    generation: u64,
+}
+
 /// Consumes into the live read models until `shutdown` resolves. A batch that has started is
 /// finished first. `meta` is a pool on the default schema, for the version metadata.
 ///
-/// Between batches it follows a rebuild: when asked, it pauses (so both versions stand still
-/// while they are compared), and when another version has become live it moves there and
-/// resumes from that version's stored offsets.
+/// `PROJECTOR_WORKERS` workers each own a share of the topic's partitions, with a consumer and
+/// a Postgres transaction of their own, so one applies while another decodes or waits on the
+/// broker: the partitions are independent (a conversation's events stay in one), and the
+/// read models derived across them are brought up to date under a lock
+/// ([`store::apply_isolating`]). Between batches the controller follows a rebuild: when asked,
+/// it pauses every worker (so both versions stand still while they are compared), and when
+/// another version has become live it moves them there, each resuming from that version's
+/// stored offsets.
 pub async fn run(
     config: &ProjectorConfig,
     meta: PgPool,
@@ -69,64 +88,146 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
-    let consumer = consumer(config, "colloquy-projector")?;
-    let mut schema = tokio::select! {
+    let schema = tokio::select! {
         () = &mut shutdown => return Ok(()),
         s = retry("read the live version", || async {
             Ok(runtime::read_models::live_schema(&meta).await?)
         }) => s,
     };
-    let mut pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
-    tracing::info!(%schema, "projecting into the live read models");
-    let dead_letters = KafkaSink::new(
-        &config.kafka,
-        &ProducerConfig::new(&config.dead_letter_topic),
-    )
-    .context("cannot create the dead-letter producer")?;
+    let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
+    tracing::info!(%schema, workers = config.workers, "projecting into the live read models");
+    let live = Arc::new(RwLock::new(Live {
+        schema,
+        pool,
+        generation: 0,
+    }));
+    let dead_letters = Arc::new(
+        KafkaSink::new(
+            &config.kafka,
+            &ProducerConfig::new(&config.dead_letter_topic),
+        )
+        .context("cannot create the dead-letter producer")?,
+    );
+    let (stop, stopped) = watch::channel(false);
+    let mut workers = JoinSet::new();
+    for worker in 0..config.workers {
+        workers.spawn(work(
+            config.clone(),
+            Share {
+                worker,
+                of: config.workers,
+            },
+            live.clone(),
+            meta.clone(),
+            dead_letters.clone(),
+            health.clone(),
+            stopped.clone(),
+        ));
+    }
 
-    let assigned = tokio::select! {
-        () = &mut shutdown => return Ok(()),
-        a = retry("load the assignment", || assignment(config, &consumer, &pool)) => a,
-    };
-    consumer
-        .assign(&assigned)
-        .context("cannot assign partitions")?;
-    tracing::info!(topic = %config.topic, partitions = assigned.count(), "partitions assigned");
-    let stored: Vec<(i32, i64)> = assigned
-        .elements()
-        .iter()
-        .map(|e| match e.offset() {
-            Offset::Offset(o) => (e.partition(), o),
-            _ => (e.partition(), 0),
-        })
-        .collect();
-    health.metrics.stored(&stored);
-    health.ready.store(true, Ordering::Relaxed);
-
-    let mut last_control: Option<Instant> = None;
+    let mut failed = None;
     loop {
-        if last_control.is_none_or(|at| at.elapsed() >= CONTROL_INTERVAL) {
-            last_control = Some(Instant::now());
-            if let Some(moved) = follow_rebuild(&meta, &schema, &mut shutdown).await {
-                schema = moved;
-                pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
-                let assigned = tokio::select! {
-                    () = &mut shutdown => break,
-                    a = retry("load the assignment", || assignment(config, &consumer, &pool)) => a,
-                };
-                // Re-assigning seeks every partition to the new version's stored offsets;
-                // whatever was fetched for the old version is dropped.
-                consumer
-                    .assign(&assigned)
-                    .context("cannot assign partitions")?;
-                tracing::info!(%schema, "now projecting into the new live read models");
-            }
+        tokio::select! {
+            () = &mut shutdown => break,
+            done = workers.join_next() => match done {
+                Some(Ok(Ok(()))) => continue,
+                Some(Ok(Err(error))) => { failed = Some(error); break; }
+                Some(Err(panicked)) => { failed = Some(anyhow::anyhow!("a worker failed: {panicked}")); break; }
+                None => break,
+            },
+            () = tokio::time::sleep(CONTROL_INTERVAL) => {}
+        }
+        let schema = live.read().await.schema.clone();
+        if let Some(moved) = follow_rebuild(&meta, &schema, &live, &mut shutdown).await {
+            let pool = runtime::read_models::pool_for_schema(&config.postgres, &moved)?;
+            let mut live = live.write().await;
+            live.generation += 1;
+            live.pool = pool;
+            live.schema = moved;
+            tracing::info!(schema = %live.schema, "now projecting into the new live read models");
+        }
+    }
+    // Workers finish the batch in hand and stop.
+    let _ = stop.send(true);
+    while let Some(done) = workers.join_next().await {
+        if let Ok(Err(error)) = done {
+            failed.get_or_insert(error);
+        }
+    }
+    tracing::info!("projector stopped");
+    failed.map_or(Ok(()), Err)
+}
+
+/// Which of the topic's partitions a worker owns: every `of`-th, from its `worker`-th.
+#[derive(Debug, Clone, Copy)]
+pub struct Share {
+    pub worker: usize,
+    pub of: usize,
+}
+
+impl Share {
+    /// Everything, for a process reading the whole topic alone.
+    pub const ALL: Share = Share { worker: 0, of: 1 };
+
+    pub fn owned(self, partitions: &[i32]) -> Vec<i32> {
+        let mut sorted = partitions.to_vec();
+        sorted.sort_unstable();
+        sorted
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.of == self.worker)
+            .map(|(_, p)| p)
+            .collect()
+    }
+}
+
+/// One worker: consumes its share of the partitions and applies it batch by batch, each
+/// batch with its offsets in one transaction, until `stopped`.
+async fn work(
+    config: ProjectorConfig,
+    share: Share,
+    live: Arc<RwLock<Live>>,
+    meta: PgPool,
+    dead_letters: Arc<KafkaSink>,
+    health: Arc<Health>,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let config = &config;
+    let consumer = consumer(config, "colloquy-projector")?;
+    let mut generation = None;
+    while !*stopped.borrow() {
+        let current = live.read().await.generation;
+        if generation != Some(current) {
+            let pool = live.read().await.pool.clone();
+            let assigned = tokio::select! {
+                _ = stopped.changed() => break,
+                a = retry("load the assignment", || assignment(config, &consumer, &pool, share)) => a,
+            };
+            // Assigning seeks every partition to this version's stored offsets; whatever
+            // was fetched for another version is dropped.
+            consumer
+                .assign(&assigned)
+                .context("cannot assign partitions")?;
+            tracing::info!(
+                topic = %config.topic,
+                worker = share.worker,
+                partitions = assigned.count(),
+                "partitions assigned"
+            );
+            health.metrics.stored(&positions(&assigned));
+            health.ready.store(true, Ordering::Relaxed);
+            generation = Some(current);
         }
         let batch = tokio::select! {
-            () = &mut shutdown => break,
+            _ = stopped.changed() => break,
             batch = next_batch(&consumer, config, CONTROL_INTERVAL) => batch,
         };
         if batch.is_empty() {
+            continue;
+        }
+        let applying = live.read().await;
+        if Some(applying.generation) != generation {
+            // Fetched for the version this worker no longer applies to.
             continue;
         }
         let started = Instant::now();
@@ -136,7 +237,8 @@ pub async fn run(
                 let prepared = prepare(&batch, &meta)
                     .await
                     .context("cannot read the keys of sealed records")?;
-                let outcome = commit_batch(config, &pool, &dead_letters, &batch, &prepared).await?;
+                let outcome =
+                    commit_batch(config, &applying.pool, &dead_letters, &batch, &prepared).await?;
                 anyhow::Ok((prepared, outcome))
             };
             match committed.await {
@@ -150,6 +252,7 @@ pub async fn run(
                     m.stored(&prepared.next_offsets);
                     health.ready.store(true, Ordering::Relaxed);
                     tracing::debug!(
+                        worker = share.worker,
                         records = batch.len(),
                         applied = outcome.applied,
                         duplicates = outcome.duplicates,
@@ -166,37 +269,56 @@ pub async fn run(
                     attempt += 1;
                     tracing::error!(
                         error = format!("{error:#}"),
+                        worker = share.worker,
                         attempt,
                         "batch failed, retrying"
                     );
                     tokio::select! {
-                        () = &mut shutdown => return Ok(()),
+                        _ = stopped.changed() => return Ok(()),
                         () = tokio::time::sleep(backoff(attempt)) => {}
                     }
                 }
             }
         }
     }
-    tracing::info!("projector stopped");
     Ok(())
 }
 
-/// Reports to a rebuild (heartbeat), pauses while one asks, and returns the live schema if it
-/// is no longer `schema`. Metadata errors are logged and ignored: without the metadata there is
-/// no rebuild to follow, and projecting must not stop for it.
+/// Where an assignment starts each partition.
+fn positions(assigned: &TopicPartitionList) -> Vec<(i32, i64)> {
+    assigned
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => (e.partition(), o),
+            _ => (e.partition(), 0),
+        })
+        .collect()
+}
+
+/// Reports to a rebuild (heartbeat), pauses every worker while one asks, and returns the live
+/// schema if it is no longer `schema`. Metadata errors are logged and ignored: without the
+/// metadata there is no rebuild to follow, and projecting must not stop for it.
 async fn follow_rebuild(
     meta: &PgPool,
     schema: &str,
+    live: &RwLock<Live>,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Option<String> {
-    let mut pausing = false;
+    // Held while paused: every worker has finished its batch and none starts another.
+    let mut paused = None;
     loop {
-        match versions::heartbeat(meta, pausing).await {
+        match versions::heartbeat(meta, paused.is_some()).await {
             Ok(true) => {
-                if !pausing {
-                    tracing::info!("a rebuild asked to pause; paused between batches");
+                if paused.is_none() {
+                    tracing::info!("a rebuild asked to pause; pausing between batches");
+                    tokio::select! {
+                        () = shutdown.as_mut() => return None,
+                        guard = live.write() => paused = Some(guard),
+                    }
+                    // Report it at once rather than after the next sleep.
+                    continue;
                 }
-                pausing = true;
             }
             Ok(false) => break,
             Err(error) => {
@@ -209,7 +331,7 @@ async fn follow_rebuild(
             () = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
-    if pausing {
+    if paused.take().is_some() {
         let _ = versions::heartbeat(meta, false).await;
         tracing::info!("resumed");
     }
@@ -238,17 +360,18 @@ pub fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow
     Ok(partitions)
 }
 
-/// Every partition of the topic, at the stored offset or the beginning.
+/// The `share` of the topic's partitions, each at the stored offset or the beginning.
 pub async fn assignment(
     config: &ProjectorConfig,
     consumer: &StreamConsumer,
     pool: &PgPool,
+    share: Share,
 ) -> anyhow::Result<TopicPartitionList> {
     let stored = store::offsets::load(pool, &config.topic)
         .await
         .context("cannot read stored offsets")?;
     let mut list = TopicPartitionList::new();
-    for p in partitions(config, consumer)? {
+    for p in share.owned(&partitions(config, consumer)?) {
         let offset = stored
             .get(&p)
             .map_or(Offset::Beginning, |o| Offset::Offset(*o));
@@ -491,6 +614,20 @@ mod tests {
         assert_eq!(prepared.poison.len(), 1);
         assert!(prepared.events.is_empty());
         assert_eq!(prepared.next_offsets, vec![(3, 1)]);
+    }
+
+    #[test]
+    fn workers_share_every_partition_once() {
+        let partitions: Vec<i32> = (0..12).rev().collect();
+        let shares: Vec<Vec<i32>> = (0..5)
+            .map(|worker| Share { worker, of: 5 }.owned(&partitions))
+            .collect();
+        assert_eq!(shares[0], vec![0, 5, 10]);
+        assert_eq!(shares[4], vec![4, 9]);
+        let mut all: Vec<i32> = shares.concat();
+        all.sort_unstable();
+        assert_eq!(all, (0..12).collect::<Vec<_>>());
+        assert_eq!(Share::ALL.owned(&partitions), (0..12).collect::<Vec<_>>());
     }
 
     #[test]

@@ -14,7 +14,11 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 mod common;
-use common::{all_tables, apply_one_at_a_time, every_row, fresh_pool};
+use common::{
+    all_tables, apply_one_at_a_time, apply_side_by_side, every_read_model_row, every_row,
+    fresh_pool,
+};
+use projector::store::{Applied, apply_batch};
 
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
     schemas::testing::event("site", conversation, at(seconds), payload)
@@ -39,6 +43,21 @@ fn submitted(conversation: &str, seconds: i64, email: Option<&str>, phone: Optio
     );
     e.context.ip = Some("203.0.113.9".parse().unwrap());
     e.context.user_agent = Some("Mozilla/5.0 (X11; Linux x86_64)".into());
+    e
+}
+
+/// A visitor's message in `conversation`, naming the website's own `customer` id if given.
+fn message(conversation: &str, seconds: i64, customer: Option<&str>) -> Event {
+    let mut e = schemas::testing::message(
+        "site",
+        conversation,
+        at(seconds),
+        Sender::User,
+        "my order number is 4411",
+    );
+    if let Payload::MessageSent(m) = &mut e.payload {
+        m.customer_id = customer.map(Into::into);
+    }
     e
 }
 
@@ -311,4 +330,69 @@ async fn erasure_removes_the_person_from_every_table_even_what_arrives_after_it(
         everything.iter().any(|r| r.contains(&phone_contact)),
         "the phone's key stays, so later submissions keep matching the erased contact"
     );
+}
+
+fn on_partition(partition: i32, event: Event) -> Vec<Applied> {
+    vec![Applied {
+        partition,
+        offset: 0,
+        event,
+    }]
+}
+
+/// Two workers apply their partitions in concurrent transactions. When both batches touch
+/// conversations of one person, the contact comes out as if the batches had been applied one
+/// after the other, and neither is refused for colliding with the other.
+#[tokio::test]
+async fn a_contact_both_workers_touch_at_once_comes_out_as_if_applied_in_turn() {
+    let known = [
+        submitted("c1", 5, Some("olivia@lumoco.dev"), None),
+        submitted("c2", 6, Some("olivia@lumoco.dev"), None),
+    ];
+    // Days apart, so that the batches share no daily statistics row.
+    let first = message("c1", 100, None);
+    let second = message("c2", 3 * 86_400, None);
+
+    let (first, second) = (on_partition(0, first), on_partition(1, second));
+    let in_turn = fresh_pool().await;
+    apply_one_at_a_time(&in_turn, &known).await;
+    for batch in [&first, &second] {
+        apply_batch(&in_turn, "t", batch, &[]).await.unwrap();
+    }
+    let pool = fresh_pool().await;
+    apply_one_at_a_time(&pool, &known).await;
+    let refused = apply_side_by_side(&pool, first, second).await;
+
+    assert_eq!(refused, (0, 0));
+    assert_eq!(contacts(&pool).await.len(), 1);
+    assert_eq!(contacts(&pool).await, contacts(&in_turn).await);
+}
+
+/// The erasure of a customer and a new conversation naming them, applied at once by two
+/// workers: the conversation loses its personal data as it would had they come in turn.
+#[tokio::test]
+async fn an_erasure_and_a_conversation_it_reaches_applied_at_once_still_erase() {
+    let erase = admin(
+        Payload::CustomerErased(schemas::payloads::CustomerErased {
+            customer_key: schemas::contact_keys::customer_key("site", "cust-olivia"),
+        }),
+        10,
+    );
+    let named = message("c1", 3 * 86_400, Some("cust-olivia"));
+
+    let (erase, named) = (on_partition(0, erase), on_partition(1, named));
+    let in_turn = fresh_pool().await;
+    for batch in [&erase, &named] {
+        apply_batch(&in_turn, "t", batch, &[]).await.unwrap();
+    }
+    let pool = fresh_pool().await;
+    let refused = apply_side_by_side(&pool, erase, named).await;
+
+    assert_eq!(refused, (0, 0));
+    let rows = every_read_model_row(&pool).await;
+    assert!(
+        !rows.iter().any(|r| r.contains("my order number")),
+        "{rows:#?}"
+    );
+    assert_eq!(rows, every_read_model_row(&in_turn).await);
 }

@@ -209,6 +209,26 @@ async fn one_by_one(
     Ok((outcome, refused))
 }
 
+/// Waits for the other transactions deriving into this schema to commit, and keeps them
+/// waiting until this one does.
+///
+/// What follows derives rows from other rows across partitions (a contact from the
+/// submissions of all its conversations; erasure and retention from the conversations they
+/// reach), and projector workers apply partitions in concurrent transactions. Under READ
+/// COMMITTED two of them would each derive from what the other had not committed yet, and the
+/// later commit would overwrite the earlier's share (a contact missing a conversation). Behind
+/// this lock, the later one derives after the earlier committed and sees all of it; the
+/// writes before it (the event log, messages, conversations, counters) touch each
+/// partition's own rows or add commutatively, and still run side by side.
+async fn derive_lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('colloquy.derive.' || current_schema(), 0))",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The writes of [`apply`], in the caller's transaction, without the offsets.
 async fn apply_in(
     conn: &mut PgConnection,
@@ -263,6 +283,7 @@ async fn apply_in(
         .into_iter()
         .collect();
     let now = derive == Derive::Now;
+    derive_lock(&mut *conn).await?;
     contacts::apply(
         &mut *conn,
         &changes.contacts,

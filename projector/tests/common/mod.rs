@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use projector::store::{Applied, MIGRATOR, apply_batch};
+use projector::store::{Applied, Derive, MIGRATOR, apply_batch, apply_isolating};
 use projector::versions::BOOKKEEPING;
 use schemas::Event;
 use sqlx::PgPool;
@@ -68,4 +68,45 @@ pub async fn all_tables(pool: &PgPool) -> Vec<String> {
     .fetch_all(pool)
     .await
     .expect("list tables")
+}
+
+/// Applies `first` and `second` the way two projector workers would: `first` in a transaction
+/// that commits only once `second`'s, started meanwhile, has run until it waits for a lock
+/// `first` holds (or finished without one). Returns how many events of each batch Postgres
+/// refused.
+pub async fn apply_side_by_side(
+    pool: &PgPool,
+    first: Vec<Applied>,
+    second: Vec<Applied>,
+) -> (usize, usize) {
+    let applied = apply_isolating(pool, "t", &first, &[], Derive::Now)
+        .await
+        .expect("apply the first batch");
+    let first_refused = applied.refused.len();
+    let other = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let applied = apply_isolating(&pool, "t", &second, &[], Derive::Now)
+                .await
+                .expect("apply the second batch");
+            let refused = applied.refused.len();
+            applied.commit().await.expect("commit the second batch");
+            refused
+        }
+    });
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("read pg_stat_activity");
+        if waiting > 0 || other.is_finished() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    applied.commit().await.expect("commit the first batch");
+    (first_refused, other.await.expect("the second batch"))
 }
