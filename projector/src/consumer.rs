@@ -493,9 +493,10 @@ async fn commit_batch(
         .collect();
     dead_letter(config, dead_letters, &poison).await?;
     let (events, offsets) = (&prepared.events, &prepared.next_offsets);
-    let isolated = store::apply_isolating(pool, &config.topic, events, offsets, store::Derive::Now)
-        .await
-        .context("cannot apply the batch")?;
+    let mut isolated =
+        store::apply_isolating(pool, &config.topic, events, offsets, store::Derive::Now)
+            .await
+            .context("cannot apply the batch")?;
     let refused: Vec<(&OwnedMessage, &str)> = isolated
         .refused
         .iter()
@@ -517,6 +518,11 @@ async fn commit_batch(
         duplicates: isolated.outcome.duplicates,
         refused: refused.len(),
     };
+    // Dashboards hear of the batch as it becomes readable (`GET /v1/stream`).
+    isolated
+        .announce()
+        .await
+        .context("cannot announce the batch")?;
     isolated.commit().await.context("cannot apply the batch")?;
     Ok(committed)
 }

@@ -6,6 +6,7 @@
 //! - [`auth`]: bearer tokens and the websites each may see ([`auth::Scope`]).
 //! - [`actions`]: producing admin events and waiting for the projector to apply them.
 //! - [`freshness`]: the projector position a read reflects (`as_of`).
+//! - [`live`]: the changes the projector announces, fanned out to `GET /v1/stream`.
 //! - [`routes`]: the route table; one module per resource, `legacy` for the routes existing
 //!   dashboards call.
 //! - [`store`]: the SQL behind each view, as small functions returning `*Row` types.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod freshness;
+pub mod live;
 pub mod retention;
 pub mod routes;
 pub mod store;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub admin_wait: Duration,
     /// The keys admin events about a person are sealed with (contact edits, request notes).
     pub subject_keys: Arc<SubjectKeys>,
+    /// What the projector announces as it commits, for `GET /v1/stream`.
+    pub live: live::Feed,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -56,6 +60,7 @@ pub async fn build(
 ) -> std::io::Result<HttpServer> {
     let state = AppState {
         subject_keys: Arc::new(SubjectKeys::new(pool.clone())),
+        live: live::Feed::listen(pool.clone()),
         pool,
         admin_token: config.admin_token.as_str().into(),
         sink,

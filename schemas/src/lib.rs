@@ -12,15 +12,17 @@
 //! - [`error`]: [`FieldError`], a validation failure that names the offending field.
 //! - `testing` (feature `testing`): event builders for tests.
 //! - [`topics`]: the Kafka topics and their message headers.
+//! - [`live`]: the changes the live projector announces as it commits, for `GET /v1/stream`.
 //! - [`json_schema`]: JSON Schema documents generated from these types (checked in under `json/`).
 
 pub mod contact_keys;
 pub mod envelope;
 pub mod error;
 pub mod json_schema;
+pub mod live;
 pub mod payloads;
 pub mod sealing;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod topics;
 

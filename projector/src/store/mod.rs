@@ -18,6 +18,7 @@ pub mod websites;
 use std::collections::{BTreeSet, HashSet};
 
 use schemas::Event;
+use schemas::live::{self, Change};
 use sqlx::migrate::Migrator;
 use sqlx::{Acquire as _, PgConnection, PgPool};
 
@@ -103,7 +104,7 @@ pub async fn apply(
     derive: Derive,
 ) -> Result<BatchOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let outcome = apply_in(&mut tx, events, derive).await?;
+    let (outcome, _) = apply_in(&mut tx, events, derive).await?;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
     Ok(outcome)
@@ -137,9 +138,24 @@ pub struct Isolated {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     pub outcome: BatchOutcome,
     pub refused: Vec<Refused>,
+    /// What the live feed says of the events applied for the first time.
+    pub changes: Vec<Change>,
 }
 
 impl Isolated {
+    /// Announces [`Isolated::changes`] on the live feed ([`schemas::live`]), delivered to
+    /// listeners when (and only if) the transaction commits.
+    pub async fn announce(&mut self) -> Result<(), sqlx::Error> {
+        for payload in live::payloads(&self.changes) {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(live::CHANNEL)
+                .bind(payload)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
@@ -160,10 +176,10 @@ pub async fn apply_isolating(
     let mut tx = pool.begin().await?;
     let mut whole = tx.begin().await?;
     let result = apply_in(&mut whole, events, derive).await;
-    let (outcome, refused) = match result {
-        Ok(outcome) => {
+    let (outcome, refused, changes) = match result {
+        Ok((outcome, changes)) => {
             whole.commit().await?;
-            (outcome, Vec::new())
+            (outcome, Vec::new(), changes)
         }
         Err(error) if refused_for_data(&error) => {
             whole.rollback().await?;
@@ -177,6 +193,7 @@ pub async fn apply_isolating(
         tx,
         outcome,
         refused,
+        changes,
     })
 }
 
@@ -185,16 +202,18 @@ async fn one_by_one(
     tx: &mut PgConnection,
     events: &[Applied],
     derive: Derive,
-) -> Result<(BatchOutcome, Vec<Refused>), sqlx::Error> {
+) -> Result<(BatchOutcome, Vec<Refused>, Vec<Change>), sqlx::Error> {
     let mut outcome = BatchOutcome::default();
     let mut refused = Vec::new();
+    let mut changes = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let mut savepoint = tx.begin().await?;
         match apply_in(&mut savepoint, std::slice::from_ref(event), derive).await {
-            Ok(one) => {
+            Ok((one, announced)) => {
                 savepoint.commit().await?;
                 outcome.applied += one.applied;
                 outcome.duplicates += one.duplicates;
+                changes.extend(announced);
             }
             Err(error) if refused_for_data(&error) => {
                 savepoint.rollback().await?;
@@ -206,7 +225,7 @@ async fn one_by_one(
             Err(error) => return Err(error),
         }
     }
-    Ok((outcome, refused))
+    Ok((outcome, refused, changes))
 }
 
 /// Waits for the other transactions deriving into this schema to commit, and keeps them
@@ -229,12 +248,13 @@ async fn derive_lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The writes of [`apply`], in the caller's transaction, without the offsets.
+/// The writes of [`apply`], in the caller's transaction, without the offsets; with what the
+/// live feed would say of the events applied for the first time.
 async fn apply_in(
     conn: &mut PgConnection,
     events: &[Applied],
     derive: Derive,
-) -> Result<BatchOutcome, sqlx::Error> {
+) -> Result<(BatchOutcome, Vec<Change>), sqlx::Error> {
     // A record can be delivered twice in one batch (a client retry landing next to the
     // original); keep the first.
     let mut seen = HashSet::new();
@@ -309,8 +329,12 @@ async fn apply_in(
     if now {
         funnel::refresh(&mut *conn, &conversations).await?;
     }
-    Ok(BatchOutcome {
+    let outcome = BatchOutcome {
         applied: new_events.len(),
         duplicates: events.len() - new_events.len(),
-    })
+    };
+    Ok((
+        outcome,
+        new_events.into_iter().filter_map(Change::of).collect(),
+    ))
 }

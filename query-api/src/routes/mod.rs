@@ -9,6 +9,7 @@ mod openapi;
 mod params;
 mod requests;
 mod stats;
+mod stream;
 mod subjects;
 mod websites;
 
@@ -65,6 +66,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             freshness_header,
         ))
+        // A stream outlives any one position of the projector: no `X-As-Of`.
+        .route("/v1/stream", get(stream::stream))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs))
         .route("/_liveness", get(health::liveness))

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use projector::store::{Applied, MIGRATOR, apply_batch};
+use projector::store::{Applied, Derive, MIGRATOR, apply_batch, apply_isolating};
 use query_api::QueryApiConfig;
 use runtime::kafka::{EventSink, Record, SinkError};
 use schemas::testing::at;
@@ -114,6 +114,7 @@ pub async fn spawn_app() -> TestApp {
         admin_token: config.admin_token.as_str().into(),
         sink: sink.clone(),
         admin_wait: config.admin_wait,
+        live: query_api::live::Feed::default(),
     };
     let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
@@ -193,6 +194,25 @@ impl TestApp {
         apply_batch(&self.pool, "t", &applied, &[(1, next)])
             .await
             .unwrap();
+    }
+
+    /// Applies `events` as the live projector does: in one transaction with their offsets,
+    /// announcing what was new on the live feed as it commits.
+    pub async fn announced(&self, events: Vec<Event>) {
+        let applied: Vec<Applied> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Applied {
+                partition: 2,
+                offset: i as i64,
+                event,
+            })
+            .collect();
+        let mut isolated = apply_isolating(&self.pool, "t", &applied, &[], Derive::Now)
+            .await
+            .unwrap();
+        isolated.announce().await.unwrap();
+        isolated.commit().await.unwrap();
     }
 
     /// A token that sees only `websites`, made through the API.
