@@ -176,3 +176,46 @@ async fn the_projector_reports_applied_events_and_zero_lag_once_caught_up() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboards_stream_hears_of_events_as_the_projector_applies_them() {
+    let stack = Stack::start(12).await;
+    let mut stream = stack
+        .http
+        .get(format!("{}/v1/stream", stack.query_url))
+        .bearer_auth(e2e::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut heard = String::new();
+    let mut listen_until = async |heard: &mut String, done: &dyn Fn(&str) -> bool| {
+        while !done(heard) {
+            let chunk = tokio::time::timeout(TIMEOUT, stream.chunk())
+                .await
+                .expect("the stream went quiet")
+                .unwrap()
+                .expect("the stream ended");
+            heard.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    listen_until(&mut heard, &|h| h.contains("event: ready")).await;
+
+    let ids = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    let response = stack.post_events(&three_events("conv-live", &ids)).await;
+    assert_eq!(response.status(), 200);
+    listen_until(&mut heard, &|h| {
+        ids.iter().all(|id| h.contains(&format!("id: {id}")))
+    })
+    .await;
+    assert!(heard.contains("event: widget.loaded"), "{heard}");
+    assert!(heard.contains("event: message.sent"), "{heard}");
+    assert!(
+        heard.contains(r#""conversation_id":"conv-live""#),
+        "{heard}"
+    );
+    assert!(
+        !heard.contains("Norway"),
+        "a message's text is not on the stream: {heard}"
+    );
+}
