@@ -220,6 +220,16 @@ async fn stats_give_rates_the_previous_period_and_a_series() {
         .map(|h| h["widget_loads"].as_i64().unwrap())
         .sum();
     assert_eq!(loads, 2);
+    // The hours add up to their day, for every kind of message.
+    for sender in ["user_messages", "bot_messages"] {
+        let by_hour: i64 = hours.iter().map(|h| h[sender].as_i64().unwrap()).sum();
+        assert!(by_hour > 0, "no {sender} by hour");
+        assert_eq!(
+            by_hour,
+            body["series"][6][sender].as_i64().unwrap(),
+            "{sender}"
+        );
+    }
     assert!(body["as_of"].is_object());
 }
 

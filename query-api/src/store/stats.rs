@@ -166,8 +166,8 @@ pub async fn hourly(
     sqlx::query_as(
         "SELECT h.hour,
             count(*) FILTER (WHERE e.type = 'widget.loaded') AS widget_loads,
-            count(*) FILTER (WHERE e.type = 'message.sent' AND e.payload->>'sender' = 'user') AS user_messages,
-            count(*) FILTER (WHERE e.type = 'message.sent' AND e.payload->>'sender' = 'bot') AS bot_messages,
+            count(*) FILTER (WHERE e.type = 'message.sent' AND e.payload->'sender'->>'type' = 'user') AS user_messages,
+            count(*) FILTER (WHERE e.type = 'message.sent' AND e.payload->'sender'->>'type' = 'bot') AS bot_messages,
             count(*) FILTER (WHERE e.type = 'cta.clicked') AS cta_clicks,
             count(*) FILTER (WHERE e.type = 'contact.submitted') AS contact_requests
          FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') AS h(hour)
