@@ -401,3 +401,37 @@ async fn injection_strings_in_every_parameter_are_never_a_server_error_and_chang
     assert!(tried > 300, "only {tried} requests");
     assert_eq!(counts().await, before, "a request changed the data");
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_whole_with_a_policy_that_refuses_other_origins() {
+    let app = spawn_app().await;
+    let page = app
+        .http
+        .get(format!("{}/admin", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    let html = page.text().await.unwrap();
+    // Everything it loads comes from query-api itself: no CDN, works offline.
+    for asset in ["/admin/assets/app.js", "/admin/assets/app.css"] {
+        assert!(html.contains(asset), "{asset} not in the page");
+        let response = app
+            .http
+            .get(format!("{}{asset}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let text = response.text().await.unwrap();
+        // The SVG namespace is a name, not a place anything is loaded from.
+        let text = text.replace("http://www.w3.org/2000/svg", "");
+        assert!(!text.contains("http"), "{asset} names another origin");
+    }
+    assert!(!html.contains("http"), "the page names another origin");
+}

@@ -2,6 +2,7 @@
 
 mod contacts;
 mod conversations;
+mod dashboard;
 mod exports;
 mod health;
 mod legacy;
@@ -66,6 +67,9 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             freshness_header,
         ))
+        .route("/admin", get(dashboard::page))
+        .route("/admin/assets/app.js", get(dashboard::script))
+        .route("/admin/assets/app.css", get(dashboard::style))
         // A stream outlives any one position of the projector: no `X-As-Of`.
         .route("/v1/stream", get(stream::stream))
         .route("/openapi.json", get(openapi::openapi_json))

@@ -1,0 +1,541 @@
+// The admin dashboard: plain DOM and fetch against the query API, nothing loaded from elsewhere.
+// Every value from the API is placed with textContent (through `h`), never as HTML: message
+// texts and names come from website visitors.
+"use strict";
+
+const state = { token: sessionStorage.getItem("colloquy-token"), websites: [], stream: null };
+
+// ---- helpers --------------------------------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: Object.assign(
+      { Authorization: `Bearer ${state.token}` },
+      body === undefined ? {} : { "Content-Type": "application/json" },
+    ),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    logout();
+    throw new Error("the token was not accepted");
+  }
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : {};
+  if (!response.ok) throw new Error(json.error || json.message || `${response.status}`);
+  return json;
+}
+
+function query(params) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== "" && v !== undefined && v !== null) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : "";
+}
+
+const when = (t) => (t ? new Date(t).toLocaleString() : "");
+const day = (d) => d.toISOString().slice(0, 10);
+const number = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString(undefined, { maximumFractionDigits: 2 }));
+const percent = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)}%`);
+
+function websiteSelect(value, onchange) {
+  return h("label", {}, "Website",
+    h("select", { id: "website", onchange },
+      h("option", { value: "" }, "All websites"),
+      state.websites.map((w) => h("option", { value: w.website_id, selected: w.website_id === value }, w.name || w.website_id))));
+}
+
+function showError(where, error) {
+  where.replaceChildren(h("p", { class: "error", role: "alert" }, String(error.message || error)));
+}
+
+// ---- login ----------------------------------------------------------------------------------
+
+function logout() {
+  sessionStorage.removeItem("colloquy-token");
+  state.token = null;
+  if (state.stream) state.stream.abort();
+  location.hash = "";
+  location.reload();
+}
+
+async function login(token) {
+  state.token = token;
+  const answer = await api("GET", "/v1/websites");
+  state.websites = answer.websites || [];
+  sessionStorage.setItem("colloquy-token", token);
+  document.getElementById("tabs").hidden = false;
+  document.getElementById("logout").hidden = false;
+  listen();
+  route();
+}
+
+document.getElementById("login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await login(document.getElementById("token").value.trim());
+  } catch (error) {
+    state.token = null;
+    document.getElementById("login-error").textContent = `Cannot log in: ${error.message}`;
+  }
+});
+document.getElementById("logout").addEventListener("click", logout);
+
+// ---- live updates: GET /v1/stream, read with fetch so the token stays in a header ------------
+
+const listeners = new Set();
+
+async function listen() {
+  const badge = document.getElementById("live");
+  badge.hidden = false;
+  for (;;) {
+    state.stream = new AbortController();
+    try {
+      const response = await fetch("/v1/stream", {
+        headers: { Authorization: `Bearer ${state.token}` },
+        signal: state.stream.signal,
+      });
+      if (!response.ok) throw new Error(`${response.status}`);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let name = "message", data = "";
+          for (const line of block.split("\n")) {
+            if (line.startsWith("event:")) name = line.slice(6).trim();
+            else if (line.startsWith("data:")) data += line.slice(5).trim();
+          }
+          if (!data) continue;
+          if (name === "ready") badge.className = "live";
+          for (const f of listeners) f(name, JSON.parse(data));
+        }
+      }
+    } catch (error) {
+      if (state.stream.signal.aborted) return;
+    }
+    badge.className = "live off";
+    // Reconnect, and read again what is shown: changes may have been missed.
+    await new Promise((r) => setTimeout(r, 2000));
+    for (const f of listeners) f("resync", {});
+  }
+}
+
+// Calls `refresh` at most once a second while events of `types` arrive for the view.
+function onLive(types, refresh) {
+  let pending = null;
+  const f = (name) => {
+    if (name !== "resync" && !types.includes(name)) return;
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; refresh(); }, 1000);
+  };
+  listeners.add(f);
+  return () => { listeners.delete(f); clearTimeout(pending); };
+}
+
+// ---- routing --------------------------------------------------------------------------------
+
+let leave = () => {};
+const views = { overview, conversations, contacts, requests };
+
+function route() {
+  if (!state.token) return;
+  const [name, id] = (location.hash.slice(1) || "overview").split("/");
+  for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.hash === `#${name}`);
+  leave();
+  leave = () => {};
+  const main = document.getElementById("main");
+  main.replaceChildren();
+  (views[name] || overview)(main, id ? decodeURIComponent(id) : undefined);
+}
+window.addEventListener("hashchange", route);
+
+// ---- overview -------------------------------------------------------------------------------
+
+const METRICS = [
+  ["widget_loads", "Widget loads", number],
+  ["engaged_conversations", "Conversations", number],
+  ["interaction_rate", "Interaction rate", percent],
+  ["messages", "Messages", number],
+  ["avg_messages_per_conversation", "Messages per conversation", number],
+  ["unique_visitors", "Unique visitors", number],
+  ["cta_clicks", "CTA clicks", number],
+  ["contact_requests", "Contact requests", number],
+  ["conversion_rate", "Conversion rate", percent],
+  ["avg_bot_response_ms", "Bot response (ms)", number],
+  ["escalation_rate", "Escalation rate", percent],
+  ["avg_rating", "Average rating", number],
+];
+
+function overview(main) {
+  const today = new Date();
+  const from = new Date(today.getTime() - 6 * 86400000);
+  const filters = { website_id: "", from: day(from), to: day(today) };
+  const body = h("div", {});
+  const form = h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
+    websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
+    h("label", {}, "From", h("input", { type: "date", value: filters.from, onchange: (e) => { filters.from = e.target.value; load(); } })),
+    h("label", {}, "To", h("input", { type: "date", value: filters.to, onchange: (e) => { filters.to = e.target.value; load(); } })));
+  main.append(form, body);
+
+  async function load() {
+    try {
+      const [stats, funnel] = await Promise.all([
+        api("GET", `/v1/stats${query(filters)}`),
+        api("GET", `/v1/stats/funnel${query(filters)}`),
+      ]);
+      const hourly = await api("GET", `/v1/stats${query(Object.assign({ interval: "hour" }, filters))}`).catch(() => null);
+      render(stats, funnel, hourly);
+    } catch (error) {
+      showError(body, error);
+    }
+  }
+
+  function render(stats, funnel, hourly) {
+    const cards = h("div", { class: "cards" }, METRICS.map(([key, label, format]) => {
+      const change = stats.change[key];
+      return h("div", { class: "metric", "data-metric": key },
+        h("div", { class: "label" }, label),
+        h("div", { class: "value" }, format(stats.current[key])),
+        h("div", { class: "muted" }, `before: ${format(stats.previous[key])} `,
+          change === null || change === undefined ? "" :
+            h("span", { class: change >= 0 ? "up" : "down" }, `${change >= 0 ? "▲" : "▼"} ${percent(Math.abs(change))}`)));
+    }));
+    const series = stats.series || [];
+    const labels = series.map((r) => r.day.slice(5));
+    const stages = funnel.stages || {};
+    const peak = new Array(24).fill(0);
+    for (const r of (hourly && hourly.series) || []) {
+      peak[new Date(r.hour).getUTCHours()] += r.user_messages || 0;
+    }
+    body.replaceChildren(
+      h("section", { class: "card" }, h("h2", {}, `${stats.current.from} – ${stats.current.to}, against the ${series.length} days before`), cards),
+      h("div", { class: "charts" },
+        chart("Conversations and widget loads per day", labels, [
+          ["Widget loads", "#9db7f5", series.map((r) => r.widget_loads)],
+          ["Conversations", "#2f6feb", series.map((r) => r.engaged_conversations)],
+        ]),
+        chart("Messages per day", labels, [
+          ["Visitors", "#2f6feb", series.map((r) => r.user_messages)],
+          ["Bot", "#9db7f5", series.map((r) => r.bot_messages)],
+          ["Agents", "#1a7f37", series.map((r) => r.agent_messages)],
+        ]),
+        chart("Funnel", ["Loaded", "Engaged", "CTA", "Contact"], [
+          ["Conversations", "#2f6feb", [stages.loaded, stages.engaged, stages.cta_clicked, stages.contact_submitted].map((v) => v || 0)],
+        ]),
+        chart("Peak hours (visitors' messages by hour of day, UTC)", peak.map((_, i) => String(i)), [
+          ["Messages", "#2f6feb", peak],
+        ])));
+  }
+
+  load();
+  leave = onLive(["conversation.started", "widget.loaded", "message.sent", "contact.submitted"], load);
+}
+
+// A bar chart as SVG: one group of bars per label, one bar per series.
+function chart(title, labels, series) {
+  const W = 480, H = 200, pad = 28;
+  const max = Math.max(1, ...series.flatMap(([, , values]) => values));
+  const group = (W - pad) / Math.max(1, labels.length);
+  const bar = Math.max(1, (group - 4) / series.length);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H + 18}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", title);
+  const add = (tag, attrs, text) => {
+    const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+    if (text !== undefined) el.textContent = text;
+    svg.append(el);
+    return el;
+  };
+  add("text", { x: 0, y: 10, "font-size": 10, fill: "#667085" }, number(max));
+  add("line", { x1: pad, y1: H, x2: W, y2: H, stroke: "#e4e7ec" });
+  labels.forEach((label, i) => {
+    series.forEach(([name, color, values], s) => {
+      const v = values[i] || 0;
+      const height = (v / max) * (H - 14);
+      add("rect", { x: pad + i * group + s * bar, y: H - height, width: bar - 1, height, fill: color })
+        .append(Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"), { textContent: `${name} ${label}: ${number(v)}` }));
+    });
+    if (labels.length <= 31 && (labels.length <= 12 || i % 2 === 0)) {
+      add("text", { x: pad + i * group + 1, y: H + 13, "font-size": 9, fill: "#667085" }, label);
+    }
+  });
+  return h("section", { class: "card chart" }, h("h2", {}, title),
+    h("div", { class: "legend" }, series.map(([name, color]) => {
+      // Through the CSSOM: the page's policy refuses style attributes.
+      const swatch = h("i", {});
+      swatch.style.background = color;
+      return h("span", {}, swatch, name);
+    })),
+    svg);
+}
+
+// ---- conversations --------------------------------------------------------------------------
+
+function conversations(main, id) {
+  if (id) return transcript(main, id);
+  const filters = { website_id: "", status: "", requires_human: "", q: "", limit: 50 };
+  const table = h("div", { class: "table-wrap" });
+  let known = new Set();
+  main.append(
+    h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
+      websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
+      h("label", {}, "Status", h("select", { id: "status", onchange: (e) => { filters.status = e.target.value; load(); } },
+        ["", "loaded", "active", "closed"].map((s) => h("option", { value: s }, s || "any")))),
+      h("label", {}, "Needs a human", h("select", { onchange: (e) => { filters.requires_human = e.target.value; load(); } },
+        h("option", { value: "" }, "any"), h("option", { value: "true" }, "yes"), h("option", { value: "false" }, "no"))),
+      h("label", {}, "Text in a message", h("input", { id: "q", type: "search", onchange: (e) => { filters.q = e.target.value; load(); } })),
+      h("button", { type: "submit" }, "Filter")),
+    table);
+
+  async function load() {
+    try {
+      const answer = await api("GET", `/v1/conversations${query(filters)}`);
+      const rows = answer.conversations.map((c) => {
+        const key = `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`;
+        return h("tr", { class: `clickable${known.size && !known.has(key) ? " fresh" : ""}`, "data-conversation": c.conversation_id,
+          onclick: () => { location.hash = `conversations/${encodeURIComponent(c.conversation_id)}`; } },
+          h("td", {}, c.conversation_id),
+          h("td", { class: "optional" }, c.website_id),
+          h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : ""),
+          h("td", {}, number(c.message_count)),
+          h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : ""),
+          h("td", {}, when(c.last_activity_at)));
+      });
+      known = new Set(answer.conversations.map((c) => `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`));
+      table.replaceChildren(
+        h("p", { class: "muted" }, `${number(answer.total)}${answer.total_capped ? "+" : ""} conversations`),
+        h("table", { id: "conversation-list" },
+          h("thead", {}, h("tr", {}, h("th", {}, "Conversation"), h("th", { class: "optional" }, "Website"), h("th", {}, "Status"),
+            h("th", {}, "Messages"), h("th", { class: "optional" }, "Channel"), h("th", {}, "Last activity"))),
+          h("tbody", {}, rows)));
+    } catch (error) {
+      showError(table, error);
+    }
+  }
+  load();
+  leave = onLive(["conversation.started", "widget.loaded", "message.sent", "conversation.closed",
+    "message.flagged_for_human", "message.human_replied", "conversation.rated"], load);
+}
+
+function transcript(main, id) {
+  const body = h("div", {});
+  main.append(h("p", {}, h("a", { href: "#conversations" }, "← Conversations")), body);
+  async function load() {
+    try {
+      const { conversation: c, messages } = await api("GET", `/v1/conversations/${encodeURIComponent(id)}`);
+      const act = (label, method, path, cls) => h("button", { class: cls, onclick: async (e) => {
+        e.target.disabled = true;
+        try { await api(method, path, {}); await load(); } catch (error) { alert(error.message); e.target.disabled = false; }
+      } }, label);
+      body.replaceChildren(
+        h("section", { class: "card" },
+          h("h1", {}, `Conversation ${c.conversation_id}`),
+          h("p", { class: "muted" }, `${c.website_id} · ${c.channel}${c.device ? ` · ${c.device}` : ""} · started ${when(c.first_seen_at)}`,
+            c.page_url ? ` · ${c.page_url}` : "", c.contact_id ? " · " : "",
+            c.contact_id ? h("a", { href: `#contacts/${encodeURIComponent(c.contact_id)}` }, "contact") : ""),
+          h("p", {}, h("span", { class: "badge", id: "conversation-status" }, c.status),
+            c.requires_human ? h("span", { class: "badge human" }, "needs a human") : "",
+            c.rating ? ` rated ${c.rating}/5` : ""),
+          h("div", { class: "actions" },
+            c.status !== "closed" ? act("Close", "POST", `/v1/conversations/${encodeURIComponent(c.conversation_id)}/close${query({ website_id: c.website_id })}`, "plain") : "")),
+        h("section", { class: "card transcript", id: "transcript" }, messages.map((m) => h("div", { class: `bubble ${m.sender}` },
+          m.text === null ? h("em", {}, "(text no longer kept)") : m.text,
+          h("span", { class: "meta" }, `${m.sender_name || m.sender} · ${when(m.sent_at)}`,
+            m.requires_human ? " · flagged for a human" : "", m.human_replied ? " · a human replied" : ""),
+          h("span", { class: "actions" },
+            !m.requires_human ? act("Flag for a human", "POST", `/v1/messages/${m.id}/flag`, "plain") : "",
+            m.requires_human && !m.human_replied ? act("Mark replied", "POST", `/v1/messages/${m.id}/human-replied`, "plain") : "")))));
+    } catch (error) {
+      showError(body, error);
+    }
+  }
+  load();
+  leave = onLive(["message.sent", "conversation.closed", "message.flagged_for_human", "message.human_replied"], load);
+}
+
+// ---- contacts -------------------------------------------------------------------------------
+
+async function download(path, name) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) return alert(`Export failed: ${response.status}`);
+  const url = URL.createObjectURL(await response.blob());
+  h("a", { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function contacts(main, id) {
+  if (id) return contactDetail(main, id);
+  const filters = { website_id: "", q: "", channel: "", created: "", page: 1, limit: 50 };
+  const table = h("div", { class: "table-wrap" });
+  main.append(
+    h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); filters.page = 1; load(); } },
+      websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
+      h("label", {}, "Search", h("input", { id: "contact-q", type: "search", placeholder: "name, e-mail or phone", onchange: (e) => { filters.q = e.target.value; } })),
+      h("label", {}, "Channel", h("input", { onchange: (e) => { filters.channel = e.target.value; } })),
+      h("label", {}, "Created", h("select", { onchange: (e) => { filters.created = e.target.value; load(); } },
+        [["", "any time"], ["today", "today"], ["7d", "last 7 days"], ["30d", "last 30 days"]].map(([v, l]) => h("option", { value: v }, l)))),
+      h("button", { type: "submit" }, "Search"),
+      h("span", { class: "actions" },
+        h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "csv", page: undefined, limit: undefined }))}`, "contacts.csv") }, "Export CSV"),
+        h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "json", page: undefined, limit: undefined }))}`, "contacts.json") }, "Export JSON"))),
+    table);
+  async function load() {
+    try {
+      const answer = await api("GET", `/v1/contacts${query(filters)}`);
+      table.replaceChildren(
+        h("p", { class: "muted" }, `${number(answer.total)}${answer.total_capped ? "+" : ""} contacts`),
+        h("table", { id: "contact-list" },
+          h("thead", {}, h("tr", {}, ["ID", "Name", "Email", "Phone", "Channel", "Created at"].map((t, i) => h("th", { class: i === 0 || i === 4 ? "optional" : undefined }, t)))),
+          h("tbody", {}, answer.contacts.map((c) => h("tr", { class: "clickable", onclick: () => { location.hash = `contacts/${encodeURIComponent(c.contact_id)}`; } },
+            h("td", { class: "optional" }, c.contact_id.slice(0, 8)), h("td", {}, c.name || ""), h("td", {}, c.email || ""),
+            h("td", {}, c.phone || ""), h("td", { class: "optional" }, c.channel), h("td", {}, when(c.first_seen_at)))))),
+        h("div", { class: "actions" },
+          filters.page > 1 ? h("button", { class: "plain", onclick: () => { filters.page -= 1; load(); } }, "← Previous") : "",
+          answer.contacts.length === filters.limit ? h("button", { class: "plain", onclick: () => { filters.page += 1; load(); } }, "Next →") : ""));
+    } catch (error) {
+      showError(table, error);
+    }
+  }
+  load();
+  leave = onLive(["contact.submitted"], load);
+}
+
+function contactDetail(main, id) {
+  const body = h("div", {});
+  main.append(h("p", {}, h("a", { href: "#contacts" }, "← Contacts")), body);
+  async function load() {
+    try {
+      const { contact: c, conversations: convs, requests: reqs } = await api("GET", `/v1/contacts/${encodeURIComponent(id)}`);
+      const field = (name, label, value) => h("label", {}, label, h("input", { name, value: value || "" }));
+      const form = h("form", { class: "filters", onsubmit: async (e) => {
+        e.preventDefault();
+        const data = Object.fromEntries(new FormData(form));
+        for (const k of Object.keys(data)) if (data[k] === "") delete data[k];
+        try { await api("PATCH", `/v1/contacts/${encodeURIComponent(c.contact_id)}`, data); await load(); } catch (error) { alert(error.message); }
+      } },
+        field("name", "Name", c.name), field("email", "Email", c.email), field("phone", "Phone", c.phone), field("notes", "Notes", c.notes),
+        h("label", {}, "Lead status", h("select", { name: "lead_status" },
+          ["new", "active", "follow_up", "archived"].map((s) => h("option", { value: s, selected: s === c.lead_status }, s)))),
+        h("button", { type: "submit" }, "Save"));
+      const mergeInput = h("input", { placeholder: "contact ids, comma-separated" });
+      body.replaceChildren(
+        h("section", { class: "card" },
+          h("h1", {}, c.name || c.email || c.phone || c.contact_id),
+          h("p", { class: "muted" }, `${c.contact_id} · ${c.channel} · created ${when(c.first_seen_at)} · ${c.conversation_count} conversations · ${c.request_count} requests`),
+          c.erased_at ? h("p", { class: "error" }, `Erased ${when(c.erased_at)}`) : form,
+          c.erased_at ? "" : h("div", { class: "actions" },
+            h("label", {}, "Merge into this contact", mergeInput),
+            h("button", { class: "plain", onclick: async () => {
+              const ids = mergeInput.value.split(",").map((s) => s.trim()).filter(Boolean);
+              if (!ids.length || !confirm(`Merge ${ids.length} contact(s) into this one?`)) return;
+              try { await api("POST", "/v1/contacts/merge", { surviving_contact_id: c.contact_id, merged_contact_ids: ids }); await load(); } catch (error) { alert(error.message); }
+            } }, "Merge"),
+            h("button", { class: "danger", onclick: async () => {
+              if (!confirm("Erase this person's personal data everywhere? This cannot be undone.")) return;
+              try { await api("DELETE", `/v1/contacts/${encodeURIComponent(c.contact_id)}`); await load(); } catch (error) { alert(error.message); }
+            } }, "Delete"))),
+        h("section", { class: "card" }, h("h2", {}, "Conversations"),
+          h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (convs || []).map((v) => h("tr", { class: "clickable", onclick: () => { location.hash = `conversations/${encodeURIComponent(v.conversation_id)}`; } },
+            h("td", {}, v.conversation_id), h("td", {}, h("span", { class: "badge" }, v.status)), h("td", {}, `${number(v.message_count)} messages`), h("td", {}, when(v.last_activity_at)))))))),
+        h("section", { class: "card" }, h("h2", {}, "Contact requests"),
+          (reqs || []).map((r) => h("p", {}, h("a", { href: `#requests/${encodeURIComponent(r.request_id)}` }, r.request_id), " ", h("span", { class: `badge ${r.status}` }, r.status), ` ${when(r.created_at)}`))));
+    } catch (error) {
+      showError(body, error);
+    }
+  }
+  load();
+}
+
+// ---- contact requests -----------------------------------------------------------------------
+
+const NEXT_STATUS = { pending: ["contacted", "resolved"], contacted: ["resolved", "pending"], resolved: ["pending"] };
+
+function requests(main, id) {
+  if (id) return requestDetail(main, id);
+  const filters = { website_id: "", status: "pending", limit: 50 };
+  const table = h("div", { class: "table-wrap" });
+  main.append(
+    h("form", { class: "card filters", onsubmit: (e) => e.preventDefault() },
+      websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
+      h("label", {}, "Status", h("select", { id: "request-status", onchange: (e) => { filters.status = e.target.value; load(); } },
+        ["pending", "contacted", "resolved", ""].map((s) => h("option", { value: s }, s || "any"))))),
+    table);
+  async function load() {
+    try {
+      const answer = await api("GET", `/v1/contact-requests${query(filters)}`);
+      table.replaceChildren(
+        h("p", { class: "muted" }, `${number(answer.total)} requests`),
+        h("table", { id: "request-list" },
+          h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Email"), h("th", { class: "optional" }, "Phone"), h("th", {}, "Status"), h("th", {}, "Created"))),
+          h("tbody", {}, answer.requests.map((r) => h("tr", { class: "clickable", "data-request": r.request_id, onclick: () => { location.hash = `requests/${encodeURIComponent(r.request_id)}`; } },
+            h("td", {}, r.name || ""), h("td", {}, r.email || ""), h("td", { class: "optional" }, r.phone || ""),
+            h("td", {}, h("span", { class: `badge ${r.status}` }, r.status)), h("td", {}, when(r.created_at)))))));
+    } catch (error) {
+      showError(table, error);
+    }
+  }
+  load();
+  leave = onLive(["contact.submitted", "contact_request.status_changed"], load);
+}
+
+function requestDetail(main, id) {
+  const body = h("div", {});
+  main.append(h("p", {}, h("a", { href: "#requests" }, "← Contact requests")), body);
+  async function load() {
+    try {
+      const { request: r, changes } = await api("GET", `/v1/contact-requests/${encodeURIComponent(id)}`);
+      const notes = h("textarea", { id: "notes", rows: 2, placeholder: "notes" });
+      body.replaceChildren(
+        h("section", { class: "card" },
+          h("h1", {}, r.name || r.email || r.request_id),
+          h("p", { class: "muted" }, `${r.email || ""} ${r.phone || ""} · ${r.website_id} · `,
+            h("a", { href: `#conversations/${encodeURIComponent(r.conversation_id)}` }, "conversation"), ` · ${when(r.created_at)}`),
+          h("p", {}, "Status: ", h("span", { class: `badge ${r.status}`, id: "request-status-badge" }, r.status)),
+          r.message ? h("p", {}, r.message) : "",
+          h("div", { class: "actions" }, h("label", {}, "Notes", notes),
+            (NEXT_STATUS[r.status] || []).map((s) => h("button", { "data-status": s, onclick: async (e) => {
+              e.target.disabled = true;
+              try {
+                await api("PATCH", `/v1/contact-requests/${encodeURIComponent(r.request_id)}`, { status: s, expected_status: r.status, notes: notes.value || undefined });
+                await load();
+              } catch (error) { alert(error.message); e.target.disabled = false; }
+            } }, `Mark ${s}`)))),
+        h("section", { class: "card transcript" }, h("h2", {}, "What the visitor saw"),
+          (r.chat_context || []).map((line) => h("div", { class: `bubble ${line.is_user ? "user" : "bot"}` }, line.text))),
+        h("section", { class: "card" }, h("h2", {}, "History"),
+          (changes || []).map((c) => h("p", {}, `${when(c.occurred_at)}: ${c.expected_status} → ${c.status}`,
+            c.outcome ? ` (${c.outcome}${c.reason ? `: ${c.reason}` : ""})` : "", c.notes ? ` — ${c.notes}` : ""))));
+    } catch (error) {
+      showError(body, error);
+    }
+  }
+  load();
+  leave = onLive(["contact_request.status_changed"], load);
+}
+
+// ---- start ----------------------------------------------------------------------------------
+
+if (state.token) login(state.token).catch(() => logout());
