@@ -3,7 +3,7 @@
 // texts and names come from website visitors.
 "use strict";
 
-const state = { token: sessionStorage.getItem("colloquy-token"), websites: [], stream: null };
+const state = { token: sessionStorage.getItem("colloquy-token"), loggedIn: false, websites: [], stream: null };
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -32,7 +32,8 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) {
-    logout();
+    // A session whose token stopped working (revoked) ends; a login attempt just fails.
+    if (state.loggedIn) logout();
     throw new Error("the token was not accepted");
   }
   const text = await response.text();
@@ -79,6 +80,7 @@ async function login(token) {
   const answer = await api("GET", "/v1/websites");
   state.websites = answer.websites || [];
   sessionStorage.setItem("colloquy-token", token);
+  state.loggedIn = true;
   document.getElementById("tabs").hidden = false;
   document.getElementById("logout").hidden = false;
   listen();

@@ -1,0 +1,93 @@
+"""The dashboard in headless Chromium, as an admin uses it: log in, filter the conversations,
+open a transcript, move a contact request on, and see a new one arrive without reloading.
+
+Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
+environment it sets. Screenshots of every step go to COLLOQUY_ARTIFACTS. Exits non-zero (an
+assertion or a Playwright timeout) when a step does not do what it should.
+"""
+
+import json
+import os
+import urllib.request
+
+from playwright.sync_api import expect, sync_playwright
+
+QUERY = os.environ["COLLOQUY_QUERY_URL"]
+INGEST = os.environ["COLLOQUY_INGEST_URL"]
+TOKEN = os.environ["COLLOQUY_TOKEN"]
+WRITE_KEY = os.environ["COLLOQUY_WRITE_KEY"]
+ARTIFACTS = os.environ["COLLOQUY_ARTIFACTS"]
+CHROMIUM = os.environ["COLLOQUY_CHROMIUM"]
+# Generous: a debug build on two busy cores. Playwright waits only as long as it must.
+expect.set_options(timeout=30_000)
+
+
+def post(events):
+    request = urllib.request.Request(
+        f"{INGEST}/v1/events",
+        data=json.dumps({"batch": events}).encode(),
+        headers={"Content-Type": "application/json", "X-Write-Key": WRITE_KEY},
+    )
+    with urllib.request.urlopen(request) as response:
+        assert json.load(response)["accepted"] == len(events)
+
+
+def main():
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+        shot = lambda name: page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+
+        page.goto(f"{QUERY}/admin")
+        page.fill("#token", "not-a-token")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("Cannot log in")
+        # The browser logs that refused request (401) as an error; it was the point.
+        problems.clear()
+        page.fill("#token", TOKEN)
+        page.click("button[type=submit]")
+        expect(page.locator("[data-metric=engaged_conversations] .value")).to_have_text("1")
+        expect(page.locator("#live")).to_have_class("live")
+        shot("1-overview")
+
+        page.click("a[href='#conversations']")
+        expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
+        page.select_option("#status", "closed")
+        expect(page.locator("#conversation-list tbody tr")).to_have_count(0)
+        page.select_option("#status", "active")
+        expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
+        shot("2-conversations")
+        page.click("#conversation-list tbody tr")
+        expect(page.locator("#transcript .bubble")).to_have_count(2)
+        expect(page.locator("#transcript")).to_contain_text("Do you ship to Norway?")
+        shot("3-transcript")
+
+        page.click("a[href='#requests']")
+        expect(page.locator("#request-list tbody tr")).to_have_count(1)
+        page.click("#request-list tbody tr")
+        expect(page.locator("#request-status-badge")).to_have_text("pending")
+        page.fill("#notes", "Called back, interested in the Pro plan")
+        page.click("button[data-status=contacted]")
+        expect(page.locator("#request-status-badge")).to_have_text("contacted")
+        shot("4-request-contacted")
+
+        # A new request while the table is open: it appears without reloading.
+        page.click("a[href='#requests']")
+        expect(page.locator("#request-status")).to_have_value("pending")
+        expect(page.locator("#request-list tbody tr")).to_have_count(0)
+        post([
+            {"type": "contact.submitted", "conversation_id": "browser-2",
+             "payload": {"name": "Grace Hopper", "email": "grace@example.com", "message": "Demo?"}},
+        ])
+        expect(page.locator("#request-list tbody tr")).to_have_count(1)
+        expect(page.locator("#request-list")).to_contain_text("Grace Hopper")
+        shot("5-live-request")
+        browser.close()
+    assert not problems, problems
+    print("dashboard: every step passed")
+
+
+main()
