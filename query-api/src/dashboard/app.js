@@ -162,13 +162,15 @@ const views = { overview, conversations, contacts, requests };
 
 function route() {
   if (!state.token) return;
-  const [name, id] = (location.hash.slice(1) || "overview").split("/");
+  // `#view/id/website`: the same conversation id may be used on two websites.
+  const [name, id, website] = (location.hash.slice(1) || "overview").split("/");
   for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.hash === `#${name}`);
   leave();
   leave = () => {};
   const main = document.getElementById("main");
   main.replaceChildren();
-  (views[name] || overview)(main, id ? decodeURIComponent(id) : undefined);
+  const decode = (part) => (part ? decodeURIComponent(part) : undefined);
+  (views[name] || overview)(main, decode(id), decode(website));
 }
 window.addEventListener("hashchange", route);
 
@@ -296,8 +298,11 @@ function chart(title, labels, series) {
 
 // ---- conversations --------------------------------------------------------------------------
 
-function conversations(main, id) {
-  if (id) return transcript(main, id);
+// The hash of a conversation's transcript.
+const conversationHash = (c) => `#conversations/${encodeURIComponent(c.conversation_id)}/${encodeURIComponent(c.website_id)}`;
+
+function conversations(main, id, website) {
+  if (id) return transcript(main, id, website);
   const filters = { website_id: "", status: "", requires_human: "", q: "", limit: 50 };
   const table = h("div", { class: "table-wrap" });
   let known = new Set();
@@ -318,7 +323,7 @@ function conversations(main, id) {
       const rows = answer.conversations.map((c) => {
         const key = `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`;
         return h("tr", { class: `clickable${known.size && !known.has(key) ? " fresh" : ""}`, "data-conversation": c.conversation_id,
-          onclick: () => { location.hash = `conversations/${encodeURIComponent(c.conversation_id)}`; } },
+          onclick: () => { location.hash = conversationHash(c); } },
           h("td", {}, c.conversation_id),
           h("td", { class: "optional" }, c.website_id),
           h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : ""),
@@ -342,12 +347,12 @@ function conversations(main, id) {
     "message.flagged_for_human", "message.human_replied", "conversation.rated"], load);
 }
 
-function transcript(main, id) {
+function transcript(main, id, website) {
   const body = h("div", {});
   main.append(h("p", {}, h("a", { href: "#conversations" }, "← Conversations")), body);
   async function load() {
     try {
-      const { conversation: c, messages } = await api("GET", `/v1/conversations/${encodeURIComponent(id)}`);
+      const { conversation: c, messages } = await api("GET", `/v1/conversations/${encodeURIComponent(id)}${query({ website_id: website })}`);
       const act = (label, method, path, cls) => h("button", { class: cls, onclick: async (e) => {
         e.target.disabled = true;
         try { await api(method, path, {}); await load(); } catch (error) { alert(error.message); e.target.disabled = false; }
@@ -460,7 +465,7 @@ function contactDetail(main, id) {
               try { await api("DELETE", `/v1/contacts/${encodeURIComponent(c.contact_id)}`); await load(); } catch (error) { alert(error.message); }
             } }, "Delete"))),
         h("section", { class: "card" }, h("h2", {}, "Conversations"),
-          h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (convs || []).map((v) => h("tr", { class: "clickable", onclick: () => { location.hash = `conversations/${encodeURIComponent(v.conversation_id)}`; } },
+          h("div", { class: "table-wrap" }, h("table", {}, h("tbody", {}, (convs || []).map((v) => h("tr", { class: "clickable", onclick: () => { location.hash = conversationHash(Object.assign({ website_id: c.website_id }, v)); } },
             h("td", {}, v.conversation_id), h("td", {}, h("span", { class: "badge" }, v.status)), h("td", {}, `${number(v.message_count)} messages`), h("td", {}, when(v.last_activity_at)))))))),
         h("section", { class: "card" }, h("h2", {}, "Contact requests"),
           (reqs || []).map((r) => h("p", {}, h("a", { href: `#requests/${encodeURIComponent(r.request_id)}` }, r.request_id), " ", h("span", { class: `badge ${r.status}` }, r.status), ` ${when(r.created_at)}`))));
@@ -514,7 +519,7 @@ function requestDetail(main, id) {
         h("section", { class: "card" },
           h("h1", {}, r.name || r.email || r.request_id),
           h("p", { class: "muted" }, `${r.email || ""} ${r.phone || ""} · ${r.website_id} · `,
-            h("a", { href: `#conversations/${encodeURIComponent(r.conversation_id)}` }, "conversation"), ` · ${when(r.created_at)}`),
+            h("a", { href: conversationHash(r) }, "conversation"), ` · ${when(r.created_at)}`),
           h("p", {}, "Status: ", h("span", { class: `badge ${r.status}`, id: "request-status-badge" }, r.status)),
           r.message ? h("p", {}, r.message) : "",
           h("div", { class: "actions" }, h("label", {}, "Notes", notes),
