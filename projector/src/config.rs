@@ -29,8 +29,9 @@ pub struct ProjectorConfig {
     /// 64 ms.
     pub fetch_wait_max_ms: u64,
     /// `PROJECTOR_WORKERS`: how many shares of the partitions are applied at once, each on its
-    /// own consumer and Postgres connection. Draining 300,000 records on two cores: 6,389-6,973
-    /// records/s with one, 9,288-9,465 with two (the README's Performance section).
+    /// own consumer and Postgres connection. Draining 300,000 records on two cores: 6,568 and
+    /// 8,153 records/s with one, 7,530-9,811 with two, no more with three (the README's
+    /// Performance section).
     pub workers: usize,
     /// `PROJECTOR_ADDR`: health endpoints.
     pub addr: SocketAddr,

@@ -166,9 +166,6 @@ pub struct Share {
 }
 
 impl Share {
-    /// Everything, for a process reading the whole topic alone.
-    pub const ALL: Share = Share { worker: 0, of: 1 };
-
     pub fn owned(self, partitions: &[i32]) -> Vec<i32> {
         let mut sorted = partitions.to_vec();
         sorted.sort_unstable();
@@ -196,9 +193,11 @@ async fn work(
     let consumer = consumer(config, "colloquy-projector")?;
     let mut generation = None;
     while !*stopped.borrow() {
-        let current = live.read().await.generation;
+        let (current, pool) = {
+            let live = live.read().await;
+            (live.generation, live.pool.clone())
+        };
         if generation != Some(current) {
-            let pool = live.read().await.pool.clone();
             let assigned = tokio::select! {
                 _ = stopped.changed() => break,
                 a = retry("load the assignment", || assignment(config, &consumer, &pool, share)) => a,
@@ -633,7 +632,8 @@ mod tests {
         let mut all: Vec<i32> = shares.concat();
         all.sort_unstable();
         assert_eq!(all, (0..12).collect::<Vec<_>>());
-        assert_eq!(Share::ALL.owned(&partitions), (0..12).collect::<Vec<_>>());
+        let alone = Share { worker: 0, of: 1 };
+        assert_eq!(alone.owned(&partitions), (0..12).collect::<Vec<_>>());
     }
 
     #[test]

@@ -3,14 +3,14 @@
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
 use chrono::{DateTime, Utc};
-use projector::store::{Applied, Derive, apply_batch, apply_isolating, refused_for_data};
+use projector::store::{Derive, apply_batch, apply_isolating, refused_for_data};
 use schemas::payloads::{ConversationStarted, WidgetLoaded};
 use schemas::testing::at;
 use schemas::{Event, Payload, Sender};
 use sqlx::PgPool;
 
 mod common;
-use common::{apply_one_at_a_time, every_read_model_row, fresh_pool};
+use common::{apply_one_at_a_time, every_read_model_row, fresh_pool, on_partition};
 
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
     schemas::testing::event("site", conversation, at(seconds), payload)
@@ -24,18 +24,6 @@ fn message(conversation: &str, seconds: i64, sender: Sender) -> Event {
         sender,
         &format!("at {seconds}"),
     )
-}
-
-fn on_partition(events: &[Event], partition: i32) -> Vec<Applied> {
-    events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Applied {
-            partition,
-            offset: i as i64,
-            event: e.clone(),
-        })
-        .collect()
 }
 
 /// Conversation rows as comparable tuples.

@@ -16,9 +16,9 @@ use sqlx::PgPool;
 mod common;
 use common::{
     all_tables, apply_one_at_a_time, apply_side_by_side, every_read_model_row, every_row,
-    fresh_pool,
+    fresh_pool, on_partition,
 };
-use projector::store::{Applied, apply_batch};
+use projector::store::apply_batch;
 
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
     schemas::testing::event("site", conversation, at(seconds), payload)
@@ -332,14 +332,6 @@ async fn erasure_removes_the_person_from_every_table_even_what_arrives_after_it(
     );
 }
 
-fn on_partition(partition: i32, event: Event) -> Vec<Applied> {
-    vec![Applied {
-        partition,
-        offset: 0,
-        event,
-    }]
-}
-
 /// Two workers apply their partitions in concurrent transactions. When both batches touch
 /// conversations of one person, the contact comes out as if the batches had been applied one
 /// after the other, and neither is refused for colliding with the other.
@@ -353,7 +345,7 @@ async fn a_contact_both_workers_touch_at_once_comes_out_as_if_applied_in_turn() 
     let first = message("c1", 100, None);
     let second = message("c2", 3 * 86_400, None);
 
-    let (first, second) = (on_partition(0, first), on_partition(1, second));
+    let (first, second) = (on_partition(&[first], 0), on_partition(&[second], 1));
     let in_turn = fresh_pool().await;
     apply_one_at_a_time(&in_turn, &known).await;
     for batch in [&first, &second] {
@@ -380,7 +372,7 @@ async fn an_erasure_and_a_conversation_it_reaches_applied_at_once_still_erase() 
     );
     let named = message("c1", 3 * 86_400, Some("cust-olivia"));
 
-    let (erase, named) = (on_partition(0, erase), on_partition(1, named));
+    let (erase, named) = (on_partition(&[erase], 0), on_partition(&[named], 1));
     let in_turn = fresh_pool().await;
     for batch in [&erase, &named] {
         apply_batch(&in_turn, "t", batch, &[]).await.unwrap();

@@ -98,20 +98,9 @@ async fn bad_query_parameters_are_400_not_500() {
 async fn every_v1_route_needs_the_admin_token() {
     let app = spawn_app().await;
     for path in ["/v1/conversations", "/v1/conversations/c"] {
-        let anonymous = app
-            .http
-            .get(format!("{}{path}", app.url))
-            .send()
-            .await
-            .unwrap();
+        let anonymous = app.fetch(path, None).await;
         assert_eq!(anonymous.status(), 401, "{path}");
-        let wrong = app
-            .http
-            .get(format!("{}{path}", app.url))
-            .bearer_auth("wrong")
-            .send()
-            .await
-            .unwrap();
+        let wrong = app.fetch(path, Some("wrong")).await;
         assert_eq!(wrong.status(), 401, "{path}");
     }
 }
@@ -285,24 +274,11 @@ async fn no_combination_of_bad_parameters_is_a_server_error() {
 #[tokio::test]
 async fn every_documented_operation_is_served_and_the_docs_page_lists_it() {
     let app = spawn_app().await;
-    let response = app
-        .http
-        .get(format!("{}/openapi.json", app.url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.fetch("/openapi.json", None).await;
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
-    let docs = app
-        .http
-        .get(format!("{}/docs", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let docs = app.fetch("/docs", None).await.text().await.unwrap();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 25, "{}", paths.len());
     for (path, methods) in paths {
@@ -366,15 +342,7 @@ async fn injection_strings_in_every_parameter_are_never_a_server_error_and_chang
         "𝕏'\u{0}",
         &"A".repeat(5_000),
     ];
-    let doc: Value = app
-        .http
-        .get(format!("{}/openapi.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.fetch("/openapi.json", None).await.json().await.unwrap();
     let mut tried = 0;
     for (path, methods) in doc["paths"].as_object().unwrap() {
         let Some(get) = methods.get("get") else {
@@ -405,12 +373,7 @@ async fn injection_strings_in_every_parameter_are_never_a_server_error_and_chang
 #[tokio::test]
 async fn the_dashboard_is_served_whole_with_a_policy_that_refuses_other_origins() {
     let app = spawn_app().await;
-    let page = app
-        .http
-        .get(format!("{}/admin", app.url))
-        .send()
-        .await
-        .unwrap();
+    let page = app.fetch("/admin", None).await;
     assert_eq!(page.status(), 200);
     let policy = page.headers()["content-security-policy"]
         .to_str()
@@ -421,12 +384,7 @@ async fn the_dashboard_is_served_whole_with_a_policy_that_refuses_other_origins(
     // Everything it loads comes from query-api itself: no CDN, works offline.
     for asset in ["/admin/assets/app.js", "/admin/assets/app.css"] {
         assert!(html.contains(asset), "{asset} not in the page");
-        let response = app
-            .http
-            .get(format!("{}{asset}", app.url))
-            .send()
-            .await
-            .unwrap();
+        let response = app.fetch(asset, None).await;
         assert_eq!(response.status(), 200, "{asset}");
         let text = response.text().await.unwrap();
         // The SVG namespace is a name, not a place anything is loaded from.

@@ -26,13 +26,7 @@ struct Stream {
 
 impl Stream {
     async fn open(app: &TestApp, token: &str) -> Stream {
-        let response = app
-            .http
-            .get(format!("{}/v1/stream", app.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let response = app.fetch("/v1/stream", Some(token)).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"],
@@ -124,11 +118,6 @@ async fn a_stream_passes_on_what_the_projector_commits_within_its_tokens_website
 #[tokio::test]
 async fn a_stream_needs_a_token() {
     let app = spawn_app().await;
-    let response = app
-        .http
-        .get(format!("{}/v1/stream", app.url))
-        .send()
-        .await
-        .unwrap();
+    let response = app.fetch("/v1/stream", None).await;
     assert_eq!(response.status(), 401);
 }

@@ -238,7 +238,9 @@ async fn one_by_one(
 /// later commit would overwrite the earlier's share (a contact missing a conversation). Behind
 /// this lock, the later one derives after the earlier committed and sees all of it; the
 /// writes before it (the event log, messages, conversations, counters) touch each
-/// partition's own rows or add commutatively, and still run side by side.
+/// partition's own rows or add commutatively, and still run side by side. A derive that
+/// updates another partition's rows (an erasure reaching its conversations) can meet that
+/// partition's writes in a deadlock; Postgres breaks it and the worker retries its batch.
 async fn derive_lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query(
         "SELECT pg_advisory_xact_lock(hashtextextended('colloquy.derive.' || current_schema(), 0))",

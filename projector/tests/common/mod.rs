@@ -15,6 +15,19 @@ pub async fn fresh_pool() -> PgPool {
     pool
 }
 
+/// `events` as one batch read from `partition`, at offsets from 0.
+pub fn on_partition(events: &[Event], partition: i32) -> Vec<Applied> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Applied {
+            partition,
+            offset: i as i64,
+            event: e.clone(),
+        })
+        .collect()
+}
+
 /// Applies `events` one per transaction, in the order given: each its own batch, as they would
 /// be if they arrived far apart.
 pub async fn apply_one_at_a_time<'a>(pool: &PgPool, events: impl IntoIterator<Item = &'a Event>) {

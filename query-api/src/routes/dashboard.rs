@@ -17,31 +17,26 @@ const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; i
 
 pub async fn page() -> impl IntoResponse {
     (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, POLICY),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        PAGE,
+        [(header::CONTENT_SECURITY_POLICY, POLICY)],
+        file("text/html; charset=utf-8", PAGE),
     )
 }
 
 pub async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        SCRIPT,
-    )
+    file("text/javascript; charset=utf-8", SCRIPT)
 }
 
 pub async fn style() -> impl IntoResponse {
+    file("text/css; charset=utf-8", STYLE)
+}
+
+/// One of the files, checked again on every load (they change with the binary).
+fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        STYLE,
+        body,
     )
 }

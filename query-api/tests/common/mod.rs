@@ -156,6 +156,15 @@ impl TestApp {
         )
     }
 
+    /// A GET answered as it comes, with `token` if any: for what is not JSON.
+    pub async fn fetch(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, TOKEN, None).await
     }
@@ -181,33 +190,17 @@ impl TestApp {
     /// Applies client events as the projector would.
     pub async fn given(&self, events: Vec<Event>) {
         let next = events.len() as i64;
-        let applied: Vec<Applied> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Applied {
-                partition: 1,
-                offset: i as i64,
-                event,
-            })
-            .collect();
+        let applied = read_from(1, events);
         // Stores a position, as the projector does: reads report it as `as_of`.
         apply_batch(&self.pool, "t", &applied, &[(1, next)])
             .await
             .unwrap();
     }
 
-    /// Applies `events` as the live projector does: in one transaction with their offsets,
-    /// announcing what was new on the live feed as it commits.
+    /// Applies `events` as the live projector does: in one transaction that announces what
+    /// was new on the live feed as it commits.
     pub async fn announced(&self, events: Vec<Event>) {
-        let applied: Vec<Applied> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Applied {
-                partition: 2,
-                offset: i as i64,
-                event,
-            })
-            .collect();
+        let applied = read_from(2, events);
         let mut isolated = apply_isolating(&self.pool, "t", &applied, &[], Derive::Now)
             .await
             .unwrap();
@@ -223,6 +216,19 @@ impl TestApp {
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
+}
+
+/// `events` as one batch read from `partition`, at offsets from 0.
+fn read_from(partition: i32, events: Vec<Event>) -> Vec<Applied> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Applied {
+            partition,
+            offset: i as i64,
+            event,
+        })
+        .collect()
 }
 
 pub fn event(website: &str, conversation: &str, seconds: i64, payload: Payload) -> Event {
