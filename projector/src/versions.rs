@@ -36,6 +36,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 2: "contact submitted" from submissions, not requests (a reused request id moves).
     ("funnel_conversations", 3),
     ("website_privacy", 1),
+    ("website_reports", 1),
     ("retention_cutoffs", 1),
     ("erased_customers", 1),
     ("conversation_customers", 2),

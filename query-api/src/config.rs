@@ -7,6 +7,8 @@ use runtime::config::{ConfigError, Source};
 use runtime::kafka::{KafkaConfig, ProducerConfig};
 use runtime::postgres::PostgresConfig;
 
+use crate::mail::MailConfig;
+
 #[derive(Debug, Clone)]
 pub struct QueryApiConfig {
     /// `QUERY_API_ADDR`.
@@ -24,6 +26,11 @@ pub struct QueryApiConfig {
     /// `RETENTION_INTERVAL_S`: how often the retention job runs (3600; 0 for never, when
     /// another instance runs it).
     pub retention_interval: Option<Duration>,
+    /// The SMTP server weekly reports go through (`EMAIL_*`); none when `EMAIL_HOST` is unset.
+    pub email: Option<MailConfig>,
+    /// `REPORT_INTERVAL_S`: how often the report job looks for reports owed (60; 0 for never,
+    /// when another instance runs it — a claim keeps two from sending the same report anyway).
+    pub report_interval: Option<Duration>,
 }
 
 impl QueryApiConfig {
@@ -39,10 +46,17 @@ impl QueryApiConfig {
                 env.string_or("KAFKA_TOPIC", "chat-events"),
             )?,
             admin_wait: Duration::from_millis(env.parse_or("ADMIN_WAIT_MS", 5_000)?),
-            retention_interval: match env.parse_or("RETENTION_INTERVAL_S", 3_600u64)? {
-                0 => None,
-                s => Some(Duration::from_secs(s)),
-            },
+            retention_interval: interval(env, "RETENTION_INTERVAL_S", 3_600)?,
+            email: MailConfig::from_source(env)?,
+            report_interval: interval(env, "REPORT_INTERVAL_S", 60)?,
         })
     }
+}
+
+/// A job's period in seconds from `name`, `default` when unset; 0 means the job does not run.
+fn interval(env: &impl Source, name: &str, default: u64) -> Result<Option<Duration>, ConfigError> {
+    Ok(match env.parse_or(name, default)? {
+        0 => None,
+        s => Some(Duration::from_secs(s)),
+    })
 }

@@ -24,6 +24,14 @@ pub enum ApiError {
     /// The broker did not acknowledge an admin action: nothing was changed; retrying is safe.
     #[error("the event log is unavailable, retry later: {0}")]
     Unavailable(String),
+    /// Something else this request needs is down or busy for now (the mail server, a rebuild):
+    /// nothing was done; retrying later is safe.
+    #[error("{0}")]
+    TryLater(String),
+    /// A feature this instance was not configured for (reports without `EMAIL_HOST`): retrying
+    /// will not help until an operator configures it.
+    #[error("{0}")]
+    NotConfigured(&'static str),
 }
 
 /// Seconds a client should wait before retrying a 503.
@@ -58,6 +66,11 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(error) => {
                 tracing::warn!(%error, "admin action not acknowledged");
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ApiError::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
+            ApiError::TryLater(error) => {
+                tracing::warn!(%error, "request deferred");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
         };

@@ -7,6 +7,8 @@
 //! - [`actions`]: producing admin events and waiting for the projector to apply them.
 //! - [`freshness`]: the projector position a read reflects (`as_of`).
 //! - [`live`]: the changes the projector announces, fanned out to `GET /v1/stream`.
+//! - [`reports`]: the weekly e-mail reports, sent through [`mail`]; [`retention`]: the
+//!   retention job.
 //! - [`routes`]: the route table; one module per resource, `legacy` for the routes existing
 //!   dashboards call.
 //! - [`store`]: the SQL behind each view, as small functions returning `*Row` types.
@@ -19,6 +21,8 @@ pub mod error;
 pub mod export;
 pub mod freshness;
 pub mod live;
+pub mod mail;
+pub mod reports;
 pub mod retention;
 pub mod routes;
 pub mod store;
@@ -46,6 +50,8 @@ pub struct AppState {
     pub subject_keys: Arc<SubjectKeys>,
     /// What the projector announces as it commits, for `GET /v1/stream`.
     pub live: live::Feed,
+    /// The SMTP client weekly reports go through, when one is configured.
+    pub mailer: Option<Arc<mail::Mailer>>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -58,6 +64,12 @@ pub async fn build(
     pool: PgPool,
     sink: Arc<dyn EventSink>,
 ) -> std::io::Result<HttpServer> {
+    let mailer = match &config.email {
+        Some(email) => Some(Arc::new(
+            mail::Mailer::new(email).map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     let state = AppState {
         subject_keys: Arc::new(SubjectKeys::new(pool.clone())),
         live: live::Feed::listen(pool.clone()),
@@ -65,9 +77,15 @@ pub async fn build(
         admin_token: config.admin_token.as_str().into(),
         sink,
         admin_wait: config.admin_wait,
+        mailer: mailer.clone(),
     };
     if let Some(interval) = config.retention_interval {
         retention::spawn(state.clone(), interval);
+    }
+    match (mailer, config.report_interval) {
+        (Some(mailer), Some(interval)) => reports::spawn(state.pool.clone(), mailer, interval),
+        (None, Some(_)) => tracing::info!("no EMAIL_HOST: weekly reports are not sent"),
+        _ => {}
     }
     HttpServer::bind(config.addr, app(state)).await
 }

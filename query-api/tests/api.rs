@@ -223,6 +223,75 @@ async fn stats_give_rates_the_previous_period_and_a_series() {
 }
 
 #[tokio::test]
+async fn the_breakdown_counts_engaged_conversations_by_channel_and_device() {
+    let app = spawn_app().await;
+    let on = |conversation: &str, seconds, channel: &str, device: Option<&str>| {
+        let mut e = message("a", conversation, seconds, Sender::User, "Hi");
+        e.context.channel = channel.into();
+        e.context.device = device.map(str::to_owned);
+        e
+    };
+    app.given(vec![
+        on("m1", 0, "frame", Some("mobile")),
+        on("m1", 5, "frame", Some("mobile")),
+        on("m2", 10, "frame", Some("mobile")),
+        on("d1", 20, "whatsapp", Some("desktop")),
+        on("u1", 30, "frame", None),
+        // Loaded only: not an engaged conversation.
+        event(
+            "a",
+            "l1",
+            40,
+            Payload::WidgetLoaded(WidgetLoaded::default()),
+        ),
+        // Another website's.
+        message("b", "x1", 50, Sender::User, "Hello from b"),
+    ])
+    .await;
+    let (status, body) = app
+        .get("/v1/stats/breakdown?website_id=a&from=2026-09-21&to=2026-09-21")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let shares = |dimension: &str| -> Vec<(String, i64, i64)> {
+        body[dimension]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["key"].as_str().unwrap().to_owned(),
+                    s["conversations"].as_i64().unwrap(),
+                    s["messages"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        shares("by_channel"),
+        [("frame".into(), 3, 4), ("whatsapp".into(), 1, 1)]
+    );
+    assert_eq!(
+        shares("by_device"),
+        [
+            ("mobile".into(), 2, 3),
+            ("desktop".into(), 1, 1),
+            ("unknown".into(), 1, 1)
+        ]
+    );
+    // A day without traffic has no shares, and a scoped token sees only its websites.
+    let (_, empty) = app
+        .get("/v1/stats/breakdown?website_id=a&from=2026-09-22&to=2026-09-22")
+        .await;
+    assert_eq!(empty["by_channel"], serde_json::json!([]));
+    let token = app.token_for(&["b"]).await;
+    let (_, theirs) = app
+        .get_as(&token, "/v1/stats/breakdown?from=2026-09-21&to=2026-09-21")
+        .await;
+    assert_eq!(theirs["by_channel"][0]["conversations"], 1);
+    assert_eq!(theirs["by_channel"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn no_combination_of_bad_parameters_is_a_server_error() {
     let app = spawn_app().await;
     app.given(common::two_websites()).await;
@@ -273,7 +342,12 @@ async fn no_combination_of_bad_parameters_is_a_server_error() {
 
 #[tokio::test]
 async fn every_documented_operation_is_served_and_the_docs_page_lists_it() {
-    let app = spawn_app().await;
+    // With a mail server, so that sending reports is among what is served.
+    let sink = runtime::mailsink::MailSink::start("127.0.0.1:0", None)
+        .await
+        .unwrap();
+    let email = common::mail_config(&sink, query_api::mail::Security::None);
+    let app = common::spawn_app_with(|c| c.email = Some(email)).await;
     let response = app.fetch("/openapi.json", None).await;
     assert_eq!(response.status(), 200);
     let doc: Value = response.json().await.unwrap();

@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
+//! - [`mailsink`]: an SMTP server that keeps what it receives, for e-mail tests and the local
+//!   stack (`colloquy-mailsink`).
 //! - [`kafka`]: librdkafka client settings, topic creation, and the [`kafka::EventSink`] that
 //!   ingest and query-api produce through (with an in-memory twin for tests).
 //! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
@@ -15,6 +17,7 @@
 pub mod config;
 pub mod http;
 pub mod kafka;
+pub mod mailsink;
 pub mod postgres;
 pub mod read_models;
 pub mod shutdown;

@@ -117,6 +117,7 @@ catalogue! {
     TokenCreated => "token.created", TokenCreated, 1, Admin;
     WebsitePrivacyChanged => "website.privacy_changed", WebsitePrivacy, 1, Admin;
     RetentionApplied => "retention.applied", RetentionApplied, 1, Admin;
+    WebsiteReportsChanged => "website.reports_changed", WebsiteReports, 1, Admin;
     CustomerErased => "customer.erased", CustomerErased, 1, Admin;
 }
 
@@ -759,6 +760,67 @@ impl Validate for WebsitePrivacy {
                 "payload.contact_review_months",
                 "must be at least 1",
             ));
+        }
+        Ok(())
+    }
+}
+
+/// An admin changed who receives a website's weekly report, and when; the latest change wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebsiteReports {
+    pub website_id: String,
+    /// The addresses the report goes to; none turns the report off.
+    pub recipients: Vec<String>,
+    /// The IANA time zone the schedule is in ([`DEFAULT_REPORT_TIME_ZONE`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// ISO day of the week the report is sent on, 1 (Monday) to 7 ([`DEFAULT_REPORT_WEEKDAY`]
+    /// when absent); it covers the seven days before that day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weekday: Option<u8>,
+    /// Hour of that day, 0 to 23 ([`DEFAULT_REPORT_HOUR`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hour: Option<u8>,
+}
+
+pub const DEFAULT_REPORT_TIME_ZONE: &str = "UTC";
+pub const DEFAULT_REPORT_WEEKDAY: u8 = 1;
+pub const DEFAULT_REPORT_HOUR: u8 = 8;
+/// Most recipients one website's report goes to.
+pub const MAX_REPORT_RECIPIENTS: usize = 20;
+
+impl Validate for WebsiteReports {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
+        if self.recipients.len() > MAX_REPORT_RECIPIENTS {
+            return Err(FieldError::new(
+                "payload.recipients",
+                format!("must hold at most {MAX_REPORT_RECIPIENTS} addresses"),
+            ));
+        }
+        for (i, recipient) in self.recipients.iter().enumerate() {
+            email(&format!("payload.recipients[{i}]"), Some(recipient))?;
+        }
+        if let Some(zone) = &self.time_zone {
+            // The shape of an IANA name; whether Postgres knows it is checked by query-api.
+            let shape = zone
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+            if zone.is_empty() || zone.len() > limits::SHORT_CHARS || !shape {
+                return Err(FieldError::new(
+                    "payload.time_zone",
+                    "is not a time zone name (such as Europe/Berlin)",
+                ));
+            }
+        }
+        if self.weekday.is_some_and(|d| !(1..=7).contains(&d)) {
+            return Err(FieldError::new(
+                "payload.weekday",
+                "must be 1 (Monday) to 7 (Sunday)",
+            ));
+        }
+        if self.hour.is_some_and(|h| h > 23) {
+            return Err(FieldError::new("payload.hour", "must be 0 to 23"));
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
-"""The dashboard in headless Chromium, as an admin uses it: log in, filter the conversations,
-open a transcript, move a contact request on, and see a new one arrive without reloading.
+"""The dashboard in headless Chromium, as an admin uses it: log in, filter the conversations
+and see a new one arrive, open a transcript, move a contact request on, and see a new one
+arrive without reloading.
 
 Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
 environment it sets. Screenshots of every step go to COLLOQUY_ARTIFACTS. Exits non-zero (an
@@ -51,6 +52,9 @@ def main():
         page.click("button[type=submit]")
         expect(page.locator("[data-metric=engaged_conversations] .value")).to_have_text("1")
         expect(page.locator("#live")).to_have_class("live")
+        # One channel: a bar for its conversations and one for their messages.
+        expect(page.locator("svg[aria-label='Conversations by channel'] rect")).to_have_count(2)
+        expect(page.locator("svg[aria-label='Conversations by device'] rect")).to_have_count(2)
         shot("1-overview")
 
         page.click("a[href='#conversations']")
@@ -59,8 +63,15 @@ def main():
         expect(page.locator("#conversation-list tbody tr")).to_have_count(0)
         page.select_option("#status", "active")
         expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
-        shot("2-conversations")
-        page.click("#conversation-list tbody tr")
+        # A new conversation while the list is open: it appears without reloading.
+        post([
+            {"type": "message.sent", "conversation_id": "browser-3",
+             "payload": {"sender": "user", "text": "Are you open on Sundays?"}},
+        ])
+        expect(page.locator("#conversation-list tbody tr")).to_have_count(2)
+        expect(page.locator("#conversation-list")).to_contain_text("browser-3")
+        shot("2-conversations-live")
+        page.click("#conversation-list tbody tr:has-text('browser-1')")
         expect(page.locator("#transcript .bubble")).to_have_count(2)
         expect(page.locator("#transcript")).to_contain_text("Do you ship to Norway?")
         shot("3-transcript")

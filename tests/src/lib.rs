@@ -37,6 +37,8 @@ pub struct Stack {
     pub http: reqwest::Client,
     postgres: PostgresConfig,
     pub kafka: KafkaConfig,
+    /// The mail catcher query-api sends reports to.
+    pub mail: runtime::mailsink::MailSink,
     projector: Option<Child>,
     _stop_servers: Vec<oneshot::Sender<()>>,
 }
@@ -74,6 +76,9 @@ impl Stack {
         let ingest_url = format!("http://{}", ingest.local_addr());
         stops.push(spawn(ingest));
 
+        let mail = runtime::mailsink::MailSink::start("127.0.0.1:0", None)
+            .await
+            .expect("start the mail catcher");
         let query_config = query_api::QueryApiConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             postgres: postgres.clone(),
@@ -82,6 +87,8 @@ impl Stack {
             producer: ProducerConfig::new(&topic),
             admin_wait: Duration::from_secs(10),
             retention_interval: None,
+            email: Some(query_api::mail::MailConfig::catcher(mail.addr)),
+            report_interval: None,
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));
@@ -105,6 +112,7 @@ impl Stack {
             http: reqwest::Client::new(),
             postgres,
             kafka,
+            mail,
             projector: None,
             _stop_servers: stops,
         };

@@ -1,8 +1,12 @@
 //! Tenancy: the `websites` read model (`website.created`), the API tokens limited to some
-//! of them (`token.created`) and each website's privacy settings (`website.privacy_changed`).
+//! of them (`token.created`), each website's privacy settings (`website.privacy_changed`) and
+//! its weekly report's recipients and schedule (`website.reports_changed`).
 
 use chrono::{DateTime, Utc};
-use schemas::payloads::{DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_RETENTION_DAYS};
+use schemas::payloads::{
+    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE,
+    DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS,
+};
 use schemas::{Event, Payload};
 use uuid::Uuid;
 
@@ -82,6 +86,38 @@ impl PrivacyRow {
             anonymize_ip: p.anonymize_ip,
             retention_days: i32::try_from(days).unwrap_or(i32::MAX),
             contact_review_months: i32::try_from(months).unwrap_or(i32::MAX),
+            changed_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
+/// A website's weekly report settings as of one change, the defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportsRow {
+    pub website_id: String,
+    pub recipients: Vec<String>,
+    pub time_zone: String,
+    pub weekday: i16,
+    pub hour: i16,
+    pub changed_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl ReportsRow {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::WebsiteReportsChanged(r) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            website_id: r.website_id.clone(),
+            recipients: r.recipients.clone(),
+            time_zone: r
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REPORT_TIME_ZONE.to_owned()),
+            weekday: r.weekday.unwrap_or(DEFAULT_REPORT_WEEKDAY).into(),
+            hour: r.hour.unwrap_or(DEFAULT_REPORT_HOUR).into(),
             changed_at: event.occurred_at,
             event_id: event.event_id,
         })

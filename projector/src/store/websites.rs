@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 
 use crate::projections::WebsiteRow;
-use crate::projections::websites::{PrivacyRow, TokenRow};
+use crate::projections::websites::{PrivacyRow, ReportsRow, TokenRow};
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), sqlx::Error> {
     for w in rows {
@@ -52,6 +52,35 @@ pub async fn upsert_privacy(
         .bind(p.event_id)
         .bind(p.retention_days)
         .bind(p.contact_review_months)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The latest `(changed_at, event_id)` wins, so any order converges.
+pub async fn upsert_reports(
+    conn: &mut PgConnection,
+    rows: &[ReportsRow],
+) -> Result<(), sqlx::Error> {
+    for r in rows {
+        sqlx::query(
+            "INSERT INTO website_reports AS r (website_id, recipients, time_zone, weekday, hour,
+                    changed_at, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (website_id) DO UPDATE SET
+                recipients = EXCLUDED.recipients, time_zone = EXCLUDED.time_zone,
+                weekday = EXCLUDED.weekday, hour = EXCLUDED.hour,
+                changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (r.changed_at, r.event_id)",
+        )
+        .bind(&r.website_id)
+        .bind(&r.recipients)
+        .bind(&r.time_zone)
+        .bind(r.weekday)
+        .bind(r.hour)
+        .bind(r.changed_at)
+        .bind(r.event_id)
         .execute(&mut *conn)
         .await?;
     }

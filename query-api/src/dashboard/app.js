@@ -204,18 +204,19 @@ function overview(main) {
 
   async function load() {
     try {
-      const [stats, funnel] = await Promise.all([
+      const [stats, funnel, breakdown] = await Promise.all([
         api("GET", `/v1/stats${query(filters)}`),
         api("GET", `/v1/stats/funnel${query(filters)}`),
+        api("GET", `/v1/stats/breakdown${query(filters)}`),
       ]);
       const hourly = await api("GET", `/v1/stats${query(Object.assign({ interval: "hour" }, filters))}`).catch(() => null);
-      render(stats, funnel, hourly);
+      render(stats, funnel, breakdown, hourly);
     } catch (error) {
       showError(body, error);
     }
   }
 
-  function render(stats, funnel, hourly) {
+  function render(stats, funnel, breakdown, hourly) {
     const cards = h("div", { class: "cards" }, METRICS.map(([key, label, format]) => {
       const change = stats.change[key];
       return h("div", { class: "metric", "data-metric": key },
@@ -249,11 +250,22 @@ function overview(main) {
         ]),
         chart("Peak hours (visitors' messages by hour of day, UTC)", peak.map((_, i) => String(i)), [
           ["Messages", "#2f6feb", peak],
-        ])));
+        ]),
+        shares("Conversations by channel", breakdown.by_channel),
+        shares("Conversations by device", breakdown.by_device)));
   }
 
   load();
   leave = onLive(["conversation.started", "widget.loaded", "message.sent", "contact.submitted"], load);
+}
+
+// A breakdown (`[{key, conversations, messages}]`) as a bar chart of its busiest keys.
+function shares(title, rows) {
+  const top = (rows || []).slice(0, 8);
+  return chart(title, top.map((r) => r.key), [
+    ["Conversations", "#2f6feb", top.map((r) => r.conversations)],
+    ["Messages", "#9db7f5", top.map((r) => r.messages)],
+  ]);
 }
 
 // A bar chart as SVG: one group of bars per label, one bar per series.

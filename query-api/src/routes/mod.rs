@@ -7,9 +7,10 @@ mod exports;
 mod health;
 mod legacy;
 mod openapi;
-mod params;
+pub(crate) mod params;
+mod reports;
 mod requests;
-mod stats;
+pub(crate) mod stats;
 mod stream;
 mod subjects;
 mod websites;
@@ -34,6 +35,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/websites/{id}/privacy",
             get(websites::privacy).put(websites::set_privacy),
+        )
+        .route(
+            "/v1/websites/{id}/reports",
+            get(websites::reports).put(websites::set_reports),
         )
         .route("/v1/tokens", post(websites::create_token))
         .route("/v1/conversations", get(conversations::list))
@@ -61,7 +66,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/subjects/erase", post(subjects::erase))
         .route("/v1/stats", get(stats::stats))
         .route("/v1/stats/funnel", get(stats::funnel))
+        .route("/v1/stats/breakdown", get(stats::breakdown))
         .route("/v1/exports/{kind}", get(exports::export))
+        .route("/reports/weekly", post(reports::weekly))
         .merge(legacy::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -8,7 +8,9 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
-use super::{contacts, conversations, exports, legacy, requests, stats, subjects, websites};
+use super::{
+    contacts, conversations, exports, legacy, reports, requests, stats, subjects, websites,
+};
 use crate::store;
 
 /// A schema from the generator: `$ref`s into `components/schemas`.
@@ -228,6 +230,32 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
+            query: Some(root::<stats::FunnelParams>),
+            response: (
+                "`{from, to, stages: {loaded, engaged, cta_clicked, contact_submitted}, rates, by_page, interval, series, as_of}`",
+                None,
+            ),
+            ..op(
+                "get",
+                "/v1/stats/funnel",
+                "statistics",
+                "Conversations reaching each stage of the funnel, per page and per hour or day",
+            )
+        },
+        Op {
+            query: Some(root::<stats::BreakdownParams>),
+            response: (
+                "`{from, to, by_channel: [{key, conversations, messages}], by_device: […], as_of}`",
+                None,
+            ),
+            ..op(
+                "get",
+                "/v1/stats/breakdown",
+                "statistics",
+                "Conversations engaged in a range by channel and by device",
+            )
+        },
+        Op {
             query: Some(root::<conversations::ListParams>),
             response: (
                 "a file: CSV (RFC 4180, formula cells neutralised), JSON or NDJSON; `format=csv|json|ndjson`; the filters of the matching list (`events`: website_id, type, from, to)",
@@ -282,6 +310,41 @@ fn operations() -> Vec<Op> {
                 "/v1/websites/{id}/privacy",
                 "websites",
                 "Set a website's privacy settings (website.privacy_changed); ingest applies them before events reach the topic",
+            )
+        },
+        Op {
+            response: (
+                "`{website_id, recipients, time_zone, weekday, hour, changed_at, as_of}`",
+                None,
+            ),
+            ..op(
+                "get",
+                "/v1/websites/{id}/reports",
+                "reports",
+                "Who receives a website's weekly report, and when",
+            )
+        },
+        Op {
+            body: Some(root::<websites::ReportSettings>),
+            response: (action, None),
+            ..op(
+                "put",
+                "/v1/websites/{id}/reports",
+                "reports",
+                "Set a website's weekly report recipients and schedule (website.reports_changed)",
+            )
+        },
+        Op {
+            query: Some(root::<reports::WeeklyParams>),
+            response: (
+                "`{status: \"report_sent\", reports: [{website_id, from, to, status: sent|already_sent, …}]}`; 409 when no website has recipients, 503 (retryable) when the mail server refused or a rebuild runs",
+                None,
+            ),
+            ..op(
+                "post",
+                "/reports/weekly",
+                "reports",
+                "Send the last whole week's reports now (or the week of `week`), at most once per website and week",
             )
         },
         Op {
@@ -560,6 +623,10 @@ pub fn document() -> Value {
             });
             responses["409"] =
                 json!({"description": "conflicts with the current state, named in `message`"});
+        }
+        if op.path == "/reports/weekly" {
+            responses["501"] =
+                json!({"description": "no SMTP server is configured (`EMAIL_HOST`)"});
         }
         operation["responses"] = responses;
         paths

@@ -79,7 +79,7 @@ pub async fn period(
 }
 
 /// The relative change of every numeric statistic from `previous` to `current`.
-fn change(current: &Value, previous: &Value) -> Value {
+pub fn change(current: &Value, previous: &Value) -> Value {
     let mut out = serde_json::Map::new();
     if let (Some(c), Some(p)) = (current.as_object(), previous.as_object()) {
         for (k, v) in c {
@@ -193,6 +193,40 @@ pub async fn funnel(
         "by_page": by_page,
         "interval": step,
         "series": series,
+        "as_of": as_of,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakdownParams {
+    pub website_id: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    pub from: Option<String>,
+    /// Last day, inclusive; today when absent.
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    pub to: Option<String>,
+}
+
+/// `GET /v1/stats/breakdown`: the conversations engaged in a range (and their messages) by
+/// channel and by device.
+pub async fn breakdown(
+    admin: Admin,
+    State(state): State<AppState>,
+    as_of: AsOf,
+    Params(params): Params<BreakdownParams>,
+) -> Result<Json<Value>, ApiError> {
+    let websites = admin.scope.narrow(params.website_id.as_deref())?;
+    let websites = websites.as_deref();
+    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 7)?;
+    let (start, end) = days.instants();
+    let (by_channel, by_device) = store::breakdown(&state.pool, websites, start, end).await?;
+    Ok(Json(json!({
+        "from": days.from,
+        "to": days.to,
+        "by_channel": by_channel,
+        "by_device": by_device,
         "as_of": as_of,
     })))
 }

@@ -1,12 +1,14 @@
-//! `GET|POST /v1/websites`, `GET|PUT /v1/websites/{id}/privacy` and `POST /v1/tokens`.
+//! `GET|POST /v1/websites`, `GET|PUT /v1/websites/{id}/privacy`,
+//! `GET|PUT /v1/websites/{id}/reports` and `POST /v1/tokens`.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use schemas::Payload;
 use schemas::payloads::{
-    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_RETENTION_DAYS, TokenCreated, WebsiteCreated,
-    WebsitePrivacy,
+    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE,
+    DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_REPORT_RECIPIENTS, TokenCreated,
+    WebsiteCreated, WebsitePrivacy, WebsiteReports,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -169,6 +171,83 @@ pub async fn set_privacy(
         }),
         false,
     ))
+}
+
+/// What `PUT /v1/websites/{id}/reports` sets.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// The addresses the weekly report goes to; an empty list turns it off.
+    #[schemars(length(max = MAX_REPORT_RECIPIENTS))]
+    recipients: Vec<String>,
+    /// IANA time zone of the schedule (default `UTC`), such as `Europe/Berlin`.
+    time_zone: Option<String>,
+    /// ISO day of the week the report is sent on, 1 (Monday, the default) to 7; it covers the
+    /// seven days before.
+    #[schemars(range(min = 1, max = 7))]
+    weekday: Option<u8>,
+    /// Hour of that day, 0 to 23 (default 8).
+    #[schemars(range(max = 23))]
+    hour: Option<u8>,
+}
+
+/// Recipients are empty (reports off) until an admin sets them.
+pub async fn reports(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    as_of: AsOf,
+) -> Result<Json<Value>, ApiError> {
+    visible(&admin, &website_id)?;
+    let row = store::reports(&state.pool, &website_id).await?;
+    Ok(Json(json!({
+        "website_id": website_id,
+        "recipients": row.as_ref().map(|r| r.recipients.clone()).unwrap_or_default(),
+        "time_zone": row.as_ref().map_or(DEFAULT_REPORT_TIME_ZONE, |r| r.time_zone.as_str()),
+        "weekday": row.as_ref().map_or(DEFAULT_REPORT_WEEKDAY.into(), |r| r.weekday),
+        "hour": row.as_ref().map_or(DEFAULT_REPORT_HOUR.into(), |r| r.hour),
+        "changed_at": row.as_ref().map(|r| r.changed_at),
+        "as_of": as_of,
+    })))
+}
+
+pub async fn set_reports(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    visible(&admin, &website_id)?;
+    let settings: ReportSettings = read_json(&body)?;
+    let payload = WebsiteReports {
+        website_id: website_id.clone(),
+        recipients: settings.recipients,
+        time_zone: settings.time_zone,
+        weekday: settings.weekday,
+        hour: settings.hour,
+    };
+    let answer_body = json!({
+        "website_id": website_id,
+        "recipients": payload.recipients,
+        "time_zone": payload.time_zone.as_deref().unwrap_or(DEFAULT_REPORT_TIME_ZONE),
+        "weekday": payload.weekday.unwrap_or(DEFAULT_REPORT_WEEKDAY),
+        "hour": payload.hour.unwrap_or(DEFAULT_REPORT_HOUR),
+    });
+    let payload = Payload::WebsiteReportsChanged(payload);
+    payload.validate().map_err(bad_request)?;
+    if let Payload::WebsiteReportsChanged(WebsiteReports {
+        time_zone: Some(zone),
+        ..
+    }) = &payload
+        && !store::is_time_zone(&state.pool, zone).await?
+    {
+        return Err(ApiError::BadRequest(format!(
+            "time_zone: {zone:?} is not a time zone name Postgres knows (such as Europe/Berlin)"
+        )));
+    }
+    let outcome =
+        actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
+    Ok(answer(outcome, answer_body, false))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

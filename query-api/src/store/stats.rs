@@ -288,3 +288,47 @@ pub async fn funnel_series(
     .fetch_all(pool)
     .await
 }
+
+/// Engaged conversations and their messages under one value of a dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
+pub struct ShareRow {
+    /// The channel or device; `unknown` when the conversation's context named none.
+    pub key: String,
+    pub conversations: i64,
+    pub messages: i64,
+}
+
+/// The conversations engaged in `[start, end)` by channel and by device, busiest first.
+/// `conversations_engaged` finds them; one scan groups both ways.
+pub async fn breakdown(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<(Vec<ShareRow>, Vec<ShareRow>), sqlx::Error> {
+    let rows: Vec<(bool, String, i64, i64)> = sqlx::query_as(
+        "SELECT grouping(device) = 1 AS by_channel,
+                COALESCE(CASE WHEN grouping(device) = 1 THEN channel ELSE device END, 'unknown'),
+                count(*), COALESCE(sum(message_count), 0)::int8
+         FROM conversations
+         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND engaged_at >= $2 AND engaged_at < $3
+         GROUP BY GROUPING SETS ((channel), (device))
+         ORDER BY 1, 3 DESC, 2",
+    )
+    .bind(websites)
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    let (channels, devices): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0);
+    let shares = |rows: Vec<(bool, String, i64, i64)>| {
+        rows.into_iter()
+            .map(|(_, key, conversations, messages)| ShareRow {
+                key,
+                conversations,
+                messages,
+            })
+            .collect()
+    };
+    Ok((shares(channels), shares(devices)))
+}

@@ -71,3 +71,64 @@ pub async fn find(pool: &PgPool, website_id: &str) -> Result<Option<WebsiteRow>,
     .fetch_optional(pool)
     .await
 }
+
+/// Who receives a website's weekly report and when, as an admin last set them.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
+pub struct ReportsRow {
+    pub website_id: String,
+    pub recipients: Vec<String>,
+    pub time_zone: String,
+    /// ISO day of the week, 1 (Monday) to 7.
+    pub weekday: i16,
+    pub hour: i16,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub async fn reports(pool: &PgPool, website_id: &str) -> Result<Option<ReportsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT website_id, recipients, time_zone, weekday, hour, changed_at
+         FROM website_reports WHERE website_id = $1",
+    )
+    .bind(website_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// A website whose report has recipients, with the time now in its time zone (Postgres knows
+/// the zones; the code needs no copy of their rules).
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Schedule {
+    pub website_id: String,
+    pub name: Option<String>,
+    pub recipients: Vec<String>,
+    pub weekday: i16,
+    pub hour: i16,
+    pub local_now: chrono::NaiveDateTime,
+}
+
+/// The websites in `scope` (all when `None`) whose report has recipients, as of `now`.
+pub async fn schedules(
+    pool: &PgPool,
+    scope: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Schedule>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.website_id, w.name, r.recipients, r.weekday, r.hour,
+                $2::timestamptz AT TIME ZONE r.time_zone AS local_now
+         FROM website_reports r LEFT JOIN websites w USING (website_id)
+         WHERE ($1::text[] IS NULL OR r.website_id = ANY($1)) AND cardinality(r.recipients) > 0
+         ORDER BY r.website_id",
+    )
+    .bind(scope)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// Whether Postgres knows `zone` as a time zone name.
+pub async fn is_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
+        .bind(zone)
+        .fetch_one(pool)
+        .await
+}

@@ -90,10 +90,15 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with its configuration changed by `configure` first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> TestApp {
     let postgres = runtime::testing::fresh_database().await;
     let pool = runtime::testing::connect(&postgres).await;
     MIGRATOR.run(&pool).await.unwrap();
-    let config = QueryApiConfig {
+    let mut config = QueryApiConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         postgres,
         admin_token: TOKEN.into(),
@@ -101,7 +106,10 @@ pub async fn spawn_app() -> TestApp {
         producer: runtime::kafka::ProducerConfig::new("unused"),
         admin_wait: Duration::from_millis(300),
         retention_interval: None,
+        email: None,
+        report_interval: None,
     };
+    configure(&mut config);
     let broker = Arc::new(Mutex::new(Broker::Applies));
     let sink = Arc::new(ProjectingSink {
         pool: pool.clone(),
@@ -115,6 +123,10 @@ pub async fn spawn_app() -> TestApp {
         sink: sink.clone(),
         admin_wait: config.admin_wait,
         live: query_api::live::Feed::default(),
+        mailer: config
+            .email
+            .as_ref()
+            .map(|email| Arc::new(query_api::mail::Mailer::new(email).unwrap())),
     };
     let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
@@ -316,4 +328,15 @@ pub fn two_websites() -> Vec<Event> {
         message("b", "x1", 70, Sender::User, "Hello from b"),
         submitted("b", "x1", 80, "bob@b.example", "req-b"),
     ]
+}
+
+/// Settings for sending through `sink`, a mail catcher a test started.
+pub fn mail_config(
+    sink: &runtime::mailsink::MailSink,
+    security: query_api::mail::Security,
+) -> query_api::mail::MailConfig {
+    query_api::mail::MailConfig {
+        security,
+        ..query_api::mail::MailConfig::catcher(sink.addr)
+    }
 }

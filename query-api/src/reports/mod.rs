@@ -1,0 +1,364 @@
+//! Weekly e-mail reports: each website's statistics for a week beside the week before, its
+//! busiest pages and its open contact requests, sent to the recipients an admin set
+//! (`PUT /v1/websites/{id}/reports`) on their schedule, or on demand (`POST /reports/weekly`).
+//!
+//! - [`due`]: when a schedule says a week's report is owed.
+//! - [`gather`]: the figures, from the same functions that answer `GET /v1/stats`, so the two
+//!   agree for the same days.
+//! - [`render`]: the message, in plain text and HTML.
+//! - [`deliver`]: at most one send per website and week, across restarts and instances, through
+//!   a claim in `colloquy.report_deliveries`; none while a rebuild runs.
+
+pub mod render;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::error::ApiError;
+use crate::mail::Mailer;
+use crate::routes::params::Days;
+use crate::routes::stats::{change, period};
+use crate::store::requests::{self, RequestRow};
+use crate::store::stats::{self as stats, FunnelPageRow};
+use crate::store::websites::{self as websites, Schedule};
+
+/// How long after its scheduled time a report is still sent: a query-api that was down at
+/// 08:00 sends it when it is back within the day; later, only `POST /reports/weekly` does.
+pub const CATCH_UP: TimeDelta = TimeDelta::hours(24);
+/// Pages and requests a report lists.
+const TOP_PAGES: usize = 5;
+const OPEN_REQUESTS: i64 = 10;
+
+/// The week a report scheduled on `weekday` (ISO, 1 = Monday) covers when it is sent on
+/// `day`: the seven days before `day`.
+pub fn week_before(day: NaiveDate) -> Days {
+    Days {
+        from: day - TimeDelta::days(7),
+        to: day - TimeDelta::days(1),
+    }
+}
+
+/// The last day on or before `today` that falls on `weekday`.
+fn last_weekday(today: NaiveDate, weekday: i16) -> NaiveDate {
+    let back = (i64::from(today.weekday().number_from_monday()) - i64::from(weekday)).rem_euclid(7);
+    today - TimeDelta::days(back)
+}
+
+/// The report week holding `day` for a website whose reports go out on `weekday`: weeks start
+/// on that weekday.
+pub fn week_of(day: NaiveDate, weekday: i16) -> Days {
+    let from = last_weekday(day, weekday);
+    Days {
+        from,
+        to: from + TimeDelta::days(6),
+    }
+}
+
+/// The week whose report is owed at `local_now` (in the website's time zone), if its scheduled
+/// time — `weekday` at `hour` — passed less than [`CATCH_UP`] ago.
+pub fn due(local_now: NaiveDateTime, weekday: i16, hour: i16) -> Option<Days> {
+    let hour = NaiveTime::from_hms_opt(u32::try_from(hour).ok()?, 0, 0)?;
+    let mut day = last_weekday(local_now.date(), weekday);
+    if local_now < day.and_time(hour) {
+        day -= TimeDelta::days(7);
+    }
+    (local_now - day.and_time(hour) < CATCH_UP).then(|| week_before(day))
+}
+
+/// The last whole week before `local_now` for a website whose reports go out on `weekday`:
+/// what `POST /reports/weekly` sends when no week is named.
+pub fn last_week(local_now: NaiveDateTime, weekday: i16) -> Days {
+    week_before(last_weekday(local_now.date(), weekday))
+}
+
+/// Everything one report says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub website_id: String,
+    pub name: Option<String>,
+    pub week: Days,
+    /// `GET /v1/stats`' `current`, `previous` and `change` for the week.
+    pub current: Value,
+    pub previous: Value,
+    pub change: Value,
+    /// The pages the widget loaded on most, with their funnel.
+    pub top_pages: Vec<FunnelPageRow>,
+    /// The newest pending requests, and how many are pending and contacted in all (now, not
+    /// as of the week's end: they are what is still to do).
+    pub open_requests: Vec<RequestRow>,
+    pub pending: i64,
+    pub contacted: i64,
+}
+
+pub async fn gather(
+    pool: &PgPool,
+    website_id: &str,
+    name: Option<String>,
+    week: Days,
+) -> Result<Report, ApiError> {
+    let scope = [website_id.to_owned()];
+    let scope = Some(&scope[..]);
+    let (start, end) = week.instants();
+    let (current, previous, top_pages, (open_requests, pending), (_, contacted)) = tokio::try_join!(
+        period(pool, scope, week),
+        period(pool, scope, week.previous()),
+        async {
+            let mut pages = stats::funnel_by_page(pool, scope, start, end, None).await?;
+            pages.truncate(TOP_PAGES);
+            Ok::<_, ApiError>(pages)
+        },
+        async {
+            Ok::<_, ApiError>(requests::list(pool, scope, Some("pending"), OPEN_REQUESTS, 0).await?)
+        },
+        async { Ok::<_, ApiError>(requests::list(pool, scope, Some("contacted"), 0, 0).await?) },
+    )?;
+    Ok(Report {
+        website_id: website_id.to_owned(),
+        name,
+        week,
+        change: change(&current, &previous),
+        current,
+        previous,
+        top_pages,
+        open_requests,
+        pending,
+        contacted,
+    })
+}
+
+/// What became of one website's report for one week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Sent now, to this many recipients.
+    Sent { recipients: usize },
+    /// Sent before (or, with `sent_at` empty, claimed by a send that never said how it ended:
+    /// a process that died mid-send. It is not sent again, so that it is never sent twice).
+    AlreadySent {
+        claimed_at: DateTime<Utc>,
+        sent_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// Whether a rebuild is running: reports wait for it, so that no report is sent from read
+/// models about to be replaced, or twice by the old and new versions' processes.
+pub async fn muted(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let meta: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('colloquy.read_models')::text")
+            .fetch_one(pool)
+            .await?;
+    if meta.is_none() {
+        return Ok(false);
+    }
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM colloquy.read_models WHERE state = 'building')",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// How far `week`'s report for `website_id` got, if anyone started sending it.
+async fn delivered(
+    pool: &PgPool,
+    website_id: &str,
+    week: Days,
+) -> Result<Option<Delivery>, sqlx::Error> {
+    let row: Option<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT claimed_at, sent_at FROM colloquy.report_deliveries
+         WHERE website_id = $1 AND week_from = $2",
+    )
+    .bind(website_id)
+    .bind(week.from)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(claimed_at, sent_at)| Delivery::AlreadySent {
+        claimed_at,
+        sent_at,
+    }))
+}
+
+/// Sends `schedule`'s report for `week`, unless it was sent (or claimed) before. The figures
+/// are read before the claim, so that a database failing then leaves no claim behind.
+pub async fn deliver(
+    pool: &PgPool,
+    mailer: &Mailer,
+    schedule: &Schedule,
+    week: Days,
+) -> Result<Delivery, ApiError> {
+    let website = schedule.website_id.as_str();
+    if let Some(before) = delivered(pool, website, week).await? {
+        return Ok(before);
+    }
+    let report = gather(pool, website, schedule.name.clone(), week).await?;
+    let claimed: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO colloquy.report_deliveries (website_id, week_from, state, recipients)
+         VALUES ($1, $2, 'sending', $3) ON CONFLICT DO NOTHING RETURNING 1",
+    )
+    .bind(website)
+    .bind(week.from)
+    .bind(&schedule.recipients)
+    .fetch_optional(pool)
+    .await?;
+    if claimed.is_none() {
+        // Another instance claimed it in between.
+        return Ok(delivered(pool, website, week)
+            .await?
+            .unwrap_or(Delivery::AlreadySent {
+                claimed_at: Utc::now(),
+                sent_at: None,
+            }));
+    }
+    let sent = mailer
+        .send(
+            &schedule.recipients,
+            &render::subject(&report),
+            render::text(&report),
+            render::html(&report),
+        )
+        .await;
+    if let Err(error) = sent {
+        // The server did not take it: nothing went out, so the claim is released and the next
+        // attempt sends it.
+        sqlx::query(
+            "DELETE FROM colloquy.report_deliveries
+             WHERE website_id = $1 AND week_from = $2 AND state = 'sending'",
+        )
+        .bind(website)
+        .bind(week.from)
+        .execute(pool)
+        .await?;
+        return Err(ApiError::TryLater(format!(
+            "the report was not sent: {error}"
+        )));
+    }
+    sqlx::query(
+        "UPDATE colloquy.report_deliveries SET state = 'sent', sent_at = now()
+         WHERE website_id = $1 AND week_from = $2",
+    )
+    .bind(website)
+    .bind(week.from)
+    .execute(pool)
+    .await?;
+    Ok(Delivery::Sent {
+        recipients: schedule.recipients.len(),
+    })
+}
+
+/// Sends every report owed at `now`; returns what was sent. Nothing while a rebuild runs.
+pub async fn run_once(
+    pool: &PgPool,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, Days, Delivery)>, ApiError> {
+    if muted(pool).await? {
+        return Ok(vec![]);
+    }
+    let mut sent = vec![];
+    for schedule in websites::schedules(pool, None, now).await? {
+        let Some(week) = due(schedule.local_now, schedule.weekday, schedule.hour) else {
+            continue;
+        };
+        match deliver(pool, mailer, &schedule, week).await {
+            Ok(delivery @ Delivery::Sent { .. }) => {
+                sent.push((schedule.website_id, week, delivery));
+            }
+            Ok(Delivery::AlreadySent { .. }) => {}
+            Err(error) => {
+                tracing::warn!(%error, website = schedule.website_id, "weekly report not sent; trying again");
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Runs [`run_once`] every `interval` until the runtime stops.
+pub fn spawn(pool: PgPool, mailer: Arc<Mailer>, interval: Duration) {
+    tokio::spawn(async move {
+        loop {
+            match run_once(&pool, &mailer, Utc::now()).await {
+                Ok(sent) => {
+                    for (website, week, _) in sent {
+                        tracing::info!(website, from = %week.from, "weekly report sent");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "weekly reports not checked; trying next time")
+                }
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn week(from: &str, to: &str) -> Option<Days> {
+        Some(Days {
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+        })
+    }
+
+    #[test]
+    fn a_report_is_owed_from_its_hour_for_a_day_and_covers_the_seven_days_before() {
+        // 2026-11-23 is a Monday.
+        assert_eq!(due(local("2026-11-23 07:59"), 1, 8), None);
+        assert_eq!(
+            due(local("2026-11-23 08:00"), 1, 8),
+            week("2026-11-16", "2026-11-22")
+        );
+        assert_eq!(
+            due(local("2026-11-24 07:59"), 1, 8),
+            week("2026-11-16", "2026-11-22")
+        );
+        assert_eq!(due(local("2026-11-24 08:00"), 1, 8), None);
+        assert_eq!(due(local("2026-11-29 23:00"), 1, 8), None);
+        // A Friday 17:00 schedule covers Friday to Thursday.
+        assert_eq!(
+            due(local("2026-11-27 17:30"), 5, 17),
+            week("2026-11-20", "2026-11-26")
+        );
+        // Sunday (7) late in the evening, seen just after midnight.
+        assert_eq!(
+            due(local("2026-11-30 00:10"), 7, 23),
+            week("2026-11-22", "2026-11-28")
+        );
+    }
+
+    #[test]
+    fn the_last_week_is_the_whole_one_before_the_latest_report_day() {
+        assert_eq!(
+            Some(last_week(local("2026-11-25 12:00"), 1)),
+            week("2026-11-16", "2026-11-22")
+        );
+        // On the report day itself, before its hour too: that day's week is whole.
+        assert_eq!(
+            Some(last_week(local("2026-11-23 01:00"), 1)),
+            week("2026-11-16", "2026-11-22")
+        );
+        let day = |d: &str| d.parse().unwrap();
+        assert_eq!(
+            Some(week_of(day("2026-11-22"), 1)),
+            week("2026-11-16", "2026-11-22")
+        );
+        assert_eq!(
+            Some(week_of(day("2026-11-16"), 1)),
+            week("2026-11-16", "2026-11-22")
+        );
+        assert_eq!(
+            Some(week_of(day("2026-11-19"), 5)),
+            week("2026-11-13", "2026-11-19")
+        );
+    }
+}

@@ -1,0 +1,79 @@
+//! `POST /reports/weekly`: send the weekly reports now (the path the product's first backend
+//! gave its scheduler), once per website and week however often it is called.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::params::{Params, date};
+use crate::AppState;
+use crate::auth::Admin;
+use crate::error::ApiError;
+use crate::reports::{self, last_week, week_of};
+use crate::store::websites as store;
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyParams {
+    /// Only this website's report; every website in the token's scope with recipients when
+    /// absent.
+    pub website_id: Option<String>,
+    /// Any day of the week to report, `YYYY-MM-DD`; the last whole week when absent.
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    pub week: Option<String>,
+}
+
+pub async fn weekly(
+    admin: Admin,
+    State(state): State<AppState>,
+    Params(params): Params<WeeklyParams>,
+) -> Result<Json<Value>, ApiError> {
+    let websites = admin.scope.narrow(params.website_id.as_deref())?;
+    let day = params
+        .week
+        .as_deref()
+        .map(|d| date("week", d))
+        .transpose()?;
+    let Some(mailer) = &state.mailer else {
+        return Err(ApiError::NotConfigured(
+            "no SMTP server is configured (EMAIL_HOST): reports cannot be sent",
+        ));
+    };
+    if reports::muted(&state.pool).await? {
+        return Err(ApiError::TryLater(
+            "a rebuild of the read models is running: reports are sent once it has switched".into(),
+        ));
+    }
+    let schedules = store::schedules(&state.pool, websites.as_deref(), Utc::now()).await?;
+    if schedules.is_empty() {
+        return Err(ApiError::Conflict(
+            "no website here has report recipients: set them with PUT /v1/websites/{id}/reports"
+                .into(),
+        ));
+    }
+    // Every week is checked before anything is sent.
+    let mut weeks = Vec::with_capacity(schedules.len());
+    for schedule in &schedules {
+        let latest = last_week(schedule.local_now, schedule.weekday);
+        let week = day.map_or(latest, |day| week_of(day, schedule.weekday));
+        if week.to > latest.to {
+            return Err(ApiError::BadRequest(format!(
+                "week: {} to {} is not over yet for {}",
+                week.from, week.to, schedule.website_id
+            )));
+        }
+        weeks.push(week);
+    }
+    let mut sent = vec![];
+    for (schedule, week) in schedules.iter().zip(weeks) {
+        let delivery = reports::deliver(&state.pool, mailer, schedule, week).await?;
+        let mut entry = json!(delivery);
+        entry["website_id"] = json!(schedule.website_id);
+        entry["from"] = json!(week.from);
+        entry["to"] = json!(week.to);
+        sent.push(entry);
+    }
+    Ok(Json(json!({ "status": "report_sent", "reports": sent })))
+}
