@@ -78,10 +78,16 @@ async fn drop_old_databases(conn: &mut PgConnection) {
 }
 
 /// A pool on `config`, connected now (tests want the failure here, not later).
+/// A pool on the first read-model version, `public`, as the services' pools are: the search
+/// path is set, so that the default one (`"$user", public`) cannot put what a migration creates
+/// in the `colloquy` schema when the user is named `colloquy`, as the test cluster's is.
 pub async fn connect(config: &PostgresConfig) -> PgPool {
-    PgPool::connect(&config.url)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", config.url))
+    let pool = crate::read_models::pool_for_schema(config, "public")
+        .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", config.url));
+    if let Err(e) = pool.acquire().await {
+        panic!("cannot connect to {}: {e}", config.url);
+    }
+    pool
 }
 
 /// Creates a topic with a unique name and `partitions` partitions and returns its name.
