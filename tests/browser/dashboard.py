@@ -1,6 +1,6 @@
 """The dashboard in headless Chromium, as an admin uses it: log in, filter the conversations
-and see a new one arrive, open a transcript, move a contact request on, and see a new one
-arrive without reloading.
+and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
+without reloading, and set up and send the weekly report.
 
 Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
 environment it sets. Screenshots of every step go to COLLOQUY_ARTIFACTS. Exits non-zero (an
@@ -17,6 +17,7 @@ QUERY = os.environ["COLLOQUY_QUERY_URL"]
 INGEST = os.environ["COLLOQUY_INGEST_URL"]
 TOKEN = os.environ["COLLOQUY_TOKEN"]
 WRITE_KEY = os.environ["COLLOQUY_WRITE_KEY"]
+WEBSITE = os.environ["COLLOQUY_WEBSITE"]
 ARTIFACTS = os.environ["COLLOQUY_ARTIFACTS"]
 CHROMIUM = os.environ["COLLOQUY_CHROMIUM"]
 # Generous: a debug build on two busy cores. Playwright waits only as long as it must.
@@ -96,6 +97,21 @@ def main():
         expect(page.locator("#request-list tbody tr")).to_have_count(1)
         expect(page.locator("#request-list")).to_contain_text("Grace Hopper")
         shot("5-live-request")
+
+        # Weekly reports: set a recipient, then send last week's now (the Rust side checks the
+        # mail catcher got it), and a second send is refused as a repeat.
+        page.click("a[href='#reports']")
+        page.fill("#report-website", WEBSITE)
+        page.click("button:has-text('Open')")
+        page.fill("#report-recipients", "owner@shop.example")
+        page.fill("#report-time-zone", "Europe/Oslo")
+        page.click("button:has-text('Save')")
+        expect(page.locator("#report-result")).to_have_text("Saved.")
+        page.click("#report-send")
+        expect(page.locator("#report-result")).to_contain_text("went to 1 recipient")
+        page.click("#report-send")
+        expect(page.locator("#report-result")).to_contain_text("sent before")
+        shot("6-report-sent")
         browser.close()
     assert not problems, problems
     print("dashboard: every step passed")

@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: `tests/browser/dashboard.py` drives headless Chromium
 //! (Debian's, through Playwright) against a stack holding one conversation and its contact
-//! request. It logs in, filters, opens the transcript, moves the request on, and sees a new
-//! request arrive without reloading. Screenshots of each step are kept in
+//! request. It logs in, filters (and sees a new conversation arrive), opens the transcript, moves
+//! the request on, sees a new request arrive without reloading, and sets up and sends the weekly
+//! report, which must reach the stack's mail catcher once. Screenshots of each step are kept in
 //! `.data/test-artifacts/browser/`.
 //!
 //! `deploy/dev test` installs Chromium (apt) and Playwright (into `~/.cache/colloquy/venv`)
@@ -12,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use e2e::{ADMIN_TOKEN, Stack, WRITE_KEY};
+use e2e::{ADMIN_TOKEN, Stack, WEBSITE, WRITE_KEY};
 use serde_json::json;
 use tokio::process::Command;
 use uuid::Uuid;
@@ -57,6 +58,7 @@ async fn an_admin_works_through_the_dashboard_and_sees_a_request_arrive_live() {
         .env("COLLOQUY_INGEST_URL", &stack.ingest_url)
         .env("COLLOQUY_TOKEN", ADMIN_TOKEN)
         .env("COLLOQUY_WRITE_KEY", WRITE_KEY)
+        .env("COLLOQUY_WEBSITE", WEBSITE)
         .env("COLLOQUY_ARTIFACTS", &artifacts)
         .env("COLLOQUY_CHROMIUM", chromium)
         .output()
@@ -68,5 +70,16 @@ async fn an_admin_works_through_the_dashboard_and_sees_a_request_arrive_live() {
         artifacts.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
+    );
+    // The report the dashboard sent reached the mail catcher, once.
+    let mails = stack.mail.mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to, ["owner@shop.example"]);
+    assert!(
+        mails[0]
+            .header("subject")
+            .is_some_and(|s| s.starts_with(&format!("Weekly report for {WEBSITE}"))),
+        "{:?}",
+        mails[0].header("subject")
     );
 }

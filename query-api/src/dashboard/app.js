@@ -38,7 +38,7 @@ async function api(method, path, body) {
   }
   const text = await response.text();
   const json = text ? JSON.parse(text) : {};
-  if (!response.ok) throw new Error(json.error || json.message || `${response.status}`);
+  if (!response.ok) throw new Error(json.message || json.error || `${response.status}`);
   return json;
 }
 
@@ -158,7 +158,7 @@ function onLive(types, refresh) {
 // ---- routing --------------------------------------------------------------------------------
 
 let leave = () => {};
-const views = { overview, conversations, contacts, requests };
+const views = { overview, conversations, contacts, requests, reports };
 
 function route() {
   if (!state.token) return;
@@ -558,3 +558,79 @@ function requestDetail(main, id) {
 // ---- start ----------------------------------------------------------------------------------
 
 if (state.token) login(state.token).catch(() => logout());
+
+// ---- weekly reports -------------------------------------------------------------------------
+
+const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+function reports(main) {
+  const known = h("datalist", { id: "known-websites" }, state.websites.map((w) => h("option", { value: w.website_id }, w.name || "")));
+  const website = h("input", { id: "report-website", list: "known-websites", required: true, value: (state.websites[0] || {}).website_id || "" });
+  const body = h("div", {});
+  main.append(
+    h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
+      h("label", {}, "Website", website), known, h("button", { type: "submit" }, "Open")),
+    body);
+
+  async function load() {
+    const id = website.value.trim();
+    if (!id) return;
+    try {
+      render(id, await api("GET", `/v1/websites/${encodeURIComponent(id)}/reports`));
+    } catch (error) {
+      showError(body, error);
+    }
+  }
+
+  function render(id, settings) {
+    const recipients = h("textarea", { id: "report-recipients", rows: 3, placeholder: "one address per line" });
+    recipients.value = (settings.recipients || []).join("\n");
+    const zone = h("input", { id: "report-time-zone", value: settings.time_zone, placeholder: "Europe/Berlin" });
+    const weekday = h("select", { id: "report-weekday" }, WEEKDAYS.map((d, i) => h("option", { value: i + 1, selected: i + 1 === settings.weekday }, d)));
+    const hour = h("input", { id: "report-hour", type: "number", min: 0, max: 23, value: settings.hour });
+    const result = h("p", { id: "report-result", role: "status" });
+    const save = async (e) => {
+      e.preventDefault();
+      try {
+        await api("PUT", `/v1/websites/${encodeURIComponent(id)}/reports`, {
+          recipients: recipients.value.split(/[\s,;]+/).filter(Boolean),
+          time_zone: zone.value.trim() || undefined,
+          weekday: Number(weekday.value),
+          hour: Number(hour.value),
+        });
+        result.className = "";
+        result.textContent = "Saved.";
+      } catch (error) {
+        result.className = "error";
+        result.textContent = `Not saved: ${error.message}`;
+      }
+    };
+    const send = async () => {
+      try {
+        const answer = await api("POST", `/reports/weekly${query({ website_id: id })}`);
+        const r = answer.reports[0];
+        result.className = "";
+        result.textContent = r.status === "sent"
+          ? `The report for ${r.from} to ${r.to} went to ${r.recipients} recipient(s).`
+          : `The report for ${r.from} to ${r.to} was sent before${r.sent_at ? `, ${when(r.sent_at)}` : ""}; it is sent once.`;
+      } catch (error) {
+        result.className = "error";
+        result.textContent = `Not sent: ${error.message}`;
+      }
+    };
+    body.replaceChildren(h("form", { class: "card", onsubmit: save },
+      h("h2", {}, `Weekly report for ${id}`),
+      h("p", { class: "muted" }, "The week's statistics against the week before, the busiest pages and the open contact requests, by e-mail. It covers the seven days before the day it is sent on (UTC days)."),
+      h("label", {}, "Recipients", recipients),
+      h("div", { class: "filters" },
+        h("label", {}, "Day", weekday),
+        h("label", {}, "Hour", hour),
+        h("label", {}, "Time zone", zone)),
+      h("div", { class: "actions" },
+        h("button", { type: "submit" }, "Save"),
+        h("button", { type: "button", class: "plain", id: "report-send", onclick: send }, "Send last week's report now")),
+      result));
+  }
+
+  load();
+}
