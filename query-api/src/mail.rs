@@ -92,6 +92,8 @@ impl MailConfig {
 /// Why a message was not sent.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
+    #[error("cannot set up the SMTP client: {0}")]
+    Setup(String),
     #[error("cannot build the message: {0}")]
     Message(String),
     #[error("the SMTP server did not take the message: {0}")]
@@ -113,7 +115,7 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     pub fn new(config: &MailConfig) -> Result<Self, MailError> {
         let tls = |host: &str| {
-            TlsParameters::new(host.to_owned()).map_err(|e| MailError::Message(e.to_string()))
+            TlsParameters::new(host.to_owned()).map_err(|e| MailError::Setup(e.to_string()))
         };
         let security = match config.security {
             Security::StartTls => Tls::Required(tls(&config.host)?),
@@ -130,7 +132,7 @@ impl Mailer {
         let from = config
             .from
             .parse()
-            .map_err(|e: lettre::address::AddressError| MailError::Message(e.to_string()))?;
+            .map_err(|e: lettre::address::AddressError| MailError::Setup(e.to_string()))?;
         Ok(Self {
             transport: builder.build(),
             from,

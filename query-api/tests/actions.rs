@@ -161,12 +161,13 @@ async fn an_action_the_broker_does_not_acknowledge_is_503_and_changes_nothing() 
     app.given(two_websites()).await;
     app.broker(Broker::Down);
     let response = app
-        .http
-        .post(format!("{}/v1/conversations/c2/close", app.url))
-        .bearer_auth(common::TOKEN)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            reqwest::Method::POST,
+            "/v1/conversations/c2/close",
+            Some(common::TOKEN),
+            None,
+        )
+        .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let (_, detail) = app.get("/v1/conversations/c2").await;

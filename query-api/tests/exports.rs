@@ -37,13 +37,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 }
 
 async fn download(app: &TestApp, path: &str) -> (u16, String, String) {
-    let response = app
-        .http
-        .get(format!("{}{path}", app.url))
-        .bearer_auth(common::TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let response = app.fetch(path, Some(common::TOKEN)).await;
     let status = response.status().as_u16();
     let disposition = response
         .headers()

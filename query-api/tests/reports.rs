@@ -31,6 +31,17 @@ fn traffic() -> Vec<schemas::Event> {
     events
 }
 
+/// Website a's report goes to ops@a.example, on the default schedule.
+async fn reports_to_ops_of_a(app: &TestApp) {
+    let (status, body) = app
+        .put(
+            "/v1/websites/a/reports",
+            json!({"recipients": ["ops@a.example"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -59,11 +70,9 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
     app.given(traffic()).await;
     let recipients = json!(["ops@a.example", "owner@a.example"]);
     let (status, body) = app
-        .call(
-            reqwest::Method::PUT,
+        .put(
             "/v1/websites/a/reports",
-            common::TOKEN,
-            Some(json!({"recipients": recipients, "time_zone": "Europe/Berlin"})),
+            json!({"recipients": recipients, "time_zone": "Europe/Berlin"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -148,11 +157,9 @@ async fn the_schedule_sends_each_week_once_in_the_websites_time_zone_across_rest
     app.given(traffic()).await;
     for (website, zone) in [("a", "UTC"), ("b", "America/New_York")] {
         let (status, body) = app
-            .call(
-                reqwest::Method::PUT,
+            .put(
                 &format!("/v1/websites/{website}/reports"),
-                common::TOKEN,
-                Some(json!({"recipients": [format!("ops@{website}.example")], "time_zone": zone})),
+                json!({"recipients": [format!("ops@{website}.example")], "time_zone": zone}),
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -195,25 +202,18 @@ async fn nothing_is_sent_while_a_rebuild_runs() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
     app.given(traffic()).await;
-    let (status, _) = app
-        .call(
-            reqwest::Method::PUT,
-            "/v1/websites/a/reports",
-            common::TOKEN,
-            Some(json!({"recipients": ["ops@a.example"]})),
-        )
-        .await;
-    assert_eq!(status, 200);
+    reports_to_ops_of_a(&app).await;
     projector::versions::ensure_meta(&app.pool).await.unwrap();
     let building = projector::versions::create_next(&app.pool).await.unwrap();
 
     let response = app
-        .http
-        .post(format!("{}/reports/weekly?week=2026-09-21", app.url))
-        .bearer_auth(common::TOKEN)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            reqwest::Method::POST,
+            "/reports/weekly?week=2026-09-21",
+            Some(common::TOKEN),
+            None,
+        )
+        .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let mailer = Mailer::new(&mail_config(&sink, Security::None)).unwrap();
@@ -243,13 +243,7 @@ async fn a_refused_report_is_a_retryable_error_and_goes_out_on_the_next_try() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
     app.given(traffic()).await;
-    app.call(
-        reqwest::Method::PUT,
-        "/v1/websites/a/reports",
-        common::TOKEN,
-        Some(json!({"recipients": ["ops@a.example"]})),
-    )
-    .await;
+    reports_to_ops_of_a(&app).await;
     sink.refuse(true);
     let (status, body) = app
         .post("/reports/weekly?week=2026-09-21", json!(null))
@@ -280,13 +274,7 @@ async fn a_server_without_starttls_gets_nothing_when_starttls_is_required() {
     let config = mail_config(&sink, Security::StartTls);
     let app = spawn_app_with(|c| c.email = Some(config)).await;
     app.given(traffic()).await;
-    app.call(
-        reqwest::Method::PUT,
-        "/v1/websites/a/reports",
-        common::TOKEN,
-        Some(json!({"recipients": ["ops@a.example"]})),
-    )
-    .await;
+    reports_to_ops_of_a(&app).await;
     let (status, body) = app
         .post("/reports/weekly?week=2026-09-21", json!(null))
         .await;
@@ -297,18 +285,6 @@ async fn a_server_without_starttls_gets_nothing_when_starttls_is_required() {
 #[tokio::test]
 async fn report_settings_and_requests_that_cannot_work_are_refused_clearly() {
     let app = spawn_app().await;
-    let put = |website: &'static str, body: Value| {
-        let app = &app;
-        async move {
-            app.call(
-                reqwest::Method::PUT,
-                &format!("/v1/websites/{website}/reports"),
-                common::TOKEN,
-                Some(body),
-            )
-            .await
-        }
-    };
     for (body, field) in [
         (json!({"recipients": ["not-an-address"]}), "recipients[0]"),
         (
@@ -322,7 +298,7 @@ async fn report_settings_and_requests_that_cannot_work_are_refused_clearly() {
         (json!({"recipients": ["a@b.example"], "hour": 24}), "hour"),
         (json!({"recipients": ["a@b.example"], "cc": []}), "cc"),
     ] {
-        let (status, answer) = put("a", body.clone()).await;
+        let (status, answer) = app.put("/v1/websites/a/reports", body.clone()).await;
         assert_eq!(status, 400, "{body}: {answer}");
         assert!(
             answer["message"].as_str().unwrap().contains(field),
@@ -354,13 +330,7 @@ async fn asking_for_reports_no_one_receives_is_a_conflict_not_a_false_success() 
     assert_eq!(status, 409, "{body}");
     assert!(body["message"].as_str().unwrap().contains("recipients"));
     // A week not over yet is refused, not sent half-full.
-    app.call(
-        reqwest::Method::PUT,
-        "/v1/websites/a/reports",
-        common::TOKEN,
-        Some(json!({"recipients": ["ops@a.example"]})),
-    )
-    .await;
+    reports_to_ops_of_a(&app).await;
     let today = Utc::now().date_naive();
     let (status, body) = app
         .post(&format!("/reports/weekly?week={today}"), json!(null))

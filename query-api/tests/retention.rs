@@ -108,11 +108,9 @@ async fn the_job_clears_old_addresses_and_texts_once_and_late_data_too() {
 async fn retention_and_review_periods_are_website_settings() {
     let app = spawn_app().await;
     let (status, body) = app
-        .call(
-            reqwest::Method::PUT,
+        .put(
             "/v1/websites/a/privacy",
-            common::TOKEN,
-            Some(json!({"anonymize_ip": false, "retention_days": 7, "contact_review_months": 1})),
+            json!({"anonymize_ip": false, "retention_days": 7, "contact_review_months": 1}),
         )
         .await;
     assert_eq!(status, 200, "{body}");

@@ -38,13 +38,18 @@ pub fn is_read_model_schema(schema: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
-/// The live schema: `public` until a rebuild has switched (or when the metadata does not exist).
-pub async fn live_schema(pool: &PgPool) -> Result<String, sqlx::Error> {
+/// Whether the version metadata exists (a database the projector never set up has none).
+async fn has_meta(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let exists: Option<String> =
         sqlx::query_scalar("SELECT to_regclass('colloquy.read_models')::text")
             .fetch_one(pool)
             .await?;
-    if exists.is_none() {
+    Ok(exists.is_some())
+}
+
+/// The live schema: `public` until a rebuild has switched (or when the metadata does not exist).
+pub async fn live_schema(pool: &PgPool) -> Result<String, sqlx::Error> {
+    if !has_meta(pool).await? {
         return Ok("public".to_owned());
     }
     let live: Option<String> =
@@ -54,6 +59,18 @@ pub async fn live_schema(pool: &PgPool) -> Result<String, sqlx::Error> {
     Ok(live
         .filter(|s| is_read_model_schema(s))
         .unwrap_or_else(|| "public".to_owned()))
+}
+
+/// Whether a rebuild is building a new version beside the live one.
+pub async fn rebuilding(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    if !has_meta(pool).await? {
+        return Ok(false);
+    }
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM colloquy.read_models WHERE state = 'building')",
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// A pool whose connections read and write `schema`.

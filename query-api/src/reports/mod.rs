@@ -7,7 +7,10 @@
 //!   agree for the same days.
 //! - [`render`]: the message, in plain text and HTML.
 //! - [`deliver`]: at most one send per website and week, across restarts and instances, through
-//!   a claim in `colloquy.report_deliveries`; none while a rebuild runs.
+//!   a claim in `colloquy.report_deliveries`.
+//!
+//! Nothing is sent while a rebuild runs (`runtime::read_models::rebuilding`): not from read
+//! models about to be replaced.
 
 pub mod render;
 
@@ -145,23 +148,6 @@ pub enum Delivery {
     },
 }
 
-/// Whether a rebuild is running: reports wait for it, so that no report is sent from read
-/// models about to be replaced, or twice by the old and new versions' processes.
-pub async fn muted(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let meta: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('colloquy.read_models')::text")
-            .fetch_one(pool)
-            .await?;
-    if meta.is_none() {
-        return Ok(false);
-    }
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM colloquy.read_models WHERE state = 'building')",
-    )
-    .fetch_one(pool)
-    .await
-}
-
 /// How far `week`'s report for `website_id` got, if anyone started sending it.
 async fn delivered(
     pool: &PgPool,
@@ -255,7 +241,7 @@ pub async fn run_once(
     mailer: &Mailer,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, Days, Delivery)>, ApiError> {
-    if muted(pool).await? {
+    if runtime::read_models::rebuilding(pool).await? {
         return Ok(vec![]);
     }
     let mut sent = vec![];

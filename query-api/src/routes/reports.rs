@@ -41,7 +41,7 @@ pub async fn weekly(
             "no SMTP server is configured (EMAIL_HOST): reports cannot be sent",
         ));
     };
-    if reports::muted(&state.pool).await? {
+    if runtime::read_models::rebuilding(&state.pool).await? {
         return Err(ApiError::TryLater(
             "a rebuild of the read models is running: reports are sent once it has switched".into(),
         ));

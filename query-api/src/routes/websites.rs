@@ -219,6 +219,7 @@ pub async fn set_reports(
 ) -> Result<Response, ApiError> {
     visible(&admin, &website_id)?;
     let settings: ReportSettings = read_json(&body)?;
+    let zone = settings.time_zone.clone();
     let payload = WebsiteReports {
         website_id: website_id.clone(),
         recipients: settings.recipients,
@@ -235,11 +236,8 @@ pub async fn set_reports(
     });
     let payload = Payload::WebsiteReportsChanged(payload);
     payload.validate().map_err(bad_request)?;
-    if let Payload::WebsiteReportsChanged(WebsiteReports {
-        time_zone: Some(zone),
-        ..
-    }) = &payload
-        && !store::is_time_zone(&state.pool, zone).await?
+    if let Some(zone) = zone
+        && !store::is_time_zone(&state.pool, &zone).await?
     {
         return Err(ApiError::BadRequest(format!(
             "time_zone: {zone:?} is not a time zone name Postgres knows (such as Europe/Berlin)"

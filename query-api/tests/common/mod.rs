@@ -145,6 +145,24 @@ impl TestApp {
         *self.broker.lock().unwrap() = mode;
     }
 
+    /// A request answered as it comes, with `token` if any: for headers, or what is not JSON.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn call(
         &self,
         method: reqwest::Method,
@@ -152,14 +170,7 @@ impl TestApp {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
+        let response = self.send(method, path, Some(token), body).await;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         (
@@ -170,11 +181,7 @@ impl TestApp {
 
     /// A GET answered as it comes, with `token` if any: for what is not JSON.
     pub async fn fetch(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(format!("{}{path}", self.url));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        request.send().await.unwrap()
+        self.send(reqwest::Method::GET, path, token, None).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -187,6 +194,11 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, TOKEN, Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PUT, path, TOKEN, Some(body))
             .await
     }
 
