@@ -1,7 +1,8 @@
 //! Projector configuration, from the environment (see the README for every variable).
 
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU64, NonZeroUsize};
+use std::time::Duration;
 
 use runtime::config::{ConfigError, Source};
 use runtime::kafka::KafkaConfig;
@@ -33,6 +34,10 @@ pub struct ProjectorConfig {
     /// 8,153 records/s with one, 7,530-9,811 with two, no more with three (the README's
     /// Performance section).
     pub workers: usize,
+    /// `PROJECTOR_LEASE_TTL_MS`: how long a partition stays with a process that stopped
+    /// renewing its lease (renewed every quarter of it), so about how long the partitions of a
+    /// process that died wait for another to take them ([`crate::leases`]).
+    pub lease_ttl: Duration,
     /// `PROJECTOR_ADDR`: health endpoints.
     pub addr: SocketAddr,
 }
@@ -51,6 +56,13 @@ impl ProjectorConfig {
             workers: env
                 .parse_or("PROJECTOR_WORKERS", NonZeroUsize::new(2).expect("two"))?
                 .get(),
+            lease_ttl: Duration::from_millis(
+                env.parse_or(
+                    "PROJECTOR_LEASE_TTL_MS",
+                    NonZeroU64::new(10_000).expect("nonzero"),
+                )?
+                .get(),
+            ),
             addr: env.parse_or("PROJECTOR_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)))?,
         })
     }
@@ -68,6 +80,7 @@ impl ProjectorConfig {
             batch_max_latency_ms: 20,
             fetch_wait_max_ms: 100,
             workers: 2,
+            lease_ttl: Duration::from_secs(10),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }

@@ -3,9 +3,9 @@
 //!
 //! Kafka's "storing offsets outside Kafka" pattern: the projector never commits offsets to
 //! the broker. Its position lives in `projector_offsets`, written atomically with the rows,
-//! and on start it `assign()`s every partition and seeks to the stored position. Consumer
-//! groups are not used at all (Tansu 0.6's rebalancing is unreliable, and ownership of
-//! partitions is this process's business).
+//! and each worker `assign()`s the partitions it holds a lease on ([`leases`]) and seeks to
+//! the stored position. Consumer groups are not used at all (Tansu 0.6's rebalancing is
+//! unreliable, and which process owns a partition is settled in Postgres, beside the offsets).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::config::ProjectorConfig;
+use crate::leases::{self, Held, Instance, Member};
 use crate::metrics::ProjectorMetrics;
 use crate::opening;
 use crate::store::{self, Applied};
@@ -73,14 +74,15 @@ struct Live {
 /// Consumes into the live read models until `shutdown` resolves. A batch that has started is
 /// finished first. `meta` is a pool on the default schema, for the version metadata.
 ///
-/// `PROJECTOR_WORKERS` workers each own a share of the topic's partitions, with a consumer and
-/// a Postgres transaction of their own, so one applies while another decodes or waits on the
+/// `PROJECTOR_WORKERS` workers each hold leases on a share of the topic's partitions (shared
+/// with the workers of every other projector process, [`leases`]), with a consumer and a
+/// Postgres transaction of their own, so one applies while another decodes or waits on the
 /// broker: the partitions are independent (a conversation's events stay in one), and the
 /// read models derived across them are brought up to date under a lock
 /// ([`store::apply_isolating`]). Between batches the controller follows a rebuild: when asked,
 /// it pauses every worker (so both versions stand still while they are compared), and when
 /// another version has become live it moves them there, each resuming from that version's
-/// stored offsets.
+/// stored offsets. On a clean stop the process gives its partitions up at once.
 pub async fn run(
     config: &ProjectorConfig,
     meta: PgPool,
@@ -108,15 +110,22 @@ pub async fn run(
         )
         .context("cannot create the dead-letter producer")?,
     );
+    // Join before the workers share out the partitions, so that they count this process.
+    let instance = Instance::new(config.workers);
+    tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        _ = retry("join the projector processes", || async {
+            Ok(versions::heartbeat(&meta, &instance, false).await?)
+        }) => {}
+    }
+    tracing::info!(instance = %instance.id, name = %instance.name, "joined the projector processes");
+    let renewing = tokio::spawn(renew_leases(meta.clone(), instance.id, config.lease_ttl));
     let (stop, stopped) = watch::channel(false);
     let mut workers = JoinSet::new();
     for worker in 0..config.workers {
         workers.spawn(work(
             config.clone(),
-            Share {
-                worker,
-                of: config.workers,
-            },
+            instance.worker(worker),
             live.clone(),
             meta.clone(),
             dead_letters.clone(),
@@ -138,7 +147,7 @@ pub async fn run(
             () = tokio::time::sleep(CONTROL_INTERVAL) => {}
         }
         let schema = live.read().await.schema.clone();
-        if let Some(moved) = follow_rebuild(&meta, &schema, &live, &mut shutdown).await {
+        if let Some(moved) = follow_rebuild(&meta, &instance, &schema, &live, &mut shutdown).await {
             let pool = runtime::read_models::pool_for_schema(&config.postgres, &moved)?;
             let mut live = live.write().await;
             live.generation += 1;
@@ -154,35 +163,30 @@ pub async fn run(
             failed.get_or_insert(error);
         }
     }
+    // No batch is in flight: hand the partitions over now rather than when the leases expire.
+    renewing.abort();
+    if let Err(error) = leases::leave(&meta, instance.id).await {
+        tracing::warn!(%error, "cannot give up the partition leases; they expire on their own");
+    }
     tracing::info!("projector stopped");
     failed.map_or(Ok(()), Err)
 }
 
-/// Which of the topic's partitions a worker owns: every `of`-th, from its `worker`-th.
-#[derive(Debug, Clone, Copy)]
-pub struct Share {
-    pub worker: usize,
-    pub of: usize,
-}
-
-impl Share {
-    pub fn owned(self, partitions: &[i32]) -> Vec<i32> {
-        let mut sorted = partitions.to_vec();
-        sorted.sort_unstable();
-        sorted
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| i % self.of == self.worker)
-            .map(|(_, p)| p)
-            .collect()
+/// Keeps the process's leases from expiring while it runs.
+async fn renew_leases(meta: PgPool, instance: Uuid, ttl: Duration) {
+    loop {
+        tokio::time::sleep(ttl / 4).await;
+        if let Err(error) = leases::renew(&meta, instance, ttl).await {
+            tracing::warn!(%error, "cannot renew the partition leases");
+        }
     }
 }
 
-/// One worker: consumes its share of the partitions and applies it batch by batch, each
-/// batch with its offsets in one transaction, until `stopped`.
+/// One worker: holds its share of the partitions and applies them batch by batch, each
+/// batch with its offsets in one transaction behind the lease fence, until `stopped`.
 async fn work(
     config: ProjectorConfig,
-    share: Share,
+    member: Member,
     live: Arc<RwLock<Live>>,
     meta: PgPool,
     dead_letters: Arc<KafkaSink>,
@@ -191,31 +195,47 @@ async fn work(
 ) -> anyhow::Result<()> {
     let config = &config;
     let consumer = consumer(config, "colloquy-projector")?;
-    let mut generation = None;
+    // The partitions held and the live version the consumer was last assigned for.
+    let mut assigned: Option<(u64, Held)> = None;
+    let mut held = Held::new();
+    let mut rebalance_at = Instant::now();
     while !*stopped.borrow() {
+        if Instant::now() >= rebalance_at {
+            held = tokio::select! {
+                _ = stopped.changed() => break,
+                h = retry("share out the partitions", || async {
+                    let partitions = partitions(config, &consumer)?;
+                    let ttl = config.lease_ttl;
+                    Ok(leases::rebalance(&meta, &config.topic, &partitions, member, ttl).await?)
+                }) => h,
+            };
+            rebalance_at = Instant::now() + config.lease_ttl / 4;
+        }
         let (current, pool) = {
             let live = live.read().await;
             (live.generation, live.pool.clone())
         };
-        if generation != Some(current) {
-            let assigned = tokio::select! {
+        if assigned.as_ref() != Some(&(current, held.clone())) {
+            let list = tokio::select! {
                 _ = stopped.changed() => break,
-                a = retry("load the assignment", || assignment(config, &consumer, &pool, share)) => a,
+                a = retry("load the assignment", || assignment(config, &pool, held.keys().copied())) => a,
             };
-            // Assigning seeks every partition to this version's stored offsets; whatever
-            // was fetched for another version is dropped.
-            consumer
-                .assign(&assigned)
-                .context("cannot assign partitions")?;
-            tracing::info!(
-                topic = %config.topic,
-                worker = share.worker,
-                partitions = assigned.count(),
-                "partitions assigned"
-            );
-            health.metrics.stored(&positions(&assigned));
+            // Assigning seeks every partition to this version's stored offsets, read after the
+            // leases were taken; whatever was fetched before is dropped.
+            consumer.assign(&list).context("cannot assign partitions")?;
+            let before = assigned.map(|(_, h)| h).unwrap_or_default();
+            if before.keys().ne(held.keys()) {
+                tracing::info!(
+                    topic = %config.topic,
+                    worker = member.worker,
+                    partitions = ?held.keys().collect::<Vec<_>>(),
+                    "partitions held"
+                );
+            }
+            health.metrics.held(&before, &held);
+            health.metrics.stored(&positions(&list));
             health.ready.store(true, Ordering::Relaxed);
-            generation = Some(current);
+            assigned = Some((current, held.clone()));
         }
         let batch = tokio::select! {
             _ = stopped.changed() => break,
@@ -225,7 +245,7 @@ async fn work(
             continue;
         }
         let applying = live.read().await;
-        if Some(applying.generation) != generation {
+        if applying.generation != current {
             // Fetched for the version this worker no longer applies to.
             continue;
         }
@@ -236,8 +256,16 @@ async fn work(
                 let prepared = prepare(&batch, &meta)
                     .await
                     .context("cannot read the keys of sealed records")?;
-                let outcome =
-                    commit_batch(config, &applying.pool, &dead_letters, &batch, &prepared).await?;
+                let fence = (member, &held);
+                let outcome = commit_batch(
+                    config,
+                    &applying.pool,
+                    fence,
+                    &dead_letters,
+                    &batch,
+                    &prepared,
+                )
+                .await?;
                 anyhow::Ok((prepared, outcome))
             };
             match committed.await {
@@ -251,7 +279,7 @@ async fn work(
                     m.stored(&prepared.next_offsets);
                     health.ready.store(true, Ordering::Relaxed);
                     tracing::debug!(
-                        worker = share.worker,
+                        worker = member.worker,
                         records = batch.len(),
                         applied = outcome.applied,
                         duplicates = outcome.duplicates,
@@ -261,6 +289,17 @@ async fn work(
                     );
                     break;
                 }
+                Err(error) if error.downcast_ref::<leases::Lost>().is_some() => {
+                    // Another worker holds a partition of this batch now and goes on from
+                    // the offsets stored before it: drop the batch and share out again.
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        worker = member.worker,
+                        "lease lost; the batch is dropped"
+                    );
+                    rebalance_at = Instant::now();
+                    break;
+                }
                 Err(error) => {
                     // Nothing of this batch is stored; keep it and try again. The stored
                     // offsets still point at its start, so a crash here loses nothing either.
@@ -268,7 +307,7 @@ async fn work(
                     attempt += 1;
                     tracing::error!(
                         error = format!("{error:#}"),
-                        worker = share.worker,
+                        worker = member.worker,
                         attempt,
                         "batch failed, retrying"
                     );
@@ -300,6 +339,7 @@ fn positions(assigned: &TopicPartitionList) -> Vec<(i32, i64)> {
 /// metadata there is no rebuild to follow, and projecting must not stop for it.
 async fn follow_rebuild(
     meta: &PgPool,
+    instance: &Instance,
     schema: &str,
     live: &RwLock<Live>,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
@@ -307,7 +347,7 @@ async fn follow_rebuild(
     // Held while paused: every worker has finished its batch and none starts another.
     let mut paused = None;
     loop {
-        match versions::heartbeat(meta, paused.is_some()).await {
+        match versions::heartbeat(meta, instance, paused.is_some()).await {
             Ok(true) => {
                 if paused.is_none() {
                     tracing::info!("a rebuild asked to pause; pausing between batches");
@@ -331,7 +371,7 @@ async fn follow_rebuild(
         }
     }
     if paused.take().is_some() {
-        let _ = versions::heartbeat(meta, false).await;
+        let _ = versions::heartbeat(meta, instance, false).await;
         tracing::info!("resumed");
     }
     match runtime::read_models::live_schema(meta).await {
@@ -359,18 +399,17 @@ pub fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow
     Ok(partitions)
 }
 
-/// The `share` of the topic's partitions, each at the stored offset or the beginning.
+/// `partitions` of the topic, each at the stored offset or the beginning.
 pub async fn assignment(
     config: &ProjectorConfig,
-    consumer: &StreamConsumer,
     pool: &PgPool,
-    share: Share,
+    partitions: impl Iterator<Item = i32>,
 ) -> anyhow::Result<TopicPartitionList> {
     let stored = store::offsets::load(pool, &config.topic)
         .await
         .context("cannot read stored offsets")?;
     let mut list = TopicPartitionList::new();
-    for p in share.owned(&partitions(config, consumer)?) {
+    for p in partitions {
         let offset = stored
             .get(&p)
             .map_or(Offset::Beginning, |o| Offset::Offset(*o));
@@ -474,13 +513,16 @@ struct Committed {
     refused: usize,
 }
 
-/// Dead-letters the poison records (awaiting the broker's acknowledgement), then applies the
-/// rest with the offsets ([`store::apply_isolating`]), dead-lettering the events Postgres
-/// refuses for their data before the transaction storing the offsets past them commits. A
-/// crash between dead-lettering and storing may dead-letter a record twice, never lose it.
+/// Dead-letters the poison records (awaiting the broker's acknowledgement), then, behind the
+/// lease fence ([`leases::hold`]: the batch's partitions stay the worker's until the
+/// transaction ends), applies the rest with the offsets ([`store::apply_isolating`]),
+/// dead-lettering the events Postgres refuses for their data before the transaction storing
+/// the offsets past them commits. A crash (or a lost lease) between dead-lettering and
+/// storing may dead-letter a record twice, never lose it.
 async fn commit_batch(
     config: &ProjectorConfig,
     pool: &PgPool,
+    (member, held): (Member, &Held),
     dead_letters: &KafkaSink,
     batch: &[OwnedMessage],
     prepared: &Prepared,
@@ -491,9 +533,21 @@ async fn commit_batch(
         .map(|p| (&p.message, p.reason.as_str()))
         .collect();
     dead_letter(config, dead_letters, &poison).await?;
+    let mut tx = pool.begin().await.context("cannot begin the batch")?;
+    // The fence's lock keeps the partitions from being taken while the transaction is open,
+    // so a process frozen mid-batch (SIGSTOP, a VM paused) would keep them for good: Postgres
+    // ends a transaction left idle for a lease's length, and they move on.
+    sqlx::query(&format!(
+        "SET LOCAL idle_in_transaction_session_timeout = {}",
+        config.lease_ttl.as_millis()
+    ))
+    .execute(&mut *tx)
+    .await?;
+    let partitions: Vec<i32> = prepared.next_offsets.iter().map(|(p, _)| *p).collect();
+    leases::hold(&mut tx, &config.topic, member, held, &partitions).await?;
     let (events, offsets) = (&prepared.events, &prepared.next_offsets);
     let mut isolated =
-        store::apply_isolating(pool, &config.topic, events, offsets, store::Derive::Now)
+        store::apply_isolating(tx, &config.topic, events, offsets, store::Derive::Now)
             .await
             .context("cannot apply the batch")?;
     let refused: Vec<(&OwnedMessage, &str)> = isolated
@@ -619,21 +673,6 @@ mod tests {
         assert_eq!(prepared.poison.len(), 1);
         assert!(prepared.events.is_empty());
         assert_eq!(prepared.next_offsets, vec![(3, 1)]);
-    }
-
-    #[test]
-    fn workers_share_every_partition_once() {
-        let partitions: Vec<i32> = (0..12).rev().collect();
-        let shares: Vec<Vec<i32>> = (0..5)
-            .map(|worker| Share { worker, of: 5 }.owned(&partitions))
-            .collect();
-        assert_eq!(shares[0], vec![0, 5, 10]);
-        assert_eq!(shares[4], vec![4, 9]);
-        let mut all: Vec<i32> = shares.concat();
-        all.sort_unstable();
-        assert_eq!(all, (0..12).collect::<Vec<_>>());
-        let alone = Share { worker: 0, of: 1 };
-        assert_eq!(alone.owned(&partitions), (0..12).collect::<Vec<_>>());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! # Layout
 //! - [`config`]: [`ProjectorConfig`], read from the environment.
 //! - [`consumer`]: the consume → decode → apply → commit loop, and dead-lettering.
+//! - [`leases`]: which worker of which projector process applies which partition.
 //! - [`opening`]: decoding records, with sealed personal fields opened by their keys.
 //! - [`projections`]: pure functions from events to read-model changes.
 //! - [`store`]: the SQL behind the read models and offsets; migrations in `migrations/`.
@@ -21,6 +22,7 @@ pub mod consumer;
 pub mod deferred_indexes;
 pub mod dlq;
 pub mod health;
+pub mod leases;
 pub mod metrics;
 pub mod opening;
 pub mod projections;

@@ -6,9 +6,13 @@
 //! | `projector_events_duplicate_total` | counter | | records whose event id was already applied |
 //! | `projector_events_dead_lettered_total` | counter | | records sent to the dead-letter topic |
 //! | `projector_batch_seconds` | histogram | | from a batch's first record to its commit |
-//! | `projector_applied_offset` | gauge | `partition` | the next offset to apply, as stored |
+//! | `projector_partitions_held` | gauge | | partitions this process holds a lease on |
+//! | `projector_applied_offset` | gauge | `partition` | the next offset to apply, as stored, of each partition held |
 //! | `projector_high_watermark` | gauge | `partition` | the partition's end, refreshed every few seconds |
-//! | `projector_lag` | gauge | `partition` | records in the topic not applied yet |
+//! | `projector_lag` | gauge | `partition` | records of a partition held not applied yet |
+//!
+//! With several projector processes, each reports the partitions it holds; the sum of
+//! `projector_lag` over all of them is the topic's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +37,7 @@ pub struct ProjectorMetrics {
     pub duplicates: Counter,
     pub dead_lettered: Counter,
     pub batch_seconds: Histogram,
+    pub partitions_held: Gauge,
     pub applied_offset: Family<PartitionLabels, Gauge>,
     pub high_watermark: Family<PartitionLabels, Gauge>,
     pub lag: Family<PartitionLabels, Gauge>,
@@ -48,6 +53,7 @@ impl Default for ProjectorMetrics {
             dead_lettered: Counter::default(),
             // 1 ms to about 33 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            partitions_held: Gauge::default(),
             applied_offset: Family::default(),
             high_watermark: Family::default(),
             lag: Family::default(),
@@ -71,6 +77,11 @@ impl Default for ProjectorMetrics {
             "projector_batch_seconds",
             "From a batch's first record to its commit",
             m.batch_seconds.clone(),
+        );
+        registry.register(
+            "projector_partitions_held",
+            "Partitions this process holds a lease on",
+            m.partitions_held.clone(),
         );
         registry.register(
             "projector_applied_offset",
@@ -99,6 +110,24 @@ impl ProjectorMetrics {
             self.applied_offset.get_or_create(&labels).set(next);
             let high = self.high_watermark.get_or_create(&labels).get();
             self.lag.get_or_create(&labels).set((high - next).max(0));
+        }
+    }
+
+    /// A worker's partitions changed from `before` to `after`: the ones it gave up are
+    /// another process's to report.
+    pub fn held<V>(
+        &self,
+        before: &std::collections::BTreeMap<i32, V>,
+        after: &std::collections::BTreeMap<i32, V>,
+    ) {
+        let count = |m: &std::collections::BTreeMap<i32, V>| i64::try_from(m.len()).unwrap_or(0);
+        self.partitions_held.inc_by(count(after) - count(before));
+        for partition in before.keys().filter(|p| !after.contains_key(p)) {
+            let labels = PartitionLabels {
+                partition: *partition,
+            };
+            self.applied_offset.remove(&labels);
+            self.lag.remove(&labels);
         }
     }
 
@@ -156,7 +185,10 @@ fn refresh(consumer: &BaseConsumer, metrics: &ProjectorMetrics, topic: &str) {
         if let Ok((_, high)) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
             let labels = PartitionLabels { partition };
             metrics.high_watermark.get_or_create(&labels).set(high);
-            let applied = metrics.applied_offset.get_or_create(&labels).get();
+            // Only the partitions this process holds have a position here.
+            let Some(applied) = metrics.applied_offset.get(&labels).map(|g| g.get()) else {
+                continue;
+            };
             metrics
                 .lag
                 .get_or_create(&labels)

@@ -268,7 +268,8 @@ async fn apply(
     next_offsets: &[(i32, i64)],
     derive: store::Derive,
 ) -> Result<(), sqlx::Error> {
-    let isolated = store::apply_isolating(pool, topic, events, next_offsets, derive).await?;
+    let isolated =
+        store::apply_isolating(pool.begin().await?, topic, events, next_offsets, derive).await?;
     for refused in &isolated.refused {
         let event = &events[refused.index];
         eprintln!(

@@ -72,11 +72,16 @@ pub async fn ensure_meta(pool: &PgPool) -> Result<(), sqlx::Error> {
             pause_requested  boolean     NOT NULL DEFAULT false,
             paused           boolean     NOT NULL DEFAULT false,
             heartbeat_at     timestamptz)",
+        // `paused` and `heartbeat_at` above are what projectors before partition leases
+        // reported; each process now reports in `projector_instances`.
         "INSERT INTO colloquy.control (id) VALUES (true) ON CONFLICT DO NOTHING",
         "INSERT INTO colloquy.read_models (version, schema_name, state, activated_at)
             SELECT 1, 'public', 'live', now()
             WHERE NOT EXISTS (SELECT 1 FROM colloquy.read_models)",
-    ] {
+    ]
+    .iter()
+    .chain(crate::leases::TABLES)
+    {
         sqlx::query(statement).execute(&mut *tx).await?;
     }
     tx.commit().await
@@ -226,12 +231,24 @@ pub async fn drop_version(pool: &PgPool, version: i32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The live projector's side of the handshake: reports it is alive and whether it is paused;
-/// answers whether a pause is requested.
-pub async fn heartbeat(pool: &PgPool, paused: bool) -> Result<bool, sqlx::Error> {
+/// A live projector process's side of the handshake: reports it is alive (its membership,
+/// which the partition leases share out by) and whether it is paused; answers whether a pause
+/// is requested.
+pub async fn heartbeat(
+    pool: &PgPool,
+    instance: &crate::leases::Instance,
+    paused: bool,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE colloquy.control SET heartbeat_at = now(), paused = $1 RETURNING pause_requested",
+        "WITH beat AS (
+            INSERT INTO colloquy.projector_instances (id, name, workers, paused)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), paused = EXCLUDED.paused)
+         SELECT pause_requested FROM colloquy.control",
     )
+    .bind(instance.id)
+    .bind(&instance.name)
+    .bind(instance.workers)
     .bind(paused)
     .fetch_one(pool)
     .await
@@ -246,12 +263,13 @@ pub async fn request_pause(pool: &PgPool, pause: bool) -> Result<(), sqlx::Error
     Ok(())
 }
 
-/// Whether the live projector has paused, and whether it is running at all (a heartbeat
-/// within the last `alive_s` seconds).
+/// Whether every live projector process has paused, and whether any is running at all (a
+/// heartbeat within the last `alive_s` seconds).
 pub async fn live_projector(pool: &PgPool, alive_s: f64) -> Result<(bool, bool), sqlx::Error> {
     sqlx::query_as(
-        "SELECT paused, COALESCE(heartbeat_at > now() - make_interval(secs => $1), false)
-         FROM colloquy.control",
+        "SELECT COALESCE(bool_and(paused), false), count(*) > 0
+         FROM colloquy.projector_instances
+         WHERE heartbeat_at > now() - make_interval(secs => $1)",
     )
     .bind(alive_s)
     .fetch_one(pool)

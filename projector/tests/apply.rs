@@ -125,9 +125,15 @@ async fn an_event_the_read_models_refuse_is_set_aside_and_the_rest_of_its_batch_
         .unwrap_err();
     assert!(refused_for_data(&error), "{error}");
 
-    let isolated = apply_isolating(&pool, "t", &batch, &[(0, 10)], Derive::Now)
-        .await
-        .unwrap();
+    let isolated = apply_isolating(
+        pool.begin().await.unwrap(),
+        "t",
+        &batch,
+        &[(0, 10)],
+        Derive::Now,
+    )
+    .await
+    .unwrap();
     let refused: Vec<usize> = isolated.refused.iter().map(|r| r.index).collect();
     assert_eq!(refused, vec![1], "{:?}", isolated.refused);
     assert!(isolated.refused[0].reason.contains("refused"));

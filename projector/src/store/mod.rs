@@ -165,15 +165,15 @@ impl Isolated {
 /// a time, each in a savepoint of the same transaction, passing over the events it refuses;
 /// then `next_offsets` are recorded, uncommitted. Without it one such event would stop its
 /// partition for good, its batch retried forever. The events that stay apply exactly as they
-/// would have in the batch (the same order, each seeing the ones before it).
+/// would have in the batch (the same order, each seeing the ones before it). `tx` is begun by
+/// the caller, who may have locked something in it first (the live projector's lease fence).
 pub async fn apply_isolating(
-    pool: &PgPool,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     topic: &str,
     events: &[Applied],
     next_offsets: &[(i32, i64)],
     derive: Derive,
 ) -> Result<Isolated, sqlx::Error> {
-    let mut tx = pool.begin().await?;
     let mut whole = tx.begin().await?;
     let result = apply_in(&mut whole, events, derive).await;
     let (outcome, refused, changes) = match result {

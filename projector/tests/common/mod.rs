@@ -92,16 +92,17 @@ pub async fn apply_side_by_side(
     first: Vec<Applied>,
     second: Vec<Applied>,
 ) -> (usize, usize) {
-    let applied = apply_isolating(pool, "t", &first, &[], Derive::Now)
+    let applied = apply_isolating(pool.begin().await.unwrap(), "t", &first, &[], Derive::Now)
         .await
         .expect("apply the first batch");
     let first_refused = applied.refused.len();
     let other = tokio::spawn({
         let pool = pool.clone();
         async move {
-            let applied = apply_isolating(&pool, "t", &second, &[], Derive::Now)
-                .await
-                .expect("apply the second batch");
+            let applied =
+                apply_isolating(pool.begin().await.unwrap(), "t", &second, &[], Derive::Now)
+                    .await
+                    .expect("apply the second batch");
             let refused = applied.refused.len();
             applied.commit().await.expect("commit the second batch");
             refused

@@ -225,9 +225,15 @@ impl TestApp {
     /// was new on the live feed as it commits.
     pub async fn announced(&self, events: Vec<Event>) {
         let applied = read_from(2, events);
-        let mut isolated = apply_isolating(&self.pool, "t", &applied, &[], Derive::Now)
-            .await
-            .unwrap();
+        let mut isolated = apply_isolating(
+            self.pool.begin().await.unwrap(),
+            "t",
+            &applied,
+            &[],
+            Derive::Now,
+        )
+        .await
+        .unwrap();
         isolated.announce().await.unwrap();
         isolated.commit().await.unwrap();
     }

@@ -1,0 +1,209 @@
+//! Partition leases against Postgres: processes share the partitions fairly, a newcomer gets
+//! its share, a process that stops renewing loses its partitions, and the fence keeps a
+//! worker that lost a partition from storing anything for it.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+use std::time::Duration;
+
+use projector::leases::{self, Held, Instance, Lost};
+use projector::store::{self, Applied, Derive};
+use projector::versions;
+use sqlx::PgPool;
+
+mod common;
+
+const TOPIC: &str = "chat-events";
+
+async fn meta() -> PgPool {
+    let pool = common::fresh_pool().await;
+    versions::ensure_meta(&pool).await.unwrap();
+    pool
+}
+
+async fn join(pool: &PgPool, workers: usize) -> Instance {
+    let instance = Instance::new(workers);
+    versions::heartbeat(pool, &instance, false).await.unwrap();
+    instance
+}
+
+fn partitions(held: &Held) -> Vec<i32> {
+    held.keys().copied().collect()
+}
+
+#[tokio::test]
+async fn processes_share_the_partitions_and_a_newcomer_gets_its_share() {
+    let pool = meta().await;
+    let all: Vec<i32> = (0..6).collect();
+    let ttl = Duration::from_secs(30);
+    let a = join(&pool, 1).await;
+    let held_a = leases::rebalance(&pool, TOPIC, &all, a.worker(0), ttl)
+        .await
+        .unwrap();
+    assert_eq!(partitions(&held_a), all, "alone, it takes every partition");
+
+    let b = join(&pool, 2).await;
+    // Three workers now: B's take what is free (nothing yet), A gives up its excess, the
+    // highest partitions first, and B's take them.
+    let b0 = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
+        .await
+        .unwrap();
+    assert!(b0.is_empty(), "nothing is free until A lets go: {b0:?}");
+    let held_a = leases::rebalance(&pool, TOPIC, &all, a.worker(0), ttl)
+        .await
+        .unwrap();
+    assert_eq!(partitions(&held_a), vec![0, 1]);
+    let b0 = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
+        .await
+        .unwrap();
+    let b1 = leases::rebalance(&pool, TOPIC, &all, b.worker(1), ttl)
+        .await
+        .unwrap();
+    assert_eq!(partitions(&b0), vec![2, 3]);
+    assert_eq!(partitions(&b1), vec![4, 5]);
+    // Each was granted under a new epoch: A held them at 1, B's at 2.
+    assert!(b0.values().chain(b1.values()).all(|e| *e == 2));
+
+    // A stops cleanly: its partitions are free at once, and B's workers share them.
+    leases::leave(&pool, a.id).await.unwrap();
+    let b0 = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
+        .await
+        .unwrap();
+    let b1 = leases::rebalance(&pool, TOPIC, &all, b.worker(1), ttl)
+        .await
+        .unwrap();
+    let mut both = [partitions(&b0), partitions(&b1)].concat();
+    both.sort_unstable();
+    assert_eq!(both, all, "every partition held, once");
+}
+
+#[tokio::test]
+async fn the_partitions_of_a_process_that_stops_renewing_are_taken_when_its_leases_expire() {
+    let pool = meta().await;
+    let all: Vec<i32> = (0..4).collect();
+    let ttl = Duration::from_millis(600);
+    let dead = join(&pool, 1).await;
+    let held = leases::rebalance(&pool, TOPIC, &all, dead.worker(0), ttl)
+        .await
+        .unwrap();
+    assert_eq!(partitions(&held), all);
+    // The survivor joined while the other was alive: its share is half, and nothing is free.
+    let survivor = join(&pool, 1).await;
+    let taken = leases::rebalance(&pool, TOPIC, &all, survivor.worker(0), ttl)
+        .await
+        .unwrap();
+    assert!(taken.is_empty());
+    // The other process dies: no heartbeat, no renewal. Once its leases and its membership
+    // have expired, the survivor takes everything.
+    let mut taken = Held::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        versions::heartbeat(&pool, &survivor, false).await.unwrap();
+        taken = leases::rebalance(&pool, TOPIC, &all, survivor.worker(0), ttl)
+            .await
+            .unwrap();
+        if taken.len() == all.len() {
+            break;
+        }
+    }
+    assert_eq!(partitions(&taken), all);
+    // And the dead process, were it only paused, now finds it holds nothing.
+    let mut tx = pool.begin().await.unwrap();
+    let error = leases::hold(&mut tx, TOPIC, dead.worker(0), &held, &[0, 3])
+        .await
+        .unwrap_err();
+    assert_eq!(error.downcast_ref::<Lost>().unwrap().partitions, vec![0, 3]);
+}
+
+fn batch(partition: i32, offset: i64) -> Vec<Applied> {
+    let event = schemas::testing::widget_loaded("site", "c-1", schemas::testing::at(offset));
+    vec![Applied {
+        partition,
+        offset,
+        event,
+    }]
+}
+
+#[tokio::test]
+async fn a_partition_changes_hands_only_between_batches_and_the_old_holder_stores_nothing_after() {
+    let pool = meta().await;
+    let all = vec![0];
+    let ttl = Duration::from_millis(300);
+    let old = join(&pool, 1).await;
+    let held = leases::rebalance(&pool, TOPIC, &all, old.worker(0), ttl)
+        .await
+        .unwrap();
+
+    // The old holder's batch is in flight, fenced, when its lease expires: the newcomer does
+    // not get the partition while the batch's transaction is open ...
+    let mut tx = pool.begin().await.unwrap();
+    leases::hold(&mut tx, TOPIC, old.worker(0), &held, &[0])
+        .await
+        .unwrap();
+    let newcomer = join(&pool, 1).await;
+    tokio::time::sleep(ttl * 2).await;
+    versions::heartbeat(&pool, &newcomer, false).await.unwrap();
+    let during = leases::rebalance(&pool, TOPIC, &all, newcomer.worker(0), ttl)
+        .await
+        .unwrap();
+    assert!(during.is_empty(), "taken mid-batch: {during:?}");
+    // ... the batch commits with its offsets ...
+    let isolated = store::apply_isolating(tx, TOPIC, &batch(0, 0), &[(0, 1)], Derive::Now)
+        .await
+        .unwrap();
+    isolated.commit().await.unwrap();
+    // ... and then it does, and reads the offsets that batch stored.
+    let taken = leases::rebalance(&pool, TOPIC, &all, newcomer.worker(0), ttl)
+        .await
+        .unwrap();
+    assert_eq!(partitions(&taken), vec![0]);
+    assert!(taken[&0] > held[&0], "a takeover is a new epoch");
+    let stored = store::offsets::load(&pool, TOPIC).await.unwrap();
+    assert_eq!(stored.get(&0), Some(&1));
+
+    // The old holder's next batch is refused before it writes anything.
+    let mut tx = pool.begin().await.unwrap();
+    let error = leases::hold(&mut tx, TOPIC, old.worker(0), &held, &[0])
+        .await
+        .unwrap_err();
+    assert!(error.downcast_ref::<Lost>().is_some(), "{error:#}");
+    drop(tx);
+    // The new holder's goes through.
+    let mut tx = pool.begin().await.unwrap();
+    leases::hold(&mut tx, TOPIC, newcomer.worker(0), &taken, &[0])
+        .await
+        .unwrap();
+    let isolated = store::apply_isolating(tx, TOPIC, &batch(0, 1), &[(0, 2)], Derive::Now)
+        .await
+        .unwrap();
+    isolated.commit().await.unwrap();
+    let stored = store::offsets::load(&pool, TOPIC).await.unwrap();
+    assert_eq!(stored.get(&0), Some(&2));
+}
+
+#[tokio::test]
+async fn renewing_keeps_a_lease_past_its_ttl() {
+    let pool = meta().await;
+    let all = vec![0, 1];
+    let ttl = Duration::from_millis(400);
+    let a = join(&pool, 1).await;
+    let held = leases::rebalance(&pool, TOPIC, &all, a.worker(0), ttl)
+        .await
+        .unwrap();
+    // B wants its share all along, but A renews (and does not rebalance, so keeps both).
+    let b = join(&pool, 1).await;
+    for _ in 0..8 {
+        tokio::time::sleep(ttl / 4).await;
+        versions::heartbeat(&pool, &a, false).await.unwrap();
+        versions::heartbeat(&pool, &b, false).await.unwrap();
+        leases::renew(&pool, a.id, ttl).await.unwrap();
+        let got = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
+            .await
+            .unwrap();
+        assert!(got.is_empty(), "took a lease still renewed: {got:?}");
+    }
+    let mut tx = pool.begin().await.unwrap();
+    leases::hold(&mut tx, TOPIC, a.worker(0), &held, &[0, 1])
+        .await
+        .unwrap();
+}
