@@ -18,13 +18,55 @@ use rdkafka::util::Timeout;
 use crate::config::{ConfigError, Source};
 
 /// Connection settings shared by every Kafka client of a service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaConfig {
     /// `KAFKA_BROKERS`: comma-separated `host:port` list.
     pub brokers: String,
-    /// `KAFKA_PROPERTIES`: extra librdkafka settings, `key=value` separated by commas
-    /// (e.g. `security.protocol=SASL_SSL,sasl.mechanism=PLAIN`).
+    /// librdkafka settings: those of [`SECURITY`], then `KAFKA_PROPERTIES` (`key=value`
+    /// separated by commas, for any other; it wins where both set one).
     pub properties: Vec<(String, String)>,
+}
+
+/// The settings of a secured cluster, each a variable of its own (so that a password can come
+/// from a secret store while the rest is plain configuration), and the librdkafka property it
+/// sets. TLS uses the system OpenSSL; SASL mechanisms `PLAIN`, `SCRAM-SHA-256`,
+/// `SCRAM-SHA-512` and `OAUTHBEARER` are built in (GSSAPI/Kerberos is not).
+pub const SECURITY: &[(&str, &str)] = &[
+    // plaintext (default), ssl, sasl_plaintext, sasl_ssl
+    ("KAFKA_SECURITY_PROTOCOL", "security.protocol"),
+    ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
+    ("KAFKA_SASL_USERNAME", "sasl.username"),
+    ("KAFKA_SASL_PASSWORD", "sasl.password"),
+    // A PEM file of the CAs to trust; the system's when unset.
+    ("KAFKA_SSL_CA_LOCATION", "ssl.ca.location"),
+    // A client certificate and key, for clusters that authenticate clients by TLS.
+    ("KAFKA_SSL_CERTIFICATE_LOCATION", "ssl.certificate.location"),
+    ("KAFKA_SSL_KEY_LOCATION", "ssl.key.location"),
+    ("KAFKA_SSL_KEY_PASSWORD", "ssl.key.password"),
+];
+
+/// Settings whose values are secrets, never printed.
+fn secret(key: &str) -> bool {
+    key.contains("password") || key.contains("secret")
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let properties: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if secret(k) { "<redacted>" } else { v.as_str() },
+                )
+            })
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("properties", &properties)
+            .finish()
+    }
 }
 
 impl KafkaConfig {
@@ -36,7 +78,13 @@ impl KafkaConfig {
     }
 
     pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
-        let mut properties = Vec::new();
+        let mut properties: Vec<(String, String)> = SECURITY
+            .iter()
+            .filter_map(|(name, key)| {
+                let value = env.string_or(name, "");
+                (!value.is_empty()).then(|| ((*key).to_owned(), value))
+            })
+            .collect();
         for pair in env
             .string_or("KAFKA_PROPERTIES", "")
             .split(',')
@@ -442,5 +490,72 @@ impl EventSink for MemorySink {
         } else {
             Ok(())
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use rdkafka::producer::BaseProducer;
+
+    use super::*;
+
+    fn secured() -> KafkaConfig {
+        KafkaConfig::from_source(&HashMap::from([
+            ("KAFKA_BROKERS", "kafka-0.example:9093"),
+            ("KAFKA_SECURITY_PROTOCOL", "sasl_ssl"),
+            ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            ("KAFKA_SASL_USERNAME", "colloquy"),
+            ("KAFKA_SASL_PASSWORD", "hunter2"),
+            (
+                "KAFKA_PROPERTIES",
+                "client.id=colloquy-test,sasl.mechanism=SCRAM-SHA-256",
+            ),
+        ]))
+        .unwrap()
+    }
+
+    #[test]
+    fn security_variables_become_librdkafka_settings_and_kafka_properties_win() {
+        let config = secured();
+        let get = |key: &str| {
+            config
+                .properties
+                .iter()
+                .rev()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(get("sasl.username"), Some("colloquy"));
+        assert_eq!(get("sasl.mechanism"), Some("SCRAM-SHA-256"));
+        assert_eq!(get("client.id"), Some("colloquy-test"));
+        assert_eq!(
+            get("ssl.ca.location"),
+            None,
+            "unset stays librdkafka's default"
+        );
+    }
+
+    /// librdkafka checks its settings when a client is created: TLS and SCRAM are refused
+    /// there by a build without OpenSSL.
+    #[test]
+    fn a_client_for_a_tls_and_scram_cluster_can_be_created() {
+        let client = secured().client_config().create::<BaseProducer>();
+        assert!(client.is_ok(), "{:?}", client.err());
+        let mut tls_only = KafkaConfig::new("kafka-0.example:9093");
+        tls_only
+            .properties
+            .push(("security.protocol".into(), "ssl".into()));
+        let client = tls_only.client_config().create::<BaseProducer>();
+        assert!(client.is_ok(), "{:?}", client.err());
+    }
+
+    #[test]
+    fn the_password_is_never_printed() {
+        let printed = format!("{:?}", secured());
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("SCRAM-SHA-512"), "{printed}");
     }
 }

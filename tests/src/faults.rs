@@ -182,6 +182,22 @@ impl FaultStack {
     }
 }
 
+/// The `postgres` user's uid and gid when the test runs as root (Postgres refuses to run as
+/// root), else `None`: run as ourselves.
+pub fn run_as_postgres() -> Option<(u32, u32)> {
+    let id = |args: &[&str]| -> Option<u32> {
+        let out = std::process::Command::new("id").args(args).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    match id(&["-u"]) {
+        Some(0) => Some((
+            id(&["-u", "postgres"]).expect("a postgres user (deploy/dev test creates it)"),
+            id(&["-g", "postgres"]).expect("the postgres group"),
+        )),
+        _ => None,
+    }
+}
+
 /// A Postgres cluster of a test's own, so the test can SIGKILL it (crash recovery runs on the
 /// restart). Run as the `postgres` user when the test runs as root, as `initdb` demands.
 pub struct PrivatePostgres {
@@ -191,10 +207,37 @@ pub struct PrivatePostgres {
     bin: PathBuf,
     /// The user and group to run as, when the test runs as root.
     run_as: Option<(u32, u32)>,
+    /// Server settings beyond the defaults, `-c name=value` each.
+    settings: Vec<(String, String)>,
     child: Option<Child>,
 }
 
 impl PrivatePostgres {
+    /// Serving TLS only: a certificate for `127.0.0.1` and `localhost` signed by a CA made for
+    /// the test, whose certificate is returned (a PEM file) for clients to trust.
+    pub async fn start_with_tls() -> (Self, PathBuf) {
+        let mut server = Self::start().await;
+        let certificates =
+            crate::tls::Certificates::make(&server.dir.join("tls"), "127.0.0.1", server.run_as);
+        server.settings = vec![
+            ("ssl".to_owned(), "on".to_owned()),
+            (
+                "ssl_cert_file".to_owned(),
+                certificates.cert.display().to_string(),
+            ),
+            (
+                "ssl_key_file".to_owned(),
+                certificates.key.display().to_string(),
+            ),
+        ];
+        // Plain connections are refused from here on: only TLS reaches the server.
+        let hba = server.dir.join("pgdata/pg_hba.conf");
+        std::fs::write(&hba, "hostssl all all 127.0.0.1/32 trust\n").expect("write pg_hba.conf");
+        server.kill().await;
+        server.restart().await;
+        (server, certificates.ca)
+    }
+
     pub async fn start() -> Self {
         let bin = ["/usr/lib/postgresql/15/bin"]
             .into_iter()
@@ -208,17 +251,7 @@ impl PrivatePostgres {
             )
             .find(|b| b.join("initdb").exists())
             .expect("Postgres binaries under /usr/lib/postgresql (deploy/dev test installs them)");
-        let id = |args: &[&str]| -> Option<u32> {
-            let out = std::process::Command::new("id").args(args).output().ok()?;
-            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-        };
-        let run_as = match id(&["-u"]) {
-            Some(0) => Some((
-                id(&["-u", "postgres"]).expect("a postgres user (deploy/dev test creates it)"),
-                id(&["-g", "postgres"]).expect("the postgres group"),
-            )),
-            _ => None,
-        };
+        let run_as = run_as_postgres();
         let dir = std::env::temp_dir().join(format!(
             "colloquy-postgres-{}",
             uuid::Uuid::new_v4().simple()
@@ -231,6 +264,7 @@ impl PrivatePostgres {
             dir,
             bin,
             run_as,
+            settings: Vec::new(),
             child: None,
         };
         if run_as.is_some() {
@@ -292,6 +326,11 @@ impl PrivatePostgres {
                 "unix_socket_directories=",
             ])
             .args(["-c", "max_connections=100"])
+            .args(
+                self.settings
+                    .iter()
+                    .flat_map(|(k, v)| ["-c".to_owned(), format!("{k}={v}")]),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(self.log())

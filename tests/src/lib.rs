@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 pub mod faults;
 pub mod ledger;
+pub mod tls;
 
 pub const WRITE_KEY: &str = "e2e-write-key";
 pub const WEBSITE: &str = "e2e-site";
@@ -127,6 +128,17 @@ impl Stack {
         self.projector_url = format!("http://127.0.0.1:{port}");
         let child = spawn_projector(&self.postgres.url, &self.kafka.brokers, &self.topic, port);
         self.projector = Some(child);
+    }
+
+    /// Starts another projector process on this stack, beside the one [`Stack::start_projector`]
+    /// manages: for tests that run several, which share the partitions through their leases.
+    pub fn another_projector(&self) -> Child {
+        spawn_projector(
+            &self.postgres.url,
+            &self.kafka.brokers,
+            &self.topic,
+            free_port(),
+        )
     }
 
     /// Runs the projector binary with `args` (e.g. `rebuild`) against this stack, to the end.
@@ -387,11 +399,27 @@ pub fn spawn_projector(database_url: &str, brokers: &str, topic: &str, port: u16
         .env("KAFKA_DLQ_TOPIC", format!("{topic}-dlq"))
         .env("PROJECTOR_ADDR", format!("127.0.0.1:{port}"))
         .env("PROJECTOR_BATCH_SIZE", "500")
+        // A projector restarted after a SIGKILL waits for the leases of the process it
+        // replaces to expire: 10 s by default, shorter here so kill tests move on.
+        .env("PROJECTOR_LEASE_TTL_MS", "2000")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
+}
+
+/// The file an outside tool is at, from the variable `deploy/dev test` names it in; a test
+/// needing it fails loudly rather than skip when it is missing.
+pub fn installed(variable: &str) -> String {
+    let path = std::env::var(variable).unwrap_or_else(|_| {
+        panic!("{variable} is not set: run the tests with deploy/dev test, which installs it")
+    });
+    assert!(
+        std::path::Path::new(&path).is_file(),
+        "{variable} names {path}, which does not exist"
+    );
+    path
 }
 
 /// A free TCP port on loopback.

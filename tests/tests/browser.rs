@@ -18,21 +18,10 @@ use serde_json::json;
 use tokio::process::Command;
 use uuid::Uuid;
 
-fn installed(variable: &str) -> String {
-    let path = std::env::var(variable).unwrap_or_else(|_| {
-        panic!("{variable} is not set: run the tests with deploy/dev test, which installs it")
-    });
-    assert!(
-        std::path::Path::new(&path).is_file(),
-        "{variable} names {path}, which does not exist"
-    );
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_works_through_the_dashboard_and_sees_a_request_arrive_live() {
-    let python = installed("COLLOQUY_PYTHON");
-    let chromium = installed("COLLOQUY_CHROMIUM");
+    let python = e2e::installed("COLLOQUY_PYTHON");
+    let chromium = e2e::installed("COLLOQUY_CHROMIUM");
     let stack = Stack::start(2).await;
     let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
     let response = stack
