@@ -1,4 +1,5 @@
 //! The ingest binary: read config, connect the producer, serve until SIGINT/SIGTERM, flush.
+//! `ingest healthcheck` asks a running one for its readiness (a container's health check).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     runtime::telemetry::init();
     let config = IngestConfig::from_source(&Env).context("invalid configuration")?;
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        runtime::http::healthcheck(config.addr, "/_readiness");
+    }
     match config.sink {
         SinkKind::Kafka => {
             let sink = Arc::new(

@@ -7,6 +7,9 @@
 //! - `projector rebuild`: build the next version of every read model from the beginning of the
 //!   topic, verify it against the live one, and switch to it.
 //! - `projector versions`: list the read-model versions.
+//! - `projector leases`: which process and worker holds each partition of the topic.
+//! - `projector healthcheck`: asks a running projector for its readiness (a container's
+//!   health check).
 //! - `projector drop-version N`: remove a version that is not live.
 //! - `projector consume-rate`: read the whole topic and do nothing (the broker's raw rate, for
 //!   comparing a rebuild with).
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         .context("invalid DATABASE_URL")?;
     match command {
         "migrate" => migrate(&config, &meta).await,
+        "healthcheck" => runtime::http::healthcheck(config.addr, "/_readiness"),
         "setup" => {
             runtime::kafka::ensure_topics(
                 &config.kafka,
@@ -111,6 +115,11 @@ async fn main() -> anyhow::Result<()> {
             print_versions(&versions::list(&meta).await?);
             Ok(())
         }
+        "leases" => {
+            versions::ensure_meta(&meta).await?;
+            print_leases(&projector::leases::list(&meta, &config.topic).await?);
+            Ok(())
+        }
         "drop-version" => {
             let version: i32 = args
                 .get(1)
@@ -149,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         other => anyhow::bail!(
-            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions, drop-version N, consume-rate or dlq list|replay"
+            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions, leases, healthcheck, drop-version N, consume-rate or dlq list|replay"
         ),
     }
 }
@@ -159,6 +168,28 @@ async fn main() -> anyhow::Result<()> {
 fn print_versions(list: &[versions::Version]) {
     for v in list {
         println!("{:>3}  {:<10} {}", v.version, v.schema_name, v.state);
+    }
+}
+
+/// One line per partition: its holder (process and worker), the lease's epoch, and whether
+/// it is current.
+#[allow(clippy::print_stdout)]
+fn print_leases(rows: &[projector::leases::LeaseRow]) {
+    for row in rows {
+        let holder = match (&row.name, row.owner_worker) {
+            (Some(name), Some(worker)) => format!("{name} worker {worker}"),
+            (None, Some(worker)) => format!("a departed process, worker {worker}"),
+            _ => "free".to_owned(),
+        };
+        let state = if row.live || row.owner_worker.is_none() {
+            ""
+        } else {
+            "  (expired)"
+        };
+        println!(
+            "{:>4}  epoch {:>5}  {holder}{state}",
+            row.partition, row.epoch
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! The query-api binary: read config, open the pool and the producer, serve until
-//! SIGINT/SIGTERM.
+//! SIGINT/SIGTERM. `query-api healthcheck` asks a running one for its readiness (a container's
+//! health check).
 
 use std::sync::Arc;
 
@@ -12,6 +13,9 @@ use runtime::kafka::KafkaSink;
 async fn main() -> anyhow::Result<()> {
     runtime::telemetry::init();
     let config = QueryApiConfig::from_source(&Env).context("invalid configuration")?;
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        runtime::http::healthcheck(config.addr, "/_readiness");
+    }
     // Reads follow the live version of the read models: a rebuild's switch reaches every new
     // query within a poll interval.
     let meta = config

@@ -125,3 +125,72 @@ async fn close_after_timeout(mut response: Response) -> Response {
     }
     response
 }
+
+/// A container's health check (`<binary> healthcheck`): `GET path` on the service's own
+/// address, true when it answers 200. Blocking and dependency-free, so the runtime image needs
+/// no `curl`. A wildcard address (`0.0.0.0`, `[::]`) is asked on loopback.
+pub fn probe(addr: SocketAddr, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = Duration::from_secs(3);
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
+}
+
+/// Runs [`probe`] as a process: exit status 0 when healthy, 1 otherwise.
+pub fn healthcheck(addr: SocketAddr, path: &str) -> ! {
+    std::process::exit(if probe(addr, path) { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_probe_is_healthy_only_when_the_path_answers_200() {
+        let router = Router::new().route("/_readiness", axum::routing::get(|| async { "ready" }));
+        let server = HttpServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), router)
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        tokio::spawn(server.run_until_stopped(std::future::pending()));
+        let wildcard = SocketAddr::from(([0, 0, 0, 0], addr.port()));
+        let (ready, missing, wild) = tokio::task::spawn_blocking(move || {
+            (
+                probe(addr, "/_readiness"),
+                probe(addr, "/nothing-here"),
+                probe(wildcard, "/_readiness"),
+            )
+        })
+        .await
+        .unwrap();
+        assert!(ready);
+        assert!(!missing, "a 404 is not healthy");
+        assert!(wild, "a wildcard address is probed on loopback");
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        assert!(
+            !tokio::task::spawn_blocking(move || probe(closed, "/"))
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1.7
+# projector: the topic into the read models. Build from the repository root:
+#   docker build -f deploy/docker/projector.Dockerfile -t colloquy/projector .
+#
+# Two stages: the Rust image compiles, a slim Debian image runs the one binary as an
+# unprivileged user. Crates are fetched in a step of their own (`cargo fetch --locked`) and
+# the build runs `--offline`, so a mirror or a pre-filled cache is all it needs; the cache
+# mounts keep the registry and the compiled dependencies between builds. No SQL is checked
+# against a database at build time: the services build their queries at run time, and
+# `sqlx::migrate!` embeds the migration files as they are.
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN=bookworm
+
+FROM rust:${RUST_VERSION}-${DEBIAN} AS build
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    cargo fetch --locked
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --offline -p projector --bin projector \
+    && cp target/release/projector /usr/local/bin/projector
+
+FROM debian:${DEBIAN}-slim
+# librdkafka speaks TLS through the system OpenSSL.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin colloquy
+COPY --from=build /usr/local/bin/projector /usr/local/bin/projector
+USER 10001:10001
+ENV PROJECTOR_ADDR=0.0.0.0:8082 \
+    LOG_FORMAT=json
+EXPOSE 8082
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["projector", "healthcheck"]
+ENTRYPOINT ["projector"]
+CMD ["run"]
