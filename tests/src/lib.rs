@@ -409,6 +409,15 @@ pub fn spawn_projector(database_url: &str, brokers: &str, topic: &str, port: u16
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
 }
 
+/// A test's size from the environment (`COLLOQUY_CRASH_EVENTS`, …), else `default`: the short
+/// forms run in CI, the long forms are these set higher (see the README).
+pub fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The file an outside tool is at, from the variable `deploy/dev test` names it in; a test
 /// needing it fails loudly rather than skip when it is missing.
 pub fn installed(variable: &str) -> String {

@@ -15,19 +15,12 @@ use uuid::Uuid;
 const CONVERSATIONS: usize = 200;
 const BATCH_SIZE: usize = 100;
 
-/// The short form runs in CI; `COLLOQUY_CRASH_EVENTS=100000 COLLOQUY_CRASH_KILLS=40` is the
-/// long form (see the README).
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
-    let batches = setting("COLLOQUY_CRASH_EVENTS", 6_000).div_ceil(BATCH_SIZE);
-    let kills = setting("COLLOQUY_CRASH_KILLS", 8);
+    // The short form runs in CI; `COLLOQUY_CRASH_EVENTS=100000 COLLOQUY_CRASH_KILLS=40` is the
+    // long form (see the README).
+    let batches = e2e::setting("COLLOQUY_CRASH_EVENTS", 6_000).div_ceil(BATCH_SIZE);
+    let kills = e2e::setting("COLLOQUY_CRASH_KILLS", 8);
     let mut stack = Stack::start(12).await;
     let ingest_url = stack.ingest_url.clone();
     let http = stack.http.clone();

@@ -17,13 +17,6 @@ use e2e::WRITE_KEY;
 use e2e::faults::{DELIVERY_TIMEOUT_MS, FaultStack};
 use e2e::ledger::{self, Load};
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 const FAULTS: [&str; 8] = [
     "SIGKILL ingest",
     "SIGKILL projector",
@@ -86,8 +79,8 @@ async fn inject(stack: &mut FaultStack, fault: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_event_is_projected_exactly_once_through_every_fault() {
-    let events = setting("COLLOQUY_FAULT_EVENTS", 20_000);
-    let rounds = setting("COLLOQUY_FAULT_ROUNDS", 1);
+    let events = e2e::setting("COLLOQUY_FAULT_EVENTS", 20_000);
+    let rounds = e2e::setting("COLLOQUY_FAULT_ROUNDS", 1);
     let mut stack = FaultStack::start(6).await;
     let started = Instant::now();
 

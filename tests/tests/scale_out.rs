@@ -22,13 +22,6 @@ use tokio::process::Child;
 const PROCESSES: usize = 3;
 const PARTITIONS: i32 = 12;
 
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The process holding each partition of the stack's topic under a lease that has not
 /// expired, by pid (the process names itself `host:pid`); `None` where none does.
 async fn holders(stack: &Stack) -> Vec<Option<u32>> {
@@ -71,8 +64,8 @@ fn pids(processes: &[Child]) -> BTreeSet<u32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_projectors_share_the_partitions_and_survive_kills_with_an_exact_ledger() {
-    let events = setting("COLLOQUY_SCALE_EVENTS", 12_000);
-    let rounds = setting("COLLOQUY_SCALE_ROUNDS", 6);
+    let events = e2e::setting("COLLOQUY_SCALE_EVENTS", 12_000);
+    let rounds = e2e::setting("COLLOQUY_SCALE_ROUNDS", 6);
     let mut stack = Stack::start(PARTITIONS).await;
     // The stack's own projector makes way for three.
     stack.kill_projector().await;
