@@ -116,14 +116,12 @@ def check_kubernetes(findings, documents, known, documented):
             except kubernetes_validate.SchemaNotFoundError as error:
                 findings.add(name, f"no schema for {doc.get('kind')}: {error}")
         kinds.setdefault(doc.get("kind"), {})[doc["metadata"]["name"]] = doc
-    config_keys = set()
     for kind in ("ConfigMap", "Secret"):
         for doc in kinds.get(kind, {}).values():
             if doc["metadata"]["name"] == "colloquy-ca":
                 continue
             keys = set(doc.get("data", {})) | set(doc.get("stringData", {}))
             check_variables(findings, f"{kind} {doc['metadata']['name']}", keys, known, documented)
-            config_keys |= keys
     for kind in ("Deployment", "Job"):
         for doc in kinds.get(kind, {}).values():
             check_pod(findings, f"{kind} {doc['metadata']['name']}", doc["spec"]["template"]["spec"],
@@ -139,7 +137,6 @@ def check_kubernetes(findings, documents, known, documented):
             if not any(selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
                        for d in kinds.get("Deployment", {}).values()):
                 findings.add(f"{kind} {doc['metadata']['name']}", f"selects {selector}, which no Deployment's pods carry")
-    return kinds
 
 
 def check_pod(findings, where, pod, kinds, known, documented):

@@ -23,7 +23,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/ingest /usr/local/bin/ingest
 
 FROM debian:${DEBIAN}-slim
-# librdkafka speaks TLS through the system OpenSSL.
+# The Kafka and Postgres clients speak TLS through the system OpenSSL.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \

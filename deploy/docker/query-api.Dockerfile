@@ -23,7 +23,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && cp target/release/query-api /usr/local/bin/query-api
 
 FROM debian:${DEBIAN}-slim
-# librdkafka, Postgres and SMTP speak TLS through the system OpenSSL.
+# The Kafka, Postgres and SMTP clients speak TLS through the system OpenSSL.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \

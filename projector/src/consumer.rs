@@ -534,17 +534,16 @@ async fn commit_batch(
         .collect();
     dead_letter(config, dead_letters, &poison).await?;
     let mut tx = pool.begin().await.context("cannot begin the batch")?;
-    // The fence's lock keeps the partitions from being taken while the transaction is open,
-    // so a process frozen mid-batch (SIGSTOP, a VM paused) would keep them for good: Postgres
-    // ends a transaction left idle for a lease's length, and they move on.
-    sqlx::query(&format!(
-        "SET LOCAL idle_in_transaction_session_timeout = {}",
-        config.lease_ttl.as_millis()
-    ))
-    .execute(&mut *tx)
-    .await?;
     let partitions: Vec<i32> = prepared.next_offsets.iter().map(|(p, _)| *p).collect();
-    leases::hold(&mut tx, &config.topic, member, held, &partitions).await?;
+    leases::hold(
+        &mut tx,
+        &config.topic,
+        member,
+        held,
+        &partitions,
+        config.lease_ttl,
+    )
+    .await?;
     let (events, offsets) = (&prepared.events, &prepared.next_offsets);
     let mut isolated =
         store::apply_isolating(tx, &config.topic, events, offsets, store::Derive::Now)

@@ -241,13 +241,22 @@ pub async fn leave(meta: &PgPool, instance: Uuid) -> Result<(), sqlx::Error> {
 /// The fence, first in a batch's transaction: locks the lease rows of `partitions` while they
 /// are still `member`'s under the epochs in `held`, until the transaction ends; [`Lost`] if
 /// any is not.
+///
+/// The lock keeps the partitions from being taken while the transaction is open, so a process
+/// frozen mid-batch (SIGSTOP, a paused VM) would keep them for good: the transaction is set to
+/// be ended by Postgres once left idle for `ttl`, and they move on as from a dead process.
 pub async fn hold(
     conn: &mut PgConnection,
     topic: &str,
     member: Member,
     held: &Held,
     partitions: &[i32],
+    ttl: Duration,
 ) -> anyhow::Result<()> {
+    sqlx::query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)")
+        .bind(ttl.as_millis().to_string())
+        .execute(&mut *conn)
+        .await?;
     let (wanted, epochs): (Vec<i32>, Vec<i64>) = partitions
         .iter()
         .filter_map(|p| held.get(p).map(|e| (*p, *e)))
@@ -263,7 +272,7 @@ pub async fn hold(
     .bind(member.worker)
     .bind(&wanted)
     .bind(&epochs)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
     let lost: Vec<i32> = partitions
         .iter()

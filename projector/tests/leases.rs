@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use projector::leases::{self, Held, Instance, Lost};
+use projector::leases::{self, Held, Instance, Lost, Member};
 use projector::store::{self, Applied, Derive};
 use projector::versions;
 use sqlx::PgPool;
@@ -27,6 +27,23 @@ async fn join(pool: &PgPool, workers: usize) -> Instance {
     instance
 }
 
+/// What `member` holds after taking its fair share of `all`.
+async fn share(pool: &PgPool, all: &[i32], member: Member, ttl: Duration) -> Held {
+    leases::rebalance(pool, TOPIC, all, member, ttl)
+        .await
+        .unwrap()
+}
+
+/// The fence, as a batch of `partitions` would put it up.
+async fn hold(
+    tx: &mut sqlx::PgConnection,
+    member: Member,
+    held: &Held,
+    partitions: &[i32],
+) -> anyhow::Result<()> {
+    leases::hold(tx, TOPIC, member, held, partitions, Duration::from_secs(30)).await
+}
+
 fn partitions(held: &Held) -> Vec<i32> {
     held.keys().copied().collect()
 }
@@ -37,28 +54,18 @@ async fn processes_share_the_partitions_and_a_newcomer_gets_its_share() {
     let all: Vec<i32> = (0..6).collect();
     let ttl = Duration::from_secs(30);
     let a = join(&pool, 1).await;
-    let held_a = leases::rebalance(&pool, TOPIC, &all, a.worker(0), ttl)
-        .await
-        .unwrap();
+    let held_a = share(&pool, &all, a.worker(0), ttl).await;
     assert_eq!(partitions(&held_a), all, "alone, it takes every partition");
 
     let b = join(&pool, 2).await;
     // Three workers now: B's take what is free (nothing yet), A gives up its excess, the
     // highest partitions first, and B's take them.
-    let b0 = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
-        .await
-        .unwrap();
+    let b0 = share(&pool, &all, b.worker(0), ttl).await;
     assert!(b0.is_empty(), "nothing is free until A lets go: {b0:?}");
-    let held_a = leases::rebalance(&pool, TOPIC, &all, a.worker(0), ttl)
-        .await
-        .unwrap();
+    let held_a = share(&pool, &all, a.worker(0), ttl).await;
     assert_eq!(partitions(&held_a), vec![0, 1]);
-    let b0 = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
-        .await
-        .unwrap();
-    let b1 = leases::rebalance(&pool, TOPIC, &all, b.worker(1), ttl)
-        .await
-        .unwrap();
+    let b0 = share(&pool, &all, b.worker(0), ttl).await;
+    let b1 = share(&pool, &all, b.worker(1), ttl).await;
     assert_eq!(partitions(&b0), vec![2, 3]);
     assert_eq!(partitions(&b1), vec![4, 5]);
     // Each was granted under a new epoch: A held them at 1, B's at 2.
@@ -66,12 +73,8 @@ async fn processes_share_the_partitions_and_a_newcomer_gets_its_share() {
 
     // A stops cleanly: its partitions are free at once, and B's workers share them.
     leases::leave(&pool, a.id).await.unwrap();
-    let b0 = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
-        .await
-        .unwrap();
-    let b1 = leases::rebalance(&pool, TOPIC, &all, b.worker(1), ttl)
-        .await
-        .unwrap();
+    let b0 = share(&pool, &all, b.worker(0), ttl).await;
+    let b1 = share(&pool, &all, b.worker(1), ttl).await;
     let mut both = [partitions(&b0), partitions(&b1)].concat();
     both.sort_unstable();
     assert_eq!(both, all, "every partition held, once");
@@ -83,15 +86,11 @@ async fn the_partitions_of_a_process_that_stops_renewing_are_taken_when_its_leas
     let all: Vec<i32> = (0..4).collect();
     let ttl = Duration::from_millis(600);
     let dead = join(&pool, 1).await;
-    let held = leases::rebalance(&pool, TOPIC, &all, dead.worker(0), ttl)
-        .await
-        .unwrap();
+    let held = share(&pool, &all, dead.worker(0), ttl).await;
     assert_eq!(partitions(&held), all);
     // The survivor joined while the other was alive: its share is half, and nothing is free.
     let survivor = join(&pool, 1).await;
-    let taken = leases::rebalance(&pool, TOPIC, &all, survivor.worker(0), ttl)
-        .await
-        .unwrap();
+    let taken = share(&pool, &all, survivor.worker(0), ttl).await;
     assert!(taken.is_empty());
     // The other process dies: no heartbeat, no renewal. Once its leases and its membership
     // have expired, the survivor takes everything.
@@ -99,9 +98,7 @@ async fn the_partitions_of_a_process_that_stops_renewing_are_taken_when_its_leas
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         versions::heartbeat(&pool, &survivor, false).await.unwrap();
-        taken = leases::rebalance(&pool, TOPIC, &all, survivor.worker(0), ttl)
-            .await
-            .unwrap();
+        taken = share(&pool, &all, survivor.worker(0), ttl).await;
         if taken.len() == all.len() {
             break;
         }
@@ -109,7 +106,7 @@ async fn the_partitions_of_a_process_that_stops_renewing_are_taken_when_its_leas
     assert_eq!(partitions(&taken), all);
     // And the dead process, were it only paused, now finds it holds nothing.
     let mut tx = pool.begin().await.unwrap();
-    let error = leases::hold(&mut tx, TOPIC, dead.worker(0), &held, &[0, 3])
+    let error = hold(&mut tx, dead.worker(0), &held, &[0, 3])
         .await
         .unwrap_err();
     assert_eq!(error.downcast_ref::<Lost>().unwrap().partitions, vec![0, 3]);
@@ -130,22 +127,16 @@ async fn a_partition_changes_hands_only_between_batches_and_the_old_holder_store
     let all = vec![0];
     let ttl = Duration::from_millis(300);
     let old = join(&pool, 1).await;
-    let held = leases::rebalance(&pool, TOPIC, &all, old.worker(0), ttl)
-        .await
-        .unwrap();
+    let held = share(&pool, &all, old.worker(0), ttl).await;
 
     // The old holder's batch is in flight, fenced, when its lease expires: the newcomer does
     // not get the partition while the batch's transaction is open ...
     let mut tx = pool.begin().await.unwrap();
-    leases::hold(&mut tx, TOPIC, old.worker(0), &held, &[0])
-        .await
-        .unwrap();
+    hold(&mut tx, old.worker(0), &held, &[0]).await.unwrap();
     let newcomer = join(&pool, 1).await;
     tokio::time::sleep(ttl * 2).await;
     versions::heartbeat(&pool, &newcomer, false).await.unwrap();
-    let during = leases::rebalance(&pool, TOPIC, &all, newcomer.worker(0), ttl)
-        .await
-        .unwrap();
+    let during = share(&pool, &all, newcomer.worker(0), ttl).await;
     assert!(during.is_empty(), "taken mid-batch: {during:?}");
     // ... the batch commits with its offsets ...
     let isolated = store::apply_isolating(tx, TOPIC, &batch(0, 0), &[(0, 1)], Derive::Now)
@@ -153,9 +144,7 @@ async fn a_partition_changes_hands_only_between_batches_and_the_old_holder_store
         .unwrap();
     isolated.commit().await.unwrap();
     // ... and then it does, and reads the offsets that batch stored.
-    let taken = leases::rebalance(&pool, TOPIC, &all, newcomer.worker(0), ttl)
-        .await
-        .unwrap();
+    let taken = share(&pool, &all, newcomer.worker(0), ttl).await;
     assert_eq!(partitions(&taken), vec![0]);
     assert!(taken[&0] > held[&0], "a takeover is a new epoch");
     let stored = store::offsets::load(&pool, TOPIC).await.unwrap();
@@ -163,14 +152,12 @@ async fn a_partition_changes_hands_only_between_batches_and_the_old_holder_store
 
     // The old holder's next batch is refused before it writes anything.
     let mut tx = pool.begin().await.unwrap();
-    let error = leases::hold(&mut tx, TOPIC, old.worker(0), &held, &[0])
-        .await
-        .unwrap_err();
+    let error = hold(&mut tx, old.worker(0), &held, &[0]).await.unwrap_err();
     assert!(error.downcast_ref::<Lost>().is_some(), "{error:#}");
     drop(tx);
     // The new holder's goes through.
     let mut tx = pool.begin().await.unwrap();
-    leases::hold(&mut tx, TOPIC, newcomer.worker(0), &taken, &[0])
+    hold(&mut tx, newcomer.worker(0), &taken, &[0])
         .await
         .unwrap();
     let isolated = store::apply_isolating(tx, TOPIC, &batch(0, 1), &[(0, 2)], Derive::Now)
@@ -187,9 +174,7 @@ async fn renewing_keeps_a_lease_past_its_ttl() {
     let all = vec![0, 1];
     let ttl = Duration::from_millis(400);
     let a = join(&pool, 1).await;
-    let held = leases::rebalance(&pool, TOPIC, &all, a.worker(0), ttl)
-        .await
-        .unwrap();
+    let held = share(&pool, &all, a.worker(0), ttl).await;
     // B wants its share all along, but A renews (and does not rebalance, so keeps both).
     let b = join(&pool, 1).await;
     for _ in 0..8 {
@@ -197,13 +182,40 @@ async fn renewing_keeps_a_lease_past_its_ttl() {
         versions::heartbeat(&pool, &a, false).await.unwrap();
         versions::heartbeat(&pool, &b, false).await.unwrap();
         leases::renew(&pool, a.id, ttl).await.unwrap();
-        let got = leases::rebalance(&pool, TOPIC, &all, b.worker(0), ttl)
-            .await
-            .unwrap();
+        let got = share(&pool, &all, b.worker(0), ttl).await;
         assert!(got.is_empty(), "took a lease still renewed: {got:?}");
     }
     let mut tx = pool.begin().await.unwrap();
-    leases::hold(&mut tx, TOPIC, a.worker(0), &held, &[0, 1])
+    hold(&mut tx, a.worker(0), &held, &[0, 1]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_left_idle_for_a_lease_is_ended_and_its_partitions_move_on() {
+    let pool = meta().await;
+    let all = vec![0];
+    let ttl = Duration::from_millis(300);
+    let frozen = join(&pool, 1).await;
+    let held = share(&pool, &all, frozen.worker(0), ttl).await;
+    // A process frozen mid-batch: the fence is up, then nothing more is sent.
+    let mut tx = pool.begin().await.unwrap();
+    leases::hold(&mut tx, TOPIC, frozen.worker(0), &held, &[0], ttl)
         .await
         .unwrap();
+    let other = join(&pool, 1).await;
+    let mut taken = Held::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        versions::heartbeat(&pool, &other, false).await.unwrap();
+        taken = share(&pool, &all, other.worker(0), ttl).await;
+        if !taken.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        partitions(&taken),
+        vec![0],
+        "the idle batch still holds the partition"
+    );
+    // The frozen process, woken, finds its transaction gone.
+    assert!(sqlx::query("SELECT 1").execute(&mut *tx).await.is_err());
 }
