@@ -17,7 +17,8 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 2: payloads are stored as their current version, and message.sent went to version 2.
     ("event_log", 3),
     // 3: the first bot response (migration 22 fills it in for conversations projected before).
-    ("conversations", 3),
+    // 4: the visitor of the earliest event (migration 26 fills it in from the event log).
+    ("conversations", 4),
     // 2: sender_id and sender_name (message.sent version 2).
     ("messages", 3),
     ("cta_clicks", 2),
@@ -37,6 +38,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("funnel_conversations", 3),
     ("website_privacy", 1),
     ("website_reports", 1),
+    ("website_time_zones", 1),
     ("retention_cutoffs", 1),
     ("erased_customers", 1),
     ("conversation_customers", 2),

@@ -119,6 +119,7 @@ catalogue! {
     RetentionApplied => "retention.applied", RetentionApplied, 1, Admin;
     WebsiteReportsChanged => "website.reports_changed", WebsiteReports, 1, Admin;
     CustomerErased => "customer.erased", CustomerErased, 1, Admin;
+    WebsiteTimeZoneChanged => "website.time_zone_changed", WebsiteTimeZone, 1, Admin;
 }
 
 impl EventType {
@@ -802,16 +803,7 @@ impl Validate for WebsiteReports {
             email(&format!("payload.recipients[{i}]"), Some(recipient))?;
         }
         if let Some(zone) = &self.time_zone {
-            // The shape of an IANA name; whether Postgres knows it is checked by query-api.
-            let shape = zone
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
-            if zone.is_empty() || zone.len() > limits::SHORT_CHARS || !shape {
-                return Err(FieldError::new(
-                    "payload.time_zone",
-                    "is not a time zone name (such as Europe/Berlin)",
-                ));
-            }
+            time_zone("payload.time_zone", zone)?;
         }
         if self.weekday.is_some_and(|d| !(1..=7).contains(&d)) {
             return Err(FieldError::new(
@@ -823,6 +815,36 @@ impl Validate for WebsiteReports {
             return Err(FieldError::new("payload.hour", "must be 0 to 23"));
         }
         Ok(())
+    }
+}
+
+/// The shape of an IANA time zone name; whether Postgres knows it is checked by query-api.
+fn time_zone(field: &str, zone: &str) -> Result<(), FieldError> {
+    let shape = zone
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+    if zone.is_empty() || zone.len() > limits::SHORT_CHARS || !shape {
+        return Err(FieldError::new(
+            field,
+            "is not a time zone name (such as Europe/Berlin)",
+        ));
+    }
+    Ok(())
+}
+
+/// An admin set the time zone a website's days are counted in (statistics, series, date
+/// filters); the latest change wins. Websites that never set one count UTC days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebsiteTimeZone {
+    pub website_id: String,
+    /// An IANA name, such as `America/Los_Angeles` or `Asia/Kolkata`.
+    pub time_zone: String,
+}
+
+impl Validate for WebsiteTimeZone {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
+        time_zone("payload.time_zone", &self.time_zone)
     }
 }
 
@@ -1169,6 +1191,7 @@ mod tests {
             "website.privacy_changed",
             "retention.applied",
             "customer.erased",
+            "website.time_zone_changed",
         ] {
             assert!(names.contains(&name), "{name} missing");
         }

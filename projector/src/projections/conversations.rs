@@ -86,6 +86,8 @@ pub struct Origin {
     pub language: Option<String>,
     pub page_url: Option<String>,
     pub environment: String,
+    /// Ingest's daily-salted hash of who the visitor is: unique visitors count these.
+    pub visitor: Option<String>,
 }
 
 impl ConversationDelta {
@@ -237,6 +239,7 @@ fn origin_of(event: &Event) -> Origin {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default(),
+        visitor: c.visitor.clone(),
     }
 }
 

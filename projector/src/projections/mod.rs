@@ -35,6 +35,7 @@ pub struct Changes {
     pub tokens: Vec<websites::TokenRow>,
     pub privacy: Vec<websites::PrivacyRow>,
     pub reports: Vec<websites::ReportsRow>,
+    pub time_zones: Vec<websites::TimeZoneRow>,
     pub retention: Vec<(String, chrono::DateTime<chrono::Utc>)>,
     /// `(website_id, customer_key)` of every `customer.erased`.
     pub erased_customers: Vec<(String, String)>,
@@ -55,6 +56,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         tokens: rows(events.clone(), websites::TokenRow::from_event),
         privacy: rows(events.clone(), websites::PrivacyRow::from_event),
         reports: rows(events.clone(), websites::ReportsRow::from_event),
+        time_zones: rows(events.clone(), websites::TimeZoneRow::from_event),
         retention: rows(events.clone(), websites::retention_cutoff),
         conversation_customers: rows(events.clone(), |e| {
             // An event whose customer id was erased still names its customer's key.

@@ -1,6 +1,7 @@
 //! Tenancy: the `websites` read model (`website.created`), the API tokens limited to some
 //! of them (`token.created`), each website's privacy settings (`website.privacy_changed`) and
-//! its weekly report's recipients and schedule (`website.reports_changed`).
+//! its weekly report's recipients and schedule (`website.reports_changed`) and the time zone of
+//! its days (`website.time_zone_changed`).
 
 use chrono::{DateTime, Utc};
 use schemas::payloads::{
@@ -118,6 +119,29 @@ impl ReportsRow {
                 .unwrap_or_else(|| DEFAULT_REPORT_TIME_ZONE.to_owned()),
             weekday: r.weekday.unwrap_or(DEFAULT_REPORT_WEEKDAY).into(),
             hour: r.hour.unwrap_or(DEFAULT_REPORT_HOUR).into(),
+            changed_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
+/// A website's time zone as of one change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeZoneRow {
+    pub website_id: String,
+    pub time_zone: String,
+    pub changed_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl TimeZoneRow {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::WebsiteTimeZoneChanged(z) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            website_id: z.website_id.clone(),
+            time_zone: z.time_zone.clone(),
             changed_at: event.occurred_at,
             event_id: event.event_id,
         })

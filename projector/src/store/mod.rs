@@ -299,6 +299,7 @@ async fn apply_in(
     websites::upsert_tokens(&mut *conn, &changes.tokens).await?;
     websites::upsert_privacy(&mut *conn, &changes.privacy).await?;
     websites::upsert_reports(&mut *conn, &changes.reports).await?;
+    websites::upsert_time_zones(&mut *conn, &changes.time_zones).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))

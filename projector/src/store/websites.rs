@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 
 use crate::projections::WebsiteRow;
-use crate::projections::websites::{PrivacyRow, ReportsRow, TokenRow};
+use crate::projections::websites::{PrivacyRow, ReportsRow, TimeZoneRow, TokenRow};
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), sqlx::Error> {
     for w in rows {
@@ -81,6 +81,30 @@ pub async fn upsert_reports(
         .bind(r.hour)
         .bind(r.changed_at)
         .bind(r.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The latest `(changed_at, event_id)` wins, so any order converges.
+pub async fn upsert_time_zones(
+    conn: &mut PgConnection,
+    rows: &[TimeZoneRow],
+) -> Result<(), sqlx::Error> {
+    for z in rows {
+        sqlx::query(
+            "INSERT INTO website_time_zones AS z (website_id, time_zone, changed_at, event_id)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (website_id) DO UPDATE SET
+                time_zone = EXCLUDED.time_zone,
+                changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (z.changed_at, z.event_id)",
+        )
+        .bind(&z.website_id)
+        .bind(&z.time_zone)
+        .bind(z.changed_at)
+        .bind(z.event_id)
         .execute(&mut *conn)
         .await?;
     }

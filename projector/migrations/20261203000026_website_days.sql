@@ -1,0 +1,22 @@
+-- The website's own days (`website.time_zone_changed`; the latest change by (changed_at,
+-- event_id) wins). Statistics, series and date filters count a website's days in its zone,
+-- UTC until it sets one. A projection added after history existed.
+CREATE TABLE website_time_zones (
+    website_id  text        PRIMARY KEY,
+    time_zone   text        NOT NULL,
+    changed_at  timestamptz NOT NULL,
+    event_id    uuid        NOT NULL
+);
+
+-- Who the visitor of a conversation is: ingest's daily-salted hash from the context of the
+-- conversation's earliest event (as the origin columns). Unique visitors over any range of a
+-- website's days count these, read from the conversations started in it.
+ALTER TABLE conversations ADD COLUMN visitor text;
+UPDATE conversations c SET visitor = l.context->>'visitor'
+FROM event_log l
+WHERE l.event_id = c.origin_event AND l.website_id = c.website_id
+  AND l.conversation_id = c.conversation_id AND l.context ? 'visitor';
+
+-- Every statistic reads the conversations started in a range of days.
+CREATE INDEX conversations_started ON conversations (website_id, first_seen_at);
+CREATE INDEX conversations_started_all ON conversations (first_seen_at);
