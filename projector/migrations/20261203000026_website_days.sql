@@ -10,7 +10,8 @@ CREATE TABLE website_time_zones (
 
 -- Who the visitor of a conversation is: ingest's daily-salted hash from the context of the
 -- conversation's earliest event (as the origin columns). Unique visitors over any range of a
--- website's days count these, read from the conversations started in it.
+-- website's days count these, read from the conversations started in it. The hash names no one
+-- and stays readable in the topic, so erasure keeps it (as daily_visitors does): counts stay.
 ALTER TABLE conversations ADD COLUMN visitor text;
 UPDATE conversations c SET visitor = l.context->>'visitor'
 FROM event_log l

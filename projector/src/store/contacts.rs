@@ -468,8 +468,8 @@ pub(crate) async fn rebuild_observed_in(
 }
 
 /// What erasing a conversation clears, for every `(website_id, conversation_id)` in a `scope`
-/// CTE the caller puts first: its messages' text; its IP, user agent, visitor hash, customer id
-/// and rating comment; its CTA clicks' customer id; its requests' contents and their changes' notes; the
+/// CTE the caller puts first: its messages' text; its IP, user agent, customer id and rating
+/// comment; its CTA clicks' customer id; its requests' contents and their changes' notes; the
 /// name, address and phone anyone submitted in it; its events' personal fields in
 /// `event_log`; the keys its events are sealed with in the topic. Rows stay, so counts stay.
 ///
@@ -480,11 +480,10 @@ pub(crate) const CONVERSATION_SCRUBS: &[&str] = &[
          FROM scope s WHERE m.website_id = s.website_id AND m.conversation_id = s.conversation_id
            AND m.text IS NOT NULL",
         "UPDATE conversations c SET ip_address = NULL, user_agent = NULL, rating_comment = NULL,
-                customer_id = NULL, visitor = NULL
+                customer_id = NULL
          FROM scope s WHERE c.website_id = s.website_id AND c.conversation_id = s.conversation_id
            AND (c.ip_address IS NOT NULL OR c.user_agent IS NOT NULL
-                OR c.rating_comment IS NOT NULL OR c.customer_id IS NOT NULL
-                OR c.visitor IS NOT NULL)",
+                OR c.rating_comment IS NOT NULL OR c.customer_id IS NOT NULL)",
         "UPDATE cta_clicks k SET customer_id = NULL
          FROM scope s WHERE k.website_id = s.website_id AND k.conversation_id = s.conversation_id
            AND k.customer_id IS NOT NULL",
