@@ -185,7 +185,10 @@ async fn stats_give_rates_the_previous_period_and_a_series() {
     let current = &body["current"];
     assert_eq!(current["widget_loads"], 2);
     assert_eq!(current["engaged_conversations"], 2);
-    assert_eq!(current["interaction_rate"], 1.0);
+    // Of the two loaded widgets (c1, c2) one engaged; c3 engaged without a load.
+    assert_eq!(current["loaded_engaged_conversations"], 1);
+    assert_eq!(current["engaged_without_load"], 1);
+    assert_eq!(current["interaction_rate"], 0.5);
     assert_eq!(current["messages"], 3);
     assert_eq!(current["avg_messages_per_conversation"], 1.5);
     assert_eq!(current["cta_clicks"], 1);

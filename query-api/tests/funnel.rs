@@ -15,6 +15,7 @@ use common::{event, message, spawn_app};
 struct Stages {
     loaded: i64,
     engaged: i64,
+    loaded_engaged: i64,
     cta: i64,
     contact: i64,
 }
@@ -50,6 +51,7 @@ async fn the_funnel_counts_each_stage_per_page_and_hour() {
         if i % 2 == 0 || i % 3 == 0 {
             events.push(message("a", &c, t + 5, Sender::User, "hello"));
             s.engaged += 1;
+            s.loaded_engaged += i64::from(loaded);
             if i % 4 == 0 {
                 events.push(event(
                     "a",
@@ -93,19 +95,21 @@ async fn the_funnel_counts_each_stage_per_page_and_hour() {
     let total = by_page.values().fold(Stages::default(), |a, s| Stages {
         loaded: a.loaded + s.loaded,
         engaged: a.engaged + s.engaged,
+        loaded_engaged: a.loaded_engaged + s.loaded_engaged,
         cta: a.cta + s.cta,
         contact: a.contact + s.contact,
     });
     let stages = |v: &Value| Stages {
         loaded: v["loaded"].as_i64().unwrap(),
         engaged: v["engaged"].as_i64().unwrap(),
+        loaded_engaged: v["loaded_engaged"].as_i64().unwrap(),
         cta: v["cta_clicked"].as_i64().unwrap(),
         contact: v["contact_submitted"].as_i64().unwrap(),
     };
     assert_eq!(stages(&body["stages"]), total);
     assert_eq!(
         body["rates"]["engaged_of_loaded"].as_f64().unwrap(),
-        total.engaged as f64 / total.loaded as f64
+        total.loaded_engaged as f64 / total.loaded as f64
     );
     for row in body["by_page"].as_array().unwrap() {
         let page = row["page_url"].as_str().unwrap();

@@ -108,7 +108,7 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
     let text = mail.part("text/plain").unwrap();
     for (label, key) in [
         ("Widget loads", "widget_loads"),
-        ("Conversations", "engaged_conversations"),
+        ("Engaged conversations", "engaged_conversations"),
         ("Messages", "messages"),
         ("Unique visitors", "unique_visitors"),
         ("CTA clicks", "cta_clicks"),

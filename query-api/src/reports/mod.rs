@@ -25,16 +25,17 @@ use sqlx::PgPool;
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::routes::params::Days;
-use crate::routes::stats::{change, period};
+use crate::routes::stats::{change, period_of};
+use crate::store::populations::Zone;
 use crate::store::requests::{self, RequestRow};
-use crate::store::stats::{self as stats, FunnelPageRow};
+use crate::store::stats::{self as stats, PageRow, Range};
 use crate::store::websites::{self as websites, Schedule};
 
 /// How long after its scheduled time a report is still sent: a query-api that was down at
 /// 08:00 sends it when it is back within the day; later, only `POST /reports/weekly` does.
 pub const CATCH_UP: TimeDelta = TimeDelta::hours(24);
 /// Pages and requests a report lists.
-const TOP_PAGES: usize = 5;
+const TOP_PAGES: i64 = 5;
 const OPEN_REQUESTS: i64 = 10;
 
 /// The week a report scheduled on `weekday` (ISO, 1 = Monday) covers when it is sent on
@@ -90,7 +91,7 @@ pub struct Report {
     pub previous: Value,
     pub change: Value,
     /// The pages the widget loaded on most, with their funnel.
-    pub top_pages: Vec<FunnelPageRow>,
+    pub top_pages: Vec<PageRow>,
     /// The newest pending requests, and how many are pending and contacted in all (now, not
     /// as of the week's end: they are what is still to do).
     pub open_requests: Vec<RequestRow>,
@@ -106,15 +107,18 @@ pub async fn gather(
 ) -> Result<Report, ApiError> {
     let scope = [website_id.to_owned()];
     let scope = Some(&scope[..]);
-    let (start, end) = week.instants();
+    let zone = Zone::default();
+    let range = Range {
+        websites: scope,
+        from: week.from,
+        to: week.to,
+        zone: &zone,
+        page_url: None,
+    };
     let (current, previous, top_pages, (open_requests, pending), (_, contacted)) = tokio::try_join!(
-        period(pool, scope, week),
-        period(pool, scope, week.previous()),
-        async {
-            let mut pages = stats::funnel_by_page(pool, scope, start, end, None).await?;
-            pages.truncate(TOP_PAGES);
-            Ok::<_, ApiError>(pages)
-        },
+        period_of(pool, scope, week),
+        period_of(pool, scope, week.previous()),
+        async { Ok::<_, ApiError>(stats::by_page(pool, &range, TOP_PAGES).await?) },
         async {
             Ok::<_, ApiError>(requests::list(pool, scope, Some("pending"), OPEN_REQUESTS, 0).await?)
         },

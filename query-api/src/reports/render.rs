@@ -18,7 +18,11 @@ enum Unit {
 /// The figures a report shows, by their `GET /v1/stats` names, in order.
 const FIGURES: [(&str, &str, Unit); 12] = [
     ("widget_loads", "Widget loads", Unit::Count),
-    ("engaged_conversations", "Conversations", Unit::Count),
+    (
+        "engaged_conversations",
+        "Engaged conversations",
+        Unit::Count,
+    ),
     ("interaction_rate", "Interaction rate", Unit::Share),
     ("messages", "Messages", Unit::Count),
     ("unique_visitors", "Unique visitors", Unit::Count),
@@ -88,11 +92,14 @@ pub fn subject(report: &Report) -> String {
 }
 
 /// What a page's funnel says, in words.
-fn page_line(p: &crate::store::stats::FunnelPageRow) -> String {
-    let s = &p.stages;
+fn page_line(p: &crate::store::stats::PageRow) -> String {
+    let c = &p.counts;
     format!(
-        "widget loads {}, conversations {}, CTA clicks {}, contact forms {}",
-        s.loaded, s.engaged, s.cta_clicked, s.contact_submitted
+        "widget loads {}, engaged {}, with a CTA click {}, with contact details {}",
+        c.loaded_conversations,
+        c.engaged_conversations,
+        c.cta_conversations,
+        c.contact_conversations
     )
 }
 
@@ -299,17 +306,17 @@ mod tests {
             Some("Bot response time 812 ms - -")
         );
         assert_eq!(
-            line("Conversations").as_deref(),
-            Some("Conversations 30 0 new")
+            line("Engaged conversations").as_deref(),
+            Some("Engaged conversations 30 0 new")
         );
     }
 
     #[test]
     fn the_html_escapes_what_came_from_visitors_and_admins() {
         let mut r = report();
-        r.top_pages.push(crate::store::stats::FunnelPageRow {
+        r.top_pages.push(crate::store::stats::PageRow {
             page_url: "https://shop.example/?q=<script>".into(),
-            stages: Default::default(),
+            counts: Default::default(),
         });
         let html = html(&r);
         assert!(html.contains("&lt;Shop &amp; Co&gt;"));

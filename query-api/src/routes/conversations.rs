@@ -11,12 +11,14 @@ use serde_json::{Value, json};
 
 use super::answer;
 use super::params::{Cursor, Days, Params, limit};
+use super::stats::checked_zone;
 use crate::AppState;
 use crate::actions;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::conversations::{self as store, ConversationRow, Filter, Sort};
+use crate::store::populations::{Population, Zone};
 
 const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -30,13 +32,24 @@ pub struct ListParams {
     #[schemars(extend("enum" = ["loaded", "active", "closed"]))]
     pub status: Option<String>,
     pub channel: Option<String>,
+    /// The device, `unknown` for conversations whose context named none.
     pub device: Option<String>,
-    /// Started on or after this day (`YYYY-MM-DD`, UTC).
+    /// Started on or after this day (`YYYY-MM-DD`), in the website's time zone (or `tz`).
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
     /// Started on or before this day.
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
+    /// An IANA time zone whose days `from` and `to` are, instead of each website's own.
+    pub tz: Option<String>,
+    /// Only the conversations a statistic counted (`GET /v1/stats` gives the link of each).
+    #[schemars(extend("enum" = ["started", "loaded", "engaged", "loaded_engaged",
+        "engaged_without_load", "cta_clicked", "contact_submitted", "escalated", "rated"]))]
+    pub population: Option<String>,
+    /// The page the widget loaded on; empty for conversations whose widget never loaded.
+    pub page_url: Option<String>,
+    #[schemars(range(min = 1, max = 5))]
+    pub rating: Option<i16>,
     pub has_contact: Option<bool>,
     pub requires_human: Option<bool>,
     /// Text a message of the conversation contains.
@@ -48,6 +61,7 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// The filter these parameters ask for; `tz` must be a zone [`checked_zone`] accepted.
     pub fn filter(&self, scope: &Scope) -> Result<Filter, ApiError> {
         if let Some(s) = &self.status
             && !["loaded", "active", "closed"].contains(&s.as_str())
@@ -56,8 +70,19 @@ impl ListParams {
                 "status: must be loaded, active or closed".into(),
             ));
         }
+        let population = match self.population.as_deref() {
+            None => None,
+            Some(name) => Some(Population::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = Population::ALL.iter().map(|p| p.name()).collect();
+                ApiError::BadRequest(format!("population: one of {}", names.join(", ")))
+            })?),
+        };
+        if self.rating.is_some_and(|r| !(1..=5).contains(&r)) {
+            return Err(ApiError::BadRequest("rating: must be 1 to 5".into()));
+        }
         let started = if self.from.is_some() || self.to.is_some() {
-            Some(Days::parse(self.from.as_deref(), self.to.as_deref(), 3_650)?.instants())
+            let days = Days::parse(self.from.as_deref(), self.to.as_deref(), 3_650)?;
+            Some((days.from, days.to))
         } else {
             None
         };
@@ -67,10 +92,22 @@ impl ListParams {
             channel: self.channel.clone(),
             device: self.device.clone(),
             started,
+            zone: Zone(self.tz.clone()),
+            population,
+            page_url: self.page_url.clone(),
+            rating: self.rating,
             has_contact: self.has_contact,
             requires_human: self.requires_human,
             text: self.q.clone().filter(|q| !q.trim().is_empty()),
         })
+    }
+
+    /// Checks `tz` against the zones Postgres knows, before [`ListParams::filter`].
+    pub async fn check_zone(&self, pool: &sqlx::PgPool) -> Result<(), ApiError> {
+        if let Some(tz) = &self.tz {
+            checked_zone(pool, tz).await?;
+        }
+        Ok(())
     }
 
     pub fn sort(&self) -> Result<Sort, ApiError> {
@@ -92,6 +129,7 @@ pub async fn list(
     as_of: AsOf,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
+    params.check_zone(&state.pool).await?;
     let filter = params.filter(&admin.scope)?;
     let sort = params.sort()?;
     let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::export::{self, Format};
 use crate::store::contacts as contact_store;
 use crate::store::conversations as conversation_store;
+use crate::store::populations::CONVERSATIONS_ZONED;
 
 /// Splits `format` off the query string and parses the rest as the list's own parameters, so
 /// an export accepts exactly the filters its list does.
@@ -123,6 +124,7 @@ pub async fn export(
     {
         "conversations" => {
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
+            params.check_zone(&state.pool).await?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
                     "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
@@ -132,22 +134,24 @@ pub async fn export(
                             c.first_response_ms,
                             c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0) AS avg_bot_response_ms,
                             c.requires_human, c.cta_clicks, c.rating, c.contact_id, c.closed_at
-                        FROM conversations c",
+                        FROM ",
                 );
+            q.push(CONVERSATIONS_ZONED);
             conversation_store::push_filter(&mut q, &filter);
             q.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id");
             (format, q, CONVERSATION_COLUMNS)
         }
         "messages" => {
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
+            params.check_zone(&state.pool).await?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
                 "SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
                             m.sender, m.text, m.sent_at, m.response_time_ms, m.confidence_score,
                             m.requires_human, m.human_replied
-                        FROM messages m JOIN (SELECT c.website_id, c.conversation_id
-                                              FROM conversations c",
+                        FROM messages m JOIN (SELECT c.website_id, c.conversation_id FROM ",
             );
+            q.push(CONVERSATIONS_ZONED);
             conversation_store::push_filter(&mut q, &filter);
             q.push(
                 ") c USING (website_id, conversation_id)

@@ -341,7 +341,7 @@ async fn analytics_summary(
 ) -> Result<Json<Value>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
     let days = Days::parse(params.start_date.as_deref(), params.end_date.as_deref(), 30)?;
-    let mut body = stats::period(&state.pool, websites.as_deref(), days).await?;
+    let mut body = stats::period_of(&state.pool, websites.as_deref(), days).await?;
     body["total_messages"] = body["messages"].clone();
     body["unique_users"] = body["unique_visitors"].clone();
     Ok(Json(body))

@@ -40,6 +40,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/websites/{id}/reports",
             get(websites::reports).put(websites::set_reports),
         )
+        .route(
+            "/v1/websites/{id}/time_zone",
+            get(websites::time_zone).put(websites::set_time_zone),
+        )
         .route("/v1/tokens", post(websites::create_token))
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/{id}", get(conversations::detail))

@@ -12,6 +12,7 @@ use super::{
     contacts, conversations, exports, legacy, reports, requests, stats, subjects, websites,
 };
 use crate::store;
+use crate::store::populations::Population;
 
 /// A schema from the generator: `$ref`s into `components/schemas`.
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -219,8 +220,8 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<stats::StatsParams>),
             response: (
-                "`{current, previous, change, interval, series, as_of}`",
-                None,
+                "`{current, previous, change, time_zone, interval, series, as_of}`: `current` and `previous` are periods; `change` the relative change of each figure; `series` a period's figures per local `day` or `hour`",
+                Some(("current", schema::<stats::Period>)),
             ),
             ..op(
                 "get",
@@ -232,7 +233,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<stats::FunnelParams>),
             response: (
-                "`{from, to, stages: {loaded, engaged, cta_clicked, contact_submitted}, rates, by_page, interval, series, as_of}`",
+                "`{from, to, time_zone, stages: {started, loaded, engaged, loaded_engaged, engaged_without_load, cta_clicked, contact_submitted}, rates, open, by_page, interval, series, as_of}`: stages are the populations of `GET /v1/conversations?population=`, and `open` lists each",
                 None,
             ),
             ..op(
@@ -245,14 +246,14 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<stats::BreakdownParams>),
             response: (
-                "`{from, to, by_channel: [{key, conversations, messages}], by_device: […], as_of}`",
+                "`{from, to, time_zone, by_channel: [{key, conversations, messages, open}], by_device: […], as_of}`: engaged conversations started in the range",
                 None,
             ),
             ..op(
                 "get",
                 "/v1/stats/breakdown",
                 "statistics",
-                "Conversations engaged in a range by channel and by device",
+                "Engaged conversations started in a range by channel and by device",
             )
         },
         Op {
@@ -332,6 +333,25 @@ fn operations() -> Vec<Op> {
                 "/v1/websites/{id}/reports",
                 "reports",
                 "Set a website's weekly report recipients and schedule (website.reports_changed)",
+            )
+        },
+        Op {
+            response: ("`{website_id, time_zone, changed_at, as_of}`", None),
+            ..op(
+                "get",
+                "/v1/websites/{id}/time_zone",
+                "websites",
+                "The time zone a website's days are counted in (UTC until set)",
+            )
+        },
+        Op {
+            body: Some(root::<websites::TimeZoneSetting>),
+            response: (action, None),
+            ..op(
+                "put",
+                "/v1/websites/{id}/time_zone",
+                "websites",
+                "Set the time zone of a website's days: statistics, series and date filters (website.time_zone_changed)",
             )
         },
         Op {
@@ -540,13 +560,22 @@ fn parameters(query: &Schema, path: &str) -> Vec<Value> {
                 .as_object_mut()
                 .and_then(|p| p.remove("description"))
                 .unwrap_or(Value::Null);
-            out.push(json!({
+            let mut parameter = json!({
                 "name": name,
                 "in": "query",
                 "required": required.contains(&name.as_str()),
                 "description": description,
                 "schema": prop,
-            }));
+            });
+            // What each population holds, from its one definition: the dashboard reads them.
+            if name == "population" {
+                parameter["x-definitions"] = Population::ALL
+                    .iter()
+                    .map(|p| (p.name().to_owned(), json!(p.definition())))
+                    .collect::<Map<String, Value>>()
+                    .into();
+            }
+            out.push(parameter);
         }
     }
     out

@@ -47,7 +47,8 @@ pub fn page(value: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
-/// A date range over whole UTC days, `from` and `to` inclusive.
+/// A date range over whole days, `from` and `to` inclusive; which instants they cover
+/// depends on the time zone they are counted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Days {
     pub from: NaiveDate,
@@ -64,7 +65,16 @@ impl Days {
         to: Option<&str>,
         default_days: i64,
     ) -> Result<Self, ApiError> {
-        let today = Utc::now().date_naive();
+        Self::parse_on(from, to, default_days, Utc::now().date_naive())
+    }
+
+    /// [`Days::parse`] where it is `today` (in the time zone the days are counted in).
+    pub fn parse_on(
+        from: Option<&str>,
+        to: Option<&str>,
+        default_days: i64,
+        today: NaiveDate,
+    ) -> Result<Self, ApiError> {
         let to = match to {
             Some(t) => date("to", t)?,
             None => today,
@@ -98,7 +108,7 @@ impl Days {
         }
     }
 
-    /// `[start, end)` as instants.
+    /// `[start, end)` as instants, counting UTC days.
     pub fn instants(self) -> (DateTime<Utc>, DateTime<Utc>) {
         let start = self.from.and_time(NaiveTime::MIN).and_utc();
         let end = (self.to + Duration::days(1))

@@ -1,9 +1,13 @@
-//! `GET /v1/stats`: a date range's statistics, the previous period of equal length for
-//! comparison, and a daily (or hourly) series.
+//! `GET /v1/stats`, `/v1/stats/funnel` and `/v1/stats/breakdown`: the figures of the
+//! conversations started in a range of the website's days, each defined once
+//! ([`crate::store::populations`]) and each count opening as the conversations it counts.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
+use chrono::{Duration, NaiveDate};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -12,70 +16,266 @@ use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::freshness::AsOf;
-use crate::store::stats::{self as store, Sums};
+use crate::store::populations::{Population, Zone};
+use crate::store::stats::{self as store, Counts, Range, Step};
+use crate::store::websites as website_store;
 
 /// Longest range an hourly series may cover.
 const MAX_HOURLY_DAYS: i64 = 31;
+/// Most pages the funnel lists.
+const MAX_PAGES: i64 = 500;
 
+/// Which websites and days a statistic covers; every statistics route takes these.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatsParams {
     pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
+    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
+    /// absent.
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
-    /// Last day, inclusive; today when absent.
+    /// Last day, inclusive; today in that zone when absent.
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
-    /// `day` (default) or `hour`.
+    /// An IANA time zone (such as `America/Los_Angeles`) whose days to count in, instead of each
+    /// website's own (`PUT /v1/websites/{id}/time_zone`, UTC until set).
+    pub tz: Option<String>,
+    /// `day` (default) or `hour`: local days or local wall-clock hours.
     pub interval: Option<String>,
 }
 
-fn ratio(part: i64, whole: i64) -> Value {
-    if whole == 0 {
-        Value::Null
-    } else {
-        json!(part as f64 / whole as f64)
+/// [`StatsParams`] with a page filter, for the funnel.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelParams {
+    pub website_id: Option<String>,
+    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
+    /// absent.
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    pub from: Option<String>,
+    /// Last day, inclusive; today in that zone when absent.
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    pub to: Option<String>,
+    /// An IANA time zone whose days to count in, instead of each website's own.
+    pub tz: Option<String>,
+    /// Only conversations whose widget loaded on this page (`""`: never loaded).
+    pub page_url: Option<String>,
+    /// `hour` (default, ≤ 31 days) or `day` buckets for the series.
+    pub interval: Option<String>,
+}
+
+/// What every statistics route resolves its parameters to.
+struct Scope {
+    websites: Option<Vec<String>>,
+    days: Days,
+    zone: Zone,
+    /// The zone named in answers: the request's, else the one website's.
+    time_zone: Option<String>,
+}
+
+impl Scope {
+    async fn resolve(
+        admin: &Admin,
+        pool: &PgPool,
+        website_id: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        tz: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let websites = admin.scope.narrow(website_id)?;
+        let zone = match tz {
+            Some(tz) => Some(checked_zone(pool, tz).await?),
+            None => None,
+        };
+        let time_zone = match (&zone, website_id) {
+            (Some(z), _) => Some(z.clone()),
+            (None, Some(w)) => Some(website_store::time_zone(pool, w).await?),
+            (None, None) => None,
+        };
+        let today = website_store::today(pool, time_zone.as_deref().unwrap_or("UTC")).await?;
+        let days = Days::parse_on(from, to, 7, today)?;
+        Ok(Self {
+            websites,
+            days,
+            zone: Zone(zone),
+            time_zone,
+        })
+    }
+
+    fn range(&self, days: Days) -> Range<'_> {
+        Range {
+            websites: self.websites.as_deref(),
+            from: days.from,
+            to: days.to,
+            zone: &self.zone,
+            page_url: None,
+        }
+    }
+
+    /// `GET /v1/conversations` listing `population` of `days`.
+    fn open(&self, population: Population, days: Days) -> String {
+        let mut query = vec![
+            ("population", population.name().to_owned()),
+            ("from", days.from.to_string()),
+            ("to", days.to.to_string()),
+        ];
+        if let [one] = self.websites.as_deref().unwrap_or_default() {
+            query.push(("website_id", one.clone()));
+        }
+        if let Some(tz) = &self.zone.0 {
+            query.push(("tz", tz.clone()));
+        }
+        let query = serde_urlencoded::to_string(query).unwrap_or_default();
+        format!("/v1/conversations?{query}")
     }
 }
 
-/// Every statistic of a range, named as the dashboards show them.
-pub async fn period(
+/// `tz` when Postgres knows it as a time zone.
+pub async fn checked_zone(pool: &PgPool, tz: &str) -> Result<String, ApiError> {
+    if website_store::is_time_zone(pool, tz).await? {
+        Ok(tz.to_owned())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "tz: {tz:?} is not a time zone name Postgres knows (such as America/Los_Angeles)"
+        )))
+    }
+}
+
+/// `part / whole`; `None` when the whole is empty.
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole != 0).then(|| part as f64 / whole as f64)
+}
+
+/// The figures of a range, named as the dashboards show them. Every count is a population
+/// of [`Population`] or a sum over the conversations started in the range; every `*_rate` is a
+/// population divided by one that contains it. The glossary is `docs/statistics.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Figures {
+    /// Conversations started in the range.
+    pub conversations: i64,
+    /// Conversations started in the range whose chat widget loaded.
+    pub widget_loads: i64,
+    /// Conversations started in the range in which the visitor engaged.
+    pub engaged_conversations: i64,
+    /// Conversations whose widget loaded and whose visitor engaged.
+    pub loaded_engaged_conversations: i64,
+    /// Engaged conversations without a widget load (API clients, bridges).
+    pub engaged_without_load: i64,
+    /// `loaded_engaged_conversations / widget_loads`: the share of loaded widgets that engaged.
+    pub interaction_rate: Option<f64>,
+    /// Messages of the conversations started in the range, from every sender.
+    pub messages: i64,
+    pub user_messages: i64,
+    pub bot_messages: i64,
+    pub agent_messages: i64,
+    /// Messages of the engaged conversations per engaged conversation.
+    pub avg_messages_per_conversation: Option<f64>,
+    /// Distinct visitors who started a conversation in the range.
+    pub unique_visitors: i64,
+    /// CTA clicks in the conversations started in the range.
+    pub cta_clicks: i64,
+    /// Engaged conversations in which a CTA was clicked.
+    pub cta_conversations: i64,
+    /// `cta_conversations / engaged_conversations`.
+    pub cta_rate: Option<f64>,
+    /// Engaged conversations in which the visitor submitted contact details.
+    pub contact_requests: i64,
+    /// `contact_requests / engaged_conversations`.
+    pub conversion_rate: Option<f64>,
+    /// Mean response time of the bot messages that reported one, in those conversations.
+    pub avg_bot_response_ms: Option<f64>,
+    /// Engaged conversations in which a message asked for a human.
+    pub escalated_conversations: i64,
+    /// `escalated_conversations / engaged_conversations`.
+    pub escalation_rate: Option<f64>,
+    /// Conversations started in the range that were rated.
+    pub ratings: i64,
+    /// Mean rating (1–5) of the rated conversations.
+    pub avg_rating: Option<f64>,
+}
+
+/// Which population each count of [`Figures`] is, for its drill-down.
+pub const FIGURE_POPULATIONS: [(&str, Population); 9] = [
+    ("conversations", Population::Started),
+    ("widget_loads", Population::Loaded),
+    ("engaged_conversations", Population::Engaged),
+    ("loaded_engaged_conversations", Population::LoadedEngaged),
+    ("engaged_without_load", Population::EngagedWithoutLoad),
+    ("cta_conversations", Population::CtaClicked),
+    ("contact_requests", Population::ContactSubmitted),
+    ("escalated_conversations", Population::Escalated),
+    ("ratings", Population::Rated),
+];
+
+impl From<&Counts> for Figures {
+    fn from(c: &Counts) -> Self {
+        let messages = c.user_messages + c.bot_messages + c.agent_messages;
+        Self {
+            conversations: c.conversations,
+            widget_loads: c.loaded_conversations,
+            engaged_conversations: c.engaged_conversations,
+            loaded_engaged_conversations: c.loaded_engaged_conversations,
+            engaged_without_load: c.engaged_without_load,
+            interaction_rate: ratio(c.loaded_engaged_conversations, c.loaded_conversations),
+            messages,
+            user_messages: c.user_messages,
+            bot_messages: c.bot_messages,
+            agent_messages: c.agent_messages,
+            avg_messages_per_conversation: ratio(c.engaged_messages, c.engaged_conversations),
+            unique_visitors: c.unique_visitors,
+            cta_clicks: c.cta_clicks,
+            cta_conversations: c.cta_conversations,
+            cta_rate: ratio(c.cta_conversations, c.engaged_conversations),
+            contact_requests: c.contact_conversations,
+            conversion_rate: ratio(c.contact_conversations, c.engaged_conversations),
+            avg_bot_response_ms: ratio(c.bot_response_ms_sum, c.bot_responses),
+            escalated_conversations: c.escalated_conversations,
+            escalation_rate: ratio(c.escalated_conversations, c.engaged_conversations),
+            ratings: c.rated_conversations,
+            avg_rating: ratio(c.ratings_sum, c.rated_conversations),
+        }
+    }
+}
+
+/// A range's figures with the list each count opens as.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// For each count, the `GET /v1/conversations` path listing the conversations it counts
+    /// (their `total` equals it).
+    pub open: BTreeMap<&'static str, String>,
+}
+
+async fn period(pool: &PgPool, scope: &Scope, days: Days) -> Result<Period, ApiError> {
+    let counts = store::counts(pool, &scope.range(days)).await?;
+    Ok(Period {
+        from: days.from,
+        to: days.to,
+        figures: Figures::from(&counts),
+        open: FIGURE_POPULATIONS
+            .iter()
+            .map(|(name, p)| (*name, scope.open(*p, days)))
+            .collect(),
+    })
+}
+
+/// A range's figures for `websites` in each website's own days: the weekly report and the
+/// legacy summary read them.
+pub async fn period_of(
     pool: &PgPool,
     websites: Option<&[String]>,
     days: Days,
 ) -> Result<Value, ApiError> {
-    let (start, end) = days.instants();
-    // Three reads of different tables, on connections of their own: Postgres runs them on
-    // both cores at once.
-    let (s, visitors, escalated): (Sums, i64, i64) = tokio::try_join!(
-        store::sums(pool, websites, days.from, days.to),
-        store::unique_visitors(pool, websites, days.from, days.to),
-        store::escalated(pool, websites, start, end),
-    )?;
-    let messages = s.user_messages + s.bot_messages + s.agent_messages;
-    Ok(json!({
-        "from": days.from,
-        "to": days.to,
-        "widget_loads": s.widget_loads,
-        "engaged_conversations": s.engaged_conversations,
-        "interaction_rate": ratio(s.engaged_conversations, s.widget_loads),
-        "messages": messages,
-        "user_messages": s.user_messages,
-        "bot_messages": s.bot_messages,
-        "agent_messages": s.agent_messages,
-        "avg_messages_per_conversation": ratio(messages, s.engaged_conversations),
-        "unique_visitors": visitors,
-        "cta_clicks": s.cta_clicks,
-        "cta_rate": ratio(s.cta_clicks, s.engaged_conversations),
-        "contact_requests": s.contact_requests,
-        "conversion_rate": ratio(s.contact_requests, s.engaged_conversations),
-        "avg_bot_response_ms": ratio(s.bot_response_ms_sum, s.bot_responses),
-        "escalated_conversations": escalated,
-        "escalation_rate": ratio(escalated, s.engaged_conversations),
-        "ratings": s.ratings_count,
-        "avg_rating": ratio(s.ratings_sum, s.ratings_count),
-    }))
+    let scope = Scope {
+        websites: websites.map(<[String]>::to_vec),
+        days,
+        zone: Zone::default(),
+        time_zone: None,
+    };
+    Ok(serde_json::to_value(period(pool, &scope, days).await?).unwrap_or_default())
 }
 
 /// The relative change of every numeric statistic from `previous` to `current`.
@@ -96,137 +296,247 @@ pub fn change(current: &Value, previous: &Value) -> Value {
     Value::Object(out)
 }
 
+/// Every local day (or hour) of `days`, with the figures of those that had any.
+fn filled(rows: Vec<store::BucketRow>, days: Days, step: Step) -> Vec<Value> {
+    let mut rows: BTreeMap<String, Counts> =
+        rows.into_iter().map(|r| (r.bucket, r.counts)).collect();
+    filled_keys(days, step)
+        .into_iter()
+        .map(|bucket| {
+            let counts = rows.remove(&bucket).unwrap_or_default();
+            let mut row = serde_json::to_value(Figures::from(&counts)).unwrap_or_default();
+            row[step.key()] = json!(bucket);
+            row
+        })
+        .collect()
+}
+
+fn hourly_allowed(days: Days) -> Result<(), ApiError> {
+    if days.len() > MAX_HOURLY_DAYS {
+        Err(ApiError::BadRequest(format!(
+            "interval: hourly series cover at most {MAX_HOURLY_DAYS} days"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
 pub async fn stats(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<StatsParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let websites = admin.scope.narrow(params.website_id.as_deref())?;
-    let websites = websites.as_deref();
-    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 7)?;
-    let hourly = match params.interval.as_deref() {
-        None | Some("day") => false,
-        Some("hour") if days.len() <= MAX_HOURLY_DAYS => true,
+    let scope = Scope::resolve(
+        &admin,
+        &state.pool,
+        params.website_id.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.tz.as_deref(),
+    )
+    .await?;
+    let days = scope.days;
+    let step = match params.interval.as_deref() {
+        None | Some("day") => Step::Day,
         Some("hour") => {
-            return Err(ApiError::BadRequest(format!(
-                "interval: hourly series cover at most {MAX_HOURLY_DAYS} days"
-            )));
+            hourly_allowed(days)?;
+            Step::Hour
         }
         Some(_) => return Err(ApiError::BadRequest("interval: day or hour".into())),
     };
-    let series = async {
-        Ok::<_, ApiError>(if hourly {
-            let (start, end) = days.instants();
-            json!(store::hourly(&state.pool, websites, start, end).await?)
-        } else {
-            json!(store::daily(&state.pool, websites, days.from, days.to).await?)
-        })
-    };
     let (current, previous, series) = tokio::try_join!(
-        period(&state.pool, websites, days),
-        period(&state.pool, websites, days.previous()),
-        series,
+        period(&state.pool, &scope, days),
+        period(&state.pool, &scope, days.previous()),
+        async { Ok(store::series(&state.pool, &scope.range(days), step).await?) },
     )?;
+    let (current, previous) = (
+        serde_json::to_value(current).unwrap_or_default(),
+        serde_json::to_value(previous).unwrap_or_default(),
+    );
     Ok(Json(json!({
+        "change": change(&current, &previous),
         "current": current,
         "previous": previous,
-        "change": change(&current, &previous),
-        "interval": if hourly { "hour" } else { "day" },
-        "series": series,
+        "time_zone": scope.time_zone,
+        "interval": step.key(),
+        "series": filled(series, days, step),
         "as_of": as_of,
     })))
 }
 
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FunnelParams {
-    pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub from: Option<String>,
-    /// Last day, inclusive; today when absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub to: Option<String>,
-    /// Only conversations whose widget loaded on this page.
-    pub page_url: Option<String>,
-    /// `hour` (default, ≤ 31 days) or `day` buckets for the series.
-    pub interval: Option<String>,
-}
-
-/// `GET /v1/stats/funnel`: conversations reaching each stage — widget loaded, engaged, CTA
-/// clicked, contact submitted — with the rate from each stage to the next, per page, and an
-/// hourly (or daily) series; bucketed by the hour the widget loaded.
+/// `GET /v1/stats/funnel`: of the conversations started in the range, those whose widget
+/// loaded, that engaged, that clicked a CTA and that submitted contact details, with the share
+/// each step keeps, per page the widget loaded on, and per local hour (or day).
 pub async fn funnel(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<FunnelParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let websites = admin.scope.narrow(params.website_id.as_deref())?;
-    let websites = websites.as_deref();
-    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 7)?;
+    let scope = Scope::resolve(
+        &admin,
+        &state.pool,
+        params.website_id.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.tz.as_deref(),
+    )
+    .await?;
+    let days = scope.days;
     let step = match params.interval.as_deref() {
-        None | Some("hour") if days.len() <= MAX_HOURLY_DAYS => "hour",
-        None | Some("day") => "day",
+        None | Some("hour") if days.len() <= MAX_HOURLY_DAYS => Step::Hour,
+        None | Some("day") => Step::Day,
         Some("hour") => {
-            return Err(ApiError::BadRequest(format!(
-                "interval: hourly series cover at most {MAX_HOURLY_DAYS} days"
-            )));
+            hourly_allowed(days)?;
+            Step::Hour
         }
         Some(_) => return Err(ApiError::BadRequest("interval: hour or day".into())),
     };
-    let page = params.page_url.as_deref();
-    let (start, end) = days.instants();
-    let total = store::funnel(&state.pool, websites, start, end, page).await?;
-    let by_page = store::funnel_by_page(&state.pool, websites, start, end, page).await?;
-    let series = store::funnel_series(&state.pool, websites, start, end, page, step).await?;
+    let range = Range {
+        page_url: params.page_url.as_deref(),
+        ..scope.range(days)
+    };
+    let (total, by_page, series) = tokio::try_join!(
+        store::counts(&state.pool, &range),
+        store::by_page(&state.pool, &range, MAX_PAGES),
+        store::series(&state.pool, &range, step),
+    )?;
+    let stages = |c: &Counts| {
+        json!({
+            "started": c.conversations,
+            "loaded": c.loaded_conversations,
+            "engaged": c.engaged_conversations,
+            "loaded_engaged": c.loaded_engaged_conversations,
+            "engaged_without_load": c.engaged_without_load,
+            "cta_clicked": c.cta_conversations,
+            "contact_submitted": c.contact_conversations,
+        })
+    };
+    let open: BTreeMap<&str, String> = [
+        ("started", Population::Started),
+        ("loaded", Population::Loaded),
+        ("engaged", Population::Engaged),
+        ("loaded_engaged", Population::LoadedEngaged),
+        ("engaged_without_load", Population::EngagedWithoutLoad),
+        ("cta_clicked", Population::CtaClicked),
+        ("contact_submitted", Population::ContactSubmitted),
+    ]
+    .into_iter()
+    .map(|(name, p)| {
+        let path = scope.open(p, days);
+        let path = match &params.page_url {
+            Some(page) => format!(
+                "{path}&{}",
+                serde_urlencoded::to_string([("page_url", page)]).unwrap_or_default()
+            ),
+            None => path,
+        };
+        (name, path)
+    })
+    .collect();
+    let key = step.key();
+    let mut buckets: BTreeMap<String, Counts> =
+        series.into_iter().map(|r| (r.bucket, r.counts)).collect();
+    let series: Vec<Value> = filled_keys(days, step)
+        .into_iter()
+        .map(|b| {
+            let mut row = stages(&buckets.remove(&b).unwrap_or_default());
+            row[key] = json!(b);
+            row
+        })
+        .collect();
     Ok(Json(json!({
         "from": days.from,
         "to": days.to,
-        "stages": total,
+        "time_zone": scope.time_zone,
+        "stages": stages(&total),
         "rates": {
-            "engaged_of_loaded": ratio(total.engaged, total.loaded),
-            "cta_clicked_of_engaged": ratio(total.cta_clicked, total.engaged),
-            "contact_submitted_of_engaged": ratio(total.contact_submitted, total.engaged),
+            "engaged_of_loaded": ratio(total.loaded_engaged_conversations, total.loaded_conversations),
+            "cta_clicked_of_engaged": ratio(total.cta_conversations, total.engaged_conversations),
+            "contact_submitted_of_engaged": ratio(total.contact_conversations, total.engaged_conversations),
         },
-        "by_page": by_page,
-        "interval": step,
+        "open": open,
+        "by_page": by_page.iter().map(|p| {
+            let mut row = stages(&p.counts);
+            row["page_url"] = json!(p.page_url);
+            row
+        }).collect::<Vec<_>>(),
+        "interval": key,
         "series": series,
         "as_of": as_of,
     })))
 }
 
+/// The bucket labels of every local day (or hour) of `days`.
+fn filled_keys(days: Days, step: Step) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut day = days.from;
+    while day <= days.to {
+        match step {
+            Step::Day => out.push(day.to_string()),
+            Step::Hour => out.extend((0..24).map(|h| format!("{day}T{h:02}:00"))),
+        }
+        day += Duration::days(1);
+    }
+    out
+}
+
+/// [`StatsParams`] without a series.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakdownParams {
     pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD` (UTC); 7 days ending `to` when absent.
+    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
+    /// absent.
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
-    /// Last day, inclusive; today when absent.
+    /// Last day, inclusive; today in that zone when absent.
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
+    /// An IANA time zone whose days to count in, instead of each website's own.
+    pub tz: Option<String>,
 }
 
-/// `GET /v1/stats/breakdown`: the conversations engaged in a range (and their messages) by
-/// channel and by device.
+/// `GET /v1/stats/breakdown`: the engaged conversations started in a range (and their
+/// messages) by channel and by device; each row opens as its conversations.
 pub async fn breakdown(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<BreakdownParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let websites = admin.scope.narrow(params.website_id.as_deref())?;
-    let websites = websites.as_deref();
-    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 7)?;
-    let (start, end) = days.instants();
-    let (by_channel, by_device) = store::breakdown(&state.pool, websites, start, end).await?;
+    let scope = Scope::resolve(
+        &admin,
+        &state.pool,
+        params.website_id.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.tz.as_deref(),
+    )
+    .await?;
+    let days = scope.days;
+    let (by_channel, by_device) = store::breakdown(&state.pool, &scope.range(days)).await?;
+    let engaged = scope.open(Population::Engaged, days);
+    let rows = |rows: Vec<store::ShareRow>, dimension: &str| -> Vec<Value> {
+        rows.into_iter()
+            .map(|r| {
+                let open = format!(
+                    "{engaged}&{}",
+                    serde_urlencoded::to_string([(dimension, &r.key)]).unwrap_or_default()
+                );
+                let mut row = serde_json::to_value(&r).unwrap_or_default();
+                row["open"] = json!(open);
+                row
+            })
+            .collect()
+    };
     Ok(Json(json!({
         "from": days.from,
         "to": days.to,
-        "by_channel": by_channel,
-        "by_device": by_device,
+        "time_zone": scope.time_zone,
+        "by_channel": rows(by_channel, "channel"),
+        "by_device": rows(by_device, "device"),
         "as_of": as_of,
     })))
 }

@@ -8,7 +8,7 @@ use schemas::Payload;
 use schemas::payloads::{
     DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE,
     DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_REPORT_RECIPIENTS, TokenCreated,
-    WebsiteCreated, WebsitePrivacy, WebsiteReports,
+    WebsiteCreated, WebsitePrivacy, WebsiteReports, WebsiteTimeZone,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -246,6 +246,59 @@ pub async fn set_reports(
     let outcome =
         actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
     Ok(answer(outcome, answer_body, false))
+}
+
+/// What `PUT /v1/websites/{id}/time_zone` sets.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeZoneSetting {
+    /// An IANA time zone, such as `America/Los_Angeles` or `Asia/Kolkata`.
+    time_zone: String,
+}
+
+/// The zone a website's days are counted in; UTC until an admin sets one.
+pub async fn time_zone(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    as_of: AsOf,
+) -> Result<Json<Value>, ApiError> {
+    visible(&admin, &website_id)?;
+    let row = store::time_zone_row(&state.pool, &website_id).await?;
+    Ok(Json(json!({
+        "website_id": website_id,
+        "time_zone": row.as_ref().map_or("UTC", |(zone, _)| zone.as_str()),
+        "changed_at": row.map(|(_, at)| at),
+        "as_of": as_of,
+    })))
+}
+
+pub async fn set_time_zone(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    visible(&admin, &website_id)?;
+    let setting: TimeZoneSetting = read_json(&body)?;
+    let payload = Payload::WebsiteTimeZoneChanged(WebsiteTimeZone {
+        website_id: website_id.clone(),
+        time_zone: setting.time_zone.clone(),
+    });
+    payload.validate().map_err(bad_request)?;
+    if !store::is_time_zone(&state.pool, &setting.time_zone).await? {
+        return Err(ApiError::BadRequest(format!(
+            "time_zone: {:?} is not a time zone name Postgres knows (such as Europe/Berlin)",
+            setting.time_zone
+        )));
+    }
+    let outcome =
+        actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
+    Ok(answer(
+        outcome,
+        json!({ "website_id": website_id, "time_zone": setting.time_zone }),
+        false,
+    ))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]

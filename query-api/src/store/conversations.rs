@@ -1,9 +1,11 @@
 //! Conversations and their messages.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
+
+use super::populations::{CONVERSATIONS_ZONED, Population, Zone, push_started};
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ConversationRow {
@@ -59,12 +61,13 @@ pub struct MessageRow {
 }
 
 const COLUMNS: &str =
-    "website_id, conversation_id, status, channel, customer_id, contact_id, ip_address,
-    user_agent, device, language, page_url, environment, widget_loaded_at, engaged_at,
-    first_message_at, last_message_at, message_count, user_messages, bot_messages, agent_messages,
-    (bot_response_ms_sum::float8 / NULLIF(bot_responses, 0)) AS avg_bot_response_ms,
-    requires_human, cta_clicks, closed_at, close_reason, rating, rating_comment,
-    first_seen_at, last_activity_at";
+    "c.website_id, c.conversation_id, c.status, c.channel, c.customer_id, c.contact_id,
+    c.ip_address, c.user_agent, c.device, c.language, c.page_url, c.environment,
+    c.widget_loaded_at, c.engaged_at, c.first_message_at, c.last_message_at, c.message_count,
+    c.user_messages, c.bot_messages, c.agent_messages,
+    (c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0)) AS avg_bot_response_ms,
+    c.requires_human, c.cta_clicks, c.closed_at, c.close_reason, c.rating, c.rating_comment,
+    c.first_seen_at, c.last_activity_at";
 
 /// Which conversations a list or export wants.
 #[derive(Debug, Clone, Default)]
@@ -74,8 +77,15 @@ pub struct Filter {
     pub status: Option<String>,
     pub channel: Option<String>,
     pub device: Option<String>,
-    /// Started in `[from, to)`.
-    pub started: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Started on a day of `[from, to]` in the zone of `zone`.
+    pub started: Option<(NaiveDate, NaiveDate)>,
+    /// The zone days are counted in: each website's own unless the request named one.
+    pub zone: Zone,
+    /// Only the conversations of one statistic's population.
+    pub population: Option<Population>,
+    /// The page the widget loaded on (`""`: it never loaded).
+    pub page_url: Option<String>,
+    pub rating: Option<i16>,
     pub has_contact: Option<bool>,
     pub requires_human: Option<bool>,
     /// Words a message of the conversation contains (case-insensitive).
@@ -122,7 +132,7 @@ impl Sort {
     }
 }
 
-/// Appends `WHERE …` for `filter` to a query over `conversations c`.
+/// Appends `WHERE …` for `filter` to a query over [`CONVERSATIONS_ZONED`].
 pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     q.push(" WHERE true");
     if let Some(w) = &filter.websites {
@@ -135,11 +145,22 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
         q.push(" AND c.channel = ").push_bind(ch.clone());
     }
     if let Some(d) = &filter.device {
-        q.push(" AND c.device = ").push_bind(d.clone());
+        // The statistics' breakdown names a conversation without a device `unknown`.
+        q.push(" AND COALESCE(c.device, 'unknown') = ")
+            .push_bind(d.clone());
     }
     if let Some((from, to)) = filter.started {
-        q.push(" AND c.first_seen_at >= ").push_bind(from);
-        q.push(" AND c.first_seen_at < ").push_bind(to);
+        push_started(q, from, to, &filter.zone);
+    }
+    if let Some(p) = filter.population {
+        q.push(format!(" AND {}", p.predicate()));
+    }
+    if let Some(page) = &filter.page_url {
+        q.push(" AND COALESCE(c.page_url, '') = ")
+            .push_bind(page.clone());
+    }
+    if let Some(r) = filter.rating {
+        q.push(" AND c.rating = ").push_bind(r);
     }
     match filter.has_contact {
         Some(true) => {
@@ -176,7 +197,7 @@ pub async fn list(
     after: Option<(DateTime<Utc>, String, String)>,
     limit: i64,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
-    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM conversations c"));
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {CONVERSATIONS_ZONED}"));
     push_filter(&mut q, filter);
     let column = sort.column();
     let (cmp, dir) = if sort.descending() {
@@ -204,7 +225,7 @@ pub async fn list(
 
 /// How many conversations match `filter` (up to [`super::Total::CAP`]).
 pub async fn count(pool: &PgPool, filter: &Filter) -> Result<super::Total, sqlx::Error> {
-    super::count_capped(pool, "conversations c", |q| push_filter(q, filter)).await
+    super::count_capped(pool, CONVERSATIONS_ZONED, |q| push_filter(q, filter)).await
 }
 
 /// Conversations with this id in `websites` (every website when `None`).
@@ -214,9 +235,9 @@ pub async fn find(
     conversation_id: &str,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM conversations
-         WHERE conversation_id = $1 AND ($2::text[] IS NULL OR website_id = ANY($2))
-         ORDER BY website_id LIMIT 2"
+        "SELECT {COLUMNS} FROM conversations c
+         WHERE c.conversation_id = $1 AND ($2::text[] IS NULL OR c.website_id = ANY($2))
+         ORDER BY c.website_id LIMIT 2"
     ))
     .bind(conversation_id)
     .bind(websites)

@@ -2,6 +2,7 @@
 
 pub mod contacts;
 pub mod conversations;
+pub mod populations;
 pub mod requests;
 pub mod stats;
 pub mod subjects;

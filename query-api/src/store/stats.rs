@@ -1,292 +1,213 @@
-//! Statistics over date ranges, from `daily_stats` (sums), `daily_visitors` (distinct visitors
-//! over the whole range) and `conversations` (escalations).
+//! Statistics over ranges of a website's days, read from `conversations`: every figure counts
+//! the conversations started in the range (or sums over them) as [`super::populations`]
+//! defines, placed on days in the website's time zone (or the request's).
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
-/// The sums a range's statistics are derived from.
+use super::populations::{CONVERSATIONS_ZONED, Population, Zone, push_local, push_started};
+
+/// What a range's statistics are derived from: the size of every population, and sums over
+/// the conversations started in the range.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
-pub struct Sums {
-    pub widget_loads: i64,
+pub struct Counts {
+    pub conversations: i64,
+    pub loaded_conversations: i64,
     pub engaged_conversations: i64,
+    pub loaded_engaged_conversations: i64,
+    pub engaged_without_load: i64,
+    pub cta_conversations: i64,
+    pub contact_conversations: i64,
+    pub escalated_conversations: i64,
+    pub rated_conversations: i64,
+    pub unique_visitors: i64,
     pub user_messages: i64,
     pub bot_messages: i64,
     pub agent_messages: i64,
+    /// Messages of the engaged conversations, for messages per engaged conversation.
+    pub engaged_messages: i64,
     pub cta_clicks: i64,
-    pub contact_requests: i64,
     pub bot_response_ms_sum: i64,
     pub bot_responses: i64,
     pub ratings_sum: i64,
-    pub ratings_count: i64,
 }
 
-/// The columns of [`Sums`], as `daily_stats` names them.
-const SUM_COLUMNS: [&str; 11] = [
-    "widget_loads",
-    "engaged_conversations",
-    "user_messages",
-    "bot_messages",
-    "agent_messages",
-    "cta_clicks",
-    "contact_requests",
-    "bot_response_ms_sum",
-    "bot_responses",
-    "ratings_sum",
-    "ratings_count",
-];
+impl Counts {
+    /// The size of `population`.
+    pub fn of(&self, population: Population) -> i64 {
+        match population {
+            Population::Started => self.conversations,
+            Population::Loaded => self.loaded_conversations,
+            Population::Engaged => self.engaged_conversations,
+            Population::LoadedEngaged => self.loaded_engaged_conversations,
+            Population::EngagedWithoutLoad => self.engaged_without_load,
+            Population::CtaClicked => self.cta_conversations,
+            Population::ContactSubmitted => self.contact_conversations,
+            Population::Escalated => self.escalated_conversations,
+            Population::Rated => self.rated_conversations,
+        }
+    }
+}
 
-/// `template` (with `{c}` for the column) for every column of [`Sums`], comma-separated.
-fn each_sum(template: &str) -> String {
-    SUM_COLUMNS
+/// The column of [`Counts`] that holds each population's size.
+fn population_column(p: Population) -> &'static str {
+    match p {
+        Population::Started => "conversations",
+        Population::Loaded => "loaded_conversations",
+        Population::Engaged => "engaged_conversations",
+        Population::LoadedEngaged => "loaded_engaged_conversations",
+        Population::EngagedWithoutLoad => "engaged_without_load",
+        Population::CtaClicked => "cta_conversations",
+        Population::ContactSubmitted => "contact_conversations",
+        Population::Escalated => "escalated_conversations",
+        Population::Rated => "rated_conversations",
+    }
+}
+
+/// Every column of [`Counts`] as an aggregate over `conversations c`.
+static COUNTS: LazyLock<String> = LazyLock::new(|| {
+    let mut columns: Vec<String> = Population::ALL
         .iter()
-        .map(|c| template.replace("{c}", c))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|p| {
+            format!(
+                "count(*) FILTER (WHERE {}) AS {}",
+                p.predicate(),
+                population_column(*p)
+            )
+        })
+        .collect();
+    // A visitor is ingest's hash of who they are, else the website's customer id, else the
+    // conversation itself (as unique visitors counted before conversations kept it).
+    columns.push(
+        "count(DISTINCT c.website_id || ' ' || COALESCE('v:' || c.visitor, 'c:' || c.customer_id,
+                                                      'k:' || c.conversation_id)) AS unique_visitors"
+            .into(),
+    );
+    let engaged = Population::Engaged.predicate();
+    for (name, sum) in [
+        ("user_messages", "c.user_messages".to_owned()),
+        ("bot_messages", "c.bot_messages".to_owned()),
+        ("agent_messages", "c.agent_messages".to_owned()),
+        (
+            "engaged_messages",
+            format!("c.message_count) FILTER (WHERE {engaged}"),
+        ),
+        ("cta_clicks", "c.cta_clicks".to_owned()),
+        ("bot_response_ms_sum", "c.bot_response_ms_sum".to_owned()),
+        ("bot_responses", "c.bot_responses".to_owned()),
+        ("ratings_sum", "c.rating".to_owned()),
+    ] {
+        columns.push(format!("COALESCE(sum({sum}), 0)::int8 AS {name}"));
+    }
+    columns.join(",\n       ")
+});
+
+/// The conversations a statistic reads: those of `websites` (every website when `None`)
+/// started on a day of `[from, to]` in `zone`, on `page_url` when given.
+#[derive(Debug, Clone, Copy)]
+pub struct Range<'a> {
+    pub websites: Option<&'a [String]>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub zone: &'a Zone,
+    pub page_url: Option<&'a str>,
 }
 
-/// Every column of [`Sums`] summed over the rows selected, 0 when there are none.
-static SUMS: LazyLock<String> = LazyLock::new(|| each_sum("COALESCE(sum({c}), 0)::int8 AS {c}"));
-
-pub async fn sums(
-    pool: &PgPool,
-    websites: Option<&[String]>,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Sums, sqlx::Error> {
-    let sums = &*SUMS;
-    sqlx::query_as(&format!(
-        "SELECT {sums} FROM daily_stats
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3"
-    ))
-    .bind(websites)
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await
+impl Range<'_> {
+    /// Appends `FROM … WHERE …` selecting them.
+    fn push(&self, q: &mut QueryBuilder<'_, Postgres>) {
+        q.push(format!(" FROM {CONVERSATIONS_ZONED} WHERE true"));
+        if let Some(w) = self.websites {
+            super::push_websites(q, "c.website_id", w);
+        }
+        push_started(q, self.from, self.to, self.zone);
+        if let Some(page) = self.page_url {
+            q.push(" AND COALESCE(c.page_url, '') = ")
+                .push_bind(page.to_owned());
+        }
+    }
 }
 
-/// Visitors seen on any day of the range, each once.
-pub async fn unique_visitors(
-    pool: &PgPool,
-    websites: Option<&[String]>,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT DISTINCT website_id, visitor FROM daily_visitors
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3) v",
-    )
-    .bind(websites)
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await
+/// The figures of the conversations of `range`.
+pub async fn counts(pool: &PgPool, range: &Range<'_>) -> Result<Counts, sqlx::Error> {
+    let mut q = QueryBuilder::new(format!("SELECT {}", &*COUNTS));
+    range.push(&mut q);
+    q.build_query_as().fetch_one(pool).await
 }
 
-/// Conversations engaged in `[start, end)` that needed a human.
-pub async fn escalated(
-    pool: &PgPool,
-    websites: Option<&[String]>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM conversations
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1))
-           AND engaged_at >= $2 AND engaged_at < $3 AND requires_human",
-    )
-    .bind(websites)
-    .bind(start)
-    .bind(end)
-    .fetch_one(pool)
-    .await
-}
-
+/// The figures of one bucket of a series.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
-pub struct DayRow {
-    pub day: NaiveDate,
+pub struct BucketRow {
+    /// The local day (`YYYY-MM-DD`) or hour (`YYYY-MM-DDTHH:00`) in the website's zone.
+    pub bucket: String,
     #[sqlx(flatten)]
     #[serde(flatten)]
-    pub sums: Sums,
-    pub unique_visitors: i64,
+    pub counts: Counts,
 }
 
-/// One row per day of the range, days without traffic included as zeros. Each table is read
-/// once and grouped by day (a lookup per day read the whole of `daily_visitors` once per day
-/// when no website narrowed it: 1.3 s for 90 days of 48,000 conversations).
-pub async fn daily(
+/// How a series is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Day,
+    Hour,
+}
+
+impl Step {
+    /// The name of a series row's bucket, and of the interval.
+    pub fn key(self) -> &'static str {
+        match self {
+            Step::Day => "day",
+            Step::Hour => "hour",
+        }
+    }
+}
+
+/// The figures of every local day (or hour) of `[from, to]` that started a conversation, in
+/// order; the caller fills in the empty ones. Each conversation is on exactly one day, so the
+/// days' counts add up to the range's.
+pub async fn series(
     pool: &PgPool,
-    websites: Option<&[String]>,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<DayRow>, sqlx::Error> {
-    let (sums, filled) = (&*SUMS, each_sum("COALESCE(s.{c}, 0)::int8 AS {c}"));
-    sqlx::query_as(&format!(
-        "WITH s AS (
-            SELECT day, {sums} FROM daily_stats
-            WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3
-            GROUP BY day),
-         v AS (
-            SELECT day, count(*) AS unique_visitors FROM daily_visitors
-            WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND day BETWEEN $2 AND $3
-            GROUP BY day)
-         SELECT d.day::date AS day, {filled}, COALESCE(v.unique_visitors, 0)::int8 AS unique_visitors
-         FROM generate_series($2::date, $3::date, interval '1 day') AS d(day)
-         LEFT JOIN s ON s.day = d.day::date
-         LEFT JOIN v ON v.day = d.day::date
-         ORDER BY d.day"
-    ))
-    .bind(websites)
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await
+    range: &Range<'_>,
+    step: Step,
+) -> Result<Vec<BucketRow>, sqlx::Error> {
+    let format = match step {
+        Step::Day => "YYYY-MM-DD",
+        Step::Hour => "YYYY-MM-DD\"T\"HH24:00",
+    };
+    let mut q = QueryBuilder::new("SELECT to_char(");
+    push_local(&mut q, "first_seen_at", range.zone);
+    q.push(format!(", '{format}') AS bucket, {}", &*COUNTS));
+    range.push(&mut q);
+    q.push(" GROUP BY 1 ORDER BY 1");
+    q.build_query_as().fetch_all(pool).await
 }
 
+/// The figures of the conversations started on `[from, to]` by the page their widget loaded
+/// on (`""` when it never loaded), busiest first.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
-pub struct HourRow {
-    pub hour: DateTime<Utc>,
-    pub widget_loads: i64,
-    pub user_messages: i64,
-    pub bot_messages: i64,
-    pub cta_clicks: i64,
-    pub contact_requests: i64,
-}
-
-/// Event counts per hour of `[start, end)`, from the event log.
-pub async fn hourly(
-    pool: &PgPool,
-    websites: Option<&[String]>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<Vec<HourRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT h.hour,
-            count(*) FILTER (WHERE e.type = 'widget.loaded') AS widget_loads,
-            count(*) FILTER (WHERE e.type = 'message.sent' AND e.payload->'sender'->>'type' = 'user') AS user_messages,
-            count(*) FILTER (WHERE e.type = 'message.sent' AND e.payload->'sender'->>'type' = 'bot') AS bot_messages,
-            count(*) FILTER (WHERE e.type = 'cta.clicked') AS cta_clicks,
-            count(*) FILTER (WHERE e.type = 'contact.submitted') AS contact_requests
-         FROM generate_series($2::timestamptz, $3::timestamptz - interval '1 hour', interval '1 hour') AS h(hour)
-         LEFT JOIN event_log e
-           ON ($1::text[] IS NULL OR e.website_id = ANY($1))
-          AND e.occurred_at >= h.hour AND e.occurred_at < h.hour + interval '1 hour'
-         GROUP BY h.hour ORDER BY h.hour",
-    )
-    .bind(websites)
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await
-}
-
-/// Conversations reaching each stage of the funnel.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
-pub struct FunnelRow {
-    pub loaded: i64,
-    pub engaged: i64,
-    pub cta_clicked: i64,
-    pub contact_submitted: i64,
-}
-
-const FUNNEL: &str = "count(*) FILTER (WHERE loaded) AS loaded,
-    count(*) FILTER (WHERE engaged) AS engaged,
-    count(*) FILTER (WHERE cta_clicked) AS cta_clicked,
-    count(*) FILTER (WHERE contact_submitted) AS contact_submitted";
-
-const FUNNEL_WHERE: &str = "($1::text[] IS NULL OR website_id = ANY($1))
-    AND hour >= $2 AND hour < $3 AND ($4::text IS NULL OR page_url = $4)";
-
-pub async fn funnel(
-    pool: &PgPool,
-    websites: Option<&[String]>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    page_url: Option<&str>,
-) -> Result<FunnelRow, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {FUNNEL} FROM funnel_conversations WHERE {FUNNEL_WHERE}"
-    ))
-    .bind(websites)
-    .bind(start)
-    .bind(end)
-    .bind(page_url)
-    .fetch_one(pool)
-    .await
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
-pub struct FunnelPageRow {
+pub struct PageRow {
     pub page_url: String,
     #[sqlx(flatten)]
     #[serde(flatten)]
-    pub stages: FunnelRow,
+    pub counts: Counts,
 }
 
-/// The funnel per page the widget loaded on, busiest first.
-pub async fn funnel_by_page(
+pub async fn by_page(
     pool: &PgPool,
-    websites: Option<&[String]>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    page_url: Option<&str>,
-) -> Result<Vec<FunnelPageRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT page_url, {FUNNEL} FROM funnel_conversations WHERE {FUNNEL_WHERE}
-         GROUP BY page_url ORDER BY count(*) DESC, page_url LIMIT 500"
-    ))
-    .bind(websites)
-    .bind(start)
-    .bind(end)
-    .bind(page_url)
-    .fetch_all(pool)
-    .await
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
-pub struct FunnelHourRow {
-    pub hour: DateTime<Utc>,
-    #[sqlx(flatten)]
-    #[serde(flatten)]
-    pub stages: FunnelRow,
-}
-
-/// The funnel per hour (`hour`) or day (`day`) of the range, empty buckets included.
-pub async fn funnel_series(
-    pool: &PgPool,
-    websites: Option<&[String]>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    page_url: Option<&str>,
-    step: &str,
-) -> Result<Vec<FunnelHourRow>, sqlx::Error> {
-    let (unit, interval) = if step == "hour" {
-        ("hour", "1 hour")
-    } else {
-        ("day", "1 day")
-    };
-    sqlx::query_as(&format!(
-        "SELECT b.bucket AS hour,
-            COALESCE(count(*) FILTER (WHERE f.loaded), 0) AS loaded,
-            COALESCE(count(*) FILTER (WHERE f.engaged), 0) AS engaged,
-            COALESCE(count(*) FILTER (WHERE f.cta_clicked), 0) AS cta_clicked,
-            COALESCE(count(*) FILTER (WHERE f.contact_submitted), 0) AS contact_submitted
-         FROM generate_series($2::timestamptz, $3::timestamptz - interval '{interval}', interval '{interval}') AS b(bucket)
-         LEFT JOIN funnel_conversations f
-           ON ($1::text[] IS NULL OR f.website_id = ANY($1))
-          AND date_trunc('{unit}', f.hour) = b.bucket
-          AND ($4::text IS NULL OR f.page_url = $4)
-         GROUP BY b.bucket ORDER BY b.bucket"
-    ))
-    .bind(websites)
-    .bind(start)
-    .bind(end)
-    .bind(page_url)
-    .fetch_all(pool)
-    .await
+    range: &Range<'_>,
+    limit: i64,
+) -> Result<Vec<PageRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new(format!(
+        "SELECT COALESCE(c.page_url, '') AS page_url, {}",
+        &*COUNTS
+    ));
+    range.push(&mut q);
+    q.push(" GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ")
+        .push_bind(limit);
+    q.build_query_as().fetch_all(pool).await
 }
 
 /// Engaged conversations and their messages under one value of a dimension.
@@ -298,28 +219,23 @@ pub struct ShareRow {
     pub messages: i64,
 }
 
-/// The conversations engaged in `[start, end)` by channel and by device, busiest first.
-/// `conversations_engaged` finds them; one scan groups both ways.
+/// The engaged conversations started on `[from, to]` by channel and by device, busiest first;
+/// one scan groups both ways.
 pub async fn breakdown(
     pool: &PgPool,
-    websites: Option<&[String]>,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
+    range: &Range<'_>,
 ) -> Result<(Vec<ShareRow>, Vec<ShareRow>), sqlx::Error> {
-    let rows: Vec<(bool, String, i64, i64)> = sqlx::query_as(
-        "SELECT grouping(device) = 1 AS by_channel,
-                COALESCE(CASE WHEN grouping(device) = 1 THEN channel ELSE device END, 'unknown'),
-                count(*), COALESCE(sum(message_count), 0)::int8
-         FROM conversations
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND engaged_at >= $2 AND engaged_at < $3
-         GROUP BY GROUPING SETS ((channel), (device))
-         ORDER BY 1, 3 DESC, 2",
-    )
-    .bind(websites)
-    .bind(start)
-    .bind(end)
-    .fetch_all(pool)
-    .await?;
+    let mut q = QueryBuilder::new(
+        "SELECT grouping(c.device) = 1 AS by_channel,
+                COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END, 'unknown'),
+                count(*), COALESCE(sum(c.message_count), 0)::int8",
+    );
+    range.push(&mut q);
+    q.push(format!(
+        " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device)) ORDER BY 1, 3 DESC, 2",
+        Population::Engaged.predicate()
+    ));
+    let rows: Vec<(bool, String, i64, i64)> = q.build_query_as().fetch_all(pool).await?;
     let (channels, devices): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0);
     let shares = |rows: Vec<(bool, String, i64, i64)>| {
         rows.into_iter()

@@ -132,3 +132,32 @@ pub async fn is_time_zone(pool: &PgPool, zone: &str) -> Result<bool, sqlx::Error
         .fetch_one(pool)
         .await
 }
+
+/// The time zone a website's days are counted in: the one an admin set, else UTC.
+pub async fn time_zone(pool: &PgPool, website_id: &str) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE((SELECT time_zone FROM website_time_zones WHERE website_id = $1), 'UTC')",
+    )
+    .bind(website_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// The zone an admin set for a website, and when.
+pub async fn time_zone_row(
+    pool: &PgPool,
+    website_id: &str,
+) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as("SELECT time_zone, changed_at FROM website_time_zones WHERE website_id = $1")
+        .bind(website_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Today's date in `zone` (a name [`is_time_zone`] accepts).
+pub async fn today(pool: &PgPool, zone: &str) -> Result<chrono::NaiveDate, sqlx::Error> {
+    sqlx::query_scalar("SELECT (now() AT TIME ZONE $1)::date")
+        .bind(zone)
+        .fetch_one(pool)
+        .await
+}
