@@ -162,34 +162,65 @@ const views = { overview, conversations, contacts, requests, reports };
 
 function route() {
   if (!state.token) return;
-  // `#view/id/website`: the same conversation id may be used on two websites.
-  const [name, id, website] = (location.hash.slice(1) || "overview").split("/");
+  // `#view/id/website`: the same conversation id may be used on two websites. A list's
+  // filters follow a `?`, so a reload or a shared link shows the same rows.
+  const [path, search] = (location.hash.slice(1) || "overview").split("?");
+  const [name, id, website] = path.split("/");
   for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("active", a.hash === `#${name}`);
   leave();
   leave = () => {};
   const main = document.getElementById("main");
   main.replaceChildren();
   const decode = (part) => (part ? decodeURIComponent(part) : undefined);
-  (views[name] || overview)(main, decode(id), decode(website));
+  (views[name] || overview)(main, decode(id), decode(website), new URLSearchParams(search || ""));
 }
 window.addEventListener("hashchange", route);
 
 // ---- overview -------------------------------------------------------------------------------
 
+// The cards, by their `GET /v1/stats` names; a card opens as the conversations of the figure
+// it names or, for a rate, of the rate's numerator.
 const METRICS = [
   ["widget_loads", "Widget loads", number],
-  ["engaged_conversations", "Conversations", number],
-  ["interaction_rate", "Interaction rate", percent],
-  ["messages", "Messages", number],
-  ["avg_messages_per_conversation", "Messages per conversation", number],
-  ["unique_visitors", "Unique visitors", number],
-  ["cta_clicks", "CTA clicks", number],
+  ["engaged_conversations", "Engaged conversations", number],
+  ["engaged_without_load", "Engaged without a load", number],
+  ["interaction_rate", "Interaction rate", percent, "loaded_engaged_conversations"],
+  ["messages", "Messages", number, "conversations"],
+  ["avg_messages_per_conversation", "Messages per engaged conversation", number, "engaged_conversations"],
+  ["unique_visitors", "Unique visitors", number, "conversations"],
+  ["cta_conversations", "Conversations with a CTA click", number],
+  ["cta_rate", "CTA rate", percent, "cta_conversations"],
   ["contact_requests", "Contact requests", number],
-  ["conversion_rate", "Conversion rate", percent],
-  ["avg_bot_response_ms", "Bot response (ms)", number],
-  ["escalation_rate", "Escalation rate", percent],
-  ["avg_rating", "Average rating", number],
+  ["conversion_rate", "Conversion rate", percent, "contact_requests"],
+  ["avg_bot_response_ms", "Bot response (ms)", number, "conversations"],
+  ["escalated_conversations", "Needed a human", number],
+  ["escalation_rate", "Escalation rate", percent, "escalated_conversations"],
+  ["avg_rating", "Average rating", number, "ratings"],
 ];
+
+// What each figure means, in the words of the API document (`/openapi.json`), fetched once.
+let definitions = null;
+async function figureDefinitions() {
+  if (!definitions) {
+    definitions = fetch("/openapi.json").then((r) => r.json()).then((doc) => {
+      const schemas = (doc.components && doc.components.schemas) || {};
+      const out = {};
+      for (const name of ["Period", "Figures"]) {
+        for (const [k, v] of Object.entries((schemas[name] && schemas[name].properties) || {})) {
+          if (v.description) out[k] = v.description;
+        }
+      }
+      const population = ((doc.paths["/v1/conversations"] || {}).get || { parameters: [] }).parameters
+        .find((p) => p.name === "population");
+      out.populations = (population && population["x-definitions"]) || {};
+      return out;
+    }).catch(() => ({ populations: {} }));
+  }
+  return definitions;
+}
+
+// `#conversations?…` for an `open` path of the statistics (`/v1/conversations?…`).
+const opening = (path) => (path ? `#conversations?${path.split("?")[1] || ""}` : null);
 
 function overview(main) {
   const today = new Date();
@@ -210,45 +241,54 @@ function overview(main) {
         api("GET", `/v1/stats/breakdown${query(filters)}`),
       ]);
       const hourly = await api("GET", `/v1/stats${query(Object.assign({ interval: "hour" }, filters))}`).catch(() => null);
-      render(stats, funnel, breakdown, hourly);
+      render(stats, funnel, breakdown, hourly, await figureDefinitions());
     } catch (error) {
       showError(body, error);
     }
   }
 
-  function render(stats, funnel, breakdown, hourly) {
-    const cards = h("div", { class: "cards" }, METRICS.map(([key, label, format]) => {
+  function render(stats, funnel, breakdown, hourly, words) {
+    const open = stats.current.open || {};
+    const cards = h("div", { class: "cards" }, METRICS.map(([key, label, format, opens]) => {
       const change = stats.change[key];
-      return h("div", { class: "metric", "data-metric": key },
+      const href = opening(open[opens || key]);
+      const card = h(href ? "a" : "div", { class: "metric", "data-metric": key, title: words[key] || "", href: href || undefined },
         h("div", { class: "label" }, label),
         h("div", { class: "value" }, format(stats.current[key])),
         h("div", { class: "muted" }, `before: ${format(stats.previous[key])} `,
           change === null || change === undefined ? "" :
             h("span", { class: change >= 0 ? "up" : "down" }, `${change >= 0 ? "▲" : "▼"} ${percent(Math.abs(change))}`)));
+      return card;
     }));
     const series = stats.series || [];
     const labels = series.map((r) => r.day.slice(5));
     const stages = funnel.stages || {};
     const peak = new Array(24).fill(0);
+    // Hours are the website's wall-clock hours (`YYYY-MM-DDTHH:00`).
     for (const r of (hourly && hourly.series) || []) {
-      peak[new Date(r.hour).getUTCHours()] += r.user_messages || 0;
+      peak[Number(r.hour.slice(11, 13))] += r.user_messages || 0;
     }
+    // A bar of a day opens the conversations of that figure started on that day.
+    const daily = (key) => series.map((r) => opening((open[key] || "").replace(/from=[^&]*&to=[^&]*/, `from=${r.day}&to=${r.day}`)));
+    const zone = stats.time_zone || "each website's time zone";
     body.replaceChildren(
       h("section", { class: "card" }, h("h2", {}, `${stats.current.from} – ${stats.current.to}, against the ${series.length} days before`), cards),
       h("div", { class: "charts" },
-        chart("Conversations and widget loads per day", labels, [
-          ["Widget loads", "#9db7f5", series.map((r) => r.widget_loads)],
-          ["Conversations", "#2f6feb", series.map((r) => r.engaged_conversations)],
+        chart(`Widget loads and engaged conversations per day (${zone})`, labels, [
+          ["Widget loads", "#9db7f5", series.map((r) => r.widget_loads), daily("widget_loads")],
+          ["Engaged conversations", "#2f6feb", series.map((r) => r.engaged_conversations), daily("engaged_conversations")],
         ]),
         chart("Messages per day", labels, [
           ["Visitors", "#2f6feb", series.map((r) => r.user_messages)],
           ["Bot", "#9db7f5", series.map((r) => r.bot_messages)],
           ["Agents", "#1a7f37", series.map((r) => r.agent_messages)],
         ]),
-        chart("Funnel", ["Loaded", "Engaged", "CTA", "Contact"], [
-          ["Conversations", "#2f6feb", [stages.loaded, stages.engaged, stages.cta_clicked, stages.contact_submitted].map((v) => v || 0)],
+        chart("Funnel", ["Loaded", "Loaded and engaged", "CTA clicked", "Contact submitted"], [
+          ["Conversations", "#2f6feb",
+            [stages.loaded, stages.loaded_engaged, stages.cta_clicked, stages.contact_submitted].map((v) => v || 0),
+            ["loaded", "loaded_engaged", "cta_clicked", "contact_submitted"].map((k) => opening((funnel.open || {})[k]))],
         ]),
-        chart("Peak hours (visitors' messages by hour of day, UTC)", peak.map((_, i) => String(i)), [
+        chart(`Peak hours (visitors' messages by hour of day, ${zone})`, peak.map((_, i) => String(i)), [
           ["Messages", "#2f6feb", peak],
         ]),
         shares("Conversations by channel", breakdown.by_channel),
@@ -263,7 +303,7 @@ function overview(main) {
 function shares(title, rows) {
   const top = (rows || []).slice(0, 8);
   return chart(title, top.map((r) => r.key), [
-    ["Conversations", "#2f6feb", top.map((r) => r.conversations)],
+    ["Conversations", "#2f6feb", top.map((r) => r.conversations), top.map((r) => opening(r.open))],
     ["Messages", "#9db7f5", top.map((r) => r.messages)],
   ]);
 }
@@ -288,11 +328,20 @@ function chart(title, labels, series) {
   add("text", { x: 0, y: 10, "font-size": 10, fill: "#667085" }, number(max));
   add("line", { x1: pad, y1: H, x2: W, y2: H, stroke: "#e4e7ec" });
   labels.forEach((label, i) => {
-    series.forEach(([name, color, values], s) => {
+    series.forEach(([name, color, values, links], s) => {
       const v = values[i] || 0;
       const height = (v / max) * (H - 14);
-      add("rect", { x: pad + i * group + s * bar, y: H - height, width: bar - 1, height, fill: color })
-        .append(Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"), { textContent: `${name} ${label}: ${number(v)}` }));
+      const rect = add("rect", { x: pad + i * group + s * bar, y: H - height, width: bar - 1, height, fill: color });
+      rect.append(Object.assign(document.createElementNS("http://www.w3.org/2000/svg", "title"), { textContent: `${name} ${label}: ${number(v)}` }));
+      // A bar with a link opens the conversations it counts.
+      const link = links && links[i];
+      if (link) {
+        const a = document.createElementNS("http://www.w3.org/2000/svg", "a");
+        a.setAttribute("href", link);
+        a.setAttribute("class", "bar-link");
+        rect.replaceWith(a);
+        a.append(rect);
+      }
     });
     if (labels.length <= 31 && (labels.length <= 12 || i % 2 === 0)) {
       add("text", { x: pad + i * group + 1, y: H + 13, "font-size": 9, fill: "#667085" }, label);
@@ -313,43 +362,92 @@ function chart(title, labels, series) {
 // The hash of a conversation's transcript.
 const conversationHash = (c) => `#conversations/${encodeURIComponent(c.conversation_id)}/${encodeURIComponent(c.website_id)}`;
 
-function conversations(main, id, website) {
+// The list's filters that a link may set; the form edits the first four.
+const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "population", "from", "to", "tz",
+  "channel", "device", "page_url", "rating", "has_contact"];
+
+function conversations(main, id, website, params) {
   if (id) return transcript(main, id, website);
-  const filters = { website_id: "", status: "", requires_human: "", q: "", limit: 50 };
+  const filters = { limit: 50 };
+  for (const k of LIST_FILTERS) filters[k] = (params && params.get(k)) || "";
   const table = h("div", { class: "table-wrap" });
   let known = new Set();
+  // Keeps the filters in the address, without routing again.
+  const remember = () => {
+    const shown = Object.fromEntries(LIST_FILTERS.map((k) => [k, filters[k]]));
+    history.replaceState(null, "", `#conversations${query(shown)}`);
+  };
+  const change = (k) => (e) => { filters[k] = e.target.value; remember(); load(); };
+  const select = (k, options) => h("select", { id: k === "status" ? "status" : undefined, onchange: change(k) },
+    options.map(([v, label]) => h("option", { value: v, selected: filters[k] === v }, label)));
+  const drill = h("div", {});
   main.append(
     h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
-      websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
-      h("label", {}, "Status", h("select", { id: "status", onchange: (e) => { filters.status = e.target.value; load(); } },
-        ["", "loaded", "active", "closed"].map((s) => h("option", { value: s }, s || "any")))),
-      h("label", {}, "Needs a human", h("select", { onchange: (e) => { filters.requires_human = e.target.value; load(); } },
-        h("option", { value: "" }, "any"), h("option", { value: "true" }, "yes"), h("option", { value: "false" }, "no"))),
-      h("label", {}, "Text in a message", h("input", { id: "q", type: "search", onchange: (e) => { filters.q = e.target.value; load(); } })),
+      websiteSelect(filters.website_id, change("website_id")),
+      h("label", {}, "Status", select("status", [["", "any"], ["loaded", "loaded"], ["active", "active"], ["closed", "closed"]])),
+      h("label", {}, "Needs a human", select("requires_human", [["", "any"], ["true", "yes"], ["false", "no"]])),
+      h("label", {}, "Text in a message", h("input", { id: "q", type: "search", value: filters.q, onchange: change("q") })),
       h("button", { type: "submit" }, "Filter")),
+    drill,
     table);
 
+  // Which statistic the list was opened from, in the words of the API document.
+  async function describe() {
+    const words = await figureDefinitions();
+    const parts = [];
+    if (filters.population) parts.push(words.populations[filters.population] || filters.population);
+    if (filters.from || filters.to) parts.push(`started ${filters.from || "…"} – ${filters.to || "…"}${filters.tz ? ` (${filters.tz})` : ""}`);
+    for (const k of ["channel", "device", "page_url", "rating"]) if (filters[k]) parts.push(`${k.replace("_", " ")} ${filters[k]}`);
+    drill.replaceChildren(parts.length ? h("p", { class: "card drill", id: "drill-down" }, parts.join(" · "), " ",
+      h("a", { href: "#conversations" }, "clear")) : "");
+  }
+
+  const row = (c) => {
+    const key = `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`;
+    return h("tr", { class: `clickable${known.size && !known.has(key) ? " fresh" : ""}`, "data-conversation": c.conversation_id,
+      onclick: () => { location.hash = conversationHash(c); } },
+      h("td", {}, c.conversation_id),
+      h("td", { class: "optional" }, c.website_id),
+      h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : ""),
+      h("td", {}, number(c.message_count)),
+      h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : ""),
+      h("td", {}, when(c.last_activity_at)));
+  };
+  const keys = (list) => list.map((c) => `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`);
+
   async function load() {
+    describe();
     try {
       const answer = await api("GET", `/v1/conversations${query(filters)}`);
-      const rows = answer.conversations.map((c) => {
-        const key = `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`;
-        return h("tr", { class: `clickable${known.size && !known.has(key) ? " fresh" : ""}`, "data-conversation": c.conversation_id,
-          onclick: () => { location.hash = conversationHash(c); } },
-          h("td", {}, c.conversation_id),
-          h("td", { class: "optional" }, c.website_id),
-          h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : ""),
-          h("td", {}, number(c.message_count)),
-          h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : ""),
-          h("td", {}, when(c.last_activity_at)));
-      });
-      known = new Set(answer.conversations.map((c) => `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`));
+      const body = h("tbody", {}, answer.conversations.map(row));
+      let shown = answer.conversations.length;
+      known = new Set(keys(answer.conversations));
+      const count = h("p", { class: "muted", id: "conversation-count" });
+      const counted = () => count.replaceChildren(`${number(answer.total)}${answer.total_capped ? "+" : ""} conversations, ${number(shown)} shown`);
+      counted();
+      // The next page after the last row shown, appended.
+      let cursor = answer.next_cursor;
+      const more = h("button", { class: "plain", id: "more", onclick: async () => {
+        more.disabled = true;
+        try {
+          const page = await api("GET", `/v1/conversations${query(Object.assign({}, filters, { cursor }))}`);
+          body.append(...page.conversations.map(row));
+          for (const k of keys(page.conversations)) known.add(k);
+          shown += page.conversations.length;
+          cursor = page.next_cursor;
+          counted();
+          more.hidden = !cursor;
+        } catch (error) { alert(error.message); }
+        more.disabled = false;
+      } }, "Show more");
+      more.hidden = !cursor;
       table.replaceChildren(
-        h("p", { class: "muted" }, `${number(answer.total)}${answer.total_capped ? "+" : ""} conversations`),
+        count,
         h("table", { id: "conversation-list" },
           h("thead", {}, h("tr", {}, h("th", {}, "Conversation"), h("th", { class: "optional" }, "Website"), h("th", {}, "Status"),
             h("th", {}, "Messages"), h("th", { class: "optional" }, "Channel"), h("th", {}, "Last activity"))),
-          h("tbody", {}, rows)));
+          body),
+        more);
     } catch (error) {
       showError(table, error);
     }
