@@ -18,6 +18,10 @@ FROM event_log l
 WHERE l.event_id = c.origin_event AND l.website_id = c.website_id
   AND l.conversation_id = c.conversation_id AND l.context ? 'visitor';
 
+-- The funnel is read from `conversations` now, with every other statistic, through the same
+-- definitions; its own projection is no longer read, so it is no longer written.
+DROP TABLE funnel_conversations;
+
 -- Every statistic reads the conversations started in a range of days.
 CREATE INDEX conversations_started ON conversations (website_id, first_seen_at);
 CREATE INDEX conversations_started_all ON conversations (first_seen_at);

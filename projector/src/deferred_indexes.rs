@@ -33,7 +33,8 @@ pub const READ_ONLY: &[&str] = &[
     "contacts_name_trgm",
     "contacts_email_trgm",
     "contacts_phone_trgm",
-    "funnel_by_hour",
+    "conversations_started",
+    "conversations_started_all",
 ];
 
 /// The definitions of the [`READ_ONLY`] indexes of `schema`, as `CREATE INDEX` statements.
@@ -84,8 +85,9 @@ mod tests {
         let def = "CREATE INDEX conversations_by_contact ON rm_v3.conversations USING btree (website_id, contact_id)";
         assert!(on_any(def, &["conversations"]));
         assert!(!on_any(def, &["contacts"]));
-        let unqualified = "CREATE INDEX funnel_by_hour ON funnel_conversations USING btree (hour)";
-        assert!(on_any(unqualified, &["funnel_conversations"]));
+        let unqualified =
+            "CREATE INDEX archived_by_hour ON archived_conversations USING btree (hour)";
+        assert!(on_any(unqualified, &["archived_conversations"]));
         assert!(!on_any(unqualified, &["conversations"]));
     }
 }

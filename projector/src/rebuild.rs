@@ -114,7 +114,7 @@ const PAUSE_GAP: i64 = 5_000;
 ///
 /// Bulk phase: every partition from its position, never applying past the live version's
 /// stored offsets (records beyond them are dropped and read again later), leaving the derived
-/// read models (contact rows and links, erasure, funnel) and the `deferred` indexes (dropped
+/// read models (contact rows and links, erasure) and the `deferred` indexes (dropped
 /// by the caller) to one pass at its end. Once within
 /// [`PAUSE_GAP`] of the live version, or as soon as one partition has caught up with it, the
 /// live projector is paused and its offsets become the fixed target of the final phase.
@@ -176,7 +176,7 @@ async fn build(
                 analyze(pool, None).await?;
                 store::derive_all(pool)
                     .await
-                    .context("cannot derive contacts and the funnel")?;
+                    .context("cannot derive contacts")?;
                 anyhow::Ok(started.elapsed())
             };
             let indexes = async {
@@ -194,7 +194,7 @@ async fn build(
             .context("cannot create the read-only indexes")?;
             analyze(pool, Some(store::DERIVED_TABLES)).await?;
             eprintln!(
-                "derived contacts, links, erasures and the funnel in {:.1}s, indexed by {:.1}s",
+                "derived contacts, links and erasures in {:.1}s, indexed by {:.1}s",
                 derived.as_secs_f64(),
                 started.elapsed().as_secs_f64()
             );

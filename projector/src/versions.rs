@@ -34,8 +34,6 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("contact_observations", 2),
     ("contact_edits", 1),
     ("contacts", 2),
-    // 2: "contact submitted" from submissions, not requests (a reused request id moves).
-    ("funnel_conversations", 3),
     ("website_privacy", 1),
     ("website_reports", 1),
     ("website_time_zones", 1),

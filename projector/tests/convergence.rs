@@ -22,7 +22,7 @@ use common::{every_row, fresh_pool};
 /// Every read-model table whose content must not depend on order.
 const TABLES: [&str; 15] = [
     "conversations",
-    "funnel_conversations",
+    "website_time_zones",
     "contacts",
     "contact_identities",
     "contact_observations",

@@ -98,12 +98,20 @@ async fn a_rebuild_under_live_traffic_verifies_and_switches_without_a_failed_req
 
     // A projection new in this release: on a schema that already had history, its table
     // starts empty (as its migration leaves it), and only a rebuild fills it from the topic.
-    sqlx::query("TRUNCATE funnel_conversations")
+    let zone_path = "/v1/websites/e2e-site/time_zone";
+    let (status, _) = admin(
+        Method::PUT,
+        zone_path,
+        Some(json!({"time_zone": "Asia/Kolkata"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    sqlx::query("TRUNCATE website_time_zones")
         .execute(&stack.pool)
         .await
         .unwrap();
-    let (_, before) = admin(Method::GET, "/v1/stats/funnel", None).await;
-    assert_eq!(before["stages"]["loaded"], 0);
+    let (_, before) = admin(Method::GET, zone_path, None).await;
+    assert_eq!(before["time_zone"], "UTC");
 
     // Live traffic and live readers for the whole rebuild.
     let stop = Arc::new(AtomicBool::new(false));
@@ -169,11 +177,11 @@ async fn a_rebuild_under_live_traffic_verifies_and_switches_without_a_failed_req
 
     assert_eq!(stack.live_schema().await, "rm_v2");
     let report = stderr(&output);
-    let funnel = report
+    let zones = report
         .lines()
-        .find(|l| l.trim_start().starts_with("funnel_conversations"))
+        .find(|l| l.trim_start().starts_with("website_time_zones"))
         .unwrap();
-    assert!(funnel.ends_with("built from history"), "{funnel}");
+    assert!(zones.ends_with("built from history"), "{zones}");
     stack.wait_for_events(&live_ids, TIMEOUT).await;
     let (_, list) = admin(Method::GET, "/v1/conversations?limit=1", None).await;
     assert_eq!(
@@ -181,10 +189,10 @@ async fn a_rebuild_under_live_traffic_verifies_and_switches_without_a_failed_req
         60 + live_sessions,
         "every conversation, old and new, once"
     );
-    let (_, funnel) = admin(Method::GET, "/v1/stats/funnel", None).await;
+    let (_, zone) = admin(Method::GET, zone_path, None).await;
     assert_eq!(
-        funnel["stages"]["loaded"], list["total"],
-        "the funnel answers from the history ingested before it existed"
+        zone["time_zone"], "Asia/Kolkata",
+        "the time zone set before its projection existed, from history"
     );
     let (_, closed) = admin(Method::GET, "/v1/conversations/hist-1", None).await;
     assert_eq!(

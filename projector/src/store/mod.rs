@@ -8,7 +8,6 @@ pub mod cta_clicks;
 pub mod customers;
 pub mod daily_stats;
 pub mod event_log;
-pub mod funnel;
 pub mod message_flags;
 pub mod messages;
 pub mod offsets;
@@ -49,8 +48,8 @@ pub struct BatchOutcome {
     pub duplicates: usize,
 }
 
-/// When the read models derived from other read models (contact rows and links, erasure, the
-/// funnel) are brought up to date.
+/// When the read models derived from other read models (contact rows and links, erasure,
+/// retention) are brought up to date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Derive {
     /// With every batch: the live projector.
@@ -73,12 +72,7 @@ pub async fn apply_batch(
 }
 
 /// The tables [`derive_all`] rewrites.
-pub const DERIVED_TABLES: &[&str] = &[
-    "conversations",
-    "contact_requests",
-    "contacts",
-    "funnel_conversations",
-];
+pub const DERIVED_TABLES: &[&str] = &["conversations", "contact_requests", "contacts"];
 
 /// Everything [`Derive::Later`] left out, for the whole schema, in one transaction.
 pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
@@ -91,7 +85,6 @@ pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
     customers::erase_all(&mut tx).await?;
     contacts::derive_all(&mut tx).await?;
     retention::scrub(&mut tx, retention::Scope::All).await?;
-    funnel::refresh_all(&mut tx).await?;
     tx.commit().await
 }
 
@@ -330,9 +323,6 @@ async fn apply_in(
         now,
     )
     .await?;
-    if now {
-        funnel::refresh(&mut *conn, &conversations).await?;
-    }
     let outcome = BatchOutcome {
         applied: new_events.len(),
         duplicates: events.len() - new_events.len(),
