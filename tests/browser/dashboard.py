@@ -1,5 +1,5 @@
-"""The dashboard in headless Chromium, as an admin uses it: log in, filter the conversations
-and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
+"""The dashboard in headless Chromium, as an admin uses it: log in, open figures as the
+conversations they count, filter the conversations and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
 without reloading, and set up and send the weekly report.
 
 Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
@@ -57,6 +57,26 @@ def main():
         expect(page.locator("svg[aria-label='Conversations by channel'] rect")).to_have_count(2)
         expect(page.locator("svg[aria-label='Conversations by device'] rect")).to_have_count(2)
         shot("1-overview")
+
+        # Every figure opens the conversations it counts: the list's total is the figure, and
+        # its filters live in the address, so a reload shows the same rows.
+        for metric in ["widget_loads", "engaged_conversations", "contact_requests", "unique_visitors"]:
+            value = page.locator(f"[data-metric={metric}] .value").inner_text()
+            assert page.locator(f"[data-metric={metric}]").get_attribute("title"), f"{metric} has no definition"
+            page.click(f"[data-metric={metric}]")
+            expect(page.locator("#drill-down")).to_contain_text("started")
+            rows = page.locator("#conversation-list tbody tr")
+            if metric != "unique_visitors":
+                expect(page.locator("#conversation-count")).to_contain_text(f"{value} conversations")
+                expect(rows).to_have_count(int(value))
+            if metric == "engaged_conversations":
+                shot("1b-drill-down")
+            page.reload()
+            expect(page.locator("#drill-down")).to_contain_text("started")
+            if metric != "unique_visitors":
+                expect(rows).to_have_count(int(value))
+            page.go_back()
+            expect(page.locator("[data-metric=engaged_conversations] .value")).to_have_text("1")
 
         page.click("a[href='#conversations']")
         expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
