@@ -102,6 +102,19 @@ impl Scope {
         })
     }
 
+    /// The figures of `days`, with the list each count opens as.
+    fn period(&self, days: Days, counts: &Counts) -> Period {
+        Period {
+            from: days.from,
+            to: days.to,
+            figures: Figures::from(counts),
+            open: FIGURE_POPULATIONS
+                .iter()
+                .map(|(name, p)| (*name, self.open(*p, days)))
+                .collect(),
+        }
+    }
+
     fn range(&self, days: Days) -> Range<'_> {
         Range {
             websites: self.websites.as_deref(),
@@ -251,15 +264,7 @@ pub struct Period {
 
 async fn period(pool: &PgPool, scope: &Scope, days: Days) -> Result<Period, ApiError> {
     let counts = store::counts(pool, &scope.range(days)).await?;
-    Ok(Period {
-        from: days.from,
-        to: days.to,
-        figures: Figures::from(&counts),
-        open: FIGURE_POPULATIONS
-            .iter()
-            .map(|(name, p)| (*name, scope.open(*p, days)))
-            .collect(),
-    })
+    Ok(scope.period(days, &counts))
 }
 
 /// A range's figures for `websites` in each website's own days: the weekly report and the
@@ -345,13 +350,13 @@ pub async fn stats(
         }
         Some(_) => return Err(ApiError::BadRequest("interval: day or hour".into())),
     };
-    let (current, previous, series) = tokio::try_join!(
-        period(&state.pool, &scope, days),
-        period(&state.pool, &scope, days.previous()),
+    // The range's figures are its buckets' sums: one read gives both.
+    let ((series, current), previous) = tokio::try_join!(
         async { Ok(store::series(&state.pool, &scope.range(days), step).await?) },
+        period(&state.pool, &scope, days.previous()),
     )?;
     let (current, previous) = (
-        serde_json::to_value(current).unwrap_or_default(),
+        serde_json::to_value(scope.period(days, &current)).unwrap_or_default(),
         serde_json::to_value(previous).unwrap_or_default(),
     );
     Ok(Json(json!({
@@ -397,10 +402,9 @@ pub async fn funnel(
         page_url: params.page_url.as_deref(),
         ..scope.range(days)
     };
-    let (total, by_page, series) = tokio::try_join!(
-        store::counts(&state.pool, &range),
-        store::by_page(&state.pool, &range, MAX_PAGES),
+    let ((series, total), by_page) = tokio::try_join!(
         store::series(&state.pool, &range, step),
+        store::by_page(&state.pool, &range, MAX_PAGES),
     )?;
     let stages = |c: &Counts| {
         json!({

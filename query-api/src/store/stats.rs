@@ -2,6 +2,7 @@
 //! the conversations started in the range (or sums over them) as [`super::populations`]
 //! defines, placed on days in the website's time zone (or the request's).
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
@@ -67,8 +68,15 @@ fn population_column(p: Population) -> &'static str {
     }
 }
 
-/// Every column of [`Counts`] as an aggregate over `conversations c`.
-static COUNTS: LazyLock<String> = LazyLock::new(|| {
+/// Who a conversation's visitor is: ingest's hash of them, else the website's customer id, else
+/// the conversation itself (as unique visitors counted before conversations kept the hash).
+const VISITOR: &str = "c.website_id, COALESCE('v:' || c.visitor, 'c:' || c.customer_id,
+                                       'k:' || c.conversation_id)";
+
+/// Every column of [`Counts`] but unique visitors as an aggregate over `conversations c`: each
+/// is additive, so a range's figures are the sums of its days'. Distinct visitors are not, and
+/// counting them beside the rest would make Postgres aggregate on one core ([`visitors`]).
+static SUMS: LazyLock<String> = LazyLock::new(|| {
     let mut columns: Vec<String> = Population::ALL
         .iter()
         .map(|p| {
@@ -79,13 +87,7 @@ static COUNTS: LazyLock<String> = LazyLock::new(|| {
             )
         })
         .collect();
-    // A visitor is ingest's hash of who they are, else the website's customer id, else the
-    // conversation itself (as unique visitors counted before conversations kept it).
-    columns.push(
-        "count(DISTINCT c.website_id || ' ' || COALESCE('v:' || c.visitor, 'c:' || c.customer_id,
-                                                      'k:' || c.conversation_id)) AS unique_visitors"
-            .into(),
-    );
+    columns.push("0::int8 AS unique_visitors".into());
     let engaged = Population::Engaged.predicate();
     for (name, sum) in [
         ("user_messages", "c.user_messages".to_owned()),
@@ -104,6 +106,58 @@ static COUNTS: LazyLock<String> = LazyLock::new(|| {
     }
     columns.join(",\n       ")
 });
+
+/// [`SUMS`] with unique visitors counted in the same pass: for breakdowns that are not on the
+/// hot path (the funnel's pages).
+static COUNTS: LazyLock<String> = LazyLock::new(|| {
+    SUMS.replace(
+        "0::int8 AS unique_visitors",
+        &format!("count(DISTINCT ({VISITOR})) AS unique_visitors"),
+    )
+});
+
+impl Counts {
+    /// Adds `other`'s additive figures (all but unique visitors).
+    fn add(&mut self, other: &Counts) {
+        let Counts {
+            conversations,
+            loaded_conversations,
+            engaged_conversations,
+            loaded_engaged_conversations,
+            engaged_without_load,
+            cta_conversations,
+            contact_conversations,
+            escalated_conversations,
+            rated_conversations,
+            unique_visitors: _,
+            user_messages,
+            bot_messages,
+            agent_messages,
+            engaged_messages,
+            cta_clicks,
+            bot_response_ms_sum,
+            bot_responses,
+            ratings_sum,
+        } = other;
+        self.conversations += conversations;
+        self.loaded_conversations += loaded_conversations;
+        self.engaged_conversations += engaged_conversations;
+        self.loaded_engaged_conversations += loaded_engaged_conversations;
+        self.engaged_without_load += engaged_without_load;
+        self.cta_conversations += cta_conversations;
+        self.contact_conversations += contact_conversations;
+        self.escalated_conversations += escalated_conversations;
+        self.rated_conversations += rated_conversations;
+        self.user_messages += user_messages;
+        self.bot_messages += bot_messages;
+        self.agent_messages += agent_messages;
+        self.engaged_messages += engaged_messages;
+        self.cta_clicks += cta_clicks;
+        self.bot_response_ms_sum += bot_response_ms_sum;
+        self.bot_responses += bot_responses;
+        self.ratings_sum += ratings_sum;
+    }
+}
 
 /// The conversations a statistic reads: those of `websites` (every website when `None`)
 /// started on a day of `[from, to]` in `zone`, on `page_url` when given.
@@ -133,9 +187,87 @@ impl Range<'_> {
 
 /// The figures of the conversations of `range`.
 pub async fn counts(pool: &PgPool, range: &Range<'_>) -> Result<Counts, sqlx::Error> {
-    let mut q = QueryBuilder::new(format!("SELECT {}", &*COUNTS));
+    let (rows, (_, visitors)) =
+        tokio::try_join!(sums(pool, range, None), visitors(pool, range, None))?;
+    Ok(total(&rows, visitors))
+}
+
+/// The sum of `rows`, with `unique_visitors` distinct visitors.
+fn total(rows: &[BucketRow], unique_visitors: i64) -> Counts {
+    let mut total = Counts {
+        unique_visitors,
+        ..Counts::default()
+    };
+    for r in rows {
+        total.add(&r.counts);
+    }
+    total
+}
+
+/// Appends the local `step` bucket of `conversations c`'s start, as text.
+fn push_bucket(q: &mut QueryBuilder<'_, Postgres>, range: &Range<'_>, step: Step) {
+    let format = match step {
+        Step::Day => "YYYY-MM-DD",
+        Step::Hour => "YYYY-MM-DD\"T\"HH24:00",
+    };
+    q.push("to_char(");
+    push_local(q, "first_seen_at", range.zone);
+    q.push(format!(", '{format}')"));
+}
+
+/// [`SUMS`] per local `step` of `range` (one row, bucket `""`, when `None`).
+async fn sums(
+    pool: &PgPool,
+    range: &Range<'_>,
+    step: Option<Step>,
+) -> Result<Vec<BucketRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new("SELECT ");
+    match step {
+        Some(step) => push_bucket(&mut q, range, step),
+        None => {
+            q.push("''");
+        }
+    }
+    q.push(format!(" AS bucket, {}", &*SUMS));
     range.push(&mut q);
-    q.build_query_as().fetch_one(pool).await
+    if step.is_some() {
+        q.push(" GROUP BY 1");
+    }
+    q.build_query_as().fetch_all(pool).await
+}
+
+/// Distinct visitors of `range` per local `step` (none when `None`) and in all. The pairs are
+/// made distinct once (a sort Postgres runs on every core) and counted both ways.
+async fn visitors(
+    pool: &PgPool,
+    range: &Range<'_>,
+    step: Option<Step>,
+) -> Result<(BTreeMap<String, i64>, i64), sqlx::Error> {
+    let mut q = QueryBuilder::new("WITH v AS MATERIALIZED (SELECT DISTINCT ");
+    match step {
+        Some(step) => push_bucket(&mut q, range, step),
+        None => {
+            q.push("''");
+        }
+    }
+    q.push(format!(" AS bucket, {VISITOR} AS visitor"));
+    range.push(&mut q);
+    q.push(
+        ") SELECT bucket, count(*) FROM v GROUP BY bucket
+         UNION ALL SELECT NULL, count(*) FROM (SELECT DISTINCT website_id, visitor FROM v) t",
+    );
+    let rows: Vec<(Option<String>, i64)> = q.build_query_as().fetch_all(pool).await?;
+    let mut all = 0;
+    let mut buckets = BTreeMap::new();
+    for (bucket, n) in rows {
+        match bucket {
+            Some(b) => {
+                buckets.insert(b, n);
+            }
+            None => all = n,
+        }
+    }
+    Ok((buckets, all))
 }
 
 /// The figures of one bucket of a series.
@@ -165,24 +297,25 @@ impl Step {
     }
 }
 
-/// The figures of every local day (or hour) of `[from, to]` that started a conversation, in
-/// order; the caller fills in the empty ones. Each conversation is on exactly one day, so the
-/// days' counts add up to the range's.
+/// The figures of every local day (or hour) of the range that started a conversation, in
+/// order (the caller fills in the empty ones), and of the whole range. Each conversation is on
+/// exactly one day, so the days' figures add up to the range's (but for unique visitors, who
+/// may come back on several days).
 pub async fn series(
     pool: &PgPool,
     range: &Range<'_>,
     step: Step,
-) -> Result<Vec<BucketRow>, sqlx::Error> {
-    let format = match step {
-        Step::Day => "YYYY-MM-DD",
-        Step::Hour => "YYYY-MM-DD\"T\"HH24:00",
-    };
-    let mut q = QueryBuilder::new("SELECT to_char(");
-    push_local(&mut q, "first_seen_at", range.zone);
-    q.push(format!(", '{format}') AS bucket, {}", &*COUNTS));
-    range.push(&mut q);
-    q.push(" GROUP BY 1 ORDER BY 1");
-    q.build_query_as().fetch_all(pool).await
+) -> Result<(Vec<BucketRow>, Counts), sqlx::Error> {
+    let (mut rows, (mut by_bucket, visitors)) = tokio::try_join!(
+        sums(pool, range, Some(step)),
+        visitors(pool, range, Some(step))
+    )?;
+    let total = total(&rows, visitors);
+    for r in &mut rows {
+        r.counts.unique_visitors = by_bucket.remove(&r.bucket).unwrap_or_default();
+    }
+    rows.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+    Ok((rows, total))
 }
 
 /// The figures of the conversations started on `[from, to]` by the page their widget loaded
