@@ -186,6 +186,64 @@ async fn a_website_counts_its_own_days_and_tz_overrides_them() {
     assert_eq!(zone["time_zone"], "America/Los_Angeles");
 }
 
+#[tokio::test]
+async fn lists_and_exports_filter_by_the_websites_days() {
+    let app = spawn_app().await;
+    // 02:00Z on the 21st is the 20th in Los Angeles; 20:00Z is the 21st there.
+    let early = utc("2026-09-21T02:00:00Z");
+    let late = utc("2026-09-21T20:00:00Z");
+    let submitted = |conversation: &str, when, email: &str| {
+        at(
+            "a",
+            conversation,
+            when,
+            Payload::ContactSubmitted(ContactSubmitted {
+                request_id: None,
+                name: None,
+                email: Some(email.into()),
+                phone: None,
+                message: None,
+                chat_context: vec![],
+            }),
+        )
+    };
+    app.given(vec![
+        time_zone("a", "America/Los_Angeles", utc("2026-01-01T00:00:00Z")),
+        loaded("a", "c1", early),
+        submitted("c1", early + Duration::seconds(5), "early@example.com"),
+        loaded("a", "c2", late),
+        submitted("c2", late + Duration::seconds(5), "late@example.com"),
+    ])
+    .await;
+    let on_the_20th = "website_id=a&from=2026-09-20&to=2026-09-20";
+    let (status, contacts) = app.get(&format!("/v1/contacts?{on_the_20th}")).await;
+    assert_eq!(status, 200, "{contacts}");
+    assert_eq!(contacts["total"], 1);
+    assert_eq!(contacts["contacts"][0]["email"], "early@example.com");
+    let (_, utc_day) = app
+        .get("/v1/contacts?website_id=a&from=2026-09-21&to=2026-09-21&tz=UTC")
+        .await;
+    assert_eq!(utc_day["total"], 2);
+    let export = |path: String| {
+        let app = &app;
+        async move {
+            let response = app.fetch(&path, Some(common::TOKEN)).await;
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+    let events = export(format!("/v1/exports/events?{on_the_20th}&format=ndjson")).await;
+    assert_eq!(events.lines().count(), 2, "{events}");
+    assert!(events.lines().all(|l| l.contains("\"c1\"")), "{events}");
+    let legacy = export(
+        "/analytics/export?website_id=a&start_date=2026-09-21&end_date=2026-09-21".into(),
+    )
+    .await;
+    assert_eq!(legacy.lines().count(), 1 + 2, "a header and c2's events: {legacy}");
+    let (status, body) = app.get("/v1/contacts?tz=Nowhere/Else").await;
+    assert_eq!(status, 400, "{body}");
+}
+
 /// A small, seeded generator (splitmix64): the same seed gives the same traffic.
 struct Rng(u64);
 

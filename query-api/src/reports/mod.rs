@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::routes::params::Days;
 use crate::routes::stats::{change, period_of};
-use crate::store::populations::Zone;
+use crate::store::days::Zone;
 use crate::store::requests::{self, RequestRow};
 use crate::store::stats::{self as stats, PageRow, Range};
 use crate::store::websites::{self as websites, Schedule};

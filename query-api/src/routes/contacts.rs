@@ -5,13 +5,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::{Duration, Utc};
 use schemas::Payload;
 use schemas::payloads::{ContactErased, ContactUpdated, ContactsMerged, LeadStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::params::{Days, Params, limit, page};
+use super::params::{Days, Params, check_tz, limit, page};
 use super::{answer, bad_request, read_json};
 use crate::AppState;
 use crate::actions;
@@ -19,6 +18,7 @@ use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::contacts::{self as store, ContactRow, Filter, Sort};
+use crate::store::days::{LocalDays, Zone};
 use crate::store::requests;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -31,12 +31,15 @@ pub struct ListParams {
     /// Name, e-mail or phone contains it.
     pub q: Option<String>,
     pub channel: Option<String>,
-    /// `today`, `7d` or `30d`; or `from`/`to` days.
+    /// `today`, `7d` or `30d` (each website's days); or `from`/`to` days.
     pub created: Option<String>,
+    /// First seen on or after this day (`YYYY-MM-DD`), in the website's time zone (or `tz`).
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub to: Option<String>,
+    /// An IANA time zone whose days `created`, `from` and `to` are, instead of each website's.
+    pub tz: Option<String>,
     #[schemars(extend("enum" = ["new", "active", "follow_up", "archived"]))]
     pub lead_status: Option<String>,
     pub include_erased: Option<bool>,
@@ -69,18 +72,12 @@ impl ListParams {
                         ));
                     }
                 };
-                let today = Utc::now().date_naive();
-                Some(
-                    Days {
-                        from: today - Duration::days(days - 1),
-                        to: today,
-                    }
-                    .instants(),
-                )
+                Some(LocalDays::Last(days))
             }
             (None, None, None) => None,
             (None, from, to) => {
-                Some(Days::parse(from.as_deref(), to.as_deref(), 3_650)?.instants())
+                let days = Days::parse(from.as_deref(), to.as_deref(), 3_650)?;
+                Some(LocalDays::Between(days.from, days.to))
             }
         };
         if let Some(l) = &self.lead_status {
@@ -91,6 +88,7 @@ impl ListParams {
             search: self.q.clone().filter(|q| !q.trim().is_empty()),
             channel: self.channel.clone(),
             first_seen,
+            zone: Zone(self.tz.clone()),
             lead_status: self.lead_status.clone(),
             include_erased: self.include_erased.unwrap_or(false),
             review_due: self.review_due.unwrap_or(false),
@@ -121,6 +119,7 @@ pub async fn page_of(
     scope: &Scope,
     params: &ListParams,
 ) -> Result<(Vec<ContactRow>, crate::store::Total, i64), ApiError> {
+    check_tz(&state.pool, params.tz.as_deref()).await?;
     let filter = params.filter(scope)?;
     let sort = params.sort()?;
     let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;

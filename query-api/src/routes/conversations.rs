@@ -10,15 +10,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::answer;
-use super::params::{Cursor, Days, Params, limit};
-use super::stats::checked_zone;
+use super::params::{Cursor, Days, Params, check_tz, limit};
 use crate::AppState;
 use crate::actions;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::conversations::{self as store, ConversationRow, Filter, Sort};
-use crate::store::populations::{Population, Zone};
+use crate::store::days::Zone;
+use crate::store::populations::Population;
 
 const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -61,7 +61,7 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    /// The filter these parameters ask for; `tz` must be a zone [`checked_zone`] accepted.
+    /// The filter these parameters ask for; `tz` must be a zone [`check_tz`] accepted.
     pub fn filter(&self, scope: &Scope) -> Result<Filter, ApiError> {
         if let Some(s) = &self.status
             && !["loaded", "active", "closed"].contains(&s.as_str())
@@ -102,14 +102,6 @@ impl ListParams {
         })
     }
 
-    /// Checks `tz` against the zones Postgres knows, before [`ListParams::filter`].
-    pub async fn check_zone(&self, pool: &sqlx::PgPool) -> Result<(), ApiError> {
-        if let Some(tz) = &self.tz {
-            checked_zone(pool, tz).await?;
-        }
-        Ok(())
-    }
-
     pub fn sort(&self) -> Result<Sort, ApiError> {
         match &self.sort {
             None => Ok(Sort::LastActivityDesc),
@@ -129,7 +121,7 @@ pub async fn list(
     as_of: AsOf,
     Params(params): Params<ListParams>,
 ) -> Result<Json<Value>, ApiError> {
-    params.check_zone(&state.pool).await?;
+    check_tz(&state.pool, params.tz.as_deref()).await?;
     let filter = params.filter(&admin.scope)?;
     let sort = params.sort()?;
     let limit = limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sqlx::{Postgres, QueryBuilder};
 
-use super::params::Days;
+use super::params::{Days, check_tz};
 use super::{contacts, conversations};
 use crate::AppState;
 use crate::auth::Admin;
@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::export::{self, Format};
 use crate::store::contacts as contact_store;
 use crate::store::conversations as conversation_store;
-use crate::store::populations::CONVERSATIONS_ZONED;
+use crate::store::days::{CONVERSATIONS_ZONED, LocalDays, Zone, ZoneOf};
 
 /// Splits `format` off the query string and parses the rest as the list's own parameters, so
 /// an export accepts exactly the filters its list does.
@@ -108,10 +108,13 @@ pub struct EventParams {
     website_id: Option<String>,
     #[serde(rename = "type")]
     event_type: Option<String>,
+    /// First day (`YYYY-MM-DD`) in the website's time zone (or `tz`).
     #[schemars(with = "Option<chrono::NaiveDate>")]
     from: Option<String>,
     #[schemars(with = "Option<chrono::NaiveDate>")]
     to: Option<String>,
+    /// An IANA time zone whose days `from` and `to` are, instead of each website's own.
+    tz: Option<String>,
 }
 
 pub async fn export(
@@ -124,7 +127,7 @@ pub async fn export(
     {
         "conversations" => {
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
-            params.check_zone(&state.pool).await?;
+            check_tz(&state.pool, params.tz.as_deref()).await?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
                     "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
@@ -143,7 +146,7 @@ pub async fn export(
         }
         "messages" => {
             let (format, params): (_, conversations::ListParams) = parse(&uri)?;
-            params.check_zone(&state.pool).await?;
+            check_tz(&state.pool, params.tz.as_deref()).await?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
                 "SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
@@ -161,6 +164,7 @@ pub async fn export(
         }
         "contacts" => {
             let (format, params): (_, contacts::ListParams) = parse(&uri)?;
+            check_tz(&state.pool, params.tz.as_deref()).await?;
             let filter = params.filter(&admin.scope)?;
             let mut q = QueryBuilder::new(
                 "SELECT website_id, contact_id, name, email, phone,
@@ -174,17 +178,20 @@ pub async fn export(
         "events" => {
             let (format, params): (_, EventParams) = parse(&uri)?;
             let websites = admin.scope.narrow(params.website_id.as_deref())?;
-            let (start, end) =
-                Days::parse(params.from.as_deref(), params.to.as_deref(), 3_650)?.instants();
+            check_tz(&state.pool, params.tz.as_deref()).await?;
+            let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 3_650)?;
             let mut q = QueryBuilder::new(
                 "SELECT event_id, type, website_id, conversation_id,
                         payload->>'customer_id' AS customer_id, occurred_at, received_at,
                         payload::text AS payload
-                     FROM event_log WHERE type <> 'token.created' AND occurred_at >= ",
+                     FROM event_log WHERE type <> 'token.created'",
             );
-            q.push_bind(start)
-                .push(" AND occurred_at < ")
-                .push_bind(end);
+            LocalDays::Between(days.from, days.to).push(
+                &mut q,
+                "occurred_at",
+                &Zone(params.tz),
+                ZoneOf::Lookup("event_log"),
+            );
             if let Some(w) = websites {
                 crate::store::push_websites(&mut q, "website_id", &w);
             }

@@ -20,6 +20,7 @@ use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::export::{self, Format};
 use crate::store::conversations::{self as store, ConversationRow, Filter, MessageRow, Sort};
+use crate::store::days::{LocalDays, Zone, ZoneOf};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -364,23 +365,26 @@ async fn analytics_export(
     Params(params): Params<RangeParams>,
 ) -> Result<Response, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
-    let (start, end) = Days::parse(
+    let days = Days::parse(
         params.start_date.as_deref(),
         params.end_date.as_deref(),
         3_650,
-    )?
-    .instants();
+    )?;
     let mut q = QueryBuilder::new(
         "SELECT event_id, payload->>'customer_id' AS user_id, conversation_id AS session_id,
             CASE type WHEN 'message.sent' THEN 'message'
                       WHEN 'cta.clicked' THEN 'cta_click' ELSE type END AS event_type,
             occurred_at AS timestamp,
             COALESCE(payload->>'text', payload->>'label', payload->>'message') AS message
-         FROM event_log WHERE occurred_at >= ",
+         FROM event_log WHERE true",
     );
-    q.push_bind(start)
-        .push(" AND occurred_at < ")
-        .push_bind(end);
+    // The website's days, as the summary beside it counts them.
+    LocalDays::Between(days.from, days.to).push(
+        &mut q,
+        "occurred_at",
+        &Zone::default(),
+        ZoneOf::Lookup("event_log"),
+    );
     if let Some(w) = websites {
         q.push(" AND website_id = ANY(").push_bind(w).push(")");
     }

@@ -118,6 +118,25 @@ impl Days {
     }
 }
 
+/// `tz` when Postgres knows it as a time zone: a name it does not know would fail the query.
+pub async fn checked_zone(pool: &sqlx::PgPool, tz: &str) -> Result<String, ApiError> {
+    if crate::store::websites::is_time_zone(pool, tz).await? {
+        Ok(tz.to_owned())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "tz: {tz:?} is not a time zone name Postgres knows (such as America/Los_Angeles)"
+        )))
+    }
+}
+
+/// Checks an optional `tz` parameter with [`checked_zone`].
+pub async fn check_tz(pool: &sqlx::PgPool, tz: Option<&str>) -> Result<(), ApiError> {
+    if let Some(tz) = tz {
+        checked_zone(pool, tz).await?;
+    }
+    Ok(())
+}
+
 pub fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(value, "%Y-%m-%d")
         .map_err(|_| ApiError::BadRequest(format!("{name}: expected a date as YYYY-MM-DD")))

@@ -11,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use super::params::{Days, Params};
+use super::params::{Days, Params, checked_zone};
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::freshness::AsOf;
-use crate::store::populations::{Population, Zone};
+use crate::store::days::Zone;
+use crate::store::populations::Population;
 use crate::store::stats::{self as store, Counts, Range, Step};
 use crate::store::websites as website_store;
 
@@ -140,17 +141,6 @@ impl Scope {
         }
         let query = serde_urlencoded::to_string(query).unwrap_or_default();
         format!("/v1/conversations?{query}")
-    }
-}
-
-/// `tz` when Postgres knows it as a time zone.
-pub async fn checked_zone(pool: &PgPool, tz: &str) -> Result<String, ApiError> {
-    if website_store::is_time_zone(pool, tz).await? {
-        Ok(tz.to_owned())
-    } else {
-        Err(ApiError::BadRequest(format!(
-            "tz: {tz:?} is not a time zone name Postgres knows (such as America/Los_Angeles)"
-        )))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Contacts: lists with search and a total, one contact with its history.
 
+use super::days::{LocalDays, Zone, ZoneOf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
@@ -31,7 +32,9 @@ pub struct Filter {
     pub search: Option<String>,
     pub channel: Option<String>,
     /// First seen in `[from, to)`.
-    pub first_seen: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub first_seen: Option<LocalDays>,
+    /// The zone `first_seen`'s days are in: each website's own unless the request named one.
+    pub zone: Zone,
     pub lead_status: Option<String>,
     pub include_erased: bool,
     /// Only contacts inactive for longer than their website's review period
@@ -90,9 +93,8 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     if let Some(c) = &filter.channel {
         q.push(" AND channel = ").push_bind(c.clone());
     }
-    if let Some((from, to)) = filter.first_seen {
-        q.push(" AND first_seen_at >= ").push_bind(from);
-        q.push(" AND first_seen_at < ").push_bind(to);
+    if let Some(days) = filter.first_seen {
+        days.push(q, "first_seen_at", &filter.zone, ZoneOf::Lookup("contacts"));
     }
     if let Some(l) = &filter.lead_status {
         q.push(" AND lead_status = ").push_bind(l.clone());

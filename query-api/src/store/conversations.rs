@@ -5,7 +5,8 @@ use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::populations::{CONVERSATIONS_ZONED, Population, Zone, push_started};
+use super::days::{CONVERSATIONS_ZONED, Zone, push_started};
+use super::populations::Population;
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ConversationRow {
@@ -150,7 +151,7 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
             .push_bind(d.clone());
     }
     if let Some((from, to)) = filter.started {
-        push_started(q, from, to, &filter.zone);
+        push_started(q, (from, to), &filter.zone);
     }
     if let Some(p) = filter.population {
         q.push(format!(" AND {}", p.predicate()));

@@ -2,6 +2,7 @@
 
 pub mod contacts;
 pub mod conversations;
+pub mod days;
 pub mod populations;
 pub mod requests;
 pub mod stats;

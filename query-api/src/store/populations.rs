@@ -7,9 +7,6 @@
 //! so a figure and its drill-down cannot disagree. Every rate is a population divided by one
 //! that contains it, so it lies in 0..1 whatever the traffic.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use sqlx::{Postgres, QueryBuilder};
-
 /// A set of conversations among those started in a range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Population {
@@ -105,51 +102,6 @@ impl Population {
     }
 }
 
-/// How a request's days are placed in time: in each website's own time zone (set with
-/// `PUT /v1/websites/{id}/time_zone`, UTC until then), or in one zone the request names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Zone(pub Option<String>);
-
-/// Joins each conversation to its website's time zone; every query that places conversations
-/// on days reads `conversations c` through it.
-pub const CONVERSATIONS_ZONED: &str =
-    "conversations c LEFT JOIN website_time_zones z ON z.website_id = c.website_id";
-
-/// Appends `(c.{column} AT TIME ZONE zone)`: the local wall-clock time of a conversation's
-/// instant, for a query over [`CONVERSATIONS_ZONED`].
-pub fn push_local(q: &mut QueryBuilder<'_, Postgres>, column: &str, zone: &Zone) {
-    q.push(format!("(c.{column} AT TIME ZONE COALESCE("))
-        .push_bind(zone.0.clone())
-        .push("::text, z.time_zone, 'UTC'))");
-}
-
-/// Appends ` AND …` keeping the conversations whose first event fell on a day of
-/// `[from, to]` in their zone. The instant bounds widened by the largest offsets from UTC
-/// (−12 h to +14 h) let an index on `first_seen_at` find the candidates; the local day decides.
-pub fn push_started(
-    q: &mut QueryBuilder<'_, Postgres>,
-    from: NaiveDate,
-    to: NaiveDate,
-    zone: &Zone,
-) {
-    let (lo, hi) = widened(from, to);
-    q.push(" AND c.first_seen_at >= ").push_bind(lo);
-    q.push(" AND c.first_seen_at < ").push_bind(hi);
-    q.push(" AND ");
-    push_local(q, "first_seen_at", zone);
-    q.push("::date BETWEEN ").push_bind(from);
-    q.push(" AND ").push_bind(to);
-}
-
-/// Every instant that is on a day of `[from, to]` in some time zone lies in the answer.
-pub fn widened(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let midnight = |d: NaiveDate| d.and_time(NaiveTime::MIN).and_utc();
-    (
-        midnight(from) - Duration::hours(15),
-        midnight(to + Duration::days(1)) + Duration::hours(13),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,16 +123,5 @@ mod tests {
             let line = line.unwrap_or_else(|| panic!("docs/statistics.md lacks {}", p.name()));
             assert!(line.ends_with(&format!("| {} |", p.definition())), "{line}");
         }
-    }
-
-    #[test]
-    fn the_widened_bounds_hold_a_day_in_the_farthest_zones() {
-        let day = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
-        let (lo, hi) = widened(day, day);
-        // Midnight at UTC+14 (Pacific/Kiritimati) and the end of the day at UTC−12.
-        let kiritimati = day.and_time(NaiveTime::MIN).and_utc() - Duration::hours(14);
-        let baker =
-            (day + Duration::days(1)).and_time(NaiveTime::MIN).and_utc() + Duration::hours(12);
-        assert!(lo < kiritimati && hi > baker);
     }
 }

@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
-use super::populations::{CONVERSATIONS_ZONED, Population, Zone, push_local, push_started};
+use super::days::{CONVERSATIONS_ZONED, Zone, ZoneOf, push_local, push_started};
+use super::populations::Population;
 
 /// What a range's statistics are derived from: the size of every population, and sums over
 /// the conversations started in the range.
@@ -177,7 +178,7 @@ impl Range<'_> {
         if let Some(w) = self.websites {
             super::push_websites(q, "c.website_id", w);
         }
-        push_started(q, self.from, self.to, self.zone);
+        push_started(q, (self.from, self.to), self.zone);
         if let Some(page) = self.page_url {
             q.push(" AND COALESCE(c.page_url, '') = ")
                 .push_bind(page.to_owned());
@@ -211,7 +212,7 @@ fn push_bucket(q: &mut QueryBuilder<'_, Postgres>, range: &Range<'_>, step: Step
         Step::Hour => "YYYY-MM-DD\"T\"HH24:00",
     };
     q.push("to_char(");
-    push_local(q, "first_seen_at", range.zone);
+    push_local(q, "c.first_seen_at", range.zone, ZoneOf::Joined);
     q.push(format!(", '{format}')"));
 }
 
