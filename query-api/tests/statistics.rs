@@ -235,11 +235,14 @@ async fn lists_and_exports_filter_by_the_websites_days() {
     let events = export(format!("/v1/exports/events?{on_the_20th}&format=ndjson")).await;
     assert_eq!(events.lines().count(), 2, "{events}");
     assert!(events.lines().all(|l| l.contains("\"c1\"")), "{events}");
-    let legacy = export(
-        "/analytics/export?website_id=a&start_date=2026-09-21&end_date=2026-09-21".into(),
-    )
-    .await;
-    assert_eq!(legacy.lines().count(), 1 + 2, "a header and c2's events: {legacy}");
+    let legacy =
+        export("/analytics/export?website_id=a&start_date=2026-09-21&end_date=2026-09-21".into())
+            .await;
+    assert_eq!(
+        legacy.lines().count(),
+        1 + 2,
+        "a header and c2's events: {legacy}"
+    );
     let (status, body) = app.get("/v1/contacts?tz=Nowhere/Else").await;
     assert_eq!(status, 400, "{body}");
 }

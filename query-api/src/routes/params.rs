@@ -118,13 +118,18 @@ impl Days {
     }
 }
 
-/// `tz` when Postgres knows it as a time zone: a name it does not know would fail the query.
-pub async fn checked_zone(pool: &sqlx::PgPool, tz: &str) -> Result<String, ApiError> {
-    if crate::store::websites::is_time_zone(pool, tz).await? {
-        Ok(tz.to_owned())
+/// `zone` (the value of `field`) when Postgres knows it as a time zone: a name it does not
+/// know would fail the query that uses it.
+pub async fn checked_zone(
+    pool: &sqlx::PgPool,
+    field: &str,
+    zone: &str,
+) -> Result<String, ApiError> {
+    if crate::store::websites::is_time_zone(pool, zone).await? {
+        Ok(zone.to_owned())
     } else {
         Err(ApiError::BadRequest(format!(
-            "tz: {tz:?} is not a time zone name Postgres knows (such as America/Los_Angeles)"
+            "{field}: {zone:?} is not a time zone name Postgres knows (such as America/Los_Angeles)"
         )))
     }
 }
@@ -132,7 +137,7 @@ pub async fn checked_zone(pool: &sqlx::PgPool, tz: &str) -> Result<String, ApiEr
 /// Checks an optional `tz` parameter with [`checked_zone`].
 pub async fn check_tz(pool: &sqlx::PgPool, tz: Option<&str>) -> Result<(), ApiError> {
     if let Some(tz) = tz {
-        checked_zone(pool, tz).await?;
+        checked_zone(pool, "tz", tz).await?;
     }
     Ok(())
 }

@@ -85,7 +85,7 @@ impl Scope {
     ) -> Result<Self, ApiError> {
         let websites = admin.scope.narrow(website_id)?;
         let zone = match tz {
-            Some(tz) => Some(checked_zone(pool, tz).await?),
+            Some(tz) => Some(checked_zone(pool, "tz", tz).await?),
             None => None,
         };
         let time_zone = match (&zone, website_id) {

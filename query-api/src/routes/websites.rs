@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::params::checked_zone;
 use super::{answer, bad_request, read_json};
 use crate::AppState;
 use crate::actions::{self, Outcome};
@@ -236,12 +237,8 @@ pub async fn set_reports(
     });
     let payload = Payload::WebsiteReportsChanged(payload);
     payload.validate().map_err(bad_request)?;
-    if let Some(zone) = zone
-        && !store::is_time_zone(&state.pool, &zone).await?
-    {
-        return Err(ApiError::BadRequest(format!(
-            "time_zone: {zone:?} is not a time zone name Postgres knows (such as Europe/Berlin)"
-        )));
+    if let Some(zone) = zone {
+        checked_zone(&state.pool, "time_zone", &zone).await?;
     }
     let outcome =
         actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
@@ -286,12 +283,7 @@ pub async fn set_time_zone(
         time_zone: setting.time_zone.clone(),
     });
     payload.validate().map_err(bad_request)?;
-    if !store::is_time_zone(&state.pool, &setting.time_zone).await? {
-        return Err(ApiError::BadRequest(format!(
-            "time_zone: {:?} is not a time zone name Postgres knows (such as Europe/Berlin)",
-            setting.time_zone
-        )));
-    }
+    checked_zone(&state.pool, "time_zone", &setting.time_zone).await?;
     let outcome =
         actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
     Ok(answer(
