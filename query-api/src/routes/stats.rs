@@ -197,6 +197,17 @@ pub struct Figures {
     pub avg_rating: Option<f64>,
 }
 
+/// The funnel's stages, in order.
+const FUNNEL: [Population; 7] = [
+    Population::Started,
+    Population::Loaded,
+    Population::Engaged,
+    Population::LoadedEngaged,
+    Population::EngagedWithoutLoad,
+    Population::CtaClicked,
+    Population::ContactSubmitted,
+];
+
 /// Which population each count of [`Figures`] is, for its drill-down.
 pub const FIGURE_POPULATIONS: [(&str, Population); 9] = [
     ("conversations", Population::Started),
@@ -396,39 +407,29 @@ pub async fn funnel(
         store::series(&state.pool, &range, step),
         store::by_page(&state.pool, &range, MAX_PAGES),
     )?;
-    let stages = |c: &Counts| {
-        json!({
-            "started": c.conversations,
-            "loaded": c.loaded_conversations,
-            "engaged": c.engaged_conversations,
-            "loaded_engaged": c.loaded_engaged_conversations,
-            "engaged_without_load": c.engaged_without_load,
-            "cta_clicked": c.cta_conversations,
-            "contact_submitted": c.contact_conversations,
-        })
+    // A stage is named as the population it is, and opens as it.
+    let stages = |c: &Counts| -> Value {
+        FUNNEL
+            .iter()
+            .map(|p| (p.name().to_owned(), json!(c.of(*p))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
     };
-    let open: BTreeMap<&str, String> = [
-        ("started", Population::Started),
-        ("loaded", Population::Loaded),
-        ("engaged", Population::Engaged),
-        ("loaded_engaged", Population::LoadedEngaged),
-        ("engaged_without_load", Population::EngagedWithoutLoad),
-        ("cta_clicked", Population::CtaClicked),
-        ("contact_submitted", Population::ContactSubmitted),
-    ]
-    .into_iter()
-    .map(|(name, p)| {
-        let path = scope.open(p, days);
-        let path = match &params.page_url {
-            Some(page) => format!(
-                "{path}&{}",
-                serde_urlencoded::to_string([("page_url", page)]).unwrap_or_default()
-            ),
-            None => path,
-        };
-        (name, path)
-    })
-    .collect();
+    let page = params
+        .page_url
+        .as_ref()
+        .map(|page| serde_urlencoded::to_string([("page_url", page)]).unwrap_or_default());
+    let open: BTreeMap<&str, String> = FUNNEL
+        .iter()
+        .map(|p| {
+            let path = scope.open(*p, days);
+            let path = match &page {
+                Some(page) => format!("{path}&{page}"),
+                None => path,
+            };
+            (p.name(), path)
+        })
+        .collect();
     let key = step.key();
     let mut buckets: BTreeMap<String, Counts> =
         series.into_iter().map(|r| (r.bucket, r.counts)).collect();
