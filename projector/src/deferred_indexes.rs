@@ -35,6 +35,8 @@ pub const READ_ONLY: &[&str] = &[
     "contacts_phone_trgm",
     "conversations_started",
     "conversations_started_all",
+    "started_quarters_all",
+    "visitor_quarters_all",
 ];
 
 /// The definitions of the [`READ_ONLY`] indexes of `schema`, as `CREATE INDEX` statements.

@@ -54,6 +54,9 @@ pub async fn rebuild(config: &ProjectorConfig, meta: &PgPool) -> anyhow::Result<
         .context("cannot migrate the new version")?;
     versions::record_projection_versions(meta, &next.schema_name).await?;
     let deferred = deferred_indexes::drop(&pool, &next.schema_name).await?;
+    store::quarters::pause(&pool)
+        .await
+        .context("cannot pause the statistics' triggers")?;
     eprintln!(
         "rebuilding every read model from the beginning of {} into {} (live: {live})",
         config.topic, next.schema_name

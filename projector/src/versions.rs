@@ -37,6 +37,9 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("website_privacy", 1),
     ("website_reports", 1),
     ("website_time_zones", 1),
+    ("started_quarters", 1),
+    ("visits", 1),
+    ("visitor_quarters", 1),
     ("retention_cutoffs", 1),
     ("erased_customers", 1),
     ("conversation_customers", 2),
@@ -47,6 +50,8 @@ pub const BOOKKEEPING: &[&str] = &[
     "projector_offsets",
     "projection_versions",
     "_sqlx_migrations",
+    // What the statistics' triggers noted, until the batch folds it in (empty between batches).
+    "conversation_changes",
 ];
 
 /// Creates the metadata if it is missing; the first live version is `public`.

@@ -109,6 +109,20 @@ async fn the_interaction_rate_is_the_share_of_loaded_widgets_that_engaged() {
     drill_down(&app, common::TOKEN, current).await;
 }
 
+/// The statistics add up quarter hours (UTC) of conversation start: exact for a zone's days
+/// and hours as long as its offset is a whole number of quarter hours (docs/statistics.md).
+#[tokio::test]
+async fn every_time_zone_is_a_whole_number_of_quarter_hours_from_utc() {
+    let app = spawn_app().await;
+    let odd: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM pg_timezone_names WHERE extract(epoch FROM utc_offset)::int % 900 <> 0",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(odd.is_empty(), "zones off the quarter hours: {odd:?}");
+}
+
 #[tokio::test]
 async fn a_website_counts_its_own_days_and_tz_overrides_them() {
     let app = spawn_app().await;

@@ -11,6 +11,7 @@ pub mod event_log;
 pub mod message_flags;
 pub mod messages;
 pub mod offsets;
+pub mod quarters;
 pub mod retention;
 pub mod websites;
 
@@ -72,7 +73,14 @@ pub async fn apply_batch(
 }
 
 /// The tables [`derive_all`] rewrites.
-pub const DERIVED_TABLES: &[&str] = &["conversations", "contact_requests", "contacts"];
+pub const DERIVED_TABLES: &[&str] = &[
+    "conversations",
+    "contact_requests",
+    "contacts",
+    "started_quarters",
+    "visits",
+    "visitor_quarters",
+];
 
 /// Everything [`Derive::Later`] left out, for the whole schema, in one transaction.
 pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
@@ -81,10 +89,15 @@ pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SET LOCAL work_mem = '64MB'")
         .execute(&mut *tx)
         .await?;
+    // The updates below rewrite whole tables: the statistics' quarter hours follow once, after.
+    sqlx::query("ALTER TABLE conversations DISABLE TRIGGER USER")
+        .execute(&mut *tx)
+        .await?;
     // Customer erasure first: it clears submissions the contact rows are built from.
     customers::erase_all(&mut tx).await?;
     contacts::derive_all(&mut tx).await?;
     retention::scrub(&mut tx, retention::Scope::All).await?;
+    quarters::refresh(&mut tx).await?;
     tx.commit().await
 }
 
@@ -229,7 +242,9 @@ async fn one_by_one(
 /// reach), and projector workers apply partitions in concurrent transactions. Under READ
 /// COMMITTED two of them would each derive from what the other had not committed yet, and the
 /// later commit would overwrite the earlier's share (a contact missing a conversation). Behind
-/// this lock, the later one derives after the earlier committed and sees all of it; the
+/// this lock, the later one derives after the earlier committed and sees all of it (so do the
+/// statistics' quarter hours, [`quarters::flush`], where a visitor's visits in two partitions
+/// meet); the
 /// writes before it (the event log, messages, conversations, counters) touch each
 /// partition's own rows or add commutatively, and still run side by side. A derive that
 /// updates another partition's rows (an erasure reaching its conversations) can meet that
@@ -323,6 +338,8 @@ async fn apply_in(
         now,
     )
     .await?;
+    // Last: every write to the conversations is in.
+    quarters::flush(&mut *conn).await?;
     let outcome = BatchOutcome {
         applied: new_events.len(),
         duplicates: events.len() - new_events.len(),

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
-use super::days::{CONVERSATIONS_ZONED, Zone, ZoneOf, push_local, push_started};
+use super::days::{CONVERSATIONS_ZONED, Zone, ZoneOf, push_days, push_local};
 use super::populations::Population;
 
 /// What a range's statistics are derived from: the size of every population, and sums over
@@ -70,15 +70,42 @@ fn population_column(p: Population) -> &'static str {
 }
 
 /// Who a conversation's visitor is: ingest's hash of them, else the website's customer id, else
-/// the conversation itself (as unique visitors counted before conversations kept the hash).
-const VISITOR: &str = "c.website_id, COALESCE('v:' || c.visitor, 'c:' || c.customer_id,
-                                       'k:' || c.conversation_id)";
+/// the conversation itself (`visitor_of`, defined in the projector's migrations, where the
+/// pre-aggregated unique visitors use it too).
+const VISITOR: &str = "c.website_id, visitor_of(c)";
+
+/// The additive columns of [`Counts`] (all but unique visitors) that are sums over the
+/// conversations, by the expression summed.
+const SUMMED: [(&str, &str); 8] = [
+    ("user_messages", "c.user_messages"),
+    ("bot_messages", "c.bot_messages"),
+    ("agent_messages", "c.agent_messages"),
+    // Messages of the engaged conversations.
+    (
+        "engaged_messages",
+        "c.message_count) FILTER (WHERE c.engaged_at IS NOT NULL",
+    ),
+    ("cta_clicks", "c.cta_clicks"),
+    ("bot_response_ms_sum", "c.bot_response_ms_sum"),
+    ("bot_responses", "c.bot_responses"),
+    ("ratings_sum", "c.rating"),
+];
+
+/// The additive columns of [`Counts`], in order.
+fn additive() -> impl Iterator<Item = &'static str> {
+    Population::ALL
+        .iter()
+        .map(|p| population_column(*p))
+        .chain(SUMMED.iter().map(|(name, _)| *name))
+}
 
 /// Every column of [`Counts`] but unique visitors as an aggregate over `conversations c`: each
-/// is additive, so a range's figures are the sums of its days'. Distinct visitors are not, and
-/// counting them beside the rest would make Postgres aggregate on one core ([`visitors`]).
+/// is additive, so a range's figures are the sums of its days'. The projector pre-aggregates
+/// the same select list per quarter hour (`started_quarters`; a test holds the two equal).
 static SUMS: LazyLock<String> = LazyLock::new(|| {
-    let mut columns: Vec<String> = Population::ALL
+    let engaged = Population::Engaged.predicate();
+    debug_assert!(SUMMED[3].1.contains(engaged));
+    Population::ALL
         .iter()
         .map(|p| {
             format!(
@@ -87,35 +114,27 @@ static SUMS: LazyLock<String> = LazyLock::new(|| {
                 population_column(*p)
             )
         })
-        .collect();
-    columns.push("0::int8 AS unique_visitors".into());
-    let engaged = Population::Engaged.predicate();
-    for (name, sum) in [
-        ("user_messages", "c.user_messages".to_owned()),
-        ("bot_messages", "c.bot_messages".to_owned()),
-        ("agent_messages", "c.agent_messages".to_owned()),
-        (
-            "engaged_messages",
-            format!("c.message_count) FILTER (WHERE {engaged}"),
-        ),
-        ("cta_clicks", "c.cta_clicks".to_owned()),
-        ("bot_response_ms_sum", "c.bot_response_ms_sum".to_owned()),
-        ("bot_responses", "c.bot_responses".to_owned()),
-        ("ratings_sum", "c.rating".to_owned()),
-    ] {
-        columns.push(format!("COALESCE(sum({sum}), 0)::int8 AS {name}"));
-    }
-    columns.join(",\n       ")
+        .chain(
+            SUMMED
+                .iter()
+                .map(|(name, sum)| format!("COALESCE(sum({sum}), 0)::int8 AS {name}")),
+        )
+        .collect::<Vec<_>>()
+        .join(",\n       ")
+});
+
+/// [`SUMS`] read from the quarter hours of `started_quarters c`.
+static QUARTER_SUMS: LazyLock<String> = LazyLock::new(|| {
+    additive()
+        .map(|name| format!("COALESCE(sum(c.{name}), 0)::int8 AS {name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 });
 
 /// [`SUMS`] with unique visitors counted in the same pass: for breakdowns that are not on the
 /// hot path (the funnel's pages).
-static COUNTS: LazyLock<String> = LazyLock::new(|| {
-    SUMS.replace(
-        "0::int8 AS unique_visitors",
-        &format!("count(DISTINCT ({VISITOR})) AS unique_visitors"),
-    )
-});
+static COUNTS: LazyLock<String> =
+    LazyLock::new(|| format!("{}, count(DISTINCT ({VISITOR})) AS unique_visitors", &*SUMS));
 
 impl Counts {
     /// Adds `other`'s additive figures (all but unique visitors).
@@ -171,14 +190,53 @@ pub struct Range<'a> {
     pub page_url: Option<&'a str>,
 }
 
+/// Where a range's figures are read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The conversation rows: for a range of one page, which the quarter hours do not keep.
+    Conversations,
+    /// The projector's quarter hours of conversation starts (`started_quarters`), or of
+    /// visits (`visitor_quarters`).
+    Quarters(&'static str),
+}
+
 impl Range<'_> {
-    /// Appends `FROM … WHERE …` selecting them.
-    fn push(&self, q: &mut QueryBuilder<'_, Postgres>) {
-        q.push(format!(" FROM {CONVERSATIONS_ZONED} WHERE true"));
+    /// The quarter hours when they hold the range's figures, else the conversations.
+    fn source(&self, quarters: &'static str) -> Source {
+        match self.page_url {
+            None => Source::Quarters(quarters),
+            Some(_) => Source::Conversations,
+        }
+    }
+
+    /// The instant of a row of `source` that places it on a day.
+    fn instant(source: Source) -> &'static str {
+        match source {
+            Source::Conversations => "c.first_seen_at",
+            Source::Quarters(_) => "c.quarter",
+        }
+    }
+
+    /// Appends `FROM … WHERE …` selecting the rows of `source` in the range, as `c`, joined to
+    /// their website's time zone.
+    fn push(&self, q: &mut QueryBuilder<'_, Postgres>, source: Source) {
+        match source {
+            Source::Conversations => q.push(format!(" FROM {CONVERSATIONS_ZONED} WHERE true")),
+            Source::Quarters(table) => q.push(format!(
+                " FROM {table} c LEFT JOIN website_time_zones z ON z.website_id = c.website_id
+                  WHERE true"
+            )),
+        };
         if let Some(w) = self.websites {
             super::push_websites(q, "c.website_id", w);
         }
-        push_started(q, (self.from, self.to), self.zone);
+        push_days(
+            q,
+            Self::instant(source),
+            (self.from, self.to),
+            self.zone,
+            ZoneOf::Joined,
+        );
         if let Some(page) = self.page_url {
             q.push(" AND COALESCE(c.page_url, '') = ")
                 .push_bind(page.to_owned());
@@ -205,12 +263,11 @@ fn total(rows: &[BucketRow], unique_visitors: i64) -> Counts {
     total
 }
 
-/// Appends the local `step` of `conversations c`'s start: a local timestamp, which Postgres
-/// groups by hashing (grouping by its text sorted every row: 706 ms against 412 for 90 days of
-/// every website on the benchmark's 1,000,000 conversations).
-fn push_bucket(q: &mut QueryBuilder<'_, Postgres>, range: &Range<'_>, step: Step) {
+/// Appends the local `step` of `instant` of a row `c`: a local timestamp, which Postgres groups
+/// by hashing (grouping by its text sorted every row).
+fn push_bucket(q: &mut QueryBuilder<'_, Postgres>, instant: &str, zone: &Zone, step: Step) {
     q.push(format!("date_trunc('{}', ", step.key()));
-    push_local(q, "c.first_seen_at", range.zone, ZoneOf::Joined);
+    push_local(q, instant, zone, ZoneOf::Joined);
     q.push(")");
 }
 
@@ -228,48 +285,97 @@ async fn sums(
     range: &Range<'_>,
     step: Option<Step>,
 ) -> Result<Vec<BucketRow>, sqlx::Error> {
+    let source = range.source("started_quarters");
+    let columns = match source {
+        Source::Conversations => &*SUMS,
+        Source::Quarters(_) => &*QUARTER_SUMS,
+    };
     let Some(step) = step else {
-        let mut q = QueryBuilder::new(format!("SELECT '' AS bucket, {}", &*SUMS));
-        range.push(&mut q);
+        let mut q = QueryBuilder::new(format!(
+            "SELECT '' AS bucket, {columns}, 0::int8 AS unique_visitors"
+        ));
+        range.push(&mut q, source);
         return q.build_query_as().fetch_all(pool).await;
     };
     // The bucket is computed once, in the inner query, so the outer one groups by it.
     let mut q = QueryBuilder::new(format!(
-        "SELECT to_char(c.local_bucket, '{}') AS bucket, {} FROM (SELECT ",
+        "SELECT to_char(c.local_bucket, '{}') AS bucket, {columns}, 0::int8 AS unique_visitors
+         FROM (SELECT ",
         bucket_format(step),
-        &*SUMS
     ));
-    push_bucket(&mut q, range, step);
+    push_bucket(&mut q, Range::instant(source), range.zone, step);
     q.push(" AS local_bucket, c.*");
-    range.push(&mut q);
+    range.push(&mut q, source);
     q.push(") c GROUP BY c.local_bucket");
     q.build_query_as().fetch_all(pool).await
 }
 
-/// Distinct visitors of `range` per local `step` (none when `None`) and in all. With a step,
-/// the pairs are made distinct once (a sort Postgres runs on every core) and counted both ways.
+/// Unique visitors of `range` per local `step` (none when `None`) and in all.
+///
+/// From the quarter hours of visits: a visitor counts in a bucket (or the range) on their one
+/// visit in it whose previous visit (`since`) lies in an earlier one, as `visitor_quarters`
+/// explains. From the conversations (a range of one page): distinct visitors, made distinct
+/// once per bucket (a sort Postgres runs on every core) and counted both ways.
 async fn visitors(
     pool: &PgPool,
     range: &Range<'_>,
     step: Option<Step>,
 ) -> Result<(BTreeMap<String, i64>, i64), sqlx::Error> {
-    let Some(step) = step else {
-        let mut q = QueryBuilder::new(format!("SELECT count(*) FROM (SELECT DISTINCT {VISITOR}"));
-        range.push(&mut q);
-        q.push(") v");
-        let all: i64 = q.build_query_scalar().fetch_one(pool).await?;
-        return Ok((BTreeMap::new(), all));
+    let source = range.source("visitor_quarters");
+    let rows: Vec<(Option<String>, i64)> = match (source, step) {
+        (Source::Quarters(_), None) => {
+            let mut q =
+                QueryBuilder::new("SELECT NULL::text, COALESCE(sum(c.visits) FILTER (WHERE ");
+            push_local(&mut q, "c.since", range.zone, ZoneOf::Joined);
+            q.push("::date < ").push_bind(range.from);
+            q.push("), 0)::int8");
+            range.push(&mut q, source);
+            q.build_query_as().fetch_all(pool).await?
+        }
+        (Source::Quarters(_), Some(step)) => {
+            let mut q = QueryBuilder::new(format!(
+                "SELECT to_char(v.bucket, '{}'),
+                        COALESCE(CASE WHEN grouping(v.bucket) = 1
+                            THEN sum(v.visits) FILTER (WHERE v.since::date < ",
+                bucket_format(step)
+            ));
+            q.push_bind(range.from);
+            q.push(format!(
+                ")
+                            ELSE sum(v.visits) FILTER (WHERE date_trunc('{}', v.since) <> v.bucket)
+                        END, 0)::int8
+                 FROM (SELECT ",
+                step.key()
+            ));
+            push_bucket(&mut q, "c.quarter", range.zone, step);
+            q.push(" AS bucket, ");
+            push_local(&mut q, "c.since", range.zone, ZoneOf::Joined);
+            q.push(" AS since, c.visits");
+            range.push(&mut q, source);
+            q.push(") v GROUP BY GROUPING SETS ((v.bucket), ())");
+            q.build_query_as().fetch_all(pool).await?
+        }
+        (Source::Conversations, None) => {
+            let mut q = QueryBuilder::new(format!(
+                "SELECT NULL::text, count(*) FROM (SELECT DISTINCT {VISITOR}"
+            ));
+            range.push(&mut q, source);
+            q.push(") v");
+            q.build_query_as().fetch_all(pool).await?
+        }
+        (Source::Conversations, Some(step)) => {
+            let mut q = QueryBuilder::new("WITH v AS MATERIALIZED (SELECT DISTINCT ");
+            push_bucket(&mut q, "c.first_seen_at", range.zone, step);
+            q.push(format!(" AS bucket, {VISITOR} AS visitor"));
+            range.push(&mut q, source);
+            q.push(format!(
+                ") SELECT to_char(bucket, '{}'), count(*) FROM v GROUP BY bucket
+                 UNION ALL SELECT NULL, count(*) FROM (SELECT DISTINCT website_id, visitor FROM v) t",
+                bucket_format(step)
+            ));
+            q.build_query_as().fetch_all(pool).await?
+        }
     };
-    let mut q = QueryBuilder::new("WITH v AS MATERIALIZED (SELECT DISTINCT ");
-    push_bucket(&mut q, range, step);
-    q.push(format!(" AS bucket, {VISITOR} AS visitor"));
-    range.push(&mut q);
-    q.push(format!(
-        ") SELECT to_char(bucket, '{}'), count(*) FROM v GROUP BY bucket
-         UNION ALL SELECT NULL, count(*) FROM (SELECT DISTINCT website_id, visitor FROM v) t",
-        bucket_format(step)
-    ));
-    let rows: Vec<(Option<String>, i64)> = q.build_query_as().fetch_all(pool).await?;
     let mut all = 0;
     let mut buckets = BTreeMap::new();
     for (bucket, n) in rows {
@@ -350,7 +456,7 @@ pub async fn by_page(
         "SELECT COALESCE(c.page_url, '') AS page_url, {}",
         &*COUNTS
     ));
-    range.push(&mut q);
+    range.push(&mut q, Source::Conversations);
     q.push(" GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT ")
         .push_bind(limit);
     q.build_query_as().fetch_all(pool).await
@@ -376,7 +482,7 @@ pub async fn breakdown(
                 COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END, 'unknown'),
                 count(*), COALESCE(sum(c.message_count), 0)::int8",
     );
-    range.push(&mut q);
+    range.push(&mut q, Source::Conversations);
     q.push(format!(
         " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device)) ORDER BY 1, 3 DESC, 2",
         Population::Engaged.predicate()
@@ -393,4 +499,27 @@ pub async fn breakdown(
             .collect()
     };
     Ok((shares(channels), shares(devices)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words of `sql`, so that line breaks and indentation do not count.
+    fn words(sql: &str) -> String {
+        sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The projector pre-aggregates every figure the way [`SUMS`] defines it: a population
+    /// whose predicate changes here needs a migration that changes `started_figures` too.
+    #[test]
+    fn the_quarter_hours_aggregate_the_same_select_list() {
+        let migration =
+            include_str!("../../../projector/migrations/20261204000027_started_quarters.sql");
+        assert!(
+            words(migration).contains(&words(&SUMS)),
+            "started_figures differs from SUMS:\n{}",
+            &*SUMS
+        );
+    }
 }
