@@ -24,8 +24,6 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("cta_clicks", 2),
     ("contact_requests", 2),
     ("contact_request_changes", 1),
-    ("daily_stats", 2),
-    ("daily_visitors", 2),
     ("message_flags", 2),
     ("websites", 1),
     ("api_tokens", 1),

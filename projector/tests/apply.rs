@@ -197,11 +197,13 @@ fn full_session(conversation: &str, start: i64) -> Vec<Event> {
     events
 }
 
-/// Every column of every conversation and of every daily stats row, as JSON text, in a stable order.
+/// Every column of every conversation and of every row of the statistics' quarter hours, as
+/// JSON text, in a stable order.
 async fn every_conversation_column(pool: &PgPool) -> Vec<String> {
     sqlx::query_as::<_, (String,)>(
         "SELECT to_jsonb(c)::text FROM conversations c
-         UNION ALL SELECT to_jsonb(s)::text FROM daily_stats s
+         UNION ALL SELECT to_jsonb(s)::text FROM started_quarters s
+         UNION ALL SELECT to_jsonb(v)::text FROM visitor_quarters v
          ORDER BY 1",
     )
     .fetch_all(pool)
@@ -413,11 +415,40 @@ async fn a_change_for_a_request_not_seen_yet_waits_without_an_outcome() {
     assert_eq!(outcomes(&pool).await, vec![(None, None)]);
 }
 
+/// A row of `started_quarters`: quarter, conversations, engaged ones, user messages.
+type Started = (DateTime<Utc>, i64, i64, i64);
+/// A row of `visitor_quarters`: quarter, since, visits.
+type Visits = (DateTime<Utc>, String, i64);
+
+/// What the statistics' quarter hours hold, in order.
+async fn quarter_hours(pool: &PgPool) -> (Vec<Started>, Vec<Visits>) {
+    let started = sqlx::query_as(
+        "SELECT quarter, conversations, engaged_conversations, user_messages
+         FROM started_quarters ORDER BY quarter",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let visits = sqlx::query_as(
+        "SELECT quarter, since::text, visits FROM visitor_quarters ORDER BY quarter, since",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    (started, visits)
+}
+
+/// The quarter hour (UTC) `seconds` after the fixtures' epoch falls in.
+fn quarter(seconds: i64) -> DateTime<Utc> {
+    let t = at(seconds);
+    DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(900), 0).unwrap()
+}
+
 #[tokio::test]
-async fn daily_stats_move_an_engagement_to_the_earlier_day_when_it_arrives_late() {
+async fn a_late_event_moves_a_conversation_to_the_quarter_hour_it_started_in() {
     let pool = fresh_pool().await;
     const DAY: i64 = 86_400;
-    // A user message on day 2 engages the conversation ...
+    // A user message on day 2 starts and engages the conversation ...
     apply_batch(
         &pool,
         "t",
@@ -426,7 +457,11 @@ async fn daily_stats_move_an_engagement_to_the_earlier_day_when_it_arrives_late(
     )
     .await
     .unwrap();
-    // ... until a conversation.started from day 1 arrives late.
+    let (started, visits) = quarter_hours(&pool).await;
+    assert_eq!(started, vec![(quarter(DAY + 10), 1, 1, 1)]);
+    assert_eq!(visits, vec![(quarter(DAY + 10), "-infinity".to_owned(), 1)]);
+    // ... until a conversation.started from day 1 arrives late: the whole conversation moves,
+    // and nothing is left where it was.
     let started = event(
         "c1",
         10,
@@ -435,29 +470,31 @@ async fn daily_stats_move_an_engagement_to_the_earlier_day_when_it_arrives_late(
     apply_batch(&pool, "t", &on_partition(&[started], 1), &[])
         .await
         .unwrap();
-    let rows: Vec<(chrono::NaiveDate, i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, engaged_conversations, user_messages, unique_visitors FROM daily_stats ORDER BY day",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let (day1, day2) = (at(10).date_naive(), at(DAY + 10).date_naive());
-    assert_eq!(rows, vec![(day1, 1, 0, 1), (day2, 0, 1, 1)]);
+    let (started, visits) = quarter_hours(&pool).await;
+    assert_eq!(started, vec![(quarter(10), 1, 1, 1)]);
+    assert_eq!(visits, vec![(quarter(10), "-infinity".to_owned(), 1)]);
+    let noted: i64 = sqlx::query_scalar("SELECT count(*) FROM conversation_changes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(noted, 0, "a batch folds in every change it noted");
 }
 
 #[tokio::test]
-async fn a_visitor_is_counted_once_a_day_however_many_events() {
+async fn a_conversation_counts_once_in_its_quarter_hour_however_many_events() {
     let pool = fresh_pool().await;
     apply_batch(&pool, "t", &on_partition(&session("c1", 0), 0), &[])
         .await
         .unwrap();
-    let counts: (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT unique_visitors, widget_loads, user_messages, bot_messages FROM daily_stats",
+    let counts: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT conversations, loaded_conversations, user_messages, bot_messages,
+                (SELECT sum(visits)::int8 FROM visitor_quarters)
+         FROM started_quarters",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(counts, (1, 1, 2, 1));
+    assert_eq!(counts, (1, 1, 2, 1, 1));
 }
 
 fn flag(message_ref: &str, seconds: i64, replied: bool) -> Event {

@@ -341,7 +341,8 @@ async fn a_contact_both_workers_touch_at_once_comes_out_as_if_applied_in_turn() 
         submitted("c1", 5, Some("olivia@lumoco.dev"), None),
         submitted("c2", 6, Some("olivia@lumoco.dev"), None),
     ];
-    // Days apart, so that the batches share no daily statistics row.
+    // Nothing the two batches write before the derive lock is shared: they run side by side
+    // up to it.
     let first = message("c1", 100, None);
     let second = message("c2", 3 * 86_400, None);
 

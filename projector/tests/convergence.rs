@@ -20,7 +20,7 @@ mod common;
 use common::{every_row, fresh_pool};
 
 /// Every read-model table whose content must not depend on order.
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "conversations",
     "website_time_zones",
     "contacts",
@@ -32,8 +32,9 @@ const TABLES: [&str; 15] = [
     "contact_requests",
     "contact_request_changes",
     "message_flags",
-    "daily_stats",
-    "daily_visitors",
+    "started_quarters",
+    "visits",
+    "visitor_quarters",
     "retention_cutoffs",
     "erased_customers",
 ];
@@ -51,7 +52,8 @@ impl Rng {
 }
 
 fn at(seconds: u64) -> DateTime<Utc> {
-    // Two days' worth of spread, so daily rows and engagement moves are exercised.
+    // Two days' worth of spread, so quarter hours and moves of a conversation's start are
+    // exercised.
     Utc.timestamp_opt(1_790_000_000 + seconds as i64, 0)
         .single()
         .unwrap()

@@ -12,7 +12,7 @@ mod common;
 use common::{message, spawn_app, submitted};
 
 async fn user_messages(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar("SELECT COALESCE(sum(user_messages), 0)::int8 FROM daily_stats")
+    sqlx::query_scalar("SELECT COALESCE(sum(user_messages), 0)::int8 FROM started_quarters")
         .fetch_one(pool)
         .await
         .unwrap()

@@ -233,7 +233,7 @@ pub async fn check(pool: &PgPool, ledger: &Ledger) -> Report {
         sqlx::query_as(
             "SELECT (SELECT count(*) FROM messages),
                     (SELECT count(DISTINCT event_id) FROM messages),
-                    (SELECT COALESCE(sum(user_messages + bot_messages), 0)::bigint FROM daily_stats),
+                    (SELECT COALESCE(sum(user_messages + bot_messages), 0)::bigint FROM started_quarters),
                     (SELECT COALESCE(sum(message_count), 0)::bigint FROM conversations),
                     (SELECT count(*) FROM event_log
                      WHERE type = 'message.sent' AND NOT event_id = ANY($1))",

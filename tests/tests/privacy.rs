@@ -146,22 +146,15 @@ async fn anonymised_addresses_opt_outs_and_salted_visitors_from_ingest_to_the_re
     // The read models: the browser's conversations count as its hashed visitor, the
     // opted-out conversation on its own, and no address is kept in full.
     stack.wait_until_caught_up(Duration::from_secs(30)).await;
-    let visitors: Vec<String> =
-        sqlx::query_scalar("SELECT visitor FROM daily_visitors ORDER BY visitor")
-            .fetch_all(&stack.pool)
-            .await
-            .unwrap();
-    let hashed = format!(
-        "visitor:{}",
-        visits[0]["context"]["visitor"].as_str().unwrap()
-    );
+    let visitors: Vec<String> = sqlx::query_scalar("SELECT visitor FROM visits ORDER BY visitor")
+        .fetch_all(&stack.pool)
+        .await
+        .unwrap();
+    let hashed = format!("v:{}", visits[0]["context"]["visitor"].as_str().unwrap());
     assert!(visitors.contains(&hashed), "{visitors:?}");
+    assert!(visitors.contains(&"k:dnt".to_owned()), "{visitors:?}");
     assert!(
-        visitors.contains(&"conversation:dnt".to_owned()),
-        "{visitors:?}"
-    );
-    assert!(
-        !visitors.iter().any(|v| v.starts_with("conversation:visit")),
+        !visitors.iter().any(|v| v.starts_with("k:visit")),
         "{visitors:?}"
     );
     let addresses: Vec<Option<String>> = sqlx::query_scalar(

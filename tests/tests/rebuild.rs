@@ -230,7 +230,6 @@ async fn a_rebuild_under_live_traffic_verifies_and_switches_without_a_failed_req
         "contacts",
         "event_log",
         "contact_requests",
-        "daily_stats",
         // Kept by triggers live, recomputed once by the rebuild.
         "started_quarters",
         "visits",

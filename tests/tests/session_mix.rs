@@ -78,12 +78,11 @@ struct ContactState {
 
 #[derive(Debug, Default, PartialEq)]
 struct Day {
-    widget_loads: i64,
+    loaded: i64,
     engaged: i64,
     user: i64,
     bot: i64,
     cta: i64,
-    requests: i64,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,8 +100,8 @@ async fn the_read_models_hold_exactly_what_a_scripted_session_mix_implies() {
         let conversation = format!("mix-{s}");
         // Sessions spread over three days.
         let start = base + Span::minutes((s * 37) as i64);
-        // Each event counts on its own day, as the read model counts it.
-        let on = |seconds: i64| (start + Span::seconds(seconds)).date_naive();
+        // Every figure of a conversation counts on the day it started (docs/statistics.md).
+        let day = start.date_naive();
         let at = |seconds: i64| (start + Span::seconds(seconds)).to_rfc3339();
         let mut e = Expected {
             status: "loaded",
@@ -110,10 +109,10 @@ async fn the_read_models_hold_exactly_what_a_scripted_session_mix_implies() {
         };
         events.push(json!({"event_id": Uuid::new_v4(), "type": "widget.loaded", "conversation_id": conversation,
                            "occurred_at": at(0), "payload": {"page_url": "https://shop.example/"}}));
-        days.entry(on(0)).or_default().widget_loads += 1;
+        days.entry(day).or_default().loaded += 1;
         if script.next(3) > 0 {
             e.status = "active";
-            days.entry(on(1)).or_default().engaged += 1;
+            days.entry(day).or_default().engaged += 1;
             events.push(
                 json!({"event_id": Uuid::new_v4(), "type": "conversation.started",
                                "conversation_id": conversation, "occurred_at": at(1)}),
@@ -127,15 +126,13 @@ async fn the_read_models_hold_exactly_what_a_scripted_session_mix_implies() {
                                    "payload": {"sender": "bot", "text": "answer", "response_time_ms": 700}}));
             }
             (e.user, e.bot) = (turns, turns);
-            for t in 0..turns {
-                days.entry(on(10 + t * 10)).or_default().user += 1;
-                days.entry(on(15 + t * 10)).or_default().bot += 1;
-            }
+            days.entry(day).or_default().user += turns;
+            days.entry(day).or_default().bot += turns;
             if script.next(2) == 0 {
                 events.push(json!({"event_id": Uuid::new_v4(), "type": "cta.clicked", "conversation_id": conversation,
                                    "occurred_at": at(100), "payload": {"label": "Book a demo"}}));
                 e.cta = 1;
-                days.entry(on(100)).or_default().cta += 1;
+                days.entry(day).or_default().cta += 1;
             }
             if script.next(3) == 0 {
                 let request = format!("req-{s}");
@@ -163,7 +160,6 @@ async fn the_read_models_hold_exactly_what_a_scripted_session_mix_implies() {
                     conversation: conversation.clone(),
                 });
                 requests.push((request, start + Span::seconds(200)));
-                days.entry(on(110)).or_default().requests += 1;
             }
             if script.next(2) == 0 {
                 let rating = 1 + script.next(5) as i64;
@@ -380,26 +376,27 @@ async fn the_read_models_hold_exactly_what_a_scripted_session_mix_implies() {
         .collect();
     assert_eq!(actual, expected_conversations);
 
-    // Daily statistics.
-    let rows: Vec<(chrono::NaiveDate, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT day, widget_loads, engaged_conversations, user_messages, bot_messages, cta_clicks, contact_requests
-         FROM daily_stats ORDER BY day",
+    // The statistics' quarter hours, rolled up to UTC days.
+    let rows: Vec<(chrono::NaiveDate, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT (quarter AT TIME ZONE 'UTC')::date, sum(loaded_conversations)::int8,
+                sum(engaged_conversations)::int8, sum(user_messages)::int8,
+                sum(bot_messages)::int8, sum(cta_clicks)::int8
+         FROM started_quarters GROUP BY 1 ORDER BY 1",
     )
     .fetch_all(&stack.pool)
     .await
     .unwrap();
     let actual: BTreeMap<chrono::NaiveDate, Day> = rows
         .into_iter()
-        .map(|(d, widget_loads, engaged, user, bot, cta, requests)| {
+        .map(|(d, loaded, engaged, user, bot, cta)| {
             (
                 d,
                 Day {
-                    widget_loads,
+                    loaded,
                     engaged,
                     user,
                     bot,
                     cta,
-                    requests,
                 },
             )
         })

@@ -9,7 +9,6 @@ pub mod contact_requests;
 pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
-pub mod daily_stats;
 pub mod message_flags;
 pub mod messages;
 pub mod websites;

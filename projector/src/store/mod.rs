@@ -6,7 +6,6 @@ pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod customers;
-pub mod daily_stats;
 pub mod event_log;
 pub mod message_flags;
 pub mod messages;
@@ -275,15 +274,7 @@ async fn apply_in(
     let fresh = event_log::insert_new(&mut *conn, &unique).await?;
     let new_events: Vec<&Event> = fresh.iter().map(|a| &a.event).collect();
     let changes = projections::changes(new_events.iter().copied());
-    let engaged_before = daily_stats::engaged_before(&mut *conn, &changes.conversations).await?;
     conversations::upsert(&mut *conn, &changes.conversations).await?;
-    daily_stats::add(
-        &mut *conn,
-        &new_events,
-        &changes.conversations,
-        &engaged_before,
-    )
-    .await?;
     messages::insert(&mut *conn, &changes.messages).await?;
     let new_messages: Vec<_> = changes.messages.iter().map(|m| m.event_id).collect();
     message_flags::catch_up(&mut *conn, &new_messages).await?;
