@@ -465,6 +465,41 @@ async fn a_browser_preflight_is_answered_and_a_cross_origin_post_carries_cors_he
     );
 }
 
+/// Every answer says it is what its `Content-Type` says, errors and health checks included.
+#[tokio::test]
+async fn every_answer_carries_nosniff() {
+    let app = spawn_app().await;
+    let accepted = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .header("X-Write-Key", KEY)
+        .json(&message("c-1", "user"))
+        .send()
+        .await
+        .unwrap();
+    let refused = app
+        .http
+        .post(format!("{}/v1/events", app.url))
+        .json(&message("c-1", "user"))
+        .send()
+        .await
+        .unwrap();
+    let health = app
+        .http
+        .get(format!("{}/_liveness", app.url))
+        .send()
+        .await
+        .unwrap();
+    for response in [accepted, refused, health] {
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{}",
+            response.status()
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_website_with_an_origin_allow_list_refuses_other_origins() {
     let app = spawn_app().await;

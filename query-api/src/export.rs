@@ -157,10 +157,26 @@ fn push_float(buf: &mut Vec<u8>, v: f64) -> bool {
     }
 }
 
+/// Whether a spreadsheet could read `text` as a formula: it starts with a control character
+/// (tab, carriage return, line feed), or its first character after any blanks and invisible
+/// characters (spaces of every width, zero-width ones, a byte-order mark) is a sign a formula
+/// starts with, in its ASCII or its full-width form (`=`, `+`, `-`, `@` and `＝`, `＋`, `－`,
+/// `＠`), which spreadsheets trim and fold before they evaluate.
+fn formula_like(text: &str) -> bool {
+    let invisible = |c: char| {
+        c.is_whitespace()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
+    };
+    text.starts_with(['\t', '\r', '\n'])
+        || text.trim_start_matches(invisible).starts_with([
+            '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+        ])
+}
+
 /// Writes a text CSV cell: quoted when it must be (RFC 4180), and with a leading `'` when a
-/// spreadsheet would otherwise read it as a formula (`=`, `+`, `-`, `@`, tab, carriage return).
+/// spreadsheet would otherwise read it as a formula ([`formula_like`]).
 fn push_csv_text(buf: &mut Vec<u8>, text: &str) {
-    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let formula = formula_like(text);
     if text.contains([',', '"', '\n', '\r']) {
         buf.push(b'"');
         if formula {
@@ -219,9 +235,19 @@ fn push_json_cell(buf: &mut Vec<u8>, cell: Cell<'_>) {
     }
 }
 
+/// Writes a JSON string, with the line and paragraph separators (U+2028, U+2029) escaped: JSON
+/// allows them raw, JavaScript before ES2019 and line-splitting readers do not.
 fn push_json_string(buf: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, s);
+    if s.contains(['\u{2028}', '\u{2029}']) {
+        let escaped = serde_json::to_string(s)
+            .unwrap_or_default()
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+        buf.extend_from_slice(escaped.as_bytes());
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    }
 }
 
 /// Writes rows in a format into the response, chunk by chunk.
@@ -378,6 +404,8 @@ pub fn respond(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    // Personal data: no cache along the way keeps a copy.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
@@ -412,11 +440,37 @@ mod tests {
         assert_eq!(csv(Cell::Text("+1 555")), "'+1 555");
         assert_eq!(csv(Cell::Text("-2")), "'-2");
         assert_eq!(csv(Cell::Text("@cmd")), "'@cmd");
+        // What a spreadsheet trims or folds before it evaluates.
+        for hidden in [
+            " =1+1",
+            "\u{200B}=1+1",
+            "\u{FEFF}+1",
+            "\u{00A0}@cmd",
+            "\u{3000}-1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\n=1",
+        ] {
+            assert!(
+                csv(Cell::Text(hidden)).starts_with(['\'', '"']),
+                "{hidden:?}"
+            );
+            assert!(csv(Cell::Text(hidden)).contains('\''), "{hidden:?}");
+        }
+        assert_eq!(csv(Cell::Text("a = b")), "a = b");
         assert_eq!(csv(Cell::Int(-2)), "-2");
         assert_eq!(csv(Cell::Float(2.5)), "2.5");
         assert_eq!(csv(Cell::Float(f64::NAN)), "");
         assert_eq!(csv(Cell::Bool(true)), "true");
         assert_eq!(csv(Cell::Null), "");
+    }
+
+    #[test]
+    fn line_and_paragraph_separators_are_escaped_in_json() {
+        let written = json(Cell::Text("a\u{2028}b\u{2029}c\n"));
+        assert_eq!(written, "\"a\\u2028b\\u2029c\\n\"");
+        let back: String = serde_json::from_str(&written).unwrap_or_default();
+        assert_eq!(back, "a\u{2028}b\u{2029}c\n");
     }
 
     #[test]

@@ -196,3 +196,52 @@ async fn the_first_response_is_the_earliest_timed_bot_message_whichever_arrived_
     assert_eq!(rows[0]["avg_bot_response_ms"], 600.0);
     assert_eq!(rows[0]["status"], "active");
 }
+
+/// An export, a subject export, a read, an error and the dashboard all say what they are, and
+/// the exports of personal data are kept by no cache on the way.
+#[tokio::test]
+async fn answers_carry_nosniff_and_personal_exports_no_store() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    for (path, token, no_store) in [
+        (
+            "/v1/exports/conversations?website_id=a",
+            Some(common::TOKEN),
+            true,
+        ),
+        (
+            "/v1/exports/contacts?format=ndjson",
+            Some(common::TOKEN),
+            true,
+        ),
+        (
+            "/v1/subjects/export?customer_id=nobody",
+            Some(common::TOKEN),
+            true,
+        ),
+        ("/v1/conversations?website_id=a", Some(common::TOKEN), false),
+        ("/v1/conversations", None, false),
+        ("/admin", None, false),
+    ] {
+        let response = app.fetch(path, token).await;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
+        if no_store {
+            assert_eq!(response.status(), 200, "{path}");
+            assert_eq!(
+                header("cache-control").as_deref(),
+                Some("no-store"),
+                "{path}"
+            );
+        }
+    }
+}

@@ -75,7 +75,8 @@ impl HttpServer {
                 self.request_timeout,
             ))
             // The rest of a body that stopped arriving is not waited for: the connection closes.
-            .layer(axum::middleware::map_response(close_after_timeout));
+            .layer(axum::middleware::map_response(close_after_timeout))
+            .layer(axum::middleware::map_response(nosniff));
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
@@ -115,6 +116,16 @@ impl HttpServer {
         graceful.shutdown().await;
         Ok(())
     }
+}
+
+/// Every answer is what its `Content-Type` says: a browser must not guess otherwise (a CSV
+/// export or an error text read as HTML).
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 async fn close_after_timeout(mut response: Response) -> Response {

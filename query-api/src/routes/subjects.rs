@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderName, header};
 use schemas::Payload;
 use schemas::contact_keys::{customer_key, email_key, phone_key};
 use schemas::payloads::{ContactErased, CustomerErased};
@@ -82,7 +83,7 @@ pub async fn export(
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<SubjectParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<([(HeaderName, &'static str); 1], Json<Value>), ApiError> {
     let (contacts, conversations) = resolve(&state, &admin, &params).await?;
     let mut held = store::export(&state.pool, &contacts, &conversations).await?;
     held["subject"] = json!({
@@ -91,7 +92,8 @@ pub async fn export(
         "customer_id": params.customer_id,
     });
     held["as_of"] = json!(as_of);
-    Ok(Json(held))
+    // Everything held about a person: no cache along the way keeps a copy.
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(held)))
 }
 
 /// What `POST /v1/subjects/erase` takes: one identifier, optionally on one website.
