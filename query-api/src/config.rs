@@ -14,7 +14,9 @@ pub struct QueryApiConfig {
     /// `QUERY_API_ADDR`.
     pub addr: SocketAddr,
     pub postgres: PostgresConfig,
-    /// `ADMIN_TOKEN`: the bootstrap admin token; it sees every website.
+    /// `ADMIN_TOKEN`: the bootstrap admin token; it sees every website. `dev-admin-token` when
+    /// unset or empty, on a loopback address only: bound to any other, query-api refuses to start
+    /// without a token of at least [`MIN_ADMIN_TOKEN_CHARS`] characters.
     pub admin_token: String,
     /// Where admin actions go: `KAFKA_BROKERS`, `KAFKA_TOPIC` and the producer settings ingest
     /// uses too.
@@ -35,9 +37,10 @@ pub struct QueryApiConfig {
 
 impl QueryApiConfig {
     pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
-        let admin_token = env.string_or("ADMIN_TOKEN", "dev-admin-token");
+        let addr = env.parse_or("QUERY_API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)))?;
+        let admin_token = admin_token(env, addr)?;
         Ok(Self {
-            addr: env.parse_or("QUERY_API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)))?,
+            addr,
             postgres: PostgresConfig::from_source(env, 8)?,
             admin_token,
             kafka: KafkaConfig::from_source(env)?,
@@ -53,10 +56,77 @@ impl QueryApiConfig {
     }
 }
 
+/// The development admin token, for a laptop.
+pub const DEV_ADMIN_TOKEN: &str = "dev-admin-token";
+
+/// The shortest admin token query-api accepts beyond loopback: as many characters as a random
+/// token of 128 bits has in hex.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// `ADMIN_TOKEN`, checked for where query-api is bound: anywhere but loopback, the token that
+/// sees every website must be one nobody can guess, so an unset, empty, development or short
+/// one is refused rather than served.
+fn admin_token(env: &impl Source, addr: SocketAddr) -> Result<String, ConfigError> {
+    let token = env.string_or("ADMIN_TOKEN", DEV_ADMIN_TOKEN);
+    if addr.ip().is_loopback() {
+        return Ok(token);
+    }
+    let refused = |why: &str| ConfigError::Invalid {
+        name: "ADMIN_TOKEN".into(),
+        message: format!(
+            "{why}: query-api is bound to {addr}, beyond loopback; set a random token of at least \
+             {MIN_ADMIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 32`)"
+        ),
+    };
+    if token == DEV_ADMIN_TOKEN {
+        Err(refused("unset, empty or the development token"))
+    } else if token.chars().count() < MIN_ADMIN_TOKEN_CHARS {
+        Err(refused("too short"))
+    } else {
+        Ok(token)
+    }
+}
+
 /// A job's period in seconds from `name`, `default` when unset; 0 means the job does not run.
 fn interval(env: &impl Source, name: &str, default: u64) -> Result<Option<Duration>, ConfigError> {
     Ok(match env.parse_or(name, default)? {
         0 => None,
         s => Some(Duration::from_secs(s)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn token(addr: &str, token: Option<&str>) -> Result<String, ConfigError> {
+        let mut env = HashMap::from([("QUERY_API_ADDR", addr)]);
+        if let Some(t) = token {
+            env.insert("ADMIN_TOKEN", t);
+        }
+        QueryApiConfig::from_source(&env).map(|c| c.admin_token)
+    }
+
+    #[test]
+    fn beyond_loopback_the_admin_token_must_be_long_and_not_the_development_one() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        for addr in ["0.0.0.0:8081", "[::]:8081", "192.0.2.7:8081"] {
+            for weak in [None, Some(""), Some(DEV_ADMIN_TOKEN), Some("change-me")] {
+                let refused = token(addr, weak).unwrap_err().to_string();
+                assert!(refused.starts_with("ADMIN_TOKEN: "), "{refused}");
+                assert!(
+                    !refused.contains("change-me"),
+                    "the token is not echoed: {refused}"
+                );
+            }
+            assert_eq!(token(addr, Some(strong)).unwrap(), strong);
+        }
+        for addr in ["127.0.0.1:8081", "[::1]:8081"] {
+            assert_eq!(token(addr, None).unwrap(), DEV_ADMIN_TOKEN);
+            assert_eq!(token(addr, Some("")).unwrap(), DEV_ADMIN_TOKEN);
+            assert_eq!(token(addr, Some("short")).unwrap(), "short");
+        }
+    }
 }
