@@ -4,7 +4,12 @@
 //! `POST /v1/tokens` see only the websites they were created for; they are known by a digest
 //! (the `api_tokens` read model, projected from `token.created`), never stored in clear.
 
-use axum::extract::FromRequestParts;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use uuid::Uuid;
@@ -80,11 +85,32 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(ApiError::Unauthorized)?;
+        // The peer's address: behind a proxy, the proxy's (the failures of all its clients add
+        // up; docs: README, configuration).
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let now = Instant::now();
+        if let Some(seconds) = client.and_then(|ip| state.auth_failures.blocked(ip, now)) {
+            return Err(ApiError::TooManyFailures(seconds));
+        }
+        let failed = || {
+            tracing::warn!(
+                client = client.map(|ip| ip.to_string()).unwrap_or_default(),
+                path = parts.uri.path(),
+                "wrong admin token"
+            );
+            if let Some(ip) = client {
+                state.auth_failures.record(ip, now);
+            }
+            ApiError::Unauthorized
+        };
         if same_token(token, &state.admin_token) {
             return Ok(Admin { scope: Scope::All });
         }
         if !token.starts_with("cq_") {
-            return Err(ApiError::Unauthorized);
+            return Err(failed());
         }
         // The digest is looked up by equality; it reveals nothing about the token it came from.
         let websites: Option<Vec<String>> =
@@ -96,7 +122,58 @@ impl FromRequestParts<AppState> for Admin {
             .map(|w| Admin {
                 scope: Scope::Websites(w),
             })
-            .ok_or(ApiError::Unauthorized)
+            .ok_or_else(failed)
+    }
+}
+
+/// Wrong admin tokens per client address in a fixed window: past the limit, an address gets
+/// 429 with `Retry-After` for the rest of its window, whatever token it sends, so that guessing
+/// costs time. A missing token is not a guess and is not counted.
+#[derive(Debug)]
+pub struct AuthFailures {
+    limit: u32,
+    window: Duration,
+    seen: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+/// Addresses tracked at most: past it, expired windows are dropped, and addresses beyond it
+/// are not tracked until some are (memory stays bounded under a spread-out attack).
+const MAX_TRACKED: usize = 100_000;
+
+impl AuthFailures {
+    /// `limit` wrong tokens an address may send per `window`; 0 turns the limit off.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whole seconds until `ip` may try again, if it used up its wrong tokens.
+    fn blocked(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let &(start, count) = seen.get(&ip)?;
+        let left = (start + self.window)
+            .checked_duration_since(now)
+            .filter(|left| !left.is_zero())?;
+        (self.limit > 0 && count >= self.limit).then(|| left.as_secs().max(1))
+    }
+
+    fn record(&self, ip: IpAddr, now: Instant) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= MAX_TRACKED && !seen.contains_key(&ip) {
+            let window = self.window;
+            seen.retain(|_, (start, _)| now.duration_since(*start) < window);
+            if seen.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        let entry = seen.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
     }
 }
 
@@ -123,6 +200,29 @@ mod tests {
         assert!(same_token("abc", "abc"));
         assert!(!same_token("abc", "abcd"));
         assert!(!same_token("", "abc"));
+    }
+
+    #[test]
+    fn an_address_is_refused_for_the_rest_of_its_window_after_its_wrong_tokens() {
+        let failures = AuthFailures::new(3, Duration::from_secs(60));
+        let (ip, other) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(failures.blocked(ip, t0), None);
+            failures.record(ip, t0);
+        }
+        assert_eq!(failures.blocked(ip, t0 + Duration::from_secs(20)), Some(40));
+        assert_eq!(failures.blocked(other, t0), None);
+        // A new window starts afresh.
+        assert_eq!(failures.blocked(ip, t0 + Duration::from_secs(60)), None);
+        failures.record(ip, t0 + Duration::from_secs(61));
+        assert_eq!(failures.blocked(ip, t0 + Duration::from_secs(61)), None);
+        // 0 turns the limit off.
+        let off = AuthFailures::new(0, Duration::from_secs(60));
+        for _ in 0..10 {
+            off.record(ip, t0);
+        }
+        assert_eq!(off.blocked(ip, t0), None);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct QueryApiConfig {
     pub retention_interval: Option<Duration>,
     /// The SMTP server weekly reports go through (`EMAIL_*`); none when `EMAIL_HOST` is unset.
     pub email: Option<MailConfig>,
+    /// `AUTH_FAILURES_PER_MINUTE`: wrong admin tokens a client address may send a minute before
+    /// it is answered 429 for the rest of that minute (20; 0 for no limit).
+    pub auth_failures_per_minute: u32,
     /// `REPORT_INTERVAL_S`: how often the report job looks for reports owed (60; 0 for never,
     /// when another instance runs it — a claim keeps two from sending the same report anyway).
     pub report_interval: Option<Duration>,
@@ -52,6 +55,7 @@ impl QueryApiConfig {
             retention_interval: interval(env, "RETENTION_INTERVAL_S", 3_600)?,
             email: MailConfig::from_source(env)?,
             report_interval: interval(env, "REPORT_INTERVAL_S", 60)?,
+            auth_failures_per_minute: env.parse_or("AUTH_FAILURES_PER_MINUTE", 20)?,
         })
     }
 }

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// nothing was done; retrying later is safe.
     #[error("{0}")]
     TryLater(String),
+    /// Too many wrong admin tokens came from the client's address: none is checked until the
+    /// given number of seconds has passed.
+    #[error("too many wrong admin tokens from this address: retry in {0} s")]
+    TooManyFailures(u64),
     /// A feature this instance was not configured for (reports without `EMAIL_HOST`): retrying
     /// will not help until an operator configures it.
     #[error("{0}")]
@@ -69,6 +73,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             ApiError::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
+            ApiError::TooManyFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::TryLater(error) => {
                 tracing::warn!(%error, "request deferred");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
@@ -84,6 +89,11 @@ impl IntoResponse for ApiError {
                 header::RETRY_AFTER,
                 header::HeaderValue::from_static(RETRY_AFTER_S),
             );
+        }
+        if let ApiError::TooManyFailures(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }

@@ -52,6 +52,8 @@ pub struct AppState {
     pub live: live::Feed,
     /// The SMTP client weekly reports go through, when one is configured.
     pub mailer: Option<Arc<mail::Mailer>>,
+    /// Wrong admin tokens per client address (`AUTH_FAILURES_PER_MINUTE`).
+    pub auth_failures: Arc<auth::AuthFailures>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -78,6 +80,10 @@ pub async fn build(
         sink,
         admin_wait: config.admin_wait,
         mailer: mailer.clone(),
+        auth_failures: Arc::new(auth::AuthFailures::new(
+            config.auth_failures_per_minute,
+            Duration::from_secs(60),
+        )),
     };
     if let Some(interval) = config.retention_interval {
         retention::spawn(state.clone(), interval);

@@ -106,6 +106,34 @@ async fn an_unknown_or_malformed_token_is_401() {
     }
 }
 
+/// Guessing costs time: past `AUTH_FAILURES_PER_MINUTE` wrong tokens, the address is answered
+/// 429 with `Retry-After` whatever it sends, the right token included; a request without a
+/// token is no guess and does not count.
+#[tokio::test]
+async fn wrong_tokens_from_one_address_are_refused_for_a_while() {
+    let app = common::spawn_app_with(|c| c.auth_failures_per_minute = 3).await;
+    for _ in 0..5 {
+        assert_eq!(app.fetch("/v1/conversations", None).await.status(), 401);
+    }
+    for guess in ["guess-1", "cq_guess-2", "guess-3"] {
+        assert_eq!(
+            app.get_as(guess, "/v1/conversations").await.0,
+            401,
+            "{guess}"
+        );
+    }
+    for token in ["guess-4", common::TOKEN] {
+        let refused = app.fetch("/v1/conversations", Some(token)).await;
+        assert_eq!(refused.status(), 429, "{token}");
+        let retry: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+    }
+}
+
 #[tokio::test]
 async fn privacy_settings_are_set_by_event_and_only_for_websites_the_token_sees() {
     let app = spawn_app().await;

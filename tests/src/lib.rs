@@ -90,6 +90,7 @@ impl Stack {
             retention_interval: None,
             email: Some(query_api::mail::MailConfig::catcher(mail.addr)),
             report_interval: None,
+            auth_failures_per_minute: 20,
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));

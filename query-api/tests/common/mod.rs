@@ -108,6 +108,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         retention_interval: None,
         email: None,
         report_interval: None,
+        auth_failures_per_minute: 20,
     };
     configure(&mut config);
     let broker = Arc::new(Mutex::new(Broker::Applies));
@@ -127,6 +128,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
             .email
             .as_ref()
             .map(|email| Arc::new(query_api::mail::Mailer::new(email).unwrap())),
+        auth_failures: Arc::new(query_api::auth::AuthFailures::new(
+            0,
+            Duration::from_secs(60),
+        )),
     };
     let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
