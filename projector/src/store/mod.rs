@@ -237,8 +237,10 @@ async fn one_by_one(
 /// waiting until this one does.
 ///
 /// What follows derives rows from other rows across partitions (a contact from the
-/// submissions of all its conversations; erasure and retention from the conversations they
-/// reach), and projector workers apply partitions in concurrent transactions. Under READ
+/// submissions of all its conversations; a request's status from the request and its status
+/// changes, which come in different conversations; erasure and retention from the
+/// conversations they reach), and projector workers apply partitions in concurrent
+/// transactions. Under READ
 /// COMMITTED two of them would each derive from what the other had not committed yet, and the
 /// later commit would overwrite the earlier's share (a contact missing a conversation). Behind
 /// this lock, the later one derives after the earlier committed and sees all of it (so do the
@@ -293,7 +295,6 @@ async fn apply_in(
                 .map(|c| (c.website_id.clone(), c.request_id.clone())),
         )
         .collect();
-    contact_requests::refold(&mut *conn, requests.clone()).await?;
     websites::upsert(&mut *conn, &changes.websites).await?;
     websites::upsert_tokens(&mut *conn, &changes.tokens).await?;
     websites::upsert_privacy(&mut *conn, &changes.privacy).await?;
@@ -307,6 +308,9 @@ async fn apply_in(
         .collect();
     let now = derive == Derive::Now;
     derive_lock(&mut *conn).await?;
+    // A request and a change of its status can come in two partitions' batches at once: folded
+    // behind the lock, the later batch sees the earlier one's half.
+    contact_requests::refold(&mut *conn, requests.clone()).await?;
     contacts::apply(
         &mut *conn,
         &changes.contacts,
