@@ -10,7 +10,9 @@ use schemas::{Event, Payload, Sender};
 use sqlx::PgPool;
 
 mod common;
-use common::{apply_one_at_a_time, every_read_model_row, fresh_pool, on_partition};
+use common::{
+    apply_one_at_a_time, apply_side_by_side, every_read_model_row, fresh_pool, on_partition,
+};
 
 fn event(conversation: &str, seconds: i64, payload: Payload) -> Event {
     schemas::testing::event("site", conversation, at(seconds), payload)
@@ -346,6 +348,36 @@ async fn outcomes(pool: &PgPool) -> Vec<(Option<String>, Option<String>)> {
     .fetch_all(pool)
     .await
     .unwrap()
+}
+
+/// A request and a change of its status come in different conversations, so two workers can
+/// apply them at once: whichever comes first, the status ends as if they had been applied in
+/// turn.
+#[tokio::test]
+async fn a_request_and_its_status_change_applied_at_once_meet() {
+    use schemas::payloads::RequestStatus::{Contacted, Pending};
+    for change_first in [false, true] {
+        let pool = fresh_pool().await;
+        let request = on_partition(&[submitted("r1", 1)], 0);
+        let mut change = status_changed("r1", 2, Pending, Contacted);
+        change.conversation_id = "admin".into();
+        let change = on_partition(&[change], 1);
+        let (first, second) = if change_first {
+            (change, request)
+        } else {
+            (request, change)
+        };
+        assert_eq!(apply_side_by_side(&pool, first, second).await, (0, 0));
+        let status: String =
+            sqlx::query_scalar("SELECT status FROM contact_requests WHERE request_id = 'r1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            status, "contacted",
+            "the change applied first: {change_first}"
+        );
+    }
 }
 
 #[tokio::test]
