@@ -116,9 +116,9 @@ BEGIN ATOMIC
 END;
 
 -- Moves the figures from the conversation rows `removed` to the rows `added` (new versions of
--- them, or new conversations). Rows are locked in key order, so that two batches touching the
--- same quarter hours wait for each other rather than deadlock; figures that return to zero
--- leave no row behind, so the table holds the same rows however it was reached.
+-- them, or new conversations), in key order. Figures that return to zero leave no row behind,
+-- so the table holds the same rows however it was reached (a rebuild's parity check compares
+-- them). Called behind the projector's derive lock (`statistics_flush`), never side by side.
 CREATE FUNCTION started_apply(added conversations[], removed conversations[]) RETURNS void
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
