@@ -72,6 +72,8 @@ impl Scope {
 #[derive(Debug)]
 pub struct Admin {
     pub scope: Scope,
+    /// The digest of the token ([`digest`]): what per-token limits count by.
+    pub token: String,
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -107,20 +109,25 @@ impl FromRequestParts<AppState> for Admin {
             ApiError::Unauthorized
         };
         if same_token(token, &state.admin_token) {
-            return Ok(Admin { scope: Scope::All });
+            return Ok(Admin {
+                scope: Scope::All,
+                token: digest(token),
+            });
         }
         if !token.starts_with("cq_") {
             return Err(failed());
         }
         // The digest is looked up by equality; it reveals nothing about the token it came from.
+        let token = digest(token);
         let websites: Option<Vec<String>> =
             sqlx::query_scalar("SELECT websites FROM api_tokens WHERE token_digest = $1")
-                .bind(digest(token))
+                .bind(&token)
                 .fetch_optional(&state.pool)
                 .await?;
         websites
             .map(|w| Admin {
                 scope: Scope::Websites(w),
+                token,
             })
             .ok_or_else(failed)
     }

@@ -33,6 +33,8 @@ pub struct QueryApiConfig {
     /// `AUTH_FAILURES_PER_MINUTE`: wrong admin tokens a client address may send a minute before
     /// it is answered 429 for the rest of that minute (20; 0 for no limit).
     pub auth_failures_per_minute: u32,
+    /// How much long-lived work may run at once ([`crate::limits`]).
+    pub limits: Limits,
     /// `REPORT_INTERVAL_S`: how often the report job looks for reports owed (60; 0 for never,
     /// when another instance runs it — a claim keeps two from sending the same report anyway).
     pub report_interval: Option<Duration>,
@@ -42,9 +44,22 @@ impl QueryApiConfig {
     pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
         let addr = env.parse_or("QUERY_API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8081)))?;
         let admin_token = admin_token(env, addr)?;
+        let postgres = PostgresConfig::from_source(env, 8)?;
+        let limits = Limits::from_source(env)?;
+        if limits.exports_max >= postgres.pool_size as usize {
+            return Err(ConfigError::Invalid {
+                name: "EXPORTS_MAX".into(),
+                message: format!(
+                    "{} exports could hold all {} pooled connections and starve every other \
+                     read: keep it below DATABASE_POOL_SIZE",
+                    limits.exports_max, postgres.pool_size
+                ),
+            });
+        }
         Ok(Self {
             addr,
-            postgres: PostgresConfig::from_source(env, 8)?,
+            postgres,
+            limits,
             admin_token,
             kafka: KafkaConfig::from_source(env)?,
             producer: ProducerConfig::from_source(
@@ -56,6 +71,50 @@ impl QueryApiConfig {
             email: MailConfig::from_source(env)?,
             report_interval: interval(env, "REPORT_INTERVAL_S", 60)?,
             auth_failures_per_minute: env.parse_or("AUTH_FAILURES_PER_MINUTE", 20)?,
+        })
+    }
+}
+
+/// Bounds on exports and live streams (docs: README, configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `EXPORTS_PER_TOKEN`: exports one token may run at once.
+    pub exports_per_token: usize,
+    /// `EXPORTS_MAX`: exports running at once in total; each holds a pooled connection, so it
+    /// must be less than `DATABASE_POOL_SIZE`.
+    pub exports_max: usize,
+    /// `EXPORT_STALL_S`: how long an export waits for its client to take the next chunk before
+    /// it is ended and its connection returned.
+    pub export_stall: Duration,
+    /// `STREAMS_PER_TOKEN`: `GET /v1/stream` connections one token may hold open.
+    pub streams_per_token: usize,
+    /// `STREAMS_MAX`: stream connections open at once in total.
+    pub streams_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            exports_per_token: 1,
+            exports_max: 3,
+            export_stall: Duration::from_secs(30),
+            streams_per_token: 10,
+            streams_max: 1_000,
+        }
+    }
+}
+
+impl Limits {
+    fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            exports_per_token: env.parse_or("EXPORTS_PER_TOKEN", default.exports_per_token)?,
+            exports_max: env.parse_or("EXPORTS_MAX", default.exports_max)?,
+            export_stall: Duration::from_secs(
+                env.parse_or("EXPORT_STALL_S", default.export_stall.as_secs())?,
+            ),
+            streams_per_token: env.parse_or("STREAMS_PER_TOKEN", default.streams_per_token)?,
+            streams_max: env.parse_or("STREAMS_MAX", default.streams_max)?,
         })
     }
 }
@@ -132,5 +191,21 @@ mod tests {
             assert_eq!(token(addr, Some("")).unwrap(), DEV_ADMIN_TOKEN);
             assert_eq!(token(addr, Some("short")).unwrap(), "short");
         }
+    }
+
+    #[test]
+    fn exports_must_leave_pooled_connections_for_other_reads() {
+        let env =
+            |max: &'static str| HashMap::from([("EXPORTS_MAX", max), ("DATABASE_POOL_SIZE", "8")]);
+        let refused = QueryApiConfig::from_source(&env("8"))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.starts_with("EXPORTS_MAX: "), "{refused}");
+        let config = QueryApiConfig::from_source(&env("7")).unwrap();
+        assert_eq!(config.limits.exports_max, 7);
+        assert_eq!(
+            config.limits.exports_per_token,
+            Limits::default().exports_per_token
+        );
     }
 }

@@ -32,6 +32,10 @@ pub enum ApiError {
     /// given number of seconds has passed.
     #[error("too many wrong admin tokens from this address: retry in {0} s")]
     TooManyFailures(u64),
+    /// A bound on concurrent work ([`crate::limits::Gate`]) was reached: the token's own
+    /// (429) or the whole server's (503). Nothing was done; retrying later is safe.
+    #[error("{message}")]
+    Limited { message: String, whole_server: bool },
     /// A feature this instance was not configured for (reports without `EMAIL_HOST`): retrying
     /// will not help until an operator configures it.
     #[error("{0}")]
@@ -40,6 +44,10 @@ pub enum ApiError {
 
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_S: &str = "1";
+
+/// Seconds a client should wait before retrying work refused by a limit: long-lived work does
+/// not end within a second.
+const LIMITED_RETRY_AFTER_S: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -74,6 +82,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::NotConfigured(_) => (StatusCode::NOT_IMPLEMENTED, "not_configured"),
             ApiError::TooManyFailures(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Limited {
+                whole_server: false,
+                ..
+            } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Limited {
+                whole_server: true, ..
+            } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TryLater(error) => {
                 tracing::warn!(%error, "request deferred");
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
@@ -90,10 +105,19 @@ impl IntoResponse for ApiError {
                 header::HeaderValue::from_static(RETRY_AFTER_S),
             );
         }
-        if let ApiError::TooManyFailures(seconds) = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        match self {
+            ApiError::TooManyFailures(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            }
+            ApiError::Limited { .. } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from_static(LIMITED_RETRY_AFTER_S),
+                );
+            }
+            _ => {}
         }
         response
     }

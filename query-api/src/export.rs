@@ -3,7 +3,10 @@
 //! memory. A bounded channel between the reader and the response is the backpressure: a slow
 //! client slows the query down instead of growing a buffer.
 
-use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
@@ -11,11 +14,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use futures::StreamExt;
 use sqlx::postgres::PgRow;
-use sqlx::{Column, PgPool, Postgres, QueryBuilder, Row, TypeInfo};
+use sqlx::{Column, Postgres, QueryBuilder, Row, TypeInfo};
 use std::io::Write as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::AppState;
+use crate::auth::Admin;
 use crate::error::ApiError;
 
 /// Bytes gathered before a chunk is sent.
@@ -257,6 +262,8 @@ struct Writer {
     /// For each of `columns`, its index in the rows and its type: found from the first row.
     layout: Vec<(usize, Kind)>,
     tx: mpsc::Sender<Bytes>,
+    /// How long the client may take to make room for the next chunk.
+    stall: Duration,
     buf: Vec<u8>,
     rows: u64,
 }
@@ -339,19 +346,31 @@ impl Writer {
         Ok(true)
     }
 
+    /// Sends what is gathered; `false` once the client has gone or stopped reading.
     async fn flush(&mut self) -> bool {
         let chunk = Bytes::from(std::mem::replace(
             &mut self.buf,
             Vec::with_capacity(CHUNK + CHUNK / 4),
         ));
-        self.tx.send(chunk).await.is_ok()
+        match tokio::time::timeout(self.stall, self.tx.send(chunk)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                tracing::warn!(
+                    rows = self.rows,
+                    stall_s = self.stall.as_secs_f64(),
+                    "export ended: its client stopped reading"
+                );
+                false
+            }
+        }
     }
 
-    async fn finish(mut self) {
+    /// Closes the document; `true` when the client was sent all of it.
+    async fn finish(mut self) -> bool {
         if self.format == Format::Json {
             self.buf.push(b']');
         }
-        self.flush().await;
+        self.flush().await
     }
 }
 
@@ -359,26 +378,52 @@ impl Writer {
 /// `name`.`ext`. The rows are decoded from Postgres' binary form and written straight into the
 /// chunk: building each row as JSON in Postgres and parsing it back here cost 31 µs of
 /// Postgres and 14 of query-api per conversation.
-pub fn respond(
-    pool: PgPool,
+///
+/// An export runs under the token's share of [`AppState::exports`] (refused when it has none
+/// left) and holds a pooled connection only while its client keeps reading: a client that
+/// takes no chunk for [`AppState::export_stall`] has its export ended, its connection returned
+/// and its download cut short.
+pub async fn respond(
+    state: &AppState,
+    admin: &Admin,
     format: Format,
     name: &str,
     columns: &'static [&'static str],
     query: QueryBuilder<'static, Postgres>,
-) -> Response {
+) -> Result<Response, ApiError> {
+    let pass = state.exports.enter(&admin.token)?;
+    let (pool, stall) = (state.pool.clone(), state.export_stall);
     let (tx, mut rx) = mpsc::channel::<Bytes>(4);
+    let finished = Arc::new(AtomicBool::new(false));
+    let done = finished.clone();
+    let (started_tx, started) = oneshot::channel();
     tokio::spawn(async move {
+        let _pass = pass;
         let mut query = query;
         let mut writer = Writer {
             format,
             columns,
             layout: Vec::new(),
             tx,
+            stall,
             buf: Vec::with_capacity(CHUNK + CHUNK / 4),
             rows: 0,
         };
         writer.start();
         let mut rows = query.build().fetch(&pool);
+        // The first row (or the query's error) decides the answer's status, so that a request
+        // Postgres refuses is answered as an error rather than an empty download.
+        let first = match rows.next().await {
+            Some(Err(error)) => {
+                let _ = started_tx.send(Err(error));
+                return;
+            }
+            first => {
+                let _ = started_tx.send(Ok(()));
+                first
+            }
+        };
+        let mut rows = futures::stream::iter(first).chain(rows);
         while let Some(row) = rows.next().await {
             let written = match row {
                 Ok(row) => writer.row(&row).await,
@@ -388,16 +433,28 @@ pub fn respond(
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(error) => {
-                    // Headers are gone already: end the body early so the client sees a
-                    // truncated download rather than a complete-looking one.
                     tracing::error!(%error, "export failed mid-stream");
                     return;
                 }
             }
         }
-        writer.finish().await;
+        if writer.finish().await {
+            done.store(true, Ordering::Release);
+        }
     });
-    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).map(Ok::<_, Infallible>);
+    started
+        .await
+        .map_err(|_| ApiError::TryLater("the export ended before it started".into()))??;
+    // An export that did not finish ends its body with an error, so the client's download is
+    // cut short (no final chunk) rather than complete-looking.
+    let stream = futures::stream::poll_fn(move |cx| match rx.poll_recv(cx) {
+        Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(chunk))),
+        Poll::Ready(None) if !finished.swap(true, Ordering::AcqRel) => Poll::Ready(Some(Err(
+            std::io::Error::other("the export ended before its last row"),
+        ))),
+        Poll::Ready(None) => Poll::Ready(None),
+        Poll::Pending => Poll::Pending,
+    });
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -410,7 +467,7 @@ pub fn respond(
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    response
+    Ok(response)
 }
 
 #[cfg(test)]

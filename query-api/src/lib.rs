@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod export;
 pub mod freshness;
+pub mod limits;
 pub mod live;
 pub mod mail;
 pub mod reports;
@@ -54,6 +55,45 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Wrong admin tokens per client address (`AUTH_FAILURES_PER_MINUTE`).
     pub auth_failures: Arc<auth::AuthFailures>,
+    /// Exports running, per token and in total (`EXPORTS_*`).
+    pub exports: Arc<limits::Gate>,
+    /// How long an export waits for its client to read on (`EXPORT_STALL_S`).
+    pub export_stall: Duration,
+    /// Live streams open, per token and in total (`STREAMS_*`).
+    pub streams: Arc<limits::Gate>,
+}
+
+impl AppState {
+    /// The state `config` describes, around a pool and a sink.
+    pub fn new(
+        config: &QueryApiConfig,
+        pool: PgPool,
+        sink: Arc<dyn EventSink>,
+    ) -> std::io::Result<Self> {
+        let mailer = match &config.email {
+            Some(email) => Some(Arc::new(
+                mail::Mailer::new(email).map_err(std::io::Error::other)?,
+            )),
+            None => None,
+        };
+        let limits = &config.limits;
+        Ok(Self {
+            subject_keys: Arc::new(SubjectKeys::new(pool.clone())),
+            live: live::Feed::listen(pool.clone()),
+            pool,
+            admin_token: config.admin_token.as_str().into(),
+            sink,
+            admin_wait: config.admin_wait,
+            mailer,
+            auth_failures: Arc::new(auth::AuthFailures::new(
+                config.auth_failures_per_minute,
+                Duration::from_secs(60),
+            )),
+            exports: limits::Gate::new("exports", limits.exports_per_token, limits.exports_max),
+            export_stall: limits.export_stall,
+            streams: limits::Gate::new("streams", limits.streams_per_token, limits.streams_max),
+        })
+    }
 }
 
 pub fn app(state: AppState) -> Router {
@@ -66,25 +106,8 @@ pub async fn build(
     pool: PgPool,
     sink: Arc<dyn EventSink>,
 ) -> std::io::Result<HttpServer> {
-    let mailer = match &config.email {
-        Some(email) => Some(Arc::new(
-            mail::Mailer::new(email).map_err(std::io::Error::other)?,
-        )),
-        None => None,
-    };
-    let state = AppState {
-        subject_keys: Arc::new(SubjectKeys::new(pool.clone())),
-        live: live::Feed::listen(pool.clone()),
-        pool,
-        admin_token: config.admin_token.as_str().into(),
-        sink,
-        admin_wait: config.admin_wait,
-        mailer: mailer.clone(),
-        auth_failures: Arc::new(auth::AuthFailures::new(
-            config.auth_failures_per_minute,
-            Duration::from_secs(60),
-        )),
-    };
+    let state = AppState::new(config, pool, sink)?;
+    let mailer = state.mailer.clone();
     if let Some(interval) = config.retention_interval {
         retention::spawn(state.clone(), interval);
     }

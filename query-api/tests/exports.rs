@@ -2,11 +2,15 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
+use std::time::Duration;
+
 use schemas::Sender;
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
 
 mod common;
-use common::{TestApp, message, spawn_app, two_websites};
+use common::{TOKEN, TestApp, message, spawn_app, spawn_app_with, two_websites};
 
 /// RFC 4180 records (quoted fields may hold commas, quotes and line breaks).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
@@ -244,4 +248,85 @@ async fn answers_carry_nosniff_and_personal_exports_no_store() {
             );
         }
     }
+}
+
+/// Asks for `path` on a socket whose receive buffer is tiny, reads the answer's first 512 bytes
+/// and then stops reading, as a client that means to hold the export open would.
+async fn stalled_download(app: &TestApp, path: &str, token: &str) -> (String, TcpStream) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4_096).unwrap();
+    let addr = app.url.trim_start_matches("http://").parse().unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: colloquy\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = vec![0; 512];
+    stream.read_exact(&mut head).await.unwrap();
+    (String::from_utf8_lossy(&head).into_owned(), stream)
+}
+
+/// Exports hold a pooled connection while they stream: clients that stop reading must neither
+/// take the connections every other read needs, nor keep theirs beyond the stall deadline.
+#[tokio::test]
+async fn clients_that_stop_reading_cannot_starve_other_reads() {
+    let app = spawn_app_with(|c| {
+        c.limits.exports_per_token = 1;
+        c.limits.exports_max = 2;
+        c.limits.export_stall = Duration::from_secs(2);
+    })
+    .await;
+    app.given(two_websites()).await;
+    // About 20 MB of JSON: more than the socket buffers between the export and its client hold.
+    sqlx::query(
+        "INSERT INTO event_log
+             SELECT gen_random_uuid(), 'message.sent', 1, 'a', 'bulk-' || i,
+                    '2026-08-01T10:00:00Z'::timestamptz + i * interval '1 ms', now(), '{}',
+                    jsonb_build_object('text', repeat('x', 1000)), 0, i
+               FROM generate_series(1, 20000) i",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let path = "/v1/exports/events?format=json&from=2026-08-01&to=2026-08-01";
+    let mut tokens = vec![TOKEN.to_owned()];
+    for _ in 0..8 {
+        tokens.push(app.token_for(&["a"]).await);
+    }
+
+    // As many stalled clients as the pool has connections, one per token.
+    let (head, mut first) = stalled_download(&app, path, &tokens[0]).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, _second) = stalled_download(&app, path, &tokens[1]).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for token in &tokens[2..] {
+        let refused = app.fetch(path, Some(token)).await;
+        assert_eq!(refused.status(), 503, "the server's limit");
+        assert!(refused.headers().contains_key("retry-after"));
+    }
+    let again = app.fetch(path, Some(&tokens[1])).await;
+    assert_eq!(again.status(), 429, "the token's own limit");
+    assert!(again.headers().contains_key("retry-after"));
+
+    // Every other read is answered meanwhile, more of them at once than the pool holds.
+    let reads = (0..16).map(|_| app.get("/v1/conversations?website_id=a"));
+    for (status, body) in futures::future::join_all(reads).await {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // Past the stall deadline the stalled exports are ended and their slots come back: a new
+    // export runs to its end.
+    let full = loop {
+        let response = app.fetch(path, Some(&tokens[2])).await;
+        if response.status() == 200 {
+            break response.text().await.unwrap();
+        }
+        assert_eq!(response.status(), 503);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let rows: Vec<Value> = serde_json::from_str(&full).unwrap();
+    assert_eq!(rows.len(), 20_000);
+    // The stalled client's download is cut short: it never gets the chunked body's end.
+    let mut rest = Vec::new();
+    let _ = first.read_to_end(&mut rest).await;
+    assert!(!rest.ends_with(b"0\r\n\r\n"), "a complete-looking download");
 }

@@ -9,7 +9,7 @@ use schemas::Sender;
 use serde_json::Value;
 
 mod common;
-use common::{TOKEN, TestApp, message, spawn_app, submitted};
+use common::{TOKEN, TestApp, message, spawn_app, spawn_app_with, submitted};
 
 /// One server-sent event: its name and its data.
 #[derive(Debug)]
@@ -120,4 +120,29 @@ async fn a_stream_needs_a_token() {
     let app = spawn_app().await;
     let response = app.fetch("/v1/stream", None).await;
     assert_eq!(response.status(), 401);
+}
+
+/// Streams are bounded per token and in total: one token cannot hold hundreds open, nor the
+/// tokens together more than the server allows; a refusal says when to retry.
+#[tokio::test]
+async fn streams_are_limited_per_token_and_in_total() {
+    let app = spawn_app_with(|c| {
+        c.limits.streams_per_token = 2;
+        c.limits.streams_max = 3;
+    })
+    .await;
+    app.given(vec![message("a", "c1", 0, Sender::User, "hi")])
+        .await;
+    let (b, c) = (app.token_for(&["a"]).await, app.token_for(&["a"]).await);
+    let _open = [
+        Stream::open(&app, TOKEN).await,
+        Stream::open(&app, TOKEN).await,
+    ];
+    let own = app.fetch("/v1/stream", Some(TOKEN)).await;
+    assert_eq!(own.status(), 429, "the token's own limit");
+    assert!(own.headers().contains_key("retry-after"));
+    let _third = Stream::open(&app, &b).await;
+    let total = app.fetch("/v1/stream", Some(&c)).await;
+    assert_eq!(total.status(), 503, "the server's limit");
+    assert!(total.headers().contains_key("retry-after"));
 }

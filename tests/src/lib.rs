@@ -91,6 +91,7 @@ impl Stack {
             email: Some(query_api::mail::MailConfig::catcher(mail.addr)),
             report_interval: None,
             auth_failures_per_minute: 20,
+            limits: query_api::config::Limits::default(),
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));

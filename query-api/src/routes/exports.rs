@@ -203,11 +203,5 @@ pub async fn export(
         }
         _ => return Err(ApiError::NotFound("export")),
     };
-    Ok(export::respond(
-        state.pool.clone(),
-        format,
-        &kind,
-        columns,
-        query,
-    ))
+    export::respond(&state, &admin, format, &kind, columns, query).await
 }

@@ -396,13 +396,7 @@ async fn analytics_export(
         .collect();
     q.push(" AND type = ANY(").push_bind(client_types).push(")");
     q.push(" ORDER BY occurred_at, event_id");
-    Ok(export::respond(
-        state.pool.clone(),
-        Format::Csv,
-        "events",
-        EVENT_COLUMNS,
-        q,
-    ))
+    export::respond(&state, &admin, Format::Csv, "events", EVENT_COLUMNS, q).await
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

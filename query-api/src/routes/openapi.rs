@@ -657,6 +657,14 @@ pub fn document() -> Value {
             responses["501"] =
                 json!({"description": "no SMTP server is configured (`EMAIL_HOST`)"});
         }
+        if op.path == "/v1/exports/{kind}" {
+            responses["429"] = json!({
+                "description": "the token runs its EXPORTS_PER_TOKEN exports already",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            });
+            responses["503"]["description"] =
+                json!("Postgres did not answer, or the server runs EXPORTS_MAX exports already");
+        }
         operation["responses"] = responses;
         paths
             .entry(op.path.to_owned())

@@ -15,20 +15,25 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 use crate::auth::{Admin, Scope};
+use crate::error::ApiError;
 use crate::live::Notice;
 
+/// Each stream holds a slot of [`AppState::streams`] (the token's and the server's limits)
+/// until its client goes.
 pub async fn stream(
     State(state): State<AppState>,
     admin: Admin,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let pass = state.streams.enter(&admin.token)?;
     let notices = state.live.subscribe();
     // `ready` once nothing committed from now on can be missed.
     let opening = futures::stream::once(async move {
         state.live.listening().await;
         Ok(Event::default().event("ready").data("{}"))
     });
-    let changes =
-        futures::stream::unfold((notices, admin.scope), |(mut notices, scope)| async move {
+    let changes = futures::stream::unfold(
+        (notices, admin.scope, pass),
+        |(mut notices, scope, pass)| async move {
             loop {
                 let event = match notices.recv().await {
                     Ok(notice) => match event_for(&notice, &scope) {
@@ -38,10 +43,11 @@ pub async fn stream(
                     Err(RecvError::Lagged(_)) => resync(),
                     Err(RecvError::Closed) => return None,
                 };
-                return Some((Ok(event), (notices, scope)));
+                return Some((Ok(event), (notices, scope, pass)));
             }
-        });
-    Sse::new(futures::StreamExt::chain(opening, changes)).keep_alive(KeepAlive::default())
+        },
+    );
+    Ok(Sse::new(futures::StreamExt::chain(opening, changes)).keep_alive(KeepAlive::default()))
 }
 
 /// The event a stream with `scope` sends for `notice`, if any.

@@ -109,6 +109,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         email: None,
         report_interval: None,
         auth_failures_per_minute: 20,
+        limits: query_api::config::Limits::default(),
     };
     configure(&mut config);
     let broker = Arc::new(Mutex::new(Broker::Applies));
@@ -117,22 +118,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         mode: broker.clone(),
         offset: Arc::new(Mutex::new(0)),
     });
-    let state = query_api::AppState {
-        subject_keys: Arc::new(runtime::subject_keys::SubjectKeys::new(pool.clone())),
-        pool: pool.clone(),
-        admin_token: config.admin_token.as_str().into(),
-        sink: sink.clone(),
-        admin_wait: config.admin_wait,
-        live: query_api::live::Feed::default(),
-        mailer: config
-            .email
-            .as_ref()
-            .map(|email| Arc::new(query_api::mail::Mailer::new(email).unwrap())),
-        auth_failures: Arc::new(query_api::auth::AuthFailures::new(
-            0,
-            Duration::from_secs(60),
-        )),
-    };
+    let state = query_api::AppState::new(&config, pool.clone(), sink.clone()).unwrap();
     let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
