@@ -127,6 +127,8 @@ pub fn enrich(
             visitor,
             // Written beside the personal fields when they are sealed.
             pseudonyms: Default::default(),
+            // Only admin events name an acting token.
+            actor: None,
         },
         payload: with_request_id(incoming.payload, event_id),
     };

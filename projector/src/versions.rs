@@ -27,6 +27,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("message_flags", 2),
     ("websites", 1),
     ("api_tokens", 1),
+    ("token_revocations", 1),
     ("contact_identities", 2),
     // 2 as well: what anyone submitted in an erased conversation is erased with it.
     ("contact_observations", 2),

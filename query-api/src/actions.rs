@@ -51,8 +51,10 @@ pub fn event(website_id: &str, subject: &str, payload: Payload) -> Event {
     }
 }
 
-/// Produces `event` and waits up to the configured time for the projector to apply it.
-pub async fn submit(state: &AppState, event: Event) -> Result<Outcome, ApiError> {
+/// Produces `event`, as done by `actor` (the acting token's [`crate::auth::Admin::actor`], or a
+/// job's name), and waits up to the configured time for the projector to apply it.
+pub async fn submit(state: &AppState, actor: &str, mut event: Event) -> Result<Outcome, ApiError> {
+    event.context.actor = Some(actor.to_owned());
     // What the projector would refuse never reaches the topic: the client learns at once.
     event
         .check()

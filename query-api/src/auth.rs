@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::store::tokens;
 
 /// Namespace of token digests.
 const DIGEST_NAMESPACE: Uuid = Uuid::from_u128(0x2b7d_91c4_5e0a_4f3b_8d16_a9e2_c47f_0b58);
@@ -68,68 +70,123 @@ impl Scope {
     }
 }
 
-/// Proof that the request carried a valid admin token, and what it may see.
-#[derive(Debug)]
+/// Proof that the request carried a live admin token, and what it may see and do.
+#[derive(Debug, Clone)]
 pub struct Admin {
     pub scope: Scope,
     /// The digest of the token ([`digest`]): what per-token limits count by.
     pub token: String,
+    /// Who acts, as admin events record it ([`schemas::Context::actor`]): [`BOOTSTRAP`], or
+    /// the created token's digest.
+    pub actor: String,
+    /// Whether it may create tokens.
+    pub may_mint: bool,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The actor name of the bootstrap token (`ADMIN_TOKEN`).
+pub const BOOTSTRAP: &str = "bootstrap";
+
+/// Authenticates once per request: the freshness middleware does it before any other database
+/// work, and the handler's `Admin` is that one.
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized)?;
-        // The peer's address: behind a proxy, the proxy's (the failures of all its clients add
-        // up; docs: README, configuration).
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let now = Instant::now();
-        if let Some(seconds) = client.and_then(|ip| state.auth_failures.blocked(ip, now)) {
-            return Err(ApiError::TooManyFailures(seconds));
+        if let Some(admin) = parts.extensions.get::<Admin>() {
+            return Ok(admin.clone());
         }
-        let failed = || {
-            tracing::warn!(
-                client = client.map(|ip| ip.to_string()).unwrap_or_default(),
-                path = parts.uri.path(),
-                "wrong admin token"
-            );
-            if let Some(ip) = client {
-                state.auth_failures.record(ip, now);
+        let admin = authenticate(parts, state).await?;
+        parts.extensions.insert(admin.clone());
+        Ok(admin)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, ApiError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or(ApiError::Unauthorized)?;
+    // The peer's address: behind a proxy, the proxy's (the failures of all its clients add
+    // up; docs: README, configuration).
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let now = Instant::now();
+    if let Some(seconds) = client.and_then(|ip| state.auth_failures.blocked(ip, now)) {
+        return Err(ApiError::TooManyFailures(seconds));
+    }
+    let failed = || {
+        tracing::warn!(
+            client = client.map(|ip| ip.to_string()).unwrap_or_default(),
+            path = parts.uri.path(),
+            "wrong admin token"
+        );
+        if let Some(ip) = client {
+            state.auth_failures.record(ip, now);
+        }
+        ApiError::Unauthorized
+    };
+    if same_token(token, &state.admin_token) {
+        return Ok(Admin {
+            scope: Scope::All,
+            token: digest(token),
+            actor: BOOTSTRAP.into(),
+            may_mint: true,
+            expires_at: None,
+        });
+    }
+    if !token.starts_with("cq_") {
+        return Err(failed());
+    }
+    // The digest is looked up by equality; it reveals nothing about the token it came from.
+    // An expired or revoked token is as unknown as a wrong one.
+    let token = digest(token);
+    let grant = tokens::grant(&state.pool, &token)
+        .await?
+        .ok_or_else(failed)?;
+    if state.token_uses.due(&token, now) {
+        let (pool, token) = (state.pool.clone(), token.clone());
+        tokio::spawn(async move {
+            if let Err(error) = tokens::record_use(&pool, &token).await {
+                tracing::warn!(%error, "cannot note a token's use");
             }
-            ApiError::Unauthorized
-        };
-        if same_token(token, &state.admin_token) {
-            return Ok(Admin {
-                scope: Scope::All,
-                token: digest(token),
-            });
+        });
+    }
+    Ok(Admin {
+        scope: Scope::Websites(grant.websites),
+        actor: token.clone(),
+        token,
+        may_mint: grant.may_mint,
+        expires_at: grant.expires_at,
+    })
+}
+
+/// When each created token's use was last noted, so that it is written at most once a
+/// [`TokenUses::EVERY`] per token and instance.
+#[derive(Debug, Default)]
+pub struct TokenUses {
+    noted: Mutex<HashMap<String, Instant>>,
+}
+
+impl TokenUses {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    /// Whether a use of `digest` at `now` should be written; if so, it counts as written.
+    fn due(&self, digest: &str, now: Instant) -> bool {
+        let mut noted = self.noted.lock().unwrap_or_else(|e| e.into_inner());
+        match noted.get(digest) {
+            Some(&at) if now.duration_since(at) < Self::EVERY => false,
+            _ => {
+                noted.insert(digest.to_owned(), now);
+                true
+            }
         }
-        if !token.starts_with("cq_") {
-            return Err(failed());
-        }
-        // The digest is looked up by equality; it reveals nothing about the token it came from.
-        let token = digest(token);
-        let websites: Option<Vec<String>> =
-            sqlx::query_scalar("SELECT websites FROM api_tokens WHERE token_digest = $1")
-                .bind(&token)
-                .fetch_optional(&state.pool)
-                .await?;
-        websites
-            .map(|w| Admin {
-                scope: Scope::Websites(w),
-                token,
-            })
-            .ok_or_else(failed)
     }
 }
 

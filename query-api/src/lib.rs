@@ -55,6 +55,8 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Wrong admin tokens per client address (`AUTH_FAILURES_PER_MINUTE`).
     pub auth_failures: Arc<auth::AuthFailures>,
+    /// When each created token's use was last written.
+    pub token_uses: Arc<auth::TokenUses>,
     /// Exports running, per token and in total (`EXPORTS_*`).
     pub exports: Arc<limits::Gate>,
     /// How long an export waits for its client to read on (`EXPORT_STALL_S`).
@@ -89,6 +91,7 @@ impl AppState {
                 config.auth_failures_per_minute,
                 Duration::from_secs(60),
             )),
+            token_uses: Arc::default(),
             exports: limits::Gate::new("exports", limits.exports_per_token, limits.exports_max),
             export_stall: limits.export_stall,
             streams: limits::Gate::new("streams", limits.streams_per_token, limits.streams_max),

@@ -77,7 +77,7 @@ pub async fn run_once(
             &EVENT_NAMESPACE,
             format!("{website}\u{0}{}", before.to_rfc3339()).as_bytes(),
         );
-        if let Outcome::Pending(id) = actions::submit(state, event).await? {
+        if let Outcome::Pending(id) = actions::submit(state, "retention", event).await? {
             tracing::info!(%id, website, "retention event not applied yet");
         }
     }

@@ -80,11 +80,25 @@ async fn a_token_cannot_act_on_another_website_or_mint_wider_tokens() {
         act(
             reqwest::Method::POST,
             "/v1/tokens",
-            json!({"websites": ["b"]})
+            json!({"websites": ["a"]})
         )
         .await,
-        400
+        403,
+        "a token not granted the right to mint"
     );
+    let (status, minter) = app
+        .post("/v1/tokens", json!({"websites": ["a"], "may_mint": true}))
+        .await;
+    assert_eq!(status, 201, "{minter}");
+    let (status, wider) = app
+        .call(
+            reqwest::Method::POST,
+            "/v1/tokens",
+            minter["token"].as_str().unwrap(),
+            Some(json!({"websites": ["b"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{wider}");
     assert_eq!(
         act(reqwest::Method::POST, "/v1/websites", json!({"name": "x"})).await,
         403
@@ -104,6 +118,29 @@ async fn an_unknown_or_malformed_token_is_401() {
             "{token:?}"
         );
     }
+}
+
+/// A request without a valid token causes no database work but its token's check: with the
+/// projector's position locked (as a stuck transaction would), it is still refused at once.
+#[tokio::test]
+async fn the_token_is_checked_before_any_other_database_work() {
+    let app = spawn_app().await;
+    let mut lock = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE projector_offsets IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    for token in [None, Some("nonsense")] {
+        // A hang here (the position read waiting for the lock) fails the test, not the suite.
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            app.fetch("/v1/stats", token),
+        )
+        .await
+        .expect("an unauthenticated request waited for the database");
+        assert_eq!(answer.status(), 401, "{token:?}");
+    }
+    lock.rollback().await.unwrap();
 }
 
 /// Guessing costs time: past `AUTH_FAILURES_PER_MINUTE` wrong tokens, the address is answered

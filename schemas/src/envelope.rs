@@ -181,6 +181,10 @@ pub struct Context {
     /// after they are erased; see [`Pseudonyms`].
     #[serde(default, skip_serializing_if = "Pseudonyms::is_empty")]
     pub pseudonyms: Pseudonyms,
+    /// On an admin event, the token that acted: `bootstrap` for the configuration's token, else
+    /// the created token's digest. Set by query-api only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// Pseudonymous ids of what an event's sealed personal fields name: the contact keys of a

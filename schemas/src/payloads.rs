@@ -115,6 +115,7 @@ catalogue! {
     ContactErased => "contact.erased", ContactErased, 1, Admin;
     WebsiteCreated => "website.created", WebsiteCreated, 1, Admin;
     TokenCreated => "token.created", TokenCreated, 1, Admin;
+    TokenRevoked => "token.revoked", TokenRevoked, 1, Admin;
     WebsitePrivacyChanged => "website.privacy_changed", WebsitePrivacy, 1, Admin;
     RetentionApplied => "retention.applied", RetentionApplied, 1, Admin;
     WebsiteReportsChanged => "website.reports_changed", WebsiteReports, 1, Admin;
@@ -710,6 +711,12 @@ pub struct TokenCreated {
     pub websites: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// When the token stops working; never when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether the token may create tokens (for its own websites, never beyond its expiry).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_mint: bool,
 }
 
 impl Validate for TokenCreated {
@@ -723,6 +730,20 @@ impl Validate for TokenCreated {
             required(&format!("payload.websites[{i}]"), website, limits::ID_CHARS)?;
         }
         Ok(())
+    }
+}
+
+/// An admin revoked an API token: it stops working once this is applied, whatever order the
+/// token's creation and revocation are read in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenRevoked {
+    /// The revoked token's digest.
+    pub token_digest: String,
+}
+
+impl Validate for TokenRevoked {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.token_digest", &self.token_digest, limits::ID_CHARS)
     }
 }
 

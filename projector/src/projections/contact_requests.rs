@@ -66,6 +66,8 @@ pub struct StatusChange {
     pub expected_status: RequestStatus,
     pub notes: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// The token that made it ([`schemas::Context::actor`]).
+    pub actor: Option<String>,
 }
 
 impl StatusChange {
@@ -81,6 +83,7 @@ impl StatusChange {
             expected_status: c.expected_status,
             notes: c.notes.clone(),
             occurred_at: event.occurred_at,
+            actor: event.context.actor.clone(),
         })
     }
 }
@@ -164,6 +167,7 @@ mod tests {
             expected_status: expected,
             notes: Some(format!("at {seconds}")),
             occurred_at: at(seconds),
+            actor: None,
         }
     }
 

@@ -43,6 +43,10 @@ pub struct TokenRow {
     pub token_digest: String,
     pub websites: Vec<String>,
     pub name: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub may_mint: bool,
+    /// The token that created it ([`schemas::Context::actor`]).
+    pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub event_id: Uuid,
 }
@@ -56,10 +60,21 @@ impl TokenRow {
             token_digest: t.token_digest.clone(),
             websites: t.websites.clone(),
             name: t.name.clone(),
+            expires_at: t.expires_at,
+            may_mint: t.may_mint,
+            created_by: event.context.actor.clone(),
             created_at: event.occurred_at,
             event_id: event.event_id,
         })
     }
+}
+
+/// A token's revocation: `(token_digest, revoked_at, event_id)`.
+pub fn token_revocation(event: &Event) -> Option<(String, DateTime<Utc>, Uuid)> {
+    let Payload::TokenRevoked(t) = &event.payload else {
+        return None;
+    };
+    Some((t.token_digest.clone(), event.occurred_at, event.event_id))
 }
 
 /// A website's privacy settings as of one change.

@@ -69,8 +69,8 @@ pub async fn insert_changes(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO contact_request_changes (event_id, website_id, request_id, status, expected_status, notes, occurred_at)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+        "INSERT INTO contact_request_changes (event_id, website_id, request_id, status, expected_status, notes, occurred_at, actor)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
          ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(changes.iter().map(|c| c.event_id).collect::<Vec<_>>())
@@ -80,6 +80,7 @@ pub async fn insert_changes(
     .bind(changes.iter().map(|c| status_name(c.expected_status)).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.notes.as_deref()).collect::<Vec<_>>())
     .bind(changes.iter().map(|c| c.occurred_at).collect::<Vec<_>>())
+    .bind(changes.iter().map(|c| c.actor.as_deref()).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())
@@ -142,6 +143,8 @@ pub async fn refold(
                     expected_status: parse_status(&expected)?,
                     notes,
                     occurred_at,
+                    // The fold does not depend on who acted.
+                    actor: None,
                 })
             })
             .collect();

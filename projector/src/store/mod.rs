@@ -297,6 +297,7 @@ async fn apply_in(
         .collect();
     websites::upsert(&mut *conn, &changes.websites).await?;
     websites::upsert_tokens(&mut *conn, &changes.tokens).await?;
+    websites::insert_token_revocations(&mut *conn, &changes.token_revocations).await?;
     websites::upsert_privacy(&mut *conn, &changes.privacy).await?;
     websites::upsert_reports(&mut *conn, &changes.reports).await?;
     websites::upsert_time_zones(&mut *conn, &changes.time_zones).await?;

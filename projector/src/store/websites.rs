@@ -1,6 +1,8 @@
 //! Upserts websites; the earliest `(created_at, event_id)` wins, so any order converges.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::projections::WebsiteRow;
 use crate::projections::websites::{PrivacyRow, ReportsRow, TimeZoneRow, TokenRow};
@@ -114,18 +116,46 @@ pub async fn upsert_time_zones(
 pub async fn upsert_tokens(conn: &mut PgConnection, rows: &[TokenRow]) -> Result<(), sqlx::Error> {
     for t in rows {
         sqlx::query(
-            "INSERT INTO api_tokens AS t (token_digest, websites, name, created_at, event_id)
-             VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO api_tokens AS t (token_digest, websites, name, expires_at, may_mint,
+                                          created_by, created_at, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (token_digest) DO UPDATE SET
                 websites = EXCLUDED.websites, name = EXCLUDED.name,
+                expires_at = EXCLUDED.expires_at, may_mint = EXCLUDED.may_mint,
+                created_by = EXCLUDED.created_by,
                 created_at = EXCLUDED.created_at, event_id = EXCLUDED.event_id
              WHERE (EXCLUDED.created_at, EXCLUDED.event_id) < (t.created_at, t.event_id)",
         )
         .bind(&t.token_digest)
         .bind(&t.websites)
         .bind(&t.name)
+        .bind(t.expires_at)
+        .bind(t.may_mint)
+        .bind(&t.created_by)
         .bind(t.created_at)
         .bind(t.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Revocations, `(token_digest, revoked_at, event_id)`: the earliest of a token's stands.
+pub async fn insert_token_revocations(
+    conn: &mut PgConnection,
+    rows: &[(String, DateTime<Utc>, Uuid)],
+) -> Result<(), sqlx::Error> {
+    for (digest, revoked_at, event_id) in rows {
+        sqlx::query(
+            "INSERT INTO token_revocations AS r (token_digest, revoked_at, event_id)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (token_digest) DO UPDATE SET
+                revoked_at = EXCLUDED.revoked_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.revoked_at, EXCLUDED.event_id) < (r.revoked_at, r.event_id)",
+        )
+        .bind(digest)
+        .bind(revoked_at)
+        .bind(event_id)
         .execute(&mut *conn)
         .await?;
     }

@@ -201,16 +201,14 @@ pub struct Edit {
 /// Produces an action about `contact` and answers with the contact as it is afterwards.
 async fn act(
     state: &AppState,
+    admin: &Admin,
     contact: &ContactRow,
     payload: Payload,
 ) -> Result<Response, ApiError> {
     payload.validate().map_err(bad_request)?;
     let subject = format!("contact:{}", contact.contact_id);
-    let outcome = actions::submit(
-        state,
-        actions::event(&contact.website_id, &subject, payload),
-    )
-    .await?;
+    let event = actions::event(&contact.website_id, &subject, payload);
+    let outcome = actions::submit(state, &admin.actor, event).await?;
     let now = store::find(
         &state.pool,
         Some(std::slice::from_ref(&contact.website_id)),
@@ -256,7 +254,7 @@ pub async fn update(
         notes: edit.notes,
         lead_status,
     });
-    act(&state, &contact, payload).await
+    act(&state, &admin, &contact, payload).await
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -294,7 +292,7 @@ pub async fn merge(
         surviving_contact_id: survivor.contact_id.clone(),
         merged_contact_ids: merged,
     });
-    act(&state, &survivor, payload).await
+    act(&state, &admin, &survivor, payload).await
 }
 
 pub async fn erase(
@@ -307,5 +305,5 @@ pub async fn erase(
     let payload = Payload::ContactErased(ContactErased {
         contact_id: contact.contact_id.clone(),
     });
-    act(&state, &contact, payload).await
+    act(&state, &admin, &contact, payload).await
 }

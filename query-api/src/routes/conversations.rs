@@ -206,10 +206,11 @@ pub async fn detail(
 /// Closes a conversation (`conversation.closed`, reason `admin`); answers with it.
 pub async fn close_conversation(
     state: &AppState,
-    scope: &Scope,
+    admin: &Admin,
     website_id: Option<&str>,
     id: &str,
 ) -> Result<Response, ApiError> {
+    let scope = &admin.scope;
     let conversation = find_one(state, scope, website_id, id).await?;
     let event = actions::event(
         &conversation.website_id,
@@ -218,7 +219,7 @@ pub async fn close_conversation(
             reason: CloseReason::Admin,
         }),
     );
-    let outcome = actions::submit(state, event).await?;
+    let outcome = actions::submit(state, &admin.actor, event).await?;
     let now = find_one(state, scope, Some(&conversation.website_id), id).await?;
     Ok(answer(outcome, json!({ "conversation": now }), false))
 }
@@ -229,7 +230,7 @@ pub async fn close(
     Path(id): Path<String>,
     Params(params): Params<ActionParams>,
 ) -> Result<Response, ApiError> {
-    close_conversation(&state, &admin.scope, params.website_id.as_deref(), &id).await
+    close_conversation(&state, &admin, params.website_id.as_deref(), &id).await
 }
 
 /// The query of an action on one conversation or message: which website it is on, when the
@@ -243,12 +244,12 @@ pub struct ActionParams {
 /// Flags a message for a human, or marks that a human replied; answers with the message.
 pub async fn mark_message(
     state: &AppState,
-    scope: &Scope,
+    admin: &Admin,
     website_id: Option<&str>,
     id: &str,
     replied: bool,
 ) -> Result<Response, ApiError> {
-    let websites = scope.narrow(website_id)?;
+    let websites = admin.scope.narrow(website_id)?;
     let (website, conversation, message) =
         store::find_message(&state.pool, websites.as_deref(), id)
             .await?
@@ -264,7 +265,8 @@ pub async fn mark_message(
     } else {
         Payload::MessageFlaggedForHuman(target)
     };
-    let outcome = actions::submit(state, actions::event(&website, &conversation, payload)).await?;
+    let event = actions::event(&website, &conversation, payload);
+    let outcome = actions::submit(state, &admin.actor, event).await?;
     let now = store::find_message(&state.pool, Some(&[website]), &message.id.to_string())
         .await?
         .map(|(_, _, m)| m);
@@ -277,14 +279,7 @@ pub async fn flag(
     Path(id): Path<String>,
     Params(params): Params<ActionParams>,
 ) -> Result<Response, ApiError> {
-    mark_message(
-        &state,
-        &admin.scope,
-        params.website_id.as_deref(),
-        &id,
-        false,
-    )
-    .await
+    mark_message(&state, &admin, params.website_id.as_deref(), &id, false).await
 }
 
 pub async fn replied(
@@ -293,12 +288,5 @@ pub async fn replied(
     Path(id): Path<String>,
     Params(params): Params<ActionParams>,
 ) -> Result<Response, ApiError> {
-    mark_message(
-        &state,
-        &admin.scope,
-        params.website_id.as_deref(),
-        &id,
-        true,
-    )
-    .await
+    mark_message(&state, &admin, params.website_id.as_deref(), &id, true).await
 }

@@ -173,7 +173,7 @@ async fn admin_close(
     Params(params): Params<WebsiteParams>,
 ) -> Result<Response, ApiError> {
     let response =
-        conversations::close_conversation(&state, &admin.scope, params.website_id.as_deref(), &id)
+        conversations::close_conversation(&state, &admin, params.website_id.as_deref(), &id)
             .await?;
     Ok(with_success(response).await)
 }
@@ -299,14 +299,8 @@ async fn contact_request_status(
         expected_status: None,
         notes: body.notes,
     };
-    let (outcome, request) = requests::move_request(
-        &state,
-        &admin.scope,
-        params.website_id.as_deref(),
-        &id,
-        body,
-    )
-    .await?;
+    let (outcome, request) =
+        requests::move_request(&state, &admin, params.website_id.as_deref(), &id, body).await?;
     let status = match outcome {
         crate::actions::Outcome::Applied(_) => axum::http::StatusCode::OK,
         crate::actions::Outcome::Pending(_) => axum::http::StatusCode::ACCEPTED,

@@ -13,10 +13,11 @@ mod requests;
 pub(crate) mod stats;
 mod stream;
 mod subjects;
+mod tokens;
 mod websites;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::actions::Outcome;
+use crate::auth::Admin;
 use crate::error::ApiError;
 
 pub fn router(state: AppState) -> Router {
@@ -44,7 +46,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/websites/{id}/time_zone",
             get(websites::time_zone).put(websites::set_time_zone),
         )
-        .route("/v1/tokens", post(websites::create_token))
+        .route("/v1/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/v1/tokens/{id}",
+            get(tokens::detail).delete(tokens::revoke),
+        )
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/{id}", get(conversations::detail))
         .route("/v1/conversations/{id}/close", post(conversations::close))
@@ -93,11 +99,18 @@ pub fn router(state: AppState) -> Router {
 /// Every read, the legacy ones and the exports included, says how fresh it is in `X-As-Of`:
 /// when the projector last committed. Read before the handler runs, so the data is at least
 /// that fresh, and handed to the handler (as its `AsOf`), so it is read once per request.
+///
+/// Every route under it is an admin route: the token is checked first, so that a request
+/// without a live token causes no other database work, and handed on as the handler's `Admin`.
 async fn freshness_header(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if let Err(refused) = Admin::from_request_parts(&mut parts, &state).await {
+        return refused.into_response();
+    }
+    let mut request = Request::from_parts(parts, body);
     if request.method() != Method::GET {
         return next.run(request).await;
     }
-    let mut request = request;
     let as_of = crate::freshness::as_of(&state.pool).await.ok();
     if let Some(as_of) = &as_of {
         request.extensions_mut().insert(as_of.clone());

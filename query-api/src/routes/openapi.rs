@@ -9,7 +9,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use super::{
-    contacts, conversations, exports, legacy, reports, requests, stats, subjects, websites,
+    contacts, conversations, exports, legacy, reports, requests, stats, subjects, tokens, websites,
 };
 use crate::store;
 use crate::store::populations::Population;
@@ -61,6 +61,7 @@ fn operations() -> Vec<Op> {
     use store::contacts::{ContactRow, HistoryRow};
     use store::conversations::{ConversationRow, MessageRow};
     use store::requests::{ChangeRow, RequestRow};
+    use store::tokens::TokenRow;
     use store::websites::WebsiteRow;
     let action = "the new state with `event_id` once the projector applied it (200/201); 202 `{event_id, status: accepted}` when it has not yet within ADMIN_WAIT_MS; 503 with Retry-After when the broker did not acknowledge";
     vec![
@@ -394,16 +395,43 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
-            body: Some(root::<websites::NewToken>),
+            body: Some(root::<tokens::NewToken>),
             response: (
-                "201 `{token, websites, name}`: the token is shown once",
+                "201 `{token, id, websites, name, expires_at, may_mint}`: the token is shown once; 403 when this token may not create tokens",
                 None,
             ),
             ..op(
                 "post",
                 "/v1/tokens",
-                "websites",
+                "tokens",
                 "Create a token limited to some websites (token.created)",
+            )
+        },
+        Op {
+            response: ("`{tokens}`", Some(("tokens[]", schema::<TokenRow>))),
+            ..op(
+                "get",
+                "/v1/tokens",
+                "tokens",
+                "The tokens whose websites this token sees, revoked and expired ones included; never the tokens themselves",
+            )
+        },
+        Op {
+            response: ("`{token}`", Some(("token", schema::<TokenRow>))),
+            ..op(
+                "get",
+                "/v1/tokens/{id}",
+                "tokens",
+                "One token, by id (its digest)",
+            )
+        },
+        Op {
+            response: (action, Some(("token", schema::<TokenRow>))),
+            ..op(
+                "delete",
+                "/v1/tokens/{id}",
+                "tokens",
+                "Revoke a token (token.revoked): refused everywhere once applied. A token that may not create tokens may revoke only itself",
             )
         },
         Op {

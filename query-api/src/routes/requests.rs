@@ -125,12 +125,13 @@ pub struct StatusBody {
 /// with the reason, so two admins cannot silently overwrite each other.
 pub async fn move_request(
     state: &AppState,
-    scope: &Scope,
+    admin: &Admin,
     website_id: Option<&str>,
     id: &str,
     body: StatusBody,
 ) -> Result<(Outcome, RequestRow), ApiError> {
     let to = status(&body.status)?;
+    let scope = &admin.scope;
     let request = find_one(state, scope, website_id, id).await?;
     let current = status(&request.status)?;
     let expected = match body.expected_status.as_deref() {
@@ -159,7 +160,7 @@ pub async fn move_request(
     });
     payload.validate().map_err(bad_request)?;
     let event = actions::event(&request.website_id, &request.conversation_id, payload);
-    let outcome = actions::submit(state, event).await?;
+    let outcome = actions::submit(state, &admin.actor, event).await?;
     if let Outcome::Applied(event_id) = outcome
         && let Some(change) = store::change(&state.pool, event_id).await?
         && change.outcome.as_deref() == Some("rejected")
@@ -182,13 +183,7 @@ pub async fn change_status(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let body: StatusBody = read_json(&body)?;
-    let (outcome, request) = move_request(
-        &state,
-        &admin.scope,
-        params.website_id.as_deref(),
-        &id,
-        body,
-    )
-    .await?;
+    let (outcome, request) =
+        move_request(&state, &admin, params.website_id.as_deref(), &id, body).await?;
     Ok(answer(outcome, json!({ "request": request }), false))
 }

@@ -175,8 +175,12 @@ pub async fn erase(
     for (website_id, subject, payload) in payloads {
         payload.validate().map_err(super::bad_request)?;
         let kind = payload.event_type().name();
-        let outcome =
-            actions::submit(&state, actions::event(&website_id, &subject, payload)).await?;
+        let outcome = actions::submit(
+            &state,
+            &admin.actor,
+            actions::event(&website_id, &subject, payload),
+        )
+        .await?;
         erased.push(json!({
             "website_id": website_id,
             "subject": subject,

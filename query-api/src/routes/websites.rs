@@ -1,5 +1,5 @@
 //! `GET|POST /v1/websites`, `GET|PUT /v1/websites/{id}/privacy`,
-//! `GET|PUT /v1/websites/{id}/reports` and `POST /v1/tokens`.
+//! `GET|PUT /v1/websites/{id}/reports` and `GET|PUT /v1/websites/{id}/time_zone`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,8 +7,8 @@ use axum::response::Response;
 use schemas::Payload;
 use schemas::payloads::{
     DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE,
-    DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_REPORT_RECIPIENTS, TokenCreated,
-    WebsiteCreated, WebsitePrivacy, WebsiteReports, WebsiteTimeZone,
+    DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_REPORT_RECIPIENTS, WebsiteCreated,
+    WebsitePrivacy, WebsiteReports, WebsiteTimeZone,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use super::params::checked_zone;
 use super::{answer, bad_request, read_json};
 use crate::AppState;
 use crate::actions::{self, Outcome};
-use crate::auth::{self, Admin, Scope};
+use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::websites as store;
@@ -84,7 +84,7 @@ pub async fn create(
     let payload = Payload::WebsiteCreated(payload);
     payload.validate().map_err(bad_request)?;
     let event = actions::event(&website_id, &website_id, payload);
-    let outcome = actions::submit(&state, event).await?;
+    let outcome = actions::submit(&state, &admin.actor, event).await?;
     let website = match outcome {
         Outcome::Applied(_) => store::find(&state.pool, &website_id).await?,
         Outcome::Pending(_) => None,
@@ -158,8 +158,12 @@ pub async fn set_privacy(
         contact_review_months: settings.contact_review_months,
     });
     payload.validate().map_err(bad_request)?;
-    let outcome =
-        actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
+    let outcome = actions::submit(
+        &state,
+        &admin.actor,
+        actions::event(&website_id, &website_id, payload),
+    )
+    .await?;
     Ok(answer(
         outcome,
         json!({
@@ -240,8 +244,12 @@ pub async fn set_reports(
     if let Some(zone) = zone {
         checked_zone(&state.pool, "time_zone", &zone).await?;
     }
-    let outcome =
-        actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
+    let outcome = actions::submit(
+        &state,
+        &admin.actor,
+        actions::event(&website_id, &website_id, payload),
+    )
+    .await?;
     Ok(answer(outcome, answer_body, false))
 }
 
@@ -284,54 +292,16 @@ pub async fn set_time_zone(
     });
     payload.validate().map_err(bad_request)?;
     checked_zone(&state.pool, "time_zone", &setting.time_zone).await?;
-    let outcome =
-        actions::submit(&state, actions::event(&website_id, &website_id, payload)).await?;
+    let outcome = actions::submit(
+        &state,
+        &admin.actor,
+        actions::event(&website_id, &website_id, payload),
+    )
+    .await?;
     Ok(answer(
         outcome,
         json!({ "website_id": website_id, "time_zone": setting.time_zone }),
         false,
-    ))
-}
-
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewToken {
-    #[schemars(
-        length(min = 1),
-        inner(length(min = 1, max = 256), regex(pattern = r"\S"))
-    )]
-    websites: Vec<String>,
-    #[schemars(length(max = 256))]
-    name: Option<String>,
-}
-
-pub async fn create_token(
-    admin: Admin,
-    State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let new: NewToken = read_json(&body)?;
-    // A token can hand out no more than it sees itself.
-    if let Some(outside) = new.websites.iter().find(|w| !admin.scope.allows(w)) {
-        return Err(ApiError::BadRequest(format!(
-            "websites: {outside} is not a website this token sees"
-        )));
-    }
-    let token = auth::new_token();
-    let payload = Payload::TokenCreated(TokenCreated {
-        token_digest: auth::digest(&token),
-        websites: new.websites.clone(),
-        name: new.name.clone(),
-    });
-    payload.validate().map_err(bad_request)?;
-    let subject = format!("token:{}", auth::digest(&token));
-    let website = new.websites.first().cloned().unwrap_or_default();
-    let outcome = actions::submit(&state, actions::event(&website, &subject, payload)).await?;
-    // The token is shown once, here; only its digest is kept.
-    Ok(answer(
-        outcome,
-        json!({ "token": token, "websites": new.websites, "name": new.name }),
-        true,
     ))
 }
 

@@ -7,6 +7,7 @@ pub mod populations;
 pub mod requests;
 pub mod stats;
 pub mod subjects;
+pub mod tokens;
 pub mod websites;
 
 /// A list's total. Counting every match of a filter reads every matching row (190 ms for all

@@ -103,6 +103,8 @@ pub struct ChangeRow {
     pub occurred_at: DateTime<Utc>,
     pub outcome: Option<String>,
     pub reason: Option<String>,
+    /// The token that made the change: `bootstrap`, or a token's id (`GET /v1/tokens`).
+    pub actor: Option<String>,
 }
 
 pub async fn changes(
@@ -111,7 +113,7 @@ pub async fn changes(
     request_id: &str,
 ) -> Result<Vec<ChangeRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT event_id, status, expected_status, notes, occurred_at, outcome, reason
+        "SELECT event_id, status, expected_status, notes, occurred_at, outcome, reason, actor
          FROM contact_request_changes WHERE website_id = $1 AND request_id = $2
          ORDER BY occurred_at, event_id",
     )
@@ -123,7 +125,7 @@ pub async fn changes(
 
 pub async fn change(pool: &PgPool, event_id: Uuid) -> Result<Option<ChangeRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT event_id, status, expected_status, notes, occurred_at, outcome, reason
+        "SELECT event_id, status, expected_status, notes, occurred_at, outcome, reason, actor
          FROM contact_request_changes WHERE event_id = $1",
     )
     .bind(event_id)

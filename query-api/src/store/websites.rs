@@ -1,4 +1,4 @@
-//! Websites and tokens.
+//! Websites.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

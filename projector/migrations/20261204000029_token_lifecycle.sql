@@ -1,0 +1,30 @@
+-- Tokens end: an expiry and the right to mint tokens come with `token.created`, revocations
+-- with `token.revoked`. A revocation is kept apart from the creation it names, so that the two
+-- fold to the same state in whichever order they are read. A projection added after history
+-- existed; tokens created before it never expire and may not mint.
+ALTER TABLE api_tokens
+    ADD COLUMN expires_at timestamptz,
+    ADD COLUMN may_mint   boolean NOT NULL DEFAULT false,
+    -- Who created it (`context.actor` of its event): `bootstrap` or a token's digest.
+    ADD COLUMN created_by text;
+
+CREATE TABLE token_revocations (
+    token_digest  text        PRIMARY KEY,
+    revoked_at    timestamptz NOT NULL,
+    event_id      uuid        NOT NULL
+);
+
+-- When each token was last used, as query-api saw it (at most once a minute per token per
+-- instance). Not a read model: use is not an event, and a rebuild must not forget it, so it
+-- lives in the `colloquy` schema every version shares, created under the lock every process
+-- takes to create there.
+SELECT pg_advisory_xact_lock(7420516);
+CREATE SCHEMA IF NOT EXISTS colloquy;
+CREATE TABLE IF NOT EXISTS colloquy.token_uses (
+    token_digest  text        PRIMARY KEY,
+    last_used_at  timestamptz NOT NULL
+);
+
+-- Who moved each contact request (`context.actor` of the change), shown in its history.
+-- Changes made before actors were recorded show none.
+ALTER TABLE contact_request_changes ADD COLUMN actor text;
