@@ -28,3 +28,15 @@ CREATE TABLE IF NOT EXISTS colloquy.token_uses (
 -- Who moved each contact request (`context.actor` of the change), shown in its history.
 -- Changes made before actors were recorded show none.
 ALTER TABLE contact_request_changes ADD COLUMN actor text;
+
+-- From which offset of each partition admin records must carry a proof of origin
+-- (`runtime::proof`): the partition's end when a projector that checks proofs first started, so
+-- that admin events written before proofs existed still replay, and every record written after
+-- must prove it came from query-api or the operator's tools. A partition without a row (a new
+-- topic, or one grown since) requires proofs from its start. Shared by every read-model version.
+CREATE TABLE IF NOT EXISTS colloquy.admin_proofs_from (
+    topic        text    NOT NULL,
+    partition    integer NOT NULL,
+    from_offset  bigint  NOT NULL,
+    PRIMARY KEY (topic, partition)
+);

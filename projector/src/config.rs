@@ -7,6 +7,7 @@ use std::time::Duration;
 use runtime::config::{ConfigError, Source};
 use runtime::kafka::KafkaConfig;
 use runtime::postgres::PostgresConfig;
+use runtime::proof::AdminKeys;
 
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
@@ -40,11 +41,15 @@ pub struct ProjectorConfig {
     pub lease_ttl: Duration,
     /// `PROJECTOR_ADDR`: health endpoints.
     pub addr: SocketAddr,
+    /// `ADMIN_EVENT_KEYS`: the keys admin records must be signed with ([`crate::proofs`]).
+    pub admin_event_keys: AdminKeys,
 }
 
 impl ProjectorConfig {
     pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
+        let addr = env.parse_or("PROJECTOR_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)))?;
         Ok(Self {
+            admin_event_keys: AdminKeys::from_source(env, addr.ip())?,
             postgres: PostgresConfig::from_source(env, 4)?,
             kafka: KafkaConfig::from_source(env)?,
             topic: env.string_or("KAFKA_TOPIC", "chat-events"),
@@ -63,7 +68,7 @@ impl ProjectorConfig {
                 )?
                 .get(),
             ),
-            addr: env.parse_or("PROJECTOR_ADDR", SocketAddr::from(([127, 0, 0, 1], 8082)))?,
+            addr,
         })
     }
 
@@ -82,6 +87,7 @@ impl ProjectorConfig {
             workers: 2,
             lease_ttl: Duration::from_secs(10),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_event_keys: AdminKeys::dev(),
         }
     }
 }

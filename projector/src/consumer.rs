@@ -18,6 +18,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::kafka::{EventSink, KafkaSink, ProducerConfig, Record};
+use schemas::topics::PROOF_HEADER;
 use schemas::topics::dead_letter_headers as dlq;
 use schemas::{Event, FieldError};
 use sqlx::PgPool;
@@ -29,6 +30,7 @@ use crate::config::ProjectorConfig;
 use crate::leases::{self, Held, Instance, Member};
 use crate::metrics::ProjectorMetrics;
 use crate::opening;
+use crate::proofs::Proofs;
 use crate::store::{self, Applied};
 use crate::versions;
 
@@ -110,6 +112,10 @@ pub async fn run(
         )
         .context("cannot create the dead-letter producer")?,
     );
+    let proofs = tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        p = retry("note where admin proofs start", || load_proofs(config, &meta)) => Arc::new(p),
+    };
     // Join before the workers share out the partitions, so that they count this process.
     let instance = Instance::new(config.workers);
     tokio::select! {
@@ -128,7 +134,10 @@ pub async fn run(
             instance.worker(worker),
             live.clone(),
             meta.clone(),
-            dead_letters.clone(),
+            Refusing {
+                dead_letters: dead_letters.clone(),
+                proofs: proofs.clone(),
+            },
             health.clone(),
             stopped.clone(),
         ));
@@ -189,7 +198,7 @@ async fn work(
     member: Member,
     live: Arc<RwLock<Live>>,
     meta: PgPool,
-    dead_letters: Arc<KafkaSink>,
+    refusing: Refusing,
     health: Arc<Health>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -253,7 +262,7 @@ async fn work(
         let mut attempt = 0u32;
         loop {
             let committed = async {
-                let prepared = prepare(&batch, &meta)
+                let prepared = prepare(&batch, &meta, &refusing.proofs)
                     .await
                     .context("cannot read the keys of sealed records")?;
                 let fence = (member, &held);
@@ -261,7 +270,7 @@ async fn work(
                     config,
                     &applying.pool,
                     fence,
-                    &dead_letters,
+                    &refusing.dead_letters,
                     &batch,
                     &prepared,
                 )
@@ -380,6 +389,28 @@ async fn follow_rebuild(
     }
 }
 
+/// What a worker refuses records by, and where it puts them.
+#[derive(Clone)]
+struct Refusing {
+    dead_letters: Arc<KafkaSink>,
+    proofs: Arc<Proofs>,
+}
+
+/// Where admin records must carry proofs ([`Proofs::load`]), noted at each partition's end now
+/// for the partitions that have no note yet.
+pub async fn load_proofs(config: &ProjectorConfig, meta: &PgPool) -> anyhow::Result<Proofs> {
+    let consumer = consumer(config, "colloquy-projector")?;
+    let mut ends = Vec::new();
+    for p in partitions(config, &consumer)? {
+        let (_, high) = consumer
+            .fetch_watermarks(&config.topic, p, Duration::from_secs(5))
+            .context("cannot read the partitions' ends")?;
+        ends.push((p, high));
+    }
+    let keys = config.admin_event_keys.clone();
+    Ok(Proofs::load(meta, keys, &config.topic, &ends).await?)
+}
+
 /// The topic's partitions.
 pub fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow::Result<Vec<i32>> {
     let metadata = consumer
@@ -463,18 +494,28 @@ pub struct Poison {
     pub reason: String,
 }
 
-/// Decodes a batch, opening sealed records with their keys ([`opening`]). An error reading
-/// the keys decodes nothing: the batch is retried.
-pub async fn prepare(batch: &[OwnedMessage], keys: &PgPool) -> Result<Prepared, sqlx::Error> {
+/// Decodes a batch, opening sealed records with their keys ([`opening`]) and checking the
+/// proofs of admin records ([`Proofs`]). An error reading the keys decodes nothing: the batch is
+/// retried.
+pub async fn prepare(
+    batch: &[OwnedMessage],
+    keys: &PgPool,
+    proofs: &Proofs,
+) -> Result<Prepared, sqlx::Error> {
     let events = opening::open(batch.iter().map(payload), keys).await?;
-    Ok(sort(batch, events))
+    Ok(sort(batch, events, proofs))
 }
 
 /// Decodes a batch with the given key secrets.
-pub fn decode(batch: &[OwnedMessage], secrets: &HashMap<Uuid, [u8; 32]>) -> Prepared {
+pub fn decode(
+    batch: &[OwnedMessage],
+    secrets: &HashMap<Uuid, [u8; 32]>,
+    proofs: &Proofs,
+) -> Prepared {
     sort(
         batch,
         opening::open_with(batch.iter().map(payload), secrets),
+        proofs,
     )
 }
 
@@ -482,22 +523,34 @@ fn payload(m: &OwnedMessage) -> &[u8] {
     m.payload().unwrap_or_default()
 }
 
-/// Splits a decoded batch into events and poison, and finds where each partition goes on.
-fn sort(batch: &[OwnedMessage], events: Vec<Result<Event, FieldError>>) -> Prepared {
+/// Splits a decoded batch into events and poison (what did not decode, and admin records
+/// without a valid proof), and finds where each partition goes on.
+fn sort(
+    batch: &[OwnedMessage],
+    events: Vec<Result<Event, FieldError>>,
+    proofs: &Proofs,
+) -> Prepared {
     let mut prepared = Prepared::default();
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     for (m, event) in batch.iter().zip(events) {
         let entry = next.entry(m.partition()).or_insert(0);
         *entry = (*entry).max(m.offset() + 1);
-        match event {
+        let proven =
+            event
+                .map_err(|e| e.to_string())
+                .and_then(|event| match proofs.check(m, &event) {
+                    Ok(()) => Ok(event),
+                    Err(unproven) => Err(unproven.to_string()),
+                });
+        match proven {
             Ok(event) => prepared.events.push(Applied {
                 partition: m.partition(),
                 offset: m.offset(),
                 event,
             }),
-            Err(error) => prepared.poison.push(Poison {
+            Err(reason) => prepared.poison.push(Poison {
                 message: m.clone(),
-                reason: error.to_string(),
+                reason,
             }),
         }
     }
@@ -612,6 +665,10 @@ fn dead_letter_record(source_topic: &str, m: &OwnedMessage, reason: &str) -> Rec
         (dlq::SOURCE_PARTITION, m.partition().to_string()),
         (dlq::SOURCE_OFFSET, m.offset().to_string()),
     ];
+    // A replay checks an admin record's proof as the projector did.
+    if let Some(proof) = crate::proofs::proof_of(m) {
+        record.headers.push((PROOF_HEADER, proof.to_owned()));
+    }
     record
 }
 
@@ -644,6 +701,7 @@ fn backoff(attempt: u32) -> Duration {
 mod tests {
     use super::*;
     use rdkafka::Timestamp;
+    use runtime::proof::AdminKeys;
 
     fn record(partition: i32, offset: i64, payload: &[u8]) -> OwnedMessage {
         OwnedMessage::new(
@@ -661,14 +719,18 @@ mod tests {
     fn the_next_offset_of_each_partition_is_one_past_its_last_record() {
         let batch = [record(0, 5, b"x"), record(1, 9, b"x"), record(0, 6, b"x")];
         assert_eq!(
-            decode(&batch, &HashMap::new()).next_offsets,
+            decode(&batch, &HashMap::new(), &Proofs::required(AdminKeys::dev())).next_offsets,
             vec![(0, 7), (1, 10)]
         );
     }
 
     #[test]
     fn an_undecodable_record_is_poison_and_still_advances_its_partition() {
-        let prepared = decode(&[record(3, 0, b"not json")], &HashMap::new());
+        let prepared = decode(
+            &[record(3, 0, b"not json")],
+            &HashMap::new(),
+            &Proofs::required(AdminKeys::dev()),
+        );
         assert_eq!(prepared.poison.len(), 1);
         assert!(prepared.events.is_empty());
         assert_eq!(prepared.next_offsets, vec![(3, 1)]);

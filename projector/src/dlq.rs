@@ -13,11 +13,13 @@ use anyhow::Context as _;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{Message, Offset, TopicPartitionList};
+use schemas::topics::PROOF_HEADER;
 use schemas::topics::dead_letter_headers as dlq;
 use sqlx::PgPool;
 
 use crate::config::ProjectorConfig;
 use crate::opening;
+use crate::proofs::{Origin, Proofs};
 use crate::store::{self, Applied};
 
 /// One parked record.
@@ -28,7 +30,10 @@ pub struct Parked {
     pub reason: String,
     pub source_partition: Option<i32>,
     pub source_offset: Option<i64>,
+    pub key: Vec<u8>,
     pub payload: Vec<u8>,
+    /// The admin record's proof of origin, kept from the source record.
+    pub proof: Option<String>,
 }
 
 /// Every record of the dead-letter topic, from its beginning to its end now.
@@ -89,7 +94,9 @@ pub fn read_all(config: &ProjectorConfig) -> anyhow::Result<Vec<Parked>> {
             reason: header(dlq::REASON).unwrap_or_default(),
             source_partition: header(dlq::SOURCE_PARTITION).and_then(|v| v.parse().ok()),
             source_offset: header(dlq::SOURCE_OFFSET).and_then(|v| v.parse().ok()),
+            key: message.key().unwrap_or_default().to_vec(),
             payload: message.payload().unwrap_or_default().to_vec(),
+            proof: header(PROOF_HEADER),
         });
         remaining -= 1;
     }
@@ -107,21 +114,39 @@ pub struct Replay {
     pub still_parked: Vec<(i64, String)>,
 }
 
-/// Applies every parked record that decodes now to the read models behind `pool`.
-pub async fn replay(pool: &PgPool, topic: &str, parked: &[Parked]) -> anyhow::Result<Replay> {
+/// Applies every parked record that decodes now to the read models behind `pool`; an admin
+/// record only with a valid proof of origin ([`Proofs`]).
+pub async fn replay(
+    pool: &PgPool,
+    topic: &str,
+    parked: &[Parked],
+    proofs: &Proofs,
+) -> anyhow::Result<Replay> {
     let mut report = Replay::default();
     let mut events = Vec::new();
     let decoded = opening::open(parked.iter().map(|p| p.payload.as_slice()), pool)
         .await
         .context("cannot read the keys of sealed records")?;
     for (p, event) in parked.iter().zip(decoded) {
+        let origin = Origin {
+            at: p.source_partition.zip(p.source_offset),
+            key: &p.key,
+            value: &p.payload,
+            proof: p.proof.as_deref(),
+        };
+        let event = event.map_err(|e| e.to_string()).and_then(|event| {
+            match proofs.check_origin(&origin, &event) {
+                Ok(()) => Ok(event),
+                Err(unproven) => Err(unproven.to_string()),
+            }
+        });
         match event {
             Ok(event) => events.push(Applied {
                 partition: p.source_partition.unwrap_or(-1),
                 offset: p.source_offset.unwrap_or(-1),
                 event,
             }),
-            Err(error) => report.still_parked.push((p.dlq_offset, error.to_string())),
+            Err(reason) => report.still_parked.push((p.dlq_offset, reason)),
         }
     }
     if !events.is_empty() {

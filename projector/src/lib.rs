@@ -7,6 +7,7 @@
 //! - [`consumer`]: the consume → decode → apply → commit loop, and dead-lettering.
 //! - [`leases`]: which worker of which projector process applies which partition.
 //! - [`opening`]: decoding records, with sealed personal fields opened by their keys.
+//! - [`proofs`]: which admin records carry a valid proof of origin, and so are applied.
 //! - [`projections`]: pure functions from events to read-model changes.
 //! - [`store`]: the SQL behind the read models and offsets; migrations in `migrations/`.
 //! - [`dlq`]: `projector dlq list|replay`, the parked records of the dead-letter topic.
@@ -26,6 +27,7 @@ pub mod leases;
 pub mod metrics;
 pub mod opening;
 pub mod projections;
+pub mod proofs;
 pub mod rebuild;
 pub mod store;
 pub mod verify;

@@ -141,12 +141,14 @@ async fn main() -> anyhow::Result<()> {
                     versions::ensure_meta(&meta).await?;
                     let schema = runtime::read_models::live_schema(&meta).await?;
                     let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
-                    let report = projector::dlq::replay(&pool, &config.topic, &parked).await?;
+                    let proofs = projector::consumer::load_proofs(&config, &meta).await?;
+                    let report =
+                        projector::dlq::replay(&pool, &config.topic, &parked, &proofs).await?;
                     for (offset, reason) in &report.still_parked {
                         eprintln!("still parked: dead-letter offset {offset}: {reason}");
                     }
                     eprintln!(
-                        "{} parked records: {} applied now, {} applied before, {} still undecodable",
+                        "{} parked records: {} applied now, {} applied before, {} still parked",
                         parked.len(),
                         report.applied,
                         report.already_applied,

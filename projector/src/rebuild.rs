@@ -133,6 +133,8 @@ async fn build(
 ) -> anyhow::Result<u64> {
     let consumer = consumer::consumer(&reading_history(config), "colloquy-rebuild")?;
     let partitions = partitions(config, &consumer)?;
+    // Admin records the live projector refused for want of a proof are refused here too.
+    let proofs = consumer::load_proofs(config, meta).await?;
     let mut positions: BTreeMap<i32, i64> = partitions.iter().map(|p| (*p, 0)).collect();
     let mut target: Option<HashMap<i32, i64>> = None;
     let mut reassign = true;
@@ -222,6 +224,7 @@ async fn build(
             prepare(
                 &next_batch(&consumer, config, Duration::from_millis(500)).await,
                 meta,
+                &proofs,
             )
             .await
             .context("cannot read the keys of sealed records")

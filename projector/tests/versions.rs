@@ -67,7 +67,7 @@ fn conversation() -> Vec<Event> {
 
 async fn replay(records: Vec<OwnedMessage>) -> (PgPool, Vec<String>) {
     let pool = fresh_pool().await;
-    let prepared = decode(&records, &Default::default());
+    let prepared = decode(&records, &Default::default(), &proofs());
     assert!(prepared.poison.is_empty(), "{:?}", prepared.poison);
     apply_batch(&pool, "t", &prepared.events, &prepared.next_offsets)
         .await
@@ -140,7 +140,7 @@ async fn two_versions_built_from_the_same_events_compare_equal_and_a_changed_row
         .enumerate()
         .map(|(i, e)| record(i as i64, e.encode().unwrap()))
         .collect();
-    let prepared = decode(&records, &Default::default());
+    let prepared = decode(&records, &Default::default(), &proofs());
     for target in [&pool, &v2] {
         apply_batch(target, "t", &prepared.events, &prepared.next_offsets)
             .await
@@ -193,4 +193,9 @@ async fn the_indexes_a_rebuild_defers_exist_and_come_back_exactly() {
         .await
         .unwrap();
     assert_eq!(after, before);
+}
+
+/// Client records only: no proof is asked of them.
+fn proofs() -> projector::proofs::Proofs {
+    projector::proofs::Proofs::required(runtime::proof::AdminKeys::dev())
 }

@@ -67,7 +67,11 @@ pub async fn submit(state: &AppState, actor: &str, mut event: Event) -> Result<O
         .map_err(|e| ApiError::Unavailable(format!("cannot seal the event: {e}")))?
         .pop()
         .unwrap_or_default();
-    let record = Record::new(event.conversation_id.clone(), value);
+    let mut record = Record::new(event.conversation_id.clone(), value);
+    let proof = state
+        .admin_event_keys
+        .sign(record.key.as_bytes(), &record.value);
+    record.headers.push((schemas::topics::PROOF_HEADER, proof));
     let results = state.sink.send(vec![record]).await;
     for result in results {
         result.map_err(|e| ApiError::Unavailable(e.to_string()))?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use runtime::config::{ConfigError, Source};
 use runtime::kafka::{KafkaConfig, ProducerConfig};
 use runtime::postgres::PostgresConfig;
+use runtime::proof::AdminKeys;
 
 use crate::mail::MailConfig;
 
@@ -33,6 +34,9 @@ pub struct QueryApiConfig {
     /// `AUTH_FAILURES_PER_MINUTE`: wrong admin tokens a client address may send a minute before
     /// it is answered 429 for the rest of that minute (20; 0 for no limit).
     pub auth_failures_per_minute: u32,
+    /// `ADMIN_EVENT_KEYS`: what admin events are signed with, so the projector knows them
+    /// from records anyone else produced ([`runtime::proof`]).
+    pub admin_event_keys: AdminKeys,
     /// How much long-lived work may run at once ([`crate::limits`]).
     pub limits: Limits,
     /// `REPORT_INTERVAL_S`: how often the report job looks for reports owed (60; 0 for never,
@@ -57,6 +61,7 @@ impl QueryApiConfig {
             });
         }
         Ok(Self {
+            admin_event_keys: AdminKeys::from_source(env, addr.ip())?,
             addr,
             postgres,
             limits,
@@ -165,7 +170,10 @@ mod tests {
     use super::*;
 
     fn token(addr: &str, token: Option<&str>) -> Result<String, ConfigError> {
-        let mut env = HashMap::from([("QUERY_API_ADDR", addr)]);
+        let mut env = HashMap::from([
+            ("QUERY_API_ADDR", addr),
+            ("ADMIN_EVENT_KEYS", "k1:0123456789abcdef0123456789abcdef"),
+        ]);
         if let Some(t) = token {
             env.insert("ADMIN_TOKEN", t);
         }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub sink: Arc<dyn EventSink>,
     /// How long an admin action waits to be applied before answering 202.
     pub admin_wait: Duration,
+    /// What admin events are signed with (`ADMIN_EVENT_KEYS`).
+    pub admin_event_keys: runtime::proof::AdminKeys,
     /// The keys admin events about a person are sealed with (contact edits, request notes).
     pub subject_keys: Arc<SubjectKeys>,
     /// What the projector announces as it commits, for `GET /v1/stream`.
@@ -84,6 +86,7 @@ impl AppState {
             live: live::Feed::listen(pool.clone()),
             pool,
             admin_token: config.admin_token.as_str().into(),
+            admin_event_keys: config.admin_event_keys.clone(),
             sink,
             admin_wait: config.admin_wait,
             mailer,

@@ -81,7 +81,11 @@ async fn only_tokens_allowed_to_mint_can_and_never_beyond_themselves() {
     assert_eq!(of(&minter["id"])["may_mint"], true);
     assert_eq!(of(&minted["id"])["created_by"], minter["id"]);
     let text = list.to_string();
-    for token in [plain.as_str(), minter_token, minted["token"].as_str().unwrap()] {
+    for token in [
+        plain.as_str(),
+        minter_token,
+        minted["token"].as_str().unwrap(),
+    ] {
         assert!(!text.contains(token), "the list shows a token");
     }
 }

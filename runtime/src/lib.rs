@@ -8,6 +8,7 @@
 //!   ingest and query-api produce through (with an in-memory twin for tests).
 //! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
 //! - [`postgres`]: connection pools.
+//! - [`proof`]: the proof of origin admin events carry ([`proof::AdminKeys`]).
 //! - [`read_models`]: which versioned schema holds the live read models, and pools that follow it.
 //! - [`subject_keys`]: the key store that sealed personal data is encrypted with.
 //! - [`telemetry`]: logging set-up.
@@ -19,6 +20,7 @@ pub mod http;
 pub mod kafka;
 pub mod mailsink;
 pub mod postgres;
+pub mod proof;
 pub mod read_models;
 pub mod shutdown;
 pub mod subject_keys;

@@ -21,6 +21,10 @@ impl Topic {
 }
 
 /// Header names on dead-lettered records.
+/// The header of an admin event's record that proves query-api (or the operator's tools) made
+/// it: `<key id>:<hex HMAC-SHA256 of the record's key and value>` (`runtime::proof`).
+pub const PROOF_HEADER: &str = "colloquy-proof";
+
 pub mod dead_letter_headers {
     pub const REASON: &str = "colloquy-dlq-reason";
     pub const SOURCE_TOPIC: &str = "colloquy-source-topic";

@@ -92,6 +92,7 @@ impl Stack {
             report_interval: None,
             auth_failures_per_minute: 20,
             limits: query_api::config::Limits::default(),
+            admin_event_keys: runtime::proof::AdminKeys::dev(),
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));
@@ -204,12 +205,20 @@ impl Stack {
             .expect("ingest answers")
     }
 
-    /// Produces events straight to the topic, as the query API does for admin actions.
+    /// Produces events straight to the topic, as the query API does for admin actions: with
+    /// the proof of origin the stack's keys make.
     pub async fn produce(&self, events: &[schemas::Event]) {
+        let keys = runtime::proof::AdminKeys::dev();
         let records = events
             .iter()
             .map(|e| {
-                runtime::kafka::Record::new(e.conversation_id.clone(), e.encode().expect("encode"))
+                let mut record = runtime::kafka::Record::new(
+                    e.conversation_id.clone(),
+                    e.encode().expect("encode"),
+                );
+                let proof = keys.sign(record.key.as_bytes(), &record.value);
+                record.headers.push((schemas::topics::PROOF_HEADER, proof));
+                record
             })
             .collect();
         self.produce_records(records).await;

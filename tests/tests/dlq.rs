@@ -58,9 +58,9 @@ async fn parked_records_are_listed_and_the_fixed_ones_replayed_once() {
         let report = String::from_utf8_lossy(&replay.stderr).into_owned();
         assert!(replay.status.success(), "{report}");
         let expected = if round == "applied now" {
-            "2 parked records: 1 applied now, 0 applied before, 1 still undecodable"
+            "2 parked records: 1 applied now, 0 applied before, 1 still parked"
         } else {
-            "2 parked records: 0 applied now, 1 applied before, 1 still undecodable"
+            "2 parked records: 0 applied now, 1 applied before, 1 still parked"
         };
         assert!(report.contains(expected), "{report}");
     }

@@ -110,6 +110,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         report_interval: None,
         auth_failures_per_minute: 20,
         limits: query_api::config::Limits::default(),
+        admin_event_keys: runtime::proof::AdminKeys::dev(),
     };
     configure(&mut config);
     let broker = Arc::new(Mutex::new(Broker::Applies));
