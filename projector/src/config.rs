@@ -41,6 +41,10 @@ pub struct ProjectorConfig {
     pub lease_ttl: Duration,
     /// `PROJECTOR_ADDR`: health endpoints.
     pub addr: SocketAddr,
+    /// `PROJECTOR_KEEP_RETIRED_S`: how long a version stays after a rebuild replaced it (for
+    /// comparison) before the live projector drops it; an erasure or retention cut drops it at
+    /// once, since it would not reach it ([`crate::versions::drop_retired`]).
+    pub keep_retired: Duration,
     /// `ADMIN_EVENT_KEYS`: the keys admin records must be signed with ([`crate::proofs`]).
     pub admin_event_keys: AdminKeys,
 }
@@ -68,6 +72,7 @@ impl ProjectorConfig {
                 )?
                 .get(),
             ),
+            keep_retired: Duration::from_secs(env.parse_or("PROJECTOR_KEEP_RETIRED_S", 86_400)?),
             addr,
         })
     }
@@ -88,6 +93,7 @@ impl ProjectorConfig {
             lease_ttl: Duration::from_secs(10),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_event_keys: AdminKeys::dev(),
+            keep_retired: Duration::from_secs(86_400),
         }
     }
 }

@@ -116,6 +116,11 @@ pub async fn run(
         () = &mut shutdown => return Ok(()),
         p = retry("note where admin proofs start", || load_proofs(config, &meta)) => Arc::new(p),
     };
+    let shared = Shared {
+        dead_letters,
+        proofs,
+        erased: Arc::new(AtomicBool::new(false)),
+    };
     // Join before the workers share out the partitions, so that they count this process.
     let instance = Instance::new(config.workers);
     tokio::select! {
@@ -134,16 +139,15 @@ pub async fn run(
             instance.worker(worker),
             live.clone(),
             meta.clone(),
-            Refusing {
-                dead_letters: dead_letters.clone(),
-                proofs: proofs.clone(),
-            },
+            shared.clone(),
             health.clone(),
             stopped.clone(),
         ));
     }
 
     let mut failed = None;
+    let mut dropping: Option<tokio::task::JoinHandle<()>> = None;
+    let mut retired_check_at = Instant::now();
     loop {
         tokio::select! {
             () = &mut shutdown => break,
@@ -163,6 +167,30 @@ pub async fn run(
             live.pool = pool;
             live.schema = moved;
             tracing::info!(schema = %live.schema, "now projecting into the new live read models");
+        }
+        if dropping.as_ref().is_none_or(|d| d.is_finished()) {
+            let erased = shared.erased.swap(false, Ordering::AcqRel);
+            if erased || Instant::now() >= retired_check_at {
+                retired_check_at = Instant::now() + RETIRED_CHECK;
+                let kept = (!erased).then_some(config.keep_retired);
+                let (meta, flag) = (meta.clone(), shared.erased.clone());
+                dropping = Some(tokio::spawn(async move {
+                    match versions::drop_retired(&meta, kept).await {
+                        Ok(dropped) if dropped.is_empty() => {}
+                        Ok(dropped) => tracing::info!(
+                            ?dropped,
+                            after_erasure = erased,
+                            "dropped retired read-model versions"
+                        ),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot drop retired versions; retrying");
+                            if erased {
+                                flag.store(true, Ordering::Release);
+                            }
+                        }
+                    }
+                }));
+            }
         }
     }
     // Workers finish the batch in hand and stop.
@@ -198,7 +226,7 @@ async fn work(
     member: Member,
     live: Arc<RwLock<Live>>,
     meta: PgPool,
-    refusing: Refusing,
+    shared: Shared,
     health: Arc<Health>,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -262,7 +290,7 @@ async fn work(
         let mut attempt = 0u32;
         loop {
             let committed = async {
-                let prepared = prepare(&batch, &meta, &refusing.proofs)
+                let prepared = prepare(&batch, &meta, &shared.proofs)
                     .await
                     .context("cannot read the keys of sealed records")?;
                 let fence = (member, &held);
@@ -270,7 +298,7 @@ async fn work(
                     config,
                     &applying.pool,
                     fence,
-                    &refusing.dead_letters,
+                    &shared.dead_letters,
                     &batch,
                     &prepared,
                 )
@@ -287,6 +315,9 @@ async fn work(
                     m.batch_seconds.observe(started.elapsed().as_secs_f64());
                     m.stored(&prepared.next_offsets);
                     health.ready.store(true, Ordering::Relaxed);
+                    if prepared.events.iter().any(|a| erases(&a.event)) {
+                        shared.erased.store(true, Ordering::Release);
+                    }
                     tracing::debug!(
                         worker = member.worker,
                         records = batch.len(),
@@ -389,11 +420,28 @@ async fn follow_rebuild(
     }
 }
 
-/// What a worker refuses records by, and where it puts them.
+/// How often retired versions are looked at for dropping.
+const RETIRED_CHECK: Duration = Duration::from_secs(60);
+
+/// Whether `event` removes personal data from the read models.
+fn erases(event: &Event) -> bool {
+    use schemas::Payload;
+    matches!(
+        event.payload,
+        Payload::ContactErased(_) | Payload::CustomerErased(_) | Payload::RetentionApplied(_)
+    )
+}
+
+/// What the workers of a process share besides the live version.
 #[derive(Clone)]
-struct Refusing {
+struct Shared {
+    /// Where refused records go.
     dead_letters: Arc<KafkaSink>,
+    /// Which admin records are refused.
     proofs: Arc<Proofs>,
+    /// Set when a batch applied an erasure or a retention cut: retired versions, which it
+    /// does not reach, are dropped ([`versions::drop_retired`]).
+    erased: Arc<AtomicBool>,
 }
 
 /// Where admin records must carry proofs ([`Proofs::load`]), noted at each partition's end now

@@ -79,6 +79,9 @@ pub async fn ensure_meta(pool: &PgPool) -> Result<(), sqlx::Error> {
         // `paused` and `heartbeat_at` above are what projectors before partition leases
         // reported; each process now reports in `projector_instances`.
         "INSERT INTO colloquy.control (id) VALUES (true) ON CONFLICT DO NOTHING",
+        // When a version stopped being live: retired versions are dropped a while after
+        // (`PROJECTOR_KEEP_RETIRED_S`), or at once when an erasure is applied ([`drop_retired`]).
+        "ALTER TABLE colloquy.read_models ADD COLUMN IF NOT EXISTS retired_at timestamptz",
         "INSERT INTO colloquy.read_models (version, schema_name, state, activated_at)
             SELECT 1, 'public', 'live', now()
             WHERE NOT EXISTS (SELECT 1 FROM colloquy.read_models)",
@@ -168,7 +171,9 @@ pub async fn projection_versions(
 /// live projector.
 pub async fn switch_to(pool: &PgPool, version: i32) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE colloquy.read_models SET state = 'retired' WHERE state = 'live'")
+    sqlx::query(
+        "UPDATE colloquy.read_models SET state = 'retired', retired_at = now() WHERE state = 'live'",
+    )
         .execute(&mut *tx)
         .await?;
     sqlx::query(
@@ -192,6 +197,33 @@ pub async fn mark(pool: &PgPool, version: i32, state: &str) -> Result<(), sqlx::
     Ok(())
 }
 
+/// Drops the retired and failed versions: those that stopped being live (or failed) longer
+/// than `kept` ago, or every one when `kept` is `None`. They hold what was true when they were
+/// live, so an erasure or a retention cut applied since is not in them: an erasure drops them
+/// at once, and nothing keeps them past `kept`. Answers the versions dropped.
+pub async fn drop_retired(
+    pool: &PgPool,
+    kept: Option<std::time::Duration>,
+) -> anyhow::Result<Vec<i32>> {
+    let due: Vec<i32> = sqlx::query_scalar(
+        "SELECT version FROM colloquy.read_models
+         WHERE state IN ('retired', 'failed')
+           AND ($1::float8 IS NULL
+                OR COALESCE(retired_at, activated_at, created_at)
+                   < now() - make_interval(secs => $1))
+         ORDER BY version",
+    )
+    .bind(kept.map(|k| k.as_secs_f64()))
+    .fetch_all(pool)
+    .await?;
+    let mut dropped = Vec::new();
+    for version in due {
+        drop_version(pool, version).await?;
+        dropped.push(version);
+    }
+    Ok(dropped)
+}
+
 /// Drops a version that is not live.
 pub async fn drop_version(pool: &PgPool, version: i32) -> anyhow::Result<()> {
     let row: Option<(String, String)> =
@@ -211,6 +243,11 @@ pub async fn drop_version(pool: &PgPool, version: i32) -> anyhow::Result<()> {
         "not a read-model schema: {schema}"
     );
     let mut tx = pool.begin().await?;
+    // A read still running in the version (an export begun before the switch) holds its
+    // tables: give up rather than queue every other statement behind the drop; it is retried.
+    sqlx::query("SET LOCAL lock_timeout = '5s'")
+        .execute(&mut *tx)
+        .await?;
     if schema == "public" {
         // Version 1 shares `public` with nothing else of ours: drop its tables.
         let tables: Vec<String> =

@@ -317,3 +317,84 @@ async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() 
     let after = totals(&stack).await;
     assert_eq!(after, erased, "the rebuild changed what the API counts");
 }
+
+/// The read-model schemas that exist, by what Postgres holds rather than by what the metadata
+/// says: `public` and every `rm_*`.
+async fn read_model_schemas(stack: &Stack) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT n.nspname::text FROM pg_namespace n
+         WHERE (n.nspname = 'public' OR n.nspname LIKE 'rm\\_%')
+           AND EXISTS (SELECT 1 FROM pg_tables t WHERE t.schemaname = n.nspname)
+         ORDER BY 1",
+    )
+    .fetch_all(&stack.pool)
+    .await
+    .unwrap()
+}
+
+/// An erasure after a rebuild reaches the version the rebuild replaced too: that version no
+/// longer follows the topic, so the live projector drops it when it applies the erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_after_a_rebuild_leaves_no_copy_in_any_version() {
+    let stack = Stack::start(3).await;
+    post(
+        &stack,
+        "OliviaBrowser/1.0",
+        person([
+            "olivia-chat",
+            "cust-olivia",
+            "Olivia Rossi",
+            "olivia@example.com",
+            "+39 06 1234567",
+            "Via Roma 1",
+        ]),
+    )
+    .await;
+    stack.wait_until_caught_up(Duration::from_secs(30)).await;
+    let output = stack.projector_command(&["rebuild"]).await;
+    let report = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "rebuild failed:\n{report}");
+    let live = stack.live_schema().await;
+    assert_eq!(
+        read_model_schemas(&stack).await,
+        ["public".to_owned(), live.clone()]
+    );
+    assert!(
+        all_rows(&stack, "public")
+            .await
+            .contains("olivia@example.com"),
+        "the replaced version keeps what it held"
+    );
+
+    let (status, body) = stack
+        .admin(
+            Method::POST,
+            "/v1/subjects/erase",
+            ADMIN_TOKEN,
+            Some(json!({"email": "olivia@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Dropped by the live projector between batches.
+    for _ in 0..300 {
+        if read_model_schemas(&stack).await == std::slice::from_ref(&live) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let schemas = read_model_schemas(&stack).await;
+    assert_eq!(
+        schemas,
+        std::slice::from_ref(&live),
+        "a replaced version survived the erasure"
+    );
+    for schema in &schemas {
+        assert_no_trace(schema, &all_rows(&stack, schema).await);
+    }
+    let versions: Vec<String> =
+        sqlx::query_scalar("SELECT state FROM colloquy.read_models ORDER BY version")
+            .fetch_all(&stack.pool)
+            .await
+            .unwrap();
+    assert_eq!(versions, ["live"]);
+}
