@@ -85,10 +85,14 @@ pub struct Limits {
     pub max_batch_events: usize,
     /// `INGEST_RETRY_AFTER_S`: what a 503 tells clients to wait.
     pub retry_after_s: u32,
-    /// `INGEST_RATE_LIMIT_EVENTS_PER_S`: per write key; 0 (the default) for none.
+    /// `INGEST_RATE_LIMIT_EVENTS_PER_S`: per write key (a public key must not let anyone grow
+    /// the topic and the key store without bound); 0 for none.
     pub rate_limit_events_per_s: f64,
     /// `INGEST_RATE_LIMIT_BURST`: events a write key may send at once.
     pub rate_limit_burst: u32,
+    /// `INGEST_MAX_EVENT_AGE_S`: how far before its receipt a client may date an event; an
+    /// older time is not believed, and the receive time is stored instead.
+    pub max_event_age: chrono::Duration,
 }
 
 impl Default for Limits {
@@ -98,8 +102,9 @@ impl Default for Limits {
             max_event_bytes: 32 * 1024,
             max_batch_events: 500,
             retry_after_s: 1,
-            rate_limit_events_per_s: 0.0,
-            rate_limit_burst: 1_000,
+            rate_limit_events_per_s: 200.0,
+            rate_limit_burst: 2_000,
+            max_event_age: chrono::Duration::days(7),
         }
     }
 }
@@ -144,9 +149,19 @@ impl IngestConfig {
                 )?,
                 rate_limit_burst: env
                     .parse_or("INGEST_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
+                max_event_age: max_event_age(env, defaults.max_event_age)?,
             },
         })
     }
+}
+
+/// `INGEST_MAX_EVENT_AGE_S`, in seconds.
+fn max_event_age(
+    env: &impl Source,
+    default: chrono::Duration,
+) -> Result<chrono::Duration, ConfigError> {
+    let seconds: u32 = env.parse_or("INGEST_MAX_EVENT_AGE_S", default.num_seconds() as u32)?;
+    Ok(chrono::Duration::seconds(seconds.into()))
 }
 
 fn parse_websites(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
@@ -185,6 +200,23 @@ fn parse_origins(raw: &str) -> Result<Vec<(String, Vec<String>)>, ConfigError> {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    /// A write key is public: left unconfigured, what it may send is bounded in rate, and in
+    /// how far back it may date an event.
+    #[test]
+    fn by_default_a_write_key_is_rate_limited_and_cannot_backdate_far() {
+        let config = IngestConfig::from_source(&HashMap::<&str, &str>::new()).unwrap();
+        assert!(config.limits.rate_limit_events_per_s > 0.0);
+        assert!(config.limits.rate_limit_burst > 0);
+        assert_eq!(config.limits.max_event_age, chrono::Duration::days(7));
+        let tuned = HashMap::from([
+            ("INGEST_RATE_LIMIT_EVENTS_PER_S", "0"),
+            ("INGEST_MAX_EVENT_AGE_S", "3600"),
+        ]);
+        let config = IngestConfig::from_source(&tuned).unwrap();
+        assert_eq!(config.limits.rate_limit_events_per_s, 0.0);
+        assert_eq!(config.limits.max_event_age, chrono::Duration::hours(1));
+    }
 
     #[test]
     fn websites_are_read_as_id_and_key_pairs() {

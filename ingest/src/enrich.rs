@@ -27,6 +27,8 @@ pub struct RequestContext {
     pub opted_out: bool,
     /// The salt of the day the request was received, for [`privacy::visitor_hash`].
     pub visitor_salt: [u8; 32],
+    /// How far back a client may date an event (`INGEST_MAX_EVENT_AGE_S`).
+    pub max_event_age: chrono::Duration,
 }
 
 /// Client timestamps further ahead than this are not believed.
@@ -34,13 +36,14 @@ const MAX_FUTURE: chrono::Duration = chrono::Duration::hours(23);
 
 /// When the event happened by the server's clock. When the client said when it sent the
 /// request (`sent_at`), its clock's offset is `sent_at - received_at`, and the event time is
-/// corrected by it. A time more than 23 hours ahead of the server, or before 1970 (a clock
-/// that was never set; Postgres also stores no time before 4713 BC, which a correction could
-/// reach), is clamped to the receive time.
+/// corrected by it. A time more than 23 hours ahead of the server, or more than `max_age`
+/// before it (a clock that was never set, or a client dating events back to take over what
+/// others submitted), is clamped to the receive time.
 pub fn occurred_at(
     timestamp: Option<DateTime<Utc>>,
     sent_at: Option<DateTime<Utc>>,
     received_at: DateTime<Utc>,
+    max_age: chrono::Duration,
 ) -> DateTime<Utc> {
     let Some(timestamp) = timestamp else {
         return received_at;
@@ -50,9 +53,18 @@ pub fn occurred_at(
         None => Some(timestamp),
     };
     match corrected {
-        Some(t) if t >= DateTime::UNIX_EPOCH && t <= received_at + MAX_FUTURE => t,
+        Some(t) if t >= earliest(received_at, max_age) && t <= received_at + MAX_FUTURE => t,
         _ => received_at,
     }
+}
+
+/// The earliest time an event received at `received_at` may be dated: `max_age` before it,
+/// and never before 1970 (Postgres stores no time before 4713 BC, which a clock correction
+/// could otherwise reach).
+fn earliest(received_at: DateTime<Utc>, max_age: chrono::Duration) -> DateTime<Utc> {
+    received_at
+        .checked_sub_signed(max_age)
+        .map_or(DateTime::UNIX_EPOCH, |t| t.max(DateTime::UNIX_EPOCH))
 }
 
 /// Completes a client's event into the record written to the topic.
@@ -112,7 +124,12 @@ pub fn enrich(
         schema_version: incoming.payload.event_type().current_version(),
         website_id: request.website_id.clone(),
         conversation_id: incoming.conversation_id,
-        occurred_at: occurred_at(incoming.occurred_at, sent_at, request.received_at),
+        occurred_at: occurred_at(
+            incoming.occurred_at,
+            sent_at,
+            request.received_at,
+            request.max_event_age,
+        ),
         received_at: request.received_at,
         context: Context {
             ip,
@@ -165,6 +182,7 @@ mod tests {
             anonymize_ip: false,
             opted_out: false,
             visitor_salt: [7; 32],
+            max_event_age: ALL_TIME,
         }
     }
 
@@ -183,7 +201,7 @@ mod tests {
     #[test]
     fn without_a_timestamp_the_event_happened_when_it_was_received() {
         assert_eq!(
-            occurred_at(None, None, t("2026-11-20T10:00:00Z")),
+            occurred_at(None, None, t("2026-11-20T10:00:00Z"), ALL_TIME),
             t("2026-11-20T10:00:00Z")
         );
     }
@@ -194,18 +212,49 @@ mod tests {
             Some(t("2026-11-20T10:04:00Z")),
             Some(t("2026-11-20T10:05:00Z")),
             t("2026-11-20T10:00:00Z"),
+            ALL_TIME,
         );
         assert_eq!(got, t("2026-11-20T09:59:00Z"));
+    }
+
+    /// An age bound past any time a test uses.
+    const ALL_TIME: chrono::Duration = chrono::Duration::days(365 * 200);
+
+    #[test]
+    fn a_time_further_back_than_the_age_bound_is_clamped_to_now() {
+        let now = t("2026-11-20T10:00:00Z");
+        let week = chrono::Duration::days(7);
+        assert_eq!(
+            occurred_at(Some(t("2026-11-13T10:00:00Z")), None, now, week),
+            t("2026-11-13T10:00:00Z")
+        );
+        assert_eq!(
+            occurred_at(Some(t("2026-11-13T09:59:59Z")), None, now, week),
+            now
+        );
+        assert_eq!(
+            occurred_at(Some(t("1970-01-01T00:00:00Z")), None, now, week),
+            now
+        );
+        // However large the bound, never before 1970.
+        let forever = chrono::Duration::MAX;
+        assert_eq!(
+            occurred_at(Some(t("1969-12-31T23:59:59Z")), None, now, forever),
+            now
+        );
     }
 
     #[test]
     fn a_timestamp_more_than_23_hours_ahead_is_clamped_to_now() {
         let now = t("2026-11-20T10:00:00Z");
         assert_eq!(
-            occurred_at(Some(t("2026-11-21T08:59:00Z")), None, now),
+            occurred_at(Some(t("2026-11-21T08:59:00Z")), None, now, ALL_TIME),
             t("2026-11-21T08:59:00Z")
         );
-        assert_eq!(occurred_at(Some(t("2026-11-21T09:01:00Z")), None, now), now);
+        assert_eq!(
+            occurred_at(Some(t("2026-11-21T09:01:00Z")), None, now, ALL_TIME),
+            now
+        );
     }
 
     /// Found by Schemathesis: year 1 corrected by a `sent_at` in year 9999 is before 4713 BC,
@@ -217,20 +266,25 @@ mod tests {
             occurred_at(
                 Some(t("0001-01-01T00:00:00Z")),
                 Some(t("9999-12-31T00:00:00Z")),
-                now
+                now,
+                ALL_TIME
             ),
             now
         );
-        assert_eq!(occurred_at(Some(t("1969-12-31T23:59:59Z")), None, now), now);
         assert_eq!(
-            occurred_at(Some(t("1970-01-01T00:00:00Z")), None, now),
+            occurred_at(Some(t("1969-12-31T23:59:59Z")), None, now, ALL_TIME),
+            now
+        );
+        assert_eq!(
+            occurred_at(Some(t("1970-01-01T00:00:00Z")), None, now, ALL_TIME),
             t("1970-01-01T00:00:00Z")
         );
         assert_eq!(
             occurred_at(
                 Some(DateTime::<Utc>::MIN_UTC),
                 Some(DateTime::<Utc>::MAX_UTC),
-                now
+                now,
+                ALL_TIME
             ),
             now
         );

@@ -22,7 +22,9 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 2: sender_id and sender_name (message.sent version 2).
     ("messages", 3),
     ("cta_clicks", 2),
-    ("contact_requests", 2),
+    // 3: a request id belongs to its first submission by the receive time; a submission from
+    // another conversation naming it is a request of its own (migration 29).
+    ("contact_requests", 3),
     ("contact_request_changes", 1),
     ("message_flags", 2),
     ("websites", 1),

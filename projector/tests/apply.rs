@@ -400,6 +400,57 @@ async fn a_contact_request_keeps_what_the_visitor_sent_and_starts_pending() {
     assert_eq!(row.4, "Mozilla/5.0");
 }
 
+/// A later submission from another conversation naming an existing request id, dated as far
+/// back as a client likes, cannot take the request over: it becomes a request of its own.
+/// Applied in either order, and in one batch, the result is the same.
+#[tokio::test]
+async fn a_request_belongs_to_its_first_submitter_whatever_the_others_claim() {
+    let victim = submitted("r1", 100);
+    let mut impostor = submitted("r1", 0);
+    impostor.conversation_id = "conv-impostor".into();
+    impostor.occurred_at = chrono::DateTime::UNIX_EPOCH;
+    impostor.received_at = victim.received_at + chrono::Duration::seconds(60);
+    if let Payload::ContactSubmitted(c) = &mut impostor.payload {
+        c.email = Some("impostor@example.com".into());
+    }
+    let mut results = Vec::new();
+    for batches in [
+        vec![vec![victim.clone()], vec![impostor.clone()]],
+        vec![vec![impostor.clone()], vec![victim.clone()]],
+        vec![vec![impostor.clone(), victim.clone()]],
+    ] {
+        let pool = fresh_pool().await;
+        for batch in batches {
+            apply_batch(&pool, "t", &on_partition(&batch, 0), &[])
+                .await
+                .unwrap();
+        }
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT request_id, conversation_id, email FROM contact_requests ORDER BY conversation_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        results.push(rows);
+    }
+    // In conversation order: the impostor's under its own event id, the request still hers.
+    let expected = vec![
+        (
+            impostor.event_id.to_string(),
+            "conv-impostor".to_owned(),
+            "impostor@example.com".to_owned(),
+        ),
+        (
+            "r1".to_owned(),
+            "conv-r".to_owned(),
+            "olivia@lumoco.dev".to_owned(),
+        ),
+    ];
+    for rows in results {
+        assert_eq!(rows, expected);
+    }
+}
+
 #[tokio::test]
 async fn status_changes_arriving_before_their_request_converge_to_the_in_order_state() {
     use schemas::payloads::RequestStatus::*;

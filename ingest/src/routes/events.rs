@@ -117,6 +117,7 @@ pub(crate) fn admit(
         anonymize_ip: state.privacy.anonymizes_ip(&website.id),
         opted_out: state.honor_opt_out && privacy::opted_out(headers),
         visitor_salt: state.salts.for_day(received_at.date_naive()),
+        max_event_age: state.limits.max_event_age,
     })
 }
 

@@ -27,6 +27,8 @@ pub struct ContactRequestRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When ingest received it: what decides which submission a request id belongs to.
+    pub received_at: DateTime<Utc>,
     pub event_id: Uuid,
 }
 
@@ -51,6 +53,7 @@ impl ContactRequestRow {
             ip: event.context.ip.map(|ip| ip.to_string()),
             user_agent: event.context.user_agent.clone(),
             created_at: event.occurred_at,
+            received_at: event.received_at,
             event_id: event.event_id,
         })
     }

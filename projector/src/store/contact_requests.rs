@@ -1,6 +1,6 @@
 //! Contact requests and their status changes.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use schemas::payloads::RequestStatus;
@@ -11,6 +11,13 @@ use crate::projections::contact_requests::{
     ContactRequestRow, StatusChange, fold_status, status_name,
 };
 
+/// Stores submissions. A request belongs to the conversation of its first submission by the
+/// server's clock (`received_at`, then `event_id`), which a client cannot set: a later
+/// submission naming the same request id from the same conversation is a retry and changes
+/// nothing; one from another conversation cannot take the request over, and is kept as a
+/// request of its own, under its event id. Whatever order submissions are applied in, the
+/// earliest keeps the id (a later one applied first moves to its event id when the earlier
+/// arrives).
 pub async fn insert_requests(
     conn: &mut PgConnection,
     rows: &[ContactRequestRow],
@@ -18,31 +25,91 @@ pub async fn insert_requests(
     if rows.is_empty() {
         return Ok(());
     }
-    // One row per request in the statement (an upsert may touch a row once): the earliest.
-    let mut earliest: BTreeMap<(&str, &str), &ContactRequestRow> = BTreeMap::new();
+    let rows = owners_in_batch(rows);
+    let inserted = insert_new(conn, &rows).await?;
+    let conflicting: Vec<ContactRequestRow> = rows
+        .into_iter()
+        .filter(|r| !inserted.contains(&(r.website_id.clone(), r.request_id.clone())))
+        .collect();
+    for row in conflicting {
+        let holder: Option<(String, DateTime<Utc>, Uuid)> = sqlx::query_as(
+            "SELECT conversation_id, received_at, event_id FROM contact_requests
+             WHERE website_id = $1 AND request_id = $2 FOR UPDATE",
+        )
+        .bind(&row.website_id)
+        .bind(&row.request_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((conversation, received_at, event_id)) = holder else {
+            // Gone since (an erasure in between): the id is free.
+            insert_new(conn, std::slice::from_ref(&row)).await?;
+            continue;
+        };
+        let earlier = (row.received_at, row.event_id) < (received_at, event_id);
+        if conversation == row.conversation_id {
+            if earlier {
+                replace(conn, &row).await?;
+            }
+        } else if earlier {
+            // The holder came later from another conversation: it moves to its own id.
+            sqlx::query(
+                "UPDATE contact_requests SET request_id = event_id::text
+                 WHERE website_id = $1 AND request_id = $2",
+            )
+            .bind(&row.website_id)
+            .bind(&row.request_id)
+            .execute(&mut *conn)
+            .await?;
+            insert_new(conn, std::slice::from_ref(&row)).await?;
+        } else {
+            insert_new(conn, &[own_request(row)]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One row per request id in the batch (a statement may touch a row once): per id, the
+/// earliest submission, which retries from its conversation fold into; submissions from other
+/// conversations under their own event ids.
+fn owners_in_batch(rows: &[ContactRequestRow]) -> Vec<ContactRequestRow> {
+    let mut first: BTreeMap<(&str, &str), &ContactRequestRow> = BTreeMap::new();
     for row in rows {
-        let kept = earliest
+        let kept = first
             .entry((row.website_id.as_str(), row.request_id.as_str()))
             .or_insert(row);
-        if (row.created_at, row.event_id) < (kept.created_at, kept.event_id) {
+        if (row.received_at, row.event_id) < (kept.received_at, kept.event_id) {
             *kept = row;
         }
     }
-    let rows: Vec<&ContactRequestRow> = earliest.into_values().collect();
-    let texts =
-        |f: fn(&ContactRequestRow) -> Option<&str>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
-    sqlx::query(
+    let mut owned: Vec<ContactRequestRow> = first.values().map(|r| (*r).clone()).collect();
+    owned.extend(rows.iter().filter_map(|row| {
+        let owner = first[&(row.website_id.as_str(), row.request_id.as_str())];
+        (owner.conversation_id != row.conversation_id).then(|| own_request(row.clone()))
+    }));
+    owned
+}
+
+/// A submission that cannot have the request id it named, under its own event id instead.
+fn own_request(mut row: ContactRequestRow) -> ContactRequestRow {
+    row.request_id = row.event_id.to_string();
+    row
+}
+
+/// Inserts the rows whose request ids are free; answers the `(website_id, request_id)` of
+/// those inserted.
+async fn insert_new(
+    conn: &mut PgConnection,
+    rows: &[ContactRequestRow],
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    let texts = |f: fn(&ContactRequestRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+    let inserted: Vec<(String, String)> = sqlx::query_as(
         "INSERT INTO contact_requests (website_id, request_id, conversation_id, name, email, phone,
-                message, chat_context, ip_address, user_agent, created_at, event_id)
+                message, chat_context, ip_address, user_agent, created_at, received_at, event_id)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                              $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])
-         -- Two submissions with one client-chosen request id: the earliest wins, in any order.
-         ON CONFLICT (website_id, request_id) DO UPDATE SET
-            conversation_id = EXCLUDED.conversation_id, name = EXCLUDED.name, email = EXCLUDED.email,
-            phone = EXCLUDED.phone, message = EXCLUDED.message, chat_context = EXCLUDED.chat_context,
-            ip_address = EXCLUDED.ip_address, user_agent = EXCLUDED.user_agent,
-            created_at = EXCLUDED.created_at, event_id = EXCLUDED.event_id
-         WHERE (EXCLUDED.created_at, EXCLUDED.event_id) < (contact_requests.created_at, contact_requests.event_id)",
+                              $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::timestamptz[],
+                              $12::timestamptz[], $13::uuid[])
+         ON CONFLICT (website_id, request_id) DO NOTHING
+         RETURNING website_id, request_id",
     )
     .bind(texts(|r| Some(r.website_id.as_str())))
     .bind(texts(|r| Some(r.request_id.as_str())))
@@ -55,8 +122,34 @@ pub async fn insert_requests(
     .bind(texts(|r| r.ip.as_deref()))
     .bind(texts(|r| r.user_agent.as_deref()))
     .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+    .bind(rows.iter().map(|r| r.received_at).collect::<Vec<_>>())
     .bind(rows.iter().map(|r| r.event_id).collect::<Vec<_>>())
-    .execute(conn)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// Replaces a request's submission with an earlier one from its conversation.
+async fn replace(conn: &mut PgConnection, row: &ContactRequestRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE contact_requests SET name = $3, email = $4, phone = $5, message = $6,
+                chat_context = $7, ip_address = $8, user_agent = $9, created_at = $10,
+                received_at = $11, event_id = $12
+         WHERE website_id = $1 AND request_id = $2",
+    )
+    .bind(&row.website_id)
+    .bind(&row.request_id)
+    .bind(&row.name)
+    .bind(&row.email)
+    .bind(&row.phone)
+    .bind(&row.message)
+    .bind(&row.chat_context)
+    .bind(&row.ip)
+    .bind(&row.user_agent)
+    .bind(row.created_at)
+    .bind(row.received_at)
+    .bind(row.event_id)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -98,8 +98,8 @@ pub async fn derive_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         "UPDATE contact_requests r SET contact_id = i.contact_id
          FROM contact_observations o
          JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
-         WHERE r.website_id = o.website_id AND r.request_id = o.request_id
-           AND r.event_id = o.event_id AND r.conversation_id = o.conversation_id
+         WHERE r.website_id = o.website_id AND r.event_id = o.event_id
+           AND r.conversation_id = o.conversation_id
            AND r.contact_id IS DISTINCT FROM i.contact_id",
     )
     .execute(&mut *conn)
@@ -358,8 +358,8 @@ async fn link(
          UPDATE contact_requests r SET contact_id = i.contact_id
          FROM relink o
          JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
-         WHERE r.website_id = o.website_id AND r.request_id = o.request_id
-           AND r.event_id = o.event_id AND r.conversation_id = o.conversation_id
+         WHERE r.website_id = o.website_id AND r.event_id = o.event_id
+           AND r.conversation_id = o.conversation_id
            AND r.contact_id IS DISTINCT FROM i.contact_id"
     ))
     .bind(new)

@@ -40,3 +40,12 @@ CREATE TABLE IF NOT EXISTS colloquy.admin_proofs_from (
     from_offset  bigint  NOT NULL,
     PRIMARY KEY (topic, partition)
 );
+
+-- A contact request belongs to the conversation of its first submission by the server's clock
+-- (`received_at`), which no client sets; a later submission naming its id from another
+-- conversation is stored as a request of its own, under its event id.
+ALTER TABLE contact_requests ADD COLUMN received_at timestamptz;
+UPDATE contact_requests r
+SET received_at = COALESCE(
+    (SELECT l.received_at FROM event_log l WHERE l.event_id = r.event_id), r.created_at);
+ALTER TABLE contact_requests ALTER COLUMN received_at SET NOT NULL;
