@@ -39,6 +39,9 @@ pub struct QueryApiConfig {
     pub admin_event_keys: AdminKeys,
     /// How much long-lived work may run at once ([`crate::limits`]).
     pub limits: Limits,
+    /// `REPORT_SENDS_PER_DAY`: reports one website may be sent in 24 hours, scheduled ones
+    /// included, past which `POST /reports/weekly` is refused (3).
+    pub report_sends_per_day: u32,
     /// `REPORT_INTERVAL_S`: how often the report job looks for reports owed (60; 0 for never,
     /// when another instance runs it — a claim keeps two from sending the same report anyway).
     pub report_interval: Option<Duration>,
@@ -75,6 +78,7 @@ impl QueryApiConfig {
             retention_interval: interval(env, "RETENTION_INTERVAL_S", 3_600)?,
             email: MailConfig::from_source(env)?,
             report_interval: interval(env, "REPORT_INTERVAL_S", 60)?,
+            report_sends_per_day: env.parse_or("REPORT_SENDS_PER_DAY", 3)?,
             auth_failures_per_minute: env.parse_or("AUTH_FAILURES_PER_MINUTE", 20)?,
         })
     }

@@ -32,10 +32,15 @@ pub enum ApiError {
     /// given number of seconds has passed.
     #[error("too many wrong admin tokens from this address: retry in {0} s")]
     TooManyFailures(u64),
-    /// A bound on concurrent work ([`crate::limits::Gate`]) was reached: the token's own
-    /// (429) or the whole server's (503). Nothing was done; retrying later is safe.
+    /// A bound on work ([`crate::limits::Gate`], manual report sends) was reached: the
+    /// token's or website's own (429) or the whole server's (503). Nothing was done; retrying
+    /// after `retry_after_s` is safe.
     #[error("{message}")]
-    Limited { message: String, whole_server: bool },
+    Limited {
+        message: String,
+        whole_server: bool,
+        retry_after_s: u64,
+    },
     /// A feature this instance was not configured for (reports without `EMAIL_HOST`): retrying
     /// will not help until an operator configures it.
     #[error("{0}")]
@@ -44,10 +49,6 @@ pub enum ApiError {
 
 /// Seconds a client should wait before retrying a 503.
 const RETRY_AFTER_S: &str = "1";
-
-/// Seconds a client should wait before retrying work refused by a limit: long-lived work does
-/// not end within a second.
-const LIMITED_RETRY_AFTER_S: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -111,10 +112,10 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
             }
-            ApiError::Limited { .. } => {
+            ApiError::Limited { retry_after_s, .. } => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
-                    header::HeaderValue::from_static(LIMITED_RETRY_AFTER_S),
+                    header::HeaderValue::from(retry_after_s),
                 );
             }
             _ => {}

@@ -65,6 +65,8 @@ pub struct AppState {
     pub export_stall: Duration,
     /// Live streams open, per token and in total (`STREAMS_*`).
     pub streams: Arc<limits::Gate>,
+    /// Reports a website may be sent a day (`REPORT_SENDS_PER_DAY`).
+    pub report_sends_per_day: u32,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             exports: limits::Gate::new("exports", limits.exports_per_token, limits.exports_max),
             export_stall: limits.export_stall,
             streams: limits::Gate::new("streams", limits.streams_per_token, limits.streams_max),
+            report_sends_per_day: config.report_sends_per_day,
         })
     }
 }

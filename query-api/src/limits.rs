@@ -19,6 +19,9 @@ pub struct Gate {
     running: Mutex<(usize, HashMap<String, usize>)>,
 }
 
+/// Seconds a client refused a slot should wait: long-lived work does not end within a second.
+const RETRY_AFTER_S: u64 = 5;
+
 /// A slot taken from a [`Gate`]; dropping it gives the slot back.
 #[derive(Debug)]
 pub struct Pass {
@@ -50,6 +53,7 @@ impl Gate {
                     self.what
                 ),
                 whole_server: false,
+                retry_after_s: RETRY_AFTER_S,
             });
         }
         if *total >= self.total {
@@ -59,6 +63,7 @@ impl Gate {
                     self.total, self.what
                 ),
                 whole_server: true,
+                retry_after_s: RETRY_AFTER_S,
             });
         }
         *total += 1;

@@ -31,6 +31,21 @@ fn traffic() -> Vec<schemas::Event> {
     events
 }
 
+/// [`traffic`] applied, on websites that keep what visitors wrote for ten years: the fixture's
+/// weeks (September 2026) stay within their retention whatever day the tests run on.
+async fn given_traffic(app: &TestApp) {
+    app.given(traffic()).await;
+    for website in ["a", "b"] {
+        let (status, body) = app
+            .put(
+                &format!("/v1/websites/{website}/privacy"),
+                json!({"anonymize_ip": false, "retention_days": 3650}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
 /// Website a's report goes to ops@a.example, on the default schedule.
 async fn reports_to_ops_of_a(app: &TestApp) {
     let (status, body) = app
@@ -67,7 +82,7 @@ fn count(stats: &Value, key: &str) -> String {
 async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_gives() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
-    app.given(traffic()).await;
+    given_traffic(&app).await;
     let recipients = json!(["ops@a.example", "owner@a.example"]);
     let (status, body) = app
         .put(
@@ -154,7 +169,7 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
 async fn the_schedule_sends_each_week_once_in_the_websites_time_zone_across_restarts() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
-    app.given(traffic()).await;
+    given_traffic(&app).await;
     for (website, zone) in [("a", "UTC"), ("b", "America/New_York")] {
         let (status, body) = app
             .put(
@@ -201,7 +216,7 @@ async fn the_schedule_sends_each_week_once_in_the_websites_time_zone_across_rest
 async fn nothing_is_sent_while_a_rebuild_runs() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
-    app.given(traffic()).await;
+    given_traffic(&app).await;
     reports_to_ops_of_a(&app).await;
     projector::versions::ensure_meta(&app.pool).await.unwrap();
     let building = projector::versions::create_next(&app.pool).await.unwrap();
@@ -242,7 +257,7 @@ async fn nothing_is_sent_while_a_rebuild_runs() {
 async fn a_refused_report_is_a_retryable_error_and_goes_out_on_the_next_try() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
-    app.given(traffic()).await;
+    given_traffic(&app).await;
     reports_to_ops_of_a(&app).await;
     sink.refuse(true);
     let (status, body) = app
@@ -273,7 +288,7 @@ async fn a_server_without_starttls_gets_nothing_when_starttls_is_required() {
     let sink = sink().await;
     let config = mail_config(&sink, Security::StartTls);
     let app = spawn_app_with(|c| c.email = Some(config)).await;
-    app.given(traffic()).await;
+    given_traffic(&app).await;
     reports_to_ops_of_a(&app).await;
     let (status, body) = app
         .post("/reports/weekly?week=2026-09-21", json!(null))
@@ -337,4 +352,63 @@ async fn asking_for_reports_no_one_receives_is_a_conflict_not_a_false_success() 
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(sink.mails().is_empty());
+}
+
+/// A report quotes what visitors wrote: a week the website no longer keeps is refused, and
+/// however a token asks, a website gets at most `REPORT_SENDS_PER_DAY` reports a day.
+#[tokio::test]
+async fn reports_cannot_be_sent_for_forgotten_weeks_or_without_end() {
+    let sink = sink().await;
+    let app = app_mailing_to(&sink).await;
+    reports_to_ops_of_a(&app).await;
+    let today = Utc::now().date_naive();
+    // The default retention is 90 days: a week from before it, or year 1, is refused.
+    for week in [
+        "0001-01-01".to_owned(),
+        (today - chrono::Days::new(120)).to_string(),
+    ] {
+        let (status, body) = app
+            .post(&format!("/reports/weekly?week={week}"), json!(null))
+            .await;
+        assert_eq!(status, 400, "{week}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("retention"),
+            "{body}"
+        );
+    }
+    assert!(sink.mails().is_empty());
+
+    // Three weeks within it go out; a fourth is refused until a day has passed.
+    let week = |weeks_ago: u64| (today - chrono::Days::new(7 * weeks_ago)).to_string();
+    for weeks_ago in 1..=3 {
+        let (status, body) = app
+            .post(
+                &format!("/reports/weekly?week={}", week(weeks_ago)),
+                json!(null),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/reports/weekly?week={}", week(4)),
+            Some(common::TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 3600, "a day's window, not seconds: {wait}");
+    // Asking again for a week already sent sends nothing and is not refused.
+    let (status, body) = app
+        .post(&format!("/reports/weekly?week={}", week(1)), json!(null))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reports"][0]["status"], "already_sent", "{body}");
+    assert_eq!(sink.mails().len(), 3);
 }

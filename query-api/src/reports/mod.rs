@@ -172,6 +172,30 @@ async fn delivered(
     }))
 }
 
+/// Whether `week`'s report for `website_id` was sent (or claimed) before.
+pub async fn was_delivered(
+    pool: &PgPool,
+    website_id: &str,
+    week: Days,
+) -> Result<bool, sqlx::Error> {
+    Ok(delivered(pool, website_id, week).await?.is_some())
+}
+
+/// The reports of `website_id` claimed in the 24 hours before now, and when the oldest of
+/// them leaves that window.
+pub async fn sent_in_a_day(
+    pool: &PgPool,
+    website_id: &str,
+) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), min(claimed_at) + interval '1 day' FROM colloquy.report_deliveries
+         WHERE website_id = $1 AND claimed_at > now() - interval '1 day'",
+    )
+    .bind(website_id)
+    .fetch_one(pool)
+    .await
+}
+
 /// Sends `schedule`'s report for `week`, unless it was sent (or claimed) before. The figures
 /// are read before the claim, so that a database failing then leaves no claim behind.
 pub async fn deliver(

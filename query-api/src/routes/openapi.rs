@@ -358,7 +358,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<reports::WeeklyParams>),
             response: (
-                "`{status: \"report_sent\", reports: [{website_id, from, to, status: sent|already_sent, …}]}`; 409 when no website has recipients, 503 (retryable) when the mail server refused or a rebuild runs",
+                "`{status: \"report_sent\", reports: [{website_id, from, to, status: sent|already_sent, …}]}`; 400 for a week not over or older than the website's retention, 409 when no website has recipients, 503 (retryable) when the mail server refused or a rebuild runs",
                 None,
             ),
             ..op(
@@ -684,6 +684,10 @@ pub fn document() -> Value {
         if op.path == "/reports/weekly" {
             responses["501"] =
                 json!({"description": "no SMTP server is configured (`EMAIL_HOST`)"});
+            responses["429"] = json!({
+                "description": "the website was sent REPORT_SENDS_PER_DAY reports in the last 24 hours",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            });
         }
         if op.path == "/v1/exports/{kind}" {
             responses["429"] = json!({

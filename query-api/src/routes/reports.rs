@@ -1,5 +1,8 @@
 //! `POST /reports/weekly`: send the weekly reports now (the path the product's first backend
-//! gave its scheduler), once per website and week however often it is called.
+//! gave its scheduler), once per website and week however often it is called. A report quotes
+//! what visitors wrote, so it cannot be turned against anyone: no week older than the
+//! website's retention, at most `REPORT_SENDS_PER_DAY` reports a website a day, and its
+//! recipients are bounded ([`schemas::payloads::MAX_REPORT_RECIPIENTS`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -63,6 +66,30 @@ pub async fn weekly(
                 "week: {} to {} is not over yet for {}",
                 week.from, week.to, schedule.website_id
             )));
+        }
+        let kept_since =
+            schedule.local_now.date() - chrono::Days::new(schedule.retention_days as u64);
+        if week.from < kept_since {
+            return Err(ApiError::BadRequest(format!(
+                "week: {} to {} is older than {}'s retention of {} days",
+                week.from, week.to, schedule.website_id, schedule.retention_days
+            )));
+        }
+        if !reports::was_delivered(&state.pool, &schedule.website_id, week).await? {
+            let (sent, frees_at) =
+                reports::sent_in_a_day(&state.pool, &schedule.website_id).await?;
+            if sent >= i64::from(state.report_sends_per_day) {
+                let wait = frees_at.map_or(1, |at| (at - Utc::now()).num_seconds().max(1));
+                return Err(ApiError::Limited {
+                    message: format!(
+                        "{} was sent {sent} reports in the last 24 hours, its limit \
+                         (REPORT_SENDS_PER_DAY)",
+                        schedule.website_id
+                    ),
+                    whole_server: false,
+                    retry_after_s: wait as u64,
+                });
+            }
         }
         weeks.push(week);
     }

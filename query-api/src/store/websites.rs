@@ -112,6 +112,8 @@ pub struct Schedule {
     pub weekday: i16,
     pub hour: i16,
     pub local_now: chrono::NaiveDateTime,
+    /// Days the website keeps what visitors wrote: no report quotes an older week.
+    pub retention_days: i32,
 }
 
 /// The websites in `scope` (all when `None`) whose report has recipients, as of `now`.
@@ -122,13 +124,16 @@ pub async fn schedules(
 ) -> Result<Vec<Schedule>, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.website_id, w.name, r.recipients, r.weekday, r.hour,
-                $2::timestamptz AT TIME ZONE r.time_zone AS local_now
+                $2::timestamptz AT TIME ZONE r.time_zone AS local_now,
+                COALESCE(p.retention_days, $3) AS retention_days
          FROM website_reports r LEFT JOIN websites w USING (website_id)
+         LEFT JOIN website_privacy p USING (website_id)
          WHERE ($1::text[] IS NULL OR r.website_id = ANY($1)) AND cardinality(r.recipients) > 0
          ORDER BY r.website_id",
     )
     .bind(scope)
     .bind(now)
+    .bind(schemas::payloads::DEFAULT_RETENTION_DAYS as i32)
     .fetch_all(pool)
     .await
 }
