@@ -31,8 +31,10 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/ingest /usr/local/bin/ingest
 USER 10001:10001
 ENV INGEST_ADDR=0.0.0.0:8080 \
+    INGEST_METRICS_ADDR=0.0.0.0:8083 \
     LOG_FORMAT=json
-EXPOSE 8080
+# 8083 serves /metrics only: publish 8080 to the world, 8083 to Prometheus.
+EXPOSE 8080 8083
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["ingest", "healthcheck"]
 ENTRYPOINT ["ingest"]

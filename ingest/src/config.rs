@@ -12,6 +12,9 @@ use crate::client_ip::TrustedProxies;
 pub struct IngestConfig {
     /// `INGEST_ADDR`.
     pub addr: SocketAddr,
+    /// `INGEST_METRICS_ADDR`: where `GET /metrics` is served, apart from the public port, so
+    /// that only what can reach this address (Prometheus) reads them.
+    pub metrics_addr: SocketAddr,
     pub kafka: KafkaConfig,
     /// Topic from `KAFKA_TOPIC`, plus the producer's timeouts and queue bound.
     pub producer: ProducerConfig,
@@ -60,6 +63,8 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            // Any free port: tests start many.
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             kafka: KafkaConfig::new("127.0.0.1:9092"),
             producer: ProducerConfig::new("chat-events"),
             websites: vec![("demo".into(), "demo-write-key".into())],
@@ -114,6 +119,10 @@ impl IngestConfig {
         let defaults = Limits::default();
         Ok(Self {
             addr: env.parse_or("INGEST_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            metrics_addr: env.parse_or(
+                "INGEST_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8083)),
+            )?,
             kafka: KafkaConfig::from_source(env)?,
             producer: ProducerConfig::from_source(
                 env,

@@ -63,8 +63,20 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Binds the ingest server; run it with [`HttpServer::run_until_stopped`].
+/// Binds the ingest server; run it with [`HttpServer::run_until_stopped`]. Its metrics are
+/// served on their own listener for as long as the process runs.
 pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<HttpServer> {
+    let (api, metrics) = build_parts(config, sink).await?;
+    tracing::info!(addr = %metrics.local_addr(), "ingest metrics listening");
+    tokio::spawn(metrics.run_until_stopped(std::future::pending()));
+    Ok(api)
+}
+
+/// The public server and the metrics server (`INGEST_METRICS_ADDR`), bound, not running.
+pub async fn build_parts(
+    config: &IngestConfig,
+    sink: Arc<dyn EventSink>,
+) -> std::io::Result<(HttpServer, HttpServer)> {
     let keys = Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins));
     let privacy = Arc::new(privacy::PrivacySettings::new(config.anonymize_ip.clone()));
     let salts = Arc::new(privacy::DailySalts::default());
@@ -103,5 +115,7 @@ pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::
         salts,
         subject_keys,
     };
-    HttpServer::bind(config.addr, app(state)).await
+    let metrics =
+        HttpServer::bind(config.metrics_addr, routes::metrics_router(state.clone())).await?;
+    Ok((HttpServer::bind(config.addr, app(state)).await?, metrics))
 }

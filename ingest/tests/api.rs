@@ -868,16 +868,42 @@ async fn legacy_endpoints_need_the_write_key_and_answer_503_when_the_broker_is_d
 
 #[tokio::test]
 async fn metrics_count_requests_and_accepted_and_rejected_events() {
-    let app = spawn_app().await;
+    let sink = MemorySink::default();
+    let (api, metrics) = ingest::build_parts(&config(), Arc::new(sink.clone()))
+        .await
+        .unwrap();
+    let metrics_url = format!("http://{}", metrics.local_addr());
+    let app = TestApp {
+        url: format!("http://{}", api.local_addr()),
+        sink,
+        http: reqwest::Client::new(),
+    };
+    tokio::spawn(api.run_until_stopped(std::future::pending()));
+    tokio::spawn(metrics.run_until_stopped(std::future::pending()));
     let batch = json!([message("c-1", "user"), message("c-1", "robot")]);
     assert_eq!(app.post(batch.to_string()).await.0, 200);
-    let response = app
+    // Not on the public port.
+    let public = app
         .http
         .get(format!("{}/metrics", app.url))
         .send()
         .await
         .unwrap();
+    assert_eq!(public.status(), 404);
+    let response = app
+        .http
+        .get(format!("{metrics_url}/metrics"))
+        .header("Origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
+    assert!(
+        !response
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "readable cross-origin"
+    );
     let text = response.text().await.unwrap();
     for line in [
         "ingest_events_accepted_total 1",

@@ -39,6 +39,8 @@ pub fn records(traffic: &mut Traffic, count: usize, batch: usize) -> anyhow::Res
             anonymize_ip: false,
             opted_out: false,
             visitor_salt: [7; 32],
+            // The traffic model writes history on purpose (days spread back): believe it.
+            max_event_age: chrono::Duration::days(365 * 100),
         };
         for value in request.events {
             let incoming = schemas::IncomingEvent::parse(value)

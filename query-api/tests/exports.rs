@@ -248,6 +248,24 @@ async fn answers_carry_nosniff_and_personal_exports_no_store() {
             );
         }
     }
+    // The HTML pages say what they may load: the docs their inline style only, no script.
+    for (path, script) in [("/docs", "script-src"), ("/admin", "script-src 'self'")] {
+        let response = app.fetch(path, None).await;
+        let policy = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        if path == "/docs" {
+            assert!(policy.starts_with("default-src 'none'"), "{policy}");
+            assert!(!policy.contains(script), "{policy}");
+        } else {
+            assert!(policy.contains(script), "{policy}");
+        }
+    }
 }
 
 /// Asks for `path` on a socket whose receive buffer is tiny, reads the answer's first 512 bytes

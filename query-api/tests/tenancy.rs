@@ -208,3 +208,30 @@ async fn privacy_settings_are_set_by_event_and_only_for_websites_the_token_sees(
     let (status, body) = put("a", json!({"anonymise_ip": true})).await;
     assert_eq!(status, 400, "an unknown field is an error: {body}");
 }
+
+/// The projector's per-partition positions count every tenant's traffic: only the bootstrap
+/// token sees them; a scoped token sees when the projector last committed.
+#[tokio::test]
+async fn a_scoped_token_sees_no_other_tenants_positions() {
+    let app = spawn_app().await;
+    app.given(two_websites()).await;
+    let token = app.token_for(&["a"]).await;
+    for path in [
+        "/v1/conversations",
+        "/v1/contacts",
+        "/v1/stats?from=2026-09-01&to=2026-09-30",
+    ] {
+        let (_, all) = app.get(path).await;
+        assert!(
+            !all["as_of"]["position"].as_object().unwrap().is_empty(),
+            "{path}: {all}"
+        );
+        let (status, scoped) = app.get_as(&token, path).await;
+        assert_eq!(status, 200, "{path}: {scoped}");
+        assert_eq!(scoped["as_of"]["position"], json!({}), "{path}");
+        assert_eq!(
+            scoped["as_of"]["projected_at"],
+            all["as_of"]["projected_at"]
+        );
+    }
+}

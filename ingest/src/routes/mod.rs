@@ -29,7 +29,6 @@ pub fn router(state: AppState) -> Router {
         .route("/client/update", post(legacy::client_update))
         .route("/api/contact/submit", post(legacy::contact_submit))
         .route("/api/chat", post(legacy::chat))
-        .route("/metrics", get(metrics))
         .route("/_liveness", get(health::liveness))
         .route("/_readiness", get(health::readiness))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -38,6 +37,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             count_requests,
         ))
+        .with_state(state)
+}
+
+/// `GET /metrics` alone, for its own listener (`INGEST_METRICS_ADDR`): not on the public port,
+/// and not readable from a browser on another origin.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 

@@ -238,13 +238,6 @@ pub fn document() -> Value {
                 "503": ok("the broker is unreachable", status("unavailable")),
             },
         }},
-        "/metrics": {"get": {
-            "summary": "Prometheus metrics",
-            "responses": {"200": {
-                "description": "text exposition format 0.0.4",
-                "content": {"text/plain": {"schema": {"type": "string"}}},
-            }},
-        }},
     });
     let mut schemas = g.take_definitions(true);
     schemas.insert(
