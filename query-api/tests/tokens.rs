@@ -197,4 +197,42 @@ async fn admin_events_record_the_acting_token() {
             Some("bootstrap".into())
         ]
     );
+
+    // A conversation's and a contact's histories name who acted, by id and name.
+    let (_, named) = mint(
+        &app,
+        TOKEN,
+        json!({"websites": ["a"], "name": "support desk"}),
+    )
+    .await;
+    let desk = named["token"].as_str().unwrap();
+    let (status, body) = app
+        .call(Method::POST, "/v1/conversations/c1/close", desk, None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, conversation) = app.get("/v1/conversations/c1").await;
+    let actions = conversation["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{conversation}");
+    assert_eq!(actions[0]["type"], "conversation.closed");
+    assert_eq!(actions[0]["actor"], named["id"]);
+    assert_eq!(actions[0]["actor_name"], "support desk");
+    let contact_id = request["request"]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/contacts/{contact_id}");
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            desk,
+            Some(json!({"notes": "called back"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, contact) = app.get(&path).await;
+    let actions = contact["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{contact}");
+    assert_eq!(actions[0]["type"], "contact.updated");
+    assert_eq!(actions[0]["actor_name"], "support desk");
 }

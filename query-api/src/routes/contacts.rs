@@ -171,7 +171,14 @@ async fn with_history(state: &AppState, contact: ContactRow) -> Result<Value, Ap
         store::history(&state.pool, &contact.website_id, &contact.contact_id).await?;
     let requests =
         requests::of_contact(&state.pool, &contact.website_id, &contact.contact_id).await?;
-    Ok(json!({ "contact": contact, "conversations": conversations, "requests": requests }))
+    let subject = format!("contact:{}", contact.contact_id);
+    let actions = crate::store::actions::on(&state.pool, &contact.website_id, &subject).await?;
+    Ok(json!({
+        "contact": contact,
+        "conversations": conversations,
+        "requests": requests,
+        "actions": actions,
+    }))
 }
 
 pub async fn detail(

@@ -198,8 +198,14 @@ pub async fn detail(
         limit,
     )
     .await?;
+    let actions = crate::store::actions::on(
+        &state.pool,
+        &conversation.website_id,
+        &conversation.conversation_id,
+    )
+    .await?;
     Ok(Json(
-        json!({ "conversation": conversation, "messages": messages, "as_of": as_of }),
+        json!({ "conversation": conversation, "messages": messages, "actions": actions, "as_of": as_of }),
     ))
 }
 

@@ -82,7 +82,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<conversations::DetailParams>),
             response: (
-                "`{conversation, messages, as_of}`",
+                "`{conversation, messages, actions: [{event_id, type, occurred_at, actor, actor_name}], as_of}`: `actions` are the admin actions taken on it and the token that took each",
                 Some(("messages[]", schema::<MessageRow>)),
             ),
             ..op(
@@ -138,7 +138,7 @@ fn operations() -> Vec<Op> {
         Op {
             query: Some(root::<contacts::OneParams>),
             response: (
-                "`{contact, conversations, requests, as_of}`",
+                "`{contact, conversations, requests, actions, as_of}`: `actions` are the admin actions taken on the contact (edits, merges into it) and the token that took each",
                 Some(("conversations[]", schema::<HistoryRow>)),
             ),
             ..op(

@@ -1,5 +1,6 @@
 //! The SQL behind each view, as small functions returning `*Row` types.
 
+pub mod actions;
 pub mod contacts;
 pub mod conversations;
 pub mod days;
