@@ -81,6 +81,7 @@ impl FaultStack {
             .env("INGEST_WEBSITES", format!("{WEBSITE}={WRITE_KEY}"))
             .env("INGEST_RATE_LIMIT_EVENTS_PER_S", "1000000")
             .env("INGEST_RATE_LIMIT_BURST", "1000000")
+            .env("INGEST_MAX_EVENT_AGE_S", u32::MAX.to_string())
             .env("INGEST_MAX_BATCH_EVENTS", "1000")
             .env("DATABASE_URL", &self.postgres.url)
             .env("RUST_LOG", "error")

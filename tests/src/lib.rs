@@ -67,6 +67,13 @@ impl Stack {
             websites: vec![(WEBSITE.into(), WRITE_KEY.into())],
             websites_database: Some(postgres.clone()),
             websites_refresh_ms: 200,
+            limits: ingest::config::Limits {
+                // The tests send as fast as they can, and replay fixed days of 2026: the stack
+                // neither limits a write key's rate nor doubts how far back an event is dated.
+                rate_limit_events_per_s: 0.0,
+                max_event_age: chrono::Duration::days(365 * 100),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let sink =
