@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use runtime::kafka::{EventSink, KafkaSink, ProducerConfig, Record};
@@ -447,20 +447,37 @@ struct Shared {
 /// Where admin records must carry proofs ([`Proofs::load`]), noted at each partition's end now
 /// for the partitions that have no note yet.
 pub async fn load_proofs(config: &ProjectorConfig, meta: &PgPool) -> anyhow::Result<Proofs> {
-    let consumer = consumer(config, "colloquy-projector")?;
-    let mut ends = Vec::new();
-    for p in partitions(config, &consumer)? {
-        let (_, high) = consumer
-            .fetch_watermarks(&config.topic, p, Duration::from_secs(5))
-            .context("cannot read the partitions' ends")?;
-        ends.push((p, high));
-    }
+    // librdkafka's calls block, and so may dropping its client: off the async threads.
+    let reading = config.clone();
+    let ends = tokio::task::spawn_blocking(move || partition_ends(&reading))
+        .await
+        .context("reading the partitions' ends panicked")??;
     let keys = config.admin_event_keys.clone();
     Ok(Proofs::load(meta, keys, &config.topic, &ends).await?)
 }
 
+/// Each partition of the topic with its end (high watermark) now.
+fn partition_ends(config: &ProjectorConfig) -> anyhow::Result<Vec<(i32, i64)>> {
+    let consumer: BaseConsumer = config
+        .kafka
+        .client_config()
+        .set("group.id", "colloquy-proofs")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("cannot create the Kafka consumer")?;
+    partitions(config, &consumer)?
+        .into_iter()
+        .map(|p| {
+            let (_, high) = consumer
+                .fetch_watermarks(&config.topic, p, Duration::from_secs(5))
+                .context("cannot read the partitions' ends")?;
+            Ok((p, high))
+        })
+        .collect()
+}
+
 /// The topic's partitions.
-pub fn partitions(config: &ProjectorConfig, consumer: &StreamConsumer) -> anyhow::Result<Vec<i32>> {
+pub fn partitions(config: &ProjectorConfig, consumer: &impl Consumer) -> anyhow::Result<Vec<i32>> {
     let metadata = consumer
         .fetch_metadata(Some(&config.topic), Duration::from_secs(5))
         .context("cannot fetch topic metadata")?;
