@@ -58,6 +58,7 @@ fuzz_target!(|input: &[u8]| {
         anonymize_ip: selector & 0x40 != 0,
         opted_out: selector & 0x80 != 0,
         visitor_salt: [7; 32],
+        max_event_age: limits.max_event_age,
     };
     for item in decoded.items.into_iter().flatten() {
         if let Ok(event) = IncomingEvent::parse(item) {
