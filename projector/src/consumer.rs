@@ -146,8 +146,7 @@ pub async fn run(
     }
 
     let mut failed = None;
-    let mut dropping: Option<tokio::task::JoinHandle<()>> = None;
-    let mut retired_check_at = Instant::now();
+    let mut retired = RetiredVersions::new(config.keep_retired);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
@@ -168,30 +167,7 @@ pub async fn run(
             live.schema = moved;
             tracing::info!(schema = %live.schema, "now projecting into the new live read models");
         }
-        if dropping.as_ref().is_none_or(|d| d.is_finished()) {
-            let erased = shared.erased.swap(false, Ordering::AcqRel);
-            if erased || Instant::now() >= retired_check_at {
-                retired_check_at = Instant::now() + RETIRED_CHECK;
-                let kept = (!erased).then_some(config.keep_retired);
-                let (meta, flag) = (meta.clone(), shared.erased.clone());
-                dropping = Some(tokio::spawn(async move {
-                    match versions::drop_retired(&meta, kept).await {
-                        Ok(dropped) if dropped.is_empty() => {}
-                        Ok(dropped) => tracing::info!(
-                            ?dropped,
-                            after_erasure = erased,
-                            "dropped retired read-model versions"
-                        ),
-                        Err(error) => {
-                            tracing::warn!(%error, "cannot drop retired versions; retrying");
-                            if erased {
-                                flag.store(true, Ordering::Release);
-                            }
-                        }
-                    }
-                }));
-            }
-        }
+        retired.tick(&meta, &shared.erased);
     }
     // Workers finish the batch in hand and stop.
     let _ = stop.send(true);
@@ -422,6 +398,57 @@ async fn follow_rebuild(
 
 /// How often retired versions are looked at for dropping.
 const RETIRED_CHECK: Duration = Duration::from_secs(60);
+
+/// The controller's dropping of retired versions ([`versions::drop_retired`]): once every
+/// [`RETIRED_CHECK`] those kept longer than `keep`, and every one as soon as a worker applied
+/// an erasure. One drop at a time, beside the controller, so a drop waiting for a lock never
+/// holds up a switch or a pause.
+struct RetiredVersions {
+    keep: Duration,
+    dropping: Option<tokio::task::JoinHandle<()>>,
+    next_check: Instant,
+}
+
+impl RetiredVersions {
+    fn new(keep: Duration) -> Self {
+        Self {
+            keep,
+            dropping: None,
+            next_check: Instant::now(),
+        }
+    }
+
+    /// Starts a drop if one is due and none runs; `erased` is the workers' flag.
+    fn tick(&mut self, meta: &PgPool, erased: &Arc<AtomicBool>) {
+        if !self.dropping.as_ref().is_none_or(|d| d.is_finished()) {
+            return;
+        }
+        let after_erasure = erased.swap(false, Ordering::AcqRel);
+        if !after_erasure && Instant::now() < self.next_check {
+            return;
+        }
+        self.next_check = Instant::now() + RETIRED_CHECK;
+        let kept = (!after_erasure).then_some(self.keep);
+        let (meta, erased) = (meta.clone(), erased.clone());
+        self.dropping = Some(tokio::spawn(async move {
+            match versions::drop_retired(&meta, kept).await {
+                Ok(dropped) if dropped.is_empty() => {}
+                Ok(dropped) => tracing::info!(
+                    ?dropped,
+                    after_erasure,
+                    "dropped retired read-model versions"
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot drop retired versions; retrying");
+                    // An erasure's drop is owed until it succeeds.
+                    if after_erasure {
+                        erased.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }));
+    }
+}
 
 /// Whether `event` removes personal data from the read models.
 fn erases(event: &Event) -> bool {

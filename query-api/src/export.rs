@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use futures::StreamExt;
 use sqlx::postgres::PgRow;
-use sqlx::{Column, Postgres, QueryBuilder, Row, TypeInfo};
+use sqlx::{Column, PgPool, Postgres, QueryBuilder, Row, TypeInfo};
 use std::io::Write as _;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -374,6 +374,45 @@ impl Writer {
     }
 }
 
+/// Writes every row `query` selects through `writer`; `true` when the client was sent all of
+/// them. The first row (or the query's error) is reported on `started` before anything else,
+/// so that a request Postgres refuses is answered as an error rather than an empty download.
+async fn write_rows(
+    pool: &PgPool,
+    mut query: QueryBuilder<'static, Postgres>,
+    mut writer: Writer,
+    started: oneshot::Sender<Result<(), sqlx::Error>>,
+) -> bool {
+    writer.start();
+    let mut rows = query.build().fetch(pool);
+    let first = match rows.next().await {
+        Some(Err(error)) => {
+            let _ = started.send(Err(error));
+            return false;
+        }
+        first => {
+            let _ = started.send(Ok(()));
+            first
+        }
+    };
+    let mut rows = futures::stream::iter(first).chain(rows);
+    while let Some(row) = rows.next().await {
+        let written = match row {
+            Ok(row) => writer.row(&row).await,
+            Err(error) => Err(error.to_string()),
+        };
+        match written {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(error) => {
+                tracing::error!(%error, "export failed mid-stream");
+                return false;
+            }
+        }
+    }
+    writer.finish().await
+}
+
 /// Streams the rows `query` selects, typed columns named as `columns`, as a file download named
 /// `name`.`ext`. The rows are decoded from Postgres' binary form and written straight into the
 /// chunk: building each row as JSON in Postgres and parsing it back here cost 31 µs of
@@ -392,53 +431,24 @@ pub async fn respond(
     query: QueryBuilder<'static, Postgres>,
 ) -> Result<Response, ApiError> {
     let pass = state.exports.enter(&admin.token)?;
-    let (pool, stall) = (state.pool.clone(), state.export_stall);
+    let pool = state.pool.clone();
     let (tx, mut rx) = mpsc::channel::<Bytes>(4);
+    let writer = Writer {
+        format,
+        columns,
+        layout: Vec::new(),
+        tx,
+        stall: state.export_stall,
+        buf: Vec::with_capacity(CHUNK + CHUNK / 4),
+        rows: 0,
+    };
     let finished = Arc::new(AtomicBool::new(false));
     let done = finished.clone();
     let (started_tx, started) = oneshot::channel();
     tokio::spawn(async move {
+        // The slot is held for as long as the export reads from Postgres.
         let _pass = pass;
-        let mut query = query;
-        let mut writer = Writer {
-            format,
-            columns,
-            layout: Vec::new(),
-            tx,
-            stall,
-            buf: Vec::with_capacity(CHUNK + CHUNK / 4),
-            rows: 0,
-        };
-        writer.start();
-        let mut rows = query.build().fetch(&pool);
-        // The first row (or the query's error) decides the answer's status, so that a request
-        // Postgres refuses is answered as an error rather than an empty download.
-        let first = match rows.next().await {
-            Some(Err(error)) => {
-                let _ = started_tx.send(Err(error));
-                return;
-            }
-            first => {
-                let _ = started_tx.send(Ok(()));
-                first
-            }
-        };
-        let mut rows = futures::stream::iter(first).chain(rows);
-        while let Some(row) = rows.next().await {
-            let written = match row {
-                Ok(row) => writer.row(&row).await,
-                Err(error) => Err(error.to_string()),
-            };
-            match written {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(error) => {
-                    tracing::error!(%error, "export failed mid-stream");
-                    return;
-                }
-            }
-        }
-        if writer.finish().await {
+        if write_rows(&pool, query, writer, started_tx).await {
             done.store(true, Ordering::Release);
         }
     });
