@@ -6,7 +6,7 @@ use runtime::config::{ConfigError, Source};
 use runtime::kafka::{KafkaConfig, ProducerConfig};
 use runtime::postgres::PostgresConfig;
 
-use crate::client_ip::TrustedProxies;
+use runtime::client_ip::TrustedProxies;
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {

@@ -6,16 +6,14 @@
 //! - [`config`]: [`IngestConfig`], read from the environment.
 //! - [`keys`]: write keys, where requests carry them, and the websites they belong to.
 //! - [`decode`]: request bodies into events (content types, gzip, batch shapes).
-//! - [`client_ip`]: the client's address, through trusted proxies only.
 //! - [`device`]: device type from the user agent.
 //! - [`enrich`]: turns a client's [`schemas::IncomingEvent`] into a stored [`schemas::Event`].
 //! - [`metrics`]: Prometheus metrics and their documented names.
-//! - [`rate_limit`]: the optional per-write-key rate limit.
+//! - [`rate_limit`]: the per-write-key rate limit.
 //! - [`routes`]: the route table; one module per resource.
 //! - [`websites`]: reloads the write keys of websites created through the admin API.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
-pub mod client_ip;
 pub mod config;
 pub mod decode;
 pub mod device;
@@ -44,7 +42,7 @@ pub use keys::WriteKeys;
 pub struct AppState {
     pub sink: Arc<dyn EventSink>,
     pub keys: Arc<WriteKeys>,
-    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
+    pub trusted_proxies: Arc<runtime::client_ip::TrustedProxies>,
     pub limits: config::Limits,
     pub metrics: Arc<metrics::IngestMetrics>,
     pub rate_limit: Arc<rate_limit::RateLimiter>,

@@ -15,6 +15,8 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use runtime::client_ip::client_ip;
+
 use crate::AppState;
 use crate::error::ApiError;
 use crate::store::tokens;
@@ -111,12 +113,13 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, ApiError
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
-    // The peer's address: behind a proxy, the proxy's (the failures of all its clients add
-    // up; docs: README, configuration).
-    let client = parts
+    // The peer's address, or the client's a trusted proxy forwarded (docs: README,
+    // configuration).
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    let client = client_ip(peer, &parts.headers, &state.trusted_proxies);
     let now = Instant::now();
     if let Some(seconds) = client.and_then(|ip| state.auth_failures.blocked(ip, now)) {
         return Err(ApiError::TooManyFailures(seconds));

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use runtime::client_ip::TrustedProxies;
 use runtime::config::{ConfigError, Source};
 use runtime::kafka::{KafkaConfig, ProducerConfig};
 use runtime::postgres::PostgresConfig;
@@ -34,6 +35,9 @@ pub struct QueryApiConfig {
     /// `AUTH_FAILURES_PER_MINUTE`: wrong admin tokens a client address may send a minute before
     /// it is answered 429 for the rest of that minute (20; 0 for no limit).
     pub auth_failures_per_minute: u32,
+    /// `QUERY_API_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client, so that
+    /// behind a load balancer each client has its own allowance of wrong tokens.
+    pub trusted_proxies: TrustedProxies,
     /// `ADMIN_EVENT_KEYS`: what admin events are signed with, so the projector knows them
     /// from records anyone else produced ([`runtime::proof`]).
     pub admin_event_keys: AdminKeys,
@@ -80,6 +84,8 @@ impl QueryApiConfig {
             report_interval: interval(env, "REPORT_INTERVAL_S", 60)?,
             report_sends_per_day: env.parse_or("REPORT_SENDS_PER_DAY", 3)?,
             auth_failures_per_minute: env.parse_or("AUTH_FAILURES_PER_MINUTE", 20)?,
+            trusted_proxies: env
+                .parse_or("QUERY_API_TRUSTED_PROXIES", TrustedProxies::default())?,
         })
     }
 }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub mailer: Option<Arc<mail::Mailer>>,
     /// Wrong admin tokens per client address (`AUTH_FAILURES_PER_MINUTE`).
     pub auth_failures: Arc<auth::AuthFailures>,
+    /// Whose forwarding headers name the client (`QUERY_API_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<runtime::client_ip::TrustedProxies>,
     /// When each created token's use was last written.
     pub token_uses: Arc<auth::TokenUses>,
     /// Exports running, per token and in total (`EXPORTS_*`).
@@ -96,6 +98,7 @@ impl AppState {
                 config.auth_failures_per_minute,
                 Duration::from_secs(60),
             )),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             token_uses: Arc::default(),
             exports: limits::Gate::new("exports", limits.exports_per_token, limits.exports_max),
             export_stall: limits.export_stall,

@@ -171,6 +171,35 @@ async fn wrong_tokens_from_one_address_are_refused_for_a_while() {
     }
 }
 
+/// Behind a trusted load balancer, each client the proxy names has its own allowance: one
+/// guessing client does not lock every admin out.
+#[tokio::test]
+async fn behind_a_trusted_proxy_wrong_tokens_count_per_forwarded_client() {
+    let app = common::spawn_app_with(|c| {
+        c.auth_failures_per_minute = 3;
+        c.trusted_proxies = "127.0.0.1".parse().unwrap();
+    })
+    .await;
+    let from = |client: &'static str, token: &'static str| {
+        app.http
+            .get(format!("{}/v1/conversations", app.url))
+            .bearer_auth(token)
+            .header("X-Forwarded-For", client)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(from("198.51.100.1", "guess").await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        from("198.51.100.1", common::TOKEN).await.unwrap().status(),
+        429
+    );
+    assert_eq!(
+        from("198.51.100.2", common::TOKEN).await.unwrap().status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn privacy_settings_are_set_by_event_and_only_for_websites_the_token_sees() {
     let app = spawn_app().await;

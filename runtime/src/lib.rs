@@ -1,6 +1,7 @@
 //! Plumbing shared by `ingest`, `projector` and `query-api`; none of it knows about event types.
 //!
 //! # Layout
+//! - [`client_ip`]: the client's address, through trusted proxies' forwarding headers.
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
 //! - [`mailsink`]: an SMTP server that keeps what it receives, for e-mail tests and the local
 //!   stack (`colloquy-mailsink`).
@@ -15,6 +16,7 @@
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
 
+pub mod client_ip;
 pub mod config;
 pub mod http;
 pub mod kafka;

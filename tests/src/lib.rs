@@ -98,6 +98,7 @@ impl Stack {
             email: Some(query_api::mail::MailConfig::catcher(mail.addr)),
             report_interval: None,
             auth_failures_per_minute: 20,
+            trusted_proxies: Default::default(),
             report_sends_per_day: 3,
             limits: query_api::config::Limits::default(),
             admin_event_keys: runtime::proof::AdminKeys::dev(),

@@ -21,13 +21,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::client_ip::client_ip;
 use crate::decode::{DecodedBody, decode, parse_time};
 use crate::enrich::{RequestContext, enrich};
 use crate::error::ApiError;
 use crate::keys::write_key_of;
 use crate::metrics::reason;
 use crate::privacy;
+use runtime::client_ip::client_ip;
 
 /// The peer address of the connection, when the server was started with connect info.
 pub struct ClientAddr(pub Option<IpAddr>);

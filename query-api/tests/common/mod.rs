@@ -109,6 +109,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         email: None,
         report_interval: None,
         auth_failures_per_minute: 20,
+        trusted_proxies: Default::default(),
         report_sends_per_day: 3,
         limits: query_api::config::Limits::default(),
         admin_event_keys: runtime::proof::AdminKeys::dev(),
