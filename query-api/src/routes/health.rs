@@ -12,7 +12,7 @@ pub async fn liveness() -> Json<Value> {
 }
 
 pub async fn readiness(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
+    match crate::store::ping(&state.pool).await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(error) => {
             tracing::warn!(%error, "not ready");

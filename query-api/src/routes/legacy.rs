@@ -8,7 +8,6 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::QueryBuilder;
 
 use super::conversations::{self, MAX_LIMIT, MAX_MESSAGES, find_one};
 use super::params::{Days, Params, limit};
@@ -20,7 +19,8 @@ use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::export::{self, Format};
 use crate::store::conversations::{self as store, ConversationRow, Filter, MessageRow, Sort};
-use crate::store::days::{LocalDays, Zone, ZoneOf};
+use crate::store::days::LocalDays;
+use crate::store::exports;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -203,29 +203,14 @@ async fn admin_stats(
     Params(params): Params<WebsiteParams>,
 ) -> Result<Json<Value>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
-    let (total, active, messages): (i64, i64, i64) = sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'active'),
-                COALESCE(sum(message_count), 0)::int8
-         FROM conversations WHERE ($1::text[] IS NULL OR website_id = ANY($1))",
-    )
-    .bind(websites.as_deref())
-    .fetch_one(&state.pool)
-    .await?;
-    // Messages still waiting for a human: flagged, and no human has replied yet.
-    let waiting: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM messages
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND requires_human AND NOT human_replied",
-    )
-    .bind(websites.as_deref())
-    .fetch_one(&state.pool)
-    .await?;
+    let totals = store::dashboard_totals(&state.pool, websites.as_deref()).await?;
     Ok(Json(json!({
         "success": true,
         "stats": {
-            "total_conversations": total,
-            "active_conversations": active,
-            "total_messages": messages,
-            "messages_requiring_human": waiting,
+            "total_conversations": totals.conversations,
+            "active_conversations": totals.active,
+            "total_messages": totals.messages,
+            "messages_requiring_human": totals.waiting_for_human,
             "timestamp": Utc::now(),
         }
     })))
@@ -342,16 +327,6 @@ async fn analytics_summary(
     Ok(Json(body))
 }
 
-/// The columns of the old raw-event export.
-const EVENT_COLUMNS: &[&str] = &[
-    "event_id",
-    "user_id",
-    "session_id",
-    "event_type",
-    "timestamp",
-    "message",
-];
-
 /// `GET /analytics/export`: every event of the range as CSV, in the old columns.
 async fn analytics_export(
     admin: Admin,
@@ -364,33 +339,10 @@ async fn analytics_export(
         params.end_date.as_deref(),
         3_650,
     )?;
-    let mut q = QueryBuilder::new(
-        "SELECT event_id, payload->>'customer_id' AS user_id, conversation_id AS session_id,
-            CASE type WHEN 'message.sent' THEN 'message'
-                      WHEN 'cta.clicked' THEN 'cta_click' ELSE type END AS event_type,
-            occurred_at AS timestamp,
-            COALESCE(payload->>'text', payload->>'label', payload->>'message') AS message
-         FROM event_log WHERE true",
-    );
     // The website's days, as the summary beside it counts them.
-    LocalDays::Between(days.from, days.to).push(
-        &mut q,
-        "occurred_at",
-        &Zone::default(),
-        ZoneOf::Lookup("event_log"),
-    );
-    if let Some(w) = websites {
-        q.push(" AND website_id = ANY(").push_bind(w).push(")");
-    }
-    // The old export held what visitors did; admin actions are not analytics.
-    let client_types: Vec<&str> = schemas::EventType::ALL
-        .iter()
-        .filter(|t| t.producer() == schemas::Producer::Client)
-        .map(|t| t.name())
-        .collect();
-    q.push(" AND type = ANY(").push_bind(client_types).push(")");
-    q.push(" ORDER BY occurred_at, event_id");
-    export::respond(&state, &admin, Format::Csv, "events", EVENT_COLUMNS, q).await
+    let export =
+        exports::legacy_events(websites.as_deref(), LocalDays::Between(days.from, days.to));
+    export::respond(&state, &admin, Format::Csv, "events", export).await
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

@@ -300,3 +300,34 @@ pub async fn find_message(
     .await?;
     Ok(Some((website, conversation, message)))
 }
+
+/// The old dashboard's totals (`GET /admin/stats`), over every conversation of `websites` (all
+/// when `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct DashboardTotals {
+    pub conversations: i64,
+    pub active: i64,
+    pub messages: i64,
+    /// Messages flagged for a human that no human has replied to yet.
+    pub waiting_for_human: i64,
+}
+
+pub async fn dashboard_totals(
+    pool: &PgPool,
+    websites: Option<&[String]>,
+) -> Result<DashboardTotals, sqlx::Error> {
+    let mut q = QueryBuilder::new(
+        "SELECT count(*) AS conversations, count(*) FILTER (WHERE status = 'active') AS active,
+                COALESCE(sum(message_count), 0)::int8 AS messages,
+                (SELECT count(*) FROM messages m
+                 WHERE m.requires_human AND NOT m.human_replied",
+    );
+    if let Some(w) = websites {
+        super::push_websites(&mut q, "m.website_id", w);
+    }
+    q.push(") AS waiting_for_human FROM conversations c WHERE true");
+    if let Some(w) = websites {
+        super::push_websites(&mut q, "c.website_id", w);
+    }
+    q.build_query_as().fetch_one(pool).await
+}

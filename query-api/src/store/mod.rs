@@ -4,6 +4,7 @@ pub mod actions;
 pub mod contacts;
 pub mod conversations;
 pub mod days;
+pub mod exports;
 pub mod populations;
 pub mod requests;
 pub mod stats;
@@ -51,6 +52,11 @@ pub fn push_websites(
             .push_bind(websites.to_vec())
             .push(")");
     }
+}
+
+/// Whether Postgres answers (readiness).
+pub async fn ping(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(|_| ())
 }
 
 /// Counts the rows of `from` (a table, with its alias) that `filter` keeps, stopping at one

@@ -1,0 +1,216 @@
+//! The queries behind the exports (`GET /v1/exports/{kind}` and the old `/analytics/export`):
+//! each selects its rows with the same filters as the matching list, in a stable order, with
+//! the columns [`crate::export`] writes.
+
+use sqlx::{Postgres, QueryBuilder};
+
+use super::contacts::{self, Filter as ContactFilter};
+use super::conversations::{self, Filter as ConversationFilter};
+use super::days::{CONVERSATIONS_ZONED, LocalDays, Zone, ZoneOf};
+
+/// An export's query and the columns written from its rows, in order.
+pub struct Export {
+    pub query: QueryBuilder<'static, Postgres>,
+    pub columns: &'static [&'static str],
+}
+
+const CONVERSATION_COLUMNS: &[&str] = &[
+    "website_id",
+    "conversation_id",
+    "status",
+    "channel",
+    "device",
+    "started_at",
+    "last_activity_at",
+    "duration_s",
+    "message_count",
+    "user_messages",
+    "bot_messages",
+    "agent_messages",
+    "first_response_ms",
+    "avg_bot_response_ms",
+    "requires_human",
+    "cta_clicks",
+    "rating",
+    "contact_id",
+    "closed_at",
+];
+
+const MESSAGE_COLUMNS: &[&str] = &[
+    "website_id",
+    "conversation_id",
+    "id",
+    "message_id",
+    "sender",
+    "text",
+    "sent_at",
+    "response_time_ms",
+    "confidence_score",
+    "requires_human",
+    "human_replied",
+];
+
+const CONTACT_COLUMNS: &[&str] = &[
+    "website_id",
+    "contact_id",
+    "name",
+    "email",
+    "phone",
+    "channel",
+    "first_seen_at",
+    "last_activity_at",
+    "conversation_count",
+    "request_count",
+    "lead_status",
+    "notes",
+];
+
+const EVENT_COLUMNS: &[&str] = &[
+    "event_id",
+    "type",
+    "website_id",
+    "conversation_id",
+    "customer_id",
+    "occurred_at",
+    "received_at",
+    "payload",
+];
+
+/// The conversations `filter` keeps, oldest first.
+pub fn conversations(filter: &ConversationFilter) -> Export {
+    let mut query = QueryBuilder::new(
+        "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
+                c.first_seen_at AS started_at, c.last_activity_at,
+                EXTRACT(EPOCH FROM c.last_activity_at - c.first_seen_at)::float8 AS duration_s,
+                c.message_count, c.user_messages, c.bot_messages, c.agent_messages,
+                c.first_response_ms,
+                c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0) AS avg_bot_response_ms,
+                c.requires_human, c.cta_clicks, c.rating, c.contact_id, c.closed_at
+         FROM ",
+    );
+    query.push(CONVERSATIONS_ZONED);
+    conversations::push_filter(&mut query, filter);
+    query.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id");
+    Export {
+        query,
+        columns: CONVERSATION_COLUMNS,
+    }
+}
+
+/// The messages of the conversations `filter` keeps, by conversation and time.
+pub fn messages(filter: &ConversationFilter) -> Export {
+    let mut query = QueryBuilder::new(
+        "SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
+                m.sender, m.text, m.sent_at, m.response_time_ms, m.confidence_score,
+                m.requires_human, m.human_replied
+         FROM messages m JOIN (SELECT c.website_id, c.conversation_id FROM ",
+    );
+    query.push(CONVERSATIONS_ZONED);
+    conversations::push_filter(&mut query, filter);
+    query.push(
+        ") c USING (website_id, conversation_id)
+         ORDER BY m.website_id, m.conversation_id, m.sent_at, m.event_id",
+    );
+    Export {
+        query,
+        columns: MESSAGE_COLUMNS,
+    }
+}
+
+/// The contacts `filter` keeps, oldest first.
+pub fn contacts(filter: &ContactFilter) -> Export {
+    let mut query = QueryBuilder::new(
+        "SELECT website_id, contact_id, name, email, phone,
+                channel, first_seen_at, last_activity_at, conversation_count,
+                request_count, lead_status, notes FROM contacts",
+    );
+    contacts::push_filter(&mut query, filter);
+    query.push(" ORDER BY first_seen_at, website_id, contact_id");
+    Export {
+        query,
+        columns: CONTACT_COLUMNS,
+    }
+}
+
+/// Which events an event export holds.
+pub struct Events {
+    /// The websites to read; all when `None`.
+    pub websites: Option<Vec<String>>,
+    pub days: LocalDays,
+    /// The zone the days are in, each website's own when unset.
+    pub zone: Zone,
+    pub event_type: Option<String>,
+}
+
+/// The events `which` selects, oldest first; never `token.created` (it names a token digest).
+pub fn events(which: Events) -> Export {
+    let mut query = QueryBuilder::new(
+        "SELECT event_id, type, website_id, conversation_id,
+                payload->>'customer_id' AS customer_id, occurred_at, received_at,
+                payload::text AS payload
+         FROM event_log WHERE type <> 'token.created'",
+    );
+    which.days.push(
+        &mut query,
+        "occurred_at",
+        &which.zone,
+        ZoneOf::Lookup("event_log"),
+    );
+    if let Some(w) = &which.websites {
+        super::push_websites(&mut query, "website_id", w);
+    }
+    if let Some(t) = which.event_type {
+        query.push(" AND type = ").push_bind(t);
+    }
+    query.push(" ORDER BY occurred_at, event_id");
+    Export {
+        query,
+        columns: EVENT_COLUMNS,
+    }
+}
+
+/// The columns of the old raw-event export (`/analytics/export`).
+const LEGACY_EVENT_COLUMNS: &[&str] = &[
+    "event_id",
+    "user_id",
+    "session_id",
+    "event_type",
+    "timestamp",
+    "message",
+];
+
+/// What visitors did on `websites` (all when `None`) in `days`, each website's own, in the old
+/// export's columns; admin actions are not analytics.
+pub fn legacy_events(websites: Option<&[String]>, days: LocalDays) -> Export {
+    let mut query = QueryBuilder::new(
+        "SELECT event_id, payload->>'customer_id' AS user_id, conversation_id AS session_id,
+            CASE type WHEN 'message.sent' THEN 'message'
+                      WHEN 'cta.clicked' THEN 'cta_click' ELSE type END AS event_type,
+            occurred_at AS timestamp,
+            COALESCE(payload->>'text', payload->>'label', payload->>'message') AS message
+         FROM event_log WHERE true",
+    );
+    days.push(
+        &mut query,
+        "occurred_at",
+        &Zone::default(),
+        ZoneOf::Lookup("event_log"),
+    );
+    if let Some(w) = websites {
+        super::push_websites(&mut query, "website_id", w);
+    }
+    let client_types: Vec<&str> = schemas::EventType::ALL
+        .iter()
+        .filter(|t| t.producer() == schemas::Producer::Client)
+        .map(|t| t.name())
+        .collect();
+    query
+        .push(" AND type = ANY(")
+        .push_bind(client_types)
+        .push(")");
+    query.push(" ORDER BY occurred_at, event_id");
+    Export {
+        query,
+        columns: LEGACY_EVENT_COLUMNS,
+    }
+}
