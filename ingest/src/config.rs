@@ -13,8 +13,8 @@ pub struct IngestConfig {
     /// `INGEST_ADDR`.
     pub addr: SocketAddr,
     /// `INGEST_METRICS_ADDR`: where `GET /metrics` is served, apart from the public port, so
-    /// that only what can reach this address (Prometheus) reads them.
-    pub metrics_addr: SocketAddr,
+    /// that only what can reach this address (Prometheus) reads them; `off` for nowhere.
+    pub metrics_addr: Option<SocketAddr>,
     pub kafka: KafkaConfig,
     /// Topic from `KAFKA_TOPIC`, plus the producer's timeouts and queue bound.
     pub producer: ProducerConfig,
@@ -63,8 +63,8 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            // Any free port: tests start many.
-            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            // Tests start many ingests: none binds a second port unless it asks.
+            metrics_addr: None,
             kafka: KafkaConfig::new("127.0.0.1:9092"),
             producer: ProducerConfig::new("chat-events"),
             websites: vec![("demo".into(), "demo-write-key".into())],
@@ -119,10 +119,16 @@ impl IngestConfig {
         let defaults = Limits::default();
         Ok(Self {
             addr: env.parse_or("INGEST_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            metrics_addr: env.parse_or(
-                "INGEST_METRICS_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 8083)),
-            )?,
+            metrics_addr: match env
+                .string_or("INGEST_METRICS_ADDR", "127.0.0.1:8083")
+                .as_str()
+            {
+                "off" => None,
+                _ => Some(env.parse_or(
+                    "INGEST_METRICS_ADDR",
+                    SocketAddr::from(([127, 0, 0, 1], 8083)),
+                )?),
+            },
             kafka: KafkaConfig::from_source(env)?,
             producer: ProducerConfig::from_source(
                 env,

@@ -65,16 +65,19 @@ pub fn app(state: AppState) -> Router {
 /// served on their own listener for as long as the process runs.
 pub async fn build(config: &IngestConfig, sink: Arc<dyn EventSink>) -> std::io::Result<HttpServer> {
     let (api, metrics) = build_parts(config, sink).await?;
-    tracing::info!(addr = %metrics.local_addr(), "ingest metrics listening");
-    tokio::spawn(metrics.run_until_stopped(std::future::pending()));
+    if let Some(metrics) = metrics {
+        tracing::info!(addr = %metrics.local_addr(), "ingest metrics listening");
+        tokio::spawn(metrics.run_until_stopped(std::future::pending()));
+    }
     Ok(api)
 }
 
-/// The public server and the metrics server (`INGEST_METRICS_ADDR`), bound, not running.
+/// The public server and the metrics server (`INGEST_METRICS_ADDR`, unless off), bound, not
+/// running.
 pub async fn build_parts(
     config: &IngestConfig,
     sink: Arc<dyn EventSink>,
-) -> std::io::Result<(HttpServer, HttpServer)> {
+) -> std::io::Result<(HttpServer, Option<HttpServer>)> {
     let keys = Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins));
     let privacy = Arc::new(privacy::PrivacySettings::new(config.anonymize_ip.clone()));
     let salts = Arc::new(privacy::DailySalts::default());
@@ -113,7 +116,9 @@ pub async fn build_parts(
         salts,
         subject_keys,
     };
-    let metrics =
-        HttpServer::bind(config.metrics_addr, routes::metrics_router(state.clone())).await?;
+    let metrics = match config.metrics_addr {
+        Some(addr) => Some(HttpServer::bind(addr, routes::metrics_router(state.clone())).await?),
+        None => None,
+    };
     Ok((HttpServer::bind(config.addr, app(state)).await?, metrics))
 }

@@ -869,9 +869,12 @@ async fn legacy_endpoints_need_the_write_key_and_answer_503_when_the_broker_is_d
 #[tokio::test]
 async fn metrics_count_requests_and_accepted_and_rejected_events() {
     let sink = MemorySink::default();
-    let (api, metrics) = ingest::build_parts(&config(), Arc::new(sink.clone()))
+    let mut config = config();
+    config.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (api, metrics) = ingest::build_parts(&config, Arc::new(sink.clone()))
         .await
         .unwrap();
+    let metrics = metrics.unwrap();
     let metrics_url = format!("http://{}", metrics.local_addr());
     let app = TestApp {
         url: format!("http://{}", api.local_addr()),

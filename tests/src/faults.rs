@@ -73,8 +73,8 @@ impl FaultStack {
         assert!(self.ingest.is_none(), "ingest already running");
         let child = Command::new(bin_dir().join("ingest"))
             .env("INGEST_ADDR", format!("127.0.0.1:{}", self.ingest_port))
-            // Tests run side by side: any free port.
-            .env("INGEST_METRICS_ADDR", "127.0.0.1:0")
+            // Tests run side by side: no second port to collide on.
+            .env("INGEST_METRICS_ADDR", "off")
             .env("KAFKA_BROKERS", &self.broker.brokers)
             .env("KAFKA_TOPIC", &self.topic)
             .env("KAFKA_DELIVERY_TIMEOUT_MS", DELIVERY_TIMEOUT_MS.to_string())

@@ -21,7 +21,7 @@ async fn sigterm_lets_the_request_in_flight_finish_before_ingest_exits() {
     // A broker that is not there keeps the request in flight for the delivery timeout.
     let mut child = Command::new(&binary)
         .env("INGEST_ADDR", format!("127.0.0.1:{port}"))
-        .env("INGEST_METRICS_ADDR", "127.0.0.1:0")
+        .env("INGEST_METRICS_ADDR", "off")
         .env("KAFKA_BROKERS", "127.0.0.1:1")
         .env("KAFKA_DELIVERY_TIMEOUT_MS", "2000")
         .env("INGEST_WEBSITES", "site=key")
