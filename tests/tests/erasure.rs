@@ -37,6 +37,23 @@ async fn post(stack: &Stack, user_agent: &str, events: Value) {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 }
 
+/// Olivia's session: the person every test here erases.
+async fn post_olivia(stack: &Stack) {
+    post(
+        stack,
+        "OliviaBrowser/1.0",
+        person([
+            "olivia-chat",
+            "cust-olivia",
+            "Olivia Rossi",
+            "olivia@example.com",
+            "+39 06 1234567",
+            "Via Roma 1",
+        ]),
+    )
+    .await;
+}
+
 /// A visitor's session: `who` is (conversation, customer id, name, e-mail, phone, street).
 fn person(who: [&str; 6]) -> Value {
     let [conversation, customer, name, email, phone, street] = who;
@@ -116,19 +133,7 @@ async fn totals(stack: &Stack) -> Value {
 #[tokio::test]
 async fn an_erased_person_stays_erased_through_a_rebuild_and_in_the_raw_topic() {
     let stack = Stack::start(3).await;
-    post(
-        &stack,
-        "OliviaBrowser/1.0",
-        person([
-            "olivia-chat",
-            "cust-olivia",
-            "Olivia Rossi",
-            "olivia@example.com",
-            "+39 06 1234567",
-            "Via Roma 1",
-        ]),
-    )
-    .await;
+    post_olivia(&stack).await;
     post(
         &stack,
         "BrunoBrowser/2.0",
@@ -337,19 +342,7 @@ async fn read_model_schemas(stack: &Stack) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erasure_after_a_rebuild_leaves_no_copy_in_any_version() {
     let stack = Stack::start(3).await;
-    post(
-        &stack,
-        "OliviaBrowser/1.0",
-        person([
-            "olivia-chat",
-            "cust-olivia",
-            "Olivia Rossi",
-            "olivia@example.com",
-            "+39 06 1234567",
-            "Via Roma 1",
-        ]),
-    )
-    .await;
+    post_olivia(&stack).await;
     stack.wait_until_caught_up(Duration::from_secs(30)).await;
     let output = stack.projector_command(&["rebuild"]).await;
     let report = String::from_utf8_lossy(&output.stderr);

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use e2e::{Stack, WEBSITE};
+use reqwest::Method;
 use runtime::kafka::Record;
 use schemas::Payload;
 use schemas::payloads::{TokenCreated, WebsiteCreated};
@@ -67,14 +68,13 @@ async fn forged_admin_records_change_nothing_and_are_dead_lettered() {
     assert!(listed.contains("does not match"), "{listed}");
 
     // Nothing changed: the chosen token is unknown and the chosen write key does not write.
-    let refused = stack
-        .http
-        .get(format!("{}/v1/conversations", stack.query_url))
-        .bearer_auth(chosen)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        stack
+            .admin(Method::GET, "/v1/conversations", chosen, None)
+            .await
+            .0,
+        401
+    );
     let write = stack
         .http
         .post(format!("{}/v1/events", stack.ingest_url))
@@ -93,12 +93,11 @@ async fn forged_admin_records_change_nothing_and_are_dead_lettered() {
         report.contains("0 applied now, 0 applied before, 2 still parked"),
         "{report}"
     );
-    let still = stack
-        .http
-        .get(format!("{}/v1/conversations", stack.query_url))
-        .bearer_auth(chosen)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(still.status(), 401);
+    assert_eq!(
+        stack
+            .admin(Method::GET, "/v1/conversations", chosen, None)
+            .await
+            .0,
+        401
+    );
 }
