@@ -162,7 +162,8 @@ impl DailySalts {
 
     /// Agrees on today's and tomorrow's salts with the other instances through
     /// `colloquy.visitor_salts`, every `interval`, and deletes the ones older than yesterday.
-    /// While Postgres is unreachable the local salts are used.
+    /// While Postgres is unreachable, or before the projector created the table (its metadata
+    /// migrations), the local salts are used.
     pub async fn spawn_sync(self: Arc<Self>, pool: PgPool, interval: Duration) {
         // Once before ingest serves, so a fresh instance hashes with the shared salt from its
         // first event (within a bound: Postgres being down must not stop ingest starting).
@@ -184,21 +185,6 @@ impl DailySalts {
     }
 
     pub async fn sync(&self, pool: &PgPool) -> Result<(), sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(runtime::read_models::META_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("CREATE SCHEMA IF NOT EXISTS colloquy")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS colloquy.visitor_salts (
-                day date PRIMARY KEY, salt bytea NOT NULL)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         let today = Utc::now().date_naive();
         for day in [today, today + chrono::Days::new(1)] {
             // The first instance to get here decides; the others adopt its salt.

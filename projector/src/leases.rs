@@ -76,27 +76,6 @@ pub struct Lost {
     pub partitions: Vec<i32>,
 }
 
-/// The tables, in the metadata schema; created with the rest of it ([`crate::versions::ensure_meta`]).
-pub const TABLES: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS colloquy.projector_instances (
-        id            uuid        PRIMARY KEY,
-        name          text        NOT NULL,
-        workers       integer     NOT NULL CHECK (workers > 0),
-        paused        boolean     NOT NULL DEFAULT false,
-        started_at    timestamptz NOT NULL DEFAULT now(),
-        heartbeat_at  timestamptz NOT NULL DEFAULT now())",
-    "CREATE TABLE IF NOT EXISTS colloquy.projector_leases (
-        topic           text        NOT NULL,
-        partition       integer     NOT NULL,
-        owner_instance  uuid,
-        owner_worker    integer,
-        epoch           bigint      NOT NULL DEFAULT 0,
-        expires_at      timestamptz NOT NULL DEFAULT '-infinity',
-        acquired_at     timestamptz,
-        PRIMARY KEY (topic, partition),
-        CHECK ((owner_instance IS NULL) = (owner_worker IS NULL)))",
-];
-
 /// How many partitions each of `members` workers holds at most: all of them, shared out,
 /// rounded up so that every partition has room.
 pub fn fair_share(partitions: usize, members: i64) -> usize {

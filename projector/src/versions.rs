@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use runtime::read_models::{is_read_model_schema, schema_name};
-use sqlx::PgPool;
+use runtime::read_models::{META_SCHEMA, is_read_model_schema, schema_name};
+use sqlx::migrate::Migrator;
+use sqlx::{Connection, Executor, PgPool};
 
 /// The code version of every projection table. Bump a table's number when its projection code
 /// changes what it stores: a rebuild then builds it anew and does not expect it to equal the
@@ -55,45 +56,29 @@ pub const BOOKKEEPING: &[&str] = &[
     "conversation_changes",
 ];
 
-/// Creates the metadata if it is missing; the first live version is `public`.
+/// The migrations of the `colloquy` metadata schema (`projector/meta-migrations`), kept apart
+/// from the read models' because they run once, not once per version.
+pub static META_MIGRATOR: Migrator = sqlx::migrate!("./meta-migrations");
+
+/// Creates or migrates the metadata; the first live version is `public`.
 pub async fn ensure_meta(pool: &PgPool) -> Result<(), sqlx::Error> {
+    // The schema first, since the migrations keep their ledger inside it. Two processes
+    // starting together must not race on CREATE.
     let mut tx = pool.begin().await?;
-    // Two processes starting together must not race on CREATE.
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(runtime::read_models::META_LOCK)
         .execute(&mut *tx)
         .await?;
-    for statement in [
-        "CREATE SCHEMA IF NOT EXISTS colloquy",
-        "CREATE TABLE IF NOT EXISTS colloquy.read_models (
-            version       integer     PRIMARY KEY,
-            schema_name   text        NOT NULL UNIQUE,
-            state         text        NOT NULL CHECK (state IN ('building', 'live', 'retired', 'failed')),
-            created_at    timestamptz NOT NULL DEFAULT now(),
-            activated_at  timestamptz)",
-        "CREATE UNIQUE INDEX IF NOT EXISTS read_models_one_live
-            ON colloquy.read_models ((true)) WHERE state = 'live'",
-        "CREATE TABLE IF NOT EXISTS colloquy.control (
-            id               boolean     PRIMARY KEY DEFAULT true CHECK (id),
-            pause_requested  boolean     NOT NULL DEFAULT false,
-            paused           boolean     NOT NULL DEFAULT false,
-            heartbeat_at     timestamptz)",
-        // `paused` and `heartbeat_at` above are what projectors before partition leases
-        // reported; each process now reports in `projector_instances`.
-        "INSERT INTO colloquy.control (id) VALUES (true) ON CONFLICT DO NOTHING",
-        // When a version stopped being live: retired versions are dropped a while after
-        // (`PROJECTOR_KEEP_RETIRED_S`), or at once when an erasure is applied ([`drop_retired`]).
-        "ALTER TABLE colloquy.read_models ADD COLUMN IF NOT EXISTS retired_at timestamptz",
-        "INSERT INTO colloquy.read_models (version, schema_name, state, activated_at)
-            SELECT 1, 'public', 'live', now()
-            WHERE NOT EXISTS (SELECT 1 FROM colloquy.read_models)",
-    ]
-    .iter()
-    .chain(crate::leases::TABLES)
-    {
-        sqlx::query(statement).execute(&mut *tx).await?;
-    }
-    tx.commit().await
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {META_SCHEMA}"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    // On a connection of its own, not returned to the pool, since it leaves the search path set.
+    let mut conn = pool.acquire().await?.detach();
+    conn.execute(format!("SET search_path TO {META_SCHEMA}").as_str())
+        .await?;
+    META_MIGRATOR.run(&mut conn).await?;
+    conn.close().await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

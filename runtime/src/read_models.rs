@@ -15,7 +15,7 @@ use crate::postgres::PostgresConfig;
 /// handshake with the live projector.
 pub const META_SCHEMA: &str = "colloquy";
 
-/// The advisory lock every process holds while it creates tables in the `colloquy` schema
+/// The advisory lock every process holds while it creates the `colloquy` schema
 /// (concurrent `CREATE SCHEMA IF NOT EXISTS` can fail on a unique violation), and while it
 /// registers a new version. The projector's migration of `colloquy.subject_keys` takes it too
 /// (by its value).

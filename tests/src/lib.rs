@@ -54,6 +54,10 @@ impl Stack {
             .await
             .expect("create the dead-letter topic");
         let pool = runtime::testing::connect(&postgres).await;
+        // As `projector migrate` does before any service starts: ingest finds its tables.
+        projector::versions::ensure_meta(&pool)
+            .await
+            .expect("create the metadata schema");
         projector::store::MIGRATOR
             .run(&pool)
             .await
