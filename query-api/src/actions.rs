@@ -90,12 +90,7 @@ async fn wait_until_applied(
 ) -> Result<bool, ApiError> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let applied: Option<i32> =
-            sqlx::query_scalar("SELECT 1 FROM event_log WHERE event_id = $1")
-                .bind(event_id)
-                .fetch_optional(pool)
-                .await?;
-        if applied.is_some() {
+        if crate::store::actions::applied(pool, event_id).await? {
             return Ok(true);
         }
         if tokio::time::Instant::now() >= deadline {

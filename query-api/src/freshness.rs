@@ -33,16 +33,12 @@ impl AsOf {
 
 /// The projector's stored position: every read taken after this call reflects at least it.
 pub async fn as_of(pool: &PgPool) -> Result<AsOf, sqlx::Error> {
-    let rows: Vec<(i32, i64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT partition, next_offset, updated_at FROM projector_offsets ORDER BY partition",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = crate::store::offsets::all(pool).await?;
     Ok(AsOf {
-        projected_at: rows.iter().map(|r| r.2).max(),
+        projected_at: rows.iter().map(|r| r.updated_at).max(),
         position: rows
             .iter()
-            .map(|(p, o, _)| (p.to_string(), (*o).into()))
+            .map(|r| (r.partition.to_string(), r.next_offset.into()))
             .collect(),
     })
 }

@@ -10,46 +10,28 @@ use std::time::Duration;
 
 use chrono::{DateTime, Days, Utc};
 use schemas::Payload;
-use schemas::payloads::{DEFAULT_RETENTION_DAYS, RetentionApplied};
-use sqlx::PgPool;
+use schemas::payloads::RetentionApplied;
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::actions::{self, Outcome};
 use crate::error::ApiError;
-
-/// A website, its retention in days, and its current cut-off.
-pub type Website = (String, i32, Option<DateTime<Utc>>);
-
-/// Every website known to the read models with its retention and cut-off.
-pub async fn websites(pool: &PgPool) -> Result<Vec<Website>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "WITH known AS ({})
-         SELECT k.website_id, COALESCE(p.retention_days, $1), r.before
-         FROM known k
-         LEFT JOIN website_privacy p USING (website_id)
-         LEFT JOIN retention_cutoffs r USING (website_id)
-         ORDER BY k.website_id",
-        crate::store::websites::KNOWN
-    ))
-    .bind(DEFAULT_RETENTION_DAYS as i32)
-    .fetch_all(pool)
-    .await
-}
+use crate::store;
+use crate::store::websites::Retention;
 
 /// The cut-offs due at `now`: the start (UTC) of the day `retention_days` before it, for each
 /// website whose current cut-off is earlier. Whole days, so the job runs any number of times a
 /// day and decides once.
-pub fn due(now: DateTime<Utc>, websites: &[Website]) -> Vec<(String, DateTime<Utc>)> {
+pub fn due(now: DateTime<Utc>, websites: &[Retention]) -> Vec<(String, DateTime<Utc>)> {
     websites
         .iter()
-        .filter_map(|(website, days, current)| {
-            let days = u64::try_from(*days).ok()?;
+        .filter_map(|w| {
+            let days = u64::try_from(w.retention_days).ok()?;
             let day = now.date_naive().checked_sub_days(Days::new(days))?;
             let before = day.and_hms_opt(0, 0, 0)?.and_utc();
-            current
+            w.before
                 .is_none_or(|c| before > c)
-                .then(|| (website.clone(), before))
+                .then(|| (w.website_id.clone(), before))
         })
         .collect()
 }
@@ -63,7 +45,7 @@ pub async fn run_once(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, DateTime<Utc>)>, ApiError> {
-    let due = due(now, &websites(&state.pool).await?);
+    let due = due(now, &store::websites::retention(&state.pool).await?);
     for (website, before) in &due {
         let mut event = actions::event(
             website,
@@ -108,13 +90,21 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn website(id: &str, retention_days: i32, before: Option<DateTime<Utc>>) -> Retention {
+        Retention {
+            website_id: id.to_owned(),
+            retention_days,
+            before,
+        }
+    }
+
     #[test]
     fn a_cut_off_is_the_start_of_the_day_retention_days_ago_and_only_moves_forward() {
         let now = at("2026-11-23T15:30:00Z");
         let websites = vec![
-            ("new".to_owned(), 90, None),
-            ("short".to_owned(), 7, Some(at("2026-11-01T00:00:00Z"))),
-            ("done".to_owned(), 90, Some(at("2026-08-25T00:00:00Z"))),
+            website("new", 90, None),
+            website("short", 7, Some(at("2026-11-01T00:00:00Z"))),
+            website("done", 90, Some(at("2026-08-25T00:00:00Z"))),
         ];
         assert_eq!(
             due(now, &websites),
@@ -124,9 +114,9 @@ mod tests {
             ]
         );
         // Later the same day: nothing new.
-        let applied: Vec<Website> = due(now, &websites)
+        let applied: Vec<Retention> = due(now, &websites)
             .into_iter()
-            .map(|(w, b)| (w, 7, Some(b)))
+            .map(|(w, b)| website(&w, 7, Some(b)))
             .collect();
         assert!(due(at("2026-11-23T23:59:00Z"), &applied[1..]).is_empty());
     }

@@ -27,6 +27,7 @@ use crate::mail::Mailer;
 use crate::routes::params::Days;
 use crate::routes::stats::{change, period_of};
 use crate::store::days::Zone;
+use crate::store::deliveries;
 use crate::store::requests::{self, RequestRow};
 use crate::store::stats::{self as stats, PageRow, Range};
 use crate::store::websites::{self as websites, Schedule};
@@ -158,17 +159,10 @@ async fn delivered(
     website_id: &str,
     week: Days,
 ) -> Result<Option<Delivery>, sqlx::Error> {
-    let row: Option<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT claimed_at, sent_at FROM colloquy.report_deliveries
-         WHERE website_id = $1 AND week_from = $2",
-    )
-    .bind(website_id)
-    .bind(week.from)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(claimed_at, sent_at)| Delivery::AlreadySent {
-        claimed_at,
-        sent_at,
+    let claim = deliveries::find(pool, website_id, week.from).await?;
+    Ok(claim.map(|c| Delivery::AlreadySent {
+        claimed_at: c.claimed_at,
+        sent_at: c.sent_at,
     }))
 }
 
@@ -179,21 +173,6 @@ pub async fn was_delivered(
     week: Days,
 ) -> Result<bool, sqlx::Error> {
     Ok(delivered(pool, website_id, week).await?.is_some())
-}
-
-/// The reports of `website_id` claimed in the 24 hours before now, and when the oldest of
-/// them leaves that window.
-pub async fn sent_in_a_day(
-    pool: &PgPool,
-    website_id: &str,
-) -> Result<(i64, Option<DateTime<Utc>>), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT count(*), min(claimed_at) + interval '1 day' FROM colloquy.report_deliveries
-         WHERE website_id = $1 AND claimed_at > now() - interval '1 day'",
-    )
-    .bind(website_id)
-    .fetch_one(pool)
-    .await
 }
 
 /// Sends `schedule`'s report for `week`, unless it was sent (or claimed) before. The figures
@@ -209,16 +188,7 @@ pub async fn deliver(
         return Ok(before);
     }
     let report = gather(pool, website, schedule.name.clone(), week).await?;
-    let claimed: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO colloquy.report_deliveries (website_id, week_from, state, recipients)
-         VALUES ($1, $2, 'sending', $3) ON CONFLICT DO NOTHING RETURNING 1",
-    )
-    .bind(website)
-    .bind(week.from)
-    .bind(&schedule.recipients)
-    .fetch_optional(pool)
-    .await?;
-    if claimed.is_none() {
+    if !deliveries::claim(pool, website, week.from, &schedule.recipients).await? {
         // Another instance claimed it in between.
         return Ok(delivered(pool, website, week)
             .await?
@@ -238,26 +208,12 @@ pub async fn deliver(
     if let Err(error) = sent {
         // The server did not take it: nothing went out, so the claim is released and the next
         // attempt sends it.
-        sqlx::query(
-            "DELETE FROM colloquy.report_deliveries
-             WHERE website_id = $1 AND week_from = $2 AND state = 'sending'",
-        )
-        .bind(website)
-        .bind(week.from)
-        .execute(pool)
-        .await?;
+        deliveries::release(pool, website, week.from).await?;
         return Err(ApiError::TryLater(format!(
             "the report was not sent: {error}"
         )));
     }
-    sqlx::query(
-        "UPDATE colloquy.report_deliveries SET state = 'sent', sent_at = now()
-         WHERE website_id = $1 AND week_from = $2",
-    )
-    .bind(website)
-    .bind(week.from)
-    .execute(pool)
-    .await?;
+    deliveries::mark_sent(pool, website, week.from).await?;
     Ok(Delivery::Sent {
         recipients: schedule.recipients.len(),
     })

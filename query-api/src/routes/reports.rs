@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::reports::{self, last_week, week_of};
+use crate::store::deliveries;
 use crate::store::websites as store;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -76,10 +77,12 @@ pub async fn weekly(
             )));
         }
         if !reports::was_delivered(&state.pool, &schedule.website_id, week).await? {
-            let (sent, frees_at) =
-                reports::sent_in_a_day(&state.pool, &schedule.website_id).await?;
+            let recent = deliveries::in_the_last_day(&state.pool, &schedule.website_id).await?;
+            let sent = recent.count;
             if sent >= i64::from(state.report_sends_per_day) {
-                let wait = frees_at.map_or(1, |at| (at - Utc::now()).num_seconds().max(1));
+                let wait = recent
+                    .next_free_at
+                    .map_or(1, |at| (at - Utc::now()).num_seconds().max(1));
                 return Err(ApiError::Limited {
                     message: format!(
                         "{} was sent {sent} reports in the last 24 hours, its limit \

@@ -19,6 +19,14 @@ pub struct ActionRow {
     pub actor_name: Option<String>,
 }
 
+/// Whether the projector applied the event `event_id` (it is in the event log).
+pub async fn applied(pool: &PgPool, event_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM event_log WHERE event_id = $1)")
+        .bind(event_id)
+        .fetch_one(pool)
+        .await
+}
+
 /// The admin actions whose subject is `subject` on `website_id` (a conversation id, or
 /// `contact:<id>`), oldest first. Actions taken before actors were recorded are not listed.
 pub async fn on(

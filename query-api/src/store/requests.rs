@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
@@ -40,25 +40,25 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<RequestRow>, i64), sqlx::Error> {
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM contact_requests
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND ($2::text IS NULL OR status = $2)
-         ORDER BY created_at DESC, website_id, request_id LIMIT $3 OFFSET $4"
-    ))
-    .bind(websites)
-    .bind(status)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    let total = sqlx::query_scalar(
-        "SELECT count(*) FROM contact_requests
-         WHERE ($1::text[] IS NULL OR website_id = ANY($1)) AND ($2::text IS NULL OR status = $2)",
-    )
-    .bind(websites)
-    .bind(status)
-    .fetch_one(pool)
-    .await?;
+    let filter = |q: &mut QueryBuilder<'_, Postgres>| {
+        q.push(" WHERE true");
+        if let Some(w) = websites {
+            super::push_websites(q, "website_id", w);
+        }
+        if let Some(status) = status {
+            q.push(" AND status = ").push_bind(status.to_owned());
+        }
+    };
+    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM contact_requests"));
+    filter(&mut q);
+    q.push(" ORDER BY created_at DESC, website_id, request_id LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows = q.build_query_as().fetch_all(pool).await?;
+    let mut q = QueryBuilder::new("SELECT count(*) FROM contact_requests");
+    filter(&mut q);
+    let total = q.build_query_scalar().fetch_one(pool).await?;
     Ok((rows, total))
 }
 

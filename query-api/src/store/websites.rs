@@ -50,6 +50,29 @@ pub async fn known(pool: &PgPool, scope: Option<&[String]>) -> Result<Vec<String
     .await
 }
 
+/// A website's retention in days and its current cut-off (none before the first).
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct Retention {
+    pub website_id: String,
+    pub retention_days: i32,
+    pub before: Option<DateTime<Utc>>,
+}
+
+/// Every website known to the read models ([`KNOWN`]) with its retention and cut-off.
+pub async fn retention(pool: &PgPool) -> Result<Vec<Retention>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "WITH known AS ({KNOWN})
+         SELECT k.website_id, COALESCE(p.retention_days, $1) AS retention_days, r.before
+         FROM known k
+         LEFT JOIN website_privacy p USING (website_id)
+         LEFT JOIN retention_cutoffs r USING (website_id)
+         ORDER BY k.website_id"
+    ))
+    .bind(schemas::payloads::DEFAULT_RETENTION_DAYS as i32)
+    .fetch_all(pool)
+    .await
+}
+
 /// A website's privacy settings as an admin last set them, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct PrivacyRow {
