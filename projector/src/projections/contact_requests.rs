@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 /// A submission, as stored.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ContactRequestRow {
+pub struct NewContactRequest {
     pub website_id: String,
     pub request_id: String,
     pub conversation_id: String,
@@ -32,7 +32,7 @@ pub struct ContactRequestRow {
     pub event_id: Uuid,
 }
 
-impl ContactRequestRow {
+impl NewContactRequest {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::ContactSubmitted(c) = &event.payload else {
             return None;

@@ -5,7 +5,7 @@ use schemas::{Event, Payload};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct CtaClickRow {
+pub struct NewCtaClick {
     pub event_id: Uuid,
     pub website_id: String,
     pub conversation_id: String,
@@ -16,7 +16,7 @@ pub struct CtaClickRow {
     pub clicked_at: DateTime<Utc>,
 }
 
-impl CtaClickRow {
+impl NewCtaClick {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::CtaClicked(c) = &event.payload else {
             return None;

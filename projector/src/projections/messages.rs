@@ -5,7 +5,7 @@ use schemas::{Event, Payload};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct MessageRow {
+pub struct NewMessage {
     pub event_id: Uuid,
     pub website_id: String,
     pub conversation_id: String,
@@ -20,7 +20,7 @@ pub struct MessageRow {
     pub requires_human: bool,
 }
 
-impl MessageRow {
+impl NewMessage {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::MessageSent(m) = &event.payload else {
             return None;
@@ -53,7 +53,7 @@ mod tests {
     #[test]
     fn a_message_event_becomes_a_row_with_its_sender_and_time() {
         let event = message("c1", Sender::Bot, at(7));
-        let row = MessageRow::from_event(&event).unwrap();
+        let row = NewMessage::from_event(&event).unwrap();
         assert_eq!(
             (row.event_id, row.sender, row.sent_at),
             (event.event_id, "bot", at(7))
@@ -62,6 +62,6 @@ mod tests {
 
     #[test]
     fn other_events_are_not_messages() {
-        assert_eq!(MessageRow::from_event(&widget_loaded("c1", at(0))), None);
+        assert_eq!(NewMessage::from_event(&widget_loaded("c1", at(0))), None);
     }
 }

@@ -15,65 +15,85 @@ pub mod websites;
 
 use schemas::Event;
 
-pub use contact_requests::{ContactRequestRow, StatusChange};
+pub use contact_requests::{NewContactRequest, StatusChange};
 pub use conversations::ConversationDelta;
-pub use cta_clicks::CtaClickRow;
-pub use messages::MessageRow;
-pub use websites::WebsiteRow;
+pub use cta_clicks::NewCtaClick;
+pub use messages::NewMessage;
+pub use websites::NewWebsite;
 
 /// Everything one batch of new events changes.
 #[derive(Debug, Default, PartialEq)]
 pub struct Changes {
     pub conversations: Vec<ConversationDelta>,
-    pub messages: Vec<MessageRow>,
-    pub cta_clicks: Vec<CtaClickRow>,
-    pub contact_requests: Vec<ContactRequestRow>,
+    pub messages: Vec<NewMessage>,
+    pub cta_clicks: Vec<NewCtaClick>,
+    pub contact_requests: Vec<NewContactRequest>,
     pub status_changes: Vec<StatusChange>,
     pub message_flags: Vec<message_flags::MessageFlag>,
-    pub websites: Vec<WebsiteRow>,
-    pub tokens: Vec<websites::TokenRow>,
-    pub token_revocations: Vec<(String, chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
-    pub privacy: Vec<websites::PrivacyRow>,
-    pub reports: Vec<websites::ReportsRow>,
-    pub time_zones: Vec<websites::TimeZoneRow>,
-    pub retention: Vec<(String, chrono::DateTime<chrono::Utc>)>,
-    /// `(website_id, customer_key)` of every `customer.erased`.
-    pub erased_customers: Vec<(String, String)>,
-    /// `(website_id, conversation_id, customer_key)` of every event that named a customer.
-    pub conversation_customers: Vec<(String, String, String)>,
+    pub websites: Vec<NewWebsite>,
+    pub tokens: Vec<websites::NewToken>,
+    pub token_revocations: Vec<websites::TokenRevocation>,
+    pub privacy: Vec<websites::PrivacyChange>,
+    pub reports: Vec<websites::ReportsChange>,
+    pub time_zones: Vec<websites::TimeZoneChange>,
+    pub retention: Vec<websites::RetentionCutoff>,
+    /// Every `customer.erased`.
+    pub erased_customers: Vec<ErasedCustomer>,
+    /// The customer of every event that named one.
+    pub conversation_customers: Vec<ConversationCustomer>,
     pub contacts: contacts::ContactChanges,
 }
 
 pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Changes {
     Changes {
         conversations: conversations::fold(events.clone()),
-        messages: rows(events.clone(), MessageRow::from_event),
-        cta_clicks: rows(events.clone(), CtaClickRow::from_event),
-        contact_requests: rows(events.clone(), ContactRequestRow::from_event),
+        messages: rows(events.clone(), NewMessage::from_event),
+        cta_clicks: rows(events.clone(), NewCtaClick::from_event),
+        contact_requests: rows(events.clone(), NewContactRequest::from_event),
         status_changes: rows(events.clone(), StatusChange::from_event),
         message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),
-        websites: rows(events.clone(), WebsiteRow::from_event),
-        tokens: rows(events.clone(), websites::TokenRow::from_event),
-        token_revocations: rows(events.clone(), websites::token_revocation),
-        privacy: rows(events.clone(), websites::PrivacyRow::from_event),
-        reports: rows(events.clone(), websites::ReportsRow::from_event),
-        time_zones: rows(events.clone(), websites::TimeZoneRow::from_event),
-        retention: rows(events.clone(), websites::retention_cutoff),
+        websites: rows(events.clone(), NewWebsite::from_event),
+        tokens: rows(events.clone(), websites::NewToken::from_event),
+        token_revocations: rows(events.clone(), websites::TokenRevocation::from_event),
+        privacy: rows(events.clone(), websites::PrivacyChange::from_event),
+        reports: rows(events.clone(), websites::ReportsChange::from_event),
+        time_zones: rows(events.clone(), websites::TimeZoneChange::from_event),
+        retention: rows(events.clone(), websites::RetentionCutoff::from_event),
         conversation_customers: rows(events.clone(), |e| {
             // An event whose customer id was erased still names its customer's key.
             conversations::customer_of(e)
                 .map(|c| schemas::contact_keys::customer_key(&e.website_id, &c))
                 .or_else(|| e.context.pseudonyms.customer.clone())
-                .map(|key| (e.website_id.clone(), e.conversation_id.clone(), key))
+                .map(|customer_key| ConversationCustomer {
+                    website_id: e.website_id.clone(),
+                    conversation_id: e.conversation_id.clone(),
+                    customer_key,
+                })
         }),
         erased_customers: rows(events.clone(), |e| match &e.payload {
-            schemas::Payload::CustomerErased(c) => {
-                Some((e.website_id.clone(), c.customer_key.clone()))
-            }
+            schemas::Payload::CustomerErased(c) => Some(ErasedCustomer {
+                website_id: e.website_id.clone(),
+                customer_key: c.customer_key.clone(),
+            }),
             _ => None,
         }),
         contacts: contacts::fold(events),
     }
+}
+
+/// A customer erased by `customer.erased`, by key (the id itself may be gone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErasedCustomer {
+    pub website_id: String,
+    pub customer_key: String,
+}
+
+/// A conversation's customer, by key: what erasing the customer reaches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationCustomer {
+    pub website_id: String,
+    pub conversation_id: String,
+    pub customer_key: String,
 }
 
 /// The rows a per-event projection makes of `events`.

@@ -12,7 +12,7 @@ use schemas::{Event, Payload};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct WebsiteRow {
+pub struct NewWebsite {
     pub website_id: String,
     pub name: String,
     pub write_key: String,
@@ -21,7 +21,7 @@ pub struct WebsiteRow {
     pub event_id: Uuid,
 }
 
-impl WebsiteRow {
+impl NewWebsite {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::WebsiteCreated(w) = &event.payload else {
             return None;
@@ -39,7 +39,7 @@ impl WebsiteRow {
 
 /// A token limited to some websites, by digest.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TokenRow {
+pub struct NewToken {
     pub token_digest: String,
     pub websites: Vec<String>,
     pub name: Option<String>,
@@ -51,7 +51,7 @@ pub struct TokenRow {
     pub event_id: Uuid,
 }
 
-impl TokenRow {
+impl NewToken {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::TokenCreated(t) = &event.payload else {
             return None;
@@ -69,17 +69,30 @@ impl TokenRow {
     }
 }
 
-/// A token's revocation: `(token_digest, revoked_at, event_id)`.
-pub fn token_revocation(event: &Event) -> Option<(String, DateTime<Utc>, Uuid)> {
-    let Payload::TokenRevoked(t) = &event.payload else {
-        return None;
-    };
-    Some((t.token_digest.clone(), event.occurred_at, event.event_id))
+/// A token's revocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRevocation {
+    pub token_digest: String,
+    pub revoked_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl TokenRevocation {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::TokenRevoked(t) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            token_digest: t.token_digest.clone(),
+            revoked_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
 }
 
 /// A website's privacy settings as of one change.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PrivacyRow {
+pub struct PrivacyChange {
     pub website_id: String,
     pub anonymize_ip: bool,
     pub retention_days: i32,
@@ -88,7 +101,7 @@ pub struct PrivacyRow {
     pub event_id: Uuid,
 }
 
-impl PrivacyRow {
+impl PrivacyChange {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::WebsitePrivacyChanged(p) = &event.payload else {
             return None;
@@ -110,7 +123,7 @@ impl PrivacyRow {
 
 /// A website's weekly report settings as of one change, the defaults filled in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ReportsRow {
+pub struct ReportsChange {
     pub website_id: String,
     pub recipients: Vec<String>,
     pub time_zone: String,
@@ -120,7 +133,7 @@ pub struct ReportsRow {
     pub event_id: Uuid,
 }
 
-impl ReportsRow {
+impl ReportsChange {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::WebsiteReportsChanged(r) = &event.payload else {
             return None;
@@ -142,14 +155,14 @@ impl ReportsRow {
 
 /// A website's time zone as of one change.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TimeZoneRow {
+pub struct TimeZoneChange {
     pub website_id: String,
     pub time_zone: String,
     pub changed_at: DateTime<Utc>,
     pub event_id: Uuid,
 }
 
-impl TimeZoneRow {
+impl TimeZoneChange {
     pub fn from_event(event: &Event) -> Option<Self> {
         let Payload::WebsiteTimeZoneChanged(z) = &event.payload else {
             return None;
@@ -164,11 +177,22 @@ impl TimeZoneRow {
 }
 
 /// A retention cut-off: `(website_id, before)`.
-pub fn retention_cutoff(event: &Event) -> Option<(String, DateTime<Utc>)> {
-    let Payload::RetentionApplied(r) = &event.payload else {
-        return None;
-    };
-    Some((r.website_id.clone(), r.before))
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetentionCutoff {
+    pub website_id: String,
+    pub before: DateTime<Utc>,
+}
+
+impl RetentionCutoff {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::RetentionApplied(r) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            website_id: r.website_id.clone(),
+            before: r.before,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +213,7 @@ mod tests {
                 allowed_origins: vec![],
             }),
         );
-        let row = WebsiteRow::from_event(&e).unwrap();
+        let row = NewWebsite::from_event(&e).unwrap();
         assert_eq!(
             (
                 row.website_id.as_str(),

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::projections::contact_requests::{
-    ContactRequestRow, StatusChange, fold_status, status_name,
+    NewContactRequest, StatusChange, fold_status, status_name,
 };
 
 /// Stores submissions. A request belongs to the conversation of its first submission by the
@@ -20,14 +20,14 @@ use crate::projections::contact_requests::{
 /// arrives).
 pub async fn insert_requests(
     conn: &mut PgConnection,
-    rows: &[ContactRequestRow],
+    rows: &[NewContactRequest],
 ) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }
     let rows = owners_in_batch(rows);
     let inserted = insert_new(conn, &rows).await?;
-    let conflicting: Vec<ContactRequestRow> = rows
+    let conflicting: Vec<NewContactRequest> = rows
         .into_iter()
         .filter(|r| !inserted.contains(&(r.website_id.clone(), r.request_id.clone())))
         .collect();
@@ -71,8 +71,8 @@ pub async fn insert_requests(
 /// One row per request id in the batch (a statement may touch a row once): per id, the
 /// earliest submission, which retries from its conversation fold into; submissions from other
 /// conversations under their own event ids.
-fn owners_in_batch(rows: &[ContactRequestRow]) -> Vec<ContactRequestRow> {
-    let mut first: BTreeMap<(&str, &str), &ContactRequestRow> = BTreeMap::new();
+fn owners_in_batch(rows: &[NewContactRequest]) -> Vec<NewContactRequest> {
+    let mut first: BTreeMap<(&str, &str), &NewContactRequest> = BTreeMap::new();
     for row in rows {
         let kept = first
             .entry((row.website_id.as_str(), row.request_id.as_str()))
@@ -81,7 +81,7 @@ fn owners_in_batch(rows: &[ContactRequestRow]) -> Vec<ContactRequestRow> {
             *kept = row;
         }
     }
-    let mut owned: Vec<ContactRequestRow> = first.values().map(|r| (*r).clone()).collect();
+    let mut owned: Vec<NewContactRequest> = first.values().map(|r| (*r).clone()).collect();
     owned.extend(rows.iter().filter_map(|row| {
         let owner = first[&(row.website_id.as_str(), row.request_id.as_str())];
         (owner.conversation_id != row.conversation_id).then(|| own_request(row.clone()))
@@ -90,7 +90,7 @@ fn owners_in_batch(rows: &[ContactRequestRow]) -> Vec<ContactRequestRow> {
 }
 
 /// A submission that cannot have the request id it named, under its own event id instead.
-fn own_request(mut row: ContactRequestRow) -> ContactRequestRow {
+fn own_request(mut row: NewContactRequest) -> NewContactRequest {
     row.request_id = row.event_id.to_string();
     row
 }
@@ -99,9 +99,9 @@ fn own_request(mut row: ContactRequestRow) -> ContactRequestRow {
 /// those inserted.
 async fn insert_new(
     conn: &mut PgConnection,
-    rows: &[ContactRequestRow],
+    rows: &[NewContactRequest],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
-    let texts = |f: fn(&ContactRequestRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
+    let texts = |f: fn(&NewContactRequest) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
     let inserted: Vec<(String, String)> = sqlx::query_as(
         "INSERT INTO contact_requests (website_id, request_id, conversation_id, name, email, phone,
                 message, chat_context, ip_address, user_agent, created_at, received_at, event_id)
@@ -130,7 +130,7 @@ async fn insert_new(
 }
 
 /// Replaces a request's submission with an earlier one from its conversation.
-async fn replace(conn: &mut PgConnection, row: &ContactRequestRow) -> Result<(), sqlx::Error> {
+async fn replace(conn: &mut PgConnection, row: &NewContactRequest) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE contact_requests SET name = $3, email = $4, phone = $5, message = $6,
                 chat_context = $7, ip_address = $8, user_agent = $9, created_at = $10,

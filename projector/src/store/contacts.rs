@@ -281,33 +281,33 @@ async fn regroup(
         .collect();
     let now = assign(&members, &changes.links);
     let mut affected = Contacts::new();
-    let mut moved: (Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+    // The identities that moved to another contact, as the UPDATE's columns.
+    let (mut websites, mut keys, mut contacts) = (Vec::new(), Vec::new(), Vec::new());
     for (identity, before) in &members {
         let after = &now[&(identity.website_id.clone(), identity.key.clone())];
         affected.insert((identity.website_id.clone(), before.clone()));
         affected.insert((identity.website_id.clone(), after.clone()));
         if after != before {
-            moved.0.push(&identity.website_id);
-            moved.1.push(&identity.key);
-            moved.2.push(after);
+            websites.push(identity.website_id.as_str());
+            keys.push(identity.key.as_str());
+            contacts.push(after.as_str());
         }
     }
-    if !moved.0.is_empty() {
+    if !websites.is_empty() {
         sqlx::query(
             "UPDATE contact_identities i SET contact_id = u.contact_id
              FROM UNNEST($1::text[], $2::text[], $3::text[]) AS u(website_id, key, contact_id)
              WHERE i.website_id = u.website_id AND i.key = u.key",
         )
-        .bind(&moved.0)
-        .bind(&moved.1)
-        .bind(&moved.2)
+        .bind(&websites)
+        .bind(&keys)
+        .bind(&contacts)
         .execute(&mut *conn)
         .await?;
     }
-    let moved_keys = moved
-        .0
+    let moved_keys = websites
         .iter()
-        .zip(&moved.1)
+        .zip(&keys)
         .map(|(w, k)| ((*w).to_owned(), (*k).to_owned()))
         .collect();
     Ok((affected, moved_keys))

@@ -2,9 +2,9 @@
 
 use sqlx::PgConnection;
 
-use crate::projections::CtaClickRow;
+use crate::projections::NewCtaClick;
 
-pub async fn insert(conn: &mut PgConnection, rows: &[CtaClickRow]) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut PgConnection, rows: &[NewCtaClick]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }

@@ -10,14 +10,15 @@
 use sqlx::PgConnection;
 
 use super::contacts::{self, CONVERSATION_SCRUBS};
+use crate::projections::{ConversationCustomer, ErasedCustomer};
 
 /// Records the batch's erased customer keys and erases their conversations; then erases what
 /// the batch wrote to conversations of customers erased before. `per_batch` is false during a
 /// rebuild's bulk phase, which leaves both to [`erase_all`].
 pub async fn apply(
     conn: &mut PgConnection,
-    seen: &[(String, String, String)],
-    erased: &[(String, String)],
+    seen: &[ConversationCustomer],
+    erased: &[ErasedCustomer],
     conversations: &[(String, String)],
     per_batch: bool,
 ) -> Result<(), sqlx::Error> {
@@ -25,10 +26,10 @@ pub async fn apply(
         let mut websites = Vec::new();
         let mut ids = Vec::new();
         let mut keys = Vec::new();
-        for (w, c, k) in seen {
-            websites.push(w.as_str());
-            ids.push(c.as_str());
-            keys.push(k.as_str());
+        for s in seen {
+            websites.push(s.website_id.as_str());
+            ids.push(s.conversation_id.as_str());
+            keys.push(s.customer_key.as_str());
         }
         sqlx::query(
             "INSERT INTO conversation_customers (website_id, conversation_id, customer_key)
@@ -41,8 +42,10 @@ pub async fn apply(
         .await?;
     }
     if !erased.is_empty() {
-        let (websites, keys): (Vec<&str>, Vec<&str>) =
-            erased.iter().map(|(w, k)| (w.as_str(), k.as_str())).unzip();
+        let (websites, keys): (Vec<&str>, Vec<&str>) = erased
+            .iter()
+            .map(|e| (e.website_id.as_str(), e.customer_key.as_str()))
+            .unzip();
         sqlx::query(
             "INSERT INTO erased_customers (website_id, customer_key)
              SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",

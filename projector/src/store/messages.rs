@@ -2,9 +2,9 @@
 
 use sqlx::PgConnection;
 
-use crate::projections::MessageRow;
+use crate::projections::NewMessage;
 
-pub async fn insert(conn: &mut PgConnection, rows: &[MessageRow]) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut PgConnection, rows: &[NewMessage]) -> Result<(), sqlx::Error> {
     if rows.is_empty() {
         return Ok(());
     }

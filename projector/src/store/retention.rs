@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::projections::websites::RetentionCutoff;
+
 /// Which rows a scrub looks at.
 pub enum Scope<'a> {
     /// Every row of these websites: their cut-off just moved.
@@ -32,13 +34,15 @@ pub struct Written {
 /// a rebuild's bulk phase, which leaves the second part to [`scrub`] with [`Scope::All`].
 pub async fn apply(
     conn: &mut PgConnection,
-    cutoffs: &[(String, DateTime<Utc>)],
+    cutoffs: &[RetentionCutoff],
     written: &Written,
     per_batch: bool,
 ) -> Result<(), sqlx::Error> {
     if !cutoffs.is_empty() {
-        let (websites, befores): (Vec<&str>, Vec<DateTime<Utc>>) =
-            cutoffs.iter().map(|(w, b)| (w.as_str(), *b)).unzip();
+        let (websites, befores): (Vec<&str>, Vec<DateTime<Utc>>) = cutoffs
+            .iter()
+            .map(|c| (c.website_id.as_str(), c.before))
+            .unzip();
         let moved: Vec<String> = sqlx::query_scalar(
             "INSERT INTO retention_cutoffs AS r (website_id, before)
              SELECT website_id, max(before)

@@ -1,13 +1,13 @@
 //! Upserts websites; the earliest `(created_at, event_id)` wins, so any order converges.
 
-use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use crate::projections::WebsiteRow;
-use crate::projections::websites::{PrivacyRow, ReportsRow, TimeZoneRow, TokenRow};
+use crate::projections::NewWebsite;
+use crate::projections::websites::{
+    NewToken, PrivacyChange, ReportsChange, TimeZoneChange, TokenRevocation,
+};
 
-pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), sqlx::Error> {
+pub async fn upsert(conn: &mut PgConnection, rows: &[NewWebsite]) -> Result<(), sqlx::Error> {
     for w in rows {
         // Websites are created rarely; one statement each keeps the array-of-arrays out of UNNEST.
         sqlx::query(
@@ -34,7 +34,7 @@ pub async fn upsert(conn: &mut PgConnection, rows: &[WebsiteRow]) -> Result<(), 
 /// The latest `(changed_at, event_id)` wins, so any order converges.
 pub async fn upsert_privacy(
     conn: &mut PgConnection,
-    rows: &[PrivacyRow],
+    rows: &[PrivacyChange],
 ) -> Result<(), sqlx::Error> {
     for p in rows {
         sqlx::query(
@@ -63,7 +63,7 @@ pub async fn upsert_privacy(
 /// The latest `(changed_at, event_id)` wins, so any order converges.
 pub async fn upsert_reports(
     conn: &mut PgConnection,
-    rows: &[ReportsRow],
+    rows: &[ReportsChange],
 ) -> Result<(), sqlx::Error> {
     for r in rows {
         sqlx::query(
@@ -92,7 +92,7 @@ pub async fn upsert_reports(
 /// The latest `(changed_at, event_id)` wins, so any order converges.
 pub async fn upsert_time_zones(
     conn: &mut PgConnection,
-    rows: &[TimeZoneRow],
+    rows: &[TimeZoneChange],
 ) -> Result<(), sqlx::Error> {
     for z in rows {
         sqlx::query(
@@ -113,7 +113,7 @@ pub async fn upsert_time_zones(
     Ok(())
 }
 
-pub async fn upsert_tokens(conn: &mut PgConnection, rows: &[TokenRow]) -> Result<(), sqlx::Error> {
+pub async fn upsert_tokens(conn: &mut PgConnection, rows: &[NewToken]) -> Result<(), sqlx::Error> {
     for t in rows {
         sqlx::query(
             "INSERT INTO api_tokens AS t (token_digest, websites, name, expires_at, may_mint,
@@ -143,9 +143,9 @@ pub async fn upsert_tokens(conn: &mut PgConnection, rows: &[TokenRow]) -> Result
 /// Revocations, `(token_digest, revoked_at, event_id)`: the earliest of a token's stands.
 pub async fn insert_token_revocations(
     conn: &mut PgConnection,
-    rows: &[(String, DateTime<Utc>, Uuid)],
+    rows: &[TokenRevocation],
 ) -> Result<(), sqlx::Error> {
-    for (digest, revoked_at, event_id) in rows {
+    for row in rows {
         sqlx::query(
             "INSERT INTO token_revocations AS r (token_digest, revoked_at, event_id)
              VALUES ($1, $2, $3)
@@ -153,9 +153,9 @@ pub async fn insert_token_revocations(
                 revoked_at = EXCLUDED.revoked_at, event_id = EXCLUDED.event_id
              WHERE (EXCLUDED.revoked_at, EXCLUDED.event_id) < (r.revoked_at, r.event_id)",
         )
-        .bind(digest)
-        .bind(revoked_at)
-        .bind(event_id)
+        .bind(&row.token_digest)
+        .bind(row.revoked_at)
+        .bind(row.event_id)
         .execute(&mut *conn)
         .await?;
     }

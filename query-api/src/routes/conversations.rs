@@ -256,10 +256,10 @@ pub async fn mark_message(
     replied: bool,
 ) -> Result<Response, ApiError> {
     let websites = admin.scope.narrow(website_id)?;
-    let (website, conversation, message) =
-        store::find_message(&state.pool, websites.as_deref(), id)
-            .await?
-            .ok_or(ApiError::NotFound("message"))?;
+    let found = store::find_message(&state.pool, websites.as_deref(), id)
+        .await?
+        .ok_or(ApiError::NotFound("message"))?;
+    let message = found.message;
     let target = MessageRef {
         message_id: message
             .message_id
@@ -271,11 +271,15 @@ pub async fn mark_message(
     } else {
         Payload::MessageFlaggedForHuman(target)
     };
-    let event = actions::event(&website, &conversation, payload);
+    let event = actions::event(&found.website_id, &found.conversation_id, payload);
     let outcome = actions::submit(state, &admin.actor, event).await?;
-    let now = store::find_message(&state.pool, Some(&[website]), &message.id.to_string())
-        .await?
-        .map(|(_, _, m)| m);
+    let now = store::find_message(
+        &state.pool,
+        Some(&[found.website_id]),
+        &message.id.to_string(),
+    )
+    .await?
+    .map(|f| f.message);
     Ok(answer(outcome, json!({ "message": now }), false))
 }
 

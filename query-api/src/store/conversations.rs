@@ -266,13 +266,20 @@ pub async fn messages(
     .await
 }
 
-/// A message by its event id or its client `message_id`, in `websites`: (website,
-/// conversation, message).
+/// A message and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundMessage {
+    pub website_id: String,
+    pub conversation_id: String,
+    pub message: MessageRow,
+}
+
+/// A message by its event id or its client `message_id`, in `websites`.
 pub async fn find_message(
     pool: &PgPool,
     websites: Option<&[String]>,
     id: &str,
-) -> Result<Option<(String, String, MessageRow)>, sqlx::Error> {
+) -> Result<Option<FoundMessage>, sqlx::Error> {
     let event_id: Option<Uuid> = id.parse().ok();
     let row: Option<(String, String, Uuid)> = sqlx::query_as(
         "SELECT website_id, conversation_id, event_id FROM messages
@@ -298,7 +305,11 @@ pub async fn find_message(
     .bind(&conversation)
     .fetch_one(pool)
     .await?;
-    Ok(Some((website, conversation, message)))
+    Ok(Some(FoundMessage {
+        website_id: website,
+        conversation_id: conversation,
+        message,
+    }))
 }
 
 /// The old dashboard's totals (`GET /admin/stats`), over every conversation of `websites` (all

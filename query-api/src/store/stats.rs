@@ -477,27 +477,28 @@ pub async fn breakdown(
     pool: &PgPool,
     range: &Range<'_>,
 ) -> Result<(Vec<ShareRow>, Vec<ShareRow>), sqlx::Error> {
+    /// A [`ShareRow`] of either grouping.
+    #[derive(FromRow)]
+    struct Grouped {
+        by_channel: bool,
+        #[sqlx(flatten)]
+        share: ShareRow,
+    }
     let mut q = QueryBuilder::new(
         "SELECT grouping(c.device) = 1 AS by_channel,
-                COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END, 'unknown'),
-                count(*), COALESCE(sum(c.message_count), 0)::int8",
+                COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END,
+                         'unknown') AS key,
+                count(*) AS conversations, COALESCE(sum(c.message_count), 0)::int8 AS messages",
     );
     range.push(&mut q, Source::Conversations);
     q.push(format!(
-        " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device)) ORDER BY 1, 3 DESC, 2",
+        " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device))
+         ORDER BY by_channel, conversations DESC, key",
         Population::Engaged.predicate()
     ));
-    let rows: Vec<(bool, String, i64, i64)> = q.build_query_as().fetch_all(pool).await?;
-    let (channels, devices): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0);
-    let shares = |rows: Vec<(bool, String, i64, i64)>| {
-        rows.into_iter()
-            .map(|(_, key, conversations, messages)| ShareRow {
-                key,
-                conversations,
-                messages,
-            })
-            .collect()
-    };
+    let rows: Vec<Grouped> = q.build_query_as().fetch_all(pool).await?;
+    let (channels, devices): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.by_channel);
+    let shares = |rows: Vec<Grouped>| rows.into_iter().map(|r| r.share).collect();
     Ok((shares(channels), shares(devices)))
 }
 
