@@ -1,0 +1,282 @@
+//! The consume loop: read a batch, decode (opening sealed records with their keys), dead-letter poison records, apply everything and
+//! the next offsets in one transaction, repeat.
+//!
+//! Kafka's "storing offsets outside Kafka" pattern: the projector never commits offsets to
+//! the broker. Its position lives in `projector_offsets`, written atomically with the rows,
+//! and each worker `assign()`s the partitions it holds a lease on ([`leases`]) and seeks to
+//! the stored position. Consumer groups are not used at all (Tansu 0.6's rebalancing is
+//! unreliable, and which process owns a partition is settled in Postgres, beside the offsets).
+//!
+//! - this module: the controller ([`run`]): starts the workers, follows a rebuild, stops.
+//! - [`worker`]: one worker's loop, a batch and its offsets in one transaction.
+//! - [`reading`]: the Kafka side: consumer, partitions, assignment, batches.
+//! - [`decoding`]: a batch decoded into events and poison.
+//! - [`dead_letters`]: what is refused goes to the dead-letter topic.
+//! - [`retired`]: dropping retired read-model versions.
+
+mod dead_letters;
+mod decoding;
+mod reading;
+mod retired;
+mod worker;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use runtime::kafka::{KafkaSink, ProducerConfig};
+use sqlx::PgPool;
+use tokio::sync::{RwLock, watch};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::config::ProjectorConfig;
+use crate::leases::{self, Instance};
+use crate::metrics::ProjectorMetrics;
+use crate::proofs::Proofs;
+use crate::versions;
+
+pub use decoding::{Poison, Prepared, decode, prepare};
+pub use reading::{assignment, consumer, load_proofs, next_batch, partitions};
+use retired::RetiredVersions;
+
+/// What the health endpoints report.
+#[derive(Default)]
+pub struct Health {
+    /// Partitions are assigned and the last transaction (if any) succeeded.
+    pub ready: AtomicBool,
+    pub metrics: Arc<ProjectorMetrics>,
+}
+
+/// How often the live projector reports to a rebuild and looks for a pause request or a switch.
+pub(super) const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The read models the workers apply to, behind the gate that pauses them. A worker holds it
+/// for reading while it applies a batch; the controller holds it for writing to pause every
+/// worker between batches (tokio's lock is fair, so a waiting writer holds back new batches)
+/// and to move them to another version.
+pub(super) struct Live {
+    schema: String,
+    pub(super) pool: PgPool,
+    /// Bumped when the live version changes: a worker seeing a new one re-assigns its
+    /// partitions from that version's stored offsets.
+    pub(super) generation: u64,
+}
+
+/// Consumes into the live read models until `shutdown` resolves. A batch that has started is
+/// finished first. `meta` is a pool on the default schema, for the version metadata.
+///
+/// `PROJECTOR_WORKERS` workers each hold leases on a share of the topic's partitions (shared
+/// with the workers of every other projector process, [`leases`]), with a consumer and a
+/// Postgres transaction of their own, so one applies while another decodes or waits on the
+/// broker: the partitions are independent (a conversation's events stay in one), and the
+/// read models derived across them are brought up to date under a lock
+/// ([`store::apply_isolating`]). Between batches the controller follows a rebuild: when asked,
+/// it pauses every worker (so both versions stand still while they are compared), and when
+/// another version has become live it moves them there, each resuming from that version's
+/// stored offsets. On a clean stop the process gives its partitions up at once.
+pub async fn run(
+    config: &ProjectorConfig,
+    meta: PgPool,
+    health: Arc<Health>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    tokio::pin!(shutdown);
+    let schema = tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        s = retry("read the live version", || async {
+            Ok(runtime::read_models::live_schema(&meta).await?)
+        }) => s,
+    };
+    let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
+    tracing::info!(%schema, workers = config.workers, "projecting into the live read models");
+    let live = Arc::new(RwLock::new(Live {
+        schema,
+        pool,
+        generation: 0,
+    }));
+    let dead_letters = Arc::new(
+        KafkaSink::new(
+            &config.kafka,
+            &ProducerConfig::new(&config.dead_letter_topic),
+        )
+        .context("cannot create the dead-letter producer")?,
+    );
+    let proofs = tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        p = retry("note where admin proofs start", || load_proofs(config, &meta)) => Arc::new(p),
+    };
+    let shared = Shared {
+        dead_letters,
+        proofs,
+        erased: Arc::new(AtomicBool::new(false)),
+    };
+    // Join before the workers share out the partitions, so that they count this process.
+    let instance = Instance::new(config.workers);
+    tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        _ = retry("join the projector processes", || async {
+            Ok(versions::heartbeat(&meta, &instance, false).await?)
+        }) => {}
+    }
+    tracing::info!(instance = %instance.id, name = %instance.name, "joined the projector processes");
+    let renewing = tokio::spawn(renew_leases(meta.clone(), instance.id, config.lease_ttl));
+    let (stop, stopped) = watch::channel(false);
+    let mut workers = JoinSet::new();
+    for worker in 0..config.workers {
+        workers.spawn(worker::work(
+            config.clone(),
+            instance.worker(worker),
+            live.clone(),
+            meta.clone(),
+            shared.clone(),
+            health.clone(),
+            stopped.clone(),
+        ));
+    }
+
+    let mut failed = None;
+    let mut retired = RetiredVersions::new(config.keep_retired);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            done = workers.join_next() => match done {
+                Some(Ok(Ok(()))) => continue,
+                Some(Ok(Err(error))) => { failed = Some(error); break; }
+                Some(Err(panicked)) => { failed = Some(anyhow::anyhow!("a worker failed: {panicked}")); break; }
+                None => break,
+            },
+            () = tokio::time::sleep(CONTROL_INTERVAL) => {}
+        }
+        let schema = live.read().await.schema.clone();
+        if let Some(moved) = follow_rebuild(&meta, &instance, &schema, &live, &mut shutdown).await {
+            let pool = runtime::read_models::pool_for_schema(&config.postgres, &moved)?;
+            let mut live = live.write().await;
+            live.generation += 1;
+            live.pool = pool;
+            live.schema = moved;
+            tracing::info!(schema = %live.schema, "now projecting into the new live read models");
+        }
+        retired.tick(&meta, &shared.erased);
+    }
+    // Workers finish the batch in hand and stop.
+    let _ = stop.send(true);
+    while let Some(done) = workers.join_next().await {
+        if let Ok(Err(error)) = done {
+            failed.get_or_insert(error);
+        }
+    }
+    // No batch is in flight: hand the partitions over now rather than when the leases expire.
+    renewing.abort();
+    if let Err(error) = leases::leave(&meta, instance.id).await {
+        tracing::warn!(%error, "cannot give up the partition leases; they expire on their own");
+    }
+    tracing::info!("projector stopped");
+    failed.map_or(Ok(()), Err)
+}
+
+/// Keeps the process's leases from expiring while it runs.
+async fn renew_leases(meta: PgPool, instance: Uuid, ttl: Duration) {
+    loop {
+        tokio::time::sleep(ttl / 4).await;
+        if let Err(error) = leases::renew(&meta, instance, ttl).await {
+            tracing::warn!(%error, "cannot renew the partition leases");
+        }
+    }
+}
+
+/// Reports to a rebuild (heartbeat), pauses every worker while one asks, and returns the live
+/// schema if it is no longer `schema`. Metadata errors are logged and ignored: without the
+/// metadata there is no rebuild to follow, and projecting must not stop for it.
+async fn follow_rebuild(
+    meta: &PgPool,
+    instance: &Instance,
+    schema: &str,
+    live: &RwLock<Live>,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<String> {
+    // Held while paused: every worker has finished its batch and none starts another.
+    let mut paused = None;
+    loop {
+        match versions::heartbeat(meta, instance, paused.is_some()).await {
+            Ok(true) => {
+                if paused.is_none() {
+                    tracing::info!("a rebuild asked to pause; pausing between batches");
+                    tokio::select! {
+                        () = shutdown.as_mut() => return None,
+                        guard = live.write() => paused = Some(guard),
+                    }
+                    // Report it at once rather than after the next sleep.
+                    continue;
+                }
+            }
+            Ok(false) => break,
+            Err(error) => {
+                tracing::debug!(%error, "no rebuild handshake");
+                break;
+            }
+        }
+        tokio::select! {
+            () = shutdown.as_mut() => return None,
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    if paused.take().is_some() {
+        let _ = versions::heartbeat(meta, instance, false).await;
+        tracing::info!("resumed");
+    }
+    match runtime::read_models::live_schema(meta).await {
+        Ok(live) if live != schema => Some(live),
+        _ => None,
+    }
+}
+
+/// What the workers of a process share besides the live version.
+#[derive(Clone)]
+pub(super) struct Shared {
+    /// Where refused records go.
+    pub(super) dead_letters: Arc<KafkaSink>,
+    /// Which admin records are refused.
+    pub(super) proofs: Arc<Proofs>,
+    /// Set when a batch applied an erasure or a retention cut: retired versions, which it
+    /// does not reach, are dropped ([`versions::drop_retired`]).
+    pub(super) erased: Arc<AtomicBool>,
+}
+
+pub(super) async fn retry<T, F: Future<Output = anyhow::Result<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(error) => {
+                attempt += 1;
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    attempt,
+                    "cannot {what} yet, retrying"
+                );
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+    }
+}
+
+pub(super) fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((100u64 << attempt.min(5)).min(3_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < backoff(2));
+        assert_eq!(backoff(30), Duration::from_millis(3_000));
+    }
+}
