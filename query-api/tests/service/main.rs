@@ -1,0 +1,19 @@
+//! The query API's service tests, one binary: each module drives the HTTP API of a
+//! `spawn_app` ([`common`]) over a real, migrated Postgres.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+mod common;
+
+mod actions;
+mod api;
+mod exports;
+mod funnel;
+mod legacy;
+mod reports;
+mod retention;
+mod statistics;
+mod stream;
+mod subjects;
+mod tenancy;
+mod tokens;

@@ -1,0 +1,24 @@
+//! The end-to-end tests, one binary (nextest still runs each test in a process of its own):
+//! each module drives real processes, the broker and Postgres through the [`e2e`] library.
+
+#![allow(clippy::unwrap_used)] // a panic is how a test reports failure
+
+mod admin;
+mod api_fuzz;
+mod broker_outage;
+mod browser;
+mod crash;
+mod deploy_files;
+mod dlq;
+mod drain;
+mod erasure;
+mod faults;
+mod forgery;
+mod overload;
+mod pipeline;
+mod postgres_tls;
+mod privacy;
+mod rebuild;
+mod scale_out;
+mod session_mix;
+mod websites;
