@@ -59,9 +59,12 @@ def documented_variables():
 
 
 def served_paths(service):
-    """The health paths (`/_…`) a service's router names."""
+    """The health paths (`/_…`) a service's router names, itself or through `Api::probes`
+    (runtime/src/documented.rs)."""
     directory = ROOT / service / "src"
     text = "".join(p.read_text() for p in directory.rglob("*.rs"))
+    if ".probes(" in text:
+        text += (ROOT / "runtime" / "src" / "documented.rs").read_text()
     return set(re.findall(r'"(/_[a-z]+)"', text))
 
 

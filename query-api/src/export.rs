@@ -13,6 +13,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use futures::StreamExt;
+use runtime::documented::{Answer, response};
+use schemars::SchemaGenerator;
+use serde_json::{Map, Value, json};
 use sqlx::postgres::PgRow;
 use sqlx::{Column, PgPool, Postgres, QueryBuilder, Row, TypeInfo};
 use std::io::Write as _;
@@ -26,6 +29,46 @@ use crate::store::exports::Export;
 
 /// Bytes gathered before a chunk is sent.
 const CHUNK: usize = 64 * 1024;
+
+/// A streamed export: its rows in the format asked for, as an attachment.
+pub struct Exported(Response);
+
+impl IntoResponse for Exported {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl Answer for Exported {
+    fn responses(_: &mut SchemaGenerator) -> Map<String, Value> {
+        let row = json!({ "type": "object" });
+        let mut out = response(
+            "200",
+            "the rows, streamed; a body cut short (no final chunk) if the export failed midway",
+            Some(json!({
+                "text/csv": { "schema": { "type": "string" } },
+                "application/json": { "schema": { "type": "array", "items": row } },
+                "application/x-ndjson": { "schema": { "type": "string" } },
+            })),
+        );
+        let retry = json!({ "Retry-After": { "schema": { "type": "integer", "minimum": 1 } } });
+        out.insert(
+            "429".into(),
+            json!({
+                "description": "the token runs its EXPORTS_PER_TOKEN exports already",
+                "headers": retry,
+            }),
+        );
+        out.insert(
+            "503".into(),
+            json!({
+                "description": "Postgres did not answer, or the server runs EXPORTS_MAX exports already",
+                "headers": retry,
+            }),
+        );
+        out
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -429,7 +472,7 @@ pub async fn respond(
     format: Format,
     name: &str,
     export: Export,
-) -> Result<Response, ApiError> {
+) -> Result<Exported, ApiError> {
     let Export { query, columns } = export;
     let pass = state.exports.enter(&admin.token)?;
     let pool = state.pool.clone();
@@ -478,7 +521,7 @@ pub async fn respond(
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(response)
+    Ok(Exported(response))
 }
 
 #[cfg(test)]

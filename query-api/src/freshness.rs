@@ -10,7 +10,8 @@ use crate::AppState;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Serialize)]
+/// The projector position a read reflects.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AsOf {
     /// When the projector last committed a batch.
     pub projected_at: Option<DateTime<Utc>>,

@@ -3,10 +3,13 @@
 //! # Layout
 //! - [`client_ip`]: the client's address, through trusted proxies' forwarding headers.
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
+//! - [`documented`]: routers that record each operation's types, and the OpenAPI document
+//!   generated from them.
 //! - [`mailsink`]: an SMTP server that keeps what it receives, for e-mail tests and the local
 //!   stack (`colloquy-mailsink`).
 //! - [`kafka`]: librdkafka client settings, topic creation, and the [`kafka::EventSink`] that
 //!   ingest and query-api produce through (with an in-memory twin for tests).
+//! - [`health`]: the liveness and readiness probes' answers.
 //! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
 //! - [`postgres`]: connection pools.
 //! - [`proof`]: the proof of origin admin events carry ([`proof::AdminKeys`]).
@@ -18,6 +21,8 @@
 
 pub mod client_ip;
 pub mod config;
+pub mod documented;
+pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod mailsink;

@@ -99,3 +99,44 @@ pub async fn fresh_topic(prefix: &str, partitions: i32) -> String {
         .unwrap_or_else(|e| panic!("cannot create topic {name} on {}: {e}", kafka.brokers));
     name
 }
+
+/// The lines of the Rust files under `src` that add a route other than through
+/// [`crate::documented::Api`] (`Router::route`, `nest`, a fallback), as `file:line: text`,
+/// except in the functions named in `allowed` (each with its reason at the call site).
+pub fn undocumented_routes(src: &std::path::Path, allowed: &[&str]) -> Vec<String> {
+    const CALLS: [&str; 5] = [
+        ".route(",
+        ".route_service(",
+        ".nest(",
+        ".nest_service(",
+        ".fallback(",
+    ];
+    let mut dirs = vec![src.to_path_buf()];
+    let mut found = Vec::new();
+    while let Some(path) = dirs.pop() {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(&path).expect("read a source directory");
+            dirs.extend(entries.map(|e| e.expect("read a source directory").path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read a source file");
+        let mut function = "";
+        for (n, line) in text.lines().enumerate() {
+            if let Some(name) = line
+                .trim_start()
+                .strip_prefix("pub fn ")
+                .or_else(|| line.trim_start().strip_prefix("fn "))
+            {
+                function = name.split('(').next().unwrap_or_default();
+            }
+            let code = line.split("//").next().unwrap_or_default();
+            if CALLS.iter().any(|call| code.contains(call)) && !allowed.contains(&function) {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    found
+}

@@ -125,13 +125,15 @@ pub async fn gather(
         },
         async { Ok::<_, ApiError>(requests::list(pool, scope, Some("contacted"), 0, 0).await?) },
     )?;
+    // The message reads the figures by name.
+    let change = serde_json::to_value(change(&current.figures, &previous.figures));
     Ok(Report {
         website_id: website_id.to_owned(),
         name,
         week,
-        change: change(&current, &previous),
-        current,
-        previous,
+        change: change.unwrap_or_default(),
+        current: serde_json::to_value(current).unwrap_or_default(),
+        previous: serde_json::to_value(previous).unwrap_or_default(),
         top_pages,
         open_requests,
         pending,
@@ -140,7 +142,7 @@ pub async fn gather(
 }
 
 /// What became of one website's report for one week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Delivery {
     /// Sent now, to this many recipients.

@@ -4,22 +4,23 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
 use schemas::Payload;
 use schemas::payloads::{ContactErased, ContactUpdated, ContactsMerged, LeadStatus};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use super::answers::{Action, Body, Listed, Numbered, Page, Read, acted, read};
+use super::bad_request;
 use super::params::{Days, Params, check_tz, limit, page};
-use super::{answer, bad_request, read_json};
 use crate::AppState;
 use crate::actions;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
-use crate::store::contacts::{self as store, ContactRow, Filter, Sort};
+use crate::store::actions::ActionRow;
+use crate::store::contacts::{self as store, ContactRow, Filter, HistoryRow, Sort};
 use crate::store::days::{LocalDays, Zone};
-use crate::store::requests;
+use crate::store::requests::{self, RequestRow};
 
 const DEFAULT_LIMIT: i64 = 50;
 pub(crate) const MAX_LIMIT: i64 = 500;
@@ -132,20 +133,23 @@ pub async fn page_of(
     Ok((rows, total, page))
 }
 
+impl Listed for ContactRow {
+    const KEY: &'static str = "contacts";
+}
+
 pub async fn list(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<ContactRow, Numbered>>, ApiError> {
     let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
-    Ok(Json(json!({
-        "contacts": rows,
-        "total": total.count,
-        "total_capped": total.capped,
-        "page": page,
-        "as_of": as_of,
-    })))
+    let paging = Numbered {
+        total: total.count,
+        total_capped: total.capped,
+        page,
+    };
+    Ok(Json(Page::new(rows, paging, as_of)))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -166,19 +170,31 @@ async fn find_one(
         .ok_or(ApiError::NotFound("contact"))
 }
 
-async fn with_history(state: &AppState, contact: ContactRow) -> Result<Value, ApiError> {
-    let conversations =
-        store::history(&state.pool, &contact.website_id, &contact.contact_id).await?;
-    let requests =
-        requests::of_contact(&state.pool, &contact.website_id, &contact.contact_id).await?;
-    let subject = format!("contact:{}", contact.contact_id);
-    let actions = crate::store::actions::on(&state.pool, &contact.website_id, &subject).await?;
-    Ok(json!({
-        "contact": contact,
-        "conversations": conversations,
-        "requests": requests,
-        "actions": actions,
-    }))
+/// A contact with its conversations, its requests and the admin actions taken on it; after an
+/// erasure or a merge into another, the contact is null and the lists empty.
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
+pub struct ContactHistory {
+    pub contact: Option<ContactRow>,
+    pub conversations: Vec<HistoryRow>,
+    pub requests: Vec<RequestRow>,
+    /// The admin actions taken on it and the token that took each.
+    pub actions: Vec<ActionRow>,
+}
+
+async fn with_history(state: &AppState, contact: ContactRow) -> Result<ContactHistory, ApiError> {
+    let (website, id) = (&contact.website_id, &contact.contact_id);
+    let subject = format!("contact:{id}");
+    let (conversations, requests, actions) = tokio::try_join!(
+        store::history(&state.pool, website, id),
+        requests::of_contact(&state.pool, website, id),
+        crate::store::actions::on(&state.pool, website, &subject),
+    )?;
+    Ok(ContactHistory {
+        contact: Some(contact),
+        conversations,
+        requests,
+        actions,
+    })
 }
 
 pub async fn detail(
@@ -187,11 +203,9 @@ pub async fn detail(
     as_of: AsOf,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Read<ContactHistory>>, ApiError> {
     let contact = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
-    let mut body = with_history(&state, contact).await?;
-    body["as_of"] = json!(as_of);
-    Ok(Json(body))
+    read(with_history(&state, contact).await?, as_of)
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -211,7 +225,7 @@ async fn act(
     admin: &Admin,
     contact: &ContactRow,
     payload: Payload,
-) -> Result<Response, ApiError> {
+) -> Result<Action<ContactHistory>, ApiError> {
     payload.validate().map_err(bad_request)?;
     let subject = format!("contact:{}", contact.contact_id);
     let event = actions::event(&contact.website_id, &subject, payload);
@@ -224,9 +238,9 @@ async fn act(
     .await?;
     let body = match now {
         Some(c) => with_history(state, c).await?,
-        None => json!({ "contact": null }),
+        None => ContactHistory::default(),
     };
-    Ok(answer(outcome, body, false))
+    Ok(acted(outcome, body))
 }
 
 pub async fn update(
@@ -234,9 +248,8 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let edit: Edit = read_json(&body)?;
+    Body(edit): Body<Edit>,
+) -> Result<Action<ContactHistory>, ApiError> {
     let lead_status = edit
         .lead_status
         .as_deref()
@@ -275,9 +288,8 @@ pub struct Merge {
 pub async fn merge(
     admin: Admin,
     State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let merge: Merge = read_json(&body)?;
+    Body(merge): Body<Merge>,
+) -> Result<Action<ContactHistory>, ApiError> {
     let survivor = find_one(
         &state,
         &admin.scope,
@@ -307,7 +319,7 @@ pub async fn erase(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Action<ContactHistory>, ApiError> {
     let contact = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let payload = Payload::ContactErased(ContactErased {
         contact_id: contact.contact_id.clone(),

@@ -3,20 +3,19 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
 use schemas::Payload;
 use schemas::payloads::{CloseReason, ConversationClosed, MessageRef};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::answer;
+use super::answers::{self, Action, Listed, Page, Read, acted, read};
 use super::params::{Cursor, Days, Params, check_tz, limit};
 use crate::AppState;
 use crate::actions;
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
-use crate::store::conversations::{self as store, ConversationRow, Filter, Sort};
+use crate::store::actions::ActionRow;
+use crate::store::conversations::{self as store, ConversationRow, Filter, MessageRow, Sort};
 use crate::store::days::Zone;
 use crate::store::populations::Population;
 
@@ -120,7 +119,7 @@ pub async fn list(
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<ConversationRow, answers::Cursor>>, ApiError> {
     check_tz(&state.pool, params.tz.as_deref()).await?;
     let filter = params.filter(&admin.scope)?;
     let sort = params.sort()?;
@@ -147,14 +146,17 @@ pub async fn list(
             }
             .encode()
         });
-    Ok(Json(json!({
-        "conversations": rows,
-        "count": rows.len(),
-        "total": total.count,
-        "total_capped": total.capped,
-        "next_cursor": next_cursor,
-        "as_of": as_of,
-    })))
+    let paging = answers::Cursor {
+        count: rows.len(),
+        total: total.count,
+        total_capped: total.capped,
+        next_cursor,
+    };
+    Ok(Json(Page::new(rows, paging, as_of)))
+}
+
+impl Listed for ConversationRow {
+    const KEY: &'static str = "conversations";
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -188,25 +190,41 @@ pub async fn detail(
     as_of: AsOf,
     Path(id): Path<String>,
     Params(params): Params<DetailParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Read<ConversationDetail>>, ApiError> {
     let limit = limit(params.limit, MAX_MESSAGES, MAX_MESSAGES)?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
-    let messages = store::messages(
-        &state.pool,
-        &conversation.website_id,
-        &conversation.conversation_id,
-        limit,
-    )
-    .await?;
-    let actions = crate::store::actions::on(
-        &state.pool,
-        &conversation.website_id,
-        &conversation.conversation_id,
-    )
-    .await?;
-    Ok(Json(
-        json!({ "conversation": conversation, "messages": messages, "actions": actions, "as_of": as_of }),
-    ))
+    let (website, id) = (&conversation.website_id, &conversation.conversation_id);
+    let (messages, actions) = tokio::try_join!(
+        store::messages(&state.pool, website, id, limit),
+        crate::store::actions::on(&state.pool, website, id),
+    )?;
+    let detail = ConversationDetail {
+        conversation,
+        messages,
+        actions,
+    };
+    read(detail, as_of)
+}
+
+/// A conversation with its messages, oldest first, and the admin actions taken on it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct ConversationDetail {
+    pub conversation: ConversationRow,
+    pub messages: Vec<MessageRow>,
+    /// The admin actions taken on it and the token that took each.
+    pub actions: Vec<ActionRow>,
+}
+
+/// A conversation as it is after an action.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OneConversation {
+    pub conversation: ConversationRow,
+}
+
+/// A message as it is after an action.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OneMessage {
+    pub message: Option<MessageRow>,
 }
 
 /// Closes a conversation (`conversation.closed`, reason `admin`); answers with it.
@@ -215,7 +233,7 @@ pub async fn close_conversation(
     admin: &Admin,
     website_id: Option<&str>,
     id: &str,
-) -> Result<Response, ApiError> {
+) -> Result<Action<OneConversation>, ApiError> {
     let scope = &admin.scope;
     let conversation = find_one(state, scope, website_id, id).await?;
     let event = actions::event(
@@ -227,7 +245,7 @@ pub async fn close_conversation(
     );
     let outcome = actions::submit(state, &admin.actor, event).await?;
     let now = find_one(state, scope, Some(&conversation.website_id), id).await?;
-    Ok(answer(outcome, json!({ "conversation": now }), false))
+    Ok(acted(outcome, OneConversation { conversation: now }))
 }
 
 pub async fn close(
@@ -235,7 +253,7 @@ pub async fn close(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<ActionParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Action<OneConversation>, ApiError> {
     close_conversation(&state, &admin, params.website_id.as_deref(), &id).await
 }
 
@@ -254,7 +272,7 @@ pub async fn mark_message(
     website_id: Option<&str>,
     id: &str,
     replied: bool,
-) -> Result<Response, ApiError> {
+) -> Result<Action<OneMessage>, ApiError> {
     let websites = admin.scope.narrow(website_id)?;
     let found = store::find_message(&state.pool, websites.as_deref(), id)
         .await?
@@ -280,7 +298,7 @@ pub async fn mark_message(
     )
     .await?
     .map(|f| f.message);
-    Ok(answer(outcome, json!({ "message": now }), false))
+    Ok(acted(outcome, OneMessage { message: now }))
 }
 
 pub async fn flag(
@@ -288,7 +306,7 @@ pub async fn flag(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<ActionParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Action<OneMessage>, ApiError> {
     mark_message(&state, &admin, params.website_id.as_deref(), &id, false).await
 }
 
@@ -297,6 +315,6 @@ pub async fn replied(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<ActionParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Action<OneMessage>, ApiError> {
     mark_message(&state, &admin, params.website_id.as_deref(), &id, true).await
 }

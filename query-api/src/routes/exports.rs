@@ -1,18 +1,22 @@
 //! `GET /v1/exports/{conversations|messages|contacts|events}?format=csv|json|ndjson&…`: the
-//! same filters as the lists, streamed (see [`crate::export`]).
+//! same filters as the lists, streamed (see [`crate::export`]). Each kind is a route of its
+//! own, so its document lists the filters it takes.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::Uri;
-use axum::response::Response;
+use axum::http::request::Parts;
+use runtime::documented::{Described, Input};
+use schemars::{JsonSchema, SchemaGenerator};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::json;
 
 use super::params::{Days, check_tz};
 use super::{contacts, conversations};
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::export::{self, Format};
+use crate::export::{self, Exported, Format};
 use crate::store::days::{LocalDays, Zone};
 use crate::store::exports as store;
 
@@ -53,42 +57,87 @@ pub struct EventParams {
     tz: Option<String>,
 }
 
-pub async fn export(
+/// A list's own parameters, with the `format` of the export.
+pub struct Exporting<T> {
+    pub format: Format,
+    pub params: T,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Exporting<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let (format, params) = parse(&parts.uri)?;
+        Ok(Self { format, params })
+    }
+}
+
+impl<T: JsonSchema> Input for Exporting<T> {
+    fn describe(op: &mut Described, g: &mut SchemaGenerator) {
+        let mut query = g.root_schema_for::<T>();
+        if let Some(properties) = query
+            .ensure_object()
+            .entry("properties")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+        {
+            properties.insert(
+                "format".into(),
+                json!({
+                    "description": "`csv` (the default), `json` or `ndjson`",
+                    "type": "string",
+                    "enum": ["csv", "json", "ndjson"],
+                }),
+            );
+        }
+        op.query = Some(query);
+    }
+}
+
+pub async fn conversations(
     admin: Admin,
     State(state): State<AppState>,
-    Path(kind): Path<String>,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let (format, export) = match kind.as_str() {
-        "conversations" => {
-            let (format, params): (_, conversations::ListParams) = parse(&uri)?;
-            check_tz(&state.pool, params.tz.as_deref()).await?;
-            (format, store::conversations(&params.filter(&admin.scope)?))
-        }
-        "messages" => {
-            let (format, params): (_, conversations::ListParams) = parse(&uri)?;
-            check_tz(&state.pool, params.tz.as_deref()).await?;
-            (format, store::messages(&params.filter(&admin.scope)?))
-        }
-        "contacts" => {
-            let (format, params): (_, contacts::ListParams) = parse(&uri)?;
-            check_tz(&state.pool, params.tz.as_deref()).await?;
-            (format, store::contacts(&params.filter(&admin.scope)?))
-        }
-        "events" => {
-            let (format, params): (_, EventParams) = parse(&uri)?;
-            let websites = admin.scope.narrow(params.website_id.as_deref())?;
-            check_tz(&state.pool, params.tz.as_deref()).await?;
-            let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 3_650)?;
-            let events = store::Events {
-                websites,
-                days: LocalDays::Between(days.from, days.to),
-                zone: Zone(params.tz),
-                event_type: params.event_type,
-            };
-            (format, store::events(events))
-        }
-        _ => return Err(ApiError::NotFound("export")),
+    Exporting { format, params }: Exporting<conversations::ListParams>,
+) -> Result<Exported, ApiError> {
+    check_tz(&state.pool, params.tz.as_deref()).await?;
+    let export = store::conversations(&params.filter(&admin.scope)?);
+    export::respond(&state, &admin, format, "conversations", export).await
+}
+
+/// The messages of the conversations the filters keep.
+pub async fn messages(
+    admin: Admin,
+    State(state): State<AppState>,
+    Exporting { format, params }: Exporting<conversations::ListParams>,
+) -> Result<Exported, ApiError> {
+    check_tz(&state.pool, params.tz.as_deref()).await?;
+    let export = store::messages(&params.filter(&admin.scope)?);
+    export::respond(&state, &admin, format, "messages", export).await
+}
+
+pub async fn contacts(
+    admin: Admin,
+    State(state): State<AppState>,
+    Exporting { format, params }: Exporting<contacts::ListParams>,
+) -> Result<Exported, ApiError> {
+    check_tz(&state.pool, params.tz.as_deref()).await?;
+    let export = store::contacts(&params.filter(&admin.scope)?);
+    export::respond(&state, &admin, format, "contacts", export).await
+}
+
+pub async fn events(
+    admin: Admin,
+    State(state): State<AppState>,
+    Exporting { format, params }: Exporting<EventParams>,
+) -> Result<Exported, ApiError> {
+    let websites = admin.scope.narrow(params.website_id.as_deref())?;
+    check_tz(&state.pool, params.tz.as_deref()).await?;
+    let days = Days::parse(params.from.as_deref(), params.to.as_deref(), 3_650)?;
+    let events = store::Events {
+        websites,
+        days: LocalDays::Between(days.from, days.to),
+        zone: Zone(params.tz),
+        event_type: params.event_type,
     };
-    export::respond(&state, &admin, format, &kind, export).await
+    export::respond(&state, &admin, format, "events", store::events(events)).await
 }

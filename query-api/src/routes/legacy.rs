@@ -1,64 +1,164 @@
 //! The routes existing dashboards call, with their exact paths and response shapes. They run
 //! on the same views and actions as `/v1` and need the same admin token.
 
+use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use runtime::documented::{Answer, Api, Doc, doc, json_content, response};
+use schemars::{JsonSchema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
 
-use super::conversations::{self, MAX_LIMIT, MAX_MESSAGES, find_one};
+use super::answers::{Action, Body};
+use super::conversations::{self, MAX_LIMIT, MAX_MESSAGES, OneConversation, OneMessage, find_one};
 use super::params::{Days, Params, limit};
-use super::read_json;
 use super::requests::{self, StatusBody};
 use super::{contacts, stats};
 use crate::AppState;
+use crate::actions::Outcome;
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::export::{self, Format};
+use crate::export::{self, Exported, Format};
 use crate::store::conversations::{self as store, ConversationRow, Filter, MessageRow, Sort};
 use crate::store::days::LocalDays;
 use crate::store::exports;
+use crate::store::requests::RequestRow;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/conversations", get(admin_conversations))
-        .route("/admin/conversations/{id}", get(admin_conversation))
-        .route("/admin/conversations/{id}/messages", get(admin_messages))
-        .route("/admin/conversations/{id}/close", post(admin_close))
-        .route("/admin/messages/{id}/mark-human", post(mark_human))
-        .route("/admin/messages/{id}/mark-replied", post(mark_replied))
-        .route("/admin/stats", get(admin_stats))
-        .route("/api/contact/requests", get(contact_requests))
-        .route(
-            "/api/contact/request/{id}/status",
-            patch(contact_request_status),
-        )
-        .route("/analytics/summary", get(analytics_summary))
-        .route("/analytics/export", get(analytics_export))
-        .route("/api/v1/contacts", get(contacts_v1))
+pub fn routes(api: Api<AppState>) -> Api<AppState> {
+    const fn legacy(summary: &'static str) -> Doc {
+        doc("legacy", summary)
+    }
+    api.get(
+        "/admin/conversations",
+        legacy("Active conversations"),
+        admin_conversations,
+    )
+    .get(
+        "/admin/conversations/{id}",
+        legacy("One conversation and its messages"),
+        admin_conversation,
+    )
+    .get(
+        "/admin/conversations/{id}/messages",
+        legacy("A conversation's messages"),
+        admin_messages,
+    )
+    .post(
+        "/admin/conversations/{id}/close",
+        legacy("Close a conversation"),
+        admin_close,
+    )
+    .post(
+        "/admin/messages/{id}/mark-human",
+        legacy("Flag a message for a human"),
+        mark_human,
+    )
+    .post(
+        "/admin/messages/{id}/mark-replied",
+        legacy("Mark that a human replied"),
+        mark_replied,
+    )
+    .get("/admin/stats", legacy("Conversation totals"), admin_stats)
+    .get(
+        "/api/contact/requests",
+        legacy("Contact requests"),
+        contact_requests,
+    )
+    .patch(
+        "/api/contact/request/{id}/status",
+        legacy("Move a contact request"),
+        contact_request_status,
+    )
+    .get(
+        "/analytics/summary",
+        legacy("Analytics of a date range"),
+        analytics_summary,
+    )
+    .get(
+        "/analytics/export",
+        legacy("Raw events as CSV"),
+        analytics_export,
+    )
+    .get(
+        "/api/v1/contacts",
+        legacy("Contacts, a page at a time"),
+        contacts_v1,
+    )
+}
+
+/// `{"success": true, …}`: what the old dashboards check first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Succeeded<T> {
+    /// Always true: a failure is an error answer.
+    pub success: bool,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+fn succeeded<T>(body: T) -> Succeeded<T> {
+    Succeeded {
+        success: true,
+        body,
+    }
 }
 
 /// A conversation with the field names the old dashboards read, beside the native ones.
-fn legacy_conversation(c: &ConversationRow) -> Value {
-    let mut v = json!(c);
-    v["id"] = json!(c.conversation_id);
-    v["user_id"] = json!(c.customer_id);
-    v["platform"] = json!(c.channel);
-    v["created_at"] = json!(c.first_seen_at);
-    v["updated_at"] = json!(c.last_activity_at);
-    v
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LegacyConversation {
+    #[serde(flatten)]
+    pub conversation: ConversationRow,
+    /// `conversation_id`.
+    pub id: String,
+    /// `customer_id`.
+    pub user_id: Option<String>,
+    /// `channel`.
+    pub platform: String,
+    /// `first_seen_at`.
+    pub created_at: DateTime<Utc>,
+    /// `last_activity_at`.
+    pub updated_at: DateTime<Utc>,
 }
 
-fn legacy_message(conversation_id: &str, m: &MessageRow) -> Value {
-    let mut v = json!(m);
-    v["conversation_id"] = json!(conversation_id);
-    v["sender_type"] = json!(m.sender);
-    v["content"] = json!(m.text);
-    v["timestamp"] = json!(m.sent_at);
-    v
+impl From<ConversationRow> for LegacyConversation {
+    fn from(c: ConversationRow) -> Self {
+        Self {
+            id: c.conversation_id.clone(),
+            user_id: c.customer_id.clone(),
+            platform: c.channel.clone(),
+            created_at: c.first_seen_at,
+            updated_at: c.last_activity_at,
+            conversation: c,
+        }
+    }
+}
+
+/// A message with the field names the old dashboards read, beside the native ones.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LegacyMessage {
+    #[serde(flatten)]
+    pub message: MessageRow,
+    pub conversation_id: String,
+    /// `sender`.
+    pub sender_type: String,
+    /// `text`.
+    pub content: Option<String>,
+    /// `sent_at`.
+    pub timestamp: DateTime<Utc>,
+}
+
+impl LegacyMessage {
+    fn new(conversation_id: &str, m: MessageRow) -> Self {
+        Self {
+            conversation_id: conversation_id.to_owned(),
+            sender_type: m.sender.clone(),
+            content: m.text.clone(),
+            timestamp: m.sent_at,
+            message: m,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -83,7 +183,7 @@ async fn admin_conversations(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<LimitParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Succeeded<Conversations>>, ApiError> {
     let limit = limit(params.limit, 100, MAX_LIMIT)?;
     let filter = Filter {
         websites: admin.scope.narrow(params.website_id.as_deref())?,
@@ -91,19 +191,36 @@ async fn admin_conversations(
         ..Filter::default()
     };
     let rows = store::list(&state.pool, &filter, Sort::LastActivityDesc, None, limit).await?;
-    let conversations: Vec<Value> = rows.iter().map(legacy_conversation).collect();
-    Ok(Json(json!({
-        "success": true,
-        "conversations": conversations,
-        "count": conversations.len(),
+    let conversations: Vec<LegacyConversation> = rows.into_iter().map(Into::into).collect();
+    Ok(Json(succeeded(Conversations {
+        count: conversations.len(),
+        conversations,
     })))
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Conversations {
+    pub conversations: Vec<LegacyConversation>,
+    pub count: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ConversationAndMessages {
+    pub conversation: LegacyConversation,
+    pub messages: Vec<LegacyMessage>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Messages {
+    pub messages: Vec<LegacyMessage>,
+    pub count: usize,
 }
 
 async fn messages_of(
     state: &AppState,
     conversation: &ConversationRow,
     limit: i64,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<LegacyMessage>, ApiError> {
     let messages = store::messages(
         &state.pool,
         &conversation.website_id,
@@ -112,8 +229,8 @@ async fn messages_of(
     )
     .await?;
     Ok(messages
-        .iter()
-        .map(|m| legacy_message(&conversation.conversation_id, m))
+        .into_iter()
+        .map(|m| LegacyMessage::new(&conversation.conversation_id, m))
         .collect())
 }
 
@@ -122,14 +239,13 @@ async fn admin_conversation(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<MessageLimitParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Succeeded<ConversationAndMessages>>, ApiError> {
     let limit = limit(params.limit, MAX_MESSAGES, MAX_MESSAGES)?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let messages = messages_of(&state, &conversation, limit).await?;
-    Ok(Json(json!({
-        "success": true,
-        "conversation": legacy_conversation(&conversation),
-        "messages": messages,
+    Ok(Json(succeeded(ConversationAndMessages {
+        conversation: conversation.into(),
+        messages,
     })))
 }
 
@@ -138,14 +254,13 @@ async fn admin_messages(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<MessageLimitParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Succeeded<Messages>>, ApiError> {
     let limit = limit(params.limit, 50, MAX_MESSAGES)?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let messages = messages_of(&state, &conversation, limit).await?;
-    Ok(Json(json!({
-        "success": true,
-        "messages": messages,
-        "count": messages.len(),
+    Ok(Json(succeeded(Messages {
+        count: messages.len(),
+        messages,
     })))
 }
 
@@ -155,27 +270,16 @@ pub struct WebsiteParams {
     website_id: Option<String>,
 }
 
-/// Wraps an action's answer in `{"success": true, …}`, keeping its status.
-async fn with_success(response: Response) -> Response {
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let mut body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
-    body["success"] = json!(true);
-    (status, Json(body)).into_response()
-}
-
 async fn admin_close(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<WebsiteParams>,
-) -> Result<Response, ApiError> {
-    let response =
+) -> Result<Action<Succeeded<OneConversation>>, ApiError> {
+    let closed =
         conversations::close_conversation(&state, &admin, params.website_id.as_deref(), &id)
             .await?;
-    Ok(with_success(response).await)
+    Ok(closed.map(succeeded))
 }
 
 async fn mark_human(
@@ -183,8 +287,10 @@ async fn mark_human(
     state: State<AppState>,
     id: Path<String>,
     params: Params<conversations::ActionParams>,
-) -> Result<Response, ApiError> {
-    Ok(with_success(conversations::flag(admin, state, id, params).await?).await)
+) -> Result<Action<Succeeded<OneMessage>>, ApiError> {
+    Ok(conversations::flag(admin, state, id, params)
+        .await?
+        .map(succeeded))
 }
 
 async fn mark_replied(
@@ -192,8 +298,10 @@ async fn mark_replied(
     state: State<AppState>,
     id: Path<String>,
     params: Params<conversations::ActionParams>,
-) -> Result<Response, ApiError> {
-    Ok(with_success(conversations::replied(admin, state, id, params).await?).await)
+) -> Result<Action<Succeeded<OneMessage>>, ApiError> {
+    Ok(conversations::replied(admin, state, id, params)
+        .await?
+        .map(succeeded))
 }
 
 /// `GET /admin/stats`: totals over every conversation the token sees.
@@ -201,19 +309,35 @@ async fn admin_stats(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<WebsiteParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Succeeded<Stats>>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
     let totals = store::dashboard_totals(&state.pool, websites.as_deref()).await?;
-    Ok(Json(json!({
-        "success": true,
-        "stats": {
-            "total_conversations": totals.conversations,
-            "active_conversations": totals.active,
-            "total_messages": totals.messages,
-            "messages_requiring_human": totals.waiting_for_human,
-            "timestamp": Utc::now(),
-        }
+    Ok(Json(succeeded(Stats {
+        stats: Totals {
+            total_conversations: totals.conversations,
+            active_conversations: totals.active,
+            total_messages: totals.messages,
+            messages_requiring_human: totals.waiting_for_human,
+            timestamp: Utc::now(),
+        },
     })))
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Stats {
+    pub stats: Totals,
+}
+
+/// Totals over every conversation of the websites asked for.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Totals {
+    pub total_conversations: i64,
+    pub active_conversations: i64,
+    pub total_messages: i64,
+    /// Messages flagged for a human that no human has replied to yet.
+    pub messages_requiring_human: i64,
+    /// When the totals were read.
+    pub timestamp: DateTime<Utc>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -229,7 +353,7 @@ async fn contact_requests(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<RequestParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<LegacyRequest>>, ApiError> {
     let params = requests::ListParams {
         website_id: params.website_id,
         status: params.status,
@@ -237,30 +361,24 @@ async fn contact_requests(
         limit: Some(1_000),
     };
     let (rows, _, _) = requests::page_of(&state, &admin.scope, &params).await?;
-    let array: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.request_id,
-                "website_id": r.website_id,
-                "conversation_id": r.conversation_id,
-                "contact_id": r.contact_id,
-                "name": r.name,
-                "email": r.email,
-                "phone": r.phone,
-                "message": r.message,
-                "chat_context": r.chat_context,
-                "ip_address": r.ip_address,
-                "user_agent": r.user_agent,
-                "status": r.status,
-                "notes": r.notes,
-                "created_at": r.created_at,
-                "contacted_at": r.contacted_at,
-                "resolved_at": r.resolved_at,
-            })
-        })
-        .collect();
-    Ok(Json(Value::Array(array)))
+    Ok(Json(rows.into_iter().map(LegacyRequest::from).collect()))
+}
+
+/// A contact request as the old dashboards read it: `request_id` is `id` as well.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LegacyRequest {
+    pub id: String,
+    #[serde(flatten)]
+    pub request: RequestRow,
+}
+
+impl From<RequestRow> for LegacyRequest {
+    fn from(request: RequestRow) -> Self {
+        Self {
+            id: request.request_id.clone(),
+            request,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -276,9 +394,8 @@ async fn contact_request_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<WebsiteParams>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let body: LegacyStatus = read_json(&body)?;
+    Body(body): Body<LegacyStatus>,
+) -> Result<Moved, ApiError> {
     let body = StatusBody {
         status: body.status,
         expected_status: None,
@@ -286,21 +403,59 @@ async fn contact_request_status(
     };
     let (outcome, request) =
         requests::move_request(&state, &admin, params.website_id.as_deref(), &id, body).await?;
-    let status = match outcome {
-        crate::actions::Outcome::Applied(_) => axum::http::StatusCode::OK,
-        crate::actions::Outcome::Pending(_) => axum::http::StatusCode::ACCEPTED,
-    };
-    Ok((
-        status,
-        Json(json!({
-            "success": true,
-            "id": request.request_id,
-            "status": request.status,
-            "notes": request.notes,
-            "event_id": outcome.event_id(),
-        })),
-    )
-        .into_response())
+    Ok(Moved {
+        accepted: matches!(outcome, Outcome::Pending(_)),
+        body: succeeded(MovedRequest {
+            id: request.request_id,
+            status: request.status,
+            notes: request.notes,
+            event_id: outcome.event_id(),
+        }),
+    })
+}
+
+/// A request moved, as the old dashboards read it: 200 once the projector applied the move,
+/// 202 while it has not (the request is then as it was). `status` is the request's.
+pub struct Moved {
+    accepted: bool,
+    body: Succeeded<MovedRequest>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MovedRequest {
+    pub id: String,
+    pub status: String,
+    pub notes: Option<String>,
+    pub event_id: Uuid,
+}
+
+impl IntoResponse for Moved {
+    fn into_response(self) -> Response {
+        let status = if self.accepted {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
+        (status, Json(self.body)).into_response()
+    }
+}
+
+impl Answer for Moved {
+    fn responses(g: &mut SchemaGenerator) -> Map<String, Value> {
+        let schema = g.subschema_for::<Succeeded<MovedRequest>>();
+        let mut out = response("200", "the move is applied", json_content(schema.clone()));
+        out.extend(response(
+            "202",
+            "the move is stored and will be applied; the request is as it was",
+            json_content(schema),
+        ));
+        out.extend(response(
+            "409",
+            "the move is not possible from the request's status",
+            None,
+        ));
+        out
+    }
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -318,13 +473,26 @@ async fn analytics_summary(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<RangeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Summary>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
     let days = Days::parse(params.start_date.as_deref(), params.end_date.as_deref(), 30)?;
-    let mut body = stats::period_of(&state.pool, websites.as_deref(), days).await?;
-    body["total_messages"] = body["messages"].clone();
-    body["unique_users"] = body["unique_visitors"].clone();
-    Ok(Json(body))
+    let period = stats::period_of(&state.pool, websites.as_deref(), days).await?;
+    Ok(Json(Summary {
+        total_messages: period.figures.messages,
+        unique_users: period.figures.unique_visitors,
+        period,
+    }))
+}
+
+/// The old summary's numbers beside every native statistic of the range.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub period: stats::Period,
+    /// `messages`.
+    pub total_messages: i64,
+    /// `unique_visitors`.
+    pub unique_users: i64,
 }
 
 /// `GET /analytics/export`: every event of the range as CSV, in the old columns.
@@ -332,7 +500,7 @@ async fn analytics_export(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<RangeParams>,
-) -> Result<Response, ApiError> {
+) -> Result<Exported, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
     let days = Days::parse(
         params.start_date.as_deref(),
@@ -362,7 +530,7 @@ async fn contacts_v1(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<ContactsParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LegacyContacts>, ApiError> {
     let params = contacts::ListParams {
         website_id: params.website_id,
         q: params.q,
@@ -372,23 +540,47 @@ async fn contacts_v1(
         ..contacts::ListParams::default()
     };
     let (rows, total, page) = contacts::page_of(&state, &admin.scope, &params).await?;
-    let contacts: Vec<Value> = rows
-        .iter()
-        .map(|c| {
-            json!({
-                "id": c.contact_id,
-                "name": c.name,
-                "email": c.email,
-                "phone": c.phone,
-                "channel": c.channel,
-                "created_at": c.first_seen_at,
-                "last_activity_at": c.last_activity_at,
-                "conversation_count": c.conversation_count,
-                "lead_status": c.lead_status,
-            })
+    let contacts = rows
+        .into_iter()
+        .map(|c| LegacyContact {
+            id: c.contact_id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            channel: c.channel,
+            created_at: c.first_seen_at,
+            last_activity_at: c.last_activity_at,
+            conversation_count: c.conversation_count,
+            lead_status: c.lead_status,
         })
         .collect();
-    Ok(Json(
-        json!({ "contacts": contacts, "total": total.count, "total_capped": total.capped, "page": page }),
-    ))
+    Ok(Json(LegacyContacts {
+        contacts,
+        total: total.count,
+        total_capped: total.capped,
+        page,
+    }))
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LegacyContacts {
+    pub contacts: Vec<LegacyContact>,
+    pub total: i64,
+    pub total_capped: bool,
+    pub page: i64,
+}
+
+/// A contact as the old dashboards read it: `contact_id` is `id`, `first_seen_at`
+/// `created_at`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LegacyContact {
+    pub id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub channel: String,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: DateTime<Utc>,
+    pub conversation_count: i64,
+    pub lead_status: String,
 }

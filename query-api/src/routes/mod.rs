@@ -1,5 +1,6 @@
-//! The route table, and what the handlers share: JSON bodies, action answers.
+//! The route table ([`api`]), documented by the handlers' types, and what the handlers share.
 
+pub(crate) mod answers;
 mod contacts;
 mod conversations;
 mod dashboard;
@@ -18,81 +19,342 @@ mod websites;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use runtime::documented::{Api, Doc, Published, doc};
 use schemas::FieldError;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::actions::Outcome;
 use crate::auth::Admin;
 use crate::error::ApiError;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/websites", get(websites::list).post(websites::create))
-        .route(
+/// Every operation the query API serves, documented by its handler's types.
+pub fn api() -> Api<AppState> {
+    // Every admin route: behind the freshness middleware (below).
+    let admin = Api::default()
+        .get(
+            "/v1/websites",
+            doc("websites", "The websites the token sees"),
+            websites::list,
+        )
+        .post(
+            "/v1/websites",
+            doc(
+                "websites",
+                "Create a website and its write key (website.created); bootstrap token only",
+            ),
+            websites::create,
+        )
+        .get(
             "/v1/websites/{id}/privacy",
-            get(websites::privacy).put(websites::set_privacy),
+            doc("websites", "A website's privacy settings"),
+            websites::privacy,
         )
-        .route(
+        .put(
+            "/v1/websites/{id}/privacy",
+            doc(
+                "websites",
+                "Set a website's privacy settings (website.privacy_changed); ingest applies them before events reach the topic",
+            ),
+            websites::set_privacy,
+        )
+        .get(
             "/v1/websites/{id}/reports",
-            get(websites::reports).put(websites::set_reports),
+            doc("reports", "Who receives a website's weekly report, and when"),
+            websites::reports,
         )
-        .route(
+        .put(
+            "/v1/websites/{id}/reports",
+            doc(
+                "reports",
+                "Set a website's weekly report recipients and schedule (website.reports_changed)",
+            ),
+            websites::set_reports,
+        )
+        .get(
             "/v1/websites/{id}/time_zone",
-            get(websites::time_zone).put(websites::set_time_zone),
+            doc(
+                "websites",
+                "The time zone a website's days are counted in (UTC until set)",
+            ),
+            websites::time_zone,
         )
-        .route("/v1/tokens", get(tokens::list).post(tokens::create))
-        .route(
+        .put(
+            "/v1/websites/{id}/time_zone",
+            doc(
+                "websites",
+                "Set the time zone of a website's days: statistics, series and date filters (website.time_zone_changed)",
+            ),
+            websites::set_time_zone,
+        )
+        .get(
+            "/v1/tokens",
+            doc(
+                "tokens",
+                "The tokens whose websites this token sees, revoked and expired ones included; never the tokens themselves",
+            ),
+            tokens::list,
+        )
+        .post(
+            "/v1/tokens",
+            doc(
+                "tokens",
+                "Create a token limited to some websites (token.created)",
+            ),
+            tokens::create,
+        )
+        .get(
             "/v1/tokens/{id}",
-            get(tokens::detail).delete(tokens::revoke),
+            doc("tokens", "One token, by id (its digest)"),
+            tokens::detail,
         )
-        .route("/v1/conversations", get(conversations::list))
-        .route("/v1/conversations/{id}", get(conversations::detail))
-        .route("/v1/conversations/{id}/close", post(conversations::close))
-        .route("/v1/messages/{id}/flag", post(conversations::flag))
-        .route(
+        .delete(
+            "/v1/tokens/{id}",
+            doc(
+                "tokens",
+                "Revoke a token (token.revoked): refused everywhere once applied. A token that may not create tokens may revoke only itself",
+            ),
+            tokens::revoke,
+        )
+        .get(
+            "/v1/conversations",
+            doc(
+                "conversations",
+                "Conversations, filtered, sorted, a page at a time (keyset cursor)",
+            ),
+            conversations::list,
+        )
+        .get(
+            "/v1/conversations/{id}",
+            doc(
+                "conversations",
+                "One conversation with its messages and the admin actions taken on it",
+            ),
+            conversations::detail,
+        )
+        .post(
+            "/v1/conversations/{id}/close",
+            doc(
+                "conversations",
+                "Close a conversation (conversation.closed, reason admin)",
+            ),
+            conversations::close,
+        )
+        .post(
+            "/v1/messages/{id}/flag",
+            doc(
+                "conversations",
+                "Flag a message for a human (by event id or message_id)",
+            ),
+            conversations::flag,
+        )
+        .post(
             "/v1/messages/{id}/human-replied",
-            post(conversations::replied),
+            doc("conversations", "Mark that a human replied to a message"),
+            conversations::replied,
         )
-        .route("/v1/contacts", get(contacts::list))
-        .route("/v1/contacts/merge", post(contacts::merge))
-        .route(
+        .get(
+            "/v1/contacts",
+            doc(
+                "contacts",
+                "Contacts: search, filters, sort, pages with a total",
+            ),
+            contacts::list,
+        )
+        .post(
+            "/v1/contacts/merge",
+            doc(
+                "contacts",
+                "Merge contacts into a surviving one (contacts.merged)",
+            ),
+            contacts::merge,
+        )
+        .get(
             "/v1/contacts/{id}",
-            get(contacts::detail)
-                .patch(contacts::update)
-                .delete(contacts::erase),
+            doc(
+                "contacts",
+                "One contact with its conversation history and requests (a merged-away id finds the survivor)",
+            ),
+            contacts::detail,
         )
-        .route("/v1/contact-requests", get(requests::list))
-        .route(
+        .patch(
+            "/v1/contacts/{id}",
+            doc("contacts", "Edit a contact (contact.updated)"),
+            contacts::update,
+        )
+        .delete(
+            "/v1/contacts/{id}",
+            doc(
+                "contacts",
+                "Erase a contact's personal data from every read model (contact.erased)",
+            ),
+            contacts::erase,
+        )
+        .get(
+            "/v1/contact-requests",
+            doc(
+                "contact requests",
+                "Contact requests, newest first, a page at a time",
+            ),
+            requests::list,
+        )
+        .get(
             "/v1/contact-requests/{id}",
-            get(requests::detail).patch(requests::change_status),
+            doc(
+                "contact requests",
+                "One contact request with every status change asked of it",
+            ),
+            requests::detail,
         )
-        .route("/v1/subjects/export", get(subjects::export))
-        .route("/v1/subjects/erase", post(subjects::erase))
-        .route("/v1/stats", get(stats::stats))
-        .route("/v1/stats/funnel", get(stats::funnel))
-        .route("/v1/stats/breakdown", get(stats::breakdown))
-        .route("/v1/exports/{kind}", get(exports::export))
-        .route("/reports/weekly", post(reports::weekly))
-        .merge(legacy::routes())
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            freshness_header,
-        ))
-        .route("/admin", get(dashboard::page))
-        .route("/admin/assets/app.js", get(dashboard::script))
-        .route("/admin/assets/app.css", get(dashboard::style))
+        .patch(
+            "/v1/contact-requests/{id}",
+            doc(
+                "contact requests",
+                "Move a contact request to another status (contact_request.status_changed)",
+            ),
+            requests::change_status,
+        )
+        .get(
+            "/v1/subjects/export",
+            doc(
+                "contacts",
+                "Everything held about one person (data-subject access request), by email, phone or customer_id",
+            ),
+            subjects::export,
+        )
+        .post(
+            "/v1/subjects/erase",
+            doc(
+                "contacts",
+                "Erasure request by email, phone or customer_id: erase every contact and conversation of the person",
+            ),
+            subjects::erase,
+        )
+        .get(
+            "/v1/stats",
+            doc(
+                "statistics",
+                "Statistics of a date range, the previous period, and a daily or hourly series",
+            ),
+            stats::stats,
+        )
+        .get(
+            "/v1/stats/funnel",
+            doc(
+                "statistics",
+                "Conversations reaching each stage of the funnel, per page and per hour or day",
+            ),
+            stats::funnel,
+        )
+        .get(
+            "/v1/stats/breakdown",
+            doc(
+                "statistics",
+                "Engaged conversations started in a range by channel and by device",
+            ),
+            stats::breakdown,
+        )
+        .get(
+            "/v1/exports/conversations",
+            doc(
+                "exports",
+                "The conversations the list's filters keep, streamed",
+            ),
+            exports::conversations,
+        )
+        .get(
+            "/v1/exports/messages",
+            doc(
+                "exports",
+                "The messages of the conversations the list's filters keep, streamed",
+            ),
+            exports::messages,
+        )
+        .get(
+            "/v1/exports/contacts",
+            doc("exports", "The contacts the list's filters keep, streamed"),
+            exports::contacts,
+        )
+        .get(
+            "/v1/exports/events",
+            doc("exports", "Raw events of a range of days, streamed"),
+            exports::events,
+        )
+        .post(
+            "/reports/weekly",
+            Doc {
+                also: &[
+                    ("501", "no SMTP server is configured (`EMAIL_HOST`)"),
+                    ("409", "no website asked for has report recipients"),
+                    (
+                        "429",
+                        "the website was sent REPORT_SENDS_PER_DAY reports in the last 24 hours",
+                    ),
+                ],
+                ..doc(
+                    "reports",
+                    "Send the last whole week's reports now (or the week of `week`), at most once per website and week",
+                )
+            },
+            reports::weekly,
+        );
+    legacy::routes(admin)
+}
+
+/// The pages and probes beside the API, and the live stream.
+fn open() -> Api<AppState> {
+    Api::default()
+        .get(
+            "/admin",
+            doc("dashboard", "The admin dashboard"),
+            dashboard::page,
+        )
+        .get(
+            "/admin/assets/app.js",
+            doc("dashboard", "The dashboard's script"),
+            dashboard::script,
+        )
+        .get(
+            "/admin/assets/app.css",
+            doc("dashboard", "The dashboard's style"),
+            dashboard::style,
+        )
         // A stream outlives any one position of the projector: no `X-As-Of`.
-        .route("/v1/stream", get(stream::stream))
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/docs", get(openapi::docs))
-        .route("/_liveness", get(health::liveness))
-        .route("/_readiness", get(health::readiness))
+        .get(
+            "/v1/stream",
+            doc(
+                "stream",
+                "Server-sent events of what the projector applies for the token's websites",
+            ),
+            stream::stream,
+        )
+        .probes("Postgres answers", health::readiness)
+}
+
+/// The routes with their documents: `/openapi.json` and `/docs` describe every route here,
+/// themselves included.
+pub fn router(state: AppState) -> Router {
+    let published = Published::default();
+    let page = published.clone();
+    api()
+        .map_router(|r| {
+            r.layer(middleware::from_fn_with_state(
+                state.clone(),
+                freshness_header,
+            ))
+        })
+        .merge(open())
+        .get(
+            "/docs",
+            doc("documentation", "The API document as a page"),
+            move || {
+                let document = page.get();
+                async move { openapi::docs(&document) }
+            },
+        )
+        .publish(&published, openapi::document)
         .with_state(state)
 }
 
@@ -139,27 +401,4 @@ fn read_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 
 fn bad_request(error: FieldError) -> ApiError {
     ApiError::BadRequest(error.to_string())
-}
-
-/// The answer to an admin action: `body` (the new state) with the event's id once the
-/// projector applied it — 201 for a creation, else 200 — or 202 with the event id when it is
-/// acknowledged by the broker but not applied yet.
-fn answer(outcome: Outcome, mut body: Value, created: bool) -> Response {
-    let event_id = outcome.event_id().to_string();
-    match outcome {
-        Outcome::Applied(_) => {
-            body["event_id"] = json!(event_id);
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            (status, axum::Json(body)).into_response()
-        }
-        Outcome::Pending(_) => {
-            body["event_id"] = json!(event_id);
-            body["status"] = json!("accepted");
-            (StatusCode::ACCEPTED, axum::Json(body)).into_response()
-        }
-    }
 }

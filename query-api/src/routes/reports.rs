@@ -6,15 +6,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::Utc;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::params::{Params, date};
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::reports::{self, last_week, week_of};
+use crate::reports::{self, Delivery, last_week, week_of};
 use crate::store::deliveries;
 use crate::store::websites as store;
 
@@ -33,7 +32,7 @@ pub async fn weekly(
     admin: Admin,
     State(state): State<AppState>,
     Params(params): Params<WeeklyParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Weekly>, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
     let day = params
         .week
@@ -99,11 +98,33 @@ pub async fn weekly(
     let mut sent = vec![];
     for (schedule, week) in schedules.iter().zip(weeks) {
         let delivery = reports::deliver(&state.pool, mailer, schedule, week).await?;
-        let mut entry = json!(delivery);
-        entry["website_id"] = json!(schedule.website_id);
-        entry["from"] = json!(week.from);
-        entry["to"] = json!(week.to);
-        sent.push(entry);
+        sent.push(Sent {
+            website_id: schedule.website_id.clone(),
+            from: week.from,
+            to: week.to,
+            delivery,
+        });
     }
-    Ok(Json(json!({ "status": "report_sent", "reports": sent })))
+    Ok(Json(Weekly {
+        status: "report_sent",
+        reports: sent,
+    }))
+}
+
+/// `POST /reports/weekly`: what became of each website's report.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Weekly {
+    /// `report_sent`.
+    pub status: &'static str,
+    pub reports: Vec<Sent>,
+}
+
+/// One website's report for one week.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Sent {
+    pub website_id: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[serde(flatten)]
+    pub delivery: Delivery,
 }

@@ -3,20 +3,19 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
 use schemas::Payload;
 use schemas::payloads::{ContactRequestStatusChanged, RequestStatus};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
+use super::answers::{Action, Body, Listed, Numbered, Page, acted};
+use super::bad_request;
 use super::params::{Params, limit, page};
-use super::{answer, bad_request, read_json};
 use crate::AppState;
 use crate::actions::{self, Outcome};
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
-use crate::store::requests::{self as store, RequestRow};
+use crate::store::requests::{self as store, ChangeRow, RequestRow};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 1_000;
@@ -61,16 +60,24 @@ pub async fn page_of(
     Ok((rows, total, page))
 }
 
+impl Listed for RequestRow {
+    const KEY: &'static str = "requests";
+}
+
 pub async fn list(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<RequestRow, Numbered>>, ApiError> {
     let (rows, total, page) = page_of(&state, &admin.scope, &params).await?;
-    Ok(Json(
-        json!({ "requests": rows, "total": total, "page": page, "as_of": as_of }),
-    ))
+    let paging = Numbered {
+        total,
+        // Requests are counted exactly.
+        total_capped: false,
+        page,
+    };
+    Ok(Json(Page::new(rows, paging, as_of)))
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
@@ -95,18 +102,28 @@ pub async fn find_one(
     found.pop().ok_or(ApiError::NotFound("contact request"))
 }
 
+/// A request with every status change asked of it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct RequestDetail {
+    pub request: RequestRow,
+    pub changes: Vec<ChangeRow>,
+    pub as_of: AsOf,
+}
+
 pub async fn detail(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestDetail>, ApiError> {
     let request = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let changes = store::changes(&state.pool, &request.website_id, &request.request_id).await?;
-    Ok(Json(
-        json!({ "request": request, "changes": changes, "as_of": as_of }),
-    ))
+    Ok(Json(RequestDetail {
+        request,
+        changes,
+        as_of,
+    }))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -180,10 +197,15 @@ pub async fn change_status(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Params(params): Params<OneParams>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let body: StatusBody = read_json(&body)?;
+    Body(body): Body<StatusBody>,
+) -> Result<Action<OneRequest>, ApiError> {
     let (outcome, request) =
         move_request(&state, &admin, params.website_id.as_deref(), &id, body).await?;
-    Ok(answer(outcome, json!({ "request": request }), false))
+    Ok(acted(outcome, OneRequest { request }))
+}
+
+/// A request as it is after an action.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OneRequest {
+    pub request: RequestRow,
 }

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 
 use super::params::{Days, Params, checked_zone};
@@ -274,45 +274,72 @@ pub async fn period_of(
     pool: &PgPool,
     websites: Option<&[String]>,
     days: Days,
-) -> Result<Value, ApiError> {
+) -> Result<Period, ApiError> {
     let scope = Scope {
         websites: websites.map(<[String]>::to_vec),
         days,
         zone: Zone::default(),
         time_zone: None,
     };
-    Ok(serde_json::to_value(period(pool, &scope, days).await?).unwrap_or_default())
+    period(pool, &scope, days).await
 }
 
-/// The relative change of every numeric statistic from `previous` to `current`.
-pub fn change(current: &Value, previous: &Value) -> Value {
-    let mut out = serde_json::Map::new();
-    if let (Some(c), Some(p)) = (current.as_object(), previous.as_object()) {
-        for (k, v) in c {
-            if let (Some(now), Some(before)) = (v.as_f64(), p.get(k).and_then(Value::as_f64)) {
-                let delta = if before == 0.0 {
-                    Value::Null
-                } else {
-                    json!((now - before) / before)
-                };
-                out.insert(k.clone(), delta);
-            }
-        }
+/// For each figure of `current` and `previous` that both have, its relative change:
+/// `(current - previous) / previous`, null when `previous` is 0.
+pub type Change = BTreeMap<String, Option<f64>>;
+
+pub fn change(current: &Figures, previous: &Figures) -> Change {
+    let (Ok(Value::Object(c)), Ok(Value::Object(p))) = (
+        serde_json::to_value(current),
+        serde_json::to_value(previous),
+    ) else {
+        return Change::new();
+    };
+    c.iter()
+        .filter_map(|(k, v)| {
+            let (now, before) = (v.as_f64()?, p.get(k)?.as_f64()?);
+            Some((k.clone(), (before != 0.0).then(|| (now - before) / before)))
+        })
+        .collect()
+}
+
+/// One local day's (or hour's) figures.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Bucket<T> {
+    /// The local day, `YYYY-MM-DD` (daily series).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    /// The local hour, `YYYY-MM-DDTHH:00` (hourly series).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hour: Option<String>,
+    #[serde(flatten)]
+    pub figures: T,
+}
+
+impl<T> Bucket<T> {
+    fn new(step: Step, key: String, figures: T) -> Self {
+        let (day, hour) = match step {
+            Step::Day => (Some(key), None),
+            Step::Hour => (None, Some(key)),
+        };
+        Self { day, hour, figures }
     }
-    Value::Object(out)
 }
 
 /// Every local day (or hour) of `days`, with the figures of those that had any.
-fn filled(rows: Vec<store::BucketRow>, days: Days, step: Step) -> Vec<Value> {
+fn filled<T>(
+    rows: Vec<store::BucketRow>,
+    days: Days,
+    step: Step,
+    figures: impl Fn(&Counts) -> T,
+) -> Vec<Bucket<T>> {
     let mut rows: BTreeMap<String, Counts> =
         rows.into_iter().map(|r| (r.bucket, r.counts)).collect();
     filled_keys(days, step)
         .into_iter()
-        .map(|bucket| {
-            let counts = rows.remove(&bucket).unwrap_or_default();
-            let mut row = serde_json::to_value(Figures::from(&counts)).unwrap_or_default();
-            row[step.key()] = json!(bucket);
-            row
+        .map(|key| {
+            let counts = rows.remove(&key).unwrap_or_default();
+            Bucket::new(step, key, figures(&counts))
         })
         .collect()
 }
@@ -332,7 +359,7 @@ pub async fn stats(
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<StatsParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Statistics>, ApiError> {
     let scope = Scope::resolve(
         &admin,
         &state.pool,
@@ -356,19 +383,31 @@ pub async fn stats(
         async { Ok(store::series(&state.pool, &scope.range(days), step).await?) },
         period(&state.pool, &scope, days.previous()),
     )?;
-    let (current, previous) = (
-        serde_json::to_value(scope.period(days, &current)).unwrap_or_default(),
-        serde_json::to_value(previous).unwrap_or_default(),
-    );
-    Ok(Json(json!({
-        "change": change(&current, &previous),
-        "current": current,
-        "previous": previous,
-        "time_zone": scope.time_zone,
-        "interval": step.key(),
-        "series": filled(series, days, step),
-        "as_of": as_of,
-    })))
+    let current = scope.period(days, &current);
+    Ok(Json(Statistics {
+        change: change(&current.figures, &previous.figures),
+        current,
+        previous,
+        time_zone: scope.time_zone,
+        interval: step.key(),
+        series: filled(series, days, step, |c| Figures::from(c)),
+        as_of,
+    }))
+}
+
+/// `GET /v1/stats`: a range's figures beside the previous range of the same length.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Statistics {
+    pub current: Period,
+    pub previous: Period,
+    /// The relative change of each figure from `previous` to `current`.
+    pub change: Change,
+    /// The zone the days are counted in; null when they are each website's own.
+    pub time_zone: Option<String>,
+    /// `day` or `hour`.
+    pub interval: &'static str,
+    pub series: Vec<Bucket<Figures>>,
+    pub as_of: AsOf,
 }
 
 /// `GET /v1/stats/funnel`: of the conversations started in the range, those whose widget
@@ -379,7 +418,7 @@ pub async fn funnel(
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<FunnelParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Funnel>, ApiError> {
     let scope = Scope::resolve(
         &admin,
         &state.pool,
@@ -407,18 +446,11 @@ pub async fn funnel(
         store::series(&state.pool, &range, step),
         store::by_page(&state.pool, &range, MAX_PAGES),
     )?;
-    // A stage is named as the population it is, and opens as it.
-    let stages = |c: &Counts| -> Value {
-        FUNNEL
-            .iter()
-            .map(|p| (p.name().to_owned(), json!(c.of(*p))))
-            .collect::<serde_json::Map<_, _>>()
-            .into()
-    };
     let page = params
         .page_url
         .as_ref()
         .map(|page| serde_urlencoded::to_string([("page_url", page)]).unwrap_or_default());
+    // A stage is named as the population it is, and opens as it.
     let open: BTreeMap<&str, String> = FUNNEL
         .iter()
         .map(|p| {
@@ -430,37 +462,94 @@ pub async fn funnel(
             (p.name(), path)
         })
         .collect();
-    let key = step.key();
-    let mut buckets: BTreeMap<String, Counts> =
-        series.into_iter().map(|r| (r.bucket, r.counts)).collect();
-    let series: Vec<Value> = filled_keys(days, step)
-        .into_iter()
-        .map(|b| {
-            let mut row = stages(&buckets.remove(&b).unwrap_or_default());
-            row[key] = json!(b);
-            row
-        })
-        .collect();
-    Ok(Json(json!({
-        "from": days.from,
-        "to": days.to,
-        "time_zone": scope.time_zone,
-        "stages": stages(&total),
-        "rates": {
-            "engaged_of_loaded": ratio(total.loaded_engaged_conversations, total.loaded_conversations),
-            "cta_clicked_of_engaged": ratio(total.cta_conversations, total.engaged_conversations),
-            "contact_submitted_of_engaged": ratio(total.contact_conversations, total.engaged_conversations),
+    Ok(Json(Funnel {
+        from: days.from,
+        to: days.to,
+        time_zone: scope.time_zone,
+        stages: Stages::from(&total),
+        rates: FunnelRates {
+            engaged_of_loaded: ratio(
+                total.loaded_engaged_conversations,
+                total.loaded_conversations,
+            ),
+            cta_clicked_of_engaged: ratio(total.cta_conversations, total.engaged_conversations),
+            contact_submitted_of_engaged: ratio(
+                total.contact_conversations,
+                total.engaged_conversations,
+            ),
         },
-        "open": open,
-        "by_page": by_page.iter().map(|p| {
-            let mut row = stages(&p.counts);
-            row["page_url"] = json!(p.page_url);
-            row
-        }).collect::<Vec<_>>(),
-        "interval": key,
-        "series": series,
-        "as_of": as_of,
-    })))
+        open,
+        by_page: by_page
+            .iter()
+            .map(|p| PageStages {
+                page_url: p.page_url.clone(),
+                stages: Stages::from(&p.counts),
+            })
+            .collect(),
+        interval: step.key(),
+        series: filled(series, days, step, |c| Stages::from(c)),
+        as_of,
+    }))
+}
+
+/// The conversations at each stage of the funnel: each a population
+/// ([`crate::store::populations`]), named as it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Stages {
+    pub started: i64,
+    pub loaded: i64,
+    pub engaged: i64,
+    pub loaded_engaged: i64,
+    pub engaged_without_load: i64,
+    pub cta_clicked: i64,
+    pub contact_submitted: i64,
+}
+
+impl From<&Counts> for Stages {
+    fn from(c: &Counts) -> Self {
+        Self {
+            started: c.of(Population::Started),
+            loaded: c.of(Population::Loaded),
+            engaged: c.of(Population::Engaged),
+            loaded_engaged: c.of(Population::LoadedEngaged),
+            engaged_without_load: c.of(Population::EngagedWithoutLoad),
+            cta_clicked: c.of(Population::CtaClicked),
+            contact_submitted: c.of(Population::ContactSubmitted),
+        }
+    }
+}
+
+/// The share of one stage that reaches another; null when the first is empty.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FunnelRates {
+    pub engaged_of_loaded: Option<f64>,
+    pub cta_clicked_of_engaged: Option<f64>,
+    pub contact_submitted_of_engaged: Option<f64>,
+}
+
+/// The funnel of the conversations whose widget loaded on one page.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PageStages {
+    pub page_url: String,
+    #[serde(flatten)]
+    pub stages: Stages,
+}
+
+/// `GET /v1/stats/funnel`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Funnel {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub time_zone: Option<String>,
+    pub stages: Stages,
+    pub rates: FunnelRates,
+    /// For each stage, the `GET /v1/conversations` path listing its conversations.
+    pub open: BTreeMap<&'static str, String>,
+    pub by_page: Vec<PageStages>,
+    /// `hour` or `day`.
+    pub interval: &'static str,
+    pub series: Vec<Bucket<Stages>>,
+    pub as_of: AsOf,
 }
 
 /// The bucket labels of every local day (or hour) of `days`.
@@ -500,7 +589,7 @@ pub async fn breakdown(
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<BreakdownParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Breakdown>, ApiError> {
     let scope = Scope::resolve(
         &admin,
         &state.pool,
@@ -513,25 +602,43 @@ pub async fn breakdown(
     let days = scope.days;
     let (by_channel, by_device) = store::breakdown(&state.pool, &scope.range(days)).await?;
     let engaged = scope.open(Population::Engaged, days);
-    let rows = |rows: Vec<store::ShareRow>, dimension: &str| -> Vec<Value> {
+    let rows = |rows: Vec<store::ShareRow>, dimension: &str| -> Vec<Share> {
         rows.into_iter()
-            .map(|r| {
+            .map(|share| {
                 let open = format!(
                     "{engaged}&{}",
-                    serde_urlencoded::to_string([(dimension, &r.key)]).unwrap_or_default()
+                    serde_urlencoded::to_string([(dimension, &share.key)]).unwrap_or_default()
                 );
-                let mut row = serde_json::to_value(&r).unwrap_or_default();
-                row["open"] = json!(open);
-                row
+                Share { share, open }
             })
             .collect()
     };
-    Ok(Json(json!({
-        "from": days.from,
-        "to": days.to,
-        "time_zone": scope.time_zone,
-        "by_channel": rows(by_channel, "channel"),
-        "by_device": rows(by_device, "device"),
-        "as_of": as_of,
-    })))
+    Ok(Json(Breakdown {
+        from: days.from,
+        to: days.to,
+        time_zone: scope.time_zone,
+        by_channel: rows(by_channel, "channel"),
+        by_device: rows(by_device, "device"),
+        as_of,
+    }))
+}
+
+/// One value of a dimension, with the list of its conversations.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Share {
+    #[serde(flatten)]
+    pub share: store::ShareRow,
+    /// The `GET /v1/conversations` path listing these conversations.
+    pub open: String,
+}
+
+/// `GET /v1/stats/breakdown`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Breakdown {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub time_zone: Option<String>,
+    pub by_channel: Vec<Share>,
+    pub by_device: Vec<Share>,
+    pub as_of: AsOf,
 }

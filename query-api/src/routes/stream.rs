@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use axum::response::{IntoResponse, Response};
+use runtime::documented::{Answer, response};
+use schemars::SchemaGenerator;
+use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
@@ -18,18 +21,46 @@ use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::live::Notice;
 
+/// The stream of server-sent events.
+pub struct Changes(Response);
+
+impl IntoResponse for Changes {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+impl Answer for Changes {
+    fn responses(_: &mut SchemaGenerator) -> Map<String, Value> {
+        let mut out = response(
+            "200",
+            "server-sent events: `ready` first, then one event per change named by its type \
+             (data: `{event_id, type, website_id, conversation_id, …}`), `resync` when changes \
+             may have been missed",
+            Some(json!({ "text/event-stream": { "schema": { "type": "string" } } })),
+        );
+        let retry = json!({ "Retry-After": { "schema": { "type": "integer", "minimum": 1 } } });
+        out.insert(
+            "429".into(),
+            json!({"description": "the token has STREAMS_PER_TOKEN streams open", "headers": retry}),
+        );
+        out.insert(
+            "503".into(),
+            json!({"description": "the server has STREAMS_MAX streams open", "headers": retry}),
+        );
+        out
+    }
+}
+
 /// Each stream holds a slot of [`AppState::streams`] (the token's and the server's limits)
 /// until its client goes.
-pub async fn stream(
-    State(state): State<AppState>,
-    admin: Admin,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+pub async fn stream(State(state): State<AppState>, admin: Admin) -> Result<Changes, ApiError> {
     let pass = state.streams.enter(&admin.token)?;
     let notices = state.live.subscribe();
     // `ready` once nothing committed from now on can be missed.
     let opening = futures::stream::once(async move {
         state.live.listening().await;
-        Ok(Event::default().event("ready").data("{}"))
+        Ok::<_, Infallible>(Event::default().event("ready").data("{}"))
     });
     let changes = futures::stream::unfold(
         (notices, admin.scope, pass),
@@ -47,7 +78,9 @@ pub async fn stream(
             }
         },
     );
-    Ok(Sse::new(futures::StreamExt::chain(opening, changes)).keep_alive(KeepAlive::default()))
+    let events = futures::StreamExt::chain(opening, changes);
+    let sse = Sse::new(events).keep_alive(KeepAlive::default());
+    Ok(Changes(sse.into_response()))
 }
 
 /// The event a stream with `scope` sends for `notice`, if any.

@@ -8,9 +8,10 @@ use axum::http::{HeaderName, header};
 use schemas::Payload;
 use schemas::contact_keys::{customer_key, email_key, phone_key};
 use schemas::payloads::{ContactErased, CustomerErased};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
+use super::answers::Body;
 use super::params::Params;
 use crate::AppState;
 use crate::actions::{self, Outcome};
@@ -83,17 +84,37 @@ pub async fn export(
     State(state): State<AppState>,
     as_of: AsOf,
     Params(params): Params<SubjectParams>,
-) -> Result<([(HeaderName, &'static str); 1], Json<Value>), ApiError> {
+) -> Result<([(HeaderName, &'static str); 1], Json<SubjectExport>), ApiError> {
     let (contacts, conversations) = resolve(&state, &admin, &params).await?;
-    let mut held = store::export(&state.pool, &contacts, &conversations).await?;
-    held["subject"] = json!({
-        "email": params.email,
-        "phone": params.phone,
-        "customer_id": params.customer_id,
-    });
-    held["as_of"] = json!(as_of);
+    let held = store::export(&state.pool, &contacts, &conversations).await?;
+    let export = SubjectExport {
+        subject: Subject {
+            email: params.email,
+            phone: params.phone,
+            customer_id: params.customer_id,
+        },
+        held,
+        as_of,
+    };
     // Everything held about a person: no cache along the way keeps a copy.
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(held)))
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(export)))
+}
+
+/// Who an export is about, as asked.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Subject {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// Everything held about one person.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct SubjectExport {
+    pub subject: Subject,
+    #[serde(flatten)]
+    pub held: store::Held,
+    pub as_of: AsOf,
 }
 
 /// What `POST /v1/subjects/erase` takes: one identifier, optionally on one website.
@@ -115,9 +136,8 @@ pub struct ErasureRequest {
 pub async fn erase(
     admin: Admin,
     State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
-    let request: ErasureRequest = super::read_json(&body)?;
+    Body(request): Body<ErasureRequest>,
+) -> Result<Json<Erasure>, ApiError> {
     let params = SubjectParams {
         email: request.email,
         phone: request.phone,
@@ -181,16 +201,34 @@ pub async fn erase(
             actions::event(&website_id, &subject, payload),
         )
         .await?;
-        erased.push(json!({
-            "website_id": website_id,
-            "subject": subject,
-            "event": kind,
-            "event_id": outcome.event_id(),
-            "status": match outcome {
+        erased.push(Erased {
+            website_id,
+            subject,
+            event: kind,
+            event_id: outcome.event_id(),
+            status: match outcome {
                 Outcome::Applied(_) => "applied",
                 Outcome::Pending(_) => "accepted",
             },
-        }));
+        });
     }
-    Ok(Json(json!({ "erased": erased })))
+    Ok(Json(Erasure { erased }))
+}
+
+/// `POST /v1/subjects/erase`: every erasure event produced, in order.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Erasure {
+    pub erased: Vec<Erased>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Erased {
+    pub website_id: String,
+    /// `contact:<id>` or `customer:<key>`.
+    pub subject: String,
+    /// `contact.erased` or `customer.erased`.
+    pub event: &'static str,
+    pub event_id: Uuid,
+    /// `applied`, or `accepted` when the projector has not applied it yet.
+    pub status: &'static str,
 }

@@ -8,19 +8,19 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
 use chrono::{DateTime, SubsecRound, Utc};
 use schemas::Payload;
 use schemas::payloads::{TokenCreated, TokenRevoked};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::{answer, bad_request, read_json};
+use super::answers::{Action, Body, Creation, Either, Listed, Page, Whole, acted};
+use super::bad_request;
 use crate::AppState;
 use crate::actions;
 use crate::auth::{self, Admin};
 use crate::error::ApiError;
-use crate::store::tokens as store;
+use crate::freshness::AsOf;
+use crate::store::tokens::{self as store, TokenRow};
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,12 +40,24 @@ pub struct NewToken {
     may_mint: bool,
 }
 
+/// A token just created: the only answer that ever shows it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct MintedToken {
+    /// The token itself, shown once: only its digest is kept.
+    pub token: String,
+    /// Its digest: what `GET /v1/tokens/{id}` and `DELETE /v1/tokens/{id}` name.
+    pub id: String,
+    pub websites: Vec<String>,
+    pub name: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub may_mint: bool,
+}
+
 pub async fn create(
     admin: Admin,
     State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let mut new: NewToken = read_json(&body)?;
+    Body(mut new): Body<NewToken>,
+) -> Result<Creation<MintedToken>, ApiError> {
     // As Postgres keeps it, so that the answer shows what is stored.
     new.expires_at = new.expires_at.map(|at| at.trunc_subsecs(6));
     if !admin.may_mint {
@@ -91,35 +103,48 @@ pub async fn create(
     let event = actions::event(&website, &subject, payload);
     let outcome = actions::submit(&state, &admin.actor, event).await?;
     // The token is shown once, here; only its digest is kept.
-    Ok(answer(
+    Ok(acted(
         outcome,
-        json!({
-            "token": token,
-            "id": auth::digest(&token),
-            "websites": new.websites,
-            "name": new.name,
-            "expires_at": expires_at,
-            "may_mint": new.may_mint,
-        }),
-        true,
+        MintedToken {
+            id: auth::digest(&token),
+            token,
+            websites: new.websites,
+            name: new.name,
+            expires_at,
+            may_mint: new.may_mint,
+        },
     ))
 }
 
+impl Listed for TokenRow {
+    const KEY: &'static str = "tokens";
+}
+
 /// The tokens this token sees, revoked and expired ones included, newest first.
-pub async fn list(admin: Admin, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    admin: Admin,
+    State(state): State<AppState>,
+    as_of: AsOf,
+) -> Result<Json<Page<TokenRow, Whole>>, ApiError> {
     let tokens = store::list(&state.pool, admin.scope.websites()).await?;
-    Ok(Json(json!({ "tokens": tokens })))
+    Ok(Json(Page::new(tokens, Whole {}, as_of)))
+}
+
+/// One token; null in an action's answer while the projector has not applied it.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct OneToken {
+    pub token: Option<TokenRow>,
 }
 
 pub async fn detail(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OneToken>, ApiError> {
     let token = store::find(&state.pool, admin.scope.websites(), &id)
         .await?
         .ok_or(ApiError::NotFound("token"))?;
-    Ok(Json(json!({ "token": token })))
+    Ok(Json(OneToken { token: Some(token) }))
 }
 
 /// Revokes a token this token sees (`token.revoked`); a token may always revoke itself.
@@ -127,7 +152,7 @@ pub async fn revoke(
     admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Either<Action<OneToken>, Json<OneToken>>, ApiError> {
     let token = store::find(&state.pool, admin.scope.websites(), &id)
         .await?
         .ok_or(ApiError::NotFound("token"))?;
@@ -137,9 +162,8 @@ pub async fn revoke(
         ));
     }
     if token.revoked_at.is_some() {
-        return Ok(axum::response::IntoResponse::into_response(Json(
-            json!({ "token": token }),
-        )));
+        // Nothing to do: the token as it is, without an event.
+        return Ok(Either::Right(Json(OneToken { token: Some(token) })));
     }
     let website = token.websites.first().cloned().unwrap_or_default();
     let payload = Payload::TokenRevoked(TokenRevoked {
@@ -148,5 +172,5 @@ pub async fn revoke(
     let event = actions::event(&website, &format!("token:{}", token.id), payload);
     let outcome = actions::submit(&state, &admin.actor, event).await?;
     let now = store::find(&state.pool, None, &id).await?;
-    Ok(answer(outcome, json!({ "token": now }), false))
+    Ok(Either::Left(acted(outcome, OneToken { token: now })))
 }

@@ -1,35 +1,41 @@
 //! `GET|POST /v1/websites`, `GET|PUT /v1/websites/{id}/privacy`,
 //! `GET|PUT /v1/websites/{id}/reports` and `GET|PUT /v1/websites/{id}/time_zone`.
 
+use std::future::Future;
+
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use chrono::{DateTime, Utc};
 use schemas::Payload;
 use schemas::payloads::{
     DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE,
     DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_REPORT_RECIPIENTS, WebsiteCreated,
     WebsitePrivacy, WebsiteReports, WebsiteTimeZone,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::answers::{Action, Body, Creation, Listed, Page, Read, Whole, acted, read};
+use super::bad_request;
 use super::params::checked_zone;
-use super::{answer, bad_request, read_json};
 use crate::AppState;
 use crate::actions::{self, Outcome};
 use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
-use crate::store::websites as store;
+use crate::store::websites::{self as store, WebsiteRow};
+
+impl Listed for WebsiteRow {
+    const KEY: &'static str = "websites";
+}
 
 pub async fn list(
     admin: Admin,
     State(state): State<AppState>,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<WebsiteRow, Whole>>, ApiError> {
     let websites = store::list(&state.pool, admin.scope.websites()).await?;
-    Ok(Json(json!({ "websites": websites, "as_of": as_of })))
+    Ok(Json(Page::new(websites, Whole {}, as_of)))
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -57,17 +63,24 @@ fn slug(name: &str) -> String {
     slug.trim_end_matches('-').to_owned()
 }
 
+/// A website being created: its row once the projector applied the creation.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Created {
+    pub website_id: String,
+    /// Null until the projector applied the creation (202).
+    pub website: Option<WebsiteRow>,
+}
+
 pub async fn create(
     admin: Admin,
     State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+    Body(new): Body<NewWebsite>,
+) -> Result<Creation<Created>, ApiError> {
     if admin.scope != Scope::All {
         return Err(ApiError::Forbidden(
             "only the bootstrap token can create websites",
         ));
     }
-    let new: NewWebsite = read_json(&body)?;
     let suffix = Uuid::new_v4().simple().to_string();
     let base = slug(&new.name);
     let website_id = if base.is_empty() {
@@ -89,10 +102,12 @@ pub async fn create(
         Outcome::Applied(_) => store::find(&state.pool, &website_id).await?,
         Outcome::Pending(_) => None,
     };
-    Ok(answer(
+    Ok(acted(
         outcome,
-        json!({ "website": website, "website_id": website_id }),
-        true,
+        Created {
+            website_id,
+            website,
+        },
     ))
 }
 
@@ -122,60 +137,71 @@ fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `anonymize_ip` is `null` until an admin sets it: ingest's `INGEST_ANONYMIZE_IP` applies.
+/// A website's privacy settings; the defaults until an admin sets them.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Privacy {
+    pub website_id: String,
+    /// Null until an admin sets it: ingest's `INGEST_ANONYMIZE_IP` applies.
+    pub anonymize_ip: Option<bool>,
+    pub retention_days: i32,
+    pub contact_review_months: i32,
+    /// When an admin last set them.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+async fn privacy_of(state: &AppState, website_id: &str) -> Result<Privacy, ApiError> {
+    let row = store::privacy(&state.pool, website_id).await?;
+    Ok(Privacy {
+        website_id: website_id.to_owned(),
+        anonymize_ip: row.as_ref().map(|r| r.anonymize_ip),
+        retention_days: row
+            .as_ref()
+            .map_or(DEFAULT_RETENTION_DAYS as i32, |r| r.retention_days),
+        contact_review_months: row
+            .as_ref()
+            .map_or(DEFAULT_CONTACT_REVIEW_MONTHS as i32, |r| {
+                r.contact_review_months
+            }),
+        changed_at: row.map(|r| r.changed_at),
+    })
+}
+
 pub async fn privacy(
     admin: Admin,
     State(state): State<AppState>,
     Path(website_id): Path<String>,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Read<Privacy>>, ApiError> {
     visible(&admin, &website_id)?;
-    let row = store::privacy(&state.pool, &website_id).await?;
-    Ok(Json(json!({
-        "website_id": website_id,
-        "anonymize_ip": row.as_ref().map(|r| r.anonymize_ip),
-        "retention_days": row.as_ref().map_or(DEFAULT_RETENTION_DAYS as i32, |r| r.retention_days),
-        "contact_review_months": row
-            .as_ref()
-            .map_or(DEFAULT_CONTACT_REVIEW_MONTHS as i32, |r| r.contact_review_months),
-        "changed_at": row.as_ref().map(|r| r.changed_at),
-        "as_of": as_of,
-    })))
+    read(privacy_of(&state, &website_id).await?, as_of)
 }
 
 pub async fn set_privacy(
     admin: Admin,
     State(state): State<AppState>,
     Path(website_id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+    Body(settings): Body<PrivacySettings>,
+) -> Result<Action<Privacy>, ApiError> {
     visible(&admin, &website_id)?;
-    let settings: PrivacySettings = read_json(&body)?;
     let payload = Payload::WebsitePrivacyChanged(WebsitePrivacy {
         website_id: website_id.clone(),
         anonymize_ip: settings.anonymize_ip,
         retention_days: settings.retention_days,
         contact_review_months: settings.contact_review_months,
     });
-    payload.validate().map_err(bad_request)?;
-    let outcome = actions::submit(
-        &state,
-        &admin.actor,
-        actions::event(&website_id, &website_id, payload),
-    )
-    .await?;
-    Ok(answer(
-        outcome,
-        json!({
-            "website_id": website_id,
-            "anonymize_ip": settings.anonymize_ip,
-            "retention_days": settings.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
-            "contact_review_months": settings
-                .contact_review_months
-                .unwrap_or(DEFAULT_CONTACT_REVIEW_MONTHS),
-        }),
-        false,
-    ))
+    let asked = Privacy {
+        website_id: website_id.clone(),
+        anonymize_ip: Some(settings.anonymize_ip),
+        retention_days: settings.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS) as i32,
+        contact_review_months: settings
+            .contact_review_months
+            .unwrap_or(DEFAULT_CONTACT_REVIEW_MONTHS) as i32,
+        changed_at: None,
+    };
+    set(&state, &admin, &website_id, payload, asked, || {
+        privacy_of(&state, &website_id)
+    })
+    .await
 }
 
 /// What `PUT /v1/websites/{id}/reports` sets.
@@ -196,34 +222,57 @@ pub struct ReportSettings {
     hour: Option<u8>,
 }
 
-/// Recipients are empty (reports off) until an admin sets them.
+/// Who receives a website's weekly report and when; recipients are empty (reports off) until
+/// an admin sets them.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Reports {
+    pub website_id: String,
+    pub recipients: Vec<String>,
+    pub time_zone: String,
+    /// ISO day of the week, 1 (Monday) to 7.
+    pub weekday: i16,
+    pub hour: i16,
+    /// When an admin last set them.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+async fn reports_of(state: &AppState, website_id: &str) -> Result<Reports, ApiError> {
+    let row = store::reports(&state.pool, website_id).await?;
+    Ok(Reports {
+        website_id: website_id.to_owned(),
+        recipients: row
+            .as_ref()
+            .map(|r| r.recipients.clone())
+            .unwrap_or_default(),
+        time_zone: row
+            .as_ref()
+            .map_or(DEFAULT_REPORT_TIME_ZONE, |r| r.time_zone.as_str())
+            .to_owned(),
+        weekday: row
+            .as_ref()
+            .map_or(DEFAULT_REPORT_WEEKDAY.into(), |r| r.weekday),
+        hour: row.as_ref().map_or(DEFAULT_REPORT_HOUR.into(), |r| r.hour),
+        changed_at: row.map(|r| r.changed_at),
+    })
+}
+
 pub async fn reports(
     admin: Admin,
     State(state): State<AppState>,
     Path(website_id): Path<String>,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Read<Reports>>, ApiError> {
     visible(&admin, &website_id)?;
-    let row = store::reports(&state.pool, &website_id).await?;
-    Ok(Json(json!({
-        "website_id": website_id,
-        "recipients": row.as_ref().map(|r| r.recipients.clone()).unwrap_or_default(),
-        "time_zone": row.as_ref().map_or(DEFAULT_REPORT_TIME_ZONE, |r| r.time_zone.as_str()),
-        "weekday": row.as_ref().map_or(DEFAULT_REPORT_WEEKDAY.into(), |r| r.weekday),
-        "hour": row.as_ref().map_or(DEFAULT_REPORT_HOUR.into(), |r| r.hour),
-        "changed_at": row.as_ref().map(|r| r.changed_at),
-        "as_of": as_of,
-    })))
+    read(reports_of(&state, &website_id).await?, as_of)
 }
 
 pub async fn set_reports(
     admin: Admin,
     State(state): State<AppState>,
     Path(website_id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+    Body(settings): Body<ReportSettings>,
+) -> Result<Action<Reports>, ApiError> {
     visible(&admin, &website_id)?;
-    let settings: ReportSettings = read_json(&body)?;
     let zone = settings.time_zone.clone();
     let payload = WebsiteReports {
         website_id: website_id.clone(),
@@ -232,25 +281,26 @@ pub async fn set_reports(
         weekday: settings.weekday,
         hour: settings.hour,
     };
-    let answer_body = json!({
-        "website_id": website_id,
-        "recipients": payload.recipients,
-        "time_zone": payload.time_zone.as_deref().unwrap_or(DEFAULT_REPORT_TIME_ZONE),
-        "weekday": payload.weekday.unwrap_or(DEFAULT_REPORT_WEEKDAY),
-        "hour": payload.hour.unwrap_or(DEFAULT_REPORT_HOUR),
-    });
+    let asked = Reports {
+        website_id: website_id.clone(),
+        recipients: payload.recipients.clone(),
+        time_zone: payload
+            .time_zone
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REPORT_TIME_ZONE.to_owned()),
+        weekday: payload.weekday.unwrap_or(DEFAULT_REPORT_WEEKDAY).into(),
+        hour: payload.hour.unwrap_or(DEFAULT_REPORT_HOUR).into(),
+        changed_at: None,
+    };
     let payload = Payload::WebsiteReportsChanged(payload);
     payload.validate().map_err(bad_request)?;
     if let Some(zone) = zone {
         checked_zone(&state.pool, "time_zone", &zone).await?;
     }
-    let outcome = actions::submit(
-        &state,
-        &admin.actor,
-        actions::event(&website_id, &website_id, payload),
-    )
-    .await?;
-    Ok(answer(outcome, answer_body, false))
+    set(&state, &admin, &website_id, payload, asked, || {
+        reports_of(&state, &website_id)
+    })
+    .await
 }
 
 /// What `PUT /v1/websites/{id}/time_zone` sets.
@@ -262,47 +312,81 @@ pub struct TimeZoneSetting {
 }
 
 /// The zone a website's days are counted in; UTC until an admin sets one.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TimeZone {
+    pub website_id: String,
+    /// An IANA time zone name.
+    pub time_zone: String,
+    /// When an admin last set it.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+async fn time_zone_of(state: &AppState, website_id: &str) -> Result<TimeZone, ApiError> {
+    let row = store::time_zone_row(&state.pool, website_id).await?;
+    Ok(TimeZone {
+        website_id: website_id.to_owned(),
+        time_zone: row
+            .as_ref()
+            .map_or_else(|| "UTC".to_owned(), |r| r.time_zone.clone()),
+        changed_at: row.map(|r| r.changed_at),
+    })
+}
+
 pub async fn time_zone(
     admin: Admin,
     State(state): State<AppState>,
     Path(website_id): Path<String>,
     as_of: AsOf,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Read<TimeZone>>, ApiError> {
     visible(&admin, &website_id)?;
-    let row = store::time_zone_row(&state.pool, &website_id).await?;
-    Ok(Json(json!({
-        "website_id": website_id,
-        "time_zone": row.as_ref().map_or("UTC", |(zone, _)| zone.as_str()),
-        "changed_at": row.map(|(_, at)| at),
-        "as_of": as_of,
-    })))
+    read(time_zone_of(&state, &website_id).await?, as_of)
 }
 
 pub async fn set_time_zone(
     admin: Admin,
     State(state): State<AppState>,
     Path(website_id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
+    Body(setting): Body<TimeZoneSetting>,
+) -> Result<Action<TimeZone>, ApiError> {
     visible(&admin, &website_id)?;
-    let setting: TimeZoneSetting = read_json(&body)?;
     let payload = Payload::WebsiteTimeZoneChanged(WebsiteTimeZone {
         website_id: website_id.clone(),
         time_zone: setting.time_zone.clone(),
     });
     payload.validate().map_err(bad_request)?;
     checked_zone(&state.pool, "time_zone", &setting.time_zone).await?;
-    let outcome = actions::submit(
-        &state,
-        &admin.actor,
-        actions::event(&website_id, &website_id, payload),
-    )
-    .await?;
-    Ok(answer(
-        outcome,
-        json!({ "website_id": website_id, "time_zone": setting.time_zone }),
-        false,
-    ))
+    let asked = TimeZone {
+        website_id: website_id.clone(),
+        time_zone: setting.time_zone,
+        changed_at: None,
+    };
+    set(&state, &admin, &website_id, payload, asked, || {
+        time_zone_of(&state, &website_id)
+    })
+    .await
+}
+
+/// Sets one of a website's settings with `payload`: answers with the setting as read back once
+/// the projector applied it, or as asked (`asked`) while it has not.
+async fn set<T, F>(
+    state: &AppState,
+    admin: &Admin,
+    website_id: &str,
+    payload: Payload,
+    asked: T,
+    read: impl FnOnce() -> F,
+) -> Result<Action<T>, ApiError>
+where
+    F: Future<Output = Result<T, ApiError>>,
+{
+    payload.validate().map_err(bad_request)?;
+    let event = actions::event(website_id, website_id, payload);
+    let outcome = actions::submit(state, &admin.actor, event).await?;
+    let now = match outcome {
+        Outcome::Applied(_) => read().await?,
+        Outcome::Pending(_) => asked,
+    };
+    Ok(acted(outcome, now))
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 //! and raw event, and their contact requests. Rows are exported whole (`to_jsonb`), so a
 //! column added to a table is in the export without changing this file.
 
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use sqlx::PgPool;
+use sqlx::types::Json;
 
 /// The `(website_id, key)` pairs among `keys` that name an identity, as their contacts.
 pub async fn contacts_of_keys(
@@ -63,17 +65,33 @@ pub async fn conversations_of_customer(
 
 /// One document, read in one statement (one snapshot): the `contacts` and `conversations`
 /// given, each widened by the other (a contact's conversations, a conversation's contact).
+/// Everything held about one person, each row whole as its table has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Held {
+    pub contacts: Vec<Map<String, Value>>,
+    /// What they submitted in contact forms.
+    pub submissions: Vec<Map<String, Value>>,
+    /// What admins changed of their contacts.
+    pub edits: Vec<Map<String, Value>>,
+    pub contact_requests: Vec<Map<String, Value>>,
+    pub conversations: Vec<Map<String, Value>>,
+    pub messages: Vec<Map<String, Value>>,
+    pub cta_clicks: Vec<Map<String, Value>>,
+    /// The raw events of their conversations.
+    pub events: Vec<Map<String, Value>>,
+}
+
 pub async fn export(
     pool: &PgPool,
     contacts: &[(String, String)],
     conversations: &[(String, String)],
-) -> Result<Value, sqlx::Error> {
+) -> Result<Held, sqlx::Error> {
     let split = |pairs: &[(String, String)]| -> (Vec<String>, Vec<String>) {
         pairs.iter().cloned().unzip()
     };
     let (contact_websites, contact_ids) = split(contacts);
     let (conversation_websites, conversation_ids) = split(conversations);
-    sqlx::query_scalar(
+    sqlx::query_scalar::<_, Json<Held>>(
         "WITH given_contacts AS (
             SELECT * FROM UNNEST($1::text[], $2::text[]) AS g(website_id, contact_id)),
          given_conversations AS (
@@ -129,4 +147,5 @@ pub async fn export(
     .bind(conversation_ids)
     .fetch_one(pool)
     .await
+    .map(|Json(held): Json<Held>| held)
 }

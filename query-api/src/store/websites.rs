@@ -180,10 +180,17 @@ pub async fn time_zone(pool: &PgPool, website_id: &str) -> Result<String, sqlx::
 }
 
 /// The zone an admin set for a website, and when.
+/// A website's time zone as an admin last set it, and when.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct TimeZoneRow {
+    pub time_zone: String,
+    pub changed_at: DateTime<Utc>,
+}
+
 pub async fn time_zone_row(
     pool: &PgPool,
     website_id: &str,
-) -> Result<Option<(String, DateTime<Utc>)>, sqlx::Error> {
+) -> Result<Option<TimeZoneRow>, sqlx::Error> {
     sqlx::query_as("SELECT time_zone, changed_at FROM website_time_zones WHERE website_id = $1")
         .bind(website_id)
         .fetch_optional(pool)
