@@ -4,6 +4,7 @@
 //! Every event in a request is answered: accepted (acknowledged by the broker) or rejected
 //! with the reason. An invalid event never costs its valid neighbours their place.
 
+use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -13,11 +14,14 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use runtime::documented::{Answer, Described, Input, json_content, response};
 use runtime::kafka::{Record, SinkError};
+use schemars::{JsonSchema, SchemaGenerator, json_schema};
 use schemas::{Event, IncomingEvent};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -45,8 +49,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// An event that was not stored, and why.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Rejected {
+    /// Its place in the request, from 0.
     pub index: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<Uuid>,
@@ -55,19 +61,54 @@ pub struct Rejected {
 
 pub async fn post_events(
     State(state): State<AppState>,
-    Admitted { request, body }: Admitted,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+    Admitted { request, body, .. }: Admitted<Events>,
+) -> Result<Answered, ApiError> {
     Ok(ingest(&state, &request, body).await?.respond())
 }
 
 /// A request whose write key and origin passed, with its body decoded into events: what every
-/// event-taking handler starts from.
-pub struct Admitted {
+/// event-taking handler starts from. `B` says what the body is, for the API document.
+pub struct Admitted<B> {
     pub request: RequestContext,
     pub body: DecodedBody,
+    pub taken: PhantomData<fn() -> B>,
 }
 
-impl FromRequest<AppState> for Admitted {
+/// What a route's body is, as an OpenAPI content object.
+pub trait Taken {
+    fn content(g: &mut SchemaGenerator) -> Value;
+}
+
+/// Events in any of the forms `POST /v1/events` reads.
+pub struct Events;
+
+impl Taken for Events {
+    fn content(g: &mut SchemaGenerator) -> Value {
+        super::openapi::events_content(g)
+    }
+}
+
+/// One JSON object read as `T` (the legacy routes).
+pub struct Legacy<T>(PhantomData<T>);
+
+impl<T: JsonSchema> Taken for Legacy<T> {
+    fn content(g: &mut SchemaGenerator) -> Value {
+        let mut schema = g.root_schema_for::<T>().to_value();
+        if let Some(s) = schema.as_object_mut() {
+            s.remove("$schema");
+        }
+        json!({"application/json": {"schema": schema}})
+    }
+}
+
+impl<B: Taken> Input for Admitted<B> {
+    fn describe(op: &mut Described, g: &mut SchemaGenerator) {
+        op.authenticated = true;
+        op.body_content = Some(B::content(g));
+    }
+}
+
+impl<B> FromRequest<AppState> for Admitted<B> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
@@ -82,6 +123,7 @@ impl FromRequest<AppState> for Admitted {
         Ok(Self {
             request,
             body: read_body(state, &headers, bytes)?,
+            taken: PhantomData,
         })
     }
 }
@@ -202,25 +244,79 @@ impl Outcome {
     }
 
     /// The `/v1/events` answer: counts, rejections and the stored ids.
-    pub fn respond(self) -> (StatusCode, Json<Value>) {
+    pub fn respond(self) -> Answered {
         let status = self.status();
-        let mut body = json!({
-            "accepted": self.event_ids.len(),
-            "rejected": self.rejected,
-            "event_ids": self.event_ids,
-        });
-        if status != StatusCode::OK
-            && let (Some(obj), Some(first)) = (body.as_object_mut(), self.rejected.first())
-        {
-            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "payload_too_large"
-            } else {
-                "invalid_event"
-            };
-            obj.insert("error".into(), json!(code));
-            obj.insert("message".into(), json!(first.error));
+        let (error, message) = match (status, self.rejected.first()) {
+            (StatusCode::OK, _) | (_, None) => (None, None),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some(first)) => {
+                (Some("payload_too_large"), Some(first.error.clone()))
+            }
+            (_, Some(first)) => (Some("invalid_event"), Some(first.error.clone())),
+        };
+        Answered {
+            status,
+            body: EventsAnswer {
+                accepted: self.event_ids.len(),
+                rejected: self.rejected,
+                event_ids: self.event_ids,
+                error,
+                message,
+            },
         }
-        (status, Json(body))
+    }
+}
+
+/// What `POST /v1/events` answers: every event stored or rejected with its reason.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EventsAnswer {
+    /// How many events the broker acknowledged.
+    pub accepted: usize,
+    pub rejected: Vec<Rejected>,
+    /// The stored events' ids, in request order.
+    pub event_ids: Vec<Uuid>,
+    /// When nothing was stored: `invalid_event` or `payload_too_large`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+    /// When nothing was stored: the first event's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// An [`EventsAnswer`] with its status: 200 when anything was stored, else 400 or 413.
+pub struct Answered {
+    status: StatusCode,
+    body: EventsAnswer,
+}
+
+impl IntoResponse for Answered {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl Answer for Answered {
+    fn responses(g: &mut SchemaGenerator) -> Map<String, Value> {
+        let schema = g.subschema_for::<EventsAnswer>();
+        // Refused whole: a malformed body is a bare refusal, every event invalid is this answer
+        // with `error` and `message` as well.
+        let refusal = g.subschema_for::<super::openapi::Refusal>();
+        let refused = json_content(json_schema!({ "anyOf": [schema, refusal] }));
+        let mut out = response(
+            "200",
+            "`event_ids` of the stored events in request order, and `rejected` with each invalid event's index and reason",
+            json_content(schema),
+        );
+        out.extend(response(
+            "400",
+            "malformed body, or every event invalid: `error`, `message` and the per-event detail",
+            refused.clone(),
+        ));
+        out.extend(response(
+            "413",
+            "the body is over its limit, or every event is: `error`, `message` and the per-event detail",
+            refused,
+        ));
+        out
     }
 }
 

@@ -11,20 +11,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use schemars::JsonSchema;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::events::{Admitted, ingest_all_or_nothing};
+use super::events::{Admitted, Legacy, ingest_all_or_nothing};
 use crate::AppState;
 use crate::decode::DecodedBody;
 use crate::enrich::RequestContext;
 use crate::error::ApiError;
-
-type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
 /// Reads a legacy body as `T`; errors name the legacy field.
 fn legacy_body<T: DeserializeOwned>(decoded: DecodedBody) -> Result<T, ApiError> {
@@ -93,8 +90,8 @@ pub struct TrackInteraction {
 
 pub async fn track_interaction(
     State(state): State<AppState>,
-    Admitted { request, body }: Admitted,
-) -> Answer {
+    Admitted { request, body, .. }: Admitted<Legacy<TrackInteraction>>,
+) -> Result<Json<Tracked>, ApiError> {
     let t: TrackInteraction = legacy_body(body)?;
     let event = json!({
         "type": "widget.loaded",
@@ -110,9 +107,10 @@ pub async fn track_interaction(
         "payload": object(vec![("customer_id", opt(&t.customer_id)), ("page_url", opt(&t.page_url))]),
     });
     produce(&state, &request, vec![event]).await?;
-    Ok(ok(
-        json!({"status": "interaction_tracked", "conversation_id": t.conversation_id}),
-    ))
+    Ok(Json(Tracked {
+        status: "interaction_tracked",
+        conversation_id: t.conversation_id,
+    }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -130,8 +128,8 @@ pub struct ClientUpdate {
 
 pub async fn client_update(
     State(state): State<AppState>,
-    Admitted { request, body }: Admitted,
-) -> Answer {
+    Admitted { request, body, .. }: Admitted<Legacy<ClientUpdate>>,
+) -> Result<Json<Success>, ApiError> {
     let u: ClientUpdate = legacy_body(body)?;
     let event = match u.event_type.as_str() {
         "message" => json!({
@@ -149,7 +147,7 @@ pub async fn client_update(
         }
     };
     produce(&state, &request, vec![event]).await?;
-    Ok(ok(json!({"status": "success"})))
+    Ok(Json(SUCCESS))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -176,8 +174,8 @@ pub struct ContactSubmit {
 
 pub async fn contact_submit(
     State(state): State<AppState>,
-    Admitted { request, body }: Admitted,
-) -> Answer {
+    Admitted { request, body, .. }: Admitted<Legacy<ContactSubmit>>,
+) -> Result<Json<Submitted>, ApiError> {
     let c: ContactSubmit = legacy_body(body)?;
     let event = json!({
         "type": "contact.submitted",
@@ -192,11 +190,11 @@ pub async fn contact_submit(
     });
     let ids = produce(&state, &request, vec![event]).await?;
     // The request id is the event id (see `enrich`), which is what admins later see.
-    Ok(ok(json!({
-        "id": ids.first(),
-        "status": "success",
-        "message": "Thank you! We'll get back to you soon.",
-    })))
+    Ok(Json(Submitted {
+        id: ids.first().copied(),
+        status: "success",
+        message: "Thank you! We'll get back to you soon.",
+    }))
 }
 
 /// `conversation_id` or, as older clients send it, `session_id` is required.
@@ -215,7 +213,10 @@ pub struct Chat {
     response_time_ms: Option<u64>,
 }
 
-pub async fn chat(State(state): State<AppState>, Admitted { request, body }: Admitted) -> Answer {
+pub async fn chat(
+    State(state): State<AppState>,
+    Admitted { request, body, .. }: Admitted<Legacy<Chat>>,
+) -> Result<Json<Success>, ApiError> {
     let c: Chat = legacy_body(body)?;
     let conversation = c.conversation_id.or(c.session_id).ok_or_else(|| {
         ApiError::MalformedRequest("conversation_id: is required (or session_id)".into())
@@ -239,9 +240,28 @@ pub async fn chat(State(state): State<AppState>, Admitted { request, body }: Adm
         }));
     }
     produce(&state, &request, events).await?;
-    Ok(ok(json!({"status": "success"})))
+    Ok(Json(SUCCESS))
 }
 
-fn ok(body: Value) -> (StatusCode, Json<Value>) {
-    (StatusCode::OK, Json(body))
+/// `{"status": "interaction_tracked", "conversation_id": …}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Tracked {
+    pub status: &'static str,
+    pub conversation_id: String,
+}
+
+/// `{"status": "success"}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Success {
+    pub status: &'static str,
+}
+
+const SUCCESS: Success = Success { status: "success" };
+
+/// `{"id": …, "status": "success", "message": …}`: `id` is the contact request's.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Submitted {
+    pub id: Option<Uuid>,
+    pub status: &'static str,
+    pub message: &'static str,
 }

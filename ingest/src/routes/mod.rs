@@ -1,4 +1,4 @@
-//! The route table.
+//! The route table ([`api`]), documented by the handlers' types.
 
 mod events;
 mod health;
@@ -12,25 +12,69 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
+use runtime::documented::{Api, Published, doc};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::metrics::RequestLabels;
 
+/// Every operation ingest serves on its public port, documented by its handler's types.
+pub fn api() -> Api<AppState> {
+    Api::default()
+        .post(
+            "/v1/events",
+            doc(
+                "events",
+                "Events: one, an array, `{batch, sent_at}` or NDJSON; gzip allowed. Each event is stored (acknowledged by the broker) or rejected with its reason; an invalid event does not cost its neighbours their place",
+            ),
+            events::post_events,
+        )
+        .get(
+            "/v1/schemas",
+            doc(
+                "events",
+                "The wire contract: every event type, its versions, producer and JSON Schema",
+            ),
+            schemas_catalogue,
+        )
+        // What existing widget and bot clients call; see `legacy`.
+        .post(
+            "/api/track-interaction",
+            doc("legacy", "Widget load (becomes widget.loaded)"),
+            legacy::track_interaction,
+        )
+        .post(
+            "/client/update",
+            doc(
+                "legacy",
+                "A user's message or CTA click (message.sent or cta.clicked)",
+            ),
+            legacy::client_update,
+        )
+        .post(
+            "/api/contact/submit",
+            doc(
+                "legacy",
+                "A contact form (contact.submitted); `id` is the contact request's id",
+            ),
+            legacy::contact_submit,
+        )
+        .post(
+            "/api/chat",
+            doc(
+                "legacy",
+                "A user's message and, with `response`, the bot's answer (message.sent, both or none)",
+            ),
+            legacy::chat,
+        )
+        .probes("The broker is reachable", health::readiness)
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
-        .route("/v1/events", post(events::post_events))
-        .route("/v1/schemas", get(schemas_catalogue))
-        .route("/openapi.json", get(openapi::openapi_json))
-        // What existing widget and bot clients call; see `legacy`.
-        .route("/api/track-interaction", post(legacy::track_interaction))
-        .route("/client/update", post(legacy::client_update))
-        .route("/api/contact/submit", post(legacy::contact_submit))
-        .route("/api/chat", post(legacy::chat))
-        .route("/_liveness", get(health::liveness))
-        .route("/_readiness", get(health::readiness))
+    api()
+        .publish(&Published::default(), openapi::document)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors())
         .layer(middleware::from_fn_with_state(
@@ -41,7 +85,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// `GET /metrics` alone, for its own listener (`INGEST_METRICS_ADDR`): not on the public port,
-/// and not readable from a browser on another origin.
+/// and not readable from a browser on another origin. Prometheus's text format, documented in
+/// the README's metrics section rather than in the public API's document.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
@@ -76,7 +121,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// The wire contract: every event type, its version, producer and JSON Schema.
+/// The wire contract: every event type, its version, producer and JSON Schema (generated
+/// documents, hence untyped here).
 async fn schemas_catalogue() -> axum::Json<serde_json::Value> {
     axum::Json(schemas::json_schema::catalogue())
 }

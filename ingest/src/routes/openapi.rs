@@ -1,15 +1,13 @@
-//! `GET /openapi.json`: ingest's OpenAPI 3 document, generated from the code. Request bodies
-//! come from the types the handlers parse (the event catalogue of `schemas`, the legacy
-//! structs); answers are the shapes `events::Outcome` and `ApiError` write.
+//! `GET /openapi.json`: ingest's OpenAPI 3 document, generated from the routes as they are
+//! served ([`runtime::documented`]): request bodies from the types the handlers read (the
+//! event catalogue of `schemas`, the legacy structs), answers from the types they return.
 
-use axum::Json;
-use schemars::JsonSchema;
-use schemars::generate::{SchemaGenerator, SchemaSettings};
+use runtime::documented::{Operation, Service, openapi};
+use schemars::{JsonSchema, SchemaGenerator};
 use schemas::payloads::past::MessageSentV1;
 use schemas::{EventType, IncomingContext, Producer};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
-
-use super::legacy;
 
 /// One event as a client may send it: one variant per client event type and accepted
 /// `schema_version`, so that a generator fills in the payload that goes with the type.
@@ -67,90 +65,9 @@ fn client_event(g: &mut SchemaGenerator) -> Value {
     json!({"oneOf": variants})
 }
 
-fn body<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
-    let mut schema = g.root_schema_for::<T>().to_value();
-    if let Some(s) = schema.as_object_mut() {
-        s.remove("$schema");
-    }
-    schema
-}
-
-/// `{error, message}`, the body of every refusal; `error` is a stable code.
-fn error(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    })
-}
-
-fn retry_later(description: &str) -> Value {
-    let mut response = error(description);
-    response["headers"] = json!({"Retry-After": {
-        "description": "seconds to wait before retrying",
-        "schema": {"type": "integer", "minimum": 1},
-    }});
-    response
-}
-
-/// The answers every event-taking route may give besides its own 200.
-fn refusals() -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert(
-        "400".into(),
-        error("malformed body, or an invalid event, named in `message`"),
-    );
-    out.insert("401".into(), error("missing or unknown write key"));
-    out.insert(
-        "403".into(),
-        error("the `Origin` is not on the website's allow-list"),
-    );
-    out.insert(
-        "413".into(),
-        error("the body, a batch or an event is over its size limit"),
-    );
-    out.insert(
-        "415".into(),
-        error("a content type or content encoding ingest does not read"),
-    );
-    out.insert(
-        "429".into(),
-        retry_later("the website is over its rate limit; nothing was stored"),
-    );
-    out.insert(
-        "503".into(),
-        retry_later("the broker or the key store did not answer; retry with the same event ids"),
-    );
-    out
-}
-
-fn ok(description: &str, schema: Value) -> Value {
-    json!({"description": description, "content": {"application/json": {"schema": schema}}})
-}
-
-/// An object whose listed members are all present; other members may be.
-fn object(properties: Value) -> Value {
-    let required: Vec<String> = properties
-        .as_object()
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default();
-    json!({"type": "object", "properties": properties, "required": required})
-}
-
-fn event_taking(summary: &str, request: Value, answer: Value) -> Value {
-    let mut responses = refusals();
-    responses.insert("200".into(), answer);
-    json!({
-        "summary": summary,
-        "security": [{"write_key": []}, {"write_key_query": []}, {"basic": []}],
-        "requestBody": {"required": true, "content": request},
-        "responses": responses,
-    })
-}
-
-/// The OpenAPI 3.0 document.
-pub fn document() -> Value {
-    let mut g = SchemaSettings::openapi3().into_generator();
-    let event = client_event(&mut g);
+/// Events in any form `POST /v1/events` reads: one, an array, `{batch, sent_at}` or NDJSON.
+pub fn events_content(g: &mut SchemaGenerator) -> Value {
+    let event = client_event(g);
     let batch = json!({"oneOf": [
         event,
         {"type": "array", "items": event, "minItems": 1},
@@ -163,120 +80,95 @@ pub fn document() -> Value {
             "required": ["batch"],
         },
     ]});
-    let outcome = object(json!({
-        "accepted": {"type": "integer", "minimum": 0},
-        "event_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}},
-        "rejected": {"type": "array", "items": object(json!({
-            "index": {"type": "integer", "minimum": 0},
-            "error": {"type": "string"},
-        }))},
-    }));
-    let status = |value: &str| object(json!({"status": {"type": "string", "enum": [value]}}));
-    let json_body = |schema: Value| json!({"application/json": {"schema": schema}});
-    let mut events = event_taking(
-        "Events: one, an array, `{batch, sent_at}` or NDJSON; gzip allowed. Each event is stored (acknowledged by the broker) or rejected with its reason; an invalid event does not cost its neighbours their place",
-        json!({
-            "application/json": {"schema": batch},
-            // The same JSON as text (what `navigator.sendBeacon` sends), and one event a line.
-            "text/plain": {"schema": {"type": "string", "pattern": "\\S"}},
-            "application/x-ndjson": {"schema": {"type": "string", "pattern": "\\S"}},
-        }),
-        ok(
-            "`event_ids` of the stored events in request order, and `rejected` with each invalid event's index and reason",
-            outcome.clone(),
-        ),
-    );
-    // A batch whose every event is invalid answers 400 with the same per-event detail.
-    events["responses"]["400"] = error(
-        "malformed body, or every event invalid: `{error, message}` and, for events, the per-event detail",
-    );
-    let paths = json!({
-        "/v1/events": {"post": events},
-        "/api/track-interaction": {"post": event_taking(
-            "Widget load (becomes widget.loaded)",
-            json_body(body::<legacy::TrackInteraction>(&mut g)),
-            ok("stored", object(json!({
-                "status": {"type": "string", "enum": ["interaction_tracked"]},
-                "conversation_id": {"type": "string"},
-            }))),
-        )},
-        "/client/update": {"post": event_taking(
-            "A user's message or CTA click (message.sent or cta.clicked)",
-            json_body(body::<legacy::ClientUpdate>(&mut g)),
-            ok("stored", status("success")),
-        )},
-        "/api/contact/submit": {"post": event_taking(
-            "A contact form (contact.submitted); `id` is the contact request's id",
-            json_body(body::<legacy::ContactSubmit>(&mut g)),
-            ok("stored", object(json!({
-                "id": {"type": "string", "format": "uuid"},
-                "status": {"type": "string", "enum": ["success"]},
-                "message": {"type": "string"},
-            }))),
-        )},
-        "/api/chat": {"post": event_taking(
-            "A user's message and, with `response`, the bot's answer (message.sent, both or none)",
-            json_body(body::<legacy::Chat>(&mut g)),
-            ok("stored", status("success")),
-        )},
-        "/v1/schemas": {"get": {
-            "summary": "The wire contract: every event type, its versions, producer and JSON Schema",
-            "responses": {"200": ok("the catalogue", object(json!({
-                "event": {"type": "object"},
-                "incoming_event": {"type": "object"},
-                "types": {"type": "array", "items": {"type": "object"}},
-            })))},
-        }},
-        "/_liveness": {"get": {
-            "summary": "The process serves",
-            "responses": {"200": ok("alive", status("alive"))},
-        }},
-        "/_readiness": {"get": {
-            "summary": "The broker is reachable",
-            "responses": {
-                "200": ok("ready", status("ready")),
-                "503": ok("the broker is unreachable", status("unavailable")),
-            },
-        }},
-    });
-    let mut schemas = g.take_definitions(true);
-    schemas.insert(
-        "Error".into(),
-        json!({
-            "type": "object",
-            "properties": {
-                "error": {"type": "string", "description": "a stable code, e.g. `invalid_event`"},
-                "message": {"type": "string", "description": "what is wrong, naming the field"},
-            },
-            "required": ["error", "message"],
-        }),
-    );
     json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Colloquy ingest",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Chat-widget and bot events in. A 200 means the broker acknowledged every stored event; retry anything else with the same `event_id`s.",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "write_key": {"type": "apiKey", "in": "header", "name": "X-Write-Key"},
-                "write_key_query": {"type": "apiKey", "in": "query", "name": "write_key"},
-                "basic": {"type": "http", "scheme": "basic", "description": "the write key as the user name, as Segment's libraries send it"},
-            },
-        },
+        "application/json": {"schema": batch},
+        // The same JSON as text (what `navigator.sendBeacon` sends), and one event a line.
+        "text/plain": {"schema": {"type": "string", "pattern": "\\S"}},
+        "application/x-ndjson": {"schema": {"type": "string", "pattern": "\\S"}},
     })
 }
 
-pub async fn openapi_json() -> Json<Value> {
-    Json(document())
+/// `{error, message}`, the body of every refusal.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Refusal {
+    /// A stable code, e.g. `invalid_event`.
+    pub error: String,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+/// The answers every event-taking route may give besides its own.
+fn refusals(g: &mut SchemaGenerator) -> Map<String, Value> {
+    let error = g.subschema_for::<Refusal>();
+    let refusal = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": error}},
+        })
+    };
+    let retry_later = |description: &str| {
+        let mut answer = refusal(description);
+        answer["headers"] = json!({"Retry-After": {
+            "description": "seconds to wait before retrying",
+            "schema": {"type": "integer", "minimum": 1},
+        }});
+        answer
+    };
+    Map::from_iter([
+        (
+            "400".into(),
+            refusal("malformed body, or an invalid event, named in `message`"),
+        ),
+        ("401".into(), refusal("missing or unknown write key")),
+        (
+            "403".into(),
+            refusal("the `Origin` is not on the website's allow-list"),
+        ),
+        (
+            "413".into(),
+            refusal("the body, a batch or an event is over its size limit"),
+        ),
+        (
+            "415".into(),
+            refusal("a content type or content encoding ingest does not read"),
+        ),
+        (
+            "429".into(),
+            retry_later("the website is over its rate limit; nothing was stored"),
+        ),
+        (
+            "503".into(),
+            retry_later(
+                "the broker or the key store did not answer; retry with the same event ids",
+            ),
+        ),
+    ])
+}
+
+/// The OpenAPI 3.0 document of `operations`.
+pub fn document(operations: &[Operation]) -> Value {
+    let service = Service {
+        title: "Colloquy ingest",
+        version: env!("CARGO_PKG_VERSION"),
+        description: "Chat-widget and bot events in. A 200 means the broker acknowledged every \
+                      stored event; retry anything else with the same `event_id`s.",
+        security: json!({
+            "write_key": {"type": "apiKey", "in": "header", "name": "X-Write-Key"},
+            "write_key_query": {"type": "apiKey", "in": "query", "name": "write_key"},
+            "basic": {"type": "http", "scheme": "basic", "description": "the write key as the user name, as Segment's libraries send it"},
+        }),
+        errors: refusals,
+    };
+    openapi(&service, operations)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn document() -> Value {
+        super::document(&crate::routes::api().into_parts().1)
+    }
 
     /// Every `$ref` names a schema the document defines.
     #[test]
