@@ -1,4 +1,6 @@
 //! `apply_batch` against a real Postgres: exactly-once, order tolerance, offsets.
+//!
+//! Over 500 lines: one test per guarantee of `apply_batch`, sharing this file's fixtures.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 

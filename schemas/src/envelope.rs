@@ -2,6 +2,8 @@
 //!
 //! Two shapes: [`IncomingEvent`] is what a client may send (no tenant, no server time, optional
 //! id); [`Event`] is the complete record ingest writes to the topic after enrichment.
+//!
+//! Over 500 lines with its unit tests (a third of it), kept beside the envelope they test.
 
 use std::net::IpAddr;
 

@@ -5,6 +5,8 @@
 //! each other. Ingest and query-api run in the test process on random ports; the projector
 //! runs as a real child process, so tests can SIGKILL it at any instant. [`faults::FaultStack`]
 //! runs every service as a process, for the fault suite, and [`ledger`] is its proof.
+//!
+//! Over 500 lines: [`Stack`] and its helpers are the one API the end-to-end tests share.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -7,6 +7,9 @@
 //!
 //! `COLLOQUY_STATS_SEEDS` sets how many seeds the property test runs (3 by default; `deploy/dev
 //! stats-check` is the long form).
+//!
+//! Over 500 lines: one property test, its traffic generator and its checks; the reference it
+//! checks against is apart (`statistics/reference.rs`).
 
 use std::collections::BTreeMap;
 

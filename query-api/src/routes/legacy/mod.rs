@@ -3,14 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use runtime::documented::{Answer, Api, Doc, doc, json_content, response};
-use schemars::{JsonSchema, SchemaGenerator};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use uuid::Uuid;
+use chrono::Utc;
+use runtime::documented::{Api, Doc, doc};
+use serde::Deserialize;
 
 use super::answers::{Action, Body};
 use super::conversations::{self, MAX_LIMIT, MAX_MESSAGES, OneConversation, OneMessage, find_one};
@@ -22,10 +17,12 @@ use crate::actions::Outcome;
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::export::{self, Exported, Format};
-use crate::store::conversations::{self as store, ConversationRow, Filter, MessageRow, Sort};
+use crate::store::conversations::{self as store, ConversationRow, Filter, Sort};
 use crate::store::days::LocalDays;
 use crate::store::exports;
-use crate::store::requests::RequestRow;
+
+mod answers;
+use answers::*;
 
 pub fn routes(api: Api<AppState>) -> Api<AppState> {
     const fn legacy(summary: &'static str) -> Doc {
@@ -89,78 +86,6 @@ pub fn routes(api: Api<AppState>) -> Api<AppState> {
     )
 }
 
-/// `{"success": true, …}`: what the old dashboards check first.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Succeeded<T> {
-    /// Always true: a failure is an error answer.
-    pub success: bool,
-    #[serde(flatten)]
-    pub body: T,
-}
-
-fn succeeded<T>(body: T) -> Succeeded<T> {
-    Succeeded {
-        success: true,
-        body,
-    }
-}
-
-/// A conversation with the field names the old dashboards read, beside the native ones.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LegacyConversation {
-    #[serde(flatten)]
-    pub conversation: ConversationRow,
-    /// `conversation_id`.
-    pub id: String,
-    /// `customer_id`.
-    pub user_id: Option<String>,
-    /// `channel`.
-    pub platform: String,
-    /// `first_seen_at`.
-    pub created_at: DateTime<Utc>,
-    /// `last_activity_at`.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<ConversationRow> for LegacyConversation {
-    fn from(c: ConversationRow) -> Self {
-        Self {
-            id: c.conversation_id.clone(),
-            user_id: c.customer_id.clone(),
-            platform: c.channel.clone(),
-            created_at: c.first_seen_at,
-            updated_at: c.last_activity_at,
-            conversation: c,
-        }
-    }
-}
-
-/// A message with the field names the old dashboards read, beside the native ones.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LegacyMessage {
-    #[serde(flatten)]
-    pub message: MessageRow,
-    pub conversation_id: String,
-    /// `sender`.
-    pub sender_type: String,
-    /// `text`.
-    pub content: Option<String>,
-    /// `sent_at`.
-    pub timestamp: DateTime<Utc>,
-}
-
-impl LegacyMessage {
-    fn new(conversation_id: &str, m: MessageRow) -> Self {
-        Self {
-            conversation_id: conversation_id.to_owned(),
-            sender_type: m.sender.clone(),
-            content: m.text.clone(),
-            timestamp: m.sent_at,
-            message: m,
-        }
-    }
-}
-
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitParams {
@@ -196,24 +121,6 @@ async fn admin_conversations(
         count: conversations.len(),
         conversations,
     })))
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Conversations {
-    pub conversations: Vec<LegacyConversation>,
-    pub count: usize,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ConversationAndMessages {
-    pub conversation: LegacyConversation,
-    pub messages: Vec<LegacyMessage>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Messages {
-    pub messages: Vec<LegacyMessage>,
-    pub count: usize,
 }
 
 async fn messages_of(
@@ -323,23 +230,6 @@ async fn admin_stats(
     })))
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Stats {
-    pub stats: Totals,
-}
-
-/// Totals over every conversation of the websites asked for.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Totals {
-    pub total_conversations: i64,
-    pub active_conversations: i64,
-    pub total_messages: i64,
-    /// Messages flagged for a human that no human has replied to yet.
-    pub messages_requiring_human: i64,
-    /// When the totals were read.
-    pub timestamp: DateTime<Utc>,
-}
-
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestParams {
@@ -362,23 +252,6 @@ async fn contact_requests(
     };
     let (rows, _, _) = requests::page_of(&state, &admin.scope, &params).await?;
     Ok(Json(rows.into_iter().map(LegacyRequest::from).collect()))
-}
-
-/// A contact request as the old dashboards read it: `request_id` is `id` as well.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LegacyRequest {
-    pub id: String,
-    #[serde(flatten)]
-    pub request: RequestRow,
-}
-
-impl From<RequestRow> for LegacyRequest {
-    fn from(request: RequestRow) -> Self {
-        Self {
-            id: request.request_id.clone(),
-            request,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -414,50 +287,6 @@ async fn contact_request_status(
     })
 }
 
-/// A request moved, as the old dashboards read it: 200 once the projector applied the move,
-/// 202 while it has not (the request is then as it was). `status` is the request's.
-pub struct Moved {
-    accepted: bool,
-    body: Succeeded<MovedRequest>,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct MovedRequest {
-    pub id: String,
-    pub status: String,
-    pub notes: Option<String>,
-    pub event_id: Uuid,
-}
-
-impl IntoResponse for Moved {
-    fn into_response(self) -> Response {
-        let status = if self.accepted {
-            StatusCode::ACCEPTED
-        } else {
-            StatusCode::OK
-        };
-        (status, Json(self.body)).into_response()
-    }
-}
-
-impl Answer for Moved {
-    fn responses(g: &mut SchemaGenerator) -> Map<String, Value> {
-        let schema = g.subschema_for::<Succeeded<MovedRequest>>();
-        let mut out = response("200", "the move is applied", json_content(schema.clone()));
-        out.extend(response(
-            "202",
-            "the move is stored and will be applied; the request is as it was",
-            json_content(schema),
-        ));
-        out.extend(response(
-            "409",
-            "the move is not possible from the request's status",
-            None,
-        ));
-        out
-    }
-}
-
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RangeParams {
@@ -482,17 +311,6 @@ async fn analytics_summary(
         unique_users: period.figures.unique_visitors,
         period,
     }))
-}
-
-/// The old summary's numbers beside every native statistic of the range.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Summary {
-    #[serde(flatten)]
-    pub period: stats::Period,
-    /// `messages`.
-    pub total_messages: i64,
-    /// `unique_visitors`.
-    pub unique_users: i64,
 }
 
 /// `GET /analytics/export`: every event of the range as CSV, in the old columns.
@@ -560,27 +378,4 @@ async fn contacts_v1(
         total_capped: total.capped,
         page,
     }))
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LegacyContacts {
-    pub contacts: Vec<LegacyContact>,
-    pub total: i64,
-    pub total_capped: bool,
-    pub page: i64,
-}
-
-/// A contact as the old dashboards read it: `contact_id` is `id`, `first_seen_at`
-/// `created_at`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct LegacyContact {
-    pub id: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub channel: String,
-    pub created_at: DateTime<Utc>,
-    pub last_activity_at: DateTime<Utc>,
-    pub conversation_count: i64,
-    pub lead_status: String,
 }

@@ -1,0 +1,258 @@
+//! What the statistics routes answer: the figures of a range, each defined once
+//! ([`crate::store::populations`], the glossary in `docs/statistics.md`), and the shapes of
+//! `GET /v1/stats`, `/v1/stats/funnel` and `/v1/stats/breakdown`.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::freshness::AsOf;
+use crate::store::populations::Population;
+use crate::store::stats::{Counts, ShareRow, Step};
+
+/// `part / whole`; `None` when the whole is empty.
+pub(super) fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole != 0).then(|| part as f64 / whole as f64)
+}
+
+/// The figures of a range, named as the dashboards show them. Every count is a population
+/// of [`Population`] or a sum over the conversations started in the range; every `*_rate` is a
+/// population divided by one that contains it. The glossary is `docs/statistics.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Figures {
+    /// Conversations started in the range.
+    pub conversations: i64,
+    /// Conversations started in the range whose chat widget loaded.
+    pub widget_loads: i64,
+    /// Conversations started in the range in which the visitor engaged.
+    pub engaged_conversations: i64,
+    /// Conversations whose widget loaded and whose visitor engaged.
+    pub loaded_engaged_conversations: i64,
+    /// Engaged conversations without a widget load (API clients, bridges).
+    pub engaged_without_load: i64,
+    /// `loaded_engaged_conversations / widget_loads`: the share of loaded widgets that engaged.
+    pub interaction_rate: Option<f64>,
+    /// Messages of the conversations started in the range, from every sender.
+    pub messages: i64,
+    pub user_messages: i64,
+    pub bot_messages: i64,
+    pub agent_messages: i64,
+    /// Messages of the engaged conversations per engaged conversation.
+    pub avg_messages_per_conversation: Option<f64>,
+    /// Distinct visitors who started a conversation in the range.
+    pub unique_visitors: i64,
+    /// CTA clicks in the conversations started in the range.
+    pub cta_clicks: i64,
+    /// Engaged conversations in which a CTA was clicked.
+    pub cta_conversations: i64,
+    /// `cta_conversations / engaged_conversations`.
+    pub cta_rate: Option<f64>,
+    /// Engaged conversations in which the visitor submitted contact details.
+    pub contact_requests: i64,
+    /// `contact_requests / engaged_conversations`.
+    pub conversion_rate: Option<f64>,
+    /// Mean response time of the bot messages that reported one, in those conversations.
+    pub avg_bot_response_ms: Option<f64>,
+    /// Engaged conversations in which a message asked for a human.
+    pub escalated_conversations: i64,
+    /// `escalated_conversations / engaged_conversations`.
+    pub escalation_rate: Option<f64>,
+    /// Conversations started in the range that were rated.
+    pub ratings: i64,
+    /// Mean rating (1–5) of the rated conversations.
+    pub avg_rating: Option<f64>,
+}
+
+/// Which population each count of [`Figures`] is, for its drill-down.
+pub const FIGURE_POPULATIONS: [(&str, Population); 9] = [
+    ("conversations", Population::Started),
+    ("widget_loads", Population::Loaded),
+    ("engaged_conversations", Population::Engaged),
+    ("loaded_engaged_conversations", Population::LoadedEngaged),
+    ("engaged_without_load", Population::EngagedWithoutLoad),
+    ("cta_conversations", Population::CtaClicked),
+    ("contact_requests", Population::ContactSubmitted),
+    ("escalated_conversations", Population::Escalated),
+    ("ratings", Population::Rated),
+];
+
+impl From<&Counts> for Figures {
+    fn from(c: &Counts) -> Self {
+        let messages = c.user_messages + c.bot_messages + c.agent_messages;
+        Self {
+            conversations: c.conversations,
+            widget_loads: c.loaded_conversations,
+            engaged_conversations: c.engaged_conversations,
+            loaded_engaged_conversations: c.loaded_engaged_conversations,
+            engaged_without_load: c.engaged_without_load,
+            interaction_rate: ratio(c.loaded_engaged_conversations, c.loaded_conversations),
+            messages,
+            user_messages: c.user_messages,
+            bot_messages: c.bot_messages,
+            agent_messages: c.agent_messages,
+            avg_messages_per_conversation: ratio(c.engaged_messages, c.engaged_conversations),
+            unique_visitors: c.unique_visitors,
+            cta_clicks: c.cta_clicks,
+            cta_conversations: c.cta_conversations,
+            cta_rate: ratio(c.cta_conversations, c.engaged_conversations),
+            contact_requests: c.contact_conversations,
+            conversion_rate: ratio(c.contact_conversations, c.engaged_conversations),
+            avg_bot_response_ms: ratio(c.bot_response_ms_sum, c.bot_responses),
+            escalated_conversations: c.escalated_conversations,
+            escalation_rate: ratio(c.escalated_conversations, c.engaged_conversations),
+            ratings: c.rated_conversations,
+            avg_rating: ratio(c.ratings_sum, c.rated_conversations),
+        }
+    }
+}
+
+/// A range's figures with the list each count opens as.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// For each count, the `GET /v1/conversations` path listing the conversations it counts
+    /// (their `total` equals it).
+    pub open: BTreeMap<&'static str, String>,
+}
+
+/// For each figure of `current` and `previous` that both have, its relative change:
+/// `(current - previous) / previous`, null when `previous` is 0.
+pub type Change = BTreeMap<String, Option<f64>>;
+
+pub fn change(current: &Figures, previous: &Figures) -> Change {
+    let (Ok(Value::Object(c)), Ok(Value::Object(p))) = (
+        serde_json::to_value(current),
+        serde_json::to_value(previous),
+    ) else {
+        return Change::new();
+    };
+    c.iter()
+        .filter_map(|(k, v)| {
+            let (now, before) = (v.as_f64()?, p.get(k)?.as_f64()?);
+            Some((k.clone(), (before != 0.0).then(|| (now - before) / before)))
+        })
+        .collect()
+}
+
+/// One local day's (or hour's) figures.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Bucket<T> {
+    /// The local day, `YYYY-MM-DD` (daily series).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    /// The local hour, `YYYY-MM-DDTHH:00` (hourly series).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hour: Option<String>,
+    #[serde(flatten)]
+    pub figures: T,
+}
+
+impl<T> Bucket<T> {
+    pub(super) fn new(step: Step, key: String, figures: T) -> Self {
+        let (day, hour) = match step {
+            Step::Day => (Some(key), None),
+            Step::Hour => (None, Some(key)),
+        };
+        Self { day, hour, figures }
+    }
+}
+
+/// `GET /v1/stats`: a range's figures beside the previous range of the same length.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Statistics {
+    pub current: Period,
+    pub previous: Period,
+    /// The relative change of each figure from `previous` to `current`.
+    pub change: Change,
+    /// The zone the days are counted in; null when they are each website's own.
+    pub time_zone: Option<String>,
+    /// `day` or `hour`.
+    pub interval: &'static str,
+    pub series: Vec<Bucket<Figures>>,
+    pub as_of: AsOf,
+}
+
+/// The conversations at each stage of the funnel: each a population
+/// ([`crate::store::populations`]), named as it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Stages {
+    pub started: i64,
+    pub loaded: i64,
+    pub engaged: i64,
+    pub loaded_engaged: i64,
+    pub engaged_without_load: i64,
+    pub cta_clicked: i64,
+    pub contact_submitted: i64,
+}
+
+impl From<&Counts> for Stages {
+    fn from(c: &Counts) -> Self {
+        Self {
+            started: c.of(Population::Started),
+            loaded: c.of(Population::Loaded),
+            engaged: c.of(Population::Engaged),
+            loaded_engaged: c.of(Population::LoadedEngaged),
+            engaged_without_load: c.of(Population::EngagedWithoutLoad),
+            cta_clicked: c.of(Population::CtaClicked),
+            contact_submitted: c.of(Population::ContactSubmitted),
+        }
+    }
+}
+
+/// The share of one stage that reaches another; null when the first is empty.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FunnelRates {
+    pub engaged_of_loaded: Option<f64>,
+    pub cta_clicked_of_engaged: Option<f64>,
+    pub contact_submitted_of_engaged: Option<f64>,
+}
+
+/// The funnel of the conversations whose widget loaded on one page.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PageStages {
+    pub page_url: String,
+    #[serde(flatten)]
+    pub stages: Stages,
+}
+
+/// `GET /v1/stats/funnel`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Funnel {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub time_zone: Option<String>,
+    pub stages: Stages,
+    pub rates: FunnelRates,
+    /// For each stage, the `GET /v1/conversations` path listing its conversations.
+    pub open: BTreeMap<&'static str, String>,
+    pub by_page: Vec<PageStages>,
+    /// `hour` or `day`.
+    pub interval: &'static str,
+    pub series: Vec<Bucket<Stages>>,
+    pub as_of: AsOf,
+}
+
+/// One value of a dimension, with the list of its conversations.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Share {
+    #[serde(flatten)]
+    pub share: ShareRow,
+    /// The `GET /v1/conversations` path listing these conversations.
+    pub open: String,
+}
+
+/// `GET /v1/stats/breakdown`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct Breakdown {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub time_zone: Option<String>,
+    pub by_channel: Vec<Share>,
+    pub by_device: Vec<Share>,
+    pub as_of: AsOf,
+}
