@@ -10,6 +10,8 @@
 //!                  [--seed N] [--history-days D]
 //! loadgen websites [--websites N]
 //! loadgen report   --dir DIR
+//! loadgen bench    --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID
+//!                  [--form full|quick|reads]
 //! ```
 //!
 //! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`),
@@ -20,9 +22,11 @@
 //! producer (the ceiling ingest is measured against; with `--history-days` the events are
 //! spread over past days, for a dataset); `websites` prints the `INGEST_WEBSITES` value that
 //! makes ingest accept the generated websites; `report` puts the measurements `deploy/dev
-//! bench` left in DIR into `report.json` and `report.md`. Results are one JSON object on
-//! stdout (the report prints its Markdown).
+//! bench` left in DIR into `report.json` and `report.md`; `bench` runs the benchmark's phases
+//! ([`bench`]) on the Postgres and broker `deploy/dev bench` started, and writes that report.
+//! Results are one JSON object on stdout (the report prints its Markdown).
 
+mod bench;
 mod client;
 mod http;
 mod produce;
@@ -43,7 +47,8 @@ const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PE
        loadgen query --url QUERY_API_URL [--token T] [--requests N] [--concurrency N] [--websites N] [--seed N]
        loadgen produce --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N] [--seed N] [--history-days D]
        loadgen websites [--websites N]
-       loadgen report --dir DIR";
+       loadgen report --dir DIR
+       loadgen bench --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID [--form full|quick|reads]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -167,6 +172,32 @@ async fn main() -> anyhow::Result<()> {
             options.only(&["dir"])?;
             let dir = options.get("dir").context("--dir is required")?;
             serde_json::Value::String(report::write(std::path::Path::new(dir))?)
+        }
+        "bench" => {
+            options.only(&["bin", "dir", "out", "pgdata", "broker-pid", "form"])?;
+            let path = |name: &str| -> anyhow::Result<std::path::PathBuf> {
+                Ok(options
+                    .get(name)
+                    .with_context(|| format!("--{name} is required\n{USAGE}"))?
+                    .into())
+            };
+            let (sizes, reads_only) = match options.get("form").unwrap_or("full") {
+                "full" => (bench::Sizes::FULL, false),
+                "quick" => (bench::Sizes::QUICK, false),
+                "reads" => (bench::Sizes::FULL, true),
+                other => bail!("--form {other:?}: full, quick or reads\n{USAGE}"),
+            };
+            let run = bench::Bench {
+                sizes,
+                reads_only,
+                bin: path("bin")?,
+                dir: path("dir")?,
+                out: path("out")?,
+                pgdata: path("pgdata")?,
+                broker_pid: options.number("broker-pid", 0)?,
+            };
+            bench::run(&run).await?;
+            serde_json::Value::String(report::write(&run.out)?)
         }
         "websites" => {
             options.only(&["websites"])?;
