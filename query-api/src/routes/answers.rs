@@ -35,6 +35,17 @@ impl<T: JsonSchema> Input for Params<T> {
     }
 }
 
+/// The one row of `found` (the rows an id names in the token's websites): 404 naming `what`
+/// when there is none, 400 asking for `website_id` when the id is on several websites.
+pub fn the_one<T>(mut found: Vec<T>, what: &'static str) -> Result<T, ApiError> {
+    if found.len() > 1 {
+        return Err(ApiError::BadRequest(format!(
+            "{what} id exists in several websites; add ?website_id="
+        )));
+    }
+    found.pop().ok_or(ApiError::NotFound(what))
+}
+
 /// A JSON request body, or a 400 that names what is wrong with it.
 pub struct Body<T>(pub T);
 

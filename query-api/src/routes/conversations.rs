@@ -7,7 +7,7 @@ use schemas::Payload;
 use schemas::payloads::{CloseReason, ConversationClosed, MessageRef};
 use serde::{Deserialize, Serialize};
 
-use super::answers::{self, Action, Listed, Page, Read, acted, read};
+use super::answers::{self, Action, Listed, Page, Read, acted, read, the_one};
 use super::params::{Cursor, Days, Params, check_tz, limit};
 use crate::AppState;
 use crate::actions;
@@ -175,13 +175,8 @@ pub async fn find_one(
     id: &str,
 ) -> Result<ConversationRow, ApiError> {
     let websites = scope.narrow(website_id)?;
-    let mut found = store::find(&state.pool, websites.as_deref(), id).await?;
-    if found.len() > 1 {
-        return Err(ApiError::BadRequest(
-            "conversation id exists in several websites; add ?website_id=".into(),
-        ));
-    }
-    found.pop().ok_or(ApiError::NotFound("conversation"))
+    let found = store::find(&state.pool, websites.as_deref(), id).await?;
+    the_one(found, "conversation")
 }
 
 pub async fn detail(

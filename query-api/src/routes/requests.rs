@@ -7,7 +7,7 @@ use schemas::Payload;
 use schemas::payloads::{ContactRequestStatusChanged, RequestStatus};
 use serde::{Deserialize, Serialize};
 
-use super::answers::{Action, Body, Listed, Numbered, Page, acted};
+use super::answers::{Action, Body, Listed, Numbered, Page, acted, the_one};
 use super::bad_request;
 use super::params::{Params, limit, page};
 use crate::AppState;
@@ -93,13 +93,8 @@ pub async fn find_one(
     id: &str,
 ) -> Result<RequestRow, ApiError> {
     let websites = scope.narrow(website_id)?;
-    let mut found = store::find(&state.pool, websites.as_deref(), id).await?;
-    if found.len() > 1 {
-        return Err(ApiError::BadRequest(
-            "request id exists in several websites; add ?website_id=".into(),
-        ));
-    }
-    found.pop().ok_or(ApiError::NotFound("contact request"))
+    let found = store::find(&state.pool, websites.as_deref(), id).await?;
+    the_one(found, "contact request")
 }
 
 /// A request with every status change asked of it.

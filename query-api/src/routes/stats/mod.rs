@@ -76,15 +76,32 @@ struct Scope {
     time_zone: Option<String>,
 }
 
+/// The websites and days every statistics route's parameters name.
+trait Ranged {
+    /// `(website_id, from, to, tz)`.
+    fn range(&self) -> [Option<&str>; 4];
+}
+
+macro_rules! ranged {
+    ($($params:ty),*) => {
+        $(impl Ranged for $params {
+            fn range(&self) -> [Option<&str>; 4] {
+                [
+                    self.website_id.as_deref(),
+                    self.from.as_deref(),
+                    self.to.as_deref(),
+                    self.tz.as_deref(),
+                ]
+            }
+        })*
+    };
+}
+
+ranged!(StatsParams, FunnelParams, BreakdownParams);
+
 impl Scope {
-    async fn resolve(
-        admin: &Admin,
-        pool: &PgPool,
-        website_id: Option<&str>,
-        from: Option<&str>,
-        to: Option<&str>,
-        tz: Option<&str>,
-    ) -> Result<Self, ApiError> {
+    async fn resolve(admin: &Admin, pool: &PgPool, params: &impl Ranged) -> Result<Self, ApiError> {
+        let [website_id, from, to, tz] = params.range();
         let websites = admin.scope.narrow(website_id)?;
         let zone = match tz {
             Some(tz) => Some(checked_zone(pool, "tz", tz).await?),
@@ -212,15 +229,7 @@ pub async fn stats(
     as_of: AsOf,
     Params(params): Params<StatsParams>,
 ) -> Result<Json<Statistics>, ApiError> {
-    let scope = Scope::resolve(
-        &admin,
-        &state.pool,
-        params.website_id.as_deref(),
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.tz.as_deref(),
-    )
-    .await?;
+    let scope = Scope::resolve(&admin, &state.pool, &params).await?;
     let days = scope.days;
     let step = match params.interval.as_deref() {
         None | Some("day") => Step::Day,
@@ -256,15 +265,7 @@ pub async fn funnel(
     as_of: AsOf,
     Params(params): Params<FunnelParams>,
 ) -> Result<Json<Funnel>, ApiError> {
-    let scope = Scope::resolve(
-        &admin,
-        &state.pool,
-        params.website_id.as_deref(),
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.tz.as_deref(),
-    )
-    .await?;
+    let scope = Scope::resolve(&admin, &state.pool, &params).await?;
     let days = scope.days;
     let step = match params.interval.as_deref() {
         None | Some("hour") if days.len() <= MAX_HOURLY_DAYS => Step::Hour,
@@ -367,15 +368,7 @@ pub async fn breakdown(
     as_of: AsOf,
     Params(params): Params<BreakdownParams>,
 ) -> Result<Json<Breakdown>, ApiError> {
-    let scope = Scope::resolve(
-        &admin,
-        &state.pool,
-        params.website_id.as_deref(),
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.tz.as_deref(),
-    )
-    .await?;
+    let scope = Scope::resolve(&admin, &state.pool, &params).await?;
     let days = scope.days;
     let (by_channel, by_device) = store::breakdown(&state.pool, &scope.range(days)).await?;
     let engaged = scope.open(Population::Engaged, days);
