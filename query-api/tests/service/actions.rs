@@ -10,12 +10,12 @@ use crate::common::{Broker, spawn_app, two_websites};
 async fn closing_a_conversation_answers_with_it_closed() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (status, body) = app.post("/v1/conversations/c2/close", json!({})).await;
+    let (status, body) = app.api().close_conversation("c2", "").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["conversation"]["status"], "closed");
     assert_eq!(body["conversation"]["close_reason"], "admin");
     assert!(body["event_id"].is_string());
-    let (_, event) = app.get("/v1/conversations/c2").await;
+    let (_, event) = app.api().conversation("c2", "").await;
     assert_eq!(event["conversation"]["status"], "closed");
 }
 
@@ -23,20 +23,16 @@ async fn closing_a_conversation_answers_with_it_closed() {
 async fn flagging_and_marking_replied_show_on_the_message() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (_, detail) = app.get("/v1/conversations/c2").await;
+    let (_, detail) = app.api().conversation("c2", "").await;
     let user_message = detail["messages"][0]["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post(&format!("/v1/messages/{user_message}/flag"), json!({}))
-        .await;
+    let (status, body) = app.api().flag_message(&user_message, "").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"]["requires_human"], true);
     // By the client's message id too.
-    let (status, body) = app
-        .post("/v1/messages/m-help/human-replied", json!({}))
-        .await;
+    let (status, body) = app.api().human_replied("m-help", "").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"]["human_replied"], true);
-    assert_eq!(app.post("/v1/messages/nope/flag", json!({})).await.0, 404);
+    assert_eq!(app.api().flag_message("nope", "").await.0, 404);
 }
 
 #[tokio::test]
@@ -44,8 +40,10 @@ async fn a_request_moves_only_along_legal_transitions_and_a_stale_view_is_refuse
     let app = spawn_app().await;
     app.given(two_websites()).await;
     let (status, body) = app
-        .patch(
-            "/v1/contact-requests/req-a",
+        .api()
+        .move_request(
+            "req-a",
+            "",
             json!({"status": "contacted", "expected_status": "pending", "notes": "called"}),
         )
         .await;
@@ -54,22 +52,26 @@ async fn a_request_moves_only_along_legal_transitions_and_a_stale_view_is_refuse
     assert_eq!(body["request"]["notes"], "called");
     // An admin who still saw it pending.
     let (status, body) = app
-        .patch(
-            "/v1/contact-requests/req-a",
+        .api()
+        .move_request(
+            "req-a",
+            "",
             json!({"status": "resolved", "expected_status": "pending"}),
         )
         .await;
     assert_eq!(status, 409, "{body}");
     // Backwards is not a move.
     let (status, _) = app
-        .patch("/v1/contact-requests/req-a", json!({"status": "pending"}))
+        .api()
+        .move_request("req-a", "", json!({"status": "pending"}))
         .await;
     assert_eq!(status, 409);
     let (status, _) = app
-        .patch("/v1/contact-requests/req-a", json!({"status": "done"}))
+        .api()
+        .move_request("req-a", "", json!({"status": "done"}))
         .await;
     assert_eq!(status, 400);
-    let (_, detail) = app.get("/v1/contact-requests/req-a").await;
+    let (_, detail) = app.api().contact_request("req-a", "").await;
     assert_eq!(detail["request"]["status"], "contacted");
     assert_eq!(detail["changes"].as_array().unwrap().len(), 1);
 }
@@ -85,9 +87,7 @@ async fn contacts_are_edited_merged_and_erased_through_events() {
     }
     events.push(other);
     app.given(events).await;
-    let (_, list) = app
-        .get("/v1/contacts?website_id=a&sort=first_seen_at")
-        .await;
+    let (_, list) = app.api().contacts("website_id=a&sort=first_seen_at").await;
     assert_eq!(list["total"], 2, "{list}");
     let first = list["contacts"][0]["contact_id"]
         .as_str()
@@ -99,8 +99,10 @@ async fn contacts_are_edited_merged_and_erased_through_events() {
         .to_owned();
 
     let (status, body) = app
-        .patch(
-            &format!("/v1/contacts/{first}"),
+        .api()
+        .update_contact(
+            &first,
+            "",
             json!({"notes": "wants Pro", "lead_status": "follow_up"}),
         )
         .await;
@@ -108,36 +110,32 @@ async fn contacts_are_edited_merged_and_erased_through_events() {
     assert_eq!(body["contact"]["notes"], "wants Pro");
     assert_eq!(body["contact"]["lead_status"], "follow_up");
     assert_eq!(
-        app.patch(
-            &format!("/v1/contacts/{first}"),
-            json!({"lead_status": "hot"})
-        )
-        .await
-        .0,
+        app.api()
+            .update_contact(&first, "", json!({"lead_status": "hot"}))
+            .await
+            .0,
         400
     );
 
     let (status, body) = app
-        .post(
-            "/v1/contacts/merge",
-            json!({"surviving_contact_id": first, "merged_contact_ids": [second]}),
-        )
+        .api()
+        .merge_contacts(json!({"surviving_contact_id": first, "merged_contact_ids": [second]}))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["contact"]["conversation_count"], 2);
     assert_eq!(body["conversations"].as_array().unwrap().len(), 2);
     assert_eq!(body["requests"].as_array().unwrap().len(), 2);
     // The merged-away id still finds the contact.
-    let (_, merged) = app.get(&format!("/v1/contacts/{second}")).await;
+    let (_, merged) = app.api().contact(&second, "").await;
     assert_eq!(merged["contact"]["contact_id"], first.as_str());
 
-    let (status, body) = app.delete(&format!("/v1/contacts/{first}")).await;
+    let (status, body) = app.api().erase_contact(&first, "").await;
     assert_eq!(status, 200, "{body}");
     assert!(body["contact"]["erased_at"].is_string());
     assert_eq!(body["contact"]["email"], json!(null));
-    let (_, list) = app.get("/v1/contacts?website_id=a").await;
+    let (_, list) = app.api().contacts("website_id=a").await;
     assert_eq!(list["total"], 0, "erased contacts leave the list");
-    let (_, requests) = app.get("/v1/contact-requests?website_id=a").await;
+    let (_, requests) = app.api().contact_requests("website_id=a").await;
     assert_eq!(requests["requests"][0]["email"], json!(null));
 }
 
@@ -146,7 +144,7 @@ async fn an_action_the_projector_has_not_applied_yet_is_202_with_its_event_id() 
     let app = spawn_app().await;
     app.given(two_websites()).await;
     app.broker(Broker::Lags);
-    let (status, body) = app.post("/v1/conversations/c2/close", json!({})).await;
+    let (status, body) = app.api().close_conversation("c2", "").await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "accepted");
     assert!(body["event_id"].is_string());
@@ -167,7 +165,7 @@ async fn an_action_the_broker_does_not_acknowledge_is_503_and_changes_nothing() 
         .await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
-    let (_, detail) = app.get("/v1/conversations/c2").await;
+    let (_, detail) = app.api().conversation("c2", "").await;
     assert_eq!(detail["conversation"]["status"], "active");
 }
 
@@ -175,10 +173,8 @@ async fn an_action_the_broker_does_not_acknowledge_is_503_and_changes_nothing() 
 async fn a_website_is_created_with_a_write_key_and_listed() {
     let app = spawn_app().await;
     let (status, body) = app
-        .post(
-            "/v1/websites",
-            json!({"name": "Lumo Shop", "allowed_origins": ["https://lumo.shop"]}),
-        )
+        .api()
+        .create_website(json!({"name": "Lumo Shop", "allowed_origins": ["https://lumo.shop"]}))
         .await;
     assert_eq!(status, 201, "{body}");
     let website = &body["website"];
@@ -189,10 +185,10 @@ async fn a_website_is_created_with_a_write_key_and_listed() {
             .starts_with("lumo-shop-")
     );
     assert!(website["write_key"].as_str().unwrap().starts_with("wk_"));
-    let (_, list) = app.get("/v1/websites").await;
+    let (_, list) = app.api().websites().await;
     assert_eq!(list["websites"][0]["name"], "Lumo Shop");
-    assert_eq!(app.post("/v1/websites", json!({})).await.0, 400);
-    assert_eq!(app.post("/v1/websites", json!({"name": ""})).await.0, 400);
+    assert_eq!(app.api().create_website(json!({})).await.0, 400);
+    assert_eq!(app.api().create_website(json!({"name": ""})).await.0, 400);
 }
 
 /// Hostile strings in every string a write route takes, in its body or its path: never a 5xx.
@@ -203,7 +199,7 @@ async fn a_website_is_created_with_a_write_key_and_listed() {
 async fn hostile_strings_in_every_write_are_never_a_server_error() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (_, list) = app.get("/v1/contacts?website_id=a").await;
+    let (_, list) = app.api().contacts("website_id=a").await;
     let contact = list["contacts"][0]["contact_id"]
         .as_str()
         .unwrap()
@@ -329,10 +325,8 @@ async fn hostile_strings_in_every_write_are_never_a_server_error() {
     }
     assert!(tried >= 150, "only {tried} requests");
     let (status, answer) = app
-        .patch(
-            &format!("/v1/contacts/{contact}"),
-            json!({"notes": "a\u{0}b"}),
-        )
+        .api()
+        .update_contact(&contact, "", json!({"notes": "a\u{0}b"}))
         .await;
     assert_eq!(status, 400, "{answer}");
     assert!(

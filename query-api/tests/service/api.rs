@@ -22,7 +22,7 @@ async fn conversations_are_listed_newest_activity_first_and_filtered_by_website(
         message("b", "other-site", 100, Sender::User, "hi"),
     ])
     .await;
-    let (status, body) = app.get("/v1/conversations?website_id=a").await;
+    let (status, body) = app.api().conversations("website_id=a").await;
     assert_eq!(status, 200);
     let ids: Vec<&str> = body["conversations"]
         .as_array()
@@ -31,7 +31,7 @@ async fn conversations_are_listed_newest_activity_first_and_filtered_by_website(
         .map(|c| c["conversation_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["new", "old"]);
-    let (_, all) = app.get("/v1/conversations?limit=1").await;
+    let (_, all) = app.api().conversations("limit=1").await;
     assert_eq!(all["conversations"][0]["conversation_id"], "other-site");
     assert_eq!(all["count"], 1);
 }
@@ -44,7 +44,7 @@ async fn a_conversation_detail_carries_its_messages_in_order() {
         message("a", "c", 1, Sender::User, "first"),
     ])
     .await;
-    let (status, body) = app.get("/v1/conversations/c").await;
+    let (status, body) = app.api().conversation("c", "").await;
     assert_eq!(status, 200);
     assert_eq!(body["conversation"]["message_count"], 2);
     let texts: Vec<&str> = body["messages"]
@@ -59,7 +59,7 @@ async fn a_conversation_detail_carries_its_messages_in_order() {
 #[tokio::test]
 async fn an_unknown_conversation_is_404() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/v1/conversations/nope").await.0, 404);
+    assert_eq!(app.api().conversation("nope", "").await.0, 404);
 }
 
 #[tokio::test]
@@ -70,8 +70,8 @@ async fn an_id_used_by_two_websites_needs_the_website_to_be_named() {
         message("b", "c", 1, Sender::User, "y"),
     ])
     .await;
-    assert_eq!(app.get("/v1/conversations/c").await.0, 400);
-    let (status, body) = app.get("/v1/conversations/c?website_id=b").await;
+    assert_eq!(app.api().conversation("c", "").await.0, 400);
+    let (status, body) = app.api().conversation("c", "website_id=b").await;
     assert_eq!(status, 200);
     assert_eq!(body["messages"][0]["text"], "y");
 }
@@ -132,7 +132,7 @@ async fn conversation_filters_narrow_the_list() {
         ),
         ("from=2026-09-22", vec![]),
     ] {
-        let (status, body) = app.get(&format!("/v1/conversations?{query}")).await;
+        let (status, body) = app.api().conversations(query).await;
         assert_eq!(status, 200, "{query}: {body}");
         assert_eq!(ids(&body), expected, "{query}");
     }
@@ -176,7 +176,8 @@ async fn stats_give_rates_the_previous_period_and_a_series() {
     let app = spawn_app().await;
     app.given(crate::common::two_websites()).await;
     let (status, body) = app
-        .get("/v1/stats?website_id=a&from=2026-09-15&to=2026-09-21")
+        .api()
+        .stats("website_id=a&from=2026-09-15&to=2026-09-21")
         .await;
     assert_eq!(status, 200, "{body}");
     let current = &body["current"];
@@ -200,7 +201,8 @@ async fn stats_give_rates_the_previous_period_and_a_series() {
     assert_eq!(body["series"].as_array().unwrap().len(), 7);
     assert_eq!(body["series"][6]["widget_loads"], 2);
     let (_, hourly) = app
-        .get("/v1/stats?website_id=a&from=2026-09-21&to=2026-09-21&interval=hour")
+        .api()
+        .stats("website_id=a&from=2026-09-21&to=2026-09-21&interval=hour")
         .await;
     let hours = hourly["series"].as_array().unwrap();
     assert_eq!(hours.len(), 24);
@@ -249,7 +251,8 @@ async fn the_breakdown_counts_engaged_conversations_by_channel_and_device() {
     ])
     .await;
     let (status, body) = app
-        .get("/v1/stats/breakdown?website_id=a&from=2026-09-21&to=2026-09-21")
+        .api()
+        .breakdown("website_id=a&from=2026-09-21&to=2026-09-21")
         .await;
     assert_eq!(status, 200, "{body}");
     let shares = |dimension: &str| -> Vec<(String, i64, i64)> {
@@ -280,12 +283,14 @@ async fn the_breakdown_counts_engaged_conversations_by_channel_and_device() {
     );
     // A day without traffic has no shares, and a scoped token sees only its websites.
     let (_, empty) = app
-        .get("/v1/stats/breakdown?website_id=a&from=2026-09-22&to=2026-09-22")
+        .api()
+        .breakdown("website_id=a&from=2026-09-22&to=2026-09-22")
         .await;
     assert_eq!(empty["by_channel"], serde_json::json!([]));
     let token = app.token_for(&["b"]).await;
     let (_, theirs) = app
-        .get_as(&token, "/v1/stats/breakdown?from=2026-09-21&to=2026-09-21")
+        .api_as(&token)
+        .breakdown("from=2026-09-21&to=2026-09-21")
         .await;
     assert_eq!(theirs["by_channel"][0]["conversations"], 1);
     assert_eq!(theirs["by_channel"].as_array().unwrap().len(), 1);

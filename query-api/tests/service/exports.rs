@@ -52,7 +52,7 @@ async fn download(app: &TestApp, path: &str) -> (u16, String, String) {
 async fn every_format_parses_back_to_the_rows_the_list_counts() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (_, list) = app.get("/v1/conversations?website_id=a&limit=500").await;
+    let (_, list) = app.api().conversations("website_id=a&limit=500").await;
     let total = list["total"].as_u64().unwrap() as usize;
     assert_eq!(total, 3);
 
@@ -89,7 +89,7 @@ async fn every_format_parses_back_to_the_rows_the_list_counts() {
     );
 
     // The same filter as a list, the same rows.
-    let (_, filtered) = app.get("/v1/conversations?requires_human=true").await;
+    let (_, filtered) = app.api().conversations("requires_human=true").await;
     let (_, _, csv) = download(&app, "/v1/exports/conversations?requires_human=true").await;
     assert_eq!(
         parse_csv(&csv).len() - 1,
@@ -103,7 +103,7 @@ async fn contacts_and_events_export_and_cells_cannot_become_formulas() {
     let events = two_websites();
     let event_count = events.len();
     app.given(events).await;
-    let (_, list) = app.get("/v1/contacts").await;
+    let (_, list) = app.api().contacts("").await;
     let (_, _, csv) = download(&app, "/v1/exports/contacts").await;
     let records = parse_csv(&csv);
     assert_eq!(records.len() - 1, list["total"].as_u64().unwrap() as usize);
@@ -327,7 +327,8 @@ async fn clients_that_stop_reading_cannot_starve_other_reads() {
     assert!(again.headers().contains_key("retry-after"));
 
     // Every other read is answered meanwhile, more of them at once than the pool holds.
-    let reads = (0..16).map(|_| app.get("/v1/conversations?website_id=a"));
+    let api = app.api();
+    let reads = (0..16).map(|_| api.conversations("website_id=a"));
     for (status, body) in futures::future::join_all(reads).await {
         assert_eq!(status, 200, "{body}");
     }

@@ -86,7 +86,8 @@ async fn the_funnel_counts_each_stage_per_page_and_hour() {
     app.given(events).await;
 
     let (status, body) = app
-        .get("/v1/stats/funnel?website_id=a&from=2026-09-21&to=2026-09-21")
+        .api()
+        .funnel("website_id=a&from=2026-09-21&to=2026-09-21")
         .await;
     assert_eq!(status, 200, "{body}");
     let total = by_page.values().fold(Stages::default(), |a, s| Stages {
@@ -124,9 +125,9 @@ async fn the_funnel_counts_each_stage_per_page_and_hour() {
         by_hour.values().copied().collect::<Vec<_>>()
     );
 
-    let (_, pricing) = app
-        .get("/v1/stats/funnel?website_id=a&from=2026-09-21&to=2026-09-21&page_url=https%3A%2F%2Fshop.example%2Fpricing")
+    let (_, pricing) = app.api()
+        .funnel("website_id=a&from=2026-09-21&to=2026-09-21&page_url=https%3A%2F%2Fshop.example%2Fpricing")
         .await;
     assert_eq!(stages(&pricing["stages"]), by_page[pages[0]]);
-    assert_eq!(app.get("/v1/stats/funnel?interval=week").await.0, 400);
+    assert_eq!(app.api().funnel("interval=week").await.0, 400);
 }

@@ -12,7 +12,7 @@ fn keys(v: &Value) -> Vec<&str> {
 async fn admin_conversation_routes_answer_in_the_old_shapes() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (status, list) = app.get("/admin/conversations?limit=10").await;
+    let (status, list) = app.api().admin_conversations("limit=10").await;
     assert_eq!(status, 200);
     assert_eq!(list["success"], true);
     // The active ones: c3 was closed, c1 only loaded.
@@ -25,7 +25,7 @@ async fn admin_conversation_routes_answer_in_the_old_shapes() {
     assert_eq!(ids, ["x1", "c2"]);
     assert_eq!(list["count"], 2);
 
-    let (status, one) = app.get("/admin/conversations/c2").await;
+    let (status, one) = app.api().admin_conversation("c2", "").await;
     assert_eq!(status, 200);
     assert_eq!(one["success"], true);
     assert_eq!(one["conversation"]["id"], "c2");
@@ -35,21 +35,17 @@ async fn admin_conversation_routes_answer_in_the_old_shapes() {
         assert!(m["id"].is_string(), "{m}");
         assert!(m["content"].is_string() && m["sender_type"].is_string());
     }
-    let (_, limited) = app.get("/admin/conversations/c2/messages?limit=1").await;
+    let (_, limited) = app.api().admin_messages("c2", "limit=1").await;
     assert_eq!(limited["success"], true);
     assert_eq!(limited["messages"].as_array().unwrap().len(), 1);
 
     let id = messages[0]["id"].as_str().unwrap().to_owned();
-    let (status, marked) = app
-        .post(&format!("/admin/messages/{id}/mark-human"), json!({}))
-        .await;
+    let (status, marked) = app.api().mark_human(&id, "").await;
     assert_eq!(status, 200, "{marked}");
     assert_eq!(marked["success"], true);
-    let (status, _) = app
-        .post(&format!("/admin/messages/{id}/mark-replied"), json!({}))
-        .await;
+    let (status, _) = app.api().mark_replied(&id, "").await;
     assert_eq!(status, 200);
-    let (status, closed) = app.post("/admin/conversations/c2/close", json!({})).await;
+    let (status, closed) = app.api().admin_close("c2", "").await;
     assert_eq!(status, 200);
     assert_eq!(closed["success"], true);
     assert_eq!(closed["conversation"]["status"], "closed");
@@ -59,7 +55,7 @@ async fn admin_conversation_routes_answer_in_the_old_shapes() {
 async fn admin_stats_has_the_old_fields() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (status, body) = app.get("/admin/stats").await;
+    let (status, body) = app.api().admin_stats("").await;
     assert_eq!(status, 200);
     assert_eq!(body["success"], true);
     let stats = &body["stats"];
@@ -109,8 +105,10 @@ async fn contact_requests_are_a_bare_array_and_move_by_patch() {
     assert_eq!(array[0]["id"], "req-a");
     assert_eq!(array[0]["ip_address"], "203.0.113.9");
     let (status, moved) = app
-        .patch(
-            "/api/contact/request/req-a/status",
+        .api()
+        .legacy_move_request(
+            "req-a",
+            "",
             json!({"status": "contacted", "notes": "Called customer"}),
         )
         .await;
@@ -134,7 +132,7 @@ async fn analytics_summary_and_export_keep_their_fields_and_columns() {
     assert_eq!(summary["cta_clicks"], 1);
     assert_eq!(summary["unique_users"], 3);
     // Admin actions are not visitor analytics: they stay out of the old export.
-    assert_eq!(app.post("/v1/messages/m-help/flag", json!({})).await.0, 200);
+    assert_eq!(app.api().flag_message("m-help", "").await.0, 200);
     let response = app
         .http
         .get(format!(
@@ -176,7 +174,8 @@ async fn contacts_v1_answers_contacts_total_and_page() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
     let (status, body) = app
-        .get("/api/v1/contacts?page=1&channel=frame&q=lumoco")
+        .api()
+        .legacy_contacts("page=1&channel=frame&q=lumoco")
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["total"], 1);
@@ -186,6 +185,6 @@ async fn contacts_v1_answers_contacts_total_and_page() {
         assert!(contact.get(key).is_some(), "{key} missing");
     }
     assert_eq!(contact["email"], "olivia@lumoco.dev");
-    let (_, none) = app.get("/api/v1/contacts?channel=telegram").await;
+    let (_, none) = app.api().legacy_contacts("channel=telegram").await;
     assert_eq!(none["total"], 0);
 }

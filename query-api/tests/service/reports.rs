@@ -34,8 +34,9 @@ async fn given_traffic(app: &TestApp) {
     app.given(traffic()).await;
     for website in ["a", "b"] {
         let (status, body) = app
-            .put(
-                &format!("/v1/websites/{website}/privacy"),
+            .api()
+            .set_privacy(
+                website,
                 json!({"anonymize_ip": false, "retention_days": 3650}),
             )
             .await;
@@ -46,10 +47,8 @@ async fn given_traffic(app: &TestApp) {
 /// Website a's report goes to ops@a.example, on the default schedule.
 async fn reports_to_ops_of_a(app: &TestApp) {
     let (status, body) = app
-        .put(
-            "/v1/websites/a/reports",
-            json!({"recipients": ["ops@a.example"]}),
-        )
+        .api()
+        .set_report_settings("a", json!({"recipients": ["ops@a.example"]}))
         .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -82,22 +81,21 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
     given_traffic(&app).await;
     let recipients = json!(["ops@a.example", "owner@a.example"]);
     let (status, body) = app
-        .put(
-            "/v1/websites/a/reports",
+        .api()
+        .set_report_settings(
+            "a",
             json!({"recipients": recipients, "time_zone": "Europe/Berlin"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["weekday"], 1);
     assert_eq!(body["hour"], 8);
-    let (_, settings) = app.get("/v1/websites/a/reports").await;
+    let (_, settings) = app.api().report_settings("a").await;
     assert_eq!(settings["recipients"], recipients);
     assert_eq!(settings["time_zone"], "Europe/Berlin");
 
     // The traffic is on Monday 2026-09-21: any day of its week names it.
-    let (status, body) = app
-        .post("/reports/weekly?week=2026-09-24", json!(null))
-        .await;
+    let (status, body) = app.api().weekly_reports("week=2026-09-24").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "report_sent");
     assert_eq!(
@@ -115,7 +113,8 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
     );
 
     let (_, stats) = app
-        .get("/v1/stats?website_id=a&from=2026-09-21&to=2026-09-27")
+        .api()
+        .stats("website_id=a&from=2026-09-21&to=2026-09-27")
         .await;
     let text = mail.part("text/plain").unwrap();
     for (label, key) in [
@@ -153,9 +152,7 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
     assert!(html.contains("https://a.example/pricing"), "{html}");
 
     // Again, as a scheduler retrying would: nothing more is sent.
-    let (status, again) = app
-        .post("/reports/weekly?week=2026-09-21", json!(null))
-        .await;
+    let (status, again) = app.api().weekly_reports("week=2026-09-21").await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["reports"][0]["status"], "already_sent");
     assert!(again["reports"][0]["sent_at"].is_string());
@@ -169,8 +166,9 @@ async fn the_schedule_sends_each_week_once_in_the_websites_time_zone_across_rest
     given_traffic(&app).await;
     for (website, zone) in [("a", "UTC"), ("b", "America/New_York")] {
         let (status, body) = app
-            .put(
-                &format!("/v1/websites/{website}/reports"),
+            .api()
+            .set_report_settings(
+                website,
                 json!({"recipients": [format!("ops@{website}.example")], "time_zone": zone}),
             )
             .await;
@@ -257,9 +255,7 @@ async fn a_refused_report_is_a_retryable_error_and_goes_out_on_the_next_try() {
     given_traffic(&app).await;
     reports_to_ops_of_a(&app).await;
     sink.refuse(true);
-    let (status, body) = app
-        .post("/reports/weekly?week=2026-09-21", json!(null))
-        .await;
+    let (status, body) = app.api().weekly_reports("week=2026-09-21").await;
     assert_eq!(status, 503, "{body}");
     assert!(
         body["message"].as_str().unwrap().contains("not sent"),
@@ -272,9 +268,7 @@ async fn a_refused_report_is_a_retryable_error_and_goes_out_on_the_next_try() {
     assert_eq!(claims, 0, "a refused report is not recorded as sent");
 
     sink.refuse(false);
-    let (status, body) = app
-        .post("/reports/weekly?week=2026-09-21", json!(null))
-        .await;
+    let (status, body) = app.api().weekly_reports("week=2026-09-21").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reports"][0]["status"], "sent");
     assert_eq!(sink.mails().len(), 1);
@@ -287,9 +281,7 @@ async fn a_server_without_starttls_gets_nothing_when_starttls_is_required() {
     let app = spawn_app_with(|c| c.email = Some(config)).await;
     given_traffic(&app).await;
     reports_to_ops_of_a(&app).await;
-    let (status, body) = app
-        .post("/reports/weekly?week=2026-09-21", json!(null))
-        .await;
+    let (status, body) = app.api().weekly_reports("week=2026-09-21").await;
     assert_eq!(status, 503, "{body}");
     assert!(sink.mails().is_empty(), "nothing crosses unencrypted");
 }
@@ -310,7 +302,7 @@ async fn report_settings_and_requests_that_cannot_work_are_refused_clearly() {
         (json!({"recipients": ["a@b.example"], "hour": 24}), "hour"),
         (json!({"recipients": ["a@b.example"], "cc": []}), "cc"),
     ] {
-        let (status, answer) = app.put("/v1/websites/a/reports", body.clone()).await;
+        let (status, answer) = app.api().set_report_settings("a", body.clone()).await;
         assert_eq!(status, 400, "{body}: {answer}");
         assert!(
             answer["message"].as_str().unwrap().contains(field),
@@ -318,7 +310,7 @@ async fn report_settings_and_requests_that_cannot_work_are_refused_clearly() {
         );
     }
     // No mail server configured: says what is missing.
-    let (status, body) = app.post("/reports/weekly", json!(null)).await;
+    let (status, body) = app.api().weekly_reports("").await;
     assert_eq!(status, 501, "{body}");
     assert!(body["message"].as_str().unwrap().contains("EMAIL_HOST"));
     // A token limited to b cannot set a's.
@@ -338,15 +330,13 @@ async fn report_settings_and_requests_that_cannot_work_are_refused_clearly() {
 async fn asking_for_reports_no_one_receives_is_a_conflict_not_a_false_success() {
     let sink = sink().await;
     let app = app_mailing_to(&sink).await;
-    let (status, body) = app.post("/reports/weekly", json!(null)).await;
+    let (status, body) = app.api().weekly_reports("").await;
     assert_eq!(status, 409, "{body}");
     assert!(body["message"].as_str().unwrap().contains("recipients"));
     // A week not over yet is refused, not sent half-full.
     reports_to_ops_of_a(&app).await;
     let today = Utc::now().date_naive();
-    let (status, body) = app
-        .post(&format!("/reports/weekly?week={today}"), json!(null))
-        .await;
+    let (status, body) = app.api().weekly_reports(&format!("week={today}")).await;
     assert_eq!(status, 400, "{body}");
     assert!(sink.mails().is_empty());
 }
@@ -364,9 +354,7 @@ async fn reports_cannot_be_sent_for_forgotten_weeks_or_without_end() {
         "0001-01-01".to_owned(),
         (today - chrono::Days::new(120)).to_string(),
     ] {
-        let (status, body) = app
-            .post(&format!("/reports/weekly?week={week}"), json!(null))
-            .await;
+        let (status, body) = app.api().weekly_reports(&format!("week={week}")).await;
         assert_eq!(status, 400, "{week}: {body}");
         assert!(
             body["message"].as_str().unwrap().contains("retention"),
@@ -379,10 +367,8 @@ async fn reports_cannot_be_sent_for_forgotten_weeks_or_without_end() {
     let week = |weeks_ago: u64| (today - chrono::Days::new(7 * weeks_ago)).to_string();
     for weeks_ago in 1..=3 {
         let (status, body) = app
-            .post(
-                &format!("/reports/weekly?week={}", week(weeks_ago)),
-                json!(null),
-            )
+            .api()
+            .weekly_reports(&format!("week={}", week(weeks_ago)))
             .await;
         assert_eq!(status, 200, "{body}");
     }
@@ -402,9 +388,7 @@ async fn reports_cannot_be_sent_for_forgotten_weeks_or_without_end() {
         .unwrap();
     assert!(wait > 3600, "a day's window, not seconds: {wait}");
     // Asking again for a week already sent sends nothing and is not refused.
-    let (status, body) = app
-        .post(&format!("/reports/weekly?week={}", week(1)), json!(null))
-        .await;
+    let (status, body) = app.api().weekly_reports(&format!("week={}", week(1))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reports"][0]["status"], "already_sent", "{body}");
     assert_eq!(sink.mails().len(), 3);

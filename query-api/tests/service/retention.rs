@@ -105,13 +105,14 @@ async fn the_job_clears_old_addresses_and_texts_once_and_late_data_too() {
 async fn retention_and_review_periods_are_website_settings() {
     let app = spawn_app().await;
     let (status, body) = app
-        .put(
-            "/v1/websites/a/privacy",
+        .api()
+        .set_privacy(
+            "a",
             json!({"anonymize_ip": false, "retention_days": 7, "contact_review_months": 1}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, settings) = app.get("/v1/websites/a/privacy").await;
+    let (_, settings) = app.api().privacy("a").await;
     assert_eq!(
         (
             settings["retention_days"].as_i64(),
@@ -131,7 +132,7 @@ async fn retention_and_review_periods_are_website_settings() {
     );
 
     // The contact's last activity is the epoch, long over a month ago: due for review.
-    let (status, review) = app.get("/v1/contacts?website_id=a&review_due=true").await;
+    let (status, review) = app.api().contacts("website_id=a&review_due=true").await;
     assert_eq!(status, 200, "{review}");
     assert_eq!(review["total"], 1);
     let (_, zero) = app

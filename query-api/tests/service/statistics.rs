@@ -97,7 +97,8 @@ async fn the_interaction_rate_is_the_share_of_loaded_widgets_that_engaged() {
     }
     app.given(events).await;
     let (status, body) = app
-        .get("/v1/stats?website_id=a&from=2026-09-21&to=2026-09-21")
+        .api()
+        .stats("website_id=a&from=2026-09-21&to=2026-09-21")
         .await;
     assert_eq!(status, 200, "{body}");
     let current = &body["current"];
@@ -133,10 +134,8 @@ async fn a_website_counts_its_own_days_and_tz_overrides_them() {
     app.given(vec![loaded("a", "c1", early), loaded("a", "c2", late)])
         .await;
     let (status, body) = app
-        .put(
-            "/v1/websites/a/time_zone",
-            serde_json::json!({"time_zone": "America/Los_Angeles"}),
-        )
+        .api()
+        .set_time_zone("a", serde_json::json!({"time_zone": "America/Los_Angeles"}))
         .await;
     assert_eq!(status, 200, "{body}");
     let loads = |body: &Value| -> Vec<(String, i64)> {
@@ -153,7 +152,7 @@ async fn a_website_counts_its_own_days_and_tz_overrides_them() {
             .collect()
     };
     let range = "website_id=a&from=2026-09-20&to=2026-09-22";
-    let (_, own) = app.get(&format!("/v1/stats?{range}")).await;
+    let (_, own) = app.api().stats(range).await;
     assert_eq!(own["time_zone"], "America/Los_Angeles");
     assert_eq!(
         loads(&own),
@@ -163,7 +162,7 @@ async fn a_website_counts_its_own_days_and_tz_overrides_them() {
             ("2026-09-22".into(), 0)
         ]
     );
-    let (_, utc_days) = app.get(&format!("/v1/stats?{range}&tz=UTC")).await;
+    let (_, utc_days) = app.api().stats(&format!("{range}&tz=UTC")).await;
     assert_eq!(
         loads(&utc_days),
         [
@@ -172,7 +171,7 @@ async fn a_website_counts_its_own_days_and_tz_overrides_them() {
             ("2026-09-22".into(), 0)
         ]
     );
-    let (_, kolkata) = app.get(&format!("/v1/stats?{range}&tz=Asia/Kolkata")).await;
+    let (_, kolkata) = app.api().stats(&format!("{range}&tz=Asia/Kolkata")).await;
     assert_eq!(
         loads(&kolkata),
         [
@@ -183,20 +182,19 @@ async fn a_website_counts_its_own_days_and_tz_overrides_them() {
     );
     // The conversation list's days are the same days.
     let (_, list) = app
-        .get("/v1/conversations?website_id=a&from=2026-09-20&to=2026-09-20")
+        .api()
+        .conversations("website_id=a&from=2026-09-20&to=2026-09-20")
         .await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["conversations"][0]["conversation_id"], "c1");
-    let (status, body) = app.get(&format!("/v1/stats?{range}&tz=Mars/Olympus")).await;
+    let (status, body) = app.api().stats(&format!("{range}&tz=Mars/Olympus")).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = app
-        .put(
-            "/v1/websites/a/time_zone",
-            serde_json::json!({"time_zone": "Europe/Nowhere"}),
-        )
+        .api()
+        .set_time_zone("a", serde_json::json!({"time_zone": "Europe/Nowhere"}))
         .await;
     assert_eq!(status, 400, "{body}");
-    let (_, zone) = app.get("/v1/websites/a/time_zone").await;
+    let (_, zone) = app.api().time_zone("a").await;
     assert_eq!(zone["time_zone"], "America/Los_Angeles");
 }
 
@@ -230,12 +228,13 @@ async fn lists_and_exports_filter_by_the_websites_days() {
     ])
     .await;
     let on_the_20th = "website_id=a&from=2026-09-20&to=2026-09-20";
-    let (status, contacts) = app.get(&format!("/v1/contacts?{on_the_20th}")).await;
+    let (status, contacts) = app.api().contacts(on_the_20th).await;
     assert_eq!(status, 200, "{contacts}");
     assert_eq!(contacts["total"], 1);
     assert_eq!(contacts["contacts"][0]["email"], "early@example.com");
     let (_, utc_day) = app
-        .get("/v1/contacts?website_id=a&from=2026-09-21&to=2026-09-21&tz=UTC")
+        .api()
+        .contacts("website_id=a&from=2026-09-21&to=2026-09-21&tz=UTC")
         .await;
     assert_eq!(utc_day["total"], 2);
     let export = |path: String| {
@@ -257,7 +256,7 @@ async fn lists_and_exports_filter_by_the_websites_days() {
         1 + 2,
         "a header and c2's events: {legacy}"
     );
-    let (status, body) = app.get("/v1/contacts?tz=Nowhere/Else").await;
+    let (status, body) = app.api().contacts("tz=Nowhere/Else").await;
     assert_eq!(status, 400, "{body}");
 }
 
@@ -536,7 +535,7 @@ async fn check(
                 query += &format!("&tz={}", z.name());
             }
             let what = format!("stats?{query}");
-            let (status, body) = app.get_as(&token, &format!("/v1/stats?{query}")).await;
+            let (status, body) = app.api_as(&token).stats(&query).await;
             assert_eq!(status, 200, "{what}: {body}");
             let all = Figures::of(started(
                 conversations,
@@ -577,7 +576,8 @@ async fn check(
             }
             drill_down(app, &token, &body["current"]).await;
             let (_, funnel) = app
-                .get_as(&token, &format!("/v1/stats/funnel?{query}&interval=day"))
+                .api_as(&token)
+                .funnel(&format!("{query}&interval=day"))
                 .await;
             for (stage, figure) in [
                 ("started", "conversations"),
@@ -603,9 +603,7 @@ async fn check(
                     "{what}: funnel {stage} opened"
                 );
             }
-            let (_, breakdown) = app
-                .get_as(&token, &format!("/v1/stats/breakdown?{query}"))
-                .await;
+            let (_, breakdown) = app.api_as(&token).breakdown(&query).await;
             let mut channels: BTreeMap<String, i64> = BTreeMap::new();
             let mut devices: BTreeMap<String, i64> = BTreeMap::new();
             for c in started(conversations, sites, website.as_deref(), from, to, *zone)

@@ -30,7 +30,7 @@ async fn an_email_finds_the_persons_contact_conversations_messages_requests_and_
     events.push(submitted("a", "c9", 95, " Olivia@LumoCo.dev ", "req-a2"));
     app.given(events).await;
 
-    let (status, body) = app.get("/v1/subjects/export?email=OLIVIA@lumoco.dev").await;
+    let (status, body) = app.api().subject_export("email=OLIVIA@lumoco.dev").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         strings(&body, "contacts", "contact_id"),
@@ -71,7 +71,8 @@ async fn an_email_finds_the_persons_contact_conversations_messages_requests_and_
     // By phone, on website a: the same person (both submissions carried it). The fixture's
     // person on website b has the same number, and is another website's contact.
     let (_, by_phone) = app
-        .get("/v1/subjects/export?phone=%2B482719364&website_id=a")
+        .api()
+        .subject_export("phone=%2B482719364&website_id=a")
         .await;
     assert_eq!(
         strings(&by_phone, "contacts", "contact_id"),
@@ -95,13 +96,13 @@ async fn a_customer_id_finds_its_conversations_and_a_stranger_finds_nothing() {
     events.push(message("a", "k1", 105, schemas::Sender::User, "Order #42?"));
     app.given(events).await;
 
-    let (status, body) = app.get("/v1/subjects/export?customer_id=cust-42").await;
+    let (status, body) = app.api().subject_export("customer_id=cust-42").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(strings(&body, "conversations", "conversation_id"), ["k1"]);
     assert_eq!(strings(&body, "messages", "text"), ["Order #42?"]);
     assert!(body["contacts"].as_array().unwrap().is_empty());
 
-    let (_, nobody) = app.get("/v1/subjects/export?email=nobody@x.example").await;
+    let (_, nobody) = app.api().subject_export("email=nobody@x.example").await;
     for section in [
         "contacts",
         "conversations",
@@ -120,26 +121,26 @@ async fn a_customer_id_finds_its_conversations_and_a_stranger_finds_nothing() {
 async fn exactly_one_identifier_and_only_the_tokens_websites() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    assert_eq!(app.get("/v1/subjects/export").await.0, 400);
+    assert_eq!(app.api().subject_export("").await.0, 400);
     assert_eq!(
-        app.get("/v1/subjects/export?email=a@b.example&customer_id=c")
+        app.api()
+            .subject_export("email=a@b.example&customer_id=c")
             .await
             .0,
         400
     );
     let token = app.token_for(&["a"]).await;
     let (status, body) = app
-        .get_as(&token, "/v1/subjects/export?email=bob@b.example")
+        .api_as(&token)
+        .subject_export("email=bob@b.example")
         .await;
     assert_eq!(status, 200);
     assert!(body["contacts"].as_array().unwrap().is_empty(), "{body}");
     assert_eq!(
-        app.get_as(
-            &token,
-            "/v1/subjects/export?email=bob@b.example&website_id=b"
-        )
-        .await
-        .0,
+        app.api_as(&token)
+            .subject_export("email=bob@b.example&website_id=b")
+            .await
+            .0,
         404
     );
 }
@@ -149,16 +150,14 @@ async fn an_erasure_request_by_email_erases_the_persons_contact_and_nobody_else(
     let app = spawn_app().await;
     app.given(two_websites()).await;
     let (status, body) = app
-        .post(
-            "/v1/subjects/erase",
-            serde_json::json!({"email": " Olivia@LumoCo.dev"}),
-        )
+        .api()
+        .erase_subject(serde_json::json!({"email": " Olivia@LumoCo.dev"}))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["erased"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["erased"][0]["status"], "applied");
 
-    let (_, held) = app.get("/v1/subjects/export?email=olivia@lumoco.dev").await;
+    let (_, held) = app.api().subject_export("email=olivia@lumoco.dev").await;
     assert!(held["contacts"][0]["erased_at"].is_string(), "{held}");
     let mut held = held;
     // The request echoes the address it was asked about; everything else must be clean.
@@ -172,7 +171,7 @@ async fn an_erasure_request_by_email_erases_the_persons_contact_and_nobody_else(
     ] {
         assert!(!text.contains(gone), "{gone} is still held: {text}");
     }
-    let (_, bob) = app.get("/v1/subjects/export?email=bob@b.example").await;
+    let (_, bob) = app.api().subject_export("email=bob@b.example").await;
     assert!(bob.to_string().contains("Hello from b"), "{bob}");
 }
 
@@ -203,10 +202,8 @@ async fn an_erasure_request_by_customer_id_erases_their_conversations_now_and_la
     app.given(events).await;
 
     let (status, body) = app
-        .post(
-            "/v1/subjects/erase",
-            serde_json::json!({"customer_id": "cust-42"}),
-        )
+        .api()
+        .erase_subject(serde_json::json!({"customer_id": "cust-42"}))
         .await;
     assert_eq!(status, 200, "{body}");
     let kinds: Vec<&str> = body["erased"]

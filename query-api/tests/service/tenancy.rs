@@ -39,9 +39,9 @@ async fn a_token_for_one_website_sees_nothing_of_another() {
         assert!(status == 200 || status == 404, "{path}: {status} {text}");
     }
     // Its own website it does see.
-    let (_, list) = app.get_as(&token, "/v1/conversations").await;
+    let (_, list) = app.api_as(&token).conversations("").await;
     assert_eq!(list["count"], 3);
-    let (_, stats) = app.get_as(&token, "/admin/stats").await;
+    let (_, stats) = app.api_as(&token).admin_stats("").await;
     assert_eq!(stats["stats"]["total_conversations"], 3);
 }
 
@@ -84,7 +84,8 @@ async fn a_token_cannot_act_on_another_website_or_mint_wider_tokens() {
         "a token not granted the right to mint"
     );
     let (status, minter) = app
-        .post("/v1/tokens", json!({"websites": ["a"], "may_mint": true}))
+        .api()
+        .create_token(json!({"websites": ["a"], "may_mint": true}))
         .await;
     assert_eq!(status, 201, "{minter}");
     let (status, wider) = app
@@ -101,7 +102,7 @@ async fn a_token_cannot_act_on_another_website_or_mint_wider_tokens() {
         403
     );
     // Unchanged for the bootstrap token.
-    let (_, x1) = app.get("/v1/conversations/x1").await;
+    let (_, x1) = app.api().conversation("x1", "").await;
     assert_eq!(x1["conversation"]["status"], "active");
 }
 
@@ -110,7 +111,7 @@ async fn an_unknown_or_malformed_token_is_401() {
     let app = spawn_app().await;
     for token in ["cq_not-a-real-token", "nonsense", ""] {
         assert_eq!(
-            app.get_as(token, "/v1/conversations").await.0,
+            app.api_as(token).conversations("").await.0,
             401,
             "{token:?}"
         );
@@ -150,11 +151,7 @@ async fn wrong_tokens_from_one_address_are_refused_for_a_while() {
         assert_eq!(app.fetch("/v1/conversations", None).await.status(), 401);
     }
     for guess in ["guess-1", "cq_guess-2", "guess-3"] {
-        assert_eq!(
-            app.get_as(guess, "/v1/conversations").await.0,
-            401,
-            "{guess}"
-        );
+        assert_eq!(app.api_as(guess).conversations("").await.0, 401, "{guess}");
     }
     for token in ["guess-4", crate::common::TOKEN] {
         let refused = app.fetch("/v1/conversations", Some(token)).await;
@@ -207,7 +204,7 @@ async fn behind_a_trusted_proxy_wrong_tokens_count_per_forwarded_client() {
 async fn privacy_settings_are_set_by_event_and_only_for_websites_the_token_sees() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let (status, before) = app.get("/v1/websites/a/privacy").await;
+    let (status, before) = app.api().privacy("a").await;
     assert_eq!(status, 200, "{before}");
     assert_eq!(
         before["anonymize_ip"],
@@ -232,11 +229,11 @@ async fn privacy_settings_are_set_by_event_and_only_for_websites_the_token_sees(
     let (status, body) = put("a", json!({"anonymize_ip": true})).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["event_id"].is_string());
-    let (_, after) = app.get_as(&token, "/v1/websites/a/privacy").await;
+    let (_, after) = app.api_as(&token).privacy("a").await;
     assert_eq!(after["anonymize_ip"], true);
 
     assert_eq!(put("b", json!({"anonymize_ip": true})).await.0, 403);
-    assert_eq!(app.get_as(&token, "/v1/websites/b/privacy").await.0, 403);
+    assert_eq!(app.api_as(&token).privacy("b").await.0, 403);
     let (status, body) = put("a", json!({"anonymise_ip": true})).await;
     assert_eq!(status, 400, "an unknown field is an error: {body}");
 }

@@ -68,7 +68,7 @@ async fn only_tokens_allowed_to_mint_can_and_never_beyond_themselves() {
     assert_eq!(status, 400, "{body}");
 
     // The list names each token's creator, and never holds a token.
-    let (status, list) = app.get("/v1/tokens").await;
+    let (status, list) = app.api().tokens().await;
     assert_eq!(status, 200, "{list}");
     let tokens = list["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 3);
@@ -93,13 +93,13 @@ async fn tokens_are_listed_by_scope_and_show_when_they_were_last_used() {
     app.given(two_websites()).await;
     let a = app.token_for(&["a"]).await;
     let _b = app.token_for(&["b"]).await;
-    let (_, list) = app.get_as(&a, "/v1/tokens").await;
+    let (_, list) = app.api_as(&a).tokens().await;
     let listed = list["tokens"].as_array().unwrap();
     assert_eq!(listed.len(), 1, "a token of a sees only a's tokens: {list}");
     let id = listed[0]["id"].as_str().unwrap().to_owned();
     // Its use was just noted (written beside the request, so it may land a moment later).
     for _ in 0..300 {
-        let (_, token) = app.get(&format!("/v1/tokens/{id}")).await;
+        let (_, token) = app.api().token(&id).await;
         if token["token"]["last_used_at"].is_string() {
             return;
         }
@@ -117,7 +117,7 @@ async fn a_revoked_or_expired_token_is_refused() {
         made["token"].as_str().unwrap(),
         made["id"].as_str().unwrap(),
     );
-    assert_eq!(app.get_as(token, "/v1/conversations").await.0, 200);
+    assert_eq!(app.api_as(token).conversations("").await.0, 200);
 
     // A token that may not mint may revoke only itself.
     let other = app.token_for(&["a"]).await;
@@ -125,16 +125,16 @@ async fn a_revoked_or_expired_token_is_refused() {
         .call(Method::DELETE, &format!("/v1/tokens/{id}"), &other, None)
         .await;
     assert_eq!(status, 403, "{body}");
-    assert_eq!(app.get_as(token, "/v1/conversations").await.0, 200);
+    assert_eq!(app.api_as(token).conversations("").await.0, 200);
 
-    let (status, revoked) = app.delete(&format!("/v1/tokens/{id}")).await;
+    let (status, revoked) = app.api().revoke_token(id).await;
     assert_eq!(status, 200, "{revoked}");
     assert!(revoked["token"]["revoked_at"].is_string(), "{revoked}");
-    assert_eq!(app.get_as(token, "/v1/conversations").await.0, 401);
+    assert_eq!(app.api_as(token).conversations("").await.0, 401);
     let own = format!("/v1/tokens/{}", query_api::auth::digest(&other));
     let (status, _) = app.call(Method::DELETE, &own, &other, None).await;
     assert_eq!(status, 200, "a token revokes itself");
-    assert_eq!(app.get_as(&other, "/v1/conversations").await.0, 401);
+    assert_eq!(app.api_as(&other).conversations("").await.0, 401);
 
     let soon = Utc::now() + chrono::Duration::seconds(1);
     let (status, made) = mint(&app, TOKEN, json!({"websites": ["a"], "expires_at": soon})).await;
@@ -172,7 +172,7 @@ async fn admin_events_record_the_acting_token() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, request) = app.get("/v1/contact-requests/req-a").await;
+    let (_, request) = app.api().contact_request("req-a", "").await;
     let actors: Vec<&Value> = request["changes"]
         .as_array()
         .unwrap_or_else(|| panic!("{request}"))
@@ -207,7 +207,7 @@ async fn admin_events_record_the_acting_token() {
         .call(Method::POST, "/v1/conversations/c1/close", desk, None)
         .await;
     assert_eq!(status, 200, "{body}");
-    let (_, conversation) = app.get("/v1/conversations/c1").await;
+    let (_, conversation) = app.api().conversation("c1", "").await;
     let actions = conversation["actions"].as_array().unwrap();
     assert_eq!(actions.len(), 1, "{conversation}");
     assert_eq!(actions[0]["type"], "conversation.closed");

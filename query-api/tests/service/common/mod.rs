@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use projector::store::{Applied, Derive, MIGRATOR, apply_batch, apply_isolating};
 use query_api::QueryApiConfig;
+use reqwest::Method;
 use runtime::kafka::{EventSink, Record, SinkError};
 use schemas::testing::at;
 use schemas::{Event, Payload, Sender};
@@ -133,6 +134,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
 }
 
 impl TestApp {
+    /// The routes as the bootstrap token.
+    pub fn api(&self) -> Routes<'_> {
+        Routes {
+            app: self,
+            token: TOKEN,
+        }
+    }
+
+    /// The routes as `token`.
+    pub fn api_as<'a>(&'a self, token: &'a str) -> Routes<'a> {
+        Routes { app: self, token }
+    }
+
     pub fn broker(&self, mode: Broker) {
         *self.broker.lock().unwrap() = mode;
     }
@@ -176,31 +190,13 @@ impl TestApp {
         self.send(reqwest::Method::GET, path, token, None).await
     }
 
+    /// A GET of `path` as the bootstrap token, for matrices over routes ([`Routes`] otherwise).
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, TOKEN, None).await
     }
 
     pub async fn get_as(&self, token: &str, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::GET, path, token, None).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, TOKEN, Some(body))
-            .await
-    }
-
-    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PUT, path, TOKEN, Some(body))
-            .await
-    }
-
-    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::PATCH, path, TOKEN, Some(body))
-            .await
-    }
-
-    pub async fn delete(&self, path: &str) -> (u16, Value) {
-        self.call(reqwest::Method::DELETE, path, TOKEN, None).await
     }
 
     /// Applies client events as the projector would.
@@ -233,7 +229,8 @@ impl TestApp {
     /// A token that sees only `websites`, made through the API.
     pub async fn token_for(&self, websites: &[&str]) -> String {
         let (status, body) = self
-            .post("/v1/tokens", serde_json::json!({ "websites": websites }))
+            .api()
+            .create_token(serde_json::json!({ "websites": websites }))
             .await;
         assert_eq!(status, 201, "{body}");
         body["token"].as_str().unwrap().to_owned()
@@ -348,5 +345,381 @@ pub fn mail_config(
     query_api::mail::MailConfig {
         security,
         ..query_api::mail::MailConfig::catcher(sink.addr)
+    }
+}
+
+/// The query API, one method per route it is tested through (a query string without its `?`
+/// as `query`): `app.api()` calls as the bootstrap token, `app.api_as(token)` as another.
+/// Matrices over every route send paths with [`TestApp::call`] instead.
+#[derive(Clone, Copy)]
+pub struct Routes<'a> {
+    app: &'a TestApp,
+    token: &'a str,
+}
+
+/// `path` with `query`, if any.
+fn with_query(path: String, query: &str) -> String {
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+impl Routes<'_> {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.app.call(method, path, self.token, body).await
+    }
+
+    /// `GET /v1/conversations`.
+    pub async fn conversations(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/conversations".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/conversations/{id}`.
+    pub async fn conversation(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query(format!("/v1/conversations/{id}"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/conversations/{id}/close`.
+    pub async fn close_conversation(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query(format!("/v1/conversations/{id}/close"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/messages/{id}/flag`.
+    pub async fn flag_message(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query(format!("/v1/messages/{id}/flag"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/messages/{id}/human-replied`.
+    pub async fn human_replied(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query(format!("/v1/messages/{id}/human-replied"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/contacts`.
+    pub async fn contacts(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/contacts".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/contacts/{id}`.
+    pub async fn contact(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query(format!("/v1/contacts/{id}"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `PATCH /v1/contacts/{id}`.
+    pub async fn update_contact(&self, id: &str, query: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PATCH,
+            &with_query(format!("/v1/contacts/{id}"), query),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/contacts/{id}`.
+    pub async fn erase_contact(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::DELETE,
+            &with_query(format!("/v1/contacts/{id}"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/contacts/merge`.
+    pub async fn merge_contacts(&self, body: Value) -> (u16, Value) {
+        self.call(Method::POST, "/v1/contacts/merge", Some(body))
+            .await
+    }
+
+    /// `GET /v1/contact-requests`.
+    pub async fn contact_requests(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/contact-requests".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/contact-requests/{id}`.
+    pub async fn contact_request(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query(format!("/v1/contact-requests/{id}"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `PATCH /v1/contact-requests/{id}`.
+    pub async fn move_request(&self, id: &str, query: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PATCH,
+            &with_query(format!("/v1/contact-requests/{id}"), query),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/subjects/export`.
+    pub async fn subject_export(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/subjects/export".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/subjects/erase`.
+    pub async fn erase_subject(&self, body: Value) -> (u16, Value) {
+        self.call(Method::POST, "/v1/subjects/erase", Some(body))
+            .await
+    }
+
+    /// `GET /v1/stats`.
+    pub async fn stats(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/stats".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/stats/funnel`.
+    pub async fn funnel(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/stats/funnel".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/stats/breakdown`.
+    pub async fn breakdown(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/stats/breakdown".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/websites`.
+    pub async fn websites(&self) -> (u16, Value) {
+        self.call(Method::GET, "/v1/websites", None).await
+    }
+
+    /// `POST /v1/websites`.
+    pub async fn create_website(&self, body: Value) -> (u16, Value) {
+        self.call(Method::POST, "/v1/websites", Some(body)).await
+    }
+
+    /// `GET /v1/websites/{id}/privacy`.
+    pub async fn privacy(&self, id: &str) -> (u16, Value) {
+        self.call(Method::GET, &format!("/v1/websites/{id}/privacy"), None)
+            .await
+    }
+
+    /// `PUT /v1/websites/{id}/privacy`.
+    pub async fn set_privacy(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/websites/{id}/privacy"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/websites/{id}/reports`.
+    pub async fn report_settings(&self, id: &str) -> (u16, Value) {
+        self.call(Method::GET, &format!("/v1/websites/{id}/reports"), None)
+            .await
+    }
+
+    /// `PUT /v1/websites/{id}/reports`.
+    pub async fn set_report_settings(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/websites/{id}/reports"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/websites/{id}/time_zone`.
+    pub async fn time_zone(&self, id: &str) -> (u16, Value) {
+        self.call(Method::GET, &format!("/v1/websites/{id}/time_zone"), None)
+            .await
+    }
+
+    /// `PUT /v1/websites/{id}/time_zone`.
+    pub async fn set_time_zone(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/websites/{id}/time_zone"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/tokens`.
+    pub async fn tokens(&self) -> (u16, Value) {
+        self.call(Method::GET, "/v1/tokens", None).await
+    }
+
+    /// `POST /v1/tokens`.
+    pub async fn create_token(&self, body: Value) -> (u16, Value) {
+        self.call(Method::POST, "/v1/tokens", Some(body)).await
+    }
+
+    /// `GET /v1/tokens/{id}`.
+    pub async fn token(&self, id: &str) -> (u16, Value) {
+        self.call(Method::GET, &format!("/v1/tokens/{id}"), None)
+            .await
+    }
+
+    /// `DELETE /v1/tokens/{id}`.
+    pub async fn revoke_token(&self, id: &str) -> (u16, Value) {
+        self.call(Method::DELETE, &format!("/v1/tokens/{id}"), None)
+            .await
+    }
+
+    /// `POST /reports/weekly`.
+    pub async fn weekly_reports(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query("/reports/weekly".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /admin/conversations`.
+    pub async fn admin_conversations(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/admin/conversations".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /admin/conversations/{id}`.
+    pub async fn admin_conversation(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query(format!("/admin/conversations/{id}"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /admin/conversations/{id}/messages`.
+    pub async fn admin_messages(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query(format!("/admin/conversations/{id}/messages"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /admin/conversations/{id}/close`.
+    pub async fn admin_close(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query(format!("/admin/conversations/{id}/close"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /admin/messages/{id}/mark-human`.
+    pub async fn mark_human(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query(format!("/admin/messages/{id}/mark-human"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /admin/messages/{id}/mark-replied`.
+    pub async fn mark_replied(&self, id: &str, query: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &with_query(format!("/admin/messages/{id}/mark-replied"), query),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /admin/stats`.
+    pub async fn admin_stats(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/admin/stats".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
+    /// `PATCH /api/contact/request/{id}/status`.
+    pub async fn legacy_move_request(&self, id: &str, query: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PATCH,
+            &with_query(format!("/api/contact/request/{id}/status"), query),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/contacts`.
+    pub async fn legacy_contacts(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/api/v1/contacts".to_owned(), query),
+            None,
+        )
+        .await
     }
 }
