@@ -33,14 +33,14 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Ready unless `dependency` failed to answer (`error`, which is logged).
-    pub fn of(dependency: &'static str, error: Option<&dyn std::fmt::Display>) -> Self {
-        match error {
-            None => Self {
+    /// Ready unless checking `dependency` failed (the error is logged).
+    pub fn of<E: std::fmt::Display>(dependency: &'static str, checked: Result<(), E>) -> Self {
+        match checked {
+            Ok(()) => Self {
                 status: "ready",
                 unreachable: BTreeMap::new(),
             },
-            Some(error) => {
+            Err(error) => {
                 tracing::warn!(%error, dependency, "not ready");
                 Self {
                     status: "unavailable",

@@ -6,6 +6,5 @@ use runtime::health::Readiness;
 use crate::AppState;
 
 pub async fn readiness(State(state): State<AppState>) -> Readiness {
-    let error = state.sink.check_ready().await.err();
-    Readiness::of("broker", error.as_ref().map(|e| e as _))
+    Readiness::of("broker", state.sink.check_ready().await)
 }

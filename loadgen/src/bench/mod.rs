@@ -318,14 +318,16 @@ async fn everything(bench: &Bench, stack: &Stack) -> anyhow::Result<()> {
     // Every event counts here (no warm-up): the run is timed until the last one is applied.
     let load = closed(&stack.ingest, 100, 8, s.e2e, 4, 0.0);
     let services = [ingest.who(), projector.who(), query_api.who()];
-    let processes = bench.processes(&services);
-    let meter = Meter::start(&processes);
-    let summary = http::run(&load).await?;
-    save(&bench.dir, "e2e-ingest", &summary)?;
-    records += summary.events_accepted;
-    applied(&mut projector, &stack.database, records).await?;
+    let summary = bench
+        .measured("e2e", &services, async {
+            let summary = http::run(&load).await?;
+            records += summary.events_accepted;
+            applied(&mut projector, &stack.database, records).await?;
+            Ok(summary)
+        })
+        .await?;
     let e2e_seconds = started.elapsed().as_secs_f64();
-    save(out, "cpu-e2e", &meter.stop(&processes))?;
+    save(&bench.dir, "e2e-ingest", &summary)?;
     save(
         out,
         "e2e",
@@ -351,10 +353,9 @@ async fn everything(bench: &Bench, stack: &Stack) -> anyhow::Result<()> {
             per_s: 5.0,
         }),
     };
-    let processes = bench.processes(&services);
-    let meter = Meter::start(&processes);
-    let freshness = http::run(&load).await?;
-    save(out, "cpu-freshness", &meter.stop(&processes))?;
+    let freshness = bench
+        .measured("freshness", &services, http::run(&load))
+        .await?;
     save(out, "freshness", &freshness)?;
     // (The probes' events are not counted: a few, and one that failed may not be in the topic.)
     records += freshness.events_accepted;

@@ -6,6 +6,5 @@ use runtime::health::Readiness;
 use crate::AppState;
 
 pub async fn readiness(State(state): State<AppState>) -> Readiness {
-    let error = crate::store::ping(&state.pool).await.err();
-    Readiness::of("postgres", error.as_ref().map(|e| e as _))
+    Readiness::of("postgres", crate::store::ping(&state.pool).await)
 }

@@ -189,6 +189,7 @@ pub async fn set_privacy(
         retention_days: settings.retention_days,
         contact_review_months: settings.contact_review_months,
     });
+    payload.validate().map_err(bad_request)?;
     let asked = Privacy {
         website_id: website_id.clone(),
         anonymize_ip: Some(settings.anonymize_ip),
@@ -367,7 +368,8 @@ pub async fn set_time_zone(
 }
 
 /// Sets one of a website's settings with `payload`: answers with the setting as read back once
-/// the projector applied it, or as asked (`asked`) while it has not.
+/// the projector applied it, or as asked (`asked`) while it has not. `payload` is validated by
+/// the caller, before any check that reads the database.
 async fn set<T, F>(
     state: &AppState,
     admin: &Admin,
@@ -379,7 +381,6 @@ async fn set<T, F>(
 where
     F: Future<Output = Result<T, ApiError>>,
 {
-    payload.validate().map_err(bad_request)?;
     let event = actions::event(website_id, website_id, payload);
     let outcome = actions::submit(state, &admin.actor, event).await?;
     let now = match outcome {
