@@ -9,7 +9,7 @@
 - Dockerfiles: two stages, the build `--locked --offline` after a `cargo fetch --locked`, an
   unprivileged user, a health check, the port the service listens on exposed.
 - Agreement with the code: every variable set for a Colloquy container is one the code reads
-  and the README documents; probes ask for paths the services serve, on the port their
+  and docs/configuration.md documents; probes ask for paths the services serve, on the port their
   `*_ADDR` binds; `envFrom` names a ConfigMap or Secret that exists.
 
 `validate.py` checks the repository and exits 1 listing every finding. `validate.py
@@ -47,11 +47,9 @@ def code_variables():
 
 
 def documented_variables():
-    """The names in the first column of the README's configuration table."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    """The names in the first column of the configuration table (docs/configuration.md)."""
     names = set()
-    for line in section.splitlines():
+    for line in (ROOT / "docs" / "configuration.md").read_text().splitlines():
         if line.startswith("| `"):
             first = line.split("|")[1]
             names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", first))
@@ -81,7 +79,7 @@ def check_variables(findings, where, names, known, documented):
         if name not in known:
             findings.add(where, f"{name} is not a variable the code reads")
         elif name not in documented:
-            findings.add(where, f"{name} is not in the README's configuration table")
+            findings.add(where, f"{name} is not in the configuration table (docs/configuration.md)")
 
 
 def service_of(image):

@@ -1,4 +1,4 @@
-//! Ingest configuration, from the environment (see the README for every variable).
+//! Ingest configuration, from the environment (docs/configuration.md lists every variable).
 
 use std::net::SocketAddr;
 

@@ -1,6 +1,6 @@
 //! The benchmark report: `deploy/dev bench` leaves one JSON file per measurement in a folder;
 //! this puts them together with their ceilings and targets into `report.json` and a Markdown
-//! table, `report.md`, for the README.
+//! table, `report.md`, for docs/performance.md.
 //!
 //! A figure that was not measured is reported as such, never as met.
 

@@ -1,4 +1,4 @@
-//! Projector configuration, from the environment (see the README for every variable).
+//! Projector configuration, from the environment (docs/configuration.md lists every variable).
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU64, NonZeroUsize};
@@ -32,7 +32,7 @@ pub struct ProjectorConfig {
     pub fetch_wait_max_ms: u64,
     /// `PROJECTOR_WORKERS`: how many shares of the partitions are applied at once, each on its
     /// own consumer and Postgres connection. Draining 300,000 records on two cores: 6,568 and
-    /// 8,153 records/s with one, 7,530-9,811 with two, no more with three (the README's
+    /// 8,153 records/s with one, 7,530-9,811 with two, no more with three (docs/performance.md's
     /// Performance section).
     pub workers: usize,
     /// `PROJECTOR_LEASE_TTL_MS`: how long a partition stays with a process that stopped

@@ -113,8 +113,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Admin, ApiError
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
-    // The peer's address, or the client's a trusted proxy forwarded (docs: README,
-    // configuration).
+    // The peer's address, or the client's a trusted proxy forwarded (docs/configuration.md).
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

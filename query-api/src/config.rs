@@ -1,4 +1,4 @@
-//! Query API configuration, from the environment (see the README for every variable).
+//! Query API configuration, from the environment (docs/configuration.md lists every variable).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -90,7 +90,7 @@ impl QueryApiConfig {
     }
 }
 
-/// Bounds on exports and live streams (docs: README, configuration).
+/// Bounds on exports and live streams (docs/configuration.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// `EXPORTS_PER_TOKEN`: exports one token may run at once.

@@ -1,7 +1,7 @@
 //! Bounds on long-lived work: exports (each holds a pooled Postgres connection while it
 //! streams) and live streams. Each kind has its own [`Gate`], with a limit per token and one in
 //! total, so one token cannot take every slot and the long-lived kinds together cannot take the
-//! connections ordinary reads need (docs: README, configuration).
+//! connections ordinary reads need (docs/configuration.md).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

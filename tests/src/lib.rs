@@ -436,7 +436,7 @@ pub fn spawn_projector(database_url: &str, brokers: &str, topic: &str, port: u16
 }
 
 /// A test's size from the environment (`COLLOQUY_CRASH_EVENTS`, …), else `default`: the short
-/// forms run in CI, the long forms are these set higher (see the README).
+/// forms run in CI, the long forms are these set higher (see docs/reliability.md).
 pub fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

@@ -86,7 +86,7 @@ pub fn router(state: AppState) -> Router {
 
 /// `GET /metrics` alone, for its own listener (`INGEST_METRICS_ADDR`): not on the public port,
 /// and not readable from a browser on another origin. Prometheus's text format, documented in
-/// the README's metrics section rather than in the public API's document.
+/// the metrics section of docs/api.md rather than in the public API's document.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))

@@ -260,7 +260,7 @@ async fn everything(bench: &Bench, stack: &Stack) -> anyhow::Result<()> {
     let mut ingest = bench.start("ingest", "ingest.log", &[])?;
     ingest.ready(&stack.ingest, Duration::from_secs(60)).await?;
     // A batch is answered once the broker acknowledged it, so the clients must be many for
-    // the wait not to be what is measured (the README's performance notes).
+    // the wait not to be what is measured (docs/performance.md).
     let load = closed(&stack.ingest, 100, 32, s.events, 3, s.warmup);
     let summary = bench
         .measured("ingest-kafka", &[ingest.who()], http::run(&load))

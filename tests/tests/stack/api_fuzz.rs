@@ -11,7 +11,7 @@
 //! Whether the documents are exact about which requests succeed (Schemathesis's
 //! `positive_data_acceptance` and `negative_data_rejection`) is not asserted: rules across
 //! fields, such as "exactly one of email, phone, customer_id", have no OpenAPI form. The
-//! README lists what those checks report. `GET /v1/stream` is left out: a stream of
+//! docs/reliability.md lists what those checks report. `GET /v1/stream` is left out: a stream of
 //! server-sent events never ends, so no request to it would.
 
 use std::time::Duration;

@@ -16,7 +16,7 @@ const BATCH_SIZE: usize = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_projector_repeatedly_loses_and_duplicates_nothing() {
     // The short form runs in CI; `COLLOQUY_CRASH_EVENTS=100000 COLLOQUY_CRASH_KILLS=40` is the
-    // long form (see the README).
+    // long form (see docs/reliability.md).
     let batches = e2e::setting("COLLOQUY_CRASH_EVENTS", 6_000).div_ceil(BATCH_SIZE);
     let kills = e2e::setting("COLLOQUY_CRASH_KILLS", 8);
     let mut stack = Stack::start(12).await;
