@@ -19,10 +19,13 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("event_log", 3),
     // 3: the first bot response (migration 22 fills it in for conversations projected before).
     // 4: the visitor of the earliest event (migration 26 fills it in from the event log).
-    ("conversations", 4),
+    // 5: first responses, handoff, resolution, reopens (migration 30 computes them).
+    ("conversations", 5),
     // 2: sender_id and sender_name (message.sent version 2).
-    ("messages", 3),
+    // 4: whether the message itself asked for a human (migration 30, from the event log).
+    ("messages", 4),
     ("cta_clicks", 2),
+    ("conversation_closes", 1),
     // 3: a request id belongs to its first submission by the receive time; a submission from
     // another conversation naming it is a request of its own (migration 29).
     ("contact_requests", 3),
@@ -39,6 +42,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("website_privacy", 1),
     ("website_reports", 1),
     ("website_time_zones", 1),
+    ("website_bot_settings", 1),
     ("started_quarters", 1),
     ("visits", 1),
     ("visitor_quarters", 1),

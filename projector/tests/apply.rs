@@ -662,3 +662,109 @@ async fn the_latest_privacy_setting_of_a_website_wins_in_either_order() {
         assert!(!setting, "the change at 20 s turned it off");
     }
 }
+
+fn asking(conversation: &str, seconds: i64, sender: Sender) -> Event {
+    let mut msg = message(conversation, seconds, sender);
+    if let Payload::MessageSent(m) = &mut msg.payload {
+        m.requires_human = true;
+    }
+    msg
+}
+
+fn closed(conversation: &str, seconds: i64, reason: schemas::payloads::CloseReason) -> Event {
+    use schemas::payloads::ConversationClosed;
+    event(
+        conversation,
+        seconds,
+        Payload::ConversationClosed(ConversationClosed { reason }),
+    )
+}
+
+/// `(conversation, bot first response, agent first response, handoff at, reason, handoff
+/// response, resolution, reopens, unanswered)`.
+type Facts = (
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    i32,
+    bool,
+);
+
+async fn facts(pool: &PgPool) -> Vec<Facts> {
+    sqlx::query_as(
+        "SELECT conversation_id, bot_first_response_ms, agent_first_response_ms, handoff_at,
+                handoff_reason, handoff_response_ms, resolution_ms, reopens, unanswered
+         FROM conversations ORDER BY conversation_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn response_handoff_and_resolution_facts_follow_the_messages_in_any_order() {
+    use schemas::payloads::CloseReason;
+    let mut flagged = message("b", 3, Sender::Bot);
+    if let Payload::MessageSent(m) = &mut flagged.payload {
+        m.message_id = Some("b-3".into());
+    }
+    let mut flag_b = flag("b-3", 5, false);
+    flag_b.conversation_id = "b".into();
+    let events = vec![
+        // a: answered by the bot, asks for a human, an agent answers, closed, reopened, closed
+        // again after a visitor message nobody answered.
+        event("a", 0, Payload::WidgetLoaded(WidgetLoaded::default())),
+        message("a", 10, Sender::User),
+        message("a", 13, Sender::Bot),
+        asking("a", 20, Sender::User),
+        message("a", 50, Sender::Agent),
+        closed("a", 60, CloseReason::User),
+        message("a", 100, Sender::User),
+        closed("a", 110, CloseReason::Admin),
+        // b: a greeting before the visitor wrote does not count as a response; an admin flags
+        // the bot's answer; no human replies; still open.
+        message("b", 0, Sender::Bot),
+        message("b", 1, Sender::User),
+        flagged,
+        flag_b,
+    ];
+    let expected = vec![
+        (
+            "a".to_owned(),
+            Some(3_000),
+            Some(40_000),
+            Some(at(20)),
+            Some("visitor_asked".to_owned()),
+            Some(30_000),
+            Some(110_000),
+            1,
+            true,
+        ),
+        (
+            "b".to_owned(),
+            Some(2_000),
+            None,
+            Some(at(5)),
+            Some("admin_flagged".to_owned()),
+            None,
+            None,
+            0,
+            false,
+        ),
+    ];
+    let reversed: Vec<Event> = events.iter().rev().cloned().collect();
+    for order in [&events, &reversed] {
+        let pool = fresh_pool().await;
+        apply_one_at_a_time(&pool, order.iter()).await;
+        assert_eq!(facts(&pool).await, expected);
+        let pool = fresh_pool().await;
+        apply_batch(&pool, "t", &on_partition(order, 0), &[])
+            .await
+            .unwrap();
+        assert_eq!(facts(&pool).await, expected);
+    }
+}

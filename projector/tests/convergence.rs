@@ -20,8 +20,9 @@ mod common;
 use common::{every_row, fresh_pool};
 
 /// Every read-model table whose content must not depend on order.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "conversations",
+    "conversation_closes",
     "website_time_zones",
     "contacts",
     "contact_identities",

@@ -162,13 +162,10 @@ impl ConversationDelta {
             }
             Payload::CtaClicked(_) => delta.cta_clicks = 1,
             Payload::ConversationClosed(c) => {
-                let reason = serde_json::to_value(c.reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned));
                 delta.closed = Some(Stamped {
                     at,
                     event_id: event.event_id,
-                    value: reason.unwrap_or_default(),
+                    value: close_reason(c.reason),
                 });
             }
             Payload::ConversationRated(r) => {
@@ -241,6 +238,14 @@ fn origin_of(event: &Event) -> Origin {
             .unwrap_or_default(),
         visitor: c.visitor.clone(),
     }
+}
+
+/// A close's reason as its wire name (`user`, `admin`, `inactivity`).
+pub fn close_reason(reason: schemas::payloads::CloseReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The customer id an event names, if any.

@@ -17,6 +17,7 @@ pub struct NewMessage {
     pub sent_at: DateTime<Utc>,
     pub response_time_ms: Option<i64>,
     pub confidence_score: Option<f64>,
+    /// The message itself asked for a human; admins' flags add to `requires_human` later.
     pub requires_human: bool,
 }
 

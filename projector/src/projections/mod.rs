@@ -5,6 +5,7 @@
 //! re-deliveries), and its output merges commutatively with what is stored, so partitions can
 //! interleave in any order.
 
+pub mod closes;
 pub mod contact_requests;
 pub mod contacts;
 pub mod conversations;
@@ -27,6 +28,7 @@ pub struct Changes {
     pub conversations: Vec<ConversationDelta>,
     pub messages: Vec<NewMessage>,
     pub cta_clicks: Vec<NewCtaClick>,
+    pub closes: Vec<closes::NewClose>,
     pub contact_requests: Vec<NewContactRequest>,
     pub status_changes: Vec<StatusChange>,
     pub message_flags: Vec<message_flags::MessageFlag>,
@@ -49,6 +51,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         conversations: conversations::fold(events.clone()),
         messages: rows(events.clone(), NewMessage::from_event),
         cta_clicks: rows(events.clone(), NewCtaClick::from_event),
+        closes: rows(events.clone(), closes::NewClose::from_event),
         contact_requests: rows(events.clone(), NewContactRequest::from_event),
         status_changes: rows(events.clone(), StatusChange::from_event),
         message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),

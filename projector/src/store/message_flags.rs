@@ -12,10 +12,17 @@ use crate::projections::message_flags::MessageFlag;
 /// When a message was first flagged for a human, and first replied to by one.
 type FlagTimes = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// Records `flags` and marks the messages (and their conversations) they refer to.
-pub async fn apply(conn: &mut PgConnection, flags: &[MessageFlag]) -> Result<(), sqlx::Error> {
+/// The conversation of a message: `(website, conversation)`.
+type ConversationKey = (String, String);
+
+/// Records `flags` and marks the messages (and their conversations) they refer to; answers the
+/// conversations of the messages found.
+pub async fn apply(
+    conn: &mut PgConnection,
+    flags: &[MessageFlag],
+) -> Result<Vec<ConversationKey>, sqlx::Error> {
     if flags.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // One row per message in the statement; the earliest time of each kind wins.
     let mut merged: BTreeMap<(&str, &str), FlagTimes> = BTreeMap::new();
@@ -41,7 +48,7 @@ pub async fn apply(conn: &mut PgConnection, flags: &[MessageFlag]) -> Result<(),
     .bind(merged.values().map(|v| v.1).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
-    let marked: Vec<Uuid> = sqlx::query_scalar(
+    let marked: Vec<(Uuid, String, String)> = sqlx::query_as(
         "UPDATE messages m SET requires_human = m.requires_human OR f.flagged_at IS NOT NULL,
                                human_replied = m.human_replied OR f.replied_at IS NOT NULL
          FROM message_flags f
@@ -49,13 +56,15 @@ pub async fn apply(conn: &mut PgConnection, flags: &[MessageFlag]) -> Result<(),
            ON f.website_id = k.website_id AND f.message_ref = k.message_ref
          WHERE m.website_id = f.website_id
            AND (m.message_id = f.message_ref OR m.event_id::text = f.message_ref)
-         RETURNING m.event_id",
+         RETURNING m.event_id, m.website_id, m.conversation_id",
     )
     .bind(&websites)
     .bind(&refs)
     .fetch_all(&mut *conn)
     .await?;
-    escalate_conversations(conn, &marked).await
+    let ids: Vec<Uuid> = marked.iter().map(|m| m.0).collect();
+    escalate_conversations(conn, &ids).await?;
+    Ok(marked.into_iter().map(|(_, w, c)| (w, c)).collect())
 }
 
 /// Gives messages inserted in this batch the flags that arrived before them.

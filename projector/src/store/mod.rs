@@ -1,12 +1,14 @@
 //! SQL for the read models. Every write is one multi-row statement per batch (`UNNEST`
 //! arrays), and [`apply_batch`] wraps a batch's writes and its offsets in one transaction.
 
+pub mod closes;
 pub mod contact_requests;
 pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
 pub mod customers;
 pub mod event_log;
+pub mod facts;
 pub mod message_flags;
 pub mod messages;
 pub mod offsets;
@@ -96,6 +98,7 @@ pub async fn derive_all(pool: &PgPool) -> Result<(), sqlx::Error> {
     customers::erase_all(&mut tx).await?;
     contacts::derive_all(&mut tx).await?;
     retention::scrub(&mut tx, retention::Scope::All).await?;
+    facts::refresh_all(&mut tx).await?;
     quarters::refresh(&mut tx).await?;
     tx.commit().await
 }
@@ -280,8 +283,9 @@ async fn apply_in(
     messages::insert(&mut *conn, &changes.messages).await?;
     let new_messages: Vec<_> = changes.messages.iter().map(|m| m.event_id).collect();
     message_flags::catch_up(&mut *conn, &new_messages).await?;
-    message_flags::apply(&mut *conn, &changes.message_flags).await?;
+    let flagged = message_flags::apply(&mut *conn, &changes.message_flags).await?;
     cta_clicks::insert(&mut *conn, &changes.cta_clicks).await?;
+    closes::insert(&mut *conn, &changes.closes).await?;
     contact_requests::insert_requests(&mut *conn, &changes.contact_requests).await?;
     contact_requests::insert_changes(&mut *conn, &changes.status_changes).await?;
     let requests: BTreeSet<(String, String)> = changes
@@ -334,6 +338,18 @@ async fn apply_in(
         now,
     )
     .await?;
+    if now {
+        // The conversations whose messages or closes this batch wrote, and those of the
+        // messages its flags reached (a flag may come in another conversation's batch).
+        let touched: Vec<(String, String)> = conversations
+            .iter()
+            .cloned()
+            .chain(flagged)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        facts::refresh(&mut *conn, &touched).await?;
+    }
     // Last: every write to the conversations is in.
     quarters::flush(&mut *conn).await?;
     let outcome = BatchOutcome {
