@@ -38,6 +38,7 @@ pub struct Changes {
     pub privacy: Vec<websites::PrivacyChange>,
     pub reports: Vec<websites::ReportsChange>,
     pub time_zones: Vec<websites::TimeZoneChange>,
+    pub bot_settings: Vec<websites::BotSettingsChange>,
     pub retention: Vec<websites::RetentionCutoff>,
     /// Every `customer.erased`.
     pub erased_customers: Vec<ErasedCustomer>,
@@ -61,6 +62,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         privacy: rows(events.clone(), websites::PrivacyChange::from_event),
         reports: rows(events.clone(), websites::ReportsChange::from_event),
         time_zones: rows(events.clone(), websites::TimeZoneChange::from_event),
+        bot_settings: rows(events.clone(), websites::BotSettingsChange::from_event),
         retention: rows(events.clone(), websites::RetentionCutoff::from_event),
         conversation_customers: rows(events.clone(), |e| {
             // An event whose customer id was erased still names its customer's key.

@@ -176,6 +176,31 @@ impl TimeZoneChange {
     }
 }
 
+/// A website's bot settings as of one change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotSettingsChange {
+    pub website_id: String,
+    pub low_confidence: f64,
+    pub idle_minutes: i32,
+    pub changed_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl BotSettingsChange {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::WebsiteBotSettingsChanged(b) = &event.payload else {
+            return None;
+        };
+        Some(Self {
+            website_id: b.website_id.clone(),
+            low_confidence: b.low_confidence,
+            idle_minutes: i32::try_from(b.idle_minutes).unwrap_or(i32::MAX),
+            changed_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
 /// A retention cut-off: `(website_id, before)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetentionCutoff {

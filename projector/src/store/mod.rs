@@ -305,6 +305,7 @@ async fn apply_in(
     websites::upsert_privacy(&mut *conn, &changes.privacy).await?;
     websites::upsert_reports(&mut *conn, &changes.reports).await?;
     websites::upsert_time_zones(&mut *conn, &changes.time_zones).await?;
+    websites::upsert_bot_settings(&mut *conn, &changes.bot_settings).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))

@@ -4,7 +4,7 @@ use sqlx::PgConnection;
 
 use crate::projections::NewWebsite;
 use crate::projections::websites::{
-    NewToken, PrivacyChange, ReportsChange, TimeZoneChange, TokenRevocation,
+    BotSettingsChange, NewToken, PrivacyChange, ReportsChange, TimeZoneChange, TokenRevocation,
 };
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[NewWebsite]) -> Result<(), sqlx::Error> {
@@ -107,6 +107,32 @@ pub async fn upsert_time_zones(
         .bind(&z.time_zone)
         .bind(z.changed_at)
         .bind(z.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The latest `(changed_at, event_id)` wins, so any order converges.
+pub async fn upsert_bot_settings(
+    conn: &mut PgConnection,
+    rows: &[BotSettingsChange],
+) -> Result<(), sqlx::Error> {
+    for b in rows {
+        sqlx::query(
+            "INSERT INTO website_bot_settings AS b
+                 (website_id, low_confidence, idle_minutes, changed_at, event_id)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (website_id) DO UPDATE SET
+                low_confidence = EXCLUDED.low_confidence, idle_minutes = EXCLUDED.idle_minutes,
+                changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (b.changed_at, b.event_id)",
+        )
+        .bind(&b.website_id)
+        .bind(b.low_confidence)
+        .bind(b.idle_minutes)
+        .bind(b.changed_at)
+        .bind(b.event_id)
         .execute(&mut *conn)
         .await?;
     }

@@ -90,6 +90,22 @@ pub fn api() -> Api<AppState> {
             websites::set_time_zone,
         )
         .get(
+            "/v1/websites/{id}/bot_settings",
+            doc(
+                "websites",
+                "How a website's bot is judged: the confidence below which an answer is unsure, and the idle minutes after which a conversation is over",
+            ),
+            websites::bot_settings,
+        )
+        .put(
+            "/v1/websites/{id}/bot_settings",
+            doc(
+                "websites",
+                "Set how a website's bot is judged (website.bot_settings_changed); a field left out keeps its value",
+            ),
+            websites::set_bot_settings,
+        )
+        .get(
             "/v1/tokens",
             doc(
                 "tokens",

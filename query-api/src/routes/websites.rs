@@ -8,9 +8,10 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use schemas::Payload;
 use schemas::payloads::{
-    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE,
-    DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_REPORT_RECIPIENTS, WebsiteCreated,
-    WebsitePrivacy, WebsiteReports, WebsiteTimeZone,
+    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_IDLE_MINUTES, DEFAULT_LOW_CONFIDENCE,
+    DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE, DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS,
+    MAX_IDLE_MINUTES, MAX_REPORT_RECIPIENTS, WebsiteBotSettings, WebsiteCreated, WebsitePrivacy,
+    WebsiteReports, WebsiteTimeZone,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -363,6 +364,86 @@ pub async fn set_time_zone(
     };
     set(&state, &admin, &website_id, payload, asked, || {
         time_zone_of(&state, &website_id)
+    })
+    .await
+}
+
+/// What `PUT /v1/websites/{id}/bot_settings` sets.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettingsSetting {
+    /// A bot answer whose `confidence_score` is below this counts as unsure (default 0.5).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    low_confidence: Option<f64>,
+    /// Minutes of silence after which an open conversation counts as over (default 30).
+    #[schemars(range(min = 1, max = MAX_IDLE_MINUTES))]
+    idle_minutes: Option<u32>,
+}
+
+/// How a website's bot is judged: the defaults until an admin sets them.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct BotSettings {
+    pub website_id: String,
+    /// A bot answer whose `confidence_score` is below this counts as unsure (the bot-quality
+    /// view lists the questions behind them).
+    pub low_confidence: f64,
+    /// Minutes of silence after which an open conversation counts as over: contained or
+    /// abandoned (`docs/statistics.md`).
+    pub idle_minutes: i64,
+    /// When an admin last set them.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+async fn bot_settings_of(state: &AppState, website_id: &str) -> Result<BotSettings, ApiError> {
+    let row = store::bot_settings(&state.pool, website_id).await?;
+    Ok(BotSettings {
+        website_id: website_id.to_owned(),
+        low_confidence: row
+            .as_ref()
+            .map_or(DEFAULT_LOW_CONFIDENCE, |r| r.low_confidence),
+        idle_minutes: row
+            .as_ref()
+            .map_or(DEFAULT_IDLE_MINUTES.into(), |r| r.idle_minutes.into()),
+        changed_at: row.map(|r| r.changed_at),
+    })
+}
+
+pub async fn bot_settings(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    as_of: AsOf,
+) -> Result<Json<Read<BotSettings>>, ApiError> {
+    visible(&admin, &website_id)?;
+    read(bot_settings_of(&state, &website_id).await?, as_of)
+}
+
+/// Sets the bot settings; a field left out keeps its current value.
+pub async fn set_bot_settings(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    Body(setting): Body<BotSettingsSetting>,
+) -> Result<Action<BotSettings>, ApiError> {
+    visible(&admin, &website_id)?;
+    let now = bot_settings_of(&state, &website_id).await?;
+    let payload = WebsiteBotSettings {
+        website_id: website_id.clone(),
+        low_confidence: setting.low_confidence.unwrap_or(now.low_confidence),
+        idle_minutes: setting
+            .idle_minutes
+            .unwrap_or_else(|| u32::try_from(now.idle_minutes).unwrap_or(DEFAULT_IDLE_MINUTES)),
+    };
+    let asked = BotSettings {
+        website_id: website_id.clone(),
+        low_confidence: payload.low_confidence,
+        idle_minutes: payload.idle_minutes.into(),
+        changed_at: None,
+    };
+    let payload = Payload::WebsiteBotSettingsChanged(payload);
+    payload.validate().map_err(bad_request)?;
+    set(&state, &admin, &website_id, payload, asked, || {
+        bot_settings_of(&state, &website_id)
     })
     .await
 }

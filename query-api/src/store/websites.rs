@@ -179,7 +179,6 @@ pub async fn time_zone(pool: &PgPool, website_id: &str) -> Result<String, sqlx::
     .await
 }
 
-/// The zone an admin set for a website, and when.
 /// A website's time zone as an admin last set it, and when.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct TimeZoneRow {
@@ -195,6 +194,27 @@ pub async fn time_zone_row(
         .bind(website_id)
         .fetch_optional(pool)
         .await
+}
+
+/// A website's bot settings as an admin last set them, and when.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct BotSettingsRow {
+    pub low_confidence: f64,
+    pub idle_minutes: i32,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub async fn bot_settings(
+    pool: &PgPool,
+    website_id: &str,
+) -> Result<Option<BotSettingsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT low_confidence, idle_minutes, changed_at FROM website_bot_settings
+         WHERE website_id = $1",
+    )
+    .bind(website_id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Today's date in `zone` (a name [`is_time_zone`] accepts).

@@ -139,6 +139,7 @@ catalogue! {
     WebsiteReportsChanged => "website.reports_changed", WebsiteReports, 1, Admin;
     CustomerErased => "customer.erased", CustomerErased, 1, Admin;
     WebsiteTimeZoneChanged => "website.time_zone_changed", WebsiteTimeZone, 1, Admin;
+    WebsiteBotSettingsChanged => "website.bot_settings_changed", WebsiteBotSettings, 1, Admin;
 }
 
 impl EventType {

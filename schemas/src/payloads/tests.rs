@@ -249,6 +249,7 @@ fn the_catalogue_holds_every_type_the_design_names() {
         "retention.applied",
         "customer.erased",
         "website.time_zone_changed",
+        "website.bot_settings_changed",
     ] {
         assert!(names.contains(&name), "{name} missing");
     }

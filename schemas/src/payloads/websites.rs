@@ -183,6 +183,39 @@ impl Validate for WebsiteTimeZone {
     }
 }
 
+/// An admin set how a website's bot is judged; the latest change wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebsiteBotSettings {
+    pub website_id: String,
+    /// A bot answer whose `confidence_score` is below this, 0 to 1, counts as unsure
+    /// ([`DEFAULT_LOW_CONFIDENCE`] until set).
+    pub low_confidence: f64,
+    /// Minutes of silence after which an open conversation counts as over, 1 to
+    /// [`MAX_IDLE_MINUTES`] ([`DEFAULT_IDLE_MINUTES`] until set).
+    pub idle_minutes: u32,
+}
+
+pub const DEFAULT_LOW_CONFIDENCE: f64 = 0.5;
+pub const DEFAULT_IDLE_MINUTES: u32 = 30;
+/// A week.
+pub const MAX_IDLE_MINUTES: u32 = 7 * 24 * 60;
+
+impl Validate for WebsiteBotSettings {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
+        if !(0.0..=1.0).contains(&self.low_confidence) {
+            return Err(FieldError::new("payload.low_confidence", "must be 0 to 1"));
+        }
+        if !(1..=MAX_IDLE_MINUTES).contains(&self.idle_minutes) {
+            return Err(FieldError::new(
+                "payload.idle_minutes",
+                format!("must be 1 to {MAX_IDLE_MINUTES}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The retention job's decision for a website: raw IP addresses and message texts from before
 /// `before` are no longer kept. Cut-offs only move forward; the latest applies to data that
 /// arrives later too, so replaying the topic in any order reaches the same state.

@@ -601,6 +601,26 @@ impl Routes<'_> {
         .await
     }
 
+    /// `GET /v1/websites/{id}/bot_settings`.
+    pub async fn bot_settings(&self, id: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &format!("/v1/websites/{id}/bot_settings"),
+            None,
+        )
+        .await
+    }
+
+    /// `PUT /v1/websites/{id}/bot_settings`.
+    pub async fn set_bot_settings(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/websites/{id}/bot_settings"),
+            Some(body),
+        )
+        .await
+    }
+
     /// `GET /v1/tokens`.
     pub async fn tokens(&self) -> (u16, Value) {
         self.call(Method::GET, "/v1/tokens", None).await
