@@ -43,8 +43,13 @@ pub struct ListParams {
     pub tz: Option<String>,
     /// Only the conversations a statistic counted (`GET /v1/stats` gives the link of each).
     #[schemars(extend("enum" = ["started", "loaded", "engaged", "loaded_engaged",
-        "engaged_without_load", "cta_clicked", "contact_submitted", "escalated", "rated"]))]
+        "engaged_without_load", "cta_clicked", "contact_submitted", "escalated", "rated",
+        "bot_answered", "agent_answered", "handoff_answered", "waiting_for_human",
+        "contained", "abandoned", "closed", "reopened", "resolved", "satisfied"]))]
     pub population: Option<String>,
+    /// Only conversations with this outcome (see `outcome` in the rows).
+    #[schemars(extend("enum" = ["contained", "handed_off", "abandoned", "open"]))]
+    pub outcome: Option<String>,
     /// The page the widget loaded on; empty for conversations whose widget never loaded.
     pub page_url: Option<String>,
     #[schemars(range(min = 1, max = 5))]
@@ -53,11 +58,19 @@ pub struct ListParams {
     pub requires_human: Option<bool>,
     /// Text a message of the conversation contains.
     pub q: Option<String>,
+    /// `-last_activity_at` (default), `last_activity_at`, `-first_seen_at`, `first_seen_at`,
+    /// or `handoff_at` / `-handoff_at`, which list only handed-off conversations
+    /// (`population=waiting_for_human&sort=handoff_at`: waiting longest first).
+    #[schemars(extend("enum" = ["-last_activity_at", "last_activity_at", "-first_seen_at",
+        "first_seen_at", "-handoff_at", "handoff_at"]))]
     pub sort: Option<String>,
     pub cursor: Option<String>,
     #[schemars(range(min = 1, max = MAX_LIMIT))]
     pub limit: Option<i64>,
 }
+
+/// A conversation's outcomes, as `outcome` names them.
+const OUTCOMES: [&str; 4] = ["contained", "handed_off", "abandoned", "open"];
 
 impl ListParams {
     /// The filter these parameters ask for; `tz` must be a zone [`check_tz`] accepted.
@@ -76,6 +89,14 @@ impl ListParams {
                 ApiError::BadRequest(format!("population: one of {}", names.join(", ")))
             })?),
         };
+        if let Some(o) = &self.outcome
+            && !OUTCOMES.contains(&o.as_str())
+        {
+            return Err(ApiError::BadRequest(format!(
+                "outcome: one of {}",
+                OUTCOMES.join(", ")
+            )));
+        }
         if self.rating.is_some_and(|r| !(1..=5).contains(&r)) {
             return Err(ApiError::BadRequest("rating: must be 1 to 5".into()));
         }
@@ -98,18 +119,15 @@ impl ListParams {
             has_contact: self.has_contact,
             requires_human: self.requires_human,
             text: self.q.clone().filter(|q| !q.trim().is_empty()),
+            outcome: self.outcome.clone(),
         })
     }
 
     pub fn sort(&self) -> Result<Sort, ApiError> {
         match &self.sort {
             None => Ok(Sort::LastActivityDesc),
-            Some(s) => Sort::parse(s).ok_or_else(|| {
-                ApiError::BadRequest(
-                    "sort: one of -last_activity_at, last_activity_at, -first_seen_at, first_seen_at"
-                        .into(),
-                )
-            }),
+            Some(s) => Sort::parse(s)
+                .ok_or_else(|| ApiError::BadRequest(format!("sort: one of {}", Sort::NAMES))),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Conversations and their messages.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::days::{CONVERSATIONS_ZONED, Zone, push_started};
-use super::populations::Population;
+use super::populations::{OUTCOME, Population};
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ConversationRow {
@@ -41,6 +43,26 @@ pub struct ConversationRow {
     pub rating_comment: Option<String>,
     pub first_seen_at: DateTime<Utc>,
     pub last_activity_at: DateTime<Utc>,
+    /// From the visitor's first message to the bot's first message at or after it.
+    pub bot_first_response_ms: Option<i64>,
+    /// From the visitor's first message to an agent's first message at or after it.
+    pub agent_first_response_ms: Option<i64>,
+    /// When it first asked for a human: a message that asked for one, or an admin's flag.
+    pub handoff_at: Option<DateTime<Utc>>,
+    /// `visitor_asked`, `bot_asked`, `agent_asked` (who wrote the message that asked) or
+    /// `admin_flagged`.
+    pub handoff_reason: Option<String>,
+    /// From the handoff to the first agent message (or admin's "a human replied") after it.
+    pub handoff_response_ms: Option<i64>,
+    /// From the first event to the latest close, while it is closed.
+    pub resolution_ms: Option<i64>,
+    /// Closes after which the visitor wrote again.
+    pub reopens: i32,
+    /// The visitor's last message has no bot or agent message at or after it.
+    pub unanswered: bool,
+    /// `contained`, `handed_off`, `abandoned`, or `open` while it goes on (it is over once
+    /// closed or silent for the website's idle minutes); null when the visitor never engaged.
+    pub outcome: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
@@ -61,14 +83,20 @@ pub struct MessageRow {
     pub human_replied: bool,
 }
 
-const COLUMNS: &str =
-    "c.website_id, c.conversation_id, c.status, c.channel, c.customer_id, c.contact_id,
-    c.ip_address, c.user_agent, c.device, c.language, c.page_url, c.environment,
-    c.widget_loaded_at, c.engaged_at, c.first_message_at, c.last_message_at, c.message_count,
-    c.user_messages, c.bot_messages, c.agent_messages,
-    (c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0)) AS avg_bot_response_ms,
-    c.requires_human, c.cta_clicks, c.closed_at, c.close_reason, c.rating, c.rating_comment,
-    c.first_seen_at, c.last_activity_at";
+/// The columns of [`ConversationRow`] over [`CONVERSATIONS_ZONED`].
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "c.website_id, c.conversation_id, c.status, c.channel, c.customer_id, c.contact_id,
+        c.ip_address, c.user_agent, c.device, c.language, c.page_url, c.environment,
+        c.widget_loaded_at, c.engaged_at, c.first_message_at, c.last_message_at, c.message_count,
+        c.user_messages, c.bot_messages, c.agent_messages,
+        (c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0)) AS avg_bot_response_ms,
+        c.requires_human, c.cta_clicks, c.closed_at, c.close_reason, c.rating, c.rating_comment,
+        c.first_seen_at, c.last_activity_at, c.bot_first_response_ms, c.agent_first_response_ms,
+        c.handoff_at, c.handoff_reason, c.handoff_response_ms, c.resolution_ms, c.reopens,
+        c.unanswered, {OUTCOME} AS outcome"
+    )
+});
 
 /// Which conversations a list or export wants.
 #[derive(Debug, Clone, Default)]
@@ -91,6 +119,8 @@ pub struct Filter {
     pub requires_human: Option<bool>,
     /// Words a message of the conversation contains (case-insensitive).
     pub text: Option<String>,
+    /// `contained`, `handed_off`, `abandoned` or `open`.
+    pub outcome: Option<String>,
 }
 
 /// List orders, each a keyset over (time, website, conversation).
@@ -100,6 +130,9 @@ pub enum Sort {
     LastActivityAsc,
     StartedDesc,
     StartedAsc,
+    /// By when they were handed to a human; lists only handed-off conversations.
+    HandoffDesc,
+    HandoffAsc,
 }
 
 impl Sort {
@@ -109,6 +142,8 @@ impl Sort {
             "last_activity_at" => Sort::LastActivityAsc,
             "-first_seen_at" => Sort::StartedDesc,
             "first_seen_at" => Sort::StartedAsc,
+            "-handoff_at" => Sort::HandoffDesc,
+            "handoff_at" => Sort::HandoffAsc,
             _ => return None,
         })
     }
@@ -117,18 +152,28 @@ impl Sort {
         match self {
             Sort::LastActivityDesc | Sort::LastActivityAsc => "last_activity_at",
             Sort::StartedDesc | Sort::StartedAsc => "first_seen_at",
+            Sort::HandoffDesc | Sort::HandoffAsc => "handoff_at",
         }
     }
 
     fn descending(self) -> bool {
-        matches!(self, Sort::LastActivityDesc | Sort::StartedDesc)
+        matches!(
+            self,
+            Sort::LastActivityDesc | Sort::StartedDesc | Sort::HandoffDesc
+        )
     }
+
+    /// Every value the route accepts.
+    pub const NAMES: &'static str = "-last_activity_at, last_activity_at, -first_seen_at, \
+        first_seen_at, -handoff_at, handoff_at";
 
     /// The sort key of a row, for the next page's cursor.
     pub fn key(self, row: &ConversationRow) -> DateTime<Utc> {
         match self {
             Sort::LastActivityDesc | Sort::LastActivityAsc => row.last_activity_at,
             Sort::StartedDesc | Sort::StartedAsc => row.first_seen_at,
+            // Only handed-off conversations are listed in this order.
+            Sort::HandoffDesc | Sort::HandoffAsc => row.handoff_at.unwrap_or(row.first_seen_at),
         }
     }
 }
@@ -175,6 +220,10 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     if let Some(r) = filter.requires_human {
         q.push(" AND c.requires_human = ").push_bind(r);
     }
+    if let Some(outcome) = &filter.outcome {
+        q.push(format!(" AND {OUTCOME} = "))
+            .push_bind(outcome.clone());
+    }
     if let Some(text) = &filter.text {
         // LIKE metacharacters in the search are literal.
         let escaped = text
@@ -198,9 +247,10 @@ pub async fn list(
     after: Option<(DateTime<Utc>, String, String)>,
     limit: i64,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
-    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM {CONVERSATIONS_ZONED}"));
+    let mut q = QueryBuilder::new(format!("SELECT {} FROM {CONVERSATIONS_ZONED}", &*COLUMNS));
     push_filter(&mut q, filter);
     let column = sort.column();
+    q.push(format!(" AND c.{column} IS NOT NULL"));
     let (cmp, dir) = if sort.descending() {
         ("<", "DESC")
     } else {
@@ -236,9 +286,10 @@ pub async fn find(
     conversation_id: &str,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM conversations c
+        "SELECT {} FROM {CONVERSATIONS_ZONED}
          WHERE c.conversation_id = $1 AND ($2::text[] IS NULL OR c.website_id = ANY($2))
-         ORDER BY c.website_id LIMIT 2"
+         ORDER BY c.website_id LIMIT 2",
+        &*COLUMNS
     ))
     .bind(conversation_id)
     .bind(websites)

@@ -11,11 +11,13 @@ use sqlx::{Postgres, QueryBuilder};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Zone(pub Option<String>);
 
-/// Joins each conversation to its website's time zone; the statistics and the conversation
-/// list read `conversations c` through it. A join, not a lookup per row: over a million
+/// Joins each conversation to its website's time zone (`z`) and bot settings (`b`, which the
+/// outcome populations read); the statistics and the conversation list read `conversations c`
+/// through it. A join, not a lookup per row: over a million
 /// conversations the lookup made the statistics eight times slower and kept them on one core.
-pub const CONVERSATIONS_ZONED: &str =
-    "conversations c LEFT JOIN website_time_zones z ON z.website_id = c.website_id";
+pub const CONVERSATIONS_ZONED: &str = "conversations c
+     LEFT JOIN website_time_zones z ON z.website_id = c.website_id
+     LEFT JOIN website_bot_settings b ON b.website_id = c.website_id";
 
 /// Where a query finds the zone of a row's website.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use sqlx::{Postgres, QueryBuilder};
 use super::contacts::{self, Filter as ContactFilter};
 use super::conversations::{self, Filter as ConversationFilter};
 use super::days::{CONVERSATIONS_ZONED, LocalDays, Zone, ZoneOf};
+use super::populations::OUTCOME;
 
 /// An export's query and the columns written from its rows, in order.
 pub struct Export {
@@ -34,6 +35,17 @@ const CONVERSATION_COLUMNS: &[&str] = &[
     "rating",
     "contact_id",
     "closed_at",
+    "close_reason",
+    "bot_first_response_ms",
+    "agent_first_response_ms",
+    "handoff_at",
+    "handoff_reason",
+    "handoff_response_ms",
+    "resolution_ms",
+    "reopens",
+    "unanswered",
+    "outcome",
+    "rating_comment",
 ];
 
 const MESSAGE_COLUMNS: &[&str] = &[
@@ -85,9 +97,13 @@ pub fn conversations(filter: &ConversationFilter) -> Export {
                 c.message_count, c.user_messages, c.bot_messages, c.agent_messages,
                 c.first_response_ms,
                 c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0) AS avg_bot_response_ms,
-                c.requires_human, c.cta_clicks, c.rating, c.contact_id, c.closed_at
-         FROM ",
+                c.requires_human, c.cta_clicks, c.rating, c.contact_id, c.closed_at,
+                c.close_reason, c.bot_first_response_ms, c.agent_first_response_ms,
+                c.handoff_at, c.handoff_reason, c.handoff_response_ms, c.resolution_ms,
+                c.reopens, c.unanswered, ",
     );
+    query.push(OUTCOME);
+    query.push(" AS outcome, c.rating_comment FROM ");
     query.push(CONVERSATIONS_ZONED);
     conversations::push_filter(&mut query, filter);
     query.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id");

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod offsets;
 pub mod populations;
 pub mod requests;
+pub mod service;
 pub mod stats;
 pub mod subjects;
 pub mod tokens;

@@ -37,26 +37,9 @@ pub struct Counts {
     pub ratings_sum: i64,
 }
 
-impl Counts {
-    /// The size of `population`.
-    pub fn of(&self, population: Population) -> i64 {
-        match population {
-            Population::Started => self.conversations,
-            Population::Loaded => self.loaded_conversations,
-            Population::Engaged => self.engaged_conversations,
-            Population::LoadedEngaged => self.loaded_engaged_conversations,
-            Population::EngagedWithoutLoad => self.engaged_without_load,
-            Population::CtaClicked => self.cta_conversations,
-            Population::ContactSubmitted => self.contact_conversations,
-            Population::Escalated => self.escalated_conversations,
-            Population::Rated => self.rated_conversations,
-        }
-    }
-}
-
-/// The column of [`Counts`] that holds each population's size.
-fn population_column(p: Population) -> &'static str {
-    match p {
+/// The column of [`Counts`] that holds the size of each of [`Population::QUARTERED`].
+fn population_column(p: Population) -> Option<&'static str> {
+    Some(match p {
         Population::Started => "conversations",
         Population::Loaded => "loaded_conversations",
         Population::Engaged => "engaged_conversations",
@@ -66,7 +49,8 @@ fn population_column(p: Population) -> &'static str {
         Population::ContactSubmitted => "contact_conversations",
         Population::Escalated => "escalated_conversations",
         Population::Rated => "rated_conversations",
-    }
+        _ => return None,
+    })
 }
 
 /// Who a conversation's visitor is: ingest's hash of them, else the website's customer id, else
@@ -93,9 +77,9 @@ const SUMMED: [(&str, &str); 8] = [
 
 /// The additive columns of [`Counts`], in order.
 fn additive() -> impl Iterator<Item = &'static str> {
-    Population::ALL
+    Population::QUARTERED
         .iter()
-        .map(|p| population_column(*p))
+        .filter_map(|p| population_column(*p))
         .chain(SUMMED.iter().map(|(name, _)| *name))
 }
 
@@ -105,14 +89,14 @@ fn additive() -> impl Iterator<Item = &'static str> {
 static SUMS: LazyLock<String> = LazyLock::new(|| {
     let engaged = Population::Engaged.predicate();
     debug_assert!(SUMMED[3].1.contains(engaged));
-    Population::ALL
+    Population::QUARTERED
         .iter()
-        .map(|p| {
-            format!(
-                "count(*) FILTER (WHERE {}) AS {}",
-                p.predicate(),
-                population_column(*p)
-            )
+        .filter_map(|p| {
+            let column = population_column(*p)?;
+            Some(format!(
+                "count(*) FILTER (WHERE {}) AS {column}",
+                p.predicate()
+            ))
         })
         .chain(
             SUMMED
@@ -217,6 +201,12 @@ impl Range<'_> {
         }
     }
 
+    /// Appends `FROM … WHERE …` selecting the conversations of the range, as `c`, joined as
+    /// [`CONVERSATIONS_ZONED`].
+    pub(super) fn push_conversations(&self, q: &mut QueryBuilder<'_, Postgres>) {
+        self.push(q, Source::Conversations);
+    }
+
     /// Appends `FROM … WHERE …` selecting the rows of `source` in the range, as `c`, joined to
     /// their website's time zone.
     fn push(&self, q: &mut QueryBuilder<'_, Postgres>, source: Source) {
@@ -265,14 +255,19 @@ fn total(rows: &[BucketRow], unique_visitors: i64) -> Counts {
 
 /// Appends the local `step` of `instant` of a row `c`: a local timestamp, which Postgres groups
 /// by hashing (grouping by its text sorted every row).
-fn push_bucket(q: &mut QueryBuilder<'_, Postgres>, instant: &str, zone: &Zone, step: Step) {
+pub(super) fn push_bucket(
+    q: &mut QueryBuilder<'_, Postgres>,
+    instant: &str,
+    zone: &Zone,
+    step: Step,
+) {
     q.push(format!("date_trunc('{}', ", step.key()));
     push_local(q, instant, zone, ZoneOf::Joined);
     q.push(")");
 }
 
 /// The text of a bucket, as a series row names it.
-fn bucket_format(step: Step) -> &'static str {
+pub(super) fn bucket_format(step: Step) -> &'static str {
     match step {
         Step::Day => "YYYY-MM-DD",
         Step::Hour => "YYYY-MM-DD\"T\"HH24:00",
@@ -469,6 +464,10 @@ pub struct ShareRow {
     pub key: String,
     pub conversations: i64,
     pub messages: i64,
+    /// Their service figures, which the answer names as `Figures` does.
+    #[sqlx(flatten)]
+    #[serde(skip)]
+    pub service: super::service::Service,
 }
 
 /// The engaged conversations started on `[from, to]` by channel and by device, busiest first;
@@ -488,8 +487,10 @@ pub async fn breakdown(
         "SELECT grouping(c.device) = 1 AS by_channel,
                 COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END,
                          'unknown') AS key,
-                count(*) AS conversations, COALESCE(sum(c.message_count), 0)::int8 AS messages",
+                count(*) AS conversations, COALESCE(sum(c.message_count), 0)::int8 AS messages,
+                ",
     );
+    q.push(&*super::service::COLUMNS);
     range.push(&mut q, Source::Conversations);
     q.push(format!(
         " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device))

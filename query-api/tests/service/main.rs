@@ -9,6 +9,7 @@ mod actions;
 mod api;
 mod exports;
 mod funnel;
+mod handoffs;
 mod legacy;
 mod reports;
 mod retention;

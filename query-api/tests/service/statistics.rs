@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use schemas::payloads::{
     ContactSubmitted, ConversationClosed, ConversationRated, ConversationStarted, CtaClicked,
-    WebsiteTimeZone, WidgetLoaded,
+    MessageRef, WebsiteTimeZone, WidgetLoaded,
 };
 use schemas::{Event, Payload, Sender};
 use serde_json::Value;
@@ -25,7 +25,7 @@ use crate::common::{TestApp, spawn_app};
 
 #[path = "statistics/reference.rs"]
 mod reference;
-use reference::{Conversation, Figures, Zone};
+use reference::{Conversation, Figures, SERVICE_COUNTS, SERVICE_RATES, Zone};
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -73,7 +73,9 @@ async fn drill_down(app: &TestApp, token: &str, period: &Value) {
             .get_as(token, &format!("{}&limit=1", path.as_str().unwrap()))
             .await;
         assert_eq!(status, 200, "{path}: {list}");
-        assert_eq!(list["total"], period[figure], "{figure} opened as {path}");
+        // `rating_distribution.1` names a figure inside an object.
+        let value = figure.split('.').fold(period, |v, key| &v[key]);
+        assert_eq!(&list["total"], value, "{figure} opened as {path}");
     }
 }
 
@@ -361,7 +363,12 @@ fn traffic(rng: &mut Rng, seed: u64, conversations: usize) -> Vec<Event> {
             }
             for _ in 0..rng.below(4) {
                 let when = step(rng);
-                mine.push(said(&website, &c, when, Sender::User));
+                let mut e = said(&website, &c, when, Sender::User);
+                if let Payload::MessageSent(m) = &mut e.payload {
+                    // A visitor asking for a human.
+                    m.requires_human = rng.chance(5);
+                }
+                mine.push(e);
             }
         }
         for _ in 0..rng.below(4) {
@@ -417,7 +424,36 @@ fn traffic(rng: &mut Rng, seed: u64, conversations: usize) -> Vec<Event> {
                 }),
             ));
         }
-        if rng.chance(30) {
+        // Admins flag a message for a human, or mark that a human replied to it.
+        let messages: Vec<String> = mine
+            .iter()
+            .filter(|e| matches!(e.payload, Payload::MessageSent(_)))
+            .map(|e| e.event_id.to_string())
+            .collect();
+        if !messages.is_empty() {
+            for replied in [false, true] {
+                if rng.chance(12) {
+                    let target = MessageRef {
+                        message_id: rng.pick(&messages).clone(),
+                    };
+                    let when = step(rng);
+                    mine.push(at(
+                        &website,
+                        &c,
+                        when,
+                        if replied {
+                            Payload::MessageHumanReplied(target)
+                        } else {
+                            Payload::MessageFlaggedForHuman(target)
+                        },
+                    ));
+                }
+            }
+        }
+        // Closed, perhaps reopened by the visitor (and perhaps answered), and closed again.
+        let mut closes = 0;
+        while closes < 3 && rng.chance(if closes == 0 { 35 } else { 40 }) {
+            closes += 1;
             let when = step(rng);
             mine.push(at(
                 &website,
@@ -427,6 +463,19 @@ fn traffic(rng: &mut Rng, seed: u64, conversations: usize) -> Vec<Event> {
                     reason: schemas::payloads::CloseReason::User,
                 }),
             ));
+            if rng.chance(50) {
+                let when = step(rng);
+                mine.push(said(&website, &c, when, Sender::User));
+                if rng.chance(50) {
+                    let when = step(rng);
+                    mine.push(said(
+                        &website,
+                        &c,
+                        when,
+                        *rng.pick(&[Sender::Bot, Sender::Agent]),
+                    ));
+                }
+            }
         }
         // A late arrival from before everything else: it moves the conversation's start,
         // perhaps to the day before.
@@ -459,30 +508,49 @@ async fn project(app: &TestApp, rng: &mut Rng, mut events: Vec<Event>) {
 
 /// Every figure of `period` against the reference's.
 fn assert_figures(period: &Value, expected: &Figures, what: &str) {
-    for (name, count) in &expected.counts {
-        assert_eq!(period[*name].as_i64(), Some(*count), "{what}: {name}");
-    }
-    for (name, rate) in &expected.rates {
-        match rate {
-            None => assert!(
-                period[*name].is_null(),
-                "{what}: {name} = {}",
-                period[*name]
-            ),
-            Some(r) => {
-                let got = period[*name].as_f64().unwrap();
-                assert!((got - r).abs() < 1e-9, "{what}: {name} {got} != {r}");
-            }
-        }
-    }
+    assert_some_figures(period, expected, what, |_| true);
     for name in [
         "interaction_rate",
         "cta_rate",
         "conversion_rate",
         "escalation_rate",
+        "containment_rate",
+        "abandonment_rate",
+        "reopen_rate",
+        "csat",
     ] {
         if let Some(r) = period[name].as_f64() {
             assert!((0.0..=1.0).contains(&r), "{what}: {name} = {r}");
+        }
+    }
+}
+
+/// The figures of `expected` that `wanted` names against `answer`'s (`a.b` names `b` inside
+/// `a`).
+fn assert_some_figures(
+    answer: &Value,
+    expected: &Figures,
+    what: &str,
+    wanted: impl Fn(&str) -> bool,
+) {
+    let get = |name: &str| name.split('.').fold(answer, |v, key| &v[key]).clone();
+    for (name, count) in expected.counts.iter().filter(|(n, _)| wanted(n)) {
+        assert_eq!(get(name).as_i64(), Some(*count), "{what}: {name}");
+    }
+    for (name, rate) in expected.rates.iter().filter(|(n, _)| wanted(n)) {
+        let got = get(name);
+        match rate {
+            None => assert!(got.is_null(), "{what}: {name} = {got}"),
+            Some(r) => {
+                let got = got
+                    .as_f64()
+                    .unwrap_or_else(|| panic!("{what}: {name} = {got}"));
+                // Exact but for floating point: relative to the figure (times are large).
+                assert!(
+                    (got - r).abs() <= 1e-9 * r.abs().max(1.0),
+                    "{what}: {name} {got} != {r}"
+                );
+            }
         }
     }
 }
@@ -604,17 +672,18 @@ async fn check(
                 );
             }
             let (_, breakdown) = app.api_as(&token).breakdown(&query).await;
-            let mut channels: BTreeMap<String, i64> = BTreeMap::new();
-            let mut devices: BTreeMap<String, i64> = BTreeMap::new();
+            let mut channels: BTreeMap<String, Vec<&Conversation>> = BTreeMap::new();
+            let mut devices: BTreeMap<String, Vec<&Conversation>> = BTreeMap::new();
             for c in started(conversations, sites, website.as_deref(), from, to, *zone)
                 .filter(|c| c.engaged)
             {
-                *channels.entry(c.channel.clone()).or_default() += 1;
-                *devices
+                channels.entry(c.channel.clone()).or_default().push(c);
+                devices
                     .entry(c.device.clone().unwrap_or_else(|| "unknown".into()))
-                    .or_default() += 1;
+                    .or_default()
+                    .push(c);
             }
-            for (rows, expected) in [("by_channel", channels), ("by_device", devices)] {
+            for (rows, groups) in [("by_channel", channels), ("by_device", devices)] {
                 let got: BTreeMap<String, i64> = breakdown[rows]
                     .as_array()
                     .unwrap()
@@ -626,8 +695,18 @@ async fn check(
                         )
                     })
                     .collect();
+                let expected: BTreeMap<String, i64> = groups
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.len() as i64))
+                    .collect();
                 assert_eq!(got, expected, "{what}: {rows}");
                 for r in breakdown[rows].as_array().unwrap() {
+                    // Each row carries the service figures of its conversations.
+                    let key = r["key"].as_str().unwrap();
+                    let figures = Figures::of(groups[key].iter().copied());
+                    assert_some_figures(r, &figures, &format!("{what}: {rows} {key}"), |n| {
+                        SERVICE_COUNTS.contains(&n) || SERVICE_RATES.contains(&n)
+                    });
                     let (_, list) = app
                         .get_as(&token, &format!("{}&limit=1", r["open"].as_str().unwrap()))
                         .await;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::freshness::AsOf;
 use crate::store::populations::Population;
+use crate::store::service::Service;
 use crate::store::stats::{Counts, ShareRow, Step};
 
 /// `part / whole`; `None` when the whole is empty.
@@ -55,18 +56,135 @@ pub struct Figures {
     pub conversion_rate: Option<f64>,
     /// Mean response time of the bot messages that reported one, in those conversations.
     pub avg_bot_response_ms: Option<f64>,
-    /// Engaged conversations in which a message asked for a human.
+    /// Engaged conversations handed to a human: a message asked for one, or an admin flagged
+    /// one.
     pub escalated_conversations: i64,
-    /// `escalated_conversations / engaged_conversations`.
+    /// `escalated_conversations / engaged_conversations`: the handoff rate.
     pub escalation_rate: Option<f64>,
     /// Conversations started in the range that were rated.
     pub ratings: i64,
     /// Mean rating (1–5) of the rated conversations.
     pub avg_rating: Option<f64>,
+    #[serde(flatten)]
+    pub service: ServiceFigures,
+}
+
+/// What support teams and bot owners judge a range by: response and resolution times,
+/// handoffs, containment and satisfaction. Times are in milliseconds; a median or 90th
+/// percentile is over the population named beside it, interpolated between the two nearest
+/// values (Postgres' `percentile_cont`), and null when it is empty. The glossary is
+/// `docs/statistics.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ServiceFigures {
+    /// Engaged conversations in which the bot wrote after the visitor's first message.
+    pub bot_answered_conversations: i64,
+    /// From the visitor's first message to the bot's first message after it, over
+    /// `bot_answered_conversations`.
+    pub median_bot_first_response_ms: Option<f64>,
+    pub p90_bot_first_response_ms: Option<f64>,
+    /// Engaged conversations in which an agent wrote after the visitor's first message.
+    pub agent_answered_conversations: i64,
+    /// From the visitor's first message to an agent's first message after it, over
+    /// `agent_answered_conversations`.
+    pub median_agent_first_response_ms: Option<f64>,
+    pub p90_agent_first_response_ms: Option<f64>,
+    /// Escalated conversations in which a human replied after the handoff.
+    pub handoff_answered_conversations: i64,
+    /// From the handoff to the first human reply, over `handoff_answered_conversations`.
+    pub median_handoff_response_ms: Option<f64>,
+    pub p90_handoff_response_ms: Option<f64>,
+    /// Escalated conversations no human has replied to since the handoff.
+    pub waiting_for_human: i64,
+    /// Engaged conversations that are over (closed, or silent for the website's idle minutes),
+    /// never handed off, whose visitor's last message was answered.
+    pub contained_conversations: i64,
+    /// `contained_conversations / engaged_conversations`.
+    pub containment_rate: Option<f64>,
+    /// Engaged conversations that are over, never handed off, whose visitor's last message got
+    /// no answer.
+    pub abandoned_conversations: i64,
+    /// `abandoned_conversations / engaged_conversations`.
+    pub abandonment_rate: Option<f64>,
+    /// Engaged conversations closed at least once.
+    pub closed_conversations: i64,
+    /// Engaged conversations in which the visitor wrote again after a close.
+    pub reopened_conversations: i64,
+    /// `reopened_conversations / closed_conversations`.
+    pub reopen_rate: Option<f64>,
+    /// Engaged conversations that are closed now.
+    pub resolved_conversations: i64,
+    /// From the conversation's first event to its latest close, over `resolved_conversations`.
+    pub median_resolution_ms: Option<f64>,
+    pub p90_resolution_ms: Option<f64>,
+    /// Rated conversations whose latest rating is 4 or 5.
+    pub satisfied_ratings: i64,
+    /// `satisfied_ratings / ratings`: the share of rated conversations rated 4 or 5.
+    pub csat: Option<f64>,
+    /// Rated conversations by their latest rating.
+    pub rating_distribution: RatingDistribution,
+    /// Messages per engaged conversation.
+    pub median_messages_per_conversation: Option<f64>,
+    pub p90_messages_per_conversation: Option<f64>,
+    /// From an engaged conversation's first event to its last.
+    pub median_duration_ms: Option<f64>,
+}
+
+/// Rated conversations by their latest rating (each a part of `ratings`).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct RatingDistribution {
+    #[serde(rename = "1")]
+    pub one: i64,
+    #[serde(rename = "2")]
+    pub two: i64,
+    #[serde(rename = "3")]
+    pub three: i64,
+    #[serde(rename = "4")]
+    pub four: i64,
+    #[serde(rename = "5")]
+    pub five: i64,
+}
+
+impl From<&Service> for ServiceFigures {
+    fn from(s: &Service) -> Self {
+        Self {
+            bot_answered_conversations: s.bot_answered,
+            median_bot_first_response_ms: s.median_bot_first_response_ms,
+            p90_bot_first_response_ms: s.p90_bot_first_response_ms,
+            agent_answered_conversations: s.agent_answered,
+            median_agent_first_response_ms: s.median_agent_first_response_ms,
+            p90_agent_first_response_ms: s.p90_agent_first_response_ms,
+            handoff_answered_conversations: s.handoff_answered,
+            median_handoff_response_ms: s.median_handoff_response_ms,
+            p90_handoff_response_ms: s.p90_handoff_response_ms,
+            waiting_for_human: s.waiting_for_human,
+            contained_conversations: s.contained,
+            containment_rate: ratio(s.contained, s.engaged),
+            abandoned_conversations: s.abandoned,
+            abandonment_rate: ratio(s.abandoned, s.engaged),
+            closed_conversations: s.closed,
+            reopened_conversations: s.reopened,
+            reopen_rate: ratio(s.reopened, s.closed),
+            resolved_conversations: s.resolved,
+            median_resolution_ms: s.median_resolution_ms,
+            p90_resolution_ms: s.p90_resolution_ms,
+            satisfied_ratings: s.satisfied,
+            csat: ratio(s.satisfied, s.rated),
+            rating_distribution: RatingDistribution {
+                one: s.rated_1,
+                two: s.rated_2,
+                three: s.rated_3,
+                four: s.rated_4,
+                five: s.rated_5,
+            },
+            median_messages_per_conversation: s.median_messages_per_conversation,
+            p90_messages_per_conversation: s.p90_messages_per_conversation,
+            median_duration_ms: s.median_duration_ms,
+        }
+    }
 }
 
 /// Which population each count of [`Figures`] is, for its drill-down.
-pub const FIGURE_POPULATIONS: [(&str, Population); 9] = [
+pub const FIGURE_POPULATIONS: [(&str, Population); 19] = [
     ("conversations", Population::Started),
     ("widget_loads", Population::Loaded),
     ("engaged_conversations", Population::Engaged),
@@ -76,10 +194,23 @@ pub const FIGURE_POPULATIONS: [(&str, Population); 9] = [
     ("contact_requests", Population::ContactSubmitted),
     ("escalated_conversations", Population::Escalated),
     ("ratings", Population::Rated),
+    ("bot_answered_conversations", Population::BotAnswered),
+    ("agent_answered_conversations", Population::AgentAnswered),
+    (
+        "handoff_answered_conversations",
+        Population::HandoffAnswered,
+    ),
+    ("waiting_for_human", Population::WaitingForHuman),
+    ("contained_conversations", Population::Contained),
+    ("abandoned_conversations", Population::Abandoned),
+    ("closed_conversations", Population::Closed),
+    ("reopened_conversations", Population::Reopened),
+    ("resolved_conversations", Population::Resolved),
+    ("satisfied_ratings", Population::Satisfied),
 ];
 
-impl From<&Counts> for Figures {
-    fn from(c: &Counts) -> Self {
+impl Figures {
+    pub fn new(c: &Counts, service: &Service) -> Self {
         let messages = c.user_messages + c.bot_messages + c.agent_messages;
         Self {
             conversations: c.conversations,
@@ -104,6 +235,7 @@ impl From<&Counts> for Figures {
             escalation_rate: ratio(c.escalated_conversations, c.engaged_conversations),
             ratings: c.rated_conversations,
             avg_rating: ratio(c.ratings_sum, c.rated_conversations),
+            service: ServiceFigures::from(service),
         }
     }
 }
@@ -116,8 +248,8 @@ pub struct Period {
     #[serde(flatten)]
     pub figures: Figures,
     /// For each count, the `GET /v1/conversations` path listing the conversations it counts
-    /// (their `total` equals it).
-    pub open: BTreeMap<&'static str, String>,
+    /// (their `total` equals it); `rating_distribution.N` for the conversations rated N.
+    pub open: BTreeMap<String, String>,
 }
 
 /// For each figure of `current` and `previous` that both have, its relative change:
@@ -193,13 +325,13 @@ pub struct Stages {
 impl From<&Counts> for Stages {
     fn from(c: &Counts) -> Self {
         Self {
-            started: c.of(Population::Started),
-            loaded: c.of(Population::Loaded),
-            engaged: c.of(Population::Engaged),
-            loaded_engaged: c.of(Population::LoadedEngaged),
-            engaged_without_load: c.of(Population::EngagedWithoutLoad),
-            cta_clicked: c.of(Population::CtaClicked),
-            contact_submitted: c.of(Population::ContactSubmitted),
+            started: c.conversations,
+            loaded: c.loaded_conversations,
+            engaged: c.engaged_conversations,
+            loaded_engaged: c.loaded_engaged_conversations,
+            engaged_without_load: c.engaged_without_load,
+            cta_clicked: c.cta_conversations,
+            contact_submitted: c.contact_conversations,
         }
     }
 }
@@ -242,6 +374,8 @@ pub struct Funnel {
 pub struct Share {
     #[serde(flatten)]
     pub share: ShareRow,
+    #[serde(flatten)]
+    pub service: ServiceFigures,
     /// The `GET /v1/conversations` path listing these conversations.
     pub open: String,
 }

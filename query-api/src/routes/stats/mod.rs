@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::days::Zone;
 use crate::store::populations::Population;
+use crate::store::service::{self, Service};
 use crate::store::stats::{self as store, Counts, Range, Step};
 use crate::store::websites as website_store;
 
@@ -123,14 +124,21 @@ impl Scope {
     }
 
     /// The figures of `days`, with the list each count opens as.
-    fn period(&self, days: Days, counts: &Counts) -> Period {
+    fn period(&self, days: Days, counts: &Counts, service: &Service) -> Period {
+        let rated = self.open(Population::Rated, days);
         Period {
             from: days.from,
             to: days.to,
-            figures: Figures::from(counts),
+            figures: Figures::new(counts, service),
             open: FIGURE_POPULATIONS
                 .iter()
-                .map(|(name, p)| (*name, self.open(*p, days)))
+                .map(|(name, p)| ((*name).to_owned(), self.open(*p, days)))
+                .chain((1..=5).map(|r| {
+                    (
+                        format!("rating_distribution.{r}"),
+                        format!("{rated}&rating={r}"),
+                    )
+                }))
                 .collect(),
         }
     }
@@ -175,8 +183,10 @@ const FUNNEL: [Population; 7] = [
 ];
 
 async fn period(pool: &PgPool, scope: &Scope, days: Days) -> Result<Period, ApiError> {
-    let counts = store::counts(pool, &scope.range(days)).await?;
-    Ok(scope.period(days, &counts))
+    let range = scope.range(days);
+    let (counts, service) =
+        tokio::try_join!(store::counts(pool, &range), service::total(pool, &range))?;
+    Ok(scope.period(days, &counts, &service))
 }
 
 /// A range's figures for `websites` in each website's own days: the weekly report and the
@@ -195,20 +205,24 @@ pub async fn period_of(
     period(pool, &scope, days).await
 }
 
-/// Every local day (or hour) of `days`, with the figures of those that had any.
+/// Every local day (or hour) of `days`, with the figures of those that had any (`rows` and
+/// `service`, by bucket).
 fn filled<T>(
     rows: Vec<store::BucketRow>,
+    service: Vec<(String, Service)>,
     days: Days,
     step: Step,
-    figures: impl Fn(&Counts) -> T,
+    figures: impl Fn(&Counts, &Service) -> T,
 ) -> Vec<Bucket<T>> {
     let mut rows: BTreeMap<String, Counts> =
         rows.into_iter().map(|r| (r.bucket, r.counts)).collect();
+    let mut service: BTreeMap<String, Service> = service.into_iter().collect();
     filled_keys(days, step)
         .into_iter()
         .map(|key| {
             let counts = rows.remove(&key).unwrap_or_default();
-            Bucket::new(step, key, figures(&counts))
+            let service = service.remove(&key).unwrap_or_default();
+            Bucket::new(step, key, figures(&counts, &service))
         })
         .collect()
 }
@@ -239,19 +253,23 @@ pub async fn stats(
         }
         Some(_) => return Err(ApiError::BadRequest("interval: day or hour".into())),
     };
-    // The range's figures are its buckets' sums: one read gives both.
-    let ((series, current), previous) = tokio::try_join!(
-        async { Ok(store::series(&state.pool, &scope.range(days), step).await?) },
+    let range = scope.range(days);
+    // The range's counts are its buckets' sums: one read gives both. Medians are not, so the
+    // service figures are read for the buckets and for the range.
+    let ((series, current), service_series, service, previous) = tokio::try_join!(
+        async { Ok(store::series(&state.pool, &range, step).await?) },
+        async { Ok(service::series(&state.pool, &range, step).await?) },
+        async { Ok(service::total(&state.pool, &range).await?) },
         period(&state.pool, &scope, days.previous()),
     )?;
-    let current = scope.period(days, &current);
+    let current = scope.period(days, &current, &service);
     Ok(Json(Statistics {
         change: change(&current.figures, &previous.figures),
         current,
         previous,
         time_zone: scope.time_zone,
         interval: step.key(),
-        series: filled(series, days, step, |c| Figures::from(c)),
+        series: filled(series, service_series, days, step, Figures::new),
         as_of,
     }))
 }
@@ -325,7 +343,7 @@ pub async fn funnel(
             })
             .collect(),
         interval: step.key(),
-        series: filled(series, days, step, |c| Stages::from(c)),
+        series: filled(series, Vec::new(), days, step, |c, _| Stages::from(c)),
         as_of,
     }))
 }
@@ -379,7 +397,11 @@ pub async fn breakdown(
                     "{engaged}&{}",
                     serde_urlencoded::to_string([(dimension, &share.key)]).unwrap_or_default()
                 );
-                Share { share, open }
+                Share {
+                    service: ServiceFigures::from(&share.service),
+                    share,
+                    open,
+                }
             })
             .collect()
     };

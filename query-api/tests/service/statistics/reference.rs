@@ -99,7 +99,6 @@ pub struct Conversation {
     pub engaged: bool,
     pub cta_clicks: i64,
     pub contact: bool,
-    pub requires_human: bool,
     /// The latest rating by (time, event id).
     pub rating: Option<(DateTime<Utc>, uuid::Uuid, i64)>,
     pub user_messages: i64,
@@ -115,15 +114,137 @@ pub struct Conversation {
     pub visitor: Option<String>,
     /// The customer id of the earliest event that carried one.
     pub customer: Option<(DateTime<Utc>, uuid::Uuid, String)>,
+    /// Every message: when, its event id, who wrote it, whether it asked for a human.
+    pub messages: Vec<(DateTime<Utc>, uuid::Uuid, Sender, bool)>,
+    /// Every close, by (time, event id).
+    pub closes: Vec<(DateTime<Utc>, uuid::Uuid)>,
+    /// Admins' flags on the conversation's messages: (message event id, time, replied).
+    pub flags: Vec<(String, DateTime<Utc>, bool)>,
+    /// The latest visitor-side event.
+    pub last_activity: Option<DateTime<Utc>>,
+}
+
+/// Milliseconds from `a` to `b`.
+fn millis(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_milliseconds()
+}
+
+impl Conversation {
+    fn first_after(&self, sender: Sender, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.messages
+            .iter()
+            .filter(|m| m.2 == sender && m.0 >= at)
+            .map(|m| m.0)
+            .min()
+    }
+
+    fn visitor_messages(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        self.messages
+            .iter()
+            .filter(|m| m.2 == Sender::User)
+            .map(|m| m.0)
+    }
+
+    /// From the visitor's first message to `sender`'s first message at or after it.
+    pub fn first_response(&self, sender: Sender) -> Option<i64> {
+        let first = self.visitor_messages().min()?;
+        Some(millis(first, self.first_after(sender, first)?))
+    }
+
+    /// The flags that name one of this conversation's messages.
+    fn flags_on_messages(&self) -> impl Iterator<Item = &(String, DateTime<Utc>, bool)> + '_ {
+        self.flags
+            .iter()
+            .filter(|f| self.messages.iter().any(|m| m.1.to_string() == f.0))
+    }
+
+    /// The first request for a human: a message that asked, or an admin's flag.
+    pub fn handoff(&self) -> Option<DateTime<Utc>> {
+        let asked = self.messages.iter().filter(|m| m.3).map(|m| m.0);
+        let flagged = self.flags_on_messages().filter(|f| !f.2).map(|f| f.1);
+        asked.chain(flagged).min()
+    }
+
+    /// From the handoff to the first human reply at or after it.
+    pub fn handoff_response(&self) -> Option<i64> {
+        let handoff = self.handoff()?;
+        let agents = self
+            .messages
+            .iter()
+            .filter(|m| m.2 == Sender::Agent)
+            .map(|m| m.0);
+        let replied = self.flags_on_messages().filter(|f| f.2).map(|f| f.1);
+        let first = agents.chain(replied).filter(|t| *t >= handoff).min()?;
+        Some(millis(handoff, first))
+    }
+
+    /// Closed now: its latest close came at or after its last message.
+    pub fn closed_now(&self) -> bool {
+        let Some(close) = self.closes.iter().max() else {
+            return false;
+        };
+        self.messages.iter().all(|m| m.0 <= close.0)
+    }
+
+    /// From the first event to the latest close, while closed.
+    pub fn resolution(&self) -> Option<i64> {
+        let close = self.closes.iter().max()?;
+        self.closed_now()
+            .then(|| millis(self.first_seen.unwrap(), close.0))
+    }
+
+    /// Closes after which the visitor wrote before the next close.
+    pub fn reopens(&self) -> usize {
+        let mut closes = self.closes.clone();
+        closes.sort();
+        (0..closes.len())
+            .filter(|&i| {
+                let next = closes.get(i + 1).map(|c| c.0);
+                self.visitor_messages()
+                    .any(|t| t > closes[i].0 && next.is_none_or(|n| t <= n))
+            })
+            .count()
+    }
+
+    /// The visitor's last message has no bot or agent message at or after it.
+    pub fn unanswered(&self) -> bool {
+        let Some(last) = self.visitor_messages().max() else {
+            return false;
+        };
+        !self
+            .messages
+            .iter()
+            .any(|m| m.2 != Sender::User && m.0 >= last)
+    }
+
+    /// Over: closed now, or silent for the default idle minutes (30) by `now`.
+    pub fn over(&self, now: DateTime<Utc>) -> bool {
+        self.closed_now() || self.last_activity.unwrap() < now - Duration::minutes(30)
+    }
+}
+
+/// The `fraction` percentile of `values`, interpolated between the two nearest ranks as
+/// Postgres' `percentile_cont` defines it.
+pub fn percentile(mut values: Vec<f64>, fraction: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = fraction * (values.len() - 1) as f64;
+    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(values[low] + (values[high] - values[low]) * (rank - low as f64))
 }
 
 /// Every conversation of `events`, folded by the definitions.
 pub fn conversations(events: &[Event]) -> BTreeMap<(String, String), Conversation> {
     let mut out: BTreeMap<(String, String), Conversation> = BTreeMap::new();
     for e in events {
-        if matches!(e.payload, Payload::WebsiteTimeZoneChanged(_)) {
-            continue;
-        }
+        let flag = match &e.payload {
+            Payload::WebsiteTimeZoneChanged(_) => continue,
+            Payload::MessageFlaggedForHuman(r) => Some((r.message_id.clone(), false)),
+            Payload::MessageHumanReplied(r) => Some((r.message_id.clone(), true)),
+            _ => None,
+        };
         let c = out
             .entry((e.website_id.clone(), e.conversation_id.clone()))
             .or_insert_with(|| Conversation {
@@ -132,6 +253,12 @@ pub fn conversations(events: &[Event]) -> BTreeMap<(String, String), Conversatio
                 ..Conversation::default()
             });
         let at = e.occurred_at;
+        // Admins' flags belong to a message, and do not place the conversation in time.
+        if let Some((message, replied)) = flag {
+            c.flags.push((message, at, replied));
+            continue;
+        }
+        c.last_activity = Some(c.last_activity.map_or(at, |l| l.max(at)));
         match c.first_seen {
             Some(f) if f < at => {}
             Some(f) if f == at && c.channel <= e.context.channel => {}
@@ -160,7 +287,8 @@ pub fn conversations(events: &[Event]) -> BTreeMap<(String, String), Conversatio
             }
             Payload::ConversationStarted(_) => c.engaged = true,
             Payload::MessageSent(m) => {
-                c.requires_human |= m.requires_human;
+                c.messages
+                    .push((at, e.event_id, m.sender.kind, m.requires_human));
                 match m.sender.kind {
                     Sender::User => {
                         c.engaged = true;
@@ -177,6 +305,7 @@ pub fn conversations(events: &[Event]) -> BTreeMap<(String, String), Conversatio
                 }
             }
             Payload::CtaClicked(_) => c.cta_clicks += 1,
+            Payload::ConversationClosed(_) => c.closes.push((at, e.event_id)),
             Payload::ContactSubmitted(_) => c.contact = true,
             // The latest rating by (time, event id) is the conversation's.
             Payload::ConversationRated(r)
@@ -189,6 +318,84 @@ pub fn conversations(events: &[Event]) -> BTreeMap<(String, String), Conversatio
     }
     out
 }
+
+/// The service counts, as `GET /v1/stats` names them.
+pub const SERVICE_COUNTS: [&str; 15] = [
+    "bot_answered_conversations",
+    "agent_answered_conversations",
+    "handoff_answered_conversations",
+    "waiting_for_human",
+    "contained_conversations",
+    "abandoned_conversations",
+    "closed_conversations",
+    "reopened_conversations",
+    "resolved_conversations",
+    "satisfied_ratings",
+    RATINGS[0],
+    RATINGS[1],
+    RATINGS[2],
+    RATINGS[3],
+    RATINGS[4],
+];
+
+/// The rated conversations by rating, 1 to 5.
+const RATINGS: [&str; 5] = [
+    "rating_distribution.1",
+    "rating_distribution.2",
+    "rating_distribution.3",
+    "rating_distribution.4",
+    "rating_distribution.5",
+];
+
+/// Each percentile: its name, the values it is taken over, the fraction.
+const PERCENTILES: [(&str, &str, f64); 11] = [
+    ("median_bot_first_response_ms", "bot_first_response_ms", 0.5),
+    ("p90_bot_first_response_ms", "bot_first_response_ms", 0.9),
+    (
+        "median_agent_first_response_ms",
+        "agent_first_response_ms",
+        0.5,
+    ),
+    (
+        "p90_agent_first_response_ms",
+        "agent_first_response_ms",
+        0.9,
+    ),
+    ("median_handoff_response_ms", "handoff_response_ms", 0.5),
+    ("p90_handoff_response_ms", "handoff_response_ms", 0.9),
+    ("median_resolution_ms", "resolution_ms", 0.5),
+    ("p90_resolution_ms", "resolution_ms", 0.9),
+    (
+        "median_messages_per_conversation",
+        "messages_per_conversation",
+        0.5,
+    ),
+    (
+        "p90_messages_per_conversation",
+        "messages_per_conversation",
+        0.9,
+    ),
+    ("median_duration_ms", "duration_ms", 0.5),
+];
+
+/// The service rates and percentiles, which the breakdown's rows carry too.
+pub const SERVICE_RATES: [&str; 15] = [
+    "containment_rate",
+    "abandonment_rate",
+    "reopen_rate",
+    "csat",
+    PERCENTILES[0].0,
+    PERCENTILES[1].0,
+    PERCENTILES[2].0,
+    PERCENTILES[3].0,
+    PERCENTILES[4].0,
+    PERCENTILES[5].0,
+    PERCENTILES[6].0,
+    PERCENTILES[7].0,
+    PERCENTILES[8].0,
+    PERCENTILES[9].0,
+    PERCENTILES[10].0,
+];
 
 /// The figures of one set of conversations, as `GET /v1/stats` names them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -218,9 +425,19 @@ impl Figures {
             "agent_messages",
             "cta_clicks",
             "unique_visitors",
-        ] {
+        ]
+        .into_iter()
+        .chain(SERVICE_COUNTS)
+        {
             n.insert(name, 0);
         }
+        let now = Utc::now();
+        let mut values: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+        let mut value = |name: &'static str, v: Option<i64>| {
+            if let Some(v) = v {
+                values.entry(name).or_default().push(v as f64);
+            }
+        };
         let mut add = |name: &'static str, yes: bool| {
             if yes {
                 *n.get_mut(name).unwrap() += 1;
@@ -235,8 +452,45 @@ impl Figures {
             add("engaged_without_load", c.engaged && !c.loaded);
             add("cta_conversations", c.engaged && c.cta_clicks > 0);
             add("contact_requests", c.engaged && c.contact);
-            add("escalated_conversations", c.engaged && c.requires_human);
+            // Handed to a human: a message asked, or an admin flagged one of its messages.
+            add(
+                "escalated_conversations",
+                c.engaged && c.handoff().is_some(),
+            );
             add("ratings", c.rating.is_some());
+            let rating = c.rating.map(|r| r.2);
+            add("satisfied_ratings", rating.is_some_and(|r| r >= 4));
+            for (name, r) in RATINGS.iter().zip(1..) {
+                add(name, rating == Some(r));
+            }
+            if c.engaged {
+                let handoff = c.handoff();
+                let bot = c.first_response(Sender::Bot);
+                let agent = c.first_response(Sender::Agent);
+                let handoff_response = c.handoff_response();
+                add("bot_answered_conversations", bot.is_some());
+                add("agent_answered_conversations", agent.is_some());
+                add("handoff_answered_conversations", handoff_response.is_some());
+                add(
+                    "waiting_for_human",
+                    handoff.is_some() && handoff_response.is_none(),
+                );
+                let settled = handoff.is_none() && c.over(now);
+                add("contained_conversations", settled && !c.unanswered());
+                add("abandoned_conversations", settled && c.unanswered());
+                add("closed_conversations", !c.closes.is_empty());
+                add("reopened_conversations", c.reopens() > 0);
+                add("resolved_conversations", c.closed_now());
+                value("bot_first_response_ms", bot);
+                value("agent_first_response_ms", agent);
+                value("handoff_response_ms", handoff_response);
+                value("resolution_ms", c.resolution());
+                value("messages_per_conversation", Some(c.messages.len() as i64));
+                value(
+                    "duration_ms",
+                    Some(millis(c.first_seen.unwrap(), c.last_activity.unwrap())),
+                );
+            }
             let messages = c.user_messages + c.bot_messages + c.agent_messages;
             *sums.entry("messages").or_default() += messages;
             *sums.entry("user_messages").or_default() += c.user_messages;
@@ -281,7 +535,25 @@ impl Figures {
             ),
             ("avg_bot_response_ms", share(ms, responses)),
             ("avg_rating", share(ratings_sum, n["ratings"])),
+            (
+                "containment_rate",
+                share(n["contained_conversations"], engaged),
+            ),
+            (
+                "abandonment_rate",
+                share(n["abandoned_conversations"], engaged),
+            ),
+            (
+                "reopen_rate",
+                share(n["reopened_conversations"], n["closed_conversations"]),
+            ),
+            ("csat", share(n["satisfied_ratings"], n["ratings"])),
         ]);
+        let mut rates = rates;
+        for (name, values_of, fraction) in PERCENTILES {
+            let v = values.get(values_of).cloned().unwrap_or_default();
+            rates.insert(name, percentile(v, fraction));
+        }
         Self { counts: n, rates }
     }
 }
