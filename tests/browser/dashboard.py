@@ -1,5 +1,5 @@
 """The dashboard in headless Chromium, as an admin uses it: log in, open figures as the
-conversations they count, filter the conversations and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
+conversations they count (the support figures too), filter the conversations and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
 without reloading, and set up and send the weekly report.
 
 Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
@@ -77,6 +77,21 @@ def main():
                 expect(rows).to_have_count(int(value))
             page.go_back()
             expect(page.locator("[data-metric=engaged_conversations] .value")).to_have_text("1")
+
+        # The support figures carry their definitions; a median opens the conversations it is
+        # taken over (browser-1, which the bot answered); the heat map has every local day
+        # of the week and hour.
+        for metric in ["escalation_rate", "containment_rate", "csat", "waiting_for_human",
+                       "median_bot_first_response_ms", "median_resolution_ms"]:
+            assert page.locator(f"[data-metric={metric}]").get_attribute("title"), f"{metric} has no definition"
+        expect(page.locator("[data-chart=heat] td")).to_have_count(7 * 24)
+        page.click("[data-metric=median_bot_first_response_ms]")
+        expect(page.locator("#drill-down")).to_contain_text("bot wrote")
+        expect(page.locator("#conversation-list tbody tr")).to_have_count(1)
+        expect(page.locator("#conversation-list")).to_contain_text("browser-1")
+        shot("1c-support-drill-down")
+        page.go_back()
+        expect(page.locator("[data-metric=engaged_conversations] .value")).to_have_text("1")
 
         page.click("a[href='#conversations']")
         expect(page.locator("#conversation-list tbody tr")).to_have_count(1)

@@ -53,6 +53,14 @@ const when = (t) => (t ? new Date(t).toLocaleString() : "");
 const day = (d) => d.toISOString().slice(0, 10);
 const number = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString(undefined, { maximumFractionDigits: 2 }));
 const percent = (r) => (r === null || r === undefined ? "–" : `${(r * 100).toFixed(1)}%`);
+// A time in milliseconds, in the unit that reads best.
+const duration = (ms) => {
+  if (ms === null || ms === undefined) return "–";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 7200000) return `${(ms / 60000).toFixed(1)} min`;
+  return `${(ms / 3600000).toFixed(1)} h`;
+};
 
 function websiteSelect(value, onchange) {
   return h("label", {}, "Website",
@@ -193,9 +201,20 @@ const METRICS = [
   ["contact_requests", "Contact requests", number],
   ["conversion_rate", "Conversion rate", percent, "contact_requests"],
   ["avg_bot_response_ms", "Bot response (ms)", number, "conversations"],
-  ["escalated_conversations", "Needed a human", number],
-  ["escalation_rate", "Escalation rate", percent, "escalated_conversations"],
+  ["escalated_conversations", "Handed to a human", number],
+  ["escalation_rate", "Handoff rate", percent, "escalated_conversations"],
+  ["waiting_for_human", "Waiting for a human", number],
+  ["containment_rate", "Containment rate", percent, "contained_conversations"],
+  ["abandonment_rate", "Abandonment rate", percent, "abandoned_conversations"],
+  ["reopen_rate", "Reopen rate", percent, "reopened_conversations"],
+  ["median_bot_first_response_ms", "Bot first response (median)", duration, "bot_answered_conversations"],
+  ["p90_bot_first_response_ms", "Bot first response (p90)", duration, "bot_answered_conversations"],
+  ["median_agent_first_response_ms", "Agent first response (median)", duration, "agent_answered_conversations"],
+  ["median_handoff_response_ms", "Human reply after handoff (median)", duration, "handoff_answered_conversations"],
+  ["median_resolution_ms", "Resolution time (median)", duration, "resolved_conversations"],
+  ["median_duration_ms", "Conversation duration (median)", duration, "engaged_conversations"],
   ["avg_rating", "Average rating", number, "ratings"],
+  ["csat", "CSAT (rated 4–5)", percent, "satisfied_ratings"],
 ];
 
 // What each figure means, in the words of the API document (`/openapi.json`), fetched once.
@@ -262,6 +281,14 @@ function overview(main) {
     }));
     const series = stats.series || [];
     const labels = series.map((r) => r.day.slice(5));
+    // Conversations started by local day of the week and hour (`YYYY-MM-DDTHH:00`, the
+    // website's wall clock).
+    const week = Array.from({ length: 7 }, () => new Array(24).fill(0));
+    for (const r of (hourly && hourly.series) || []) {
+      const weekday = (new Date(`${r.hour.slice(0, 10)}T00:00:00Z`).getUTCDay() + 6) % 7;
+      week[weekday][Number(r.hour.slice(11, 13))] += r.conversations || 0;
+    }
+    const ratings = stats.current.rating_distribution || {};
     const stages = funnel.stages || {};
     const peak = new Array(24).fill(0);
     // Hours are the website's wall-clock hours (`YYYY-MM-DDTHH:00`).
@@ -291,6 +318,11 @@ function overview(main) {
         chart(`Peak hours (visitors' messages by hour of day, ${zone})`, peak.map((_, i) => String(i)), [
           ["Messages", "#2f6feb", peak],
         ]),
+        heatMap(`Conversations started by day and hour (${zone})`, week),
+        chart("Ratings", ["1", "2", "3", "4", "5"], [
+          ["Rated conversations", "#2f6feb", ["1", "2", "3", "4", "5"].map((k) => ratings[k] || 0),
+            ["1", "2", "3", "4", "5"].map((k) => opening(open[`rating_distribution.${k}`]))],
+        ]),
         shares("Conversations by channel", breakdown.by_channel),
         shares("Conversations by device", breakdown.by_device)));
   }
@@ -300,6 +332,22 @@ function overview(main) {
 }
 
 // A breakdown (`[{key, conversations, messages}]`) as a bar chart of its busiest keys.
+// A day-of-week × hour grid, darker for more.
+function heatMap(title, week) {
+  const most = Math.max(1, ...week.flat());
+  const days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+  return h("section", { class: "card heat", "data-chart": "heat" }, h("h3", {}, title),
+    h("table", {},
+      h("tr", {}, h("th", {}), ...Array.from({ length: 24 }, (_, i) => h("th", {}, String(i)))),
+      ...week.map((hours, d) => h("tr", {}, h("th", {}, days[d]),
+        ...hours.map((n, hour) => {
+          const cell = h("td", { title: `${days[d]} ${hour}:00 – ${n}` }, n ? String(n) : "");
+          // Through the CSSOM: the page's policy refuses style attributes.
+          cell.style.background = `rgba(47, 111, 235, ${(n / most).toFixed(2)})`;
+          return cell;
+        })))));
+}
+
 function shares(title, rows) {
   const top = (rows || []).slice(0, 8);
   return chart(title, top.map((r) => r.key), [
@@ -362,8 +410,8 @@ function chart(title, labels, series) {
 // The hash of a conversation's transcript.
 const conversationHash = (c) => `#conversations/${encodeURIComponent(c.conversation_id)}/${encodeURIComponent(c.website_id)}`;
 
-// The list's filters that a link may set; the form edits the first four.
-const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "population", "from", "to", "tz",
+// The list's filters that a link may set; the form edits the first six.
+const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "outcome", "sort", "population", "from", "to", "tz",
   "channel", "device", "page_url", "rating", "has_contact"];
 
 function conversations(main, id, website, params) {
@@ -386,6 +434,9 @@ function conversations(main, id, website, params) {
       websiteSelect(filters.website_id, change("website_id")),
       h("label", {}, "Status", select("status", [["", "any"], ["loaded", "loaded"], ["active", "active"], ["closed", "closed"]])),
       h("label", {}, "Needs a human", select("requires_human", [["", "any"], ["true", "yes"], ["false", "no"]])),
+      h("label", {}, "Outcome", select("outcome", [["", "any"], ["contained", "contained by the bot"],
+        ["handed_off", "handed off"], ["abandoned", "abandoned"], ["open", "open"]])),
+      h("label", {}, "Order", select("sort", [["", "latest activity"], ["handoff_at", "handed off, earliest first"]])),
       h("label", {}, "Text in a message", h("input", { id: "q", type: "search", value: filters.q, onchange: change("q") })),
       h("button", { type: "submit" }, "Filter")),
     drill,
@@ -408,7 +459,8 @@ function conversations(main, id, website, params) {
       onclick: () => { location.hash = conversationHash(c); } },
       h("td", {}, c.conversation_id),
       h("td", { class: "optional" }, c.website_id),
-      h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : ""),
+      h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : "",
+        c.outcome && c.outcome !== "open" ? h("span", { class: "badge" }, c.outcome.replace("_", " ")) : ""),
       h("td", {}, number(c.message_count)),
       h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : ""),
       h("td", {}, when(c.last_activity_at)));

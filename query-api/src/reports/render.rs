@@ -16,7 +16,7 @@ enum Unit {
 }
 
 /// The figures a report shows, by their `GET /v1/stats` names, in order.
-const FIGURES: [(&str, &str, Unit); 12] = [
+const FIGURES: [(&str, &str, Unit); 18] = [
     ("widget_loads", "Widget loads", Unit::Count),
     (
         "engaged_conversations",
@@ -30,9 +30,27 @@ const FIGURES: [(&str, &str, Unit); 12] = [
     ("contact_requests", "Contact requests", Unit::Count),
     ("conversion_rate", "Conversion rate", Unit::Share),
     ("avg_bot_response_ms", "Bot response time", Unit::Millis),
-    ("escalated_conversations", "Needed a human", Unit::Count),
+    ("escalated_conversations", "Handed to a human", Unit::Count),
+    ("escalation_rate", "Handoff rate", Unit::Share),
+    ("containment_rate", "Containment rate", Unit::Share),
+    (
+        "median_bot_first_response_ms",
+        "Bot first response (median)",
+        Unit::Millis,
+    ),
+    (
+        "median_agent_first_response_ms",
+        "Agent first response (median)",
+        Unit::Millis,
+    ),
+    (
+        "median_handoff_response_ms",
+        "Human reply after handoff (median)",
+        Unit::Millis,
+    ),
     ("ratings", "Ratings", Unit::Count),
     ("avg_rating", "Average rating", Unit::Decimal),
+    ("csat", "CSAT (rated 4-5)", Unit::Share),
 ];
 
 fn figure(value: &Value, unit: Unit) -> String {

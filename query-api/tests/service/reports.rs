@@ -124,15 +124,21 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
         ("Unique visitors", "unique_visitors"),
         ("CTA clicks", "cta_clicks"),
         ("Contact requests", "contact_requests"),
-        ("Needed a human", "escalated_conversations"),
+        ("Handed to a human", "escalated_conversations"),
     ] {
         assert_eq!(figure(&text, label), count(&stats, key), "{label}");
     }
-    let rate = stats["current"]["conversion_rate"].as_f64().unwrap();
-    assert_eq!(
-        figure(&text, "Conversion rate"),
-        format!("{:.1}%", rate * 100.0)
-    );
+    for (label, key) in [
+        ("Conversion rate", "conversion_rate"),
+        ("Handoff rate", "escalation_rate"),
+        ("Containment rate", "containment_rate"),
+        ("CSAT (rated 4-5)", "csat"),
+    ] {
+        let expected = stats["current"][key]
+            .as_f64()
+            .map_or_else(|| "-".to_owned(), |r| format!("{:.1}%", r * 100.0));
+        assert_eq!(figure(&text, label), expected, "{label}");
+    }
     assert!(text.contains("2026-09-14 to 2026-09-20"), "{text}");
     assert!(text.contains("https://a.example/pricing"), "{text}");
     assert!(
