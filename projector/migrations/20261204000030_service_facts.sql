@@ -62,7 +62,11 @@ CREATE TABLE website_bot_settings (
     event_id              uuid             NOT NULL
 );
 
--- The facts of the conversations `(websites[i], conversation_ids[i])`, from their rows.
+-- The facts of the conversations `(websites[i], conversation_ids[i])`, from their rows: every
+-- message, flag and close of each conversation on one timeline, read once in its order (window
+-- functions) and folded per conversation. No join between per-conversation results: the
+-- planner cannot know how many conversations the arrays hold, and nested loops over such
+-- joins grew with the square of a batch.
 CREATE FUNCTION conversation_facts(websites text[], conversation_ids text[])
 RETURNS TABLE (website_id text, conversation_id text, bot_first_response_ms bigint,
                agent_first_response_ms bigint, handoff_at timestamptz, handoff_reason text,
@@ -70,79 +74,78 @@ RETURNS TABLE (website_id text, conversation_id text, bot_first_response_ms bigi
                unanswered boolean)
 LANGUAGE sql STABLE
 BEGIN ATOMIC
-    WITH k AS (
+    WITH k AS MATERIALIZED (
         SELECT DISTINCT w AS website_id, i AS conversation_id
         FROM unnest(websites, conversation_ids) AS u(w, i)),
-    m AS (
+    m AS MATERIALIZED (
         SELECT m.website_id, m.conversation_id, m.event_id, m.message_id, m.sender, m.sent_at,
                m.asked_human
-        FROM messages m JOIN k USING (website_id, conversation_id)),
-    visitor AS (
-        SELECT m.website_id, m.conversation_id,
-               min(m.sent_at) FILTER (WHERE m.sender = 'user') AS first_at,
-               max(m.sent_at) FILTER (WHERE m.sender = 'user') AS last_at,
-               max(m.sent_at) FILTER (WHERE m.sender <> 'user') AS last_reply_at
-        FROM m GROUP BY 1, 2),
-    first_replies AS (
-        SELECT m.website_id, m.conversation_id,
-               min(m.sent_at) FILTER (WHERE m.sender = 'bot') AS bot_at,
-               min(m.sent_at) FILTER (WHERE m.sender = 'agent') AS agent_at
-        FROM m JOIN visitor v USING (website_id, conversation_id)
-        WHERE m.sent_at >= v.first_at GROUP BY 1, 2),
-    -- Every request for a human: messages that asked, and flags on the conversation's messages.
-    flags AS (
+        FROM k JOIN messages m USING (website_id, conversation_id)),
+    -- Admins' flags on the conversations' messages, by message id or event id: two equality
+    -- lookups, each answered by the flags' primary key.
+    flags AS MATERIALIZED (
         SELECT m.website_id, m.conversation_id, f.flagged_at, f.replied_at
         FROM m JOIN message_flags f
-          ON f.website_id = m.website_id
-         AND (f.message_ref = m.message_id OR f.message_ref = m.event_id::text)),
-    asked AS (
-        SELECT m.website_id, m.conversation_id, m.sent_at AS at,
+          ON f.website_id = m.website_id AND f.message_ref = m.message_id
+        UNION
+        SELECT m.website_id, m.conversation_id, f.flagged_at, f.replied_at
+        FROM m JOIN message_flags f
+          ON f.website_id = m.website_id AND f.message_ref = m.event_id::text),
+    -- The timeline: `kind` is the sender of a message, `flag`, `replied` or `close`; `asked`
+    -- marks a request for a human and `reason` says whose. At one instant messages come
+    -- before closes: a message at the time of a close is not after it.
+    timeline AS (
+        SELECT m.website_id, m.conversation_id, m.sent_at AS at, 0 AS rank, m.sender AS kind,
+               m.asked_human AS asked,
                CASE m.sender WHEN 'user' THEN 'visitor_asked' ELSE m.sender || '_asked' END AS reason
-        FROM m WHERE m.asked_human
+        FROM m
         UNION ALL
-        SELECT f.website_id, f.conversation_id, f.flagged_at, 'admin_flagged'
-        FROM flags f WHERE f.flagged_at IS NOT NULL),
-    handoff AS (
-        SELECT DISTINCT ON (a.website_id, a.conversation_id) a.website_id, a.conversation_id,
-               a.at, a.reason
-        FROM asked a ORDER BY a.website_id, a.conversation_id, a.at, a.reason DESC),
-    -- When a human answered after the handoff: agent messages, and admins' "a human replied".
-    human AS (
-        SELECT h.website_id, h.conversation_id, min(x.at) AS at
-        FROM handoff h
-        JOIN (SELECT m.website_id, m.conversation_id, m.sent_at AS at FROM m WHERE m.sender = 'agent'
-              UNION ALL
-              SELECT f.website_id, f.conversation_id, f.replied_at FROM flags f
-              WHERE f.replied_at IS NOT NULL) x USING (website_id, conversation_id)
-        WHERE x.at >= h.at GROUP BY 1, 2),
-    closes AS (
-        SELECT x.website_id, x.conversation_id, x.event_id, x.closed_at,
-               lead(x.closed_at) OVER (PARTITION BY x.website_id, x.conversation_id
-                                       ORDER BY x.closed_at, x.event_id) AS next_at
-        FROM conversation_closes x JOIN k USING (website_id, conversation_id)),
-    reopened AS (
-        SELECT x.website_id, x.conversation_id, count(DISTINCT x.event_id)::int4 AS reopens
-        FROM closes x
-        JOIN m u ON u.website_id = x.website_id AND u.conversation_id = x.conversation_id
-        WHERE u.sender = 'user' AND u.sent_at > x.closed_at
-          AND (x.next_at IS NULL OR u.sent_at <= x.next_at)
-        GROUP BY 1, 2)
-    SELECT k.website_id, k.conversation_id,
-           floor(extract(epoch FROM r.bot_at - v.first_at) * 1000)::int8,
-           floor(extract(epoch FROM r.agent_at - v.first_at) * 1000)::int8,
-           h.at, h.reason,
-           floor(extract(epoch FROM x.at - h.at) * 1000)::int8,
+        SELECT f.website_id, f.conversation_id, f.flagged_at, 1, 'flag', true, 'admin_flagged'
+        FROM flags f WHERE f.flagged_at IS NOT NULL
+        UNION ALL
+        SELECT f.website_id, f.conversation_id, f.replied_at, 1, 'replied', false, NULL
+        FROM flags f WHERE f.replied_at IS NOT NULL
+        UNION ALL
+        SELECT x.website_id, x.conversation_id, x.closed_at, 2, 'close', false, NULL
+        FROM k JOIN conversation_closes x USING (website_id, conversation_id)),
+    placed AS (
+        SELECT t.*,
+               min(t.at) FILTER (WHERE t.kind = 'user') OVER whole AS first_visitor_at,
+               min(t.at) FILTER (WHERE t.asked) OVER whole AS asked_at,
+               max(t.at) FILTER (WHERE t.kind = 'close') OVER so_far AS closed_before
+        FROM timeline t
+        WINDOW whole AS (PARTITION BY t.website_id, t.conversation_id),
+               so_far AS (PARTITION BY t.website_id, t.conversation_id ORDER BY t.at, t.rank
+                          ROWS UNBOUNDED PRECEDING)),
+    folded AS (
+        SELECT p.website_id, p.conversation_id,
+               min(p.at) FILTER (WHERE p.kind = 'bot' AND p.at >= p.first_visitor_at)
+                   - min(p.first_visitor_at) AS bot_first,
+               min(p.at) FILTER (WHERE p.kind = 'agent' AND p.at >= p.first_visitor_at)
+                   - min(p.first_visitor_at) AS agent_first,
+               min(p.asked_at) AS handoff_at,
+               (array_agg(p.reason ORDER BY p.at, p.reason DESC) FILTER (WHERE p.asked))[1] AS reason,
+               min(p.at) FILTER (WHERE p.kind IN ('agent', 'replied') AND p.at >= p.asked_at)
+                   - min(p.asked_at) AS handoff_response,
+               -- Each close after which the visitor wrote (before the next close) is the
+               -- latest close before one of the visitor's messages.
+               count(DISTINCT p.closed_before) FILTER (WHERE p.kind = 'user')::int4 AS reopens,
+               max(p.at) FILTER (WHERE p.kind = 'user') AS last_visitor_at,
+               max(p.at) FILTER (WHERE p.kind IN ('bot', 'agent')) AS last_reply_at
+        FROM placed p
+        GROUP BY p.website_id, p.conversation_id)
+    SELECT f.website_id, f.conversation_id,
+           floor(extract(epoch FROM f.bot_first) * 1000)::int8,
+           floor(extract(epoch FROM f.agent_first) * 1000)::int8,
+           f.handoff_at, f.reason,
+           floor(extract(epoch FROM f.handoff_response) * 1000)::int8,
            CASE WHEN c.status = 'closed'
                 THEN floor(extract(epoch FROM c.closed_at - c.first_seen_at) * 1000)::int8 END,
-           COALESCE(o.reopens, 0),
-           v.last_at IS NOT NULL AND (v.last_reply_at IS NULL OR v.last_reply_at < v.last_at)
-    FROM k
-    JOIN conversations c ON c.website_id = k.website_id AND c.conversation_id = k.conversation_id
-    LEFT JOIN visitor v ON v.website_id = k.website_id AND v.conversation_id = k.conversation_id
-    LEFT JOIN first_replies r ON r.website_id = k.website_id AND r.conversation_id = k.conversation_id
-    LEFT JOIN handoff h ON h.website_id = k.website_id AND h.conversation_id = k.conversation_id
-    LEFT JOIN human x ON x.website_id = k.website_id AND x.conversation_id = k.conversation_id
-    LEFT JOIN reopened o ON o.website_id = k.website_id AND o.conversation_id = k.conversation_id;
+           f.reopens,
+           f.last_visitor_at IS NOT NULL
+               AND (f.last_reply_at IS NULL OR f.last_reply_at < f.last_visitor_at)
+    FROM folded f
+    JOIN conversations c ON c.website_id = f.website_id AND c.conversation_id = f.conversation_id;
 END;
 
 -- Recomputes the facts of the conversations named, writing only the rows that changed.
