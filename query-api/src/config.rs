@@ -105,6 +105,9 @@ pub struct Limits {
     pub streams_per_token: usize,
     /// `STREAMS_MAX`: stream connections open at once in total.
     pub streams_max: usize,
+    /// `BOT_QUALITY_QUESTIONS`: the most visitor questions `GET /v1/bot-quality` groups (the
+    /// newest of the range); grouping costs about 0.1 ms per question.
+    pub bot_quality_questions: i64,
 }
 
 impl Default for Limits {
@@ -115,6 +118,7 @@ impl Default for Limits {
             export_stall: Duration::from_secs(30),
             streams_per_token: 10,
             streams_max: 1_000,
+            bot_quality_questions: 5_000,
         }
     }
 }
@@ -130,6 +134,8 @@ impl Limits {
             ),
             streams_per_token: env.parse_or("STREAMS_PER_TOKEN", default.streams_per_token)?,
             streams_max: env.parse_or("STREAMS_MAX", default.streams_max)?,
+            bot_quality_questions: env
+                .parse_or("BOT_QUALITY_QUESTIONS", default.bot_quality_questions)?,
         })
     }
 }

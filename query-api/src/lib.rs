@@ -23,6 +23,7 @@ pub mod freshness;
 pub mod limits;
 pub mod live;
 pub mod mail;
+pub mod questions;
 pub mod reports;
 pub mod retention;
 pub mod routes;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub streams: Arc<limits::Gate>,
     /// Reports a website may be sent a day (`REPORT_SENDS_PER_DAY`).
     pub report_sends_per_day: u32,
+    /// The most questions the bot-quality view groups (`BOT_QUALITY_QUESTIONS`).
+    pub bot_quality_questions: i64,
 }
 
 impl AppState {
@@ -104,6 +107,7 @@ impl AppState {
             export_stall: limits.export_stall,
             streams: limits::Gate::new("streams", limits.streams_per_token, limits.streams_max),
             report_sends_per_day: config.report_sends_per_day,
+            bot_quality_questions: limits.bot_quality_questions,
         })
     }
 }

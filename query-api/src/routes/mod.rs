@@ -273,6 +273,14 @@ pub fn api() -> Api<AppState> {
             stats::breakdown,
         )
         .get(
+            "/v1/bot-quality",
+            doc(
+                "statistics",
+                "The visitor questions the bot could not handle (answered unsure, handed off, left unanswered) in the conversations started in a range, near-identical ones grouped, busiest first",
+            ),
+            stats::quality::bot_quality,
+        )
+        .get(
             "/v1/exports/conversations",
             doc(
                 "exports",

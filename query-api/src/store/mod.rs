@@ -8,6 +8,7 @@ pub mod deliveries;
 pub mod exports;
 pub mod offsets;
 pub mod populations;
+pub mod questions;
 pub mod requests;
 pub mod service;
 pub mod stats;

@@ -307,3 +307,151 @@ async fn a_conversation_is_over_after_the_websites_idle_minutes() {
         assert_eq!(status, 400, "{body}");
     }
 }
+
+/// A visitor's message, answered by the bot with `confidence` when given.
+fn asked_and_answered(
+    conversation: &str,
+    minute: i64,
+    question: &str,
+    confidence: Option<f64>,
+) -> Vec<Event> {
+    let t = utc("2026-11-10T12:00:00Z") + Duration::minutes(minute);
+    let mut events = vec![schemas::testing::message(
+        "w",
+        conversation,
+        t,
+        Sender::User,
+        question,
+    )];
+    if let Some(score) = confidence {
+        let mut answer = schemas::testing::message(
+            "w",
+            conversation,
+            t + Duration::seconds(2),
+            Sender::Bot,
+            "…",
+        );
+        if let Payload::MessageSent(m) = &mut answer.payload {
+            m.confidence_score = Some(score);
+        }
+        events.push(answer);
+    }
+    events
+}
+
+/// `(example's group size, unsure, handed off, unanswered)` of each group, by every wording.
+fn groups(body: &Value) -> Vec<(usize, Vec<String>, [u64; 3])> {
+    body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let mut wordings: Vec<String> = std::iter::once(&g["example"])
+                .chain(g["wordings"].as_array().unwrap())
+                .map(|w| w.as_str().unwrap().to_owned())
+                .collect();
+            wordings.sort();
+            (
+                g["count"].as_u64().unwrap() as usize,
+                wordings,
+                [
+                    g["unsure"].as_u64().unwrap(),
+                    g["handed_off"].as_u64().unwrap(),
+                    g["unanswered"].as_u64().unwrap(),
+                ],
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_questions_the_bot_could_not_handle_are_grouped_and_forget_the_erased() {
+    let app = spawn_app().await;
+    let mut events = Vec::new();
+    events.extend(asked_and_answered(
+        "c1",
+        0,
+        "How much does shipping cost?",
+        Some(0.3),
+    ));
+    events.extend(asked_and_answered(
+        "c2",
+        1,
+        "how much is shipping??",
+        Some(0.2),
+    ));
+    events.extend(asked_and_answered("c5", 2, "Cost of shipping?", Some(0.45)));
+    // Answered sure: not listed.
+    events.extend(asked_and_answered("c3", 3, "shipping cost", Some(0.9)));
+    let mut asking = schemas::testing::message(
+        "w",
+        "c3",
+        utc("2026-11-10T12:04:00Z"),
+        Sender::User,
+        "I want to cancel my subscription",
+    );
+    if let Payload::MessageSent(m) = &mut asking.payload {
+        m.requires_human = true;
+    }
+    events.push(asking);
+    events.extend(asked_and_answered("c4", 5, "cancel subscription", None));
+    let mut erased = asked_and_answered("c6", 6, "Cancel my subscription please", None);
+    if let Payload::MessageSent(m) = &mut erased[0].payload {
+        m.customer_id = Some("cust-6".into());
+    }
+    events.extend(erased);
+    app.given(events).await;
+    let range = "website_id=w&from=2026-11-10&to=2026-11-10";
+
+    let (status, body) = app.api().bot_quality(range).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["questions"], 6);
+    let shipping = vec![
+        "Cost of shipping?".to_owned(),
+        "How much does shipping cost?".into(),
+        "how much is shipping??".into(),
+    ];
+    let cancel = vec![
+        "Cancel my subscription please".to_owned(),
+        "I want to cancel my subscription".into(),
+        "cancel subscription".into(),
+    ];
+    let found = groups(&body);
+    assert_eq!(found.len(), 2, "{body}");
+    assert!(found.contains(&(3, shipping.clone(), [3, 0, 0])), "{body}");
+    // c3's request for a human went unanswered too.
+    assert!(found.contains(&(3, cancel.clone(), [0, 1, 3])), "{body}");
+    let c3 = &body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["handed_off"] == 1)
+        .unwrap()["conversations"];
+    assert_eq!(c3.as_array().unwrap().len(), 3, "{c3}");
+
+    // A stricter threshold leaves the 0.45 answer out; the erased visitor's question goes.
+    let (status, body) = app
+        .api()
+        .set_bot_settings("w", json!({"low_confidence": 0.4}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .api()
+        .erase_subject(json!({"customer_id": "cust-6", "website_id": "w"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = app.api().bot_quality(range).await;
+    let found = groups(&body);
+    assert!(
+        found.contains(&(2, shipping[1..].to_vec(), [2, 0, 0])),
+        "{body}"
+    );
+    assert!(
+        found.contains(&(2, cancel[1..].to_vec(), [0, 1, 2])),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("please"), "{body}");
+
+    let (status, body) = app.api().bot_quality("limit=0").await;
+    assert_eq!(status, 400, "{body}");
+}

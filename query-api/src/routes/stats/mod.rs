@@ -22,6 +22,7 @@ use crate::store::stats::{self as store, Counts, Range, Step};
 use crate::store::websites as website_store;
 
 mod answers;
+pub mod quality;
 pub use answers::*;
 
 /// Longest range an hourly series may cover.
@@ -99,6 +100,7 @@ macro_rules! ranged {
 }
 
 ranged!(StatsParams, FunnelParams, BreakdownParams);
+use ranged;
 
 impl Scope {
     async fn resolve(admin: &Admin, pool: &PgPool, params: &impl Ranged) -> Result<Self, ApiError> {

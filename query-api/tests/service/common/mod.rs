@@ -601,6 +601,16 @@ impl Routes<'_> {
         .await
     }
 
+    /// `GET /v1/bot-quality`.
+    pub async fn bot_quality(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/bot-quality".into(), query),
+            None,
+        )
+        .await
+    }
+
     /// `GET /v1/websites/{id}/bot_settings`.
     pub async fn bot_settings(&self, id: &str) -> (u16, Value) {
         self.call(
