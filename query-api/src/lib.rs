@@ -128,7 +128,12 @@ pub async fn build(
         retention::spawn(state.clone(), interval);
     }
     match (mailer, config.report_interval) {
-        (Some(mailer), Some(interval)) => reports::spawn(state.pool.clone(), mailer, interval),
+        (Some(mailer), Some(interval)) => reports::spawn(
+            state.pool.clone(),
+            mailer,
+            interval,
+            state.bot_quality_questions,
+        ),
         (None, Some(_)) => tracing::info!("no EMAIL_HOST: weekly reports are not sent"),
         _ => {}
     }

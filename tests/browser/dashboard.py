@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium, as an admin uses it: log in, open figures as the
-conversations they count (the support figures too), filter the conversations and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
+conversations they count (the support figures too), filter the conversations, read the
+questions the bot could not handle and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
 without reloading, and set up and send the weekly report.
 
 Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
@@ -107,6 +108,14 @@ def main():
         expect(page.locator("#conversation-list tbody tr")).to_have_count(2)
         expect(page.locator("#conversation-list")).to_contain_text("browser-3")
         shot("2-conversations-live")
+
+        # Nobody answered browser-3: its question is what the bot should learn next.
+        page.click("a[href='#quality']")
+        expect(page.locator("#question-groups tbody tr")).to_have_count(1)
+        expect(page.locator("#question-groups")).to_contain_text("Are you open on Sundays?")
+        shot("2b-bot-quality")
+        page.go_back()
+        expect(page.locator("#conversation-list tbody tr")).to_have_count(2)
         page.click("#conversation-list tbody tr:has-text('browser-1')")
         expect(page.locator("#transcript .bubble")).to_have_count(2)
         expect(page.locator("#transcript")).to_contain_text("Do you ship to Norway?")

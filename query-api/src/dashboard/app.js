@@ -166,7 +166,45 @@ function onLive(types, refresh) {
 // ---- routing --------------------------------------------------------------------------------
 
 let leave = () => {};
-const views = { overview, conversations, contacts, requests, reports };
+const views = { overview, conversations, contacts, requests, quality, reports };
+
+// ---- bot quality ----------------------------------------------------------------------------
+
+// The questions the bot could not handle, near-identical ones grouped, busiest first: what to
+// teach the bot next.
+function quality(main) {
+  const today = new Date();
+  const filters = { website_id: "", from: day(new Date(today.getTime() - 6 * 86400000)), to: day(today), limit: 50 };
+  const table = h("div", { class: "table-wrap" });
+  main.append(
+    h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
+      websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
+      h("label", {}, "From", h("input", { type: "date", value: filters.from, onchange: (e) => { filters.from = e.target.value; load(); } })),
+      h("label", {}, "To", h("input", { type: "date", value: filters.to, onchange: (e) => { filters.to = e.target.value; load(); } }))),
+    table);
+  const link = (a) => h("a", { href: conversationHash(a) }, a.conversation_id);
+  async function load() {
+    try {
+      const answer = await api("GET", `/v1/bot-quality${query(filters)}`);
+      table.replaceChildren(
+        h("p", { class: "muted", id: "question-count" },
+          `${number(answer.questions)} questions the bot answered unsure, handed to a human or left unanswered` +
+          `${answer.capped ? " (the newest only)" : ""}, in ${number(answer.groups.length)} groups`),
+        h("table", { id: "question-groups" },
+          h("thead", {}, h("tr", {}, h("th", {}, "Question"), h("th", {}, "Asked"), h("th", {}, "Unsure"),
+            h("th", {}, "Handed off"), h("th", {}, "Unanswered"), h("th", { class: "optional" }, "Conversations"))),
+          h("tbody", {}, answer.groups.map((g) => h("tr", { "data-group": g.example },
+            h("td", {}, h("strong", {}, g.example), g.wordings.length ? h("div", { class: "muted" }, g.wordings.join(" · ")) : ""),
+            h("td", {}, number(g.count)), h("td", {}, number(g.unsure)), h("td", {}, number(g.handed_off)),
+            h("td", {}, number(g.unanswered)),
+            h("td", { class: "optional" }, ...g.conversations.slice(0, 5).flatMap((a, i) => (i ? [" ", link(a)] : [link(a)]))))))));
+    } catch (error) {
+      showError(table, error);
+    }
+  }
+  load();
+  leave = onLive(["message.sent", "message.flagged_for_human"], load);
+}
 
 function route() {
   if (!state.token) return;

@@ -25,6 +25,7 @@ use sqlx::PgPool;
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::routes::params::Days;
+use crate::routes::stats::quality::{self, QuestionGroup};
 use crate::routes::stats::{change, period_of};
 use crate::store::days::Zone;
 use crate::store::deliveries;
@@ -38,6 +39,8 @@ pub const CATCH_UP: TimeDelta = TimeDelta::hours(24);
 /// Pages and requests a report lists.
 const TOP_PAGES: i64 = 5;
 const OPEN_REQUESTS: i64 = 10;
+/// Groups of questions the bot could not handle a report lists.
+const TOP_QUESTIONS: usize = 5;
 
 /// The week a report scheduled on `weekday` (ISO, 1 = Monday) covers when it is sent on
 /// `day`: the seven days before `day`.
@@ -98,13 +101,17 @@ pub struct Report {
     pub open_requests: Vec<RequestRow>,
     pub pending: i64,
     pub contacted: i64,
+    /// The biggest groups of questions the bot could not handle (`GET /v1/bot-quality`).
+    pub questions: Vec<QuestionGroup>,
 }
 
+/// The week's figures for `website_id`; `max_questions` as `BOT_QUALITY_QUESTIONS`.
 pub async fn gather(
     pool: &PgPool,
     website_id: &str,
     name: Option<String>,
     week: Days,
+    max_questions: i64,
 ) -> Result<Report, ApiError> {
     let scope = [website_id.to_owned()];
     let scope = Some(&scope[..]);
@@ -116,7 +123,7 @@ pub async fn gather(
         zone: &zone,
         page_url: None,
     };
-    let (current, previous, top_pages, (open_requests, pending), (_, contacted)) = tokio::try_join!(
+    let (current, previous, top_pages, (open_requests, pending), (_, contacted), questions) = tokio::try_join!(
         period_of(pool, scope, week),
         period_of(pool, scope, week.previous()),
         async { Ok::<_, ApiError>(stats::by_page(pool, &range, TOP_PAGES).await?) },
@@ -124,6 +131,7 @@ pub async fn gather(
             Ok::<_, ApiError>(requests::list(pool, scope, Some("pending"), OPEN_REQUESTS, 0).await?)
         },
         async { Ok::<_, ApiError>(requests::list(pool, scope, Some("contacted"), 0, 0).await?) },
+        quality::groups(pool, &range, TOP_QUESTIONS, max_questions),
     )?;
     // The message reads the figures by name.
     let change = serde_json::to_value(change(&current.figures, &previous.figures));
@@ -138,6 +146,7 @@ pub async fn gather(
         open_requests,
         pending,
         contacted,
+        questions: questions.0,
     })
 }
 
@@ -184,12 +193,13 @@ pub async fn deliver(
     mailer: &Mailer,
     schedule: &Schedule,
     week: Days,
+    max_questions: i64,
 ) -> Result<Delivery, ApiError> {
     let website = schedule.website_id.as_str();
     if let Some(before) = delivered(pool, website, week).await? {
         return Ok(before);
     }
-    let report = gather(pool, website, schedule.name.clone(), week).await?;
+    let report = gather(pool, website, schedule.name.clone(), week, max_questions).await?;
     if !deliveries::claim(pool, website, week.from, &schedule.recipients).await? {
         // Another instance claimed it in between.
         return Ok(delivered(pool, website, week)
@@ -226,6 +236,7 @@ pub async fn run_once(
     pool: &PgPool,
     mailer: &Mailer,
     now: DateTime<Utc>,
+    max_questions: i64,
 ) -> Result<Vec<(String, Days, Delivery)>, ApiError> {
     if runtime::read_models::rebuilding(pool).await? {
         return Ok(vec![]);
@@ -235,7 +246,7 @@ pub async fn run_once(
         let Some(week) = due(schedule.local_now, schedule.weekday, schedule.hour) else {
             continue;
         };
-        match deliver(pool, mailer, &schedule, week).await {
+        match deliver(pool, mailer, &schedule, week, max_questions).await {
             Ok(delivery @ Delivery::Sent { .. }) => {
                 sent.push((schedule.website_id, week, delivery));
             }
@@ -249,10 +260,10 @@ pub async fn run_once(
 }
 
 /// Runs [`run_once`] every `interval` until the runtime stops.
-pub fn spawn(pool: PgPool, mailer: Arc<Mailer>, interval: Duration) {
+pub fn spawn(pool: PgPool, mailer: Arc<Mailer>, interval: Duration, max_questions: i64) {
     tokio::spawn(async move {
         loop {
-            match run_once(&pool, &mailer, Utc::now()).await {
+            match run_once(&pool, &mailer, Utc::now(), max_questions).await {
                 Ok(sent) => {
                     for (website, week, _) in sent {
                         tracing::info!(website, from = %week.from, "weekly report sent");

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::Report;
+use crate::routes::stats::quality::QuestionGroup;
 
 /// How a figure reads.
 #[derive(Debug, Clone, Copy)]
@@ -175,7 +176,27 @@ pub fn text(report: &Report) -> String {
             report.pending - report.open_requests.len() as i64
         );
     }
+    let _ = writeln!(out, "\nQuestions the bot could not handle");
+    if report.questions.is_empty() {
+        let _ = writeln!(out, "  (none this week)");
+    }
+    for g in &report.questions {
+        let _ = writeln!(
+            out,
+            "  {}\n    {}",
+            one_line(&g.example, 160),
+            question_line(g)
+        );
+    }
     out
+}
+
+/// How often a group of questions was asked, and what became of them.
+fn question_line(g: &QuestionGroup) -> String {
+    format!(
+        "asked {} times: {} answered unsure, {} handed to a human, {} unanswered",
+        g.count, g.unsure, g.handed_off, g.unanswered
+    )
 }
 
 /// `text` on one line, cut to `max` characters.
@@ -270,7 +291,22 @@ pub fn html(report: &Report) -> String {
         }
         let _ = write!(out, "</li>");
     }
-    let _ = write!(out, "</ul></body></html>");
+    let _ = write!(
+        out,
+        "</ul><h2 style=\"font-size:16px\">Questions the bot could not handle</h2><ol>"
+    );
+    if report.questions.is_empty() {
+        let _ = write!(out, "<li>None this week</li>");
+    }
+    for g in &report.questions {
+        let _ = write!(
+            out,
+            "<li>{}<br><small>{}</small></li>",
+            escape(&one_line(&g.example, 160)),
+            escape(&question_line(g))
+        );
+    }
+    let _ = write!(out, "</ol></body></html>");
     out
 }
 
@@ -295,6 +331,7 @@ mod tests {
             open_requests: vec![],
             pending: 0,
             contacted: 0,
+            questions: vec![],
         }
     }
 

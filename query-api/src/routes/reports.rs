@@ -97,7 +97,14 @@ pub async fn weekly(
     }
     let mut sent = vec![];
     for (schedule, week) in schedules.iter().zip(weeks) {
-        let delivery = reports::deliver(&state.pool, mailer, schedule, week).await?;
+        let delivery = reports::deliver(
+            &state.pool,
+            mailer,
+            schedule,
+            week,
+            state.bot_quality_questions,
+        )
+        .await?;
         sent.push(Sent {
             website_id: schedule.website_id.clone(),
             from: week.from,

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, mail_config, spawn_app, spawn_app_with};
 
+/// `BOT_QUALITY_QUESTIONS` as configured by default.
+const QUESTIONS: i64 = 5_000;
+
 async fn sink() -> MailSink {
     MailSink::start("127.0.0.1:0", None).await.unwrap()
 }
@@ -153,7 +156,33 @@ async fn a_weekly_report_reaches_its_recipients_with_the_figures_the_stats_api_g
         text.contains("Olivia Bennett <olivia@lumoco.dev>"),
         "{text}"
     );
+    // The biggest groups of questions the bot could not handle, as GET /v1/bot-quality has
+    // them for the same week.
+    let (_, quality) = app
+        .api()
+        .bot_quality("website_id=a&from=2026-09-21&to=2026-09-27&limit=5")
+        .await;
+    let groups = quality["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{quality}");
+    let section = &text[text.find("Questions the bot could not handle").unwrap()..];
+    for g in groups {
+        let line = format!(
+            "  {}\n    asked {} times: {} answered unsure, {} handed to a human, {} unanswered",
+            g["example"].as_str().unwrap(),
+            g["count"],
+            g["unsure"],
+            g["handed_off"],
+            g["unanswered"]
+        );
+        assert!(section.contains(&line), "{line:?} in {section}");
+    }
+    assert!(section.contains("How much is the Pro plan?"), "{section}");
     let html = mail.part("text/html").unwrap();
+    assert!(
+        html.contains("Questions the bot could not handle"),
+        "{html}"
+    );
+    assert!(html.contains("Book a demo"), "{html}");
     assert!(html.contains("Open contact requests: 1 pending"), "{html}");
     assert!(html.contains("https://a.example/pricing"), "{html}");
 
@@ -183,7 +212,11 @@ async fn the_schedule_sends_each_week_once_in_the_websites_time_zone_across_rest
     let mailer = || Mailer::new(&mail_config(&sink, Security::None)).unwrap();
     let run = |now: &str| {
         let (pool, mailer, now) = (app.pool.clone(), mailer(), at(now));
-        async move { reports::run_once(&pool, &mailer, now).await.unwrap() }
+        async move {
+            reports::run_once(&pool, &mailer, now, QUESTIONS)
+                .await
+                .unwrap()
+        }
     };
     let websites = |sent: Vec<(String, _, _)>| sent.into_iter().map(|s| s.0).collect::<Vec<_>>();
 
@@ -234,7 +267,7 @@ async fn nothing_is_sent_while_a_rebuild_runs() {
     assert!(response.headers().contains_key("retry-after"));
     let mailer = Mailer::new(&mail_config(&sink, Security::None)).unwrap();
     assert!(
-        reports::run_once(&app.pool, &mailer, at("2026-09-28T08:30:00Z"))
+        reports::run_once(&app.pool, &mailer, at("2026-09-28T08:30:00Z"), QUESTIONS)
             .await
             .unwrap()
             .is_empty()
@@ -247,7 +280,7 @@ async fn nothing_is_sent_while_a_rebuild_runs() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let sent = reports::run_once(&app.pool, &mailer, at("2026-09-28T08:30:00Z"))
+    let sent = reports::run_once(&app.pool, &mailer, at("2026-09-28T08:30:00Z"), QUESTIONS)
         .await
         .unwrap();
     assert_eq!(sent.len(), 1);
