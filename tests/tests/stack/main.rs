@@ -21,4 +21,5 @@ mod privacy;
 mod rebuild;
 mod scale_out;
 mod session_mix;
+mod support_day;
 mod websites;
