@@ -1,6 +1,8 @@
 // The admin dashboard: plain DOM and fetch against the query API, nothing loaded from elsewhere.
 // Every value from the API is placed with textContent (through `h`), never as HTML: message
 // texts and names come from website visitors.
+// Over 500 lines: the dashboard is three static files compiled into query-api; each view is a
+// section below (`// ---- name ----`), sharing the helpers at the top.
 "use strict";
 
 const state = { token: sessionStorage.getItem("colloquy-token"), loggedIn: false, websites: [], stream: null };

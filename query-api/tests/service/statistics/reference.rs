@@ -2,6 +2,10 @@
 //! written from the definitions in `docs/statistics.md` and sharing no code with query-api or
 //! the projector. Time zones come from the rules as published for 2026, not from a zone
 //! database, so the days are placed without Postgres.
+//!
+//! Over 500 lines: the zones' rules, one conversation's fold (its facts: responses, handoff,
+//! resolution, reopens), and the figures of a set of conversations, which must stay together to
+//! be read against the glossary.
 
 use std::collections::{BTreeMap, BTreeSet};
 
