@@ -28,34 +28,18 @@ const COUNTED: [(Population, &str); 12] = [
     (Population::Satisfied, "satisfied"),
 ];
 
-/// Each percentile: its column, the fraction, and the value it orders, over the engaged
-/// conversations that have one (Postgres' `percentile_cont` passes over nulls, so each is
-/// over the population that names the value: `bot_answered` for the bot's first response,
-/// `handoff_answered` for the handoff's, `resolved` for resolution).
-const PERCENTILES: [(&str, f64, &str); 11] = [
-    (
-        "median_bot_first_response_ms",
-        0.5,
-        "c.bot_first_response_ms",
-    ),
-    ("p90_bot_first_response_ms", 0.9, "c.bot_first_response_ms"),
-    (
-        "median_agent_first_response_ms",
-        0.5,
-        "c.agent_first_response_ms",
-    ),
-    (
-        "p90_agent_first_response_ms",
-        0.9,
-        "c.agent_first_response_ms",
-    ),
-    ("median_handoff_response_ms", 0.5, "c.handoff_response_ms"),
-    ("p90_handoff_response_ms", 0.9, "c.handoff_response_ms"),
-    ("median_resolution_ms", 0.5, "c.resolution_ms"),
-    ("p90_resolution_ms", 0.9, "c.resolution_ms"),
-    ("median_messages_per_conversation", 0.5, "c.message_count"),
-    ("p90_messages_per_conversation", 0.9, "c.message_count"),
-    ("median_duration_ms", 0.5, DURATION_MS),
+/// The values whose median and 90th percentile are figures (`median_NAME`, `p90_NAME`), each
+/// over the engaged conversations that have one (Postgres' `percentile_cont` passes over nulls,
+/// so each is over the population that names the value: `bot_answered` for the bot's first
+/// response, `handoff_answered` for the handoff's, `resolved` for resolution). Both fractions
+/// come from one sort of each value.
+const SPREADS: [(&str, &str); 6] = [
+    ("bot_first_response_ms", "c.bot_first_response_ms"),
+    ("agent_first_response_ms", "c.agent_first_response_ms"),
+    ("handoff_response_ms", "c.handoff_response_ms"),
+    ("resolution_ms", "c.resolution_ms"),
+    ("messages_per_conversation", "c.message_count"),
+    ("duration_ms", DURATION_MS),
 ];
 
 /// A conversation's duration: from its first event to its last, in milliseconds.
@@ -119,9 +103,10 @@ impl Service {
     }
 }
 
-/// The select list of [`Service`] over `conversations c` joined as
-/// [`super::days::CONVERSATIONS_ZONED`].
-pub static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+/// The aggregates of [`Service`] over `conversations c` joined as
+/// [`super::days::CONVERSATIONS_ZONED`]: the counts, and each of [`SPREADS`] as an array of its
+/// median and 90th percentile. [`OUTER`] names them as [`Service`] does.
+pub static INNER: LazyLock<String> = LazyLock::new(|| {
     let engaged = Population::Engaged.predicate();
     COUNTED
         .iter()
@@ -132,9 +117,9 @@ pub static COLUMNS: LazyLock<String> = LazyLock::new(|| {
                 Population::Rated.predicate()
             )
         }))
-        .chain(PERCENTILES.iter().map(|(name, fraction, value)| {
+        .chain(SPREADS.iter().map(|(name, value)| {
             format!(
-                "percentile_cont({fraction}) WITHIN GROUP (ORDER BY {value}) \
+                "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {value}) \
                  FILTER (WHERE {engaged}) AS {name}"
             )
         }))
@@ -142,35 +127,63 @@ pub static COLUMNS: LazyLock<String> = LazyLock::new(|| {
         .join(",\n       ")
 });
 
+/// The columns of [`Service`] from a row `s` of [`INNER`].
+pub static OUTER: LazyLock<String> =
+    LazyLock::new(|| {
+        COUNTED
+            .iter()
+            .map(|(_, name)| format!("s.{name}"))
+            .chain((1..=5).map(|r| format!("s.rated_{r}")))
+            .chain(SPREADS.iter().map(|(name, _)| {
+                format!("s.{name}[1] AS median_{name}, s.{name}[2] AS p90_{name}")
+            }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+
 /// [`Service`] of the range.
 pub async fn total(pool: &PgPool, range: &Range<'_>) -> Result<Service, sqlx::Error> {
-    let mut q = QueryBuilder::<Postgres>::new(format!("SELECT {}", &*COLUMNS));
+    let mut q =
+        QueryBuilder::<Postgres>::new(format!("SELECT {} FROM (SELECT {}", &*OUTER, &*INNER));
     range.push_conversations(&mut q);
+    q.push(") s");
     q.build_query_as().fetch_one(pool).await
 }
 
 /// [`Service`] of each local `step` of the range that started a conversation, by bucket
-/// (formatted as [`super::stats::BucketRow`]'s).
+/// (formatted as [`super::stats::BucketRow`]'s), and of the whole range: one read.
 pub async fn series(
     pool: &PgPool,
     range: &Range<'_>,
     step: Step,
-) -> Result<Vec<(String, Service)>, sqlx::Error> {
+) -> Result<(Vec<(String, Service)>, Service), sqlx::Error> {
     #[derive(FromRow)]
     struct Row {
-        bucket: String,
+        /// `None` for the whole range.
+        bucket: Option<String>,
         #[sqlx(flatten)]
         service: Service,
     }
-    let mut q = QueryBuilder::<Postgres>::new("SELECT to_char(");
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "SELECT s.bucket, {} FROM (SELECT to_char(",
+        &*OUTER
+    ));
     push_bucket(&mut q, "c.first_seen_at", range.zone, step);
     q.push(format!(
         ", '{}') AS bucket, {}",
         bucket_format(step),
-        &*COLUMNS
+        &*INNER
     ));
     range.push_conversations(&mut q);
-    q.push(" GROUP BY 1");
+    q.push(" GROUP BY GROUPING SETS ((1), ())) s");
     let rows: Vec<Row> = q.build_query_as().fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|r| (r.bucket, r.service)).collect())
+    let mut total = Service::default();
+    let mut buckets = Vec::new();
+    for r in rows {
+        match r.bucket {
+            Some(bucket) => buckets.push((bucket, r.service)),
+            None => total = r.service,
+        }
+    }
+    Ok((buckets, total))
 }

@@ -483,18 +483,21 @@ pub async fn breakdown(
         #[sqlx(flatten)]
         share: ShareRow,
     }
-    let mut q = QueryBuilder::new(
-        "SELECT grouping(c.device) = 1 AS by_channel,
-                COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END,
-                         'unknown') AS key,
-                count(*) AS conversations, COALESCE(sum(c.message_count), 0)::int8 AS messages,
-                ",
-    );
-    q.push(&*super::service::COLUMNS);
+    // The service figures' medians are taken inside; the outer select names them.
+    let mut q = QueryBuilder::new(format!(
+        "SELECT s.by_channel, s.key, s.conversations, s.messages, {}
+         FROM (SELECT grouping(c.device) = 1 AS by_channel,
+                      COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END,
+                               'unknown') AS key,
+                      count(*) AS conversations,
+                      COALESCE(sum(c.message_count), 0)::int8 AS messages, {}",
+        &*super::service::OUTER,
+        &*super::service::INNER
+    ));
     range.push(&mut q, Source::Conversations);
     q.push(format!(
-        " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device))
-         ORDER BY by_channel, conversations DESC, key",
+        " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device))) s
+         ORDER BY s.by_channel, s.conversations DESC, s.key",
         Population::Engaged.predicate()
     ));
     let rows: Vec<Grouped> = q.build_query_as().fetch_all(pool).await?;

@@ -256,12 +256,11 @@ pub async fn stats(
         Some(_) => return Err(ApiError::BadRequest("interval: day or hour".into())),
     };
     let range = scope.range(days);
-    // The range's counts are its buckets' sums: one read gives both. Medians are not, so the
-    // service figures are read for the buckets and for the range.
-    let ((series, current), service_series, service, previous) = tokio::try_join!(
+    // The range's counts are its buckets' sums: one read gives both. Medians are not: the
+    // service figures of the buckets and of the range come from one grouping.
+    let ((series, current), (service_series, service), previous) = tokio::try_join!(
         async { Ok(store::series(&state.pool, &range, step).await?) },
         async { Ok(service::series(&state.pool, &range, step).await?) },
-        async { Ok(service::total(&state.pool, &range).await?) },
         period(&state.pool, &scope, days.previous()),
     )?;
     let current = scope.period(days, &current, &service);
