@@ -47,6 +47,11 @@ pub struct ListParams {
         "bot_answered", "agent_answered", "handoff_answered", "waiting_for_human",
         "contained", "abandoned", "closed", "reopened", "resolved", "satisfied"]))]
     pub population: Option<String>,
+    /// Only conversations from this address, or from this range in CIDR notation
+    /// (`203.0.113.0/24`, `2001:db8::/32`). On a website that anonymises addresses, the stored
+    /// network of an address matches it. Addresses leave with the retention job; older
+    /// conversations are then found by no address.
+    pub ip: Option<String>,
     /// Only conversations with this outcome (see `outcome` in the rows).
     #[schemars(extend("enum" = ["contained", "handed_off", "abandoned", "open"]))]
     pub outcome: Option<String>,
@@ -69,6 +74,19 @@ pub struct ListParams {
     pub limit: Option<i64>,
 }
 
+/// An address, or an address and a prefix length its family allows.
+fn valid_ip(value: &str) -> bool {
+    let (address, prefix) = match value.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (value, None),
+    };
+    let Ok(address) = address.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let longest = if address.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= longest))
+}
+
 /// A conversation's outcomes, as `outcome` names them.
 const OUTCOMES: [&str; 4] = ["contained", "handed_off", "abandoned", "open"];
 
@@ -89,6 +107,14 @@ impl ListParams {
                 ApiError::BadRequest(format!("population: one of {}", names.join(", ")))
             })?),
         };
+        if let Some(ip) = &self.ip
+            && !valid_ip(ip)
+        {
+            return Err(ApiError::BadRequest(
+                "ip: an IPv4 or IPv6 address, or a range in CIDR notation such as 203.0.113.0/24"
+                    .into(),
+            ));
+        }
         if let Some(o) = &self.outcome
             && !OUTCOMES.contains(&o.as_str())
         {
@@ -120,6 +146,7 @@ impl ListParams {
             requires_human: self.requires_human,
             text: self.q.clone().filter(|q| !q.trim().is_empty()),
             outcome: self.outcome.clone(),
+            ip: self.ip.clone(),
         })
     }
 
@@ -207,14 +234,16 @@ pub async fn detail(
     let limit = limit(params.limit, MAX_MESSAGES, MAX_MESSAGES)?;
     let conversation = find_one(&state, &admin.scope, params.website_id.as_deref(), &id).await?;
     let (website, id) = (&conversation.website_id, &conversation.conversation_id);
-    let (messages, actions) = tokio::try_join!(
+    let (messages, actions, same_address) = tokio::try_join!(
         store::messages(&state.pool, website, id, limit),
         crate::store::actions::on(&state.pool, website, id),
+        store::same_address(&state.pool, website, id),
     )?;
     let detail = ConversationDetail {
         conversation,
         messages,
         actions,
+        same_address_conversations: same_address,
     };
     read(detail, as_of)
 }
@@ -226,6 +255,9 @@ pub struct ConversationDetail {
     pub messages: Vec<MessageRow>,
     /// The admin actions taken on it and the token that took each.
     pub actions: Vec<ActionRow>,
+    /// Other conversations of the website from the same address (or stored network), among
+    /// those whose address retention has not cleared yet; null when this one has none.
+    pub same_address_conversations: Option<i64>,
 }
 
 /// A conversation as it is after an action.

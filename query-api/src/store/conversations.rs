@@ -121,6 +121,8 @@ pub struct Filter {
     pub text: Option<String>,
     /// `contained`, `handed_off`, `abandoned` or `open`.
     pub outcome: Option<String>,
+    /// An address or a CIDR range the conversation's address lies in (checked by the route).
+    pub ip: Option<String>,
 }
 
 /// List orders, each a keyset over (time, website, conversation).
@@ -220,6 +222,20 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     if let Some(r) = filter.requires_human {
         q.push(" AND c.requires_human = ").push_bind(r);
     }
+    if let Some(ip) = &filter.ip {
+        // The stored address lies in the range; or, stored as an anonymised network (IPv4 /24,
+        // IPv6 /48, ingest's `privacy::anonymize`), the asked address lies in that network.
+        q.push(" AND c.ip_address IS NOT NULL AND (c.ip_address::inet <<= ")
+            .push_bind(ip.clone())
+            .push("::inet OR (")
+            .push_bind(ip.clone())
+            .push(
+                "::inet <<= set_masklen(c.ip_address::inet,
+                     CASE family(c.ip_address::inet) WHEN 4 THEN 24 ELSE 48 END)
+                 AND host(c.ip_address::inet) = host(network(set_masklen(c.ip_address::inet,
+                     CASE family(c.ip_address::inet) WHEN 4 THEN 24 ELSE 48 END)))))",
+            );
+    }
     if let Some(outcome) = &filter.outcome {
         q.push(format!(" AND {OUTCOME} = "))
             .push_bind(outcome.clone());
@@ -295,6 +311,27 @@ pub async fn find(
     .bind(websites)
     .fetch_all(pool)
     .await
+}
+
+/// How many other conversations of the website came from the conversation's address; `None`
+/// when it has none (never known, or cleared by retention).
+pub async fn same_address(
+    pool: &PgPool,
+    website_id: &str,
+    conversation_id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CASE WHEN c.ip_address IS NULL THEN NULL ELSE
+                    (SELECT count(*) FROM conversations o
+                     WHERE o.website_id = c.website_id AND o.ip_address = c.ip_address
+                       AND o.conversation_id <> c.conversation_id) END
+         FROM conversations c WHERE c.website_id = $1 AND c.conversation_id = $2",
+    )
+    .bind(website_id)
+    .bind(conversation_id)
+    .fetch_optional(pool)
+    .await
+    .map(Option::flatten)
 }
 
 /// A conversation's messages in the order they were sent.

@@ -18,3 +18,4 @@ mod stream;
 mod subjects;
 mod tenancy;
 mod tokens;
+mod visitors;
