@@ -30,43 +30,65 @@ const MAX_HOURLY_DAYS: i64 = 31;
 /// Most pages the funnel lists.
 const MAX_PAGES: i64 = 500;
 
-/// Which websites and days a statistic covers; every statistics route takes these.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatsParams {
-    pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
-    /// absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub from: Option<String>,
-    /// Last day, inclusive; today in that zone when absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub to: Option<String>,
-    /// An IANA time zone (such as `America/Los_Angeles`) whose days to count in, instead of each
-    /// website's own (`PUT /v1/websites/{id}/time_zone`, UTC until set).
-    pub tz: Option<String>,
-    /// `day` (default) or `hour`: local days or local wall-clock hours.
-    pub interval: Option<String>,
+/// Declares the parameters of a statistics route: the websites and days every one takes
+/// (`website_id`, `from`, `to`, `tz`, written once here), then its own, and makes it
+/// [`Ranged`]. (`#[serde(flatten)]` would share them as a struct, but cannot be combined with
+/// `deny_unknown_fields`, which turns a misspelt parameter into a 400.)
+macro_rules! ranged_params {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            pub website_id: Option<String>,
+            /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to`
+            /// when absent.
+            #[schemars(with = "Option<chrono::NaiveDate>")]
+            pub from: Option<String>,
+            /// Last day, inclusive; today in that zone when absent.
+            #[schemars(with = "Option<chrono::NaiveDate>")]
+            pub to: Option<String>,
+            /// An IANA time zone (such as `America/Los_Angeles`) whose days to count in, instead
+            /// of each website's own (`PUT /v1/websites/{id}/time_zone`, UTC until set).
+            pub tz: Option<String>,
+            $($(#[$field_meta])* pub $field: $ty,)*
+        }
+
+        impl $crate::routes::stats::Ranged for $name {
+            fn range(&self) -> [Option<&str>; 4] {
+                [
+                    self.website_id.as_deref(),
+                    self.from.as_deref(),
+                    self.to.as_deref(),
+                    self.tz.as_deref(),
+                ]
+            }
+        }
+    };
+}
+pub(crate) use ranged_params;
+
+ranged_params! {
+    /// Which websites and days `GET /v1/stats` covers, and how its series is cut.
+    StatsParams {
+        /// `day` (default) or `hour`: local days or local wall-clock hours.
+        interval: Option<String>,
+    }
 }
 
-/// [`StatsParams`] with a page filter, for the funnel.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FunnelParams {
-    pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
-    /// absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub from: Option<String>,
-    /// Last day, inclusive; today in that zone when absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub to: Option<String>,
-    /// An IANA time zone whose days to count in, instead of each website's own.
-    pub tz: Option<String>,
-    /// Only conversations whose widget loaded on this page (`""`: never loaded).
-    pub page_url: Option<String>,
-    /// `hour` (default, ≤ 31 days) or `day` buckets for the series.
-    pub interval: Option<String>,
+ranged_params! {
+    /// [`StatsParams`] with a page filter, for the funnel.
+    FunnelParams {
+        /// Only conversations whose widget loaded on this page (`""`: never loaded).
+        page_url: Option<String>,
+        /// `hour` (default, ≤ 31 days) or `day` buckets for the series.
+        interval: Option<String>,
+    }
+}
+
+ranged_params! {
+    /// [`StatsParams`] without a series.
+    BreakdownParams {}
 }
 
 /// What every statistics route resolves its parameters to.
@@ -79,28 +101,10 @@ struct Scope {
 }
 
 /// The websites and days every statistics route's parameters name.
-trait Ranged {
+pub(crate) trait Ranged {
     /// `(website_id, from, to, tz)`.
     fn range(&self) -> [Option<&str>; 4];
 }
-
-macro_rules! ranged {
-    ($($params:ty),*) => {
-        $(impl Ranged for $params {
-            fn range(&self) -> [Option<&str>; 4] {
-                [
-                    self.website_id.as_deref(),
-                    self.from.as_deref(),
-                    self.to.as_deref(),
-                    self.tz.as_deref(),
-                ]
-            }
-        })*
-    };
-}
-
-ranged!(StatsParams, FunnelParams, BreakdownParams);
-use ranged;
 
 impl Scope {
     async fn resolve(admin: &Admin, pool: &PgPool, params: &impl Ranged) -> Result<Self, ApiError> {
@@ -361,22 +365,6 @@ fn filled_keys(days: Days, step: Step) -> Vec<String> {
         day += Duration::days(1);
     }
     out
-}
-
-/// [`StatsParams`] without a series.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BreakdownParams {
-    pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
-    /// absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub from: Option<String>,
-    /// Last day, inclusive; today in that zone when absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub to: Option<String>,
-    /// An IANA time zone whose days to count in, instead of each website's own.
-    pub tz: Option<String>,
 }
 
 /// `GET /v1/stats/breakdown`: the engaged conversations started in a range (and their

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::{Ranged, Scope};
+use super::Scope;
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
@@ -23,26 +23,14 @@ const MAX_GROUPS: usize = 200;
 const CONVERSATIONS_PER_GROUP: usize = 50;
 const WORDINGS_PER_GROUP: usize = 5;
 
-/// Which websites and days, and how many groups.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QualityParams {
-    pub website_id: Option<String>,
-    /// First day, `YYYY-MM-DD`, in the website's time zone (or `tz`); 7 days ending `to` when
-    /// absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub from: Option<String>,
-    /// Last day, inclusive; today in that zone when absent.
-    #[schemars(with = "Option<chrono::NaiveDate>")]
-    pub to: Option<String>,
-    /// An IANA time zone whose days to count in, instead of each website's own.
-    pub tz: Option<String>,
-    /// Most groups to list, busiest first (default 20).
-    #[schemars(range(min = 1, max = MAX_GROUPS))]
-    pub limit: Option<usize>,
+super::ranged_params! {
+    /// Which websites and days, and how many groups.
+    QualityParams {
+        /// Most groups to list, busiest first (default 20).
+        #[schemars(range(min = 1, max = MAX_GROUPS))]
+        limit: Option<usize>,
+    }
 }
-
-super::ranged!(QualityParams);
 
 /// A conversation a question came from.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
