@@ -672,12 +672,7 @@ fn asking(conversation: &str, seconds: i64, sender: Sender) -> Event {
 }
 
 fn closed(conversation: &str, seconds: i64, reason: schemas::payloads::CloseReason) -> Event {
-    use schemas::payloads::ConversationClosed;
-    event(
-        conversation,
-        seconds,
-        Payload::ConversationClosed(ConversationClosed { reason }),
-    )
+    schemas::testing::closed("site", conversation, at(seconds), reason)
 }
 
 /// `(conversation, bot first response, agent first response, handoff at, reason, handoff

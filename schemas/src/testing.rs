@@ -3,7 +3,9 @@
 use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::payloads::{MessageSent, WidgetLoaded};
+use crate::payloads::{
+    CloseReason, ConversationClosed, ConversationRated, MessageSent, WidgetLoaded,
+};
 use crate::{Context, Event, Payload, Sender};
 
 /// A fixed instant plus `seconds`, so expected times can be written as numbers.
@@ -63,6 +65,33 @@ pub fn message(
             response_time_ms: None,
             confidence_score: None,
             requires_human: false,
+        }),
+    )
+}
+
+pub fn closed(
+    website: &str,
+    conversation: &str,
+    occurred_at: DateTime<Utc>,
+    reason: CloseReason,
+) -> Event {
+    event(
+        website,
+        conversation,
+        occurred_at,
+        Payload::ConversationClosed(ConversationClosed { reason }),
+    )
+}
+
+/// A rating without a comment.
+pub fn rated(website: &str, conversation: &str, occurred_at: DateTime<Utc>, rating: u8) -> Event {
+    event(
+        website,
+        conversation,
+        occurred_at,
+        Payload::ConversationRated(ConversationRated {
+            rating,
+            comment: None,
         }),
     )
 }

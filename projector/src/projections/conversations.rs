@@ -361,24 +361,12 @@ mod tests {
     }
 
     fn closed(conversation: &str, seconds: i64) -> Event {
-        event(
-            conversation,
-            at(seconds),
-            schemas::Payload::ConversationClosed(schemas::payloads::ConversationClosed {
-                reason: schemas::payloads::CloseReason::User,
-            }),
-        )
+        let reason = schemas::payloads::CloseReason::User;
+        schemas::testing::closed("demo", conversation, at(seconds), reason)
     }
 
     fn rated(conversation: &str, seconds: i64, rating: u8) -> Event {
-        event(
-            conversation,
-            at(seconds),
-            schemas::Payload::ConversationRated(schemas::payloads::ConversationRated {
-                rating,
-                comment: None,
-            }),
-        )
+        schemas::testing::rated("demo", conversation, at(seconds), rating)
     }
 
     #[test]

@@ -3,9 +3,7 @@
 //! whose answers are worked out by hand below, in the website's zone and in another.
 
 use chrono::{DateTime, Duration, Utc};
-use schemas::payloads::{
-    CloseReason, ConversationClosed, ConversationRated, MessageRef, WebsiteTimeZone, WidgetLoaded,
-};
+use schemas::payloads::{CloseReason, MessageRef, WebsiteTimeZone, WidgetLoaded};
 use schemas::{Event, Payload, Sender};
 use serde_json::{Value, json};
 
@@ -32,22 +30,11 @@ fn asking(conversation: &str, when: &str) -> Event {
 }
 
 fn closed(conversation: &str, when: &str, reason: CloseReason) -> Event {
-    at(
-        conversation,
-        when,
-        Payload::ConversationClosed(ConversationClosed { reason }),
-    )
+    schemas::testing::closed("w", conversation, utc(when), reason)
 }
 
 fn rated(conversation: &str, when: &str, rating: u8) -> Event {
-    at(
-        conversation,
-        when,
-        Payload::ConversationRated(ConversationRated {
-            rating,
-            comment: None,
-        }),
-    )
+    schemas::testing::rated("w", conversation, utc(when), rating)
 }
 
 /// The scripted day, 2026-11-10 in St. John's (UTC-3:30): five conversations there, and one

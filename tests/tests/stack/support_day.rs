@@ -9,9 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use e2e::{ADMIN_TOKEN, Stack, WEBSITE};
 use reqwest::Method;
-use schemas::payloads::{
-    CloseReason, ConversationClosed, ConversationRated, WebsiteTimeZone, WidgetLoaded,
-};
+use schemas::payloads::{CloseReason, WebsiteTimeZone, WidgetLoaded};
 use schemas::{Event, Payload, Sender};
 use serde_json::{Value, json};
 
@@ -39,22 +37,11 @@ fn said(
 }
 
 fn closed(conversation: &str, when: &str, reason: CloseReason) -> Event {
-    at(
-        conversation,
-        when,
-        Payload::ConversationClosed(ConversationClosed { reason }),
-    )
+    schemas::testing::closed(WEBSITE, conversation, utc(when), reason)
 }
 
 fn rated(conversation: &str, when: &str, rating: u8) -> Event {
-    at(
-        conversation,
-        when,
-        Payload::ConversationRated(ConversationRated {
-            rating,
-            comment: None,
-        }),
-    )
+    schemas::testing::rated(WEBSITE, conversation, utc(when), rating)
 }
 
 /// 2026-11-10. Kolkata is UTC+5:30, St. John's UTC-3:30: k0 (01:00Z) is the 10th only in
