@@ -7,21 +7,15 @@ async fn legacy(
     path: &str,
     body: Value,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let response = app
-        .http
-        .post(format!("{}{path}", app.url))
-        .header("X-Write-Key", KEY)
-        .header("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (status, headers) = (response.status().as_u16(), response.headers().clone());
-    (
-        status,
-        headers,
-        response.json().await.unwrap_or(Value::Null),
-    )
+    let headers = [
+        ("X-Write-Key", KEY),
+        ("Content-Type", "application/json"),
+        (
+            "User-Agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
+        ),
+    ];
+    app.post_to(path, &headers, body.to_string()).await
 }
 
 #[tokio::test]

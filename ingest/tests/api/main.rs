@@ -56,25 +56,37 @@ async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    async fn post(
+    /// POSTs `body` to `path_and_query` with `headers` (and no others): the answer's status,
+    /// headers and JSON body (null when it is not JSON). Every POST of these tests goes here.
+    async fn post_to(
         &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
         body: impl Into<reqwest::Body>,
     ) -> (u16, reqwest::header::HeaderMap, Value) {
-        let response = self
+        let mut request = self
             .http
-            .post(format!("{}/v1/events", self.url))
-            .header("X-Write-Key", KEY)
-            .header("Content-Type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+            .post(format!("{}{path_and_query}", self.url))
+            .body(body);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
         (
             status,
             headers,
             response.json().await.unwrap_or(Value::Null),
         )
+    }
+
+    /// POSTs a JSON body to `/v1/events` with the website's key.
+    async fn post(
+        &self,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let headers = [("X-Write-Key", KEY), ("Content-Type", "application/json")];
+        self.post_to("/v1/events", &headers, body).await
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -110,18 +122,8 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}{path_and_query}", self.url))
-            .body(body);
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let response = request.send().await.unwrap();
-        (
-            response.status().as_u16(),
-            response.json().await.unwrap_or(Value::Null),
-        )
+        let (status, _, body) = self.post_to(path_and_query, headers, body).await;
+        (status, body)
     }
 }
 
