@@ -51,6 +51,7 @@ pub const OUTCOME: &str = concat!(
 );
 
 impl Population {
+    /// Every population: those kept per quarter hour ([`Population::QUARTERED`]) first.
     pub const ALL: [Population; 19] = [
         Population::Started,
         Population::Loaded,
@@ -73,19 +74,10 @@ impl Population {
         Population::Satisfied,
     ];
 
-    /// The populations the projector pre-aggregates per quarter hour (`started_quarters`); the
-    /// others depend on the time of reading or are read with their percentiles, from the rows.
-    pub const QUARTERED: [Population; 9] = [
-        Population::Started,
-        Population::Loaded,
-        Population::Engaged,
-        Population::LoadedEngaged,
-        Population::EngagedWithoutLoad,
-        Population::CtaClicked,
-        Population::ContactSubmitted,
-        Population::Escalated,
-        Population::Rated,
-    ];
+    /// The populations the projector pre-aggregates per quarter hour (`started_quarters`): the
+    /// first nine of [`Population::ALL`]. The others depend on the time of reading or are read
+    /// with their percentiles, from the rows.
+    pub const QUARTERED: &'static [Population] = Self::ALL.split_at(9).0;
 
     /// The value of `population=` that lists it.
     pub fn name(self) -> &'static str {

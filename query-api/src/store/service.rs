@@ -43,7 +43,7 @@ const SPREADS: [(&str, &str); 6] = [
 ];
 
 /// A conversation's duration: from its first event to its last, in milliseconds.
-pub const DURATION_MS: &str =
+const DURATION_MS: &str =
     "(extract(epoch FROM c.last_activity_at - c.first_seen_at) * 1000)::float8";
 
 /// What the service figures of a range (or a bucket, or a channel) are made of.
@@ -78,29 +78,6 @@ pub struct Service {
     pub median_messages_per_conversation: Option<f64>,
     pub p90_messages_per_conversation: Option<f64>,
     pub median_duration_ms: Option<f64>,
-}
-
-impl Service {
-    /// The size of `population`, when it is one of those counted here.
-    pub fn of(&self, population: Population) -> Option<i64> {
-        let i = COUNTED.iter().position(|(p, _)| *p == population)?;
-        Some(
-            [
-                self.engaged,
-                self.rated,
-                self.bot_answered,
-                self.agent_answered,
-                self.handoff_answered,
-                self.waiting_for_human,
-                self.contained,
-                self.abandoned,
-                self.closed,
-                self.reopened,
-                self.resolved,
-                self.satisfied,
-            ][i],
-        )
-    }
 }
 
 /// The aggregates of [`Service`] over `conversations c` joined as

@@ -515,6 +515,17 @@ mod tests {
         sql.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
+    #[test]
+    fn exactly_the_quartered_populations_have_a_column_of_the_quarter_hours() {
+        for p in Population::ALL {
+            assert_eq!(
+                population_column(p).is_some(),
+                Population::QUARTERED.contains(&p),
+                "{p:?}"
+            );
+        }
+    }
+
     /// The projector pre-aggregates every figure the way [`SUMS`] defines it: a population
     /// whose predicate changes here needs a migration that changes `started_figures` too.
     #[test]
