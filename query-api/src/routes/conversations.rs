@@ -152,9 +152,9 @@ impl ListParams {
 
     pub fn sort(&self) -> Result<Sort, ApiError> {
         match &self.sort {
-            None => Ok(Sort::LastActivityDesc),
+            None => Ok(Sort::DEFAULT),
             Some(s) => Sort::parse(s)
-                .ok_or_else(|| ApiError::BadRequest(format!("sort: one of {}", Sort::NAMES))),
+                .ok_or_else(|| ApiError::BadRequest(format!("sort: one of {}", Sort::names()))),
         }
     }
 }

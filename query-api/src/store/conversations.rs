@@ -125,57 +125,72 @@ pub struct Filter {
     pub ip: Option<String>,
 }
 
-/// List orders, each a keyset over (time, website, conversation).
+/// What a list is ordered by: a time column of the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    LastActivityDesc,
-    LastActivityAsc,
-    StartedDesc,
-    StartedAsc,
+pub enum SortBy {
+    LastActivity,
+    Started,
     /// By when they were handed to a human; lists only handed-off conversations.
-    HandoffDesc,
-    HandoffAsc,
+    Handoff,
+}
+
+impl SortBy {
+    const ALL: [SortBy; 3] = [SortBy::LastActivity, SortBy::Started, SortBy::Handoff];
+
+    /// The column, which is also the order's name (`-` before it for newest first).
+    fn column(self) -> &'static str {
+        match self {
+            SortBy::LastActivity => "last_activity_at",
+            SortBy::Started => "first_seen_at",
+            SortBy::Handoff => "handoff_at",
+        }
+    }
+}
+
+/// A list order, a keyset over (time, website, conversation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub by: SortBy,
+    pub descending: bool,
 }
 
 impl Sort {
+    /// Newest activity first.
+    pub const DEFAULT: Sort = Sort {
+        by: SortBy::LastActivity,
+        descending: true,
+    };
+
+    /// `column` or `-column` (descending) for a column of [`SortBy`].
     pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "-last_activity_at" => Sort::LastActivityDesc,
-            "last_activity_at" => Sort::LastActivityAsc,
-            "-first_seen_at" => Sort::StartedDesc,
-            "first_seen_at" => Sort::StartedAsc,
-            "-handoff_at" => Sort::HandoffDesc,
-            "handoff_at" => Sort::HandoffAsc,
-            _ => return None,
-        })
+        let (descending, column) = match value.strip_prefix('-') {
+            Some(column) => (true, column),
+            None => (false, value),
+        };
+        let by = SortBy::ALL.into_iter().find(|b| b.column() == column)?;
+        Some(Sort { by, descending })
+    }
+
+    /// Every value [`Sort::parse`] accepts, for an error that lists them.
+    pub fn names() -> String {
+        SortBy::ALL
+            .iter()
+            .flat_map(|b| [format!("-{}", b.column()), b.column().to_owned()])
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn column(self) -> &'static str {
-        match self {
-            Sort::LastActivityDesc | Sort::LastActivityAsc => "last_activity_at",
-            Sort::StartedDesc | Sort::StartedAsc => "first_seen_at",
-            Sort::HandoffDesc | Sort::HandoffAsc => "handoff_at",
-        }
+        self.by.column()
     }
-
-    fn descending(self) -> bool {
-        matches!(
-            self,
-            Sort::LastActivityDesc | Sort::StartedDesc | Sort::HandoffDesc
-        )
-    }
-
-    /// Every value the route accepts.
-    pub const NAMES: &'static str = "-last_activity_at, last_activity_at, -first_seen_at, \
-        first_seen_at, -handoff_at, handoff_at";
 
     /// The sort key of a row, for the next page's cursor.
     pub fn key(self, row: &ConversationRow) -> DateTime<Utc> {
-        match self {
-            Sort::LastActivityDesc | Sort::LastActivityAsc => row.last_activity_at,
-            Sort::StartedDesc | Sort::StartedAsc => row.first_seen_at,
+        match self.by {
+            SortBy::LastActivity => row.last_activity_at,
+            SortBy::Started => row.first_seen_at,
             // Only handed-off conversations are listed in this order.
-            Sort::HandoffDesc | Sort::HandoffAsc => row.handoff_at.unwrap_or(row.first_seen_at),
+            SortBy::Handoff => row.handoff_at.unwrap_or(row.first_seen_at),
         }
     }
 }
@@ -267,7 +282,7 @@ pub async fn list(
     push_filter(&mut q, filter);
     let column = sort.column();
     q.push(format!(" AND c.{column} IS NOT NULL"));
-    let (cmp, dir) = if sort.descending() {
+    let (cmp, dir) = if sort.descending {
         ("<", "DESC")
     } else {
         (">", "ASC")

@@ -115,7 +115,7 @@ async fn admin_conversations(
         status: Some("active".into()),
         ..Filter::default()
     };
-    let rows = store::list(&state.pool, &filter, Sort::LastActivityDesc, None, limit).await?;
+    let rows = store::list(&state.pool, &filter, Sort::DEFAULT, None, limit).await?;
     let conversations: Vec<LegacyConversation> = rows.into_iter().map(Into::into).collect();
     Ok(Json(succeeded(Conversations {
         count: conversations.len(),
