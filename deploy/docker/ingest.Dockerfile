@@ -21,6 +21,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --offline -p ingest \
     && cp target/release/ingest /usr/local/bin/ingest
+# The IP-to-country database (pinned and checked; its licence: deploy/country-db). Mount a
+# newer MMDB file over it, or point INGEST_COUNTRY_DB elsewhere, to update it without a build.
+RUN cp "$(deploy/country-db /tmp/countries)" /usr/local/share/countries.mmdb \
+    && cp /tmp/countries/*/NRO_LICENSE /usr/local/share/countries.NRO_LICENSE
 
 FROM debian:${DEBIAN}-slim
 # The Kafka and Postgres clients speak TLS through the system OpenSSL.
@@ -29,9 +33,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin colloquy
 COPY --from=build /usr/local/bin/ingest /usr/local/bin/ingest
+COPY --from=build /usr/local/share/countries.* /usr/local/share/colloquy/
 USER 10001:10001
 ENV INGEST_ADDR=0.0.0.0:8080 \
     INGEST_METRICS_ADDR=0.0.0.0:8083 \
+    INGEST_COUNTRY_DB=/usr/local/share/colloquy/countries.mmdb \
     LOG_FORMAT=json
 # 8083 serves /metrics only: publish 8080 to the world, 8083 to Prometheus.
 EXPOSE 8080 8083

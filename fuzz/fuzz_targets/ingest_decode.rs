@@ -56,6 +56,7 @@ fuzz_target!(|input: &[u8]| {
         user_agent: Some("fuzzer".into()),
         from_browser: selector & 0x20 != 0,
         anonymize_ip: selector & 0x40 != 0,
+        country: (selector & 0x10 != 0).then(|| "FR".into()),
         opted_out: selector & 0x80 != 0,
         visitor_salt: [7; 32],
         max_event_age: limits.max_event_age,

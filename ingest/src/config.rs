@@ -32,6 +32,9 @@ pub struct IngestConfig {
     /// `INGEST_ANONYMIZE_IP`: websites whose visitors' addresses are stored anonymised
     /// (comma-separated ids, `*` for all) unless an admin set it otherwise through the API.
     pub anonymize_ip: Vec<String>,
+    /// `INGEST_COUNTRY_DB`: the MMDB file visitors' countries are looked up in; none when
+    /// unset (events then carry no country).
+    pub country_db: Option<std::path::PathBuf>,
     /// `INGEST_HONOR_DNT`: `DNT: 1` / `Sec-GPC: 1` opt a request's events out of tracking.
     pub honor_opt_out: bool,
     /// `INGEST_SINK`: `kafka` (the default) or `memory`, which acknowledges every event at
@@ -73,6 +76,7 @@ impl Default for IngestConfig {
             websites_database: None,
             websites_refresh_ms: 2_000,
             anonymize_ip: Vec::new(),
+            country_db: None,
             honor_opt_out: true,
             sink: SinkKind::Kafka,
             limits: Limits::default(),
@@ -149,6 +153,10 @@ impl IngestConfig {
                 .filter(|w| !w.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            country_db: env
+                .get("INGEST_COUNTRY_DB")
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from),
             honor_opt_out: env.parse_or("INGEST_HONOR_DNT", true)?,
             sink: env.parse_or("INGEST_SINK", SinkKind::Kafka)?,
             limits: Limits {

@@ -23,6 +23,10 @@ pub struct RequestContext {
     pub from_browser: bool,
     /// The website stores anonymised addresses only.
     pub anonymize_ip: bool,
+    /// The country of a browser's address, looked up before it is anonymised; none for
+    /// requests not from a browser (a server's address is not its visitor's) and for websites
+    /// that do not record countries.
+    pub country: Option<String>,
     /// The browser sent Do Not Track or Global Privacy Control.
     pub opted_out: bool,
     /// The salt of the day the request was received, for [`privacy::visitor_hash`].
@@ -137,6 +141,7 @@ pub fn enrich(
             device,
             channel,
             language: context.language,
+            country: request.country.clone(),
             page_url: context.page_url,
             environment: context.environment,
             metadata: context.metadata,
@@ -180,6 +185,7 @@ mod tests {
             user_agent: Some("curl/8".into()),
             from_browser: false,
             anonymize_ip: false,
+            country: None,
             opted_out: false,
             visitor_salt: [7; 32],
             max_event_age: ALL_TIME,

@@ -15,6 +15,7 @@
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
 pub mod config;
+pub mod countries;
 pub mod decode;
 pub mod device;
 pub mod enrich;
@@ -51,10 +52,15 @@ pub struct AppState {
     /// events out of tracking.
     pub honor_opt_out: bool,
     pub salts: Arc<privacy::DailySalts>,
+    /// `INGEST_COUNTRY_DB`, read again when the file changes.
+    pub countries: Arc<countries::Countries>,
     /// Where the keys that seal personal data in the topic come from; `None` without a
     /// database, when events are written unsealed (a warning at start says so).
     pub subject_keys: Option<Arc<SubjectKeys>>,
 }
+
+/// How often ingest looks for a newer country database file.
+const COUNTRY_DB_CHECK: Duration = Duration::from_secs(60);
 
 /// The router, without a socket, so tests can call it directly.
 pub fn app(state: AppState) -> Router {
@@ -81,6 +87,14 @@ pub async fn build_parts(
     let keys = Arc::new(WriteKeys::new(&config.websites, &config.allowed_origins));
     let privacy = Arc::new(privacy::PrivacySettings::new(config.anonymize_ip.clone()));
     let salts = Arc::new(privacy::DailySalts::default());
+    let countries = Arc::new(match &config.country_db {
+        Some(path) => countries::Countries::open(path).map_err(std::io::Error::other)?,
+        None => {
+            tracing::warn!("INGEST_COUNTRY_DB is not set: events carry no country");
+            countries::Countries::none()
+        }
+    });
+    countries.clone().spawn_reload(COUNTRY_DB_CHECK);
     let mut subject_keys = None;
     if let Some(database) = &config.websites_database {
         let pool = database.lazy_pool().map_err(std::io::Error::other)?;
@@ -114,6 +128,7 @@ pub async fn build_parts(
         privacy,
         honor_opt_out: config.honor_opt_out,
         salts,
+        countries,
         subject_keys,
     };
     let metrics = match config.metrics_addr {

@@ -15,11 +15,19 @@ use uuid::Uuid;
 
 /// Which websites have their visitors' IP addresses anonymised: those configured so
 /// (`INGEST_ANONYMIZE_IP`), unless an admin set it otherwise through the API
-/// (`website.privacy_changed`, reloaded from the read models with the write keys).
+/// (`website.privacy_changed`, reloaded from the read models with the write keys); and which
+/// have turned recording their visitors' countries off.
 #[derive(Debug, Default)]
 pub struct PrivacySettings {
     configured: Vec<String>,
-    stored: RwLock<HashMap<String, bool>>,
+    stored: RwLock<HashMap<String, StoredPrivacy>>,
+}
+
+/// A website's privacy settings as an admin made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredPrivacy {
+    pub anonymize_ip: bool,
+    pub record_country: bool,
 }
 
 impl PrivacySettings {
@@ -34,13 +42,19 @@ impl PrivacySettings {
     pub fn anonymizes_ip(&self, website_id: &str) -> bool {
         let stored = self.stored.read().unwrap_or_else(|p| p.into_inner());
         match stored.get(website_id) {
-            Some(setting) => *setting,
+            Some(setting) => setting.anonymize_ip,
             None => self.configured.iter().any(|w| w == "*" || w == website_id),
         }
     }
 
-    /// Replaces the settings admins made with the latest `(website_id, anonymize_ip)` list.
-    pub fn set_stored(&self, settings: impl IntoIterator<Item = (String, bool)>) {
+    /// Whether the website's events record the visitor's country: yes unless an admin said no.
+    pub fn records_country(&self, website_id: &str) -> bool {
+        let stored = self.stored.read().unwrap_or_else(|p| p.into_inner());
+        stored.get(website_id).is_none_or(|s| s.record_country)
+    }
+
+    /// Replaces the settings admins made with the latest list.
+    pub fn set_stored(&self, settings: impl IntoIterator<Item = (String, StoredPrivacy)>) {
         *self.stored.write().unwrap_or_else(|p| p.into_inner()) = settings.into_iter().collect();
     }
 }

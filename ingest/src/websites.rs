@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use crate::keys::{Website, WriteKeys};
-use crate::privacy::PrivacySettings;
+use crate::privacy::{PrivacySettings, StoredPrivacy};
 
 /// Every created website as `(write_key, website)`, from the live version of the read models.
 pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> {
@@ -34,14 +34,26 @@ pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> 
         .collect())
 }
 
-/// Every website's privacy settings as `(website_id, anonymize_ip)`, from the live version.
-pub async fn load_privacy(pool: &PgPool) -> Result<Vec<(String, bool)>, sqlx::Error> {
+/// Every website's privacy settings, from the live version.
+pub async fn load_privacy(pool: &PgPool) -> Result<Vec<(String, StoredPrivacy)>, sqlx::Error> {
     let schema = runtime::read_models::live_schema(pool).await?;
-    sqlx::query_as(&format!(
-        "SELECT website_id, anonymize_ip FROM \"{schema}\".website_privacy"
+    let rows: Vec<(String, bool, bool)> = sqlx::query_as(&format!(
+        "SELECT website_id, anonymize_ip, record_country FROM \"{schema}\".website_privacy"
     ))
     .fetch_all(pool)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(website, anonymize_ip, record_country)| {
+            (
+                website,
+                StoredPrivacy {
+                    anonymize_ip,
+                    record_country,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Reloads the created websites into `keys` and the privacy settings into `privacy` every

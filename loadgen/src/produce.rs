@@ -21,6 +21,17 @@ use serde::Serialize;
 
 use crate::traffic::{Rng, Traffic};
 
+const COUNTRIES: [Option<&str>; 8] = [
+    Some("US"),
+    Some("US"),
+    Some("DE"),
+    Some("FR"),
+    Some("IN"),
+    Some("BR"),
+    Some("GB"),
+    None,
+];
+
 /// Builds the records (keyed by conversation, as ingest writes them) of the next `count` events, `batch` events per simulated request.
 pub fn records(traffic: &mut Traffic, count: usize, batch: usize) -> anyhow::Result<Vec<Record>> {
     let mut rng = Rng::new(0x5eed);
@@ -37,6 +48,9 @@ pub fn records(traffic: &mut Traffic, count: usize, batch: usize) -> anyhow::Res
             user_agent: None,
             from_browser: true,
             anonymize_ip: false,
+            // Private addresses place no one: the model names countries itself, a few of
+            // them busy and the rest unplaced, as a breakdown by country sees real traffic.
+            country: COUNTRIES[rng.next_u64() as usize % COUNTRIES.len()].map(str::to_owned),
             opted_out: false,
             visitor_salt: [7; 32],
             // The traffic model writes history on purpose (days spread back): believe it.

@@ -646,6 +646,7 @@ async fn the_latest_privacy_setting_of_a_website_wins_in_either_order() {
                 anonymize_ip,
                 retention_days: None,
                 contact_review_months: None,
+                record_country: None,
             }),
         )
     };

@@ -1,8 +1,9 @@
 //! Fresh, isolated resources for tests against the real Postgres and broker.
 //!
 //! The test command (`deploy/dev test`) starts a throwaway Postgres cluster and broker and
-//! exports `COLLOQUY_TEST_DATABASE_URL` and `COLLOQUY_TEST_KAFKA_BROKERS`. A test that needs
-//! them and finds them unset panics with instructions: it never skips silently.
+//! exports `COLLOQUY_TEST_DATABASE_URL` and `COLLOQUY_TEST_KAFKA_BROKERS`, and the country
+//! database it installed as `COLLOQUY_TEST_COUNTRY_DB`. A test that needs them and finds them
+//! unset panics with instructions: it never skips silently.
 
 use sqlx::postgres::PgPool;
 use sqlx::{Connection, Executor, PgConnection};
@@ -24,6 +25,11 @@ pub fn admin_database_url() -> String {
 /// The test broker's bootstrap servers.
 pub fn kafka() -> KafkaConfig {
     KafkaConfig::new(required("COLLOQUY_TEST_KAFKA_BROKERS"))
+}
+
+/// The IP-to-country database ingest reads (`deploy/country-db` installs it).
+pub fn country_db() -> std::path::PathBuf {
+    required("COLLOQUY_TEST_COUNTRY_DB").into()
 }
 
 fn unique(prefix: &str) -> String {

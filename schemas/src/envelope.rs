@@ -163,6 +163,13 @@ pub struct Context {
     pub channel: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// The visitor's country (ISO 3166-1 alpha-2, such as `FR`), which ingest looked its
+    /// address up in before anonymising it; absent for private and loopback addresses, for
+    /// addresses the database does not place, for events not sent by a browser, and for
+    /// websites that turned it off (`record_country`). Set by ingest only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_url: Option<String>,
     #[serde(default)]

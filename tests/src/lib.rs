@@ -73,6 +73,9 @@ impl Stack {
             websites: vec![(WEBSITE.into(), WRITE_KEY.into())],
             websites_database: Some(postgres.clone()),
             websites_refresh_ms: 200,
+            country_db: Some(runtime::testing::country_db()),
+            // Tests pose as visitors from anywhere with `X-Forwarded-For`.
+            trusted_proxies: "127.0.0.1".parse().expect("a loopback proxy"),
             limits: ingest::config::Limits {
                 // The tests send as fast as they can, and replay fixed days of 2026: the stack
                 // neither limits a write key's rate nor doubts how far back an event is dated.

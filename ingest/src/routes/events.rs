@@ -147,16 +147,22 @@ pub(crate) fn admit(
         ));
     }
     let received_at = Utc::now();
+    let ip = client_ip(peer, headers, &state.trusted_proxies);
+    let from_browser = headers.contains_key(header::ORIGIN);
+    let country = ip
+        .filter(|_| from_browser && state.privacy.records_country(&website.id))
+        .and_then(|ip| state.countries.lookup(ip));
     Ok(RequestContext {
         website_id: website.id.clone(),
         received_at,
-        ip: client_ip(peer, headers, &state.trusted_proxies),
+        ip,
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        from_browser: headers.contains_key(header::ORIGIN),
+        from_browser,
         anonymize_ip: state.privacy.anonymizes_ip(&website.id),
+        country,
         opted_out: state.honor_opt_out && privacy::opted_out(headers),
         visitor_salt: state.salts.for_day(received_at.date_naive()),
         max_event_age: state.limits.max_event_age,

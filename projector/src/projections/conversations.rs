@@ -84,6 +84,7 @@ pub struct Origin {
     pub user_agent: Option<String>,
     pub device: Option<String>,
     pub language: Option<String>,
+    pub country: Option<String>,
     pub page_url: Option<String>,
     pub environment: String,
     /// Ingest's daily-salted hash of who the visitor is: unique visitors count these.
@@ -231,6 +232,7 @@ fn origin_of(event: &Event) -> Origin {
         user_agent: c.user_agent.clone(),
         device: c.device.clone(),
         language: c.language.clone(),
+        country: c.country.clone(),
         page_url: page_url.or_else(|| c.page_url.clone()),
         environment: serde_json::to_value(c.environment)
             .ok()

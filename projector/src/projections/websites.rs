@@ -97,6 +97,7 @@ pub struct PrivacyChange {
     pub anonymize_ip: bool,
     pub retention_days: i32,
     pub contact_review_months: i32,
+    pub record_country: bool,
     pub changed_at: DateTime<Utc>,
     pub event_id: Uuid,
 }
@@ -115,6 +116,7 @@ impl PrivacyChange {
             anonymize_ip: p.anonymize_ip,
             retention_days: i32::try_from(days).unwrap_or(i32::MAX),
             contact_review_months: i32::try_from(months).unwrap_or(i32::MAX),
+            record_country: p.record_country.unwrap_or(true),
             changed_at: event.occurred_at,
             event_id: event.event_id,
         })

@@ -21,7 +21,7 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
                 rating, rating_comment, rated_at, rated_event,
                 ip_address, user_agent, device, language, page_url, environment, origin_at, origin_event,
                 customer_id, customer_at, customer_event,
-                first_response_ms, first_response_at, first_response_event, visitor)
+                first_response_ms, first_response_at, first_response_event, visitor, country)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
                               $5::timestamptz[], $6::timestamptz[], $7::timestamptz[],
                               $8::timestamptz[], $9::bigint[], $10::timestamptz[], $11::timestamptz[],
@@ -30,7 +30,8 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
                               $22::smallint[], $23::text[], $24::timestamptz[], $25::uuid[],
                               $26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::text[],
                               $32::timestamptz[], $33::uuid[], $34::text[], $35::timestamptz[], $36::uuid[],
-                              $37::bigint[], $38::timestamptz[], $39::uuid[], $40::text[])
+                              $37::bigint[], $38::timestamptz[], $39::uuid[], $40::text[],
+                              $41::text[])
          ON CONFLICT (website_id, conversation_id) DO UPDATE SET
             channel = CASE WHEN (EXCLUDED.first_seen_at, EXCLUDED.channel) < (c.first_seen_at, c.channel)
                            THEN EXCLUDED.channel ELSE c.channel END,
@@ -75,6 +76,8 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
                           THEN EXCLUDED.page_url ELSE c.page_url END,
             environment = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
                           THEN EXCLUDED.environment ELSE c.environment END,
+            country = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
+                          THEN EXCLUDED.country ELSE c.country END,
             visitor = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
                           THEN EXCLUDED.visitor ELSE c.visitor END,
             origin_event = CASE WHEN c.origin_at IS NULL OR (EXCLUDED.origin_at, EXCLUDED.origin_event) < (c.origin_at, c.origin_event)
@@ -185,6 +188,9 @@ pub async fn upsert(
         }))
         .bind(column(deltas, |d| {
             d.origin.as_ref().and_then(|o| o.value.visitor.as_deref())
+        }))
+        .bind(column(deltas, |d| {
+            d.origin.as_ref().and_then(|o| o.value.country.as_deref())
         }))
         .execute(conn)
         .await?;

@@ -39,10 +39,11 @@ pub async fn upsert_privacy(
     for p in rows {
         sqlx::query(
             "INSERT INTO website_privacy AS p (website_id, anonymize_ip, changed_at, event_id,
-                    retention_days, contact_review_months)
-             VALUES ($1, $2, $3, $4, $5, $6)
+                    retention_days, contact_review_months, record_country)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (website_id) DO UPDATE SET
                 anonymize_ip = EXCLUDED.anonymize_ip,
+                record_country = EXCLUDED.record_country,
                 retention_days = EXCLUDED.retention_days,
                 contact_review_months = EXCLUDED.contact_review_months,
                 changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
@@ -54,6 +55,7 @@ pub async fn upsert_privacy(
         .bind(p.event_id)
         .bind(p.retention_days)
         .bind(p.contact_review_months)
+        .bind(p.record_country)
         .execute(&mut *conn)
         .await?;
     }

@@ -364,7 +364,8 @@ function overview(main) {
             ["1", "2", "3", "4", "5"].map((k) => opening(open[`rating_distribution.${k}`]))],
         ]),
         shares("Conversations by channel", breakdown.by_channel),
-        shares("Conversations by device", breakdown.by_device)));
+        shares("Conversations by device", breakdown.by_device),
+        shares("Conversations by country", breakdown.by_country)));
   }
 
   load();
@@ -452,7 +453,7 @@ const conversationHash = (c) => `#conversations/${encodeURIComponent(c.conversat
 
 // The list's filters that a link may set; the form edits the first six.
 const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "outcome", "sort", "population", "from", "to", "tz",
-  "channel", "device", "page_url", "rating", "has_contact"];
+  "channel", "device", "country", "ip", "page_url", "rating", "has_contact"];
 
 function conversations(main, id, website, params) {
   if (id) return transcript(main, id, website);
@@ -488,7 +489,7 @@ function conversations(main, id, website, params) {
     const parts = [];
     if (filters.population) parts.push(words.populations[filters.population] || filters.population);
     if (filters.from || filters.to) parts.push(`started ${filters.from || "…"} – ${filters.to || "…"}${filters.tz ? ` (${filters.tz})` : ""}`);
-    for (const k of ["channel", "device", "page_url", "rating"]) if (filters[k]) parts.push(`${k.replace("_", " ")} ${filters[k]}`);
+    for (const k of ["channel", "device", "country", "ip", "page_url", "rating"]) if (filters[k]) parts.push(`${k.replace("_", " ")} ${filters[k]}`);
     drill.replaceChildren(parts.length ? h("p", { class: "card drill", id: "drill-down" }, parts.join(" · "), " ",
       h("a", { href: "#conversations" }, "clear")) : "");
   }
@@ -502,7 +503,7 @@ function conversations(main, id, website, params) {
       h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : "",
         c.outcome && c.outcome !== "open" ? h("span", { class: "badge" }, c.outcome.replace("_", " ")) : ""),
       h("td", {}, number(c.message_count)),
-      h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : ""),
+      h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : "", c.country ? ` · ${c.country}` : ""),
       h("td", {}, when(c.last_activity_at)));
   };
   const keys = (list) => list.map((c) => `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`);
@@ -554,7 +555,8 @@ function transcript(main, id, website) {
   main.append(h("p", {}, h("a", { href: "#conversations" }, "← Conversations")), body);
   async function load() {
     try {
-      const { conversation: c, messages } = await api("GET", `/v1/conversations/${encodeURIComponent(id)}${query({ website_id: website })}`);
+      const { conversation: c, messages, same_address_conversations: sameAddress } =
+        await api("GET", `/v1/conversations/${encodeURIComponent(id)}${query({ website_id: website })}`);
       const act = (label, method, path, cls) => h("button", { class: cls, onclick: async (e) => {
         e.target.disabled = true;
         try { await api(method, path, {}); await load(); } catch (error) { alert(error.message); e.target.disabled = false; }
@@ -562,9 +564,12 @@ function transcript(main, id, website) {
       body.replaceChildren(
         h("section", { class: "card" },
           h("h1", {}, `Conversation ${c.conversation_id}`),
-          h("p", { class: "muted" }, `${c.website_id} · ${c.channel}${c.device ? ` · ${c.device}` : ""} · started ${when(c.first_seen_at)}`,
+          h("p", { class: "muted" }, `${c.website_id} · ${c.channel}${c.device ? ` · ${c.device}` : ""}${c.country ? ` · ${c.country}` : ""} · started ${when(c.first_seen_at)}`,
             c.page_url ? ` · ${c.page_url}` : "", c.contact_id ? " · " : "",
-            c.contact_id ? h("a", { href: `#contacts/${encodeURIComponent(c.contact_id)}` }, "contact") : ""),
+            c.contact_id ? h("a", { href: `#contacts/${encodeURIComponent(c.contact_id)}` }, "contact") : "",
+            sameAddress ? " · " : "",
+            sameAddress ? h("a", { id: "same-address", href: `#conversations${query({ website_id: c.website_id, ip: c.ip_address })}` },
+              `${number(sameAddress)} other conversation${sameAddress === 1 ? "" : "s"} from this address`) : ""),
           h("p", {}, h("span", { class: "badge", id: "conversation-status" }, c.status),
             c.requires_human ? h("span", { class: "badge human" }, "needs a human") : "",
             c.rating ? ` rated ${c.rating}/5` : ""),

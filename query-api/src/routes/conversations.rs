@@ -33,6 +33,10 @@ pub struct ListParams {
     pub channel: Option<String>,
     /// The device, `unknown` for conversations whose context named none.
     pub device: Option<String>,
+    /// The visitor's country as an ISO 3166-1 alpha-2 code (`FR`), or `unknown` for
+    /// conversations without one.
+    #[schemars(regex(pattern = r"^([A-Z]{2}|unknown)$"))]
+    pub country: Option<String>,
     /// Started on or after this day (`YYYY-MM-DD`), in the website's time zone (or `tz`).
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
@@ -115,6 +119,13 @@ impl ListParams {
                     .into(),
             ));
         }
+        if let Some(c) = &self.country
+            && !(c == "unknown" || (c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())))
+        {
+            return Err(ApiError::BadRequest(
+                "country: an ISO 3166-1 alpha-2 code in capitals (FR), or unknown".into(),
+            ));
+        }
         if let Some(o) = &self.outcome
             && !OUTCOMES.contains(&o.as_str())
         {
@@ -137,6 +148,7 @@ impl ListParams {
             status: self.status.clone(),
             channel: self.channel.clone(),
             device: self.device.clone(),
+            country: self.country.clone(),
             started,
             zone: Zone(self.tz.clone()),
             population,

@@ -128,6 +128,10 @@ pub struct PrivacySettings {
     /// `GET /v1/contacts?review_due=true`.
     #[schemars(range(min = 1, max = u32::MAX))]
     contact_review_months: Option<u32>,
+    /// Record each browser visitor's country, looked up from the address before it is
+    /// anonymised (default true). Applies to events received from the moment ingest reloads
+    /// the setting.
+    record_country: Option<bool>,
 }
 
 fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
@@ -146,6 +150,8 @@ pub struct Privacy {
     pub anonymize_ip: Option<bool>,
     pub retention_days: i32,
     pub contact_review_months: i32,
+    /// Whether browser visitors' countries are recorded (`context.country`).
+    pub record_country: bool,
     /// When an admin last set them.
     pub changed_at: Option<DateTime<Utc>>,
 }
@@ -163,6 +169,7 @@ async fn privacy_of(state: &AppState, website_id: &str) -> Result<Privacy, ApiEr
             .map_or(DEFAULT_CONTACT_REVIEW_MONTHS as i32, |r| {
                 r.contact_review_months
             }),
+        record_country: row.as_ref().is_none_or(|r| r.record_country),
         changed_at: row.map(|r| r.changed_at),
     })
 }
@@ -189,6 +196,7 @@ pub async fn set_privacy(
         anonymize_ip: settings.anonymize_ip,
         retention_days: settings.retention_days,
         contact_review_months: settings.contact_review_months,
+        record_country: settings.record_country,
     });
     payload.validate().map_err(bad_request)?;
     let asked = Privacy {
@@ -198,6 +206,7 @@ pub async fn set_privacy(
         contact_review_months: settings
             .contact_review_months
             .unwrap_or(DEFAULT_CONTACT_REVIEW_MONTHS) as i32,
+        record_country: settings.record_country.unwrap_or(true),
         changed_at: None,
     };
     set(&state, &admin, &website_id, payload, asked, || {

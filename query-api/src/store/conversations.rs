@@ -23,6 +23,9 @@ pub struct ConversationRow {
     pub user_agent: Option<String>,
     pub device: Option<String>,
     pub language: Option<String>,
+    /// The visitor's country (ISO 3166-1 alpha-2), from the address of the earliest event;
+    /// null when the address placed no one or the website does not record countries.
+    pub country: Option<String>,
     pub page_url: Option<String>,
     pub environment: Option<String>,
     pub widget_loaded_at: Option<DateTime<Utc>>,
@@ -87,7 +90,7 @@ pub struct MessageRow {
 static COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "c.website_id, c.conversation_id, c.status, c.channel, c.customer_id, c.contact_id,
-        c.ip_address, c.user_agent, c.device, c.language, c.page_url, c.environment,
+        c.ip_address, c.user_agent, c.device, c.language, c.country, c.page_url, c.environment,
         c.widget_loaded_at, c.engaged_at, c.first_message_at, c.last_message_at, c.message_count,
         c.user_messages, c.bot_messages, c.agent_messages,
         (c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0)) AS avg_bot_response_ms,
@@ -106,6 +109,8 @@ pub struct Filter {
     pub status: Option<String>,
     pub channel: Option<String>,
     pub device: Option<String>,
+    /// An ISO 3166-1 alpha-2 code, or `unknown` for conversations without a country.
+    pub country: Option<String>,
     /// Started on a day of `[from, to]` in the zone of `zone`.
     pub started: Option<(NaiveDate, NaiveDate)>,
     /// The zone days are counted in: each website's own unless the request named one.
@@ -211,6 +216,10 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
         // The statistics' breakdown names a conversation without a device `unknown`.
         q.push(" AND COALESCE(c.device, 'unknown') = ")
             .push_bind(d.clone());
+    }
+    if let Some(country) = &filter.country {
+        q.push(" AND COALESCE(c.country, 'unknown') = ")
+            .push_bind(country.clone());
     }
     if let Some((from, to)) = filter.started {
         push_started(q, (from, to), &filter.zone);

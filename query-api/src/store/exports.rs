@@ -21,6 +21,7 @@ const CONVERSATION_COLUMNS: &[&str] = &[
     "status",
     "channel",
     "device",
+    "country",
     "started_at",
     "last_activity_at",
     "duration_s",
@@ -91,7 +92,7 @@ const EVENT_COLUMNS: &[&str] = &[
 /// The conversations `filter` keeps, oldest first.
 pub fn conversations(filter: &ConversationFilter) -> Export {
     let mut query = QueryBuilder::new(
-        "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device,
+        "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device, c.country,
                 c.first_seen_at AS started_at, c.last_activity_at,
                 EXTRACT(EPOCH FROM c.last_activity_at - c.first_seen_at)::float8 AS duration_s,
                 c.message_count, c.user_messages, c.bot_messages, c.agent_messages,

@@ -460,7 +460,7 @@ pub async fn by_page(
 /// Engaged conversations and their messages under one value of a dimension.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ShareRow {
-    /// The channel or device; `unknown` when the conversation's context named none.
+    /// The channel, device or country; `unknown` when the conversation has none.
     pub key: String,
     pub conversations: i64,
     pub messages: i64,
@@ -470,40 +470,69 @@ pub struct ShareRow {
     pub service: super::service::Service,
 }
 
-/// The engaged conversations started on `[from, to]` by channel and by device, busiest first;
-/// one scan groups both ways.
+/// What the breakdown groups conversations by: each dimension's name (also the list filter
+/// that opens a row) and its column.
+pub const DIMENSIONS: [(&str, &str); 3] = [
+    ("channel", "c.channel"),
+    ("device", "c.device"),
+    ("country", "c.country"),
+];
+
+/// The engaged conversations started on `[from, to]` by each of [`DIMENSIONS`], busiest
+/// first; one scan groups every way.
 pub async fn breakdown(
     pool: &PgPool,
     range: &Range<'_>,
-) -> Result<(Vec<ShareRow>, Vec<ShareRow>), sqlx::Error> {
-    /// A [`ShareRow`] of either grouping.
+) -> Result<[Vec<ShareRow>; DIMENSIONS.len()], sqlx::Error> {
+    /// A [`ShareRow`] of one grouping.
     #[derive(FromRow)]
     struct Grouped {
-        by_channel: bool,
+        dimension: i32,
         #[sqlx(flatten)]
         share: ShareRow,
     }
+    // In each grouping set, `grouping()` is 0 for its own column only.
+    let (dimension, key): (Vec<String>, Vec<String>) = DIMENSIONS
+        .iter()
+        .enumerate()
+        .map(|(i, (_, column))| {
+            (
+                format!("WHEN grouping({column}) = 0 THEN {i}"),
+                format!("WHEN grouping({column}) = 0 THEN {column}"),
+            )
+        })
+        .unzip();
+    let sets: Vec<String> = DIMENSIONS.iter().map(|(_, c)| format!("({c})")).collect();
     // The service figures' medians are taken inside; the outer select names them.
     let mut q = QueryBuilder::new(format!(
-        "SELECT s.by_channel, s.key, s.conversations, s.messages, {}
-         FROM (SELECT grouping(c.device) = 1 AS by_channel,
-                      COALESCE(CASE WHEN grouping(c.device) = 1 THEN c.channel ELSE c.device END,
-                               'unknown') AS key,
+        "SELECT s.dimension, s.key, s.conversations, s.messages, {}
+         FROM (SELECT CASE {} END AS dimension,
+                      COALESCE(CASE {} END, 'unknown') AS key,
                       count(*) AS conversations,
                       COALESCE(sum(c.message_count), 0)::int8 AS messages, {}",
         &*super::service::OUTER,
+        dimension.join(" "),
+        key.join(" "),
         &*super::service::INNER
     ));
     range.push(&mut q, Source::Conversations);
     q.push(format!(
-        " AND {} GROUP BY GROUPING SETS ((c.channel), (c.device))) s
-         ORDER BY s.by_channel, s.conversations DESC, s.key",
-        Population::Engaged.predicate()
+        " AND {} GROUP BY GROUPING SETS ({})) s
+         ORDER BY s.dimension, s.conversations DESC, s.key",
+        Population::Engaged.predicate(),
+        sets.join(", ")
     ));
     let rows: Vec<Grouped> = q.build_query_as().fetch_all(pool).await?;
-    let (channels, devices): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.by_channel);
-    let shares = |rows: Vec<Grouped>| rows.into_iter().map(|r| r.share).collect();
-    Ok((shares(channels), shares(devices)))
+    let mut out: [Vec<ShareRow>; DIMENSIONS.len()] = Default::default();
+    for row in rows {
+        if let Some(list) = usize::try_from(row.dimension)
+            .ok()
+            .and_then(|i| out.get_mut(i))
+        {
+            list.push(row.share);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

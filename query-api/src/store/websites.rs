@@ -80,12 +80,14 @@ pub struct PrivacyRow {
     pub anonymize_ip: bool,
     pub retention_days: i32,
     pub contact_review_months: i32,
+    pub record_country: bool,
     pub changed_at: DateTime<Utc>,
 }
 
 pub async fn privacy(pool: &PgPool, website_id: &str) -> Result<Option<PrivacyRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT website_id, anonymize_ip, retention_days, contact_review_months, changed_at
+        "SELECT website_id, anonymize_ip, retention_days, contact_review_months, record_country,
+                changed_at
          FROM website_privacy WHERE website_id = $1",
     )
     .bind(website_id)

@@ -89,6 +89,10 @@ pub struct WebsitePrivacy {
     /// [`DEFAULT_CONTACT_REVIEW_MONTHS`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_review_months: Option<u32>,
+    /// Whether ingest records the visitor's country (looked up from the address before it is
+    /// anonymised) in `context.country`; true when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_country: Option<bool>,
 }
 
 /// How long raw IP addresses and message texts are kept when a website has not said.

@@ -22,4 +22,5 @@ mod rebuild;
 mod scale_out;
 mod session_mix;
 mod support_day;
+mod visitors;
 mod websites;

@@ -388,5 +388,7 @@ pub struct Breakdown {
     pub time_zone: Option<String>,
     pub by_channel: Vec<Share>,
     pub by_device: Vec<Share>,
+    /// By the visitor's country (ISO 3166-1 alpha-2; `unknown` without one).
+    pub by_country: Vec<Share>,
     pub as_of: AsOf,
 }
