@@ -26,6 +26,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("messages", 4),
     ("cta_clicks", 2),
     ("conversation_closes", 1),
+    ("conversation_priorities", 1),
     // 3: a request id belongs to its first submission by the receive time; a submission from
     // another conversation naming it is a request of its own (migration 29).
     ("contact_requests", 3),

@@ -49,7 +49,8 @@ impl Change {
             | Payload::ConversationRated(_)
             | Payload::ConversationClosed(_)
             | Payload::MessageFlaggedForHuman(_)
-            | Payload::MessageHumanReplied(_) => (None, None),
+            | Payload::MessageHumanReplied(_)
+            | Payload::ConversationPriorityChanged(_) => (None, None),
             Payload::ContactSubmitted(c) => (c.request_id.clone(), None),
             Payload::ContactRequestStatusChanged(c) => (
                 Some(c.request_id.clone()),

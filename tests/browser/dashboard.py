@@ -57,6 +57,8 @@ def main():
         # One channel: a bar for its conversations and one for their messages.
         expect(page.locator("svg[aria-label='Conversations by channel'] rect")).to_have_count(2)
         expect(page.locator("svg[aria-label='Conversations by device'] rect")).to_have_count(2)
+        # Posted from the loopback address: no country, one `unknown` row.
+        expect(page.locator("svg[aria-label='Conversations by country'] rect")).to_have_count(2)
         shot("1-overview")
 
         # Every figure opens the conversations it counts: the list's total is the figure, and
@@ -120,6 +122,17 @@ def main():
         expect(page.locator("#transcript .bubble")).to_have_count(2)
         expect(page.locator("#transcript")).to_contain_text("Do you ship to Norway?")
         shot("3-transcript")
+        # An admin makes it urgent: the list shows it, and lists it first in urgency order.
+        expect(page.locator("#priority")).to_have_value("normal")
+        page.select_option("#priority", "urgent")
+        expect(page.locator("#priority")).to_have_value("urgent")
+        expect(page.locator("#priority")).to_be_enabled()
+        page.go_back()
+        page.select_option("select:has(option[value='-priority'])", "-priority")
+        expect(page.locator("#conversation-list tbody tr").first).to_contain_text("browser-1")
+        expect(page.locator("#conversation-list tbody tr").first.locator(".badge.urgent")).to_have_count(1)
+        page.click("#conversation-list tbody tr:has-text('browser-1')")
+        expect(page.locator("#transcript .bubble")).to_have_count(2)
 
         page.click("a[href='#requests']")
         expect(page.locator("#request-list tbody tr")).to_have_count(1)

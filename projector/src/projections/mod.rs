@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod cta_clicks;
 pub mod message_flags;
 pub mod messages;
+pub mod priorities;
 pub mod websites;
 
 use schemas::Event;
@@ -32,6 +33,7 @@ pub struct Changes {
     pub contact_requests: Vec<NewContactRequest>,
     pub status_changes: Vec<StatusChange>,
     pub message_flags: Vec<message_flags::MessageFlag>,
+    pub priorities: Vec<priorities::PriorityChange>,
     pub websites: Vec<NewWebsite>,
     pub tokens: Vec<websites::NewToken>,
     pub token_revocations: Vec<websites::TokenRevocation>,
@@ -56,6 +58,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         contact_requests: rows(events.clone(), NewContactRequest::from_event),
         status_changes: rows(events.clone(), StatusChange::from_event),
         message_flags: rows(events.clone(), message_flags::MessageFlag::from_event),
+        priorities: rows(events.clone(), priorities::PriorityChange::from_event),
         websites: rows(events.clone(), NewWebsite::from_event),
         tokens: rows(events.clone(), websites::NewToken::from_event),
         token_revocations: rows(events.clone(), websites::TokenRevocation::from_event),

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod message_flags;
 pub mod messages;
 pub mod offsets;
+pub mod priorities;
 pub mod quarters;
 pub mod retention;
 pub mod websites;
@@ -284,6 +285,7 @@ async fn apply_in(
     let new_messages: Vec<_> = changes.messages.iter().map(|m| m.event_id).collect();
     message_flags::catch_up(&mut *conn, &new_messages).await?;
     let flagged = message_flags::apply(&mut *conn, &changes.message_flags).await?;
+    priorities::upsert(&mut *conn, &changes.priorities).await?;
     cta_clicks::insert(&mut *conn, &changes.cta_clicks).await?;
     closes::insert(&mut *conn, &changes.closes).await?;
     contact_requests::insert_requests(&mut *conn, &changes.contact_requests).await?;

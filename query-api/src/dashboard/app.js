@@ -451,8 +451,11 @@ function chart(title, labels, series) {
 // The hash of a conversation's transcript.
 const conversationHash = (c) => `#conversations/${encodeURIComponent(c.conversation_id)}/${encodeURIComponent(c.website_id)}`;
 
-// The list's filters that a link may set; the form edits the first six.
-const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "outcome", "sort", "population", "from", "to", "tz",
+// A conversation's priorities, most urgent first.
+const PRIORITIES = ["urgent", "high", "normal", "low"];
+
+// The list's filters that a link may set; the form edits the first seven.
+const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "outcome", "sort", "priority", "population", "from", "to", "tz",
   "channel", "device", "country", "ip", "page_url", "rating", "has_contact"];
 
 function conversations(main, id, website, params) {
@@ -477,7 +480,8 @@ function conversations(main, id, website, params) {
       h("label", {}, "Needs a human", select("requires_human", [["", "any"], ["true", "yes"], ["false", "no"]])),
       h("label", {}, "Outcome", select("outcome", [["", "any"], ["contained", "contained by the bot"],
         ["handed_off", "handed off"], ["abandoned", "abandoned"], ["open", "open"]])),
-      h("label", {}, "Order", select("sort", [["", "latest activity"], ["handoff_at", "handed off, earliest first"]])),
+      h("label", {}, "Priority", select("priority", [["", "any"], ...PRIORITIES.map((p) => [p, p])])),
+      h("label", {}, "Order", select("sort", [["", "latest activity"], ["-priority", "most urgent first"], ["handoff_at", "handed off, earliest first"]])),
       h("label", {}, "Text in a message", h("input", { id: "q", type: "search", value: filters.q, onchange: change("q") })),
       h("button", { type: "submit" }, "Filter")),
     drill,
@@ -501,6 +505,7 @@ function conversations(main, id, website, params) {
       h("td", {}, c.conversation_id),
       h("td", { class: "optional" }, c.website_id),
       h("td", {}, h("span", { class: "badge" }, c.status), c.requires_human ? h("span", { class: "badge human" }, "needs a human") : "",
+        c.priority === "urgent" || c.priority === "high" ? h("span", { class: `badge ${c.priority}` }, c.priority) : "",
         c.outcome && c.outcome !== "open" ? h("span", { class: "badge" }, c.outcome.replace("_", " ")) : ""),
       h("td", {}, number(c.message_count)),
       h("td", { class: "optional" }, c.channel, c.device ? ` · ${c.device}` : "", c.country ? ` · ${c.country}` : ""),
@@ -547,7 +552,7 @@ function conversations(main, id, website, params) {
   }
   load();
   leave = onLive(["conversation.started", "widget.loaded", "message.sent", "conversation.closed",
-    "message.flagged_for_human", "message.human_replied", "conversation.rated"], load);
+    "message.flagged_for_human", "message.human_replied", "conversation.rated", "conversation.priority_changed"], load);
 }
 
 function transcript(main, id, website) {
@@ -574,6 +579,15 @@ function transcript(main, id, website) {
             c.requires_human ? h("span", { class: "badge human" }, "needs a human") : "",
             c.rating ? ` rated ${c.rating}/5` : ""),
           h("div", { class: "actions" },
+            h("label", {}, "Priority ",
+              h("select", { id: "priority", onchange: async (e) => {
+                e.target.disabled = true;
+                try {
+                  await api("PUT", `/v1/conversations/${encodeURIComponent(c.conversation_id)}/priority${query({ website_id: c.website_id })}`,
+                    { priority: e.target.value });
+                  await load();
+                } catch (error) { alert(error.message); e.target.disabled = false; }
+              } }, PRIORITIES.map((p) => h("option", { value: p, selected: c.priority === p }, p)))),
             c.status !== "closed" ? act("Close", "POST", `/v1/conversations/${encodeURIComponent(c.conversation_id)}/close${query({ website_id: c.website_id })}`, "plain") : "")),
         h("section", { class: "card transcript", id: "transcript" }, messages.map((m) => h("div", { class: `bubble ${m.sender}` },
           m.text === null ? h("em", {}, "(text no longer kept)") : m.text,
@@ -587,7 +601,8 @@ function transcript(main, id, website) {
     }
   }
   load();
-  leave = onLive(["message.sent", "conversation.closed", "message.flagged_for_human", "message.human_replied"], load);
+  leave = onLive(["message.sent", "conversation.closed", "message.flagged_for_human", "message.human_replied",
+    "conversation.priority_changed"], load);
 }
 
 // ---- contacts -------------------------------------------------------------------------------

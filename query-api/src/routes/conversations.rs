@@ -4,10 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use schemas::Payload;
-use schemas::payloads::{CloseReason, ConversationClosed, MessageRef};
+use schemas::payloads::{
+    CloseReason, ConversationClosed, ConversationPriority, MessageRef, Priority,
+};
 use serde::{Deserialize, Serialize};
 
-use super::answers::{self, Action, Listed, Page, Read, acted, read, the_one};
+use super::answers::{self, Action, Body, Listed, Page, Read, acted, read, the_one};
 use super::params::{Cursor, Days, Params, check_tz, limit};
 use crate::AppState;
 use crate::actions;
@@ -56,6 +58,9 @@ pub struct ListParams {
     /// network of an address matches it. Addresses leave with the retention job; older
     /// conversations are then found by no address.
     pub ip: Option<String>,
+    /// Only conversations of this priority (see `priority` in the rows).
+    #[schemars(extend("enum" = ["urgent", "high", "normal", "low"]))]
+    pub priority: Option<String>,
     /// Only conversations with this outcome (see `outcome` in the rows).
     #[schemars(extend("enum" = ["contained", "handed_off", "abandoned", "open"]))]
     pub outcome: Option<String>,
@@ -68,10 +73,11 @@ pub struct ListParams {
     /// Text a message of the conversation contains.
     pub q: Option<String>,
     /// `-last_activity_at` (default), `last_activity_at`, `-first_seen_at`, `first_seen_at`,
-    /// or `handoff_at` / `-handoff_at`, which list only handed-off conversations
-    /// (`population=waiting_for_human&sort=handoff_at`: waiting longest first).
+    /// `handoff_at` / `-handoff_at`, which list only handed-off conversations
+    /// (`population=waiting_for_human&sort=handoff_at`: waiting longest first), or
+    /// `-priority` (most urgent first, then latest activity) / `priority`.
     #[schemars(extend("enum" = ["-last_activity_at", "last_activity_at", "-first_seen_at",
-        "first_seen_at", "-handoff_at", "handoff_at"]))]
+        "first_seen_at", "-handoff_at", "handoff_at", "-priority", "priority"]))]
     pub sort: Option<String>,
     pub cursor: Option<String>,
     #[schemars(range(min = 1, max = MAX_LIMIT))]
@@ -126,6 +132,12 @@ impl ListParams {
                 "country: an ISO 3166-1 alpha-2 code in capitals (FR), or unknown".into(),
             ));
         }
+        let priority = match self.priority.as_deref() {
+            None => None,
+            Some(name) => Some(Priority::parse(name).ok_or_else(|| {
+                ApiError::BadRequest("priority: one of urgent, high, normal, low".into())
+            })?),
+        };
         if let Some(o) = &self.outcome
             && !OUTCOMES.contains(&o.as_str())
         {
@@ -159,6 +171,7 @@ impl ListParams {
             text: self.q.clone().filter(|q| !q.trim().is_empty()),
             outcome: self.outcome.clone(),
             ip: self.ip.clone(),
+            priority,
         })
     }
 
@@ -186,7 +199,12 @@ pub async fn list(
         .as_deref()
         .map(Cursor::decode)
         .transpose()?
-        .map(|c| (c.at, c.website_id, c.id));
+        .map(|c| store::After {
+            rank: c.rank,
+            at: c.at,
+            website_id: c.website_id,
+            conversation_id: c.id,
+        });
     // The page and its total on two connections at once.
     let (rows, total) = tokio::try_join!(
         store::list(&state.pool, &filter, sort, after, limit),
@@ -196,10 +214,12 @@ pub async fn list(
         .then(|| rows.last())
         .flatten()
         .map(|r| {
+            let after = sort.after(r);
             Cursor {
-                at: sort.key(r),
-                website_id: r.website_id.clone(),
-                id: r.conversation_id.clone(),
+                rank: after.rank,
+                at: after.at,
+                website_id: after.website_id,
+                id: after.conversation_id,
             }
             .encode()
         });
@@ -312,6 +332,37 @@ pub async fn close(
     Params(params): Params<ActionParams>,
 ) -> Result<Action<OneConversation>, ApiError> {
     close_conversation(&state, &admin, params.website_id.as_deref(), &id).await
+}
+
+/// What `PUT /v1/conversations/{id}/priority` sets.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityBody {
+    /// `urgent`, `high`, `normal` or `low`; `null` (or absent) clears it, and the conversation
+    /// reads `high` while flagged for a human, else `normal`.
+    pub priority: Option<Priority>,
+}
+
+/// Sets a conversation's priority (`conversation.priority_changed`); answers with it.
+pub async fn set_priority(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Params(params): Params<ActionParams>,
+    Body(body): Body<PriorityBody>,
+) -> Result<Action<OneConversation>, ApiError> {
+    let scope = &admin.scope;
+    let conversation = find_one(&state, scope, params.website_id.as_deref(), &id).await?;
+    let event = actions::event(
+        &conversation.website_id,
+        &conversation.conversation_id,
+        Payload::ConversationPriorityChanged(ConversationPriority {
+            priority: body.priority,
+        }),
+    );
+    let outcome = actions::submit(&state, &admin.actor, event).await?;
+    let now = find_one(&state, scope, Some(&conversation.website_id), &id).await?;
+    Ok(acted(outcome, OneConversation { conversation: now }))
 }
 
 /// The query of an action on one conversation or message: which website it is on, when the

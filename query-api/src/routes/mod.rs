@@ -158,6 +158,14 @@ pub fn api() -> Api<AppState> {
             ),
             conversations::close,
         )
+        .put(
+            "/v1/conversations/{id}/priority",
+            doc(
+                "conversations",
+                "Set a conversation's priority (conversation.priority_changed)",
+            ),
+            conversations::set_priority,
+        )
         .post(
             "/v1/messages/{id}/flag",
             doc(

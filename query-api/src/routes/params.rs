@@ -150,6 +150,9 @@ pub fn date(name: &str, value: &str) -> Result<NaiveDate, ApiError> {
 /// An opaque keyset cursor: the sort key and id of the last row of a page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
+    /// The priority of the page's last row, when the list is ordered by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<i16>,
     pub at: DateTime<Utc>,
     pub website_id: String,
     pub id: String,
@@ -176,6 +179,7 @@ mod tests {
     #[test]
     fn a_cursor_survives_the_round_trip_and_garbage_is_rejected() {
         let c = Cursor {
+            rank: None,
             at: Utc::now(),
             website_id: "w".into(),
             id: "c1".into(),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::days::{CONVERSATIONS_ZONED, Zone, push_started};
 use super::populations::{OUTCOME, Population};
+use schemas::payloads::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ConversationRow {
@@ -66,6 +67,9 @@ pub struct ConversationRow {
     /// `contained`, `handed_off`, `abandoned`, or `open` while it goes on (it is over once
     /// closed or silent for the website's idle minutes); null when the visitor never engaged.
     pub outcome: Option<String>,
+    /// `urgent`, `high`, `normal` or `low`: as an admin set it; else `high` while flagged for
+    /// a human, `normal` otherwise.
+    pub priority: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
@@ -97,8 +101,23 @@ static COLUMNS: LazyLock<String> = LazyLock::new(|| {
         c.requires_human, c.cta_clicks, c.closed_at, c.close_reason, c.rating, c.rating_comment,
         c.first_seen_at, c.last_activity_at, c.bot_first_response_ms, c.agent_first_response_ms,
         c.handoff_at, c.handoff_reason, c.handoff_response_ms, c.resolution_ms, c.reopens,
-        c.unanswered, {OUTCOME} AS outcome"
+        c.unanswered, {OUTCOME} AS outcome, {} AS priority",
+        &*PRIORITY_NAME
     )
+});
+
+/// A conversation's priority as its number ([`schemas::payloads::Priority::rank`], higher is
+/// more urgent), over [`CONVERSATIONS_ZONED`]: as an admin set it, else high while flagged for
+/// a human, else normal.
+pub const PRIORITY: &str = "COALESCE(pr.priority, CASE WHEN c.requires_human THEN 3 ELSE 2 END)";
+
+/// [`PRIORITY`] by name.
+pub static PRIORITY_NAME: LazyLock<String> = LazyLock::new(|| {
+    let cases: Vec<String> = Priority::ALL
+        .iter()
+        .map(|p| format!("WHEN {} THEN '{}'", p.rank(), p.name()))
+        .collect();
+    format!("(CASE {PRIORITY} {} END)", cases.join(" "))
 });
 
 /// Which conversations a list or export wants.
@@ -128,6 +147,7 @@ pub struct Filter {
     pub outcome: Option<String>,
     /// An address or a CIDR range the conversation's address lies in (checked by the route).
     pub ip: Option<String>,
+    pub priority: Option<Priority>,
 }
 
 /// What a list is ordered by: a time column of the conversation.
@@ -137,22 +157,48 @@ pub enum SortBy {
     Started,
     /// By when they were handed to a human; lists only handed-off conversations.
     Handoff,
+    /// By [`PRIORITY`], then by the latest activity.
+    Priority,
 }
 
 impl SortBy {
-    const ALL: [SortBy; 3] = [SortBy::LastActivity, SortBy::Started, SortBy::Handoff];
+    const ALL: [SortBy; 4] = [
+        SortBy::LastActivity,
+        SortBy::Started,
+        SortBy::Handoff,
+        SortBy::Priority,
+    ];
 
-    /// The column, which is also the order's name (`-` before it for newest first).
-    fn column(self) -> &'static str {
+    /// The order's name (`-` before it for the reverse order).
+    fn name(self) -> &'static str {
         match self {
             SortBy::LastActivity => "last_activity_at",
             SortBy::Started => "first_seen_at",
             SortBy::Handoff => "handoff_at",
+            SortBy::Priority => "priority",
+        }
+    }
+
+    /// The time column the keyset ends with.
+    fn column(self) -> &'static str {
+        match self {
+            SortBy::Priority => "last_activity_at",
+            other => other.name(),
         }
     }
 }
 
-/// A list order, a keyset over (time, website, conversation).
+/// Where the previous page of a list ended: its last row's keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    /// The row's [`PRIORITY`], when the list is ordered by it.
+    pub rank: Option<i16>,
+    pub at: DateTime<Utc>,
+    pub website_id: String,
+    pub conversation_id: String,
+}
+
+/// A list order, a keyset over ([priority,] time, website, conversation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sort {
     pub by: SortBy,
@@ -172,7 +218,7 @@ impl Sort {
             Some(column) => (true, column),
             None => (false, value),
         };
-        let by = SortBy::ALL.into_iter().find(|b| b.column() == column)?;
+        let by = SortBy::ALL.into_iter().find(|b| b.name() == column)?;
         Some(Sort { by, descending })
     }
 
@@ -180,7 +226,7 @@ impl Sort {
     pub fn names() -> String {
         SortBy::ALL
             .iter()
-            .flat_map(|b| [format!("-{}", b.column()), b.column().to_owned()])
+            .flat_map(|b| [format!("-{}", b.name()), b.name().to_owned()])
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -189,13 +235,21 @@ impl Sort {
         self.by.column()
     }
 
-    /// The sort key of a row, for the next page's cursor.
-    pub fn key(self, row: &ConversationRow) -> DateTime<Utc> {
-        match self.by {
-            SortBy::LastActivity => row.last_activity_at,
+    /// Where a page ending with `row` ends, for the next page's cursor.
+    pub fn after(self, row: &ConversationRow) -> After {
+        let at = match self.by {
+            SortBy::LastActivity | SortBy::Priority => row.last_activity_at,
             SortBy::Started => row.first_seen_at,
             // Only handed-off conversations are listed in this order.
             SortBy::Handoff => row.handoff_at.unwrap_or(row.first_seen_at),
+        };
+        After {
+            rank: (self.by == SortBy::Priority)
+                .then(|| Priority::parse(&row.priority).map(Priority::rank))
+                .flatten(),
+            at,
+            website_id: row.website_id.clone(),
+            conversation_id: row.conversation_id.clone(),
         }
     }
 }
@@ -260,6 +314,9 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
                      CASE family(c.ip_address::inet) WHEN 4 THEN 24 ELSE 48 END)))))",
             );
     }
+    if let Some(p) = filter.priority {
+        q.push(format!(" AND {PRIORITY} = ")).push_bind(p.rank());
+    }
     if let Some(outcome) = &filter.outcome {
         q.push(format!(" AND {OUTCOME} = "))
             .push_bind(outcome.clone());
@@ -284,7 +341,7 @@ pub async fn list(
     pool: &PgPool,
     filter: &Filter,
     sort: Sort,
-    after: Option<(DateTime<Utc>, String, String)>,
+    after: Option<After>,
     limit: i64,
 ) -> Result<Vec<ConversationRow>, sqlx::Error> {
     let mut q = QueryBuilder::new(format!("SELECT {} FROM {CONVERSATIONS_ZONED}", &*COLUMNS));
@@ -296,21 +353,28 @@ pub async fn list(
     } else {
         (">", "ASC")
     };
-    if let Some((at, website, id)) = after {
-        q.push(format!(
-            " AND (c.{column}, c.website_id, c.conversation_id) {cmp} ("
-        ))
-        .push_bind(at)
-        .push(", ")
-        .push_bind(website)
-        .push(", ")
-        .push_bind(id)
-        .push(")");
+    let by_priority = sort.by == SortBy::Priority;
+    let column = format!("c.{column}");
+    let keys: Vec<&str> = by_priority
+        .then_some(PRIORITY)
+        .into_iter()
+        .chain([column.as_str(), "c.website_id", "c.conversation_id"])
+        .collect();
+    if let Some(after) = after {
+        q.push(format!(" AND ({}) {cmp} (", keys.join(", ")));
+        if by_priority {
+            q.push_bind(after.rank.unwrap_or_default()).push(", ");
+        }
+        q.push_bind(after.at)
+            .push(", ")
+            .push_bind(after.website_id)
+            .push(", ")
+            .push_bind(after.conversation_id)
+            .push(")");
     }
-    q.push(format!(
-        " ORDER BY c.{column} {dir}, c.website_id {dir}, c.conversation_id {dir} LIMIT "
-    ))
-    .push_bind(limit);
+    let order: Vec<String> = keys.iter().map(|k| format!("{k} {dir}")).collect();
+    q.push(format!(" ORDER BY {} LIMIT ", order.join(", ")))
+        .push_bind(limit);
     q.build_query_as().fetch_all(pool).await
 }
 

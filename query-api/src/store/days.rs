@@ -12,12 +12,16 @@ use sqlx::{Postgres, QueryBuilder};
 pub struct Zone(pub Option<String>);
 
 /// Joins each conversation to its website's time zone (`z`) and bot settings (`b`, which the
-/// outcome populations read); the statistics and the conversation list read `conversations c`
-/// through it. A join, not a lookup per row: over a million
+/// outcome populations read), and to the priority an admin set (`pr`, which
+/// [`super::conversations::PRIORITY`] reads); the statistics and the conversation list read
+/// `conversations c` through it. A join, not a lookup per row: over a million
 /// conversations the lookup made the statistics eight times slower and kept them on one core.
+/// A query that reads nothing of `pr` does not join it (its key is unique: Postgres drops it).
 pub const CONVERSATIONS_ZONED: &str = "conversations c
      LEFT JOIN website_time_zones z ON z.website_id = c.website_id
-     LEFT JOIN website_bot_settings b ON b.website_id = c.website_id";
+     LEFT JOIN website_bot_settings b ON b.website_id = c.website_id
+     LEFT JOIN conversation_priorities pr
+       ON pr.website_id = c.website_id AND pr.conversation_id = c.conversation_id";
 
 /// Where a query finds the zone of a row's website.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,6 +46,7 @@ const CONVERSATION_COLUMNS: &[&str] = &[
     "reopens",
     "unanswered",
     "outcome",
+    "priority",
     "rating_comment",
 ];
 
@@ -104,7 +105,10 @@ pub fn conversations(filter: &ConversationFilter) -> Export {
                 c.reopens, c.unanswered, ",
     );
     query.push(OUTCOME);
-    query.push(" AS outcome, c.rating_comment FROM ");
+    query.push(format!(
+        " AS outcome, {} AS priority, c.rating_comment FROM ",
+        &*conversations::PRIORITY_NAME
+    ));
     query.push(CONVERSATIONS_ZONED);
     conversations::push_filter(&mut query, filter);
     query.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id");

@@ -11,6 +11,7 @@ mod exports;
 mod funnel;
 mod handoffs;
 mod legacy;
+mod priorities;
 mod reports;
 mod retention;
 mod statistics;

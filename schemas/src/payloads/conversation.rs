@@ -256,6 +256,65 @@ pub enum CloseReason {
 
 impl Validate for ConversationClosed {}
 
+/// An admin set how urgently a conversation needs attention; the latest setting wins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConversationPriority {
+    /// `null` clears it: the conversation then reads `high` while flagged for a human, else
+    /// `normal`.
+    pub priority: Option<Priority>,
+}
+
+impl Validate for ConversationPriority {}
+
+/// How urgently a conversation needs attention.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    /// Its number, higher for more urgent: what the legacy routes' integer `priority` and the
+    /// read models store (`low` 1 to `urgent` 4).
+    pub fn rank(self) -> i16 {
+        match self {
+            Priority::Low => 1,
+            Priority::Normal => 2,
+            Priority::High => 3,
+            Priority::Urgent => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    pub fn from_rank(rank: i16) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.rank() == rank)
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
 /// An admin action on one message (flagged for a human, or a human replied).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MessageRef {

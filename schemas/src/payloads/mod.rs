@@ -140,6 +140,7 @@ catalogue! {
     CustomerErased => "customer.erased", CustomerErased, 1, Admin;
     WebsiteTimeZoneChanged => "website.time_zone_changed", WebsiteTimeZone, 1, Admin;
     WebsiteBotSettingsChanged => "website.bot_settings_changed", WebsiteBotSettings, 1, Admin;
+    ConversationPriorityChanged => "conversation.priority_changed", ConversationPriority, 1, Admin;
 }
 
 impl EventType {

@@ -1,8 +1,8 @@
 //! Visitors' countries, end to end: browsers post from public, private and unplaced addresses
 //! (through a trusted proxy's `X-Forwarded-For`), a server posts for them, and a website turns
 //! countries off. The countries in the topic, on the conversations, in the list filter, the
-//! breakdown and the export are checked against the addresses' known owners, and a rebuild
-//! must give the same.
+//! breakdown and the export are checked against the addresses' known owners; an admin sets a
+//! priority; and a rebuild must give the same.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -49,8 +49,8 @@ async fn countries_in_topic(stack: &Stack) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-/// What the read models answer about countries: each conversation's, and the breakdown's
-/// rows with the number of conversations each row opens as.
+/// What the read models answer about visitors: each conversation's country and priority, and
+/// the breakdown's rows with the number of conversations each row opens as.
 async fn answers(stack: &Stack, today: &str) -> Value {
     let (status, list) = stack.query("/v1/conversations?limit=500").await;
     assert_eq!(status, 200, "{list}");
@@ -61,7 +61,7 @@ async fn answers(stack: &Stack, today: &str) -> Value {
         .map(|c| {
             (
                 c["conversation_id"].as_str().unwrap().to_owned(),
-                c["country"].clone(),
+                json!({"country": c["country"], "priority": c["priority"]}),
             )
         })
         .collect();
@@ -86,7 +86,7 @@ async fn answers(stack: &Stack, today: &str) -> Value {
 }
 
 #[tokio::test]
-async fn countries_from_the_address_reach_lists_breakdown_and_export_and_survive_a_rebuild() {
+async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a_rebuild() {
     let stack = Stack::start(3).await;
     // Google's public resolver is in the United States, RIPE NCC's own servers in the
     // Netherlands; a home network's address and the documentation range belong to no country.
@@ -149,12 +149,26 @@ async fn countries_from_the_address_reach_lists_breakdown_and_export_and_survive
             .entry(country.unwrap_or("unknown").to_owned())
             .or_default() += 1;
     }
+    let (status, body) = stack
+        .admin(
+            Method::PUT,
+            "/v1/conversations/ripe/priority",
+            ADMIN_TOKEN,
+            Some(json!({"priority": "urgent"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let today = chrono::Utc::now().date_naive().to_string();
     let live = answers(&stack, &today).await;
     for (conversation, _, _, country) in visits {
+        let priority = if conversation == "ripe" {
+            "urgent"
+        } else {
+            "normal"
+        };
         assert_eq!(
             live["conversations"][conversation],
-            json!(country),
+            json!({"country": country, "priority": priority}),
             "{live}"
         );
     }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::super::stats;
 use crate::store::conversations::{ConversationRow, MessageRow};
 use crate::store::requests::RequestRow;
+use schemas::payloads::Priority;
 
 /// `{"success": true, …}`: what the old dashboards check first.
 #[derive(Debug, Serialize, JsonSchema)]
@@ -35,7 +36,7 @@ pub(super) fn succeeded<T>(body: T) -> Succeeded<T> {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct LegacyConversation {
     #[serde(flatten)]
-    pub conversation: ConversationRow,
+    pub conversation: LegacyRow,
     /// `conversation_id`.
     pub id: String,
     /// `customer_id`.
@@ -56,8 +57,46 @@ impl From<ConversationRow> for LegacyConversation {
             platform: c.channel.clone(),
             created_at: c.first_seen_at,
             updated_at: c.last_activity_at,
-            conversation: c,
+            conversation: LegacyRow(c),
         }
+    }
+}
+
+/// The native row with its `priority` as the old integer: 1 low, 2 normal, 3 high, 4 urgent
+/// ([`Priority::rank`]).
+#[derive(Debug)]
+pub struct LegacyRow(pub ConversationRow);
+
+impl Serialize for LegacyRow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&self.0).map_err(serde::ser::Error::custom)?;
+        if let Some(row) = value.as_object_mut() {
+            let rank = Priority::parse(&self.0.priority).map(Priority::rank);
+            row.insert("priority".into(), rank.into());
+        }
+        value.serialize(serializer)
+    }
+}
+
+impl JsonSchema for LegacyRow {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LegacyConversationRow".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> schemars::Schema {
+        let mut schema = ConversationRow::json_schema(generator);
+        if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+            properties.insert(
+                "priority".into(),
+                serde_json::json!({
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 4,
+                    "description": "1 low, 2 normal, 3 high, 4 urgent",
+                }),
+            );
+        }
+        schema
     }
 }
 

@@ -401,6 +401,16 @@ impl Routes<'_> {
         .await
     }
 
+    /// `PUT /v1/conversations/{id}/priority`.
+    pub async fn set_priority(&self, id: &str, query: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &with_query(format!("/v1/conversations/{id}/priority"), query),
+            Some(body),
+        )
+        .await
+    }
+
     /// `POST /v1/messages/{id}/flag`.
     pub async fn flag_message(&self, id: &str, query: &str) -> (u16, Value) {
         self.call(
