@@ -20,10 +20,12 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 3: the first bot response (migration 22 fills it in for conversations projected before).
     // 4: the visitor of the earliest event (migration 26 fills it in from the event log).
     // 5: first responses, handoff, resolution, reopens (migration 30 computes them).
-    ("conversations", 5),
+    // 6: the detected language (migration 34; only a rebuild detects it for history).
+    ("conversations", 6),
     // 2: sender_id and sender_name (message.sent version 2).
     // 4: whether the message itself asked for a human (migration 30, from the event log).
-    ("messages", 4),
+    // 5: the detected language of visitors' messages (migration 34; a rebuild detects it).
+    ("messages", 5),
     ("cta_clicks", 2),
     ("conversation_closes", 1),
     ("conversation_priorities", 1),

@@ -59,6 +59,7 @@ def main():
         expect(page.locator("svg[aria-label='Conversations by device'] rect")).to_have_count(2)
         # Posted from the loopback address: no country, one `unknown` row.
         expect(page.locator("svg[aria-label='Conversations by country'] rect")).to_have_count(2)
+        expect(page.locator("svg[aria-label='Conversations by language'] rect")).to_have_count(2)
         shot("1-overview")
 
         # Every figure opens the conversations it counts: the list's total is the figure, and

@@ -1,8 +1,10 @@
 //! The `messages` read model: one row per `message.sent`, keyed by event id.
 
 use chrono::{DateTime, Utc};
-use schemas::{Event, Payload};
+use schemas::{Event, Payload, Sender};
 use uuid::Uuid;
+
+use super::language;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
@@ -19,6 +21,8 @@ pub struct NewMessage {
     pub confidence_score: Option<f64>,
     /// The message itself asked for a human; admins' flags add to `requires_human` later.
     pub requires_human: bool,
+    /// The language of a visitor's message whose event declared none ([`language::detect`]).
+    pub detected_language: Option<&'static str>,
 }
 
 impl NewMessage {
@@ -41,6 +45,9 @@ impl NewMessage {
                 .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
             confidence_score: m.confidence_score,
             requires_human: m.requires_human,
+            detected_language: (m.sender.kind == Sender::User && event.context.language.is_none())
+                .then(|| language::detect(&m.text))
+                .flatten(),
         })
     }
 }
@@ -49,7 +56,6 @@ impl NewMessage {
 mod tests {
     use super::*;
     use crate::projections::tests::{at, message, widget_loaded};
-    use schemas::Sender;
 
     #[test]
     fn a_message_event_becomes_a_row_with_its_sender_and_time() {

@@ -10,6 +10,7 @@ pub mod contact_requests;
 pub mod contacts;
 pub mod conversations;
 pub mod cta_clicks;
+pub mod language;
 pub mod message_flags;
 pub mod messages;
 pub mod priorities;

@@ -479,14 +479,17 @@ pub(crate) async fn rebuild_observed_in(
 /// Whatever is sealed under the conversation's key goes, whoever it was about: a replay can
 /// no longer read it, so the live read models must not keep it either.
 pub(crate) const CONVERSATION_SCRUBS: &[&str] = &[
-        "UPDATE messages m SET text = NULL
+        // The language detected in a text goes with it: a replay, which cannot read the text,
+        // detects none.
+        "UPDATE messages m SET text = NULL, detected_language = NULL
          FROM scope s WHERE m.website_id = s.website_id AND m.conversation_id = s.conversation_id
-           AND m.text IS NOT NULL",
+           AND (m.text IS NOT NULL OR m.detected_language IS NOT NULL)",
         "UPDATE conversations c SET ip_address = NULL, user_agent = NULL, rating_comment = NULL,
-                customer_id = NULL
+                customer_id = NULL, detected_language = NULL
          FROM scope s WHERE c.website_id = s.website_id AND c.conversation_id = s.conversation_id
            AND (c.ip_address IS NOT NULL OR c.user_agent IS NOT NULL
-                OR c.rating_comment IS NOT NULL OR c.customer_id IS NOT NULL)",
+                OR c.rating_comment IS NOT NULL OR c.customer_id IS NOT NULL
+                OR c.detected_language IS NOT NULL)",
         "UPDATE cta_clicks k SET customer_id = NULL
          FROM scope s WHERE k.website_id = s.website_id AND k.conversation_id = s.conversation_id
            AND k.customer_id IS NOT NULL",

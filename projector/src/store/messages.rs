@@ -23,10 +23,10 @@ pub async fn insert(conn: &mut PgConnection, rows: &[NewMessage]) -> Result<(), 
     sqlx::query(
         "INSERT INTO messages (event_id, website_id, conversation_id, message_id, sender, text,
                                sent_at, response_time_ms, confidence_score, requires_human,
-                               sender_id, sender_name, asked_human)
+                               sender_id, sender_name, asked_human, detected_language)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::timestamptz[], $8::bigint[], $9::float8[], $10::bool[],
-                              $11::text[], $12::text[], $10::bool[])
+                              $11::text[], $12::text[], $10::bool[], $13::text[])
          ON CONFLICT (event_id, website_id, conversation_id) DO NOTHING",
     )
     .bind(&ids)
@@ -41,6 +41,7 @@ pub async fn insert(conn: &mut PgConnection, rows: &[NewMessage]) -> Result<(), 
     .bind(&requires_human)
     .bind(&sender_ids)
     .bind(&sender_names)
+    .bind(rows.iter().map(|r| r.detected_language).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())

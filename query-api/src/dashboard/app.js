@@ -365,7 +365,8 @@ function overview(main) {
         ]),
         shares("Conversations by channel", breakdown.by_channel),
         shares("Conversations by device", breakdown.by_device),
-        shares("Conversations by country", breakdown.by_country)));
+        shares("Conversations by country", breakdown.by_country),
+        shares("Conversations by language", breakdown.by_language)));
   }
 
   load();
@@ -456,7 +457,7 @@ const PRIORITIES = ["urgent", "high", "normal", "low"];
 
 // The list's filters that a link may set; the form edits the first seven.
 const LIST_FILTERS = ["website_id", "status", "requires_human", "q", "outcome", "sort", "priority", "population", "from", "to", "tz",
-  "channel", "device", "country", "ip", "page_url", "rating", "has_contact"];
+  "channel", "device", "country", "language", "ip", "page_url", "rating", "has_contact"];
 
 function conversations(main, id, website, params) {
   if (id) return transcript(main, id, website);
@@ -493,7 +494,7 @@ function conversations(main, id, website, params) {
     const parts = [];
     if (filters.population) parts.push(words.populations[filters.population] || filters.population);
     if (filters.from || filters.to) parts.push(`started ${filters.from || "…"} – ${filters.to || "…"}${filters.tz ? ` (${filters.tz})` : ""}`);
-    for (const k of ["channel", "device", "country", "ip", "page_url", "rating"]) if (filters[k]) parts.push(`${k.replace("_", " ")} ${filters[k]}`);
+    for (const k of ["channel", "device", "country", "language", "ip", "page_url", "rating"]) if (filters[k]) parts.push(`${k.replace("_", " ")} ${filters[k]}`);
     drill.replaceChildren(parts.length ? h("p", { class: "card drill", id: "drill-down" }, parts.join(" · "), " ",
       h("a", { href: "#conversations" }, "clear")) : "");
   }
@@ -569,7 +570,7 @@ function transcript(main, id, website) {
       body.replaceChildren(
         h("section", { class: "card" },
           h("h1", {}, `Conversation ${c.conversation_id}`),
-          h("p", { class: "muted" }, `${c.website_id} · ${c.channel}${c.device ? ` · ${c.device}` : ""}${c.country ? ` · ${c.country}` : ""} · started ${when(c.first_seen_at)}`,
+          h("p", { class: "muted" }, `${c.website_id} · ${c.channel}${c.device ? ` · ${c.device}` : ""}${c.country ? ` · ${c.country}` : ""}${c.language || c.detected_language ? ` · ${c.language || `${c.detected_language} (detected)`}` : ""} · started ${when(c.first_seen_at)}`,
             c.page_url ? ` · ${c.page_url}` : "", c.contact_id ? " · " : "",
             c.contact_id ? h("a", { href: `#contacts/${encodeURIComponent(c.contact_id)}` }, "contact") : "",
             sameAddress ? " · " : "",

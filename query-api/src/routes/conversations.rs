@@ -39,6 +39,10 @@ pub struct ListParams {
     /// conversations without one.
     #[schemars(regex(pattern = r"^([A-Z]{2}|unknown)$"))]
     pub country: Option<String>,
+    /// A language subtag (`fr`): the declared language's, else the one detected in the
+    /// visitor's messages; `unknown` for conversations without either.
+    #[schemars(regex(pattern = r"^([a-z]{2,3}|unknown)$"))]
+    pub language: Option<String>,
     /// Started on or after this day (`YYYY-MM-DD`), in the website's time zone (or `tz`).
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
@@ -125,6 +129,14 @@ impl ListParams {
                     .into(),
             ));
         }
+        if let Some(l) = &self.language
+            && !(l == "unknown"
+                || ((2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase())))
+        {
+            return Err(ApiError::BadRequest(
+                "language: a language subtag in lower case (fr), or unknown".into(),
+            ));
+        }
         if let Some(c) = &self.country
             && !(c == "unknown" || (c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase())))
         {
@@ -161,6 +173,7 @@ impl ListParams {
             channel: self.channel.clone(),
             device: self.device.clone(),
             country: self.country.clone(),
+            language: self.language.clone(),
             started,
             zone: Zone(self.tz.clone()),
             population,

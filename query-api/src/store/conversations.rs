@@ -23,7 +23,12 @@ pub struct ConversationRow {
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
     pub device: Option<String>,
+    /// As the client declared it (`context.language` of the earliest event).
     pub language: Option<String>,
+    /// ISO 639-1 code of the language most of the visitor's messages were written in, detected
+    /// from their text when their events declared none; null when no message was long enough
+    /// to tell, and once the texts were erased.
+    pub detected_language: Option<String>,
     /// The visitor's country (ISO 3166-1 alpha-2), from the address of the earliest event;
     /// null when the address placed no one or the website does not record countries.
     pub country: Option<String>,
@@ -94,7 +99,8 @@ pub struct MessageRow {
 static COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "c.website_id, c.conversation_id, c.status, c.channel, c.customer_id, c.contact_id,
-        c.ip_address, c.user_agent, c.device, c.language, c.country, c.page_url, c.environment,
+        c.ip_address, c.user_agent, c.device, c.language, c.detected_language, c.country,
+        c.page_url, c.environment,
         c.widget_loaded_at, c.engaged_at, c.first_message_at, c.last_message_at, c.message_count,
         c.user_messages, c.bot_messages, c.agent_messages,
         (c.bot_response_ms_sum::float8 / NULLIF(c.bot_responses, 0)) AS avg_bot_response_ms,
@@ -105,6 +111,12 @@ static COLUMNS: LazyLock<String> = LazyLock::new(|| {
         &*PRIORITY_NAME
     )
 });
+
+/// A conversation's language: the language subtag of the declared one (`fr` of `fr-CA`), else
+/// the detected one.
+pub const LANGUAGE: &str =
+    "COALESCE(NULLIF(lower(split_part(replace(c.language, '_', '-'), '-', 1)), ''),
+    c.detected_language)";
 
 /// A conversation's priority as its number ([`schemas::payloads::Priority::rank`], higher is
 /// more urgent), over [`CONVERSATIONS_ZONED`]: as an admin set it, else high while flagged for
@@ -130,6 +142,8 @@ pub struct Filter {
     pub device: Option<String>,
     /// An ISO 3166-1 alpha-2 code, or `unknown` for conversations without a country.
     pub country: Option<String>,
+    /// A [`LANGUAGE`], or `unknown` for conversations without one.
+    pub language: Option<String>,
     /// Started on a day of `[from, to]` in the zone of `zone`.
     pub started: Option<(NaiveDate, NaiveDate)>,
     /// The zone days are counted in: each website's own unless the request named one.
@@ -270,6 +284,10 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
         // The statistics' breakdown names a conversation without a device `unknown`.
         q.push(" AND COALESCE(c.device, 'unknown') = ")
             .push_bind(d.clone());
+    }
+    if let Some(language) = &filter.language {
+        q.push(format!(" AND COALESCE({LANGUAGE}, 'unknown') = "))
+            .push_bind(language.clone());
     }
     if let Some(country) = &filter.country {
         q.push(" AND COALESCE(c.country, 'unknown') = ")

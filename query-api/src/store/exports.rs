@@ -22,6 +22,8 @@ const CONVERSATION_COLUMNS: &[&str] = &[
     "channel",
     "device",
     "country",
+    "language",
+    "detected_language",
     "started_at",
     "last_activity_at",
     "duration_s",
@@ -94,7 +96,7 @@ const EVENT_COLUMNS: &[&str] = &[
 pub fn conversations(filter: &ConversationFilter) -> Export {
     let mut query = QueryBuilder::new(
         "SELECT c.website_id, c.conversation_id, c.status, c.channel, c.device, c.country,
-                c.first_seen_at AS started_at, c.last_activity_at,
+                c.language, c.detected_language, c.first_seen_at AS started_at, c.last_activity_at,
                 EXTRACT(EPOCH FROM c.last_activity_at - c.first_seen_at)::float8 AS duration_s,
                 c.message_count, c.user_messages, c.bot_messages, c.agent_messages,
                 c.first_response_ms,

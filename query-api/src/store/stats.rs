@@ -460,7 +460,7 @@ pub async fn by_page(
 /// Engaged conversations and their messages under one value of a dimension.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct ShareRow {
-    /// The channel, device or country; `unknown` when the conversation has none.
+    /// The channel, device, country or language; `unknown` when the conversation has none.
     pub key: String,
     pub conversations: i64,
     pub messages: i64,
@@ -472,10 +472,11 @@ pub struct ShareRow {
 
 /// What the breakdown groups conversations by: each dimension's name (also the list filter
 /// that opens a row) and its column.
-pub const DIMENSIONS: [(&str, &str); 3] = [
+pub const DIMENSIONS: [(&str, &str); 4] = [
     ("channel", "c.channel"),
     ("device", "c.device"),
     ("country", "c.country"),
+    ("language", super::conversations::LANGUAGE),
 ];
 
 /// The engaged conversations started on `[from, to]` by each of [`DIMENSIONS`], busiest

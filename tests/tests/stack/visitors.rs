@@ -1,4 +1,4 @@
-//! Visitors' countries, end to end: browsers post from public, private and unplaced addresses
+//! Visitors' countries and languages, end to end. Countries: browsers post from public, private and unplaced addresses
 //! (through a trusted proxy's `X-Forwarded-For`), a server posts for them, and a website turns
 //! countries off. The countries in the topic, on the conversations, in the list filter, the
 //! breakdown and the export are checked against the addresses' known owners; an admin sets a
@@ -49,8 +49,9 @@ async fn countries_in_topic(stack: &Stack) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-/// What the read models answer about visitors: each conversation's country and priority, and
-/// the breakdown's rows with the number of conversations each row opens as.
+/// What the read models answer about visitors: each conversation's country, priority and
+/// languages, and the breakdown's rows by country and by language with the number of
+/// conversations each row opens as.
 async fn answers(stack: &Stack, today: &str) -> Value {
     let (status, list) = stack.query("/v1/conversations?limit=500").await;
     assert_eq!(status, 200, "{list}");
@@ -61,7 +62,8 @@ async fn answers(stack: &Stack, today: &str) -> Value {
         .map(|c| {
             (
                 c["conversation_id"].as_str().unwrap().to_owned(),
-                json!({"country": c["country"], "priority": c["priority"]}),
+                json!({"country": c["country"], "priority": c["priority"],
+                    "language": c["language"], "detected_language": c["detected_language"]}),
             )
         })
         .collect();
@@ -69,20 +71,24 @@ async fn answers(stack: &Stack, today: &str) -> Value {
         .query(&format!("/v1/stats/breakdown?from={today}&to={today}"))
         .await;
     assert_eq!(status, 200, "{breakdown}");
-    let mut rows = BTreeMap::new();
-    for row in breakdown["by_country"].as_array().unwrap() {
-        let (status, opened) = stack
-            .query(&format!("{}&limit=500", row["open"].as_str().unwrap()))
-            .await;
-        assert_eq!(status, 200, "{opened}");
-        let opened = opened["conversations"].as_array().unwrap().len();
-        assert_eq!(
-            row["conversations"], opened,
-            "a row opens as the conversations it counts: {row}"
-        );
-        rows.insert(row["key"].as_str().unwrap().to_owned(), opened);
+    let mut dimensions = BTreeMap::new();
+    for dimension in ["by_country", "by_language"] {
+        let mut rows = BTreeMap::new();
+        for row in breakdown[dimension].as_array().unwrap() {
+            let (status, opened) = stack
+                .query(&format!("{}&limit=500", row["open"].as_str().unwrap()))
+                .await;
+            assert_eq!(status, 200, "{opened}");
+            let opened = opened["conversations"].as_array().unwrap().len();
+            assert_eq!(
+                row["conversations"], opened,
+                "a row opens as the conversations it counts: {row}"
+            );
+            rows.insert(row["key"].as_str().unwrap().to_owned(), opened);
+        }
+        dimensions.insert(dimension, rows);
     }
-    json!({"conversations": conversations, "by_country": rows})
+    json!({"conversations": conversations, "breakdown": dimensions})
 }
 
 #[tokio::test]
@@ -166,13 +172,15 @@ async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a
         } else {
             "normal"
         };
+        // "Hello" is too short to tell a language by.
         assert_eq!(
             live["conversations"][conversation],
-            json!({"country": country, "priority": priority}),
+            json!({"country": country, "priority": priority, "language": null,
+                "detected_language": null}),
             "{live}"
         );
     }
-    assert_eq!(live["by_country"], json!(by_country), "{live}");
+    assert_eq!(live["breakdown"]["by_country"], json!(by_country), "{live}");
 
     // The probes before the setting took effect came from the US too, but never engaged.
     let (status, us) = stack
@@ -219,6 +227,98 @@ async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a
     assert_eq!(
         answers(&stack, &today).await,
         live,
+        "a rebuild answers alike"
+    );
+}
+
+/// A visitor's message, sent by the website's server; `language` declares one.
+fn said(conversation: &str, text: &str, language: Option<&str>, customer: Option<&str>) -> Value {
+    let mut event = json!({"type": "message.sent", "conversation_id": conversation,
+        "payload": {"sender": "user", "text": text}});
+    if let Some(language) = language {
+        event["context"] = json!({"language": language});
+    }
+    if let Some(customer) = customer {
+        event["payload"]["customer_id"] = json!(customer);
+    }
+    event
+}
+
+#[tokio::test]
+async fn languages_are_detected_apart_from_declared_ones_and_survive_erasure_and_a_rebuild() {
+    let stack = Stack::start(3).await;
+    let french = "Bonjour, est-ce que vous livrez en Belgique la semaine prochaine ?";
+    let french_too = "Merci beaucoup, je voudrais aussi savoir combien coûte la livraison.";
+    let english = "Do you ship to Norway, and how long does delivery usually take?";
+    let spanish = "Lo siento, no puedo responder a esa pregunta ahora mismo.";
+    let mut events = vec![
+        said("fr", french, None, Some("cust-fr")),
+        // Two French messages outweigh one English.
+        said("mixed", french, None, None),
+        said("mixed", english, None, None),
+        said("mixed", french_too, None, None),
+        // A declared language is kept as declared, and nothing is detected beside it.
+        said("declared", english, Some("de-DE"), None),
+        said("short", "ok", None, None),
+    ];
+    // The bot's words are not the visitor's.
+    events.push(json!({"type": "message.sent", "conversation_id": "short",
+        "payload": {"sender": "bot", "text": spanish}}));
+    let response = stack.post_events(&json!(events)).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    stack.wait_until_caught_up(Duration::from_secs(30)).await;
+
+    let today = chrono::Utc::now().date_naive().to_string();
+    let live = answers(&stack, &today).await;
+    let conversation = |language: Option<&str>, detected: Option<&str>| {
+        json!({"country": null, "priority": "normal", "language": language,
+            "detected_language": detected})
+    };
+    assert_eq!(
+        live["conversations"],
+        json!({
+            "fr": conversation(None, Some("fr")),
+            "mixed": conversation(None, Some("fr")),
+            "declared": conversation(Some("de-DE"), None),
+            "short": conversation(None, None),
+        })
+    );
+    assert_eq!(
+        live["breakdown"]["by_language"],
+        json!({"fr": 2, "de": 1, "unknown": 1})
+    );
+    let (status, french_ones) = stack.query("/v1/conversations?language=fr").await;
+    assert_eq!(status, 200, "{french_ones}");
+    assert_eq!(french_ones["count"], 2, "{french_ones}");
+    let (status, _) = stack.query("/v1/conversations?language=French").await;
+    assert_eq!(status, 400);
+
+    // Erasing the visitor erases what their texts said, the language too: a replay, which
+    // cannot read the texts, detects none.
+    let (status, body) = stack
+        .admin(
+            Method::POST,
+            "/v1/subjects/erase",
+            ADMIN_TOKEN,
+            Some(json!({"customer_id": "cust-fr", "website_id": WEBSITE})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    stack.wait_until_caught_up(Duration::from_secs(30)).await;
+    let erased = answers(&stack, &today).await;
+    assert_eq!(erased["conversations"]["fr"], conversation(None, None));
+    assert_eq!(
+        erased["breakdown"]["by_language"],
+        json!({"fr": 1, "de": 1, "unknown": 2})
+    );
+
+    let output = stack.projector_command(&["rebuild"]).await;
+    let report = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "rebuild failed:\n{report}");
+    assert_ne!(stack.live_schema().await, "public");
+    assert_eq!(
+        answers(&stack, &today).await,
+        erased,
         "a rebuild answers alike"
     );
 }

@@ -390,5 +390,8 @@ pub struct Breakdown {
     pub by_device: Vec<Share>,
     /// By the visitor's country (ISO 3166-1 alpha-2; `unknown` without one).
     pub by_country: Vec<Share>,
+    /// By language: the declared one's language subtag, else the one detected in the
+    /// visitor's messages (`unknown` without either).
+    pub by_language: Vec<Share>,
     pub as_of: AsOf,
 }

@@ -368,7 +368,7 @@ fn filled_keys(days: Days, step: Step) -> Vec<String> {
 }
 
 /// `GET /v1/stats/breakdown`: the engaged conversations started in a range (and their
-/// messages) by channel, device and country; each row opens as its conversations.
+/// messages) by channel, device, country and language; each row opens as its conversations.
 pub async fn breakdown(
     admin: Admin,
     State(state): State<AppState>,
@@ -377,7 +377,7 @@ pub async fn breakdown(
 ) -> Result<Json<Breakdown>, ApiError> {
     let scope = Scope::resolve(&admin, &state.pool, &params).await?;
     let days = scope.days;
-    let [by_channel, by_device, by_country] =
+    let [by_channel, by_device, by_country, by_language] =
         store::breakdown(&state.pool, &scope.range(days)).await?;
     let engaged = scope.open(Population::Engaged, days);
     let rows = |rows: Vec<store::ShareRow>, dimension: &str| -> Vec<Share> {
@@ -402,6 +402,7 @@ pub async fn breakdown(
         by_channel: rows(by_channel, "channel"),
         by_device: rows(by_device, "device"),
         by_country: rows(by_country, "country"),
+        by_language: rows(by_language, "language"),
         as_of,
     }))
 }
