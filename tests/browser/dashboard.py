@@ -156,6 +156,19 @@ def main():
         expect(page.locator("#request-list")).to_contain_text("Grace Hopper")
         shot("5-live-request")
 
+        # The contacts, each with its lead score: both wrote once, today, and asked neither
+        # about prices nor for a demo (a form's message is not a visitor's question).
+        page.click("a[href='#contacts']")
+        expect(page.locator("#contact-list tbody tr")).to_have_count(2)
+        expect(page.locator("#contact-list tbody tr:has-text('Ada Lovelace') .badge")).to_have_text("warm")
+        page.select_option("#lead-score", "hot")
+        expect(page.locator("#contact-list tbody tr")).to_have_count(0)
+        page.select_option("#lead-score", "warm")
+        expect(page.locator("#contact-list tbody tr")).to_have_count(2)
+        page.click("#contact-list tbody tr:has-text('Ada Lovelace')")
+        expect(page.locator("#lead-score")).to_contain_text("active in the last 7 days")
+        shot("5b-contact-lead-score")
+
         # Weekly reports: set a recipient, then send last week's now (the Rust side checks the
         # mail catcher got it), and a second send is refused as a repeat.
         page.click("a[href='#reports']")

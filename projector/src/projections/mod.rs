@@ -42,6 +42,7 @@ pub struct Changes {
     pub reports: Vec<websites::ReportsChange>,
     pub time_zones: Vec<websites::TimeZoneChange>,
     pub bot_settings: Vec<websites::BotSettingsChange>,
+    pub lead_keywords: Vec<websites::LeadKeywordsChange>,
     pub retention: Vec<websites::RetentionCutoff>,
     /// Every `customer.erased`.
     pub erased_customers: Vec<ErasedCustomer>,
@@ -67,6 +68,7 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
         reports: rows(events.clone(), websites::ReportsChange::from_event),
         time_zones: rows(events.clone(), websites::TimeZoneChange::from_event),
         bot_settings: rows(events.clone(), websites::BotSettingsChange::from_event),
+        lead_keywords: rows(events.clone(), websites::LeadKeywordsChange::from_event),
         retention: rows(events.clone(), websites::RetentionCutoff::from_event),
         conversation_customers: rows(events.clone(), |e| {
             // An event whose customer id was erased still names its customer's key.

@@ -203,6 +203,32 @@ impl BotSettingsChange {
     }
 }
 
+/// A website's lead keywords as of one change, with their patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadKeywordsChange {
+    pub website_id: String,
+    pub pricing: Vec<String>,
+    pub demo: Vec<String>,
+    pub changed_at: DateTime<Utc>,
+    pub event_id: Uuid,
+}
+
+impl LeadKeywordsChange {
+    pub fn from_event(event: &Event) -> Option<Self> {
+        let Payload::WebsiteLeadKeywordsChanged(k) = &event.payload else {
+            return None;
+        };
+        let trimmed = |list: &[String]| list.iter().map(|k| k.trim().to_owned()).collect();
+        Some(Self {
+            website_id: k.website_id.clone(),
+            pricing: trimmed(&k.pricing),
+            demo: trimmed(&k.demo),
+            changed_at: event.occurred_at,
+            event_id: event.event_id,
+        })
+    }
+}
+
 /// A retention cut-off: `(website_id, before)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetentionCutoff {

@@ -308,6 +308,7 @@ async fn apply_in(
     websites::upsert_reports(&mut *conn, &changes.reports).await?;
     websites::upsert_time_zones(&mut *conn, &changes.time_zones).await?;
     websites::upsert_bot_settings(&mut *conn, &changes.bot_settings).await?;
+    websites::upsert_lead_keywords(&mut *conn, &changes.lead_keywords).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))

@@ -1,10 +1,12 @@
 //! Upserts websites; the earliest `(created_at, event_id)` wins, so any order converges.
 
+use schemas::payloads::WebsiteLeadKeywords;
 use sqlx::PgConnection;
 
 use crate::projections::NewWebsite;
 use crate::projections::websites::{
-    BotSettingsChange, NewToken, PrivacyChange, ReportsChange, TimeZoneChange, TokenRevocation,
+    BotSettingsChange, LeadKeywordsChange, NewToken, PrivacyChange, ReportsChange, TimeZoneChange,
+    TokenRevocation,
 };
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[NewWebsite]) -> Result<(), sqlx::Error> {
@@ -135,6 +137,41 @@ pub async fn upsert_bot_settings(
         .bind(b.idle_minutes)
         .bind(b.changed_at)
         .bind(b.event_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The latest `(changed_at, event_id)` wins, so any order converges.
+pub async fn upsert_lead_keywords(
+    conn: &mut PgConnection,
+    rows: &[LeadKeywordsChange],
+) -> Result<(), sqlx::Error> {
+    let patterns = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .map(|k| WebsiteLeadKeywords::pattern(k))
+            .collect()
+    };
+    for k in rows {
+        sqlx::query(
+            "INSERT INTO website_lead_keywords AS k
+                 (website_id, pricing, demo, pricing_patterns, demo_patterns, changed_at, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (website_id) DO UPDATE SET
+                pricing = EXCLUDED.pricing, demo = EXCLUDED.demo,
+                pricing_patterns = EXCLUDED.pricing_patterns,
+                demo_patterns = EXCLUDED.demo_patterns,
+                changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (k.changed_at, k.event_id)",
+        )
+        .bind(&k.website_id)
+        .bind(&k.pricing)
+        .bind(&k.demo)
+        .bind(patterns(&k.pricing))
+        .bind(patterns(&k.demo))
+        .bind(k.changed_at)
+        .bind(k.event_id)
         .execute(&mut *conn)
         .await?;
     }

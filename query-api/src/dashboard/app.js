@@ -618,7 +618,7 @@ async function download(path, name) {
 
 function contacts(main, id) {
   if (id) return contactDetail(main, id);
-  const filters = { website_id: "", q: "", channel: "", created: "", page: 1, limit: 50 };
+  const filters = { website_id: "", q: "", channel: "", created: "", lead_score: "", sort: "", page: 1, limit: 50 };
   const table = h("div", { class: "table-wrap" });
   main.append(
     h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); filters.page = 1; load(); } },
@@ -627,6 +627,10 @@ function contacts(main, id) {
       h("label", {}, "Channel", h("input", { onchange: (e) => { filters.channel = e.target.value; } })),
       h("label", {}, "Created", h("select", { onchange: (e) => { filters.created = e.target.value; load(); } },
         [["", "any time"], ["today", "today"], ["7d", "last 7 days"], ["30d", "last 30 days"]].map(([v, l]) => h("option", { value: v }, l)))),
+      h("label", {}, "Lead score", h("select", { id: "lead-score", onchange: (e) => { filters.lead_score = e.target.value; filters.page = 1; load(); } },
+        [["", "any"], ["hot", "hot"], ["warm", "warm"], ["cold", "cold"]].map(([v, l]) => h("option", { value: v }, l)))),
+      h("label", {}, "Order", h("select", { onchange: (e) => { filters.sort = e.target.value; filters.page = 1; load(); } },
+        [["", "latest activity"], ["-lead_score", "hottest first"]].map(([v, l]) => h("option", { value: v }, l)))),
       h("button", { type: "submit" }, "Search"),
       h("span", { class: "actions" },
         h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "csv", page: undefined, limit: undefined }))}`, "contacts.csv") }, "Export CSV"),
@@ -638,10 +642,12 @@ function contacts(main, id) {
       table.replaceChildren(
         h("p", { class: "muted" }, `${number(answer.total)}${answer.total_capped ? "+" : ""} contacts`),
         h("table", { id: "contact-list" },
-          h("thead", {}, h("tr", {}, ["ID", "Name", "Email", "Phone", "Channel", "Created at"].map((t, i) => h("th", { class: i === 0 || i === 4 ? "optional" : undefined }, t)))),
+          h("thead", {}, h("tr", {}, ["ID", "Name", "Email", "Phone", "Channel", "Lead", "Created at"].map((t, i) => h("th", { class: i === 0 || i === 4 ? "optional" : undefined }, t)))),
           h("tbody", {}, answer.contacts.map((c) => h("tr", { class: "clickable", onclick: () => { location.hash = `contacts/${encodeURIComponent(c.contact_id)}`; } },
             h("td", { class: "optional" }, c.contact_id.slice(0, 8)), h("td", {}, c.name || ""), h("td", {}, c.email || ""),
-            h("td", {}, c.phone || ""), h("td", { class: "optional" }, c.channel), h("td", {}, when(c.first_seen_at)))))),
+            h("td", {}, c.phone || ""), h("td", { class: "optional" }, c.channel),
+            h("td", {}, h("span", { class: `badge lead-${c.lead_score}`, title: c.lead_reasons.join("; ") }, c.lead_score)),
+            h("td", {}, when(c.first_seen_at)))))),
         h("div", { class: "actions" },
           filters.page > 1 ? h("button", { class: "plain", onclick: () => { filters.page -= 1; load(); } }, "← Previous") : "",
           answer.contacts.length === filters.limit ? h("button", { class: "plain", onclick: () => { filters.page += 1; load(); } }, "Next →") : ""));
@@ -675,6 +681,7 @@ function contactDetail(main, id) {
         h("section", { class: "card" },
           h("h1", {}, c.name || c.email || c.phone || c.contact_id),
           h("p", { class: "muted" }, `${c.contact_id} · ${c.channel} · created ${when(c.first_seen_at)} · ${c.conversation_count} conversations · ${c.request_count} requests`),
+          h("p", { id: "lead-score" }, h("span", { class: `badge lead-${c.lead_score}` }, `${c.lead_score} lead`), " ", c.lead_reasons.join(" · ")),
           c.erased_at ? h("p", { class: "error" }, `Erased ${when(c.erased_at)}`) : form,
           c.erased_at ? "" : h("div", { class: "actions" },
             h("label", {}, "Merge into this contact", mergeInput),

@@ -43,10 +43,17 @@ pub struct ListParams {
     pub tz: Option<String>,
     #[schemars(extend("enum" = ["new", "active", "follow_up", "archived"]))]
     pub lead_status: Option<String>,
+    /// `hot`, `warm` or `cold`, as of now (see `lead_score` in the rows).
+    #[schemars(extend("enum" = ["hot", "warm", "cold"]))]
+    pub lead_score: Option<String>,
     pub include_erased: Option<bool>,
     /// Only contacts inactive for longer than the website's review period (12 months unless
     /// set with `PUT /v1/websites/{id}/privacy`).
     pub review_due: Option<bool>,
+    /// `-last_activity_at` (default), `-first_seen_at`, `first_seen_at`, `name`, or
+    /// `-lead_score` (hot first, then the latest activity).
+    #[schemars(extend("enum" = ["-last_activity_at", "-first_seen_at", "first_seen_at",
+        "-created_at", "created_at", "name", "-lead_score"]))]
     pub sort: Option<String>,
     #[schemars(range(min = 1, max = 1_000_000))]
     pub page: Option<i64>,
@@ -84,6 +91,13 @@ impl ListParams {
         if let Some(l) = &self.lead_status {
             parse_lead_status(l)?;
         }
+        if let Some(s) = &self.lead_score
+            && !["hot", "warm", "cold"].contains(&s.as_str())
+        {
+            return Err(ApiError::BadRequest(
+                "lead_score: one of hot, warm, cold".into(),
+            ));
+        }
         Ok(Filter {
             websites: scope.narrow(self.website_id.as_deref())?,
             search: self.q.clone().filter(|q| !q.trim().is_empty()),
@@ -91,6 +105,7 @@ impl ListParams {
             first_seen,
             zone: Zone(self.tz.clone()),
             lead_status: self.lead_status.clone(),
+            lead_score: self.lead_score.clone(),
             include_erased: self.include_erased.unwrap_or(false),
             review_due: self.review_due.unwrap_or(false),
         })
@@ -101,7 +116,8 @@ impl ListParams {
             None => Ok(Sort::LastActivityDesc),
             Some(s) => Sort::parse(s).ok_or_else(|| {
                 ApiError::BadRequest(
-                    "sort: one of -last_activity_at, -first_seen_at, first_seen_at, name".into(),
+                    "sort: one of -last_activity_at, -first_seen_at, first_seen_at, name, -lead_score"
+                        .into(),
                 )
             }),
         }

@@ -106,6 +106,22 @@ pub fn api() -> Api<AppState> {
             websites::set_bot_settings,
         )
         .get(
+            "/v1/websites/{id}/lead_keywords",
+            doc(
+                "websites",
+                "The words that mark a lead's questions about pricing and requests for a demo or trial, for its lead score",
+            ),
+            websites::lead_keywords,
+        )
+        .put(
+            "/v1/websites/{id}/lead_keywords",
+            doc(
+                "websites",
+                "Set the lead keywords (website.lead_keywords_changed); a list left out keeps its words",
+            ),
+            websites::set_lead_keywords,
+        )
+        .get(
             "/v1/tokens",
             doc(
                 "tokens",

@@ -8,10 +8,11 @@ use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use schemas::Payload;
 use schemas::payloads::{
-    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_IDLE_MINUTES, DEFAULT_LOW_CONFIDENCE,
-    DEFAULT_REPORT_HOUR, DEFAULT_REPORT_TIME_ZONE, DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS,
-    MAX_IDLE_MINUTES, MAX_REPORT_RECIPIENTS, WebsiteBotSettings, WebsiteCreated, WebsitePrivacy,
-    WebsiteReports, WebsiteTimeZone,
+    DEFAULT_CONTACT_REVIEW_MONTHS, DEFAULT_DEMO_KEYWORDS, DEFAULT_IDLE_MINUTES,
+    DEFAULT_LOW_CONFIDENCE, DEFAULT_PRICING_KEYWORDS, DEFAULT_REPORT_HOUR,
+    DEFAULT_REPORT_TIME_ZONE, DEFAULT_REPORT_WEEKDAY, DEFAULT_RETENTION_DAYS, MAX_IDLE_MINUTES,
+    MAX_LEAD_KEYWORDS, MAX_REPORT_RECIPIENTS, WebsiteBotSettings, WebsiteCreated,
+    WebsiteLeadKeywords, WebsitePrivacy, WebsiteReports, WebsiteTimeZone,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -453,6 +454,90 @@ pub async fn set_bot_settings(
     payload.validate().map_err(bad_request)?;
     set(&state, &admin, &website_id, payload, asked, || {
         bot_settings_of(&state, &website_id)
+    })
+    .await
+}
+
+/// What `PUT /v1/websites/{id}/lead_keywords` sets.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadKeywordsSetting {
+    /// Words or phrases of a question about prices or plans; left out, the current list stays.
+    #[schemars(length(max = MAX_LEAD_KEYWORDS))]
+    pricing: Option<Vec<String>>,
+    /// Words or phrases of a request for a demo or a trial; left out, the current list stays.
+    #[schemars(length(max = MAX_LEAD_KEYWORDS))]
+    demo: Option<Vec<String>>,
+}
+
+/// The words that reveal a lead's intent in what visitors write: the defaults (in English,
+/// French, German, Spanish, Portuguese, Italian and Dutch) until an admin sets them.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct LeadKeywords {
+    pub website_id: String,
+    /// A visitor message with one of these, as whole words in any case, is a question about
+    /// pricing or plans.
+    pub pricing: Vec<String>,
+    /// One with one of these asks for a demo or a trial.
+    pub demo: Vec<String>,
+    /// When an admin last set them; null while the defaults apply.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
+async fn lead_keywords_of(state: &AppState, website_id: &str) -> Result<LeadKeywords, ApiError> {
+    let row = store::lead_keywords(&state.pool, website_id).await?;
+    let defaults = |list: &[&str]| list.iter().map(|k| (*k).to_owned()).collect();
+    Ok(match row {
+        Some(r) => LeadKeywords {
+            website_id: website_id.to_owned(),
+            pricing: r.pricing,
+            demo: r.demo,
+            changed_at: Some(r.changed_at),
+        },
+        None => LeadKeywords {
+            website_id: website_id.to_owned(),
+            pricing: defaults(DEFAULT_PRICING_KEYWORDS),
+            demo: defaults(DEFAULT_DEMO_KEYWORDS),
+            changed_at: None,
+        },
+    })
+}
+
+pub async fn lead_keywords(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    as_of: AsOf,
+) -> Result<Json<Read<LeadKeywords>>, ApiError> {
+    visible(&admin, &website_id)?;
+    read(lead_keywords_of(&state, &website_id).await?, as_of)
+}
+
+/// Sets the lead keywords; a list left out keeps its current words.
+pub async fn set_lead_keywords(
+    admin: Admin,
+    State(state): State<AppState>,
+    Path(website_id): Path<String>,
+    Body(setting): Body<LeadKeywordsSetting>,
+) -> Result<Action<LeadKeywords>, ApiError> {
+    visible(&admin, &website_id)?;
+    let now = lead_keywords_of(&state, &website_id).await?;
+    let trimmed = |list: Vec<String>| list.into_iter().map(|k| k.trim().to_owned()).collect();
+    let payload = WebsiteLeadKeywords {
+        website_id: website_id.clone(),
+        pricing: trimmed(setting.pricing.unwrap_or(now.pricing)),
+        demo: trimmed(setting.demo.unwrap_or(now.demo)),
+    };
+    let asked = LeadKeywords {
+        website_id: website_id.clone(),
+        pricing: payload.pricing.clone(),
+        demo: payload.demo.clone(),
+        changed_at: None,
+    };
+    let payload = Payload::WebsiteLeadKeywordsChanged(payload);
+    payload.validate().map_err(bad_request)?;
+    set(&state, &admin, &website_id, payload, asked, || {
+        lead_keywords_of(&state, &website_id)
     })
     .await
 }

@@ -1,5 +1,9 @@
 //! Contacts: lists with search and a total, one contact with its history.
 
+use std::sync::LazyLock;
+
+use schemas::payloads::{DEFAULT_DEMO_KEYWORDS, DEFAULT_PRICING_KEYWORDS, WebsiteLeadKeywords};
+
 use super::days::{LocalDays, Zone, ZoneOf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -20,10 +24,79 @@ pub struct ContactRow {
     pub notes: Option<String>,
     pub lead_status: String,
     pub erased_at: Option<DateTime<Utc>>,
+    /// `hot`, `warm` or `cold`, as of now ([`LEAD_SCORE`]; docs/api.md).
+    pub lead_score: String,
+    /// What the score was made of: the contact's questions, conversations and recency.
+    pub lead_reasons: Vec<String>,
 }
 
-const COLUMNS: &str = "website_id, contact_id, name, email, phone, channel, first_seen_at,
-    last_activity_at, conversation_count, request_count, notes, lead_status, erased_at";
+/// The contacts with their lead signals (`lead.asked_pricing`, `lead.asked_demo`): whether a
+/// visitor message in one of the contact's conversations has a word of the website's pricing
+/// (demo) keywords. Postgres computes a signal only where a query reads it.
+pub static SCORED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "contacts CROSS JOIN LATERAL (SELECT {} AS asked_pricing, {} AS asked_demo) lead",
+        asked("pricing", DEFAULT_PRICING_KEYWORDS),
+        asked("demo", DEFAULT_DEMO_KEYWORDS)
+    )
+});
+
+/// Whether the contact's visitor messages have one of the website's `kind` keywords (the
+/// defaults when it set none). Texts cleared by retention or erasure say nothing.
+fn asked(kind: &str, defaults: &[&str]) -> String {
+    let defaults: Vec<String> = defaults
+        .iter()
+        .map(|k| WebsiteLeadKeywords::pattern(k))
+        .collect();
+    let defaults = defaults.join("|").replace('\'', "''");
+    format!(
+        "EXISTS (SELECT 1 FROM conversations lc
+            JOIN messages lm ON lm.website_id = lc.website_id
+                            AND lm.conversation_id = lc.conversation_id
+            WHERE lc.website_id = contacts.website_id AND lc.contact_id = contacts.contact_id
+              AND lm.sender = 'user' AND lm.text IS NOT NULL
+              AND lm.text ~* COALESCE(
+                    (SELECT array_to_string(k.{kind}_patterns, '|') FROM website_lead_keywords k
+                     WHERE k.website_id = contacts.website_id AND cardinality(k.{kind}_patterns) > 0),
+                    '{defaults}'))"
+    )
+}
+
+/// The lead score over [`SCORED`], from the rules of the contacts guide: hot when active in
+/// the last 7 days and either asking about pricing or a demo or on a third conversation; cold
+/// when inactive for over 30 days, or after 7 days with a single conversation and no such
+/// question; warm otherwise. Recency is measured from now, so the score moves with time
+/// without anything rewriting rows.
+pub const LEAD_SCORE: &str = "(CASE
+    WHEN contacts.last_activity_at > now() - interval '7 days'
+         AND (lead.asked_pricing OR lead.asked_demo OR contacts.conversation_count >= 3)
+    THEN 'hot'
+    WHEN contacts.last_activity_at < now() - interval '30 days'
+         OR (contacts.last_activity_at <= now() - interval '7 days'
+             AND contacts.conversation_count <= 1
+             AND NOT (lead.asked_pricing OR lead.asked_demo))
+    THEN 'cold'
+    ELSE 'warm' END)";
+
+/// What [`LEAD_SCORE`] weighed, in words.
+const LEAD_REASONS: &str = "array_remove(ARRAY[
+    CASE WHEN lead.asked_pricing THEN 'asked about pricing or plans' END,
+    CASE WHEN lead.asked_demo THEN 'asked for a demo or a trial' END,
+    CASE WHEN contacts.conversation_count = 1 THEN 'a single conversation'
+         ELSE contacts.conversation_count || ' conversations' END,
+    CASE WHEN contacts.last_activity_at > now() - interval '7 days'
+         THEN 'active in the last 7 days'
+         WHEN contacts.last_activity_at >= now() - interval '30 days'
+         THEN 'last active 7 to 30 days ago'
+         ELSE 'no activity for over 30 days' END], NULL)";
+
+static COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "contacts.website_id, contacts.contact_id, name, email, phone, channel, first_seen_at,
+        last_activity_at, conversation_count, request_count, notes, lead_status, erased_at,
+        {LEAD_SCORE} AS lead_score, {LEAD_REASONS} AS lead_reasons"
+    )
+});
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -36,6 +109,8 @@ pub struct Filter {
     /// The zone `first_seen`'s days are in: each website's own unless the request named one.
     pub zone: Zone,
     pub lead_status: Option<String>,
+    /// `hot`, `warm` or `cold` ([`LEAD_SCORE`]).
+    pub lead_score: Option<String>,
     pub include_erased: bool,
     /// Only contacts inactive for longer than their website's review period
     /// (`contact_review_months`, 12 by default).
@@ -48,6 +123,8 @@ pub enum Sort {
     FirstSeenDesc,
     FirstSeenAsc,
     Name,
+    /// Hot first, then by the latest activity.
+    LeadScore,
 }
 
 impl Sort {
@@ -57,16 +134,22 @@ impl Sort {
             "-first_seen_at" | "-created_at" => Sort::FirstSeenDesc,
             "first_seen_at" | "created_at" => Sort::FirstSeenAsc,
             "name" => Sort::Name,
+            "-lead_score" => Sort::LeadScore,
             _ => return None,
         })
     }
 
-    fn order_by(self) -> &'static str {
+    fn order_by(self) -> String {
+        let keys = "contacts.website_id, contacts.contact_id";
         match self {
-            Sort::LastActivityDesc => "last_activity_at DESC, website_id, contact_id",
-            Sort::FirstSeenDesc => "first_seen_at DESC, website_id, contact_id",
-            Sort::FirstSeenAsc => "first_seen_at, website_id, contact_id",
-            Sort::Name => "lower(name) NULLS LAST, website_id, contact_id",
+            Sort::LastActivityDesc => format!("last_activity_at DESC, {keys}"),
+            Sort::FirstSeenDesc => format!("first_seen_at DESC, {keys}"),
+            Sort::FirstSeenAsc => format!("first_seen_at, {keys}"),
+            Sort::Name => format!("lower(name) NULLS LAST, {keys}"),
+            Sort::LeadScore => format!(
+                "array_position(ARRAY['hot', 'warm', 'cold'], {LEAD_SCORE}),
+                 last_activity_at DESC, {keys}"
+            ),
         }
     }
 }
@@ -74,7 +157,10 @@ impl Sort {
 pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
     q.push(" WHERE true");
     if let Some(w) = &filter.websites {
-        super::push_websites(q, "website_id", w);
+        super::push_websites(q, "contacts.website_id", w);
+    }
+    if let Some(s) = &filter.lead_score {
+        q.push(format!(" AND {LEAD_SCORE} = ")).push_bind(s.clone());
     }
     if let Some(s) = &filter.search {
         let escaped = s
@@ -120,7 +206,7 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<ContactRow>, sqlx::Error> {
-    let mut q = QueryBuilder::new(format!("SELECT {COLUMNS} FROM contacts"));
+    let mut q = QueryBuilder::new(format!("SELECT {} FROM {}", &*COLUMNS, &*SCORED));
     push_filter(&mut q, filter);
     q.push(format!(" ORDER BY {} LIMIT ", sort.order_by()))
         .push_bind(limit)
@@ -131,7 +217,7 @@ pub async fn list(
 
 /// How many contacts match `filter` (up to [`super::Total::CAP`]).
 pub async fn count(pool: &PgPool, filter: &Filter) -> Result<super::Total, sqlx::Error> {
-    super::count_capped(pool, "contacts", |q| push_filter(q, filter)).await
+    super::count_capped(pool, &SCORED, |q| push_filter(q, filter)).await
 }
 
 /// The contact `id` names in `websites`: its own, or the one it was merged into.
@@ -141,11 +227,12 @@ pub async fn find(
     id: &str,
 ) -> Result<Option<ContactRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM contacts
-         WHERE (website_id, contact_id) IN (
+        "SELECT {} FROM {}
+         WHERE (contacts.website_id, contacts.contact_id) IN (
             SELECT website_id, contact_id FROM contact_identities
             WHERE key = $1 AND ($2::text[] IS NULL OR website_id = ANY($2)))
-         ORDER BY website_id LIMIT 1"
+         ORDER BY contacts.website_id LIMIT 1",
+        &*COLUMNS, &*SCORED
     ))
     .bind(id)
     .bind(websites)

@@ -78,6 +78,7 @@ const CONTACT_COLUMNS: &[&str] = &[
     "conversation_count",
     "request_count",
     "lead_status",
+    "lead_score",
     "notes",
 ];
 
@@ -142,13 +143,15 @@ pub fn messages(filter: &ConversationFilter) -> Export {
 
 /// The contacts `filter` keeps, oldest first.
 pub fn contacts(filter: &ContactFilter) -> Export {
-    let mut query = QueryBuilder::new(
-        "SELECT website_id, contact_id, name, email, phone,
+    let mut query = QueryBuilder::new(format!(
+        "SELECT contacts.website_id, contacts.contact_id, name, email, phone,
                 channel, first_seen_at, last_activity_at, conversation_count,
-                request_count, lead_status, notes FROM contacts",
-    );
+                request_count, lead_status, {} AS lead_score, notes FROM {}",
+        contacts::LEAD_SCORE,
+        &*contacts::SCORED
+    ));
     contacts::push_filter(&mut query, filter);
-    query.push(" ORDER BY first_seen_at, website_id, contact_id");
+    query.push(" ORDER BY first_seen_at, contacts.website_id, contacts.contact_id");
     Export {
         query,
         columns: CONTACT_COLUMNS,

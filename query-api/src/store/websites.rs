@@ -219,6 +219,26 @@ pub async fn bot_settings(
     .await
 }
 
+/// A website's lead keywords as an admin last set them, and when.
+#[derive(Debug, Clone, PartialEq, FromRow)]
+pub struct LeadKeywordsRow {
+    pub pricing: Vec<String>,
+    pub demo: Vec<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub async fn lead_keywords(
+    pool: &PgPool,
+    website_id: &str,
+) -> Result<Option<LeadKeywordsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT pricing, demo, changed_at FROM website_lead_keywords WHERE website_id = $1",
+    )
+    .bind(website_id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Today's date in `zone` (a name [`is_time_zone`] accepts).
 pub async fn today(pool: &PgPool, zone: &str) -> Result<chrono::NaiveDate, sqlx::Error> {
     sqlx::query_scalar("SELECT (now() AT TIME ZONE $1)::date")

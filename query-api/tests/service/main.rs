@@ -10,6 +10,7 @@ mod api;
 mod exports;
 mod funnel;
 mod handoffs;
+mod leads;
 mod legacy;
 mod priorities;
 mod reports;

@@ -141,6 +141,7 @@ catalogue! {
     WebsiteTimeZoneChanged => "website.time_zone_changed", WebsiteTimeZone, 1, Admin;
     WebsiteBotSettingsChanged => "website.bot_settings_changed", WebsiteBotSettings, 1, Admin;
     ConversationPriorityChanged => "conversation.priority_changed", ConversationPriority, 1, Admin;
+    WebsiteLeadKeywordsChanged => "website.lead_keywords_changed", WebsiteLeadKeywords, 1, Admin;
 }
 
 impl EventType {

@@ -220,6 +220,153 @@ impl Validate for WebsiteBotSettings {
     }
 }
 
+/// An admin set the words that reveal a lead's intent in what visitors write, for the
+/// website's lead scores; the latest change wins. Each list replaces the defaults
+/// ([`DEFAULT_PRICING_KEYWORDS`], [`DEFAULT_DEMO_KEYWORDS`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WebsiteLeadKeywords {
+    pub website_id: String,
+    /// Words or phrases of a question about prices or plans, matched as whole words, in any
+    /// case.
+    #[schemars(length(max = MAX_LEAD_KEYWORDS))]
+    pub pricing: Vec<String>,
+    /// Words or phrases of a request for a demo or a trial.
+    #[schemars(length(max = MAX_LEAD_KEYWORDS))]
+    pub demo: Vec<String>,
+}
+
+pub const MAX_LEAD_KEYWORDS: usize = 200;
+/// The longest keyword or phrase.
+pub const LEAD_KEYWORD_CHARS: usize = 64;
+
+/// Questions about prices or plans, in English, French, German, Spanish, Portuguese, Italian and
+/// Dutch.
+pub const DEFAULT_PRICING_KEYWORDS: &[&str] = &[
+    "price",
+    "prices",
+    "pricing",
+    "cost",
+    "costs",
+    "how much",
+    "plan",
+    "plans",
+    "quote",
+    "subscription",
+    "fee",
+    "fees",
+    "prix",
+    "tarif",
+    "tarifs",
+    "combien",
+    "coût",
+    "coûte",
+    "abonnement",
+    "devis",
+    "forfait",
+    "preis",
+    "preise",
+    "kosten",
+    "kostet",
+    "wie viel",
+    "wieviel",
+    "angebot",
+    "precio",
+    "precios",
+    "cuánto",
+    "cuesta",
+    "coste",
+    "costo",
+    "tarifa",
+    "suscripción",
+    "presupuesto",
+    "preço",
+    "preços",
+    "quanto custa",
+    "custo",
+    "plano",
+    "assinatura",
+    "orçamento",
+    "prezzo",
+    "prezzi",
+    "quanto costa",
+    "tariffa",
+    "piano",
+    "abbonamento",
+    "preventivo",
+    "prijs",
+    "prijzen",
+    "hoeveel",
+    "tarief",
+    "offerte",
+];
+
+/// Requests for a demo or a trial, in the same languages.
+pub const DEFAULT_DEMO_KEYWORDS: &[&str] = &[
+    "demo",
+    "demonstration",
+    "trial",
+    "free trial",
+    "try it",
+    "test drive",
+    "walkthrough",
+    "démo",
+    "démonstration",
+    "essai",
+    "essai gratuit",
+    "vorführung",
+    "testversion",
+    "probeversion",
+    "ausprobieren",
+    "demostración",
+    "prueba",
+    "prueba gratuita",
+    "demonstração",
+    "teste grátis",
+    "avaliação",
+    "dimostrazione",
+    "prova gratuita",
+    "demonstratie",
+    "proefversie",
+    "uitproberen",
+];
+
+impl WebsiteLeadKeywords {
+    /// The Postgres regular expression (for `~*`) that finds `keyword` as whole words: every
+    /// character but letters, digits and spaces is escaped, so a keyword is always literal.
+    pub fn pattern(keyword: &str) -> String {
+        let mut out = String::from("\\m");
+        for c in keyword.trim().chars() {
+            if !(c.is_alphanumeric() || c == ' ') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push_str("\\M");
+        out
+    }
+}
+
+impl Validate for WebsiteLeadKeywords {
+    fn validate(&self) -> Result<(), FieldError> {
+        required("payload.website_id", &self.website_id, limits::ID_CHARS)?;
+        for (field, list) in [
+            ("payload.pricing", &self.pricing),
+            ("payload.demo", &self.demo),
+        ] {
+            if list.len() > MAX_LEAD_KEYWORDS {
+                return Err(FieldError::new(
+                    field,
+                    format!("at most {MAX_LEAD_KEYWORDS} keywords"),
+                ));
+            }
+            for keyword in list {
+                required(field, keyword.trim(), LEAD_KEYWORD_CHARS)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The retention job's decision for a website: raw IP addresses and message texts from before
 /// `before` are no longer kept. Cut-offs only move forward; the latest applies to data that
 /// arrives later too, so replaying the topic in any order reaches the same state.

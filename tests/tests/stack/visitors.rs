@@ -88,7 +88,20 @@ async fn answers(stack: &Stack, today: &str) -> Value {
         }
         dimensions.insert(dimension, rows);
     }
-    json!({"conversations": conversations, "breakdown": dimensions})
+    let (status, list) = stack.query("/v1/contacts?limit=500").await;
+    assert_eq!(status, 200, "{list}");
+    let contacts: BTreeMap<String, Value> = list["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["email"].as_str().unwrap_or_default().to_owned(),
+                json!({"lead_score": c["lead_score"], "lead_reasons": c["lead_reasons"]}),
+            )
+        })
+        .collect();
+    json!({"conversations": conversations, "breakdown": dimensions, "contacts": contacts})
 }
 
 #[tokio::test]
@@ -108,6 +121,17 @@ async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a
     for (conversation, address, browser, _) in visits {
         visit(&stack, conversation, address, browser, true).await;
     }
+    // Two leads: one asks for a demo in Dutch, one only says hello.
+    let leads = json!([
+        {"type": "message.sent", "conversation_id": "ripe",
+         "payload": {"sender": "user", "text": "Kan ik een demonstratie krijgen?"}},
+        {"type": "contact.submitted", "conversation_id": "ripe",
+         "payload": {"email": "anna@example.nl"}},
+        {"type": "contact.submitted", "conversation_id": "home",
+         "payload": {"email": "bob@example.com"}},
+    ]);
+    let response = stack.post_events(&leads).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 
     // A website that turns countries off: from the moment ingest reloads the setting (every
     // 200 ms here), a browser from Google's resolver carries none.
@@ -167,20 +191,30 @@ async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a
     let today = chrono::Utc::now().date_naive().to_string();
     let live = answers(&stack, &today).await;
     for (conversation, _, _, country) in visits {
-        let priority = if conversation == "ripe" {
-            "urgent"
+        // "Hello" is too short to tell a language by; the Dutch question is not.
+        let (priority, detected) = if conversation == "ripe" {
+            ("urgent", Some("nl"))
         } else {
-            "normal"
+            ("normal", None)
         };
-        // "Hello" is too short to tell a language by.
         assert_eq!(
             live["conversations"][conversation],
             json!({"country": country, "priority": priority, "language": null,
-                "detected_language": null}),
+                "detected_language": detected}),
             "{live}"
         );
     }
     assert_eq!(live["breakdown"]["by_country"], json!(by_country), "{live}");
+    assert_eq!(
+        live["contacts"],
+        json!({
+            "anna@example.nl": {"lead_score": "hot", "lead_reasons": [
+                "asked for a demo or a trial", "a single conversation", "active in the last 7 days"]},
+            "bob@example.com": {"lead_score": "warm", "lead_reasons": [
+                "a single conversation", "active in the last 7 days"]},
+        }),
+        "{live}"
+    );
 
     // The probes before the setting took effect came from the US too, but never engaged.
     let (status, us) = stack

@@ -411,6 +411,16 @@ impl Routes<'_> {
         .await
     }
 
+    /// `PUT /v1/websites/{id}/lead_keywords`.
+    pub async fn set_lead_keywords(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PUT,
+            &format!("/v1/websites/{id}/lead_keywords"),
+            Some(body),
+        )
+        .await
+    }
+
     /// `POST /v1/messages/{id}/flag`.
     pub async fn flag_message(&self, id: &str, query: &str) -> (u16, Value) {
         self.call(
