@@ -160,6 +160,14 @@ def main():
         # about prices nor for a demo (a form's message is not a visitor's question).
         page.click("a[href='#contacts']")
         expect(page.locator("#contact-list tbody tr")).to_have_count(2)
+        # The insights above the list: both are new this month; the figure opens as them.
+        expect(page.locator("#contact-insights [data-metric=new_contacts] .value")).to_have_text("2")
+        assert page.locator("#contact-insights [data-metric=new_contacts]").get_attribute("title"), "no definition"
+        page.click("#contact-insights [data-metric=new_contacts]")
+        expect(page.locator("#contact-drill-down")).to_contain_text("new contacts")
+        expect(page.locator("#contact-list tbody tr")).to_have_count(2)
+        page.go_back()
+        expect(page.locator("#contact-list tbody tr")).to_have_count(2)
         expect(page.locator("#contact-list tbody tr:has-text('Ada Lovelace') .badge")).to_have_text("warm")
         page.select_option("#lead-score", "hot")
         expect(page.locator("#contact-list tbody tr")).to_have_count(0)

@@ -264,7 +264,7 @@ async function figureDefinitions() {
     definitions = fetch("/openapi.json").then((r) => r.json()).then((doc) => {
       const schemas = (doc.components && doc.components.schemas) || {};
       const out = {};
-      for (const name of ["Period", "Figures"]) {
+      for (const name of ["ContactPeriod", "Period", "Figures"]) {
         for (const [k, v] of Object.entries((schemas[name] && schemas[name].properties) || {})) {
           if (v.description) out[k] = v.description;
         }
@@ -616,13 +616,68 @@ async function download(path, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-function contacts(main, id) {
+// The contact insights' cards, by their `GET /v1/stats/contacts` names; a card opens as the
+// contacts (or conversations) of the figure it names or, for a rate or an average, of the
+// count it is taken over.
+const CONTACT_METRICS = [
+  ["total_contacts", "Total contacts", number],
+  ["new_contacts", "New", number],
+  ["contacts_in_open_conversations", "In an open conversation", number],
+  ["awaiting_follow_up", "Awaiting follow-up", number],
+  ["avg_conversations_per_contact", "Conversations per contact", number, "active_contacts"],
+  ["avg_bot_first_response_ms", "Bot first response (mean)", duration, "contact_conversations_bot_answered"],
+  ["avg_agent_first_response_ms", "Agent first response (mean)", duration, "contact_conversations_agent_answered"],
+  ["conversion_rate", "Conversion rate", percent, "contact_conversations"],
+  ["repeat_visitor_rate", "Repeat visitors", percent, "repeat_contacts"],
+];
+
+// An `open` path of the statistics as the dashboard's hash: contacts or conversations.
+const openingAny = (path) => (path ? `#${path.startsWith("/v1/contacts") ? "contacts" : "conversations"}?${path.split("?")[1] || ""}` : null);
+
+// The last 30 days of contact insights, as cards and channel shares.
+async function contactInsights(box, website) {
+  const today = new Date();
+  const range = { website_id: website, from: day(new Date(today.getTime() - 29 * 86400000)), to: day(today) };
+  try {
+    const [insights, words] = await Promise.all([api("GET", `/v1/stats/contacts${query(range)}`), figureDefinitions()]);
+    const current = insights.current;
+    box.replaceChildren(
+      h("p", { class: "muted" }, `Contacts, ${current.from} – ${current.to}, against the 30 days before`),
+      h("div", { class: "cards", id: "contact-insights" }, CONTACT_METRICS.map(([key, label, format, opens]) => {
+        const change = insights.change[key];
+        const href = openingAny(current.open[opens || key]);
+        return h(href ? "a" : "div", { class: "metric", "data-metric": key, title: words[key] || "", href: href || undefined },
+          h("div", { class: "label" }, label),
+          h("div", { class: "value" }, format(current[key])),
+          h("div", { class: "muted" }, `before: ${format(insights.previous[key])} `,
+            change === null || change === undefined ? "" :
+              h("span", { class: change >= 0 ? "up" : "down" }, `${change >= 0 ? "▲" : "▼"} ${percent(Math.abs(change))}`)));
+      })),
+      h("p", { id: "contact-channels" }, "By channel: ", current.by_channel.length ? current.by_channel.map((c, i) => [i ? " · " : "",
+        h("a", { href: openingAny(c.open) }, `${c.channel} ${number(c.contacts)} (${percent(c.share)})`)]).flat() : "none"));
+  } catch (error) {
+    showError(box, error);
+  }
+}
+
+// The contacts list's filters that a link may set.
+const CONTACT_FILTERS = ["website_id", "q", "channel", "created", "lead_score", "sort", "population", "from", "to", "tz"];
+
+function contacts(main, id, _website, params) {
   if (id) return contactDetail(main, id);
   const filters = { website_id: "", q: "", channel: "", created: "", lead_score: "", sort: "", page: 1, limit: 50 };
+  for (const k of CONTACT_FILTERS) if (params && params.get(k)) filters[k] = params.get(k);
   const table = h("div", { class: "table-wrap" });
+  const insights = h("section", { class: "card" });
+  const drill = filters.population
+    ? h("p", { class: "card drill", id: "contact-drill-down" }, `${filters.population.replaceAll("_", " ")} contacts, ${filters.from} – ${filters.to}`,
+      filters.channel ? `, channel ${filters.channel}` : "", " ", h("a", { href: "#contacts" }, "clear"))
+    : "";
+  main.append(insights, drill);
+  contactInsights(insights, filters.website_id);
   main.append(
     h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); filters.page = 1; load(); } },
-      websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
+      websiteSelect(filters.website_id, (e) => { filters.website_id = e.target.value; load(); contactInsights(insights, filters.website_id); }),
       h("label", {}, "Search", h("input", { id: "contact-q", type: "search", placeholder: "name, e-mail or phone", onchange: (e) => { filters.q = e.target.value; } })),
       h("label", {}, "Channel", h("input", { onchange: (e) => { filters.channel = e.target.value; } })),
       h("label", {}, "Created", h("select", { onchange: (e) => { filters.created = e.target.value; load(); } },

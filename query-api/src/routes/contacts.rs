@@ -18,7 +18,9 @@ use crate::auth::{Admin, Scope};
 use crate::error::ApiError;
 use crate::freshness::AsOf;
 use crate::store::actions::ActionRow;
-use crate::store::contacts::{self as store, ContactRow, Filter, HistoryRow, Sort};
+use crate::store::contacts::{
+    self as store, ContactPopulation, ContactRow, Filter, HistoryRow, Sort,
+};
 use crate::store::days::{LocalDays, Zone};
 use crate::store::requests::{self, RequestRow};
 
@@ -34,6 +36,11 @@ pub struct ListParams {
     pub channel: Option<String>,
     /// `today`, `7d` or `30d` (each website's days); or `from`/`to` days.
     pub created: Option<String>,
+    /// Only the contacts a figure of `GET /v1/stats/contacts` counts; `from` and `to` are
+    /// then that figure's range (both required), not the days the contacts were first seen.
+    #[schemars(extend("enum" = ["total", "new", "active", "repeat", "in_open_conversation",
+        "awaiting_follow_up"]))]
+    pub population: Option<String>,
     /// First seen on or after this day (`YYYY-MM-DD`), in the website's time zone (or `tz`).
     #[schemars(with = "Option<chrono::NaiveDate>")]
     pub from: Option<String>,
@@ -63,7 +70,30 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn filter(&self, scope: &Scope) -> Result<Filter, ApiError> {
+        let population = match self.population.as_deref() {
+            None => None,
+            Some(name) => {
+                let population = ContactPopulation::parse(name).ok_or_else(|| {
+                    let names: Vec<&str> =
+                        ContactPopulation::ALL.iter().map(|p| p.name()).collect();
+                    ApiError::BadRequest(format!("population: one of {}", names.join(", ")))
+                })?;
+                let (Some(from), Some(to)) = (&self.from, &self.to) else {
+                    return Err(ApiError::BadRequest(
+                        "population: needs the figure's from and to".into(),
+                    ));
+                };
+                if self.created.is_some() {
+                    return Err(ApiError::BadRequest(
+                        "created: not with a population, whose from/to are its range".into(),
+                    ));
+                }
+                let days = Days::parse(Some(from), Some(to), 3_650)?;
+                Some((population, (days.from, days.to)))
+            }
+        };
         let first_seen = match (self.created.as_deref(), &self.from, &self.to) {
+            _ if population.is_some() => None,
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err(ApiError::BadRequest(
                     "created: use either created or from/to".into(),
@@ -108,6 +138,7 @@ impl ListParams {
             lead_score: self.lead_score.clone(),
             include_erased: self.include_erased.unwrap_or(false),
             review_due: self.review_due.unwrap_or(false),
+            population,
         })
     }
 

@@ -292,9 +292,17 @@ pub fn api() -> Api<AppState> {
             "/v1/stats/breakdown",
             doc(
                 "statistics",
-                "Engaged conversations started in a range by channel and by device",
+                "Engaged conversations started in a range by channel, device, country and language",
             ),
             stats::breakdown,
+        )
+        .get(
+            "/v1/stats/contacts",
+            doc(
+                "statistics",
+                "Contact insights of a range and the one before: contacts new, active, returning and awaiting follow-up, by channel, and their conversations' conversion and response times",
+            ),
+            stats::contacts::contacts,
         )
         .get(
             "/v1/bot-quality",

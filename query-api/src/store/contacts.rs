@@ -4,8 +4,8 @@ use std::sync::LazyLock;
 
 use schemas::payloads::{DEFAULT_DEMO_KEYWORDS, DEFAULT_PRICING_KEYWORDS, WebsiteLeadKeywords};
 
-use super::days::{LocalDays, Zone, ZoneOf};
-use chrono::{DateTime, Utc};
+use super::days::{LocalDays, Zone, ZoneOf, push_days, push_started};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
@@ -115,6 +115,104 @@ pub struct Filter {
     /// Only contacts inactive for longer than their website's review period
     /// (`contact_review_months`, 12 by default).
     pub review_due: bool,
+    /// Only the contacts one figure of the contact insights counts, for its range of local
+    /// days (in the zone of `zone`).
+    pub population: Option<(ContactPopulation, (NaiveDate, NaiveDate))>,
+}
+
+/// A set of contacts one figure of `GET /v1/stats/contacts` counts, for a range of local days;
+/// the figure and `GET /v1/contacts?population=…` both use [`ContactPopulation::push`]. Erased
+/// contacts are in none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactPopulation {
+    /// First seen on or before the range's last day.
+    Total,
+    /// First seen in the range.
+    New,
+    /// With a conversation started in the range.
+    Active,
+    /// Active, and with more than one conversation.
+    Repeat,
+    /// With a conversation started in the range that is still open.
+    InOpenConversation,
+    /// In the total, and with a contact request still pending.
+    AwaitingFollowUp,
+}
+
+impl ContactPopulation {
+    pub const ALL: [ContactPopulation; 6] = [
+        ContactPopulation::Total,
+        ContactPopulation::New,
+        ContactPopulation::Active,
+        ContactPopulation::Repeat,
+        ContactPopulation::InOpenConversation,
+        ContactPopulation::AwaitingFollowUp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ContactPopulation::Total => "total",
+            ContactPopulation::New => "new",
+            ContactPopulation::Active => "active",
+            ContactPopulation::Repeat => "repeat",
+            ContactPopulation::InOpenConversation => "in_open_conversation",
+            ContactPopulation::AwaitingFollowUp => "awaiting_follow_up",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Appends ` AND …` keeping the contacts (a row of `contacts`) of this population for the
+    /// local days `days` in the zone of `zone`.
+    pub fn push(
+        self,
+        q: &mut QueryBuilder<'_, Postgres>,
+        days: (NaiveDate, NaiveDate),
+        zone: &Zone,
+    ) {
+        let contact = |q: &mut QueryBuilder<'_, Postgres>, days| {
+            push_days(
+                q,
+                "contacts.first_seen_at",
+                days,
+                zone,
+                ZoneOf::Lookup("contacts"),
+            );
+        };
+        let conversation = |q: &mut QueryBuilder<'_, Postgres>, open: bool| {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM conversations c
+                    LEFT JOIN website_time_zones z ON z.website_id = c.website_id
+                    WHERE c.website_id = contacts.website_id AND c.contact_id = contacts.contact_id",
+            );
+            if open {
+                q.push(" AND c.status <> 'closed'");
+            }
+            push_started(q, days, zone);
+            q.push(")");
+        };
+        q.push(" AND contacts.erased_at IS NULL");
+        match self {
+            ContactPopulation::Total => contact(q, (DateTime::UNIX_EPOCH.date_naive(), days.1)),
+            ContactPopulation::New => contact(q, days),
+            ContactPopulation::Active => conversation(q, false),
+            ContactPopulation::Repeat => {
+                conversation(q, false);
+                q.push(" AND contacts.conversation_count > 1");
+            }
+            ContactPopulation::InOpenConversation => conversation(q, true),
+            ContactPopulation::AwaitingFollowUp => {
+                contact(q, (DateTime::UNIX_EPOCH.date_naive(), days.1));
+                q.push(
+                    " AND EXISTS (SELECT 1 FROM contact_requests r
+                        WHERE r.website_id = contacts.website_id
+                          AND r.contact_id = contacts.contact_id AND r.status = 'pending')",
+                );
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +294,9 @@ pub fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &Filter) {
         )
         .push_bind(schemas::payloads::DEFAULT_CONTACT_REVIEW_MONTHS as i32)
         .push("))");
+    }
+    if let Some((population, days)) = filter.population {
+        population.push(q, days, &filter.zone);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The SQL behind each view, as small functions returning `*Row` types.
 
 pub mod actions;
+pub mod contact_stats;
 pub mod contacts;
 pub mod conversations;
 pub mod days;

@@ -216,6 +216,28 @@ async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a
         "{live}"
     );
 
+    // The contact insights of today: both leads are new and active, and each count opens as
+    // the contacts it counts.
+    let (status, insights) = stack
+        .query(&format!("/v1/stats/contacts?from={today}&to={today}"))
+        .await;
+    assert_eq!(status, 200, "{insights}");
+    let current = &insights["current"];
+    assert_eq!(
+        (
+            &current["total_contacts"],
+            &current["new_contacts"],
+            &current["active_contacts"]
+        ),
+        (&json!(2), &json!(2), &json!(2)),
+        "{insights}"
+    );
+    for (name, link) in current["open"].as_object().unwrap() {
+        let (status, list) = stack.query(link.as_str().unwrap()).await;
+        assert_eq!(status, 200, "{list}");
+        assert_eq!(list["total"], current[name], "{name}: {link}");
+    }
+
     // The probes before the setting took effect came from the US too, but never engaged.
     let (status, us) = stack
         .query("/v1/conversations?country=US&population=engaged")

@@ -256,7 +256,7 @@ pub struct Period {
 /// `(current - previous) / previous`, null when `previous` is 0.
 pub type Change = BTreeMap<String, Option<f64>>;
 
-pub fn change(current: &Figures, previous: &Figures) -> Change {
+pub fn change(current: &impl Serialize, previous: &impl Serialize) -> Change {
     let (Ok(Value::Object(c)), Ok(Value::Object(p))) = (
         serde_json::to_value(current),
         serde_json::to_value(previous),

@@ -22,6 +22,7 @@ use crate::store::stats::{self as store, Counts, Range, Step};
 use crate::store::websites as website_store;
 
 mod answers;
+pub mod contacts;
 pub mod quality;
 pub use answers::*;
 
@@ -161,19 +162,22 @@ impl Scope {
 
     /// `GET /v1/conversations` listing `population` of `days`.
     fn open(&self, population: Population, days: Days) -> String {
-        let mut query = vec![
-            ("population", population.name().to_owned()),
-            ("from", days.from.to_string()),
-            ("to", days.to.to_string()),
-        ];
+        let mut query = vec![("population", population.name().to_owned())];
+        query.extend(self.range_query(days));
+        let query = serde_urlencoded::to_string(query).unwrap_or_default();
+        format!("/v1/conversations?{query}")
+    }
+
+    /// The query parameters naming `days` and the scope's website and zone, for a list.
+    fn range_query(&self, days: Days) -> Vec<(&'static str, String)> {
+        let mut query = vec![("from", days.from.to_string()), ("to", days.to.to_string())];
         if let [one] = self.websites.as_deref().unwrap_or_default() {
             query.push(("website_id", one.clone()));
         }
         if let Some(tz) = &self.zone.0 {
             query.push(("tz", tz.clone()));
         }
-        let query = serde_urlencoded::to_string(query).unwrap_or_default();
-        format!("/v1/conversations?{query}")
+        query
     }
 }
 

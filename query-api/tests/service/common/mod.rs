@@ -543,6 +543,16 @@ impl Routes<'_> {
         .await
     }
 
+    /// `GET /v1/stats/contacts`.
+    pub async fn contact_insights(&self, query: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &with_query("/v1/stats/contacts".to_owned(), query),
+            None,
+        )
+        .await
+    }
+
     /// `GET /v1/stats/funnel`.
     pub async fn funnel(&self, query: &str) -> (u16, Value) {
         self.call(
