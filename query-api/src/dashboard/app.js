@@ -513,11 +513,14 @@ function conversations(main, id, website, params) {
       h("td", {}, when(c.last_activity_at)));
   };
   const keys = (list) => list.map((c) => `${c.website_id}/${c.conversation_id}/${c.message_count}/${c.status}`);
+  const loading = latestOnly();
 
   async function load() {
     describe();
+    const current = loading();
     try {
       const answer = await api("GET", `/v1/conversations${query(filters)}`);
+      if (!current()) return;
       const body = h("tbody", {}, answer.conversations.map(row));
       let shown = answer.conversations.length;
       known = new Set(keys(answer.conversations));
@@ -608,6 +611,17 @@ function transcript(main, id, website) {
 
 // ---- contacts -------------------------------------------------------------------------------
 
+// For a view that reloads as its filters change: each load asks for a ticket, and an answer
+// whose ticket is no longer the latest is dropped, so a slow answer to old filters never
+// replaces the answer to new ones.
+function latestOnly() {
+  let latest = 0;
+  return () => {
+    const mine = ++latest;
+    return () => mine === latest;
+  };
+}
+
 async function download(path, name) {
   const response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
   if (!response.ok) return alert(`Export failed: ${response.status}`);
@@ -691,9 +705,12 @@ function contacts(main, id, _website, params) {
         h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "csv", page: undefined, limit: undefined }))}`, "contacts.csv") }, "Export CSV"),
         h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "json", page: undefined, limit: undefined }))}`, "contacts.json") }, "Export JSON"))),
     table);
+  const loading = latestOnly();
   async function load() {
+    const current = loading();
     try {
       const answer = await api("GET", `/v1/contacts${query(filters)}`);
+      if (!current()) return;
       table.replaceChildren(
         h("p", { class: "muted" }, `${number(answer.total)}${answer.total_capped ? "+" : ""} contacts`),
         h("table", { id: "contact-list" },
