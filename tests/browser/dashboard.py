@@ -173,6 +173,12 @@ def main():
         expect(page.locator("#contact-list tbody tr")).to_have_count(0)
         page.select_option("#lead-score", "warm")
         expect(page.locator("#contact-list tbody tr")).to_have_count(2)
+        # Every list offers its exports; the Excel one downloads a workbook.
+        with page.expect_download() as download:
+            page.locator("[data-export=contacts]").get_by_role("button", name="Excel", exact=True).click()
+        assert download.value.suggested_filename == "contacts.xlsx", download.value.suggested_filename
+        with open(download.value.path(), "rb") as f:
+            assert f.read(2) == b"PK", "an .xlsx is a zip file"
         page.click("#contact-list tbody tr:has-text('Ada Lovelace')")
         expect(page.locator("#lead-score")).to_contain_text("active in the last 7 days")
         shot("5b-contact-lead-score")

@@ -289,7 +289,8 @@ function overview(main) {
   const form = h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
     websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
     h("label", {}, "From", h("input", { type: "date", value: filters.from, onchange: (e) => { filters.from = e.target.value; load(); } })),
-    h("label", {}, "To", h("input", { type: "date", value: filters.to, onchange: (e) => { filters.to = e.target.value; load(); } })));
+    h("label", {}, "To", h("input", { type: "date", value: filters.to, onchange: (e) => { filters.to = e.target.value; load(); } })),
+    exportButtons("events", "Export the range's events", () => filters));
   main.append(form, body);
 
   async function load() {
@@ -484,7 +485,9 @@ function conversations(main, id, website, params) {
       h("label", {}, "Priority", select("priority", [["", "any"], ...PRIORITIES.map((p) => [p, p])])),
       h("label", {}, "Order", select("sort", [["", "latest activity"], ["-priority", "most urgent first"], ["handoff_at", "handed off, earliest first"]])),
       h("label", {}, "Text in a message", h("input", { id: "q", type: "search", value: filters.q, onchange: change("q") })),
-      h("button", { type: "submit" }, "Filter")),
+      h("button", { type: "submit" }, "Filter"),
+      exportButtons("conversations", "Export conversations", () => filters),
+      exportButtons("messages", "their messages", () => filters)),
     drill,
     table);
 
@@ -611,6 +614,19 @@ function transcript(main, id, website) {
 
 // ---- contacts -------------------------------------------------------------------------------
 
+async function download(path, name) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!response.ok) {
+    const text = await response.text();
+    let message = `${response.status}`;
+    try { message = JSON.parse(text).message || message; } catch (_) { /* not JSON */ }
+    return alert(`Export failed: ${message}`);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  h("a", { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
 // For a view that reloads as its filters change: each load asks for a ticket, and an answer
 // whose ticket is no longer the latest is dropped, so a slow answer to old filters never
 // replaces the answer to new ones.
@@ -622,12 +638,22 @@ function latestOnly() {
   };
 }
 
-async function download(path, name) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
-  if (!response.ok) return alert(`Export failed: ${response.status}`);
-  const url = URL.createObjectURL(await response.blob());
-  h("a", { href: url, download: name }).click();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
+// The export formats the dashboard offers: CSV for any tool, CSV that Excel opens as UTF-8,
+// an Excel workbook, and JSON.
+const EXPORT_FORMATS = [
+  ["CSV", { format: "csv" }, "csv"],
+  ["CSV for Excel", { format: "csv", bom: "true" }, "csv"],
+  ["Excel", { format: "xlsx" }, "xlsx"],
+  ["JSON", { format: "json" }, "json"],
+];
+
+// Buttons downloading `/v1/exports/{kind}` with the filters `filters()` gives, in each format.
+function exportButtons(kind, label, filters) {
+  return h("span", { class: "actions", "data-export": kind }, `${label}: `, EXPORT_FORMATS.map(([name, format, ext]) =>
+    h("button", { type: "button", class: "plain", onclick: () => {
+      const params = Object.assign({}, filters(), format, { page: undefined, limit: undefined, cursor: undefined, sort: undefined });
+      download(`/v1/exports/${kind}${query(params)}`, `${kind}.${ext}`);
+    } }, name)));
 }
 
 // The contact insights' cards, by their `GET /v1/stats/contacts` names; a card opens as the
@@ -701,9 +727,7 @@ function contacts(main, id, _website, params) {
       h("label", {}, "Order", h("select", { onchange: (e) => { filters.sort = e.target.value; filters.page = 1; load(); } },
         [["", "latest activity"], ["-lead_score", "hottest first"]].map(([v, l]) => h("option", { value: v }, l)))),
       h("button", { type: "submit" }, "Search"),
-      h("span", { class: "actions" },
-        h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "csv", page: undefined, limit: undefined }))}`, "contacts.csv") }, "Export CSV"),
-        h("button", { type: "button", class: "plain", onclick: () => download(`/v1/exports/contacts${query(Object.assign({}, filters, { format: "json", page: undefined, limit: undefined }))}`, "contacts.json") }, "Export JSON"))),
+      exportButtons("contacts", "Export contacts", () => filters)),
     table);
   const loading = latestOnly();
   async function load() {
@@ -790,7 +814,8 @@ function requests(main, id) {
     h("form", { class: "card filters", onsubmit: (e) => e.preventDefault() },
       websiteSelect("", (e) => { filters.website_id = e.target.value; load(); }),
       h("label", {}, "Status", h("select", { id: "request-status", onchange: (e) => { filters.status = e.target.value; load(); } },
-        ["pending", "contacted", "resolved", ""].map((s) => h("option", { value: s }, s || "any"))))),
+        ["pending", "contacted", "resolved", ""].map((s) => h("option", { value: s }, s || "any")))),
+      exportButtons("requests", "Export requests", () => ({ website_id: filters.website_id, status: filters.status }))),
     table);
   async function load() {
     try {

@@ -1,7 +1,7 @@
 //! One row's cells: decoded from Postgres' binary form by their column's type, and written
 //! as CSV (RFC 4180, formulas neutralised) or JSON.
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row};
 use std::io::Write as _;
@@ -16,6 +16,8 @@ pub(super) enum Cell<'r> {
     Float(f64),
     Bool(bool),
     Time(DateTime<Utc>),
+    /// A wall-clock time (`timestamp`): a time column's local twin, which Excel exports write.
+    LocalTime(NaiveDateTime),
     Uuid(Uuid),
 }
 
@@ -31,6 +33,7 @@ pub(super) enum Kind {
     Float8,
     Bool,
     Time,
+    LocalTime,
     Uuid,
 }
 
@@ -45,6 +48,7 @@ impl Kind {
             "FLOAT8" => Kind::Float8,
             "BOOL" => Kind::Bool,
             "TIMESTAMPTZ" => Kind::Time,
+            "TIMESTAMP" => Kind::LocalTime,
             "UUID" => Kind::Uuid,
             _ => return None,
         })
@@ -67,6 +71,7 @@ impl Kind {
             Kind::Float8 => get(row, i, Cell::Float),
             Kind::Bool => get(row, i, Cell::Bool),
             Kind::Time => get(row, i, Cell::Time),
+            Kind::LocalTime => get(row, i, Cell::LocalTime),
             Kind::Uuid => get(row, i, Cell::Uuid),
         }
     }
@@ -125,11 +130,12 @@ pub(super) fn formula_like(text: &str) -> bool {
         ])
 }
 
-/// Writes a text CSV cell: quoted when it must be (RFC 4180), and with a leading `'` when a
-/// spreadsheet would otherwise read it as a formula ([`formula_like`]).
-pub(super) fn push_csv_text(buf: &mut Vec<u8>, text: &str) {
+/// Writes a text CSV cell: quoted when it must be (RFC 4180, with `separator` between cells),
+/// and with a leading `'` when a spreadsheet would otherwise read it as a formula
+/// ([`formula_like`]).
+pub(super) fn push_csv_text(buf: &mut Vec<u8>, text: &str, separator: u8) {
     let formula = formula_like(text);
-    if text.contains([',', '"', '\n', '\r']) {
+    if text.contains(['"', '\n', '\r']) || text.as_bytes().contains(&separator) {
         buf.push(b'"');
         if formula {
             buf.push(b'\'');
@@ -150,10 +156,10 @@ pub(super) fn push_csv_text(buf: &mut Vec<u8>, text: &str) {
 }
 
 /// Writes one CSV cell. Numbers are written as they are: `-2` is a number, not a formula.
-pub(super) fn push_csv_cell(buf: &mut Vec<u8>, cell: Cell<'_>) {
+pub(super) fn push_csv_cell(buf: &mut Vec<u8>, cell: Cell<'_>, separator: u8) {
     match cell {
         Cell::Null => {}
-        Cell::Text(s) => push_csv_text(buf, s),
+        Cell::Text(s) => push_csv_text(buf, s, separator),
         Cell::Int(v) => {
             let _ = write!(buf, "{v}");
         }
@@ -162,6 +168,9 @@ pub(super) fn push_csv_cell(buf: &mut Vec<u8>, cell: Cell<'_>) {
         }
         Cell::Bool(v) => buf.extend_from_slice(if v { b"true" } else { b"false" }),
         Cell::Time(t) => push_time(buf, t),
+        Cell::LocalTime(t) => {
+            let _ = write!(buf, "{}", t.format("%Y-%m-%dT%H:%M:%S%.f"));
+        }
         Cell::Uuid(u) => {
             let _ = write!(buf, "{}", u.hyphenated());
         }
@@ -178,10 +187,10 @@ pub(super) fn push_json_cell(buf: &mut Vec<u8>, cell: Cell<'_>) {
                 buf.extend_from_slice(b"null");
             }
         }
-        Cell::Int(_) | Cell::Bool(_) => push_csv_cell(buf, cell),
-        Cell::Time(_) | Cell::Uuid(_) => {
+        Cell::Int(_) | Cell::Bool(_) => push_csv_cell(buf, cell, b','),
+        Cell::Time(_) | Cell::LocalTime(_) | Cell::Uuid(_) => {
             buf.push(b'"');
-            push_csv_cell(buf, cell);
+            push_csv_cell(buf, cell, b',');
             buf.push(b'"');
         }
     }
@@ -208,7 +217,7 @@ mod tests {
 
     fn csv(cell: Cell<'_>) -> String {
         let mut buf = Vec::new();
-        push_csv_cell(&mut buf, cell);
+        push_csv_cell(&mut buf, cell, b',');
         String::from_utf8(buf).unwrap_or_default()
     }
 

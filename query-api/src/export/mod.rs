@@ -1,7 +1,8 @@
 //! Streamed exports: rows are read from Postgres with a cursor and written to the response as
 //! they come, in CSV (RFC 4180), JSON or NDJSON, so an export never holds all of its rows in
 //! memory. A bounded channel between the reader and the response is the backpressure: a slow
-//! client slows the query down instead of growing a buffer.
+//! client slows the query down instead of growing a buffer. Excel workbooks ([`xlsx`]) are
+//! written a row at a time to a temporary file, then sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use crate::error::ApiError;
 use crate::store::exports::Export;
 
 mod cells;
+mod xlsx;
 use cells::{Kind, push_csv_cell, push_csv_text, push_json_cell, push_json_string};
 
 /// Bytes gathered before a chunk is sent.
@@ -49,7 +51,14 @@ impl Answer for Exported {
                 "text/csv": { "schema": { "type": "string" } },
                 "application/json": { "schema": { "type": "array", "items": row } },
                 "application/x-ndjson": { "schema": { "type": "string" } },
+                xlsx::CONTENT_TYPE: { "schema": { "type": "string", "format": "binary" } },
             })),
+        );
+        out.insert(
+            "400".into(),
+            json!({
+                "description": "a bad filter or format; or, for format=xlsx, more rows than an Excel sheet holds (1,048,575 below its header): narrow the filters or take CSV",
+            }),
         );
         let retry = json!({ "Retry-After": { "schema": { "type": "integer", "minimum": 1 } } });
         out.insert(
@@ -72,34 +81,86 @@ impl Answer for Exported {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    Csv,
+    Csv(CsvOptions),
     Json,
     Ndjson,
+    /// An Excel workbook (`.xlsx`).
+    Xlsx,
+}
+
+/// How a CSV export is written for the spreadsheet that opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Starts with a UTF-8 byte-order mark, which Excel needs to read UTF-8.
+    pub bom: bool,
+    /// `,` (RFC 4180), or `;` for spreadsheets in locales whose decimal comma takes `,`.
+    pub separator: u8,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self {
+            bom: false,
+            separator: b',',
+        }
+    }
 }
 
 impl Format {
-    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
-        match value {
-            None | Some("csv") => Ok(Format::Csv),
-            Some("json") => Ok(Format::Json),
-            Some("ndjson") => Ok(Format::Ndjson),
-            Some(_) => Err(ApiError::BadRequest("format: csv, json or ndjson".into())),
+    /// `format`, with the CSV options `bom` (`true`/`false`) and `separator` (`,` or `;`).
+    pub fn parse(
+        value: Option<&str>,
+        bom: Option<&str>,
+        separator: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let format = match value {
+            None | Some("csv") => {
+                let bom = match bom {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(_) => return Err(ApiError::BadRequest("bom: true or false".into())),
+                };
+                let separator = match separator {
+                    None | Some(",") => b',',
+                    Some(";") => b';',
+                    Some(_) => {
+                        return Err(ApiError::BadRequest("separator: , or ;".into()));
+                    }
+                };
+                return Ok(Format::Csv(CsvOptions { bom, separator }));
+            }
+            Some("json") => Format::Json,
+            Some("ndjson") => Format::Ndjson,
+            Some("xlsx") => Format::Xlsx,
+            Some(_) => {
+                return Err(ApiError::BadRequest(
+                    "format: csv, json, ndjson or xlsx".into(),
+                ));
+            }
+        };
+        if bom.is_some() || separator.is_some() {
+            return Err(ApiError::BadRequest(
+                "bom and separator: only with format=csv".into(),
+            ));
         }
+        Ok(format)
     }
 
     fn extension(self) -> &'static str {
         match self {
-            Format::Csv => "csv",
+            Format::Csv(_) => "csv",
             Format::Json => "json",
             Format::Ndjson => "ndjson",
+            Format::Xlsx => "xlsx",
         }
     }
 
     fn content_type(self) -> &'static str {
         match self {
-            Format::Csv => "text/csv; charset=utf-8",
+            Format::Csv(_) => "text/csv; charset=utf-8",
             Format::Json => "application/json",
             Format::Ndjson => "application/x-ndjson",
+            Format::Xlsx => xlsx::CONTENT_TYPE,
         }
     }
 }
@@ -120,17 +181,20 @@ struct Writer {
 impl Writer {
     fn start(&mut self) {
         match self.format {
-            Format::Csv => {
+            Format::Csv(options) => {
+                if options.bom {
+                    self.buf.extend_from_slice("\u{FEFF}".as_bytes());
+                }
                 for (i, c) in self.columns.iter().enumerate() {
                     if i > 0 {
-                        self.buf.push(b',');
+                        self.buf.push(options.separator);
                     }
-                    push_csv_text(&mut self.buf, c);
+                    push_csv_text(&mut self.buf, c, options.separator);
                 }
                 self.buf.extend_from_slice(b"\r\n");
             }
             Format::Json => self.buf.push(b'['),
-            Format::Ndjson => {}
+            Format::Ndjson | Format::Xlsx => {}
         }
     }
 
@@ -158,16 +222,18 @@ impl Writer {
             self.lay_out(row)?;
         }
         match self.format {
-            Format::Csv => {
+            Format::Csv(options) => {
                 for (n, &(i, kind)) in self.layout.iter().enumerate() {
                     if n > 0 {
-                        self.buf.push(b',');
+                        self.buf.push(options.separator);
                     }
                     let cell = kind.decode(row, i).map_err(|e| e.to_string())?;
-                    push_csv_cell(&mut self.buf, cell);
+                    push_csv_cell(&mut self.buf, cell, options.separator);
                 }
                 self.buf.extend_from_slice(b"\r\n");
             }
+            // Written by `xlsx::respond`, never through a `Writer`.
+            Format::Xlsx => {}
             Format::Json | Format::Ndjson => {
                 if self.format == Format::Json && self.rows > 0 {
                     self.buf.push(b',');
@@ -278,6 +344,9 @@ pub async fn respond(
     name: &str,
     export: Export,
 ) -> Result<Exported, ApiError> {
+    if format == Format::Xlsx {
+        return xlsx::respond(state, admin, name, export).await;
+    }
     let Export { query, columns } = export;
     let pass = state.exports.enter(&admin.token)?;
     let pool = state.pool.clone();
@@ -314,7 +383,12 @@ pub async fn respond(
         Poll::Ready(None) => Poll::Ready(None),
         Poll::Pending => Poll::Pending,
     });
-    let mut response = Body::from_stream(stream).into_response();
+    Ok(attachment(Body::from_stream(stream), format, name))
+}
+
+/// `body` as the download `name`.`ext` of `format`.
+fn attachment(body: Body, format: Format, name: &str) -> Exported {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -326,5 +400,5 @@ pub async fn respond(
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok(Exported(response))
+    Exported(response)
 }

@@ -20,21 +20,22 @@ use crate::export::{self, Exported, Format};
 use crate::store::days::{LocalDays, Zone};
 use crate::store::exports as store;
 
-/// Splits `format` off the query string and parses the rest as the list's own parameters, so
-/// an export accepts exactly the filters its list does.
+/// Splits `format` (and the CSV's `bom` and `separator`) off the query string and parses the
+/// rest as the list's own parameters, so an export accepts exactly the filters its list does.
 fn parse<T: DeserializeOwned>(uri: &Uri) -> Result<(Format, T), ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or_default())
         .map_err(|e| ApiError::BadRequest(format!("query string: {e}")))?;
-    let mut format = None;
+    let (mut format, mut bom, mut separator) = (None, None, None);
     let mut rest = Vec::new();
     for (k, v) in pairs {
-        if k == "format" {
-            format = Some(v);
-        } else {
-            rest.push((k, v));
+        match k.as_str() {
+            "format" => format = Some(v),
+            "bom" => bom = Some(v),
+            "separator" => separator = Some(v),
+            _ => rest.push((k, v)),
         }
     }
-    let format = Format::parse(format.as_deref())?;
+    let format = Format::parse(format.as_deref(), bom.as_deref(), separator.as_deref())?;
     let rest = serde_urlencoded::to_string(&rest)
         .map_err(|e| ApiError::BadRequest(format!("query string: {e}")))?;
     let params = serde_urlencoded::from_str(&rest)
@@ -81,17 +82,42 @@ impl<T: JsonSchema> Input for Exporting<T> {
             .or_insert_with(|| json!({}))
             .as_object_mut()
         {
-            properties.insert(
-                "format".into(),
-                json!({
-                    "description": "`csv` (the default), `json` or `ndjson`",
-                    "type": "string",
-                    "enum": ["csv", "json", "ndjson"],
-                }),
-            );
+            for (name, schema) in export_parameters() {
+                properties.insert(name.into(), schema);
+            }
         }
         op.query = Some(query);
     }
+}
+
+/// The parameters every export takes beside its list's filters.
+pub fn export_parameters() -> [(&'static str, serde_json::Value); 3] {
+    [
+        (
+            "format",
+            json!({
+                "description": "`csv` (the default), `json`, `ndjson` or `xlsx` (an Excel workbook: typed cells, times in the website's wall-clock time, at most 1,048,575 rows)",
+                "type": "string",
+                "enum": ["csv", "json", "ndjson", "xlsx"],
+            }),
+        ),
+        (
+            "bom",
+            json!({
+                "description": "CSV only: `true` starts the file with a UTF-8 byte-order mark, which Excel needs to read UTF-8",
+                "type": "string",
+                "enum": ["true", "false"],
+            }),
+        ),
+        (
+            "separator",
+            json!({
+                "description": "CSV only: `,` (the default) or `;`, for spreadsheets whose locale writes decimals with a comma",
+                "type": "string",
+                "enum": [",", ";"],
+            }),
+        ),
+    ]
 }
 
 pub async fn conversations(
@@ -123,6 +149,32 @@ pub async fn contacts(
     check_tz(&state.pool, params.tz.as_deref()).await?;
     let export = store::contacts(&params.filter(&admin.scope)?);
     export::respond(&state, &admin, format, "contacts", export).await
+}
+
+/// What a contact-request export takes: the request list's filters, without paging.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestParams {
+    website_id: Option<String>,
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
+    status: Option<String>,
+}
+
+pub async fn requests(
+    admin: Admin,
+    State(state): State<AppState>,
+    Exporting { format, params }: Exporting<RequestParams>,
+) -> Result<Exported, ApiError> {
+    let websites = admin.scope.narrow(params.website_id.as_deref())?;
+    if let Some(s) = &params.status
+        && schemas::payloads::RequestStatus::parse(s).is_none()
+    {
+        return Err(ApiError::BadRequest(
+            "status: one of pending, contacted, resolved".into(),
+        ));
+    }
+    let export = store::requests(websites.as_deref(), params.status.as_deref());
+    export::respond(&state, &admin, format, "contact-requests", export).await
 }
 
 pub async fn events(

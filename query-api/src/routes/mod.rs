@@ -334,6 +334,14 @@ pub fn api() -> Api<AppState> {
             exports::contacts,
         )
         .get(
+            "/v1/exports/requests",
+            doc(
+                "exports",
+                "The contact requests of the websites in scope, of one status if named, streamed",
+            ),
+            exports::requests,
+        )
+        .get(
             "/v1/exports/events",
             doc("exports", "Raw events of a range of days, streamed"),
             exports::events,

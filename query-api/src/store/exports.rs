@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 
 use super::contacts::{self, Filter as ContactFilter};
 use super::conversations::{self, Filter as ConversationFilter};
-use super::days::{CONVERSATIONS_ZONED, LocalDays, Zone, ZoneOf};
+use super::days::{CONVERSATIONS_ZONED, LocalDays, Zone, ZoneOf, push_local};
 use super::populations::OUTCOME;
 
 /// An export's query and the columns written from its rows, in order.
@@ -93,6 +93,22 @@ const EVENT_COLUMNS: &[&str] = &[
     "payload",
 ];
 
+/// Appends `, ({instant} AT TIME ZONE …) AS {name}_local` for each `(name, instant)`: the
+/// wall-clock time of the row's website (or the request's zone), which an Excel export writes
+/// for the column `name`; the other formats write `name` itself, in UTC.
+fn push_locals(
+    q: &mut QueryBuilder<'static, Postgres>,
+    times: &[(&str, &str)],
+    zone: &Zone,
+    of: ZoneOf<'_>,
+) {
+    for (name, instant) in times {
+        q.push(", ");
+        push_local(q, instant, zone, of);
+        q.push(format!(" AS {name}_local"));
+    }
+}
+
 /// The conversations `filter` keeps, oldest first.
 pub fn conversations(filter: &ConversationFilter) -> Export {
     let mut query = QueryBuilder::new(
@@ -109,9 +125,21 @@ pub fn conversations(filter: &ConversationFilter) -> Export {
     );
     query.push(OUTCOME);
     query.push(format!(
-        " AS outcome, {} AS priority, c.rating_comment FROM ",
+        " AS outcome, {} AS priority, c.rating_comment",
         &*conversations::PRIORITY_NAME
     ));
+    push_locals(
+        &mut query,
+        &[
+            ("started_at", "c.first_seen_at"),
+            ("last_activity_at", "c.last_activity_at"),
+            ("closed_at", "c.closed_at"),
+            ("handoff_at", "c.handoff_at"),
+        ],
+        &filter.zone,
+        ZoneOf::Joined,
+    );
+    query.push(" FROM ");
     query.push(CONVERSATIONS_ZONED);
     conversations::push_filter(&mut query, filter);
     query.push(" ORDER BY c.first_seen_at, c.website_id, c.conversation_id");
@@ -126,9 +154,15 @@ pub fn messages(filter: &ConversationFilter) -> Export {
     let mut query = QueryBuilder::new(
         "SELECT m.website_id, m.conversation_id, m.event_id AS id, m.message_id,
                 m.sender, m.text, m.sent_at, m.response_time_ms, m.confidence_score,
-                m.requires_human, m.human_replied
-         FROM messages m JOIN (SELECT c.website_id, c.conversation_id FROM ",
+                m.requires_human, m.human_replied",
     );
+    push_locals(
+        &mut query,
+        &[("sent_at", "m.sent_at")],
+        &filter.zone,
+        ZoneOf::Lookup("m"),
+    );
+    query.push(" FROM messages m JOIN (SELECT c.website_id, c.conversation_id FROM ");
     query.push(CONVERSATIONS_ZONED);
     conversations::push_filter(&mut query, filter);
     query.push(
@@ -146,15 +180,71 @@ pub fn contacts(filter: &ContactFilter) -> Export {
     let mut query = QueryBuilder::new(format!(
         "SELECT contacts.website_id, contacts.contact_id, name, email, phone,
                 channel, first_seen_at, last_activity_at, conversation_count,
-                request_count, lead_status, {} AS lead_score, notes FROM {}",
+                request_count, lead_status, {} AS lead_score, notes",
         contacts::LEAD_SCORE,
-        &*contacts::SCORED
     ));
+    push_locals(
+        &mut query,
+        &[
+            ("first_seen_at", "contacts.first_seen_at"),
+            ("last_activity_at", "contacts.last_activity_at"),
+        ],
+        &filter.zone,
+        ZoneOf::Lookup("contacts"),
+    );
+    query.push(format!(" FROM {}", &*contacts::SCORED));
     contacts::push_filter(&mut query, filter);
     query.push(" ORDER BY first_seen_at, contacts.website_id, contacts.contact_id");
     Export {
         query,
         columns: CONTACT_COLUMNS,
+    }
+}
+
+const REQUEST_COLUMNS: &[&str] = &[
+    "website_id",
+    "request_id",
+    "conversation_id",
+    "contact_id",
+    "name",
+    "email",
+    "phone",
+    "message",
+    "status",
+    "notes",
+    "created_at",
+    "contacted_at",
+    "resolved_at",
+];
+
+/// The contact requests of `websites` (all when `None`), of one `status` if named, oldest
+/// first.
+pub fn requests(websites: Option<&[String]>, status: Option<&str>) -> Export {
+    let mut query = QueryBuilder::new(
+        "SELECT website_id, request_id, conversation_id, contact_id, name, email, phone,
+                message, status, notes, created_at, contacted_at, resolved_at",
+    );
+    push_locals(
+        &mut query,
+        &[
+            ("created_at", "created_at"),
+            ("contacted_at", "contacted_at"),
+            ("resolved_at", "resolved_at"),
+        ],
+        &Zone::default(),
+        ZoneOf::Lookup("contact_requests"),
+    );
+    query.push(" FROM contact_requests WHERE true");
+    if let Some(w) = websites {
+        super::push_websites(&mut query, "website_id", w);
+    }
+    if let Some(s) = status {
+        query.push(" AND status = ").push_bind(s.to_owned());
+    }
+    query.push(" ORDER BY created_at, website_id, request_id");
+    Export {
+        query,
+        columns: REQUEST_COLUMNS,
     }
 }
 
@@ -173,9 +263,18 @@ pub fn events(which: Events) -> Export {
     let mut query = QueryBuilder::new(
         "SELECT event_id, type, website_id, conversation_id,
                 payload->>'customer_id' AS customer_id, occurred_at, received_at,
-                payload::text AS payload
-         FROM event_log WHERE type <> 'token.created'",
+                payload::text AS payload",
     );
+    push_locals(
+        &mut query,
+        &[
+            ("occurred_at", "occurred_at"),
+            ("received_at", "received_at"),
+        ],
+        &which.zone,
+        ZoneOf::Lookup("event_log"),
+    );
+    query.push(" FROM event_log WHERE type <> 'token.created'");
     which.days.push(
         &mut query,
         "occurred_at",
@@ -213,9 +312,15 @@ pub fn legacy_events(websites: Option<&[String]>, days: LocalDays) -> Export {
             CASE type WHEN 'message.sent' THEN 'message'
                       WHEN 'cta.clicked' THEN 'cta_click' ELSE type END AS event_type,
             occurred_at AS timestamp,
-            COALESCE(payload->>'text', payload->>'label', payload->>'message') AS message
-         FROM event_log WHERE true",
+            COALESCE(payload->>'text', payload->>'label', payload->>'message') AS message",
     );
+    push_locals(
+        &mut query,
+        &[("timestamp", "occurred_at")],
+        &Zone::default(),
+        ZoneOf::Lookup("event_log"),
+    );
+    query.push(" FROM event_log WHERE true");
     days.push(
         &mut query,
         "occurred_at",

@@ -12,6 +12,7 @@ mod deploy_files;
 mod dlq;
 mod drain;
 mod erasure;
+mod excel;
 mod faults;
 mod forgery;
 mod overload;

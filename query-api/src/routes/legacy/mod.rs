@@ -313,12 +313,18 @@ async fn analytics_summary(
     }))
 }
 
-/// `GET /analytics/export`: every event of the range as CSV, in the old columns.
+/// `GET /analytics/export`: every event of the range as CSV (or another `format`), in the old
+/// columns.
 async fn analytics_export(
     admin: Admin,
     State(state): State<AppState>,
-    Params(params): Params<RangeParams>,
+    Params(params): Params<ExportParams>,
 ) -> Result<Exported, ApiError> {
+    let format = Format::parse(
+        params.format.as_deref(),
+        params.bom.as_deref(),
+        params.separator.as_deref(),
+    )?;
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
     let days = Days::parse(
         params.start_date.as_deref(),
@@ -328,7 +334,28 @@ async fn analytics_export(
     // The website's days, as the summary beside it counts them.
     let export =
         exports::legacy_events(websites.as_deref(), LocalDays::Between(days.from, days.to));
-    export::respond(&state, &admin, Format::Csv, "events", export).await
+    export::respond(&state, &admin, format, "events", export).await
+}
+
+/// What `GET /analytics/export` takes: the range, and the export's format.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    website_id: Option<String>,
+    /// First day (`YYYY-MM-DD`), in each website's time zone.
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    start_date: Option<String>,
+    #[schemars(with = "Option<chrono::NaiveDate>")]
+    end_date: Option<String>,
+    /// `csv` (the default, the old export), `json`, `ndjson` or `xlsx`.
+    #[schemars(extend("enum" = ["csv", "json", "ndjson", "xlsx"]))]
+    format: Option<String>,
+    /// CSV only: `true` for a UTF-8 byte-order mark.
+    #[schemars(extend("enum" = ["true", "false"]))]
+    bom: Option<String>,
+    /// CSV only: `,` (the default) or `;`.
+    #[schemars(extend("enum" = [",", ";"]))]
+    separator: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
