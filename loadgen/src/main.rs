@@ -12,6 +12,7 @@
 //! loadgen report   --dir DIR
 //! loadgen bench    --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID
 //!                  [--form full|quick|reads]
+//! loadgen costs    --country-db FILE [--lookups N] [--messages N]
 //! ```
 //!
 //! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`),
@@ -23,11 +24,13 @@
 //! spread over past days, for a dataset); `websites` prints the `INGEST_WEBSITES` value that
 //! makes ingest accept the generated websites; `report` puts the measurements `deploy/dev
 //! bench` left in DIR into `report.json` and `report.md`; `bench` runs the benchmark's phases
-//! ([`bench`]) on the Postgres and broker `deploy/dev bench` started, and writes that report.
+//! ([`bench`]) on the Postgres and broker `deploy/dev bench` started, and writes that report;
+//! `costs` times the country lookup and the language detection per event ([`costs`]).
 //! Results are one JSON object on stdout (the report prints its Markdown).
 
 mod bench;
 mod client;
+mod costs;
 mod http;
 mod produce;
 mod query;
@@ -48,7 +51,8 @@ const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PE
        loadgen produce --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N] [--seed N] [--history-days D]
        loadgen websites [--websites N]
        loadgen report --dir DIR
-       loadgen bench --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID [--form full|quick|reads]";
+       loadgen bench --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID [--form full|quick|reads]
+       loadgen costs --country-db FILE [--lookups N] [--messages N]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -198,6 +202,19 @@ async fn main() -> anyhow::Result<()> {
             };
             bench::run(&run).await?;
             serde_json::Value::String(report::write(&run.out)?)
+        }
+        "costs" => {
+            options.only(&["country-db", "lookups", "messages"])?;
+            let db = options
+                .get("country-db")
+                .context("costs needs --country-db")?
+                .to_owned();
+            let costs = costs::measure(
+                std::path::Path::new(&db),
+                options.number("lookups", 1_000_000)?,
+                options.number("messages", 100_000)?,
+            )?;
+            serde_json::to_value(costs)?
         }
         "websites" => {
             options.only(&["websites"])?;

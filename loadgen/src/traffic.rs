@@ -248,7 +248,17 @@ impl Traffic {
             .chance(shares.customer)
             .then(|| format!("cust-{}", rng.below(50_000)));
         let agent = *rng.pick(USER_AGENTS);
-        let language = *rng.pick(&["en", "en", "en", "de", "fr", "es", "nl"]);
+        // Most widgets declare the page's language; the others leave it to the projector to
+        // detect from what the visitor writes.
+        let language = *rng.pick(&[
+            Some("en"),
+            Some("en"),
+            Some("de"),
+            Some("fr"),
+            None,
+            None,
+            None,
+        ]);
         let mut at = self
             .history
             .map(|(from, span)| from + Duration::seconds(rng.below(span as u64) as i64));
@@ -293,7 +303,7 @@ impl Traffic {
                 &mut at,
             );
             loop {
-                let question = sentence(rng, 3, 28, '?');
+                let question = visitor_question(rng);
                 let message_id = rng.uuid().to_string();
                 let payload = with_customer(json!({
                     "message_id": message_id,
@@ -375,6 +385,11 @@ impl Traffic {
         }
         events
     }
+}
+
+/// What a visitor asks: 3 to 28 words.
+pub fn visitor_question(rng: &mut Rng) -> String {
+    sentence(rng, 3, 28, '?')
 }
 
 /// Between `min` and `max` words, capitalised, ending in `end`.
