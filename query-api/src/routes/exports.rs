@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::params::{Days, check_tz};
-use super::{contacts, conversations};
+use super::{contacts, conversations, requests};
 use crate::AppState;
 use crate::auth::Admin;
 use crate::error::ApiError;
@@ -151,27 +151,14 @@ pub async fn contacts(
     export::respond(&state, &admin, format, "contacts", export).await
 }
 
-/// What a contact-request export takes: the request list's filters, without paging.
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RequestParams {
-    website_id: Option<String>,
-    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
-    status: Option<String>,
-}
-
 pub async fn requests(
     admin: Admin,
     State(state): State<AppState>,
-    Exporting { format, params }: Exporting<RequestParams>,
+    Exporting { format, params }: Exporting<requests::WhichRequests>,
 ) -> Result<Exported, ApiError> {
     let websites = admin.scope.narrow(params.website_id.as_deref())?;
-    if let Some(s) = &params.status
-        && schemas::payloads::RequestStatus::parse(s).is_none()
-    {
-        return Err(ApiError::BadRequest(
-            "status: one of pending, contacted, resolved".into(),
-        ));
+    if let Some(s) = &params.status {
+        requests::status(s)?;
     }
     let export = store::requests(websites.as_deref(), params.status.as_deref());
     export::respond(&state, &admin, format, "contact-requests", export).await

@@ -32,7 +32,17 @@ pub struct ListParams {
     pub limit: Option<i64>,
 }
 
-fn status(value: &str) -> Result<RequestStatus, ApiError> {
+/// The request list's filters without paging: for the whole list at once (an export, the
+/// legacy list).
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhichRequests {
+    pub website_id: Option<String>,
+    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
+    pub status: Option<String>,
+}
+
+pub(crate) fn status(value: &str) -> Result<RequestStatus, ApiError> {
     RequestStatus::parse(value)
         .ok_or_else(|| ApiError::BadRequest("status: one of pending, contacted, resolved".into()))
 }

@@ -230,19 +230,11 @@ async fn admin_stats(
     })))
 }
 
-#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RequestParams {
-    website_id: Option<String>,
-    #[schemars(extend("enum" = ["pending", "contacted", "resolved"]))]
-    status: Option<String>,
-}
-
 /// `GET /api/contact/requests`: a bare JSON array, newest first.
 async fn contact_requests(
     admin: Admin,
     State(state): State<AppState>,
-    Params(params): Params<RequestParams>,
+    Params(params): Params<requests::WhichRequests>,
 ) -> Result<Json<Vec<LegacyRequest>>, ApiError> {
     let params = requests::ListParams {
         website_id: params.website_id,
