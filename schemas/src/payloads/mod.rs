@@ -7,7 +7,7 @@
 //!
 //! - this module: the catalogue ([`EventType`], [`Payload`]) and parsing;
 //! - [`upcast`]: older versions rewritten to the current one, [`past`]: their shapes;
-//! - [`conversation`], [`contacts`], [`websites`]: the payloads, by what they are about;
+//! - [`conversation`], [`contacts`], [`websites`], [`webhooks`]: the payloads, by what they are about;
 //! - [`checks`] and [`limits`]: the field checks they share.
 
 mod checks;
@@ -16,6 +16,7 @@ mod conversation;
 pub mod limits;
 pub mod past;
 mod upcast;
+mod webhooks;
 mod websites;
 
 use schemars::JsonSchema;
@@ -28,6 +29,7 @@ use upcast::upcast_step;
 pub(crate) use checks::bounded;
 pub use contacts::*;
 pub use conversation::*;
+pub use webhooks::*;
 pub use websites::*;
 
 /// Who may produce an event type.
@@ -142,6 +144,7 @@ catalogue! {
     WebsiteBotSettingsChanged => "website.bot_settings_changed", WebsiteBotSettings, 1, Admin;
     ConversationPriorityChanged => "conversation.priority_changed", ConversationPriority, 1, Admin;
     WebsiteLeadKeywordsChanged => "website.lead_keywords_changed", WebsiteLeadKeywords, 1, Admin;
+    WebhookEndpointChanged => "webhook.endpoint_changed", WebhookEndpoint, 1, Admin;
 }
 
 impl EventType {
