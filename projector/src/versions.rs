@@ -47,6 +47,7 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("website_time_zones", 1),
     ("website_bot_settings", 1),
     ("website_lead_keywords", 1),
+    ("webhook_endpoints", 1),
     ("started_quarters", 1),
     ("visits", 1),
     ("visitor_quarters", 1),

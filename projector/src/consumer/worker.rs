@@ -247,6 +247,11 @@ async fn commit_batch(
         .announce()
         .await
         .context("cannot announce the batch")?;
+    // CRMs hear of it through their webhooks, decided with the batch (docs/webhooks.md).
+    isolated
+        .enqueue_webhooks()
+        .await
+        .context("cannot enqueue the batch's webhook deliveries")?;
     isolated.commit().await.context("cannot apply the batch")?;
     Ok(committed)
 }

@@ -14,6 +14,7 @@ pub mod language;
 pub mod message_flags;
 pub mod messages;
 pub mod priorities;
+pub mod webhooks;
 pub mod websites;
 
 use schemas::Event;
@@ -49,6 +50,9 @@ pub struct Changes {
     /// The customer of every event that named one.
     pub conversation_customers: Vec<ConversationCustomer>,
     pub contacts: contacts::ContactChanges,
+    pub webhook_endpoints: Vec<webhooks::EndpointChange>,
+    /// What may be sent to webhook endpoints (only the live projector sends).
+    pub webhook_triggers: Vec<webhooks::Trigger>,
 }
 
 pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Changes {
@@ -88,6 +92,8 @@ pub fn changes<'a>(events: impl IntoIterator<Item = &'a Event> + Clone) -> Chang
             }),
             _ => None,
         }),
+        webhook_endpoints: rows(events.clone(), webhooks::EndpointChange::from_event),
+        webhook_triggers: rows(events.clone(), webhooks::Trigger::from_event),
         contacts: contacts::fold(events),
     }
 }

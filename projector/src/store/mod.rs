@@ -15,6 +15,7 @@ pub mod offsets;
 pub mod priorities;
 pub mod quarters;
 pub mod retention;
+pub mod webhooks;
 pub mod websites;
 
 use std::collections::{BTreeSet, HashSet};
@@ -25,6 +26,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Acquire as _, PgConnection, PgPool};
 
 use crate::projections;
+use crate::projections::webhooks::Trigger;
 
 /// The read-model schema, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -113,7 +115,7 @@ pub async fn apply(
     derive: Derive,
 ) -> Result<BatchOutcome, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let (outcome, _) = apply_in(&mut tx, events, derive).await?;
+    let outcome = apply_in(&mut tx, events, derive).await?.outcome;
     offsets::save(&mut tx, topic, next_offsets).await?;
     tx.commit().await?;
     Ok(outcome)
@@ -149,6 +151,8 @@ pub struct Isolated {
     pub refused: Vec<Refused>,
     /// What the live feed says of the events applied for the first time.
     pub changes: Vec<Change>,
+    /// What of them may be sent to webhook endpoints ([`Isolated::enqueue_webhooks`]).
+    pub triggers: Vec<Trigger>,
 }
 
 impl Isolated {
@@ -163,6 +167,12 @@ impl Isolated {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Decides the webhook deliveries of the events applied for the first time, in the batch's
+    /// transaction: the live projector's, never a rebuild's (history is not sent again).
+    pub async fn enqueue_webhooks(&mut self) -> Result<webhooks::Enqueued, sqlx::Error> {
+        webhooks::enqueue(&mut self.tx, &self.triggers).await
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
@@ -185,10 +195,10 @@ pub async fn apply_isolating(
 ) -> Result<Isolated, sqlx::Error> {
     let mut whole = tx.begin().await?;
     let result = apply_in(&mut whole, events, derive).await;
-    let (outcome, refused, changes) = match result {
-        Ok((outcome, changes)) => {
+    let (fresh, refused) = match result {
+        Ok(fresh) => {
             whole.commit().await?;
-            (outcome, Vec::new(), changes)
+            (fresh, Vec::new())
         }
         Err(error) if refused_for_data(&error) => {
             whole.rollback().await?;
@@ -200,9 +210,10 @@ pub async fn apply_isolating(
     offsets::save(&mut tx, topic, next_offsets).await?;
     Ok(Isolated {
         tx,
-        outcome,
+        outcome: fresh.outcome,
         refused,
-        changes,
+        changes: fresh.changes,
+        triggers: fresh.triggers,
     })
 }
 
@@ -211,18 +222,18 @@ async fn one_by_one(
     tx: &mut PgConnection,
     events: &[Applied],
     derive: Derive,
-) -> Result<(BatchOutcome, Vec<Refused>, Vec<Change>), sqlx::Error> {
-    let mut outcome = BatchOutcome::default();
+) -> Result<(Fresh, Vec<Refused>), sqlx::Error> {
+    let mut fresh = Fresh::default();
     let mut refused = Vec::new();
-    let mut changes = Vec::new();
     for (index, event) in events.iter().enumerate() {
         let mut savepoint = tx.begin().await?;
         match apply_in(&mut savepoint, std::slice::from_ref(event), derive).await {
-            Ok((one, announced)) => {
+            Ok(one) => {
                 savepoint.commit().await?;
-                outcome.applied += one.applied;
-                outcome.duplicates += one.duplicates;
-                changes.extend(announced);
+                fresh.outcome.applied += one.outcome.applied;
+                fresh.outcome.duplicates += one.outcome.duplicates;
+                fresh.changes.extend(one.changes);
+                fresh.triggers.extend(one.triggers);
             }
             Err(error) if refused_for_data(&error) => {
                 savepoint.rollback().await?;
@@ -234,7 +245,7 @@ async fn one_by_one(
             Err(error) => return Err(error),
         }
     }
-    Ok((outcome, refused, changes))
+    Ok((fresh, refused))
 }
 
 /// Waits for the other transactions deriving into this schema to commit, and keeps them
@@ -263,13 +274,21 @@ async fn derive_lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The writes of [`apply`], in the caller's transaction, without the offsets; with what the
-/// live feed would say of the events applied for the first time.
+/// What [`apply_in`] did, and what the events applied for the first time mean beyond the read
+/// models: what the live feed says of them, and what may be sent to webhook endpoints.
+#[derive(Default)]
+struct Fresh {
+    outcome: BatchOutcome,
+    changes: Vec<Change>,
+    triggers: Vec<Trigger>,
+}
+
+/// The writes of [`apply`], in the caller's transaction, without the offsets.
 async fn apply_in(
     conn: &mut PgConnection,
     events: &[Applied],
     derive: Derive,
-) -> Result<(BatchOutcome, Vec<Change>), sqlx::Error> {
+) -> Result<Fresh, sqlx::Error> {
     // A record can be delivered twice in one batch (a client retry landing next to the
     // original); keep the first.
     let mut seen = HashSet::new();
@@ -309,6 +328,7 @@ async fn apply_in(
     websites::upsert_time_zones(&mut *conn, &changes.time_zones).await?;
     websites::upsert_bot_settings(&mut *conn, &changes.bot_settings).await?;
     websites::upsert_lead_keywords(&mut *conn, &changes.lead_keywords).await?;
+    webhooks::upsert_endpoints(&mut *conn, &changes.webhook_endpoints).await?;
     let conversations: Vec<(String, String)> = new_events
         .iter()
         .map(|e| (e.website_id.clone(), e.conversation_id.clone()))
@@ -360,8 +380,9 @@ async fn apply_in(
         applied: new_events.len(),
         duplicates: events.len() - new_events.len(),
     };
-    Ok((
+    Ok(Fresh {
         outcome,
-        new_events.into_iter().filter_map(Change::of).collect(),
-    ))
+        changes: new_events.into_iter().filter_map(Change::of).collect(),
+        triggers: changes.webhook_triggers,
+    })
 }

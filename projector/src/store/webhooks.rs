@@ -1,0 +1,553 @@
+//! Webhook endpoints (a read model) and the outbox (`colloquy.webhook_deliveries`), which the
+//! live projector fills in the transaction that applies the events it decides from.
+//!
+//! Exactly once: only events applied for the first time are looked at (the event log filters
+//! re-reads), the decision and the batch commit together, and a delivery's id is a name-based
+//! UUID of its endpoint, kind and cause, inserted with `ON CONFLICT DO NOTHING`. A rebuild does
+//! not call [`enqueue`]: history is not sent again. What a delivery says is read from the read
+//! models when it is sent (query-api's dispatcher), so erasure and retention reach it; erasing
+//! a contact also drops what is still waiting about them (docs/webhooks.md).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::projections::webhooks::{EndpointChange, Trigger, What};
+
+/// The latest `(changed_at, event_id)` wins; the earliest change's time is when it was
+/// registered. Any order converges.
+pub async fn upsert_endpoints(
+    conn: &mut PgConnection,
+    rows: &[EndpointChange],
+) -> Result<(), sqlx::Error> {
+    for e in rows {
+        sqlx::query(
+            "INSERT INTO webhook_endpoints AS w (endpoint_id, website_id, url, kinds, channel,
+                 description, enabled, deleted, created_at, changed_at, event_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+             ON CONFLICT (endpoint_id) DO UPDATE SET
+                website_id = EXCLUDED.website_id, url = EXCLUDED.url, kinds = EXCLUDED.kinds,
+                channel = EXCLUDED.channel, description = EXCLUDED.description,
+                enabled = EXCLUDED.enabled, deleted = EXCLUDED.deleted,
+                changed_at = EXCLUDED.changed_at, event_id = EXCLUDED.event_id
+             WHERE (EXCLUDED.changed_at, EXCLUDED.event_id) > (w.changed_at, w.event_id)",
+        )
+        .bind(e.endpoint_id)
+        .bind(&e.website_id)
+        .bind(&e.url)
+        .bind(&e.kinds)
+        .bind(&e.channel)
+        .bind(&e.description)
+        .bind(e.enabled)
+        .bind(e.deleted)
+        .bind(e.changed_at)
+        .bind(e.event_id)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "UPDATE webhook_endpoints SET created_at = $2
+             WHERE endpoint_id = $1 AND created_at > $2",
+        )
+        .bind(e.endpoint_id)
+        .bind(e.changed_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The namespace of delivery ids.
+const DELIVERY_NAMESPACE: Uuid = Uuid::from_u128(0x6c0f_3c51_1a2e_4d7e_9a51_7f3b_0c2d_8e41);
+
+/// An endpoint that is not deleted.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Endpoint {
+    endpoint_id: Uuid,
+    website_id: String,
+    kinds: Vec<String>,
+    channel: Option<String>,
+    enabled: bool,
+}
+
+impl Endpoint {
+    /// Whether it is enabled and subscribed to `kind` on `website_id`, whatever the channel.
+    fn subscribes(&self, website_id: &str, kind: &str) -> bool {
+        self.enabled && self.website_id == website_id && self.kinds.iter().any(|k| k == kind)
+    }
+
+    fn wants(&self, website_id: &str, kind: &str, channel: Option<&str>) -> bool {
+        self.subscribes(website_id, kind)
+            && self.channel.as_deref().is_none_or(|c| Some(c) == channel)
+    }
+}
+
+/// A decided delivery.
+#[derive(Debug, Clone)]
+struct NewDelivery {
+    delivery_id: Uuid,
+    endpoint_id: Uuid,
+    website_id: String,
+    kind: &'static str,
+    order_key: String,
+    event_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    subject: Value,
+}
+
+/// What [`enqueue`] decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    pub deliveries: u64,
+    /// Waiting deliveries dropped because the contact they are about was erased.
+    pub dropped: u64,
+}
+
+/// Decides the deliveries `triggers` (the batch's new events) make and writes them to the
+/// outbox. Call it in the batch's transaction, after the derived read models are written (it
+/// reads contacts, requests and conversations as the batch left them).
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    triggers: &[Trigger],
+) -> Result<Enqueued, sqlx::Error> {
+    if triggers.is_empty() {
+        return Ok(Enqueued::default());
+    }
+    let websites: Vec<&str> = triggers
+        .iter()
+        .map(|t| t.website_id.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let endpoints: Vec<Endpoint> = sqlx::query_as(
+        "SELECT endpoint_id, website_id, kinds, channel, enabled FROM webhook_endpoints
+         WHERE website_id = ANY($1) AND NOT deleted",
+    )
+    .bind(&websites)
+    .fetch_all(&mut *conn)
+    .await?;
+    if endpoints.is_empty() {
+        return Ok(Enqueued::default());
+    }
+    let mut out = Vec::new();
+    let mut dropped = 0;
+    submissions(conn, triggers, &endpoints, &mut out).await?;
+    contact_changes(conn, triggers, &endpoints, &mut out).await?;
+    request_moves(conn, triggers, &endpoints, &mut out).await?;
+    conversation_events(conn, triggers, &endpoints, &mut out).await?;
+    for t in triggers {
+        if let What::ContactErased { contact_id } = &t.what {
+            dropped += erasure(conn, t, contact_id, &endpoints, &mut out).await?;
+        }
+    }
+    let deliveries = insert(conn, &out).await?;
+    Ok(Enqueued {
+        deliveries,
+        dropped,
+    })
+}
+
+fn delivery(
+    endpoint: &Endpoint,
+    kind: &'static str,
+    cause: &str,
+    trigger: &Trigger,
+    order_key: String,
+    subject: Value,
+) -> NewDelivery {
+    NewDelivery {
+        delivery_id: Uuid::new_v5(
+            &DELIVERY_NAMESPACE,
+            format!("{}/{kind}/{cause}", endpoint.endpoint_id).as_bytes(),
+        ),
+        endpoint_id: endpoint.endpoint_id,
+        website_id: trigger.website_id.clone(),
+        kind,
+        order_key,
+        event_id: trigger.event_id,
+        occurred_at: trigger.occurred_at,
+        subject,
+    }
+}
+
+fn contact_key(contact_id: &str) -> String {
+    format!("contact:{contact_id}")
+}
+
+/// A contact form as the read models have it after the batch.
+#[derive(Debug, sqlx::FromRow)]
+struct Submission {
+    event_id: Uuid,
+    /// Its contact; none when it named no e-mail or phone.
+    contact_id: Option<String>,
+    contact_channel: Option<String>,
+    /// The contact exists and is not erased.
+    live: bool,
+    /// No submission or edit of the contact came before this batch.
+    new: bool,
+    /// The conversation's.
+    channel: Option<String>,
+    conversation_id: String,
+}
+
+/// A contact form: `contact.created` when the person was not known before this batch (the
+/// first of the batch's submissions of a new person), else `contact.updated`; and
+/// `contact_request.created` for the submission that made the request.
+async fn submissions(
+    conn: &mut PgConnection,
+    triggers: &[Trigger],
+    endpoints: &[Endpoint],
+    out: &mut Vec<NewDelivery>,
+) -> Result<(), sqlx::Error> {
+    let subs: Vec<(&Trigger, &str)> = triggers
+        .iter()
+        .filter_map(|t| match &t.what {
+            What::Submitted { request_id, .. } => Some((t, request_id.as_str())),
+            _ => None,
+        })
+        .collect();
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let event_ids: Vec<Uuid> = subs.iter().map(|(t, _)| t.event_id).collect();
+    let rows: Vec<Submission> = sqlx::query_as(
+        "SELECT t.event_id, i.contact_id, ct.channel AS contact_channel,
+                    ct.contact_id IS NOT NULL AND ct.erased_at IS NULL AS live,
+                    NOT EXISTS (
+                        SELECT 1 FROM contact_identities k
+                        JOIN contact_observations ko ON ko.website_id = k.website_id
+                                                    AND ko.key = k.key
+                        WHERE k.website_id = t.website_id AND k.contact_id = i.contact_id
+                          AND ko.event_id <> ALL($3))
+                    AND NOT EXISTS (
+                        SELECT 1 FROM contact_identities k
+                        JOIN contact_edits ke ON ke.website_id = k.website_id AND ke.key = k.key
+                        WHERE k.website_id = t.website_id AND k.contact_id = i.contact_id)
+                    AS new,
+                    c.channel, r.conversation_id
+             FROM unnest($1::text[], $2::text[], $3::uuid[]) AS t(website_id, request_id, event_id)
+             JOIN contact_requests r ON r.website_id = t.website_id
+                                    AND r.request_id = t.request_id AND r.event_id = t.event_id
+             LEFT JOIN contact_observations o ON o.event_id = t.event_id
+             LEFT JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
+             LEFT JOIN contacts ct ON ct.website_id = i.website_id AND ct.contact_id = i.contact_id
+             LEFT JOIN conversations c ON c.website_id = r.website_id
+                                      AND c.conversation_id = r.conversation_id",
+    )
+    .bind(
+        subs.iter()
+            .map(|(t, _)| t.website_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(subs.iter().map(|(_, r)| *r).collect::<Vec<_>>())
+    .bind(&event_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let rows: BTreeMap<Uuid, Submission> = rows.into_iter().map(|r| (r.event_id, r)).collect();
+    let mut created = HashSet::new();
+    for (t, request_id) in subs {
+        let Some(Submission {
+            contact_id: contact,
+            contact_channel,
+            live,
+            new,
+            channel,
+            conversation_id: conversation,
+            ..
+        }) = rows.get(&t.event_id)
+        else {
+            continue;
+        };
+        if let (Some(contact), true) = (contact, *live) {
+            let kind = if *new && created.insert(contact.clone()) {
+                "contact.created"
+            } else {
+                "contact.updated"
+            };
+            let subject = json!({"contact_id": contact, "conversation_id": conversation});
+            for e in endpoints {
+                if e.wants(&t.website_id, kind, contact_channel.as_deref()) {
+                    let cause = t.event_id.to_string();
+                    out.push(delivery(
+                        e,
+                        kind,
+                        &cause,
+                        t,
+                        contact_key(contact),
+                        subject.clone(),
+                    ));
+                }
+            }
+        }
+        let kind = "contact_request.created";
+        let subject = json!({
+            "request_id": request_id, "conversation_id": conversation, "contact_id": contact,
+        });
+        let order = contact
+            .as_deref()
+            .map_or_else(|| format!("request:{request_id}"), contact_key);
+        for e in endpoints {
+            if e.wants(&t.website_id, kind, channel.as_deref()) {
+                let cause = t.event_id.to_string();
+                out.push(delivery(e, kind, &cause, t, order.clone(), subject.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The contact an id names now (ids merged away still name their contact), its channel, and
+/// whether it is erased.
+async fn contact_of(
+    conn: &mut PgConnection,
+    website_id: &str,
+    id: &str,
+) -> Result<Option<(String, Option<String>, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT i.contact_id, ct.channel, ct.erased_at IS NOT NULL
+         FROM contact_identities i
+         LEFT JOIN contacts ct ON ct.website_id = i.website_id AND ct.contact_id = i.contact_id
+         WHERE i.website_id = $1 AND i.key = $2",
+    )
+    .bind(website_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// An admin's edit or merge: `contact.updated`, a merge naming the ids merged into the
+/// contact.
+async fn contact_changes(
+    conn: &mut PgConnection,
+    triggers: &[Trigger],
+    endpoints: &[Endpoint],
+    out: &mut Vec<NewDelivery>,
+) -> Result<(), sqlx::Error> {
+    for t in triggers {
+        let (id, merged) = match &t.what {
+            What::ContactEdited { contact_id } => (contact_id, None),
+            What::ContactsMerged { surviving, merged } => (surviving, Some(merged)),
+            _ => continue,
+        };
+        let Some((contact, channel, erased)) = contact_of(conn, &t.website_id, id).await? else {
+            continue;
+        };
+        if erased {
+            continue;
+        }
+        let kind = "contact.updated";
+        let subject = match merged {
+            Some(merged) => json!({"contact_id": contact, "merged_contact_ids": merged}),
+            None => json!({"contact_id": contact}),
+        };
+        for e in endpoints {
+            if e.wants(&t.website_id, kind, channel.as_deref()) {
+                let cause = t.event_id.to_string();
+                out.push(delivery(
+                    e,
+                    kind,
+                    &cause,
+                    t,
+                    contact_key(&contact),
+                    subject.clone(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A request moved by an admin, when the move was applied (a refused one changed nothing).
+async fn request_moves(
+    conn: &mut PgConnection,
+    triggers: &[Trigger],
+    endpoints: &[Endpoint],
+    out: &mut Vec<NewDelivery>,
+) -> Result<(), sqlx::Error> {
+    for t in triggers {
+        let What::RequestStatusChanged { request_id } = &t.what else {
+            continue;
+        };
+        let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT r.conversation_id, r.contact_id, c.channel
+             FROM contact_request_changes ch
+             JOIN contact_requests r ON r.website_id = ch.website_id
+                                    AND r.request_id = ch.request_id
+             LEFT JOIN conversations c ON c.website_id = r.website_id
+                                      AND c.conversation_id = r.conversation_id
+             WHERE ch.event_id = $1 AND ch.outcome = 'applied'",
+        )
+        .bind(t.event_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((conversation, contact, channel)) = row else {
+            continue;
+        };
+        let kind = "contact_request.status_changed";
+        let subject = json!({
+            "request_id": request_id, "conversation_id": conversation, "contact_id": contact,
+        });
+        let order = contact
+            .as_deref()
+            .map_or_else(|| format!("request:{request_id}"), contact_key);
+        for e in endpoints {
+            if e.wants(&t.website_id, kind, channel.as_deref()) {
+                let cause = t.event_id.to_string();
+                out.push(delivery(e, kind, &cause, t, order.clone(), subject.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Closes and ratings, one delivery each; a hand-off once per conversation, when the
+/// conversation reads as handed to a human (`handoff_at`, decided from its whole timeline).
+async fn conversation_events(
+    conn: &mut PgConnection,
+    triggers: &[Trigger],
+    endpoints: &[Endpoint],
+    out: &mut Vec<NewDelivery>,
+) -> Result<(), sqlx::Error> {
+    for t in triggers {
+        let (conversation_id, kind) = match &t.what {
+            What::ConversationClosed { conversation_id } => {
+                (conversation_id, "conversation.closed")
+            }
+            What::ConversationRated { conversation_id } => (conversation_id, "conversation.rated"),
+            What::MaybeHandedOff { conversation_id } => {
+                (conversation_id, "conversation.handed_off")
+            }
+            _ => continue,
+        };
+        if !endpoints.iter().any(|e| e.subscribes(&t.website_id, kind)) {
+            continue;
+        }
+        let row: Option<(String, Option<String>, bool)> = sqlx::query_as(
+            "SELECT channel, contact_id, handoff_at IS NOT NULL FROM conversations
+             WHERE website_id = $1 AND conversation_id = $2",
+        )
+        .bind(&t.website_id)
+        .bind(conversation_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((channel, contact, handed_off)) = row else {
+            continue;
+        };
+        if kind == "conversation.handed_off" && !handed_off {
+            continue;
+        }
+        // A hand-off is sent once per conversation, whatever flagged it.
+        let cause = if kind == "conversation.handed_off" {
+            format!("{}/{conversation_id}", t.website_id)
+        } else {
+            t.event_id.to_string()
+        };
+        let subject = json!({"conversation_id": conversation_id, "contact_id": contact});
+        for e in endpoints {
+            if e.wants(&t.website_id, kind, Some(&channel)) {
+                let order = format!("conversation:{conversation_id}");
+                out.push(delivery(e, kind, &cause, t, order, subject.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `contact.erased` to every endpoint that was sent anything about the person (whatever it
+/// subscribed to), and what still waits about them dropped: nothing personal about them
+/// leaves after the erasure. Returns how many were dropped.
+async fn erasure(
+    conn: &mut PgConnection,
+    t: &Trigger,
+    contact_id: &str,
+    endpoints: &[Endpoint],
+    out: &mut Vec<NewDelivery>,
+) -> Result<u64, sqlx::Error> {
+    let Some((contact, _, _)) = contact_of(conn, &t.website_id, contact_id).await? else {
+        return Ok(0);
+    };
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT key FROM contact_identities WHERE website_id = $1 AND contact_id = $2",
+    )
+    .bind(&t.website_id)
+    .bind(&contact)
+    .fetch_all(&mut *conn)
+    .await?;
+    let conversations: Vec<String> = sqlx::query_scalar(
+        "SELECT conversation_id FROM conversations WHERE website_id = $1 AND contact_id = ANY($2)",
+    )
+    .bind(&t.website_id)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let dropped = sqlx::query(
+        "UPDATE colloquy.webhook_deliveries
+         SET state = 'dropped', last_error = 'the contact was erased', done_at = now(),
+             locked_until = NULL
+         WHERE website_id = $1 AND state = 'pending' AND kind <> 'contact.erased'
+           AND (subject->>'contact_id' = ANY($2) OR subject->>'conversation_id' = ANY($3))",
+    )
+    .bind(&t.website_id)
+    .bind(&ids)
+    .bind(&conversations)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let received: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT endpoint_id FROM colloquy.webhook_deliveries
+         WHERE website_id = $1 AND attempts > 0 AND kind <> 'contact.erased'
+           AND (subject->>'contact_id' = ANY($2) OR subject->>'conversation_id' = ANY($3))",
+    )
+    .bind(&t.website_id)
+    .bind(&ids)
+    .bind(&conversations)
+    .fetch_all(&mut *conn)
+    .await?;
+    let subject = json!({"contact_id": contact, "erased_contact_ids": ids});
+    for e in endpoints
+        .iter()
+        .filter(|e| received.contains(&e.endpoint_id))
+    {
+        let cause = t.event_id.to_string();
+        let kind = "contact.erased";
+        out.push(delivery(
+            e,
+            kind,
+            &cause,
+            t,
+            contact_key(&contact),
+            subject.clone(),
+        ));
+    }
+    Ok(dropped)
+}
+
+/// Writes `rows` in their order (their `seq`), each once.
+async fn insert(conn: &mut PgConnection, rows: &[NewDelivery]) -> Result<u64, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    use super::column;
+    let done = sqlx::query(
+        "INSERT INTO colloquy.webhook_deliveries (delivery_id, endpoint_id, website_id, kind,
+             order_key, event_id, occurred_at, subject)
+         SELECT d, e, w, k, o, ev, at, s
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[],
+                     $7::timestamptz[], $8::jsonb[]) WITH ORDINALITY AS t(d, e, w, k, o, ev, at, s, n)
+         ORDER BY n
+         ON CONFLICT (delivery_id) DO NOTHING",
+    )
+    .bind(column(rows, |r| r.delivery_id))
+    .bind(column(rows, |r| r.endpoint_id))
+    .bind(column(rows, |r| r.website_id.as_str()))
+    .bind(column(rows, |r| r.kind))
+    .bind(column(rows, |r| r.order_key.as_str()))
+    .bind(column(rows, |r| r.event_id))
+    .bind(column(rows, |r| r.occurred_at))
+    .bind(column(rows, |r| r.subject.clone()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
