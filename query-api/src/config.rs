@@ -49,6 +49,8 @@ pub struct QueryApiConfig {
     /// `REPORT_INTERVAL_S`: how often the report job looks for reports owed (60; 0 for never,
     /// when another instance runs it — a claim keeps two from sending the same report anyway).
     pub report_interval: Option<Duration>,
+    /// Outgoing webhooks (`WEBHOOK_*`).
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 impl QueryApiConfig {
@@ -86,6 +88,7 @@ impl QueryApiConfig {
             auth_failures_per_minute: env.parse_or("AUTH_FAILURES_PER_MINUTE", 20)?,
             trusted_proxies: env
                 .parse_or("QUERY_API_TRUSTED_PROXIES", TrustedProxies::default())?,
+            webhooks: crate::webhooks::WebhookConfig::from_source(env)?,
         })
     }
 }

@@ -12,6 +12,7 @@
 //! - [`routes`]: the route table; one module per resource, `legacy` for the routes existing
 //!   dashboards call.
 //! - [`store`]: the SQL behind each view, as small functions returning `*Row` types.
+//! - [`webhooks`]: the dispatcher that posts enqueued deliveries to websites' endpoints.
 //! - [`error`]: [`error::ApiError`], the one error type handlers answer with.
 
 pub mod actions;
@@ -28,6 +29,7 @@ pub mod reports;
 pub mod retention;
 pub mod routes;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +74,8 @@ pub struct AppState {
     pub report_sends_per_day: u32,
     /// The most questions the bot-quality view groups (`BOT_QUALITY_QUESTIONS`).
     pub bot_quality_questions: i64,
+    /// Where webhook endpoints may point, and how long a rotated-out secret still signs.
+    pub webhooks: Arc<webhooks::WebhookConfig>,
 }
 
 impl AppState {
@@ -108,6 +112,7 @@ impl AppState {
             streams: limits::Gate::new("streams", limits.streams_per_token, limits.streams_max),
             report_sends_per_day: config.report_sends_per_day,
             bot_quality_questions: limits.bot_quality_questions,
+            webhooks: Arc::new(config.webhooks.clone()),
         })
     }
 }
@@ -136,6 +141,9 @@ pub async fn build(
         ),
         (None, Some(_)) => tracing::info!("no EMAIL_HOST: weekly reports are not sent"),
         _ => {}
+    }
+    if config.webhooks.dispatch {
+        webhooks::spawn(state.pool.clone(), config.webhooks.clone());
     }
     HttpServer::bind(config.addr, app(state)).await
 }

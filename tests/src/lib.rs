@@ -49,6 +49,13 @@ pub struct Stack {
 impl Stack {
     /// A fresh database and topic, ingest and query-api serving, and the projector running.
     pub async fn start(partitions: i32) -> Self {
+        Self::start_with_dispatcher(partitions, false).await
+    }
+
+    /// [`Stack::start`], with query-api's webhook dispatcher running in it or not: only the
+    /// tests of webhooks want one (a test that kills dispatchers runs its own as processes,
+    /// [`Stack::spawn_dispatcher`]).
+    pub async fn start_with_dispatcher(partitions: i32, dispatcher: bool) -> Self {
         let postgres = runtime::testing::fresh_database().await;
         let kafka = runtime::testing::kafka();
         let topic = runtime::testing::fresh_topic("chat-events", partitions).await;
@@ -111,6 +118,10 @@ impl Stack {
             report_sends_per_day: 3,
             limits: query_api::config::Limits::default(),
             admin_event_keys: runtime::proof::AdminKeys::dev(),
+            webhooks: query_api::webhooks::WebhookConfig {
+                dispatch: dispatcher,
+                ..webhooks()
+            },
         };
         let admin_sink =
             Arc::new(KafkaSink::new(&kafka, &query_config.producer).expect("create producer"));
@@ -149,6 +160,41 @@ impl Stack {
         self.projector_url = format!("http://127.0.0.1:{port}");
         let child = spawn_projector(&self.postgres.url, &self.kafka.brokers, &self.topic, port);
         self.projector = Some(child);
+    }
+
+    /// A webhook dispatcher of its own: the query-api binary, serving nothing the test uses,
+    /// with the stack's dispatcher settings (loopback receivers, retries within a second).
+    pub fn spawn_dispatcher(&self) -> Child {
+        let binary = bin_dir().join("query-api");
+        assert!(
+            binary.exists(),
+            "{} not found: build it first",
+            binary.display()
+        );
+        let config = webhooks();
+        let delays: Vec<String> = config
+            .retry_delays
+            .iter()
+            .map(|d| d.as_millis().to_string())
+            .collect();
+        Command::new(&binary)
+            .env("DATABASE_URL", &self.postgres.url)
+            .env("KAFKA_BROKERS", &self.kafka.brokers)
+            .env("KAFKA_TOPIC", &self.topic)
+            .env("QUERY_API_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RETENTION_INTERVAL_S", "0")
+            .env("REPORT_INTERVAL_S", "0")
+            .env("WEBHOOK_ALLOW_HTTP", "true")
+            .env("WEBHOOK_ALLOW_PRIVATE", "true")
+            .env("WEBHOOK_RETRY_DELAYS_MS", delays.join(","))
+            .env("WEBHOOK_POLL_MS", config.poll.as_millis().to_string())
+            .env("WEBHOOK_TIMEOUT_MS", config.timeout.as_millis().to_string())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()))
     }
 
     /// Starts another projector process on this stack, beside the one [`Stack::start_projector`]
@@ -404,6 +450,26 @@ pub fn high_watermarks(kafka: &KafkaConfig, topic: &str) -> Vec<(i32, i64)> {
 }
 
 /// Runs `server` in the background until the returned sender is dropped (with the stack).
+/// The stack's webhook dispatcher: receivers run in the tests, on loopback and plain HTTP, and
+/// retries come within a second rather than minutes (the order of the default schedule kept).
+fn webhooks() -> query_api::webhooks::WebhookConfig {
+    query_api::webhooks::WebhookConfig {
+        policy: query_api::webhooks::guard::Policy {
+            allow_http: true,
+            allow_private: true,
+        },
+        timeout: Duration::from_secs(2),
+        retry_delays: [100, 200, 300, 400, 500, 600, 700]
+            .map(Duration::from_millis)
+            .to_vec(),
+        poll: Duration::from_millis(50),
+        // Long enough that a receiver failing only first attempts is never disabled, short
+        // enough for a test to see one that always fails disabled.
+        disable_after: Duration::from_secs(5),
+        ..Default::default()
+    }
+}
+
 fn spawn(server: HttpServer) -> oneshot::Sender<()> {
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(server.run_until_stopped(async move {

@@ -15,6 +15,7 @@ pub(crate) mod stats;
 mod stream;
 mod subjects;
 mod tokens;
+mod webhooks;
 mod websites;
 
 use axum::Router;
@@ -120,6 +121,69 @@ pub fn api() -> Api<AppState> {
                 "Set the lead keywords (website.lead_keywords_changed); a list left out keeps its words",
             ),
             websites::set_lead_keywords,
+        )
+        .get(
+            "/v1/websites/{id}/webhooks",
+            doc("webhooks", "The website's webhook endpoints, never their secrets"),
+            webhooks::list,
+        )
+        .post(
+            "/v1/websites/{id}/webhooks",
+            doc(
+                "webhooks",
+                "Register a webhook endpoint (webhook.endpoint_changed); answers its signing secret, once",
+            ),
+            webhooks::create,
+        )
+        .get(
+            "/v1/webhooks/{endpoint_id}",
+            doc("webhooks", "One webhook endpoint, and whether it is failing or disabled"),
+            webhooks::detail,
+        )
+        .patch(
+            "/v1/webhooks/{endpoint_id}",
+            doc(
+                "webhooks",
+                "Change or enable a webhook endpoint (webhook.endpoint_changed); a field left out stays",
+            ),
+            webhooks::update,
+        )
+        .delete(
+            "/v1/webhooks/{endpoint_id}",
+            doc(
+                "webhooks",
+                "Delete a webhook endpoint (webhook.endpoint_changed): what waits for it is dropped",
+            ),
+            webhooks::delete,
+        )
+        .post(
+            "/v1/webhooks/{endpoint_id}/secret",
+            doc(
+                "webhooks",
+                "A new signing secret, shown once; the old one signs too for WEBHOOK_SECRET_OVERLAP_S",
+            ),
+            webhooks::rotate_secret,
+        )
+        .post(
+            "/v1/webhooks/{endpoint_id}/test",
+            doc("webhooks", "Queue a webhook.test message to the endpoint"),
+            webhooks::send_test,
+        )
+        .get(
+            "/v1/webhooks/{endpoint_id}/deliveries",
+            doc(
+                "webhooks",
+                "The endpoint's delivery log, newest first: each delivery with its attempts",
+            ),
+            webhooks::deliveries,
+        )
+        .post(
+            "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver",
+            doc(
+                "webhooks",
+                "Send a delivered or failed delivery again, with the same webhook-id",
+            ),
+            webhooks::redeliver,
         )
         .get(
             "/v1/tokens",

@@ -15,6 +15,7 @@ pub mod service;
 pub mod stats;
 pub mod subjects;
 pub mod tokens;
+pub mod webhooks;
 pub mod websites;
 
 /// A list's total. Counting every match of a filter reads every matching row (190 ms for all

@@ -22,3 +22,4 @@ mod subjects;
 mod tenancy;
 mod tokens;
 mod visitors;
+mod webhooks;

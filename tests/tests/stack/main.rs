@@ -24,4 +24,5 @@ mod scale_out;
 mod session_mix;
 mod support_day;
 mod visitors;
+mod webhooks;
 mod websites;

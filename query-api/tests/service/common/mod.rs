@@ -97,6 +97,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
     let postgres = runtime::testing::fresh_database().await;
     let pool = runtime::testing::connect(&postgres).await;
     MIGRATOR.run(&pool).await.unwrap();
+    // What the read models do not hold (webhook deliveries, among others).
+    projector::versions::ensure_meta(&pool).await.unwrap();
     let mut config = QueryApiConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         postgres,
@@ -112,6 +114,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         report_sends_per_day: 3,
         limits: query_api::config::Limits::default(),
         admin_event_keys: runtime::proof::AdminKeys::dev(),
+        // A test that sends webhooks turns the dispatcher on.
+        webhooks: query_api::webhooks::WebhookConfig {
+            dispatch: false,
+            ..Default::default()
+        },
     };
     configure(&mut config);
     let broker = Arc::new(Mutex::new(Broker::Applies));
