@@ -1,7 +1,7 @@
 """The dashboard in headless Chromium, as an admin uses it: log in, open figures as the
 conversations they count (the support figures too), filter the conversations, read the
 questions the bot could not handle and see a new one arrive, open a transcript, move a contact request on, see a new one arrive
-without reloading, and set up and send the weekly report.
+without reloading, set up and send the weekly report, and add a webhook endpoint and test it.
 
 Run by tests/tests/browser.rs against a stack it started; arguments and paths come from the
 environment it sets. Screenshots of every step go to COLLOQUY_ARTIFACTS. Exits non-zero (an
@@ -197,6 +197,21 @@ def main():
         page.click("#report-send")
         expect(page.locator("#report-result")).to_contain_text("sent before")
         shot("6-report-sent")
+
+        # Integrations: register a webhook endpoint (its secret is shown once), queue a test
+        # message and find it in the delivery log.
+        page.click("a[href='#integrations']")
+        page.fill("#webhook-website", WEBSITE)
+        page.click("button:has-text('Open')")
+        page.fill("#webhook-url", "http://127.0.0.1:9/crm")
+        page.click("button:has-text('Add')")
+        expect(page.locator("#webhook-result")).to_contain_text("whsec_")
+        expect(page.locator("#webhooks tbody tr")).to_have_count(1)
+        page.click("#webhooks button:has-text('Send a test')")
+        expect(page.locator("#webhook-result")).to_contain_text("queued")
+        page.click("#webhooks button:has-text('Delivery log')")
+        expect(page.locator("#webhook-deliveries tbody tr:has-text('webhook.test')")).to_have_count(1)
+        shot("7-webhooks")
         browser.close()
     assert not problems, problems
     print("dashboard: every step passed")

@@ -168,7 +168,7 @@ function onLive(types, refresh) {
 // ---- routing --------------------------------------------------------------------------------
 
 let leave = () => {};
-const views = { overview, conversations, contacts, requests, quality, reports };
+const views = { overview, conversations, contacts, requests, quality, reports, integrations };
 
 // ---- bot quality ----------------------------------------------------------------------------
 
@@ -945,6 +945,134 @@ function reports(main) {
         h("button", { type: "submit" }, "Save"),
         h("button", { type: "button", class: "plain", id: "report-send", onclick: send }, "Send last week's report now")),
       result));
+  }
+
+  load();
+}
+
+// ---- integrations ---------------------------------------------------------------------------
+
+// The kinds of webhook message, as docs/webhooks.md names them.
+const WEBHOOK_KINDS = ["contact.created", "contact.updated", "contact.erased", "contact_request.created",
+  "contact_request.status_changed", "conversation.handed_off", "conversation.closed", "conversation.rated"];
+
+function integrations(main) {
+  const known = h("datalist", { id: "known-websites" }, state.websites.map((w) => h("option", { value: w.website_id }, w.name || "")));
+  const website = h("input", { id: "webhook-website", list: "known-websites", required: true, value: (state.websites[0] || {}).website_id || "" });
+  const body = h("div", {});
+  const log = h("div", { id: "webhook-log" });
+  main.append(
+    h("form", { class: "card filters", onsubmit: (e) => { e.preventDefault(); load(); } },
+      h("label", {}, "Website", website), known, h("button", { type: "submit" }, "Open")),
+    body, log);
+
+  async function load(message) {
+    const id = website.value.trim();
+    if (!id) return;
+    try {
+      render(id, (await api("GET", `/v1/websites/${encodeURIComponent(id)}/webhooks`)).webhooks, message);
+    } catch (error) {
+      showError(body, error);
+    }
+  }
+
+  // What an endpoint's health reads as.
+  const health = (w) => (w.disabled_at ? `disabled ${when(w.disabled_at)}: ${w.disabled_reason}`
+    : !w.enabled ? "turned off" : w.failing_since ? `failing since ${when(w.failing_since)}` : "working");
+
+  function render(id, webhooks, message) {
+    const act = (method, path, after) => async () => {
+      try {
+        const answer = await api(method, path);
+        await load(after(answer));
+      } catch (error) {
+        showError(log, error);
+      }
+    };
+    const rows = webhooks.map((w) => {
+      const path = `/v1/webhooks/${w.endpoint_id}`;
+      return h("tr", {},
+        h("td", {}, w.url, w.description ? h("div", { class: "muted" }, w.description) : null),
+        h("td", {}, w.kinds.join(", "), w.channel ? h("div", { class: "muted" }, `channel ${w.channel}`) : null),
+        h("td", { class: "webhook-health" }, health(w)),
+        h("td", { class: "num" }, number(w.pending)),
+        h("td", { class: "actions" },
+          h("button", { type: "button", class: "plain", onclick: act("POST", `${path}/test`, (a) => `Test ${a.delivery_id} queued.`) }, "Send a test"),
+          h("button", { type: "button", class: "plain", onclick: () => deliveries(w) }, "Delivery log"),
+          h("button", { type: "button", class: "plain", onclick: async () => {
+            try { await api("PATCH", path, { enabled: !w.enabled || Boolean(w.disabled_at) }); await load(); } catch (error) { showError(log, error); }
+          } }, w.enabled && !w.disabled_at ? "Turn off" : "Enable"),
+          h("button", { type: "button", class: "plain", onclick: act("POST", `${path}/secret`,
+            (a) => `New secret (shown once): ${a.secret}. The old one signs too until ${when(a.previous_valid_until)}.`) }, "New secret"),
+          h("button", { type: "button", class: "plain", onclick: act("DELETE", path, () => "Deleted.") }, "Delete")));
+    });
+    const url = h("input", { id: "webhook-url", type: "url", required: true, placeholder: "where your CRM receives webhooks (an HTTPS URL)" });
+    const channel = h("input", { id: "webhook-channel", placeholder: "all channels" });
+    const boxes = WEBHOOK_KINDS.map((k) => h("input", { type: "checkbox", value: k, checked: true }));
+    const result = h("p", { id: "webhook-result", role: "status" }, message || "");
+    const add = async (e) => {
+      e.preventDefault();
+      try {
+        const answer = await api("POST", `/v1/websites/${encodeURIComponent(id)}/webhooks`, {
+          url: url.value.trim(),
+          kinds: boxes.filter((b) => b.checked).map((b) => b.value),
+          channel: channel.value.trim() || undefined,
+        });
+        await load(`Registered. Its signing secret, shown once: ${answer.secret}`);
+      } catch (error) {
+        result.className = "error";
+        result.textContent = `Not registered: ${error.message}`;
+      }
+    };
+    body.replaceChildren(
+      h("section", { class: "card" },
+        h("h2", {}, `Webhooks of ${id}`),
+        h("p", { class: "muted" }, "Signed JSON posted to your CRM or your own code when contacts, contact requests and conversations change; see docs/webhooks.md for what each message carries and how to verify its signature."),
+        webhooks.length
+          ? h("div", { class: "table-wrap" }, h("table", { id: "webhooks" },
+            h("thead", {}, h("tr", {}, ["Endpoint", "Sends", "Health", "Waiting", ""].map((c) => h("th", {}, c)))),
+            h("tbody", {}, rows)))
+          : h("p", {}, "No endpoint yet."),
+        result),
+      h("form", { class: "card", onsubmit: add },
+        h("h2", {}, "Add an endpoint"),
+        h("label", {}, "URL", url),
+        h("fieldset", {}, h("legend", {}, "Send"), boxes.map((b) => h("label", { class: "check" }, b, b.value))),
+        h("label", {}, "Only the channel", channel),
+        h("button", { type: "submit" }, "Add")));
+  }
+
+  async function deliveries(w) {
+    try {
+      const answer = await api("GET", `/v1/webhooks/${w.endpoint_id}/deliveries?limit=100`);
+      const attempts = (d) => d.attempt_log.map((a) =>
+        `#${a.attempt} ${when(a.at)}: ${a.status === null ? "no answer" : a.status}, ${duration(a.latency_ms)}${a.error ? ` (${a.error})` : ""}`).join("\n");
+      const again = (d) => async () => {
+        try {
+          await api("POST", `/v1/webhooks/${w.endpoint_id}/deliveries/${d.delivery_id}/redeliver`);
+          await deliveries(w);
+        } catch (error) {
+          showError(log, error);
+        }
+      };
+      log.replaceChildren(h("section", { class: "card" },
+        h("h2", {}, `Delivery log of ${w.url}`),
+        answer.deliveries.length
+          ? h("div", { class: "table-wrap" }, h("table", { id: "webhook-deliveries" },
+            h("thead", {}, h("tr", {}, ["Message", "Happened", "State", "Attempts", "Last answer", "Next attempt", ""].map((c) => h("th", {}, c)))),
+            h("tbody", {}, answer.deliveries.map((d) => h("tr", {},
+              h("td", { title: d.delivery_id }, d.kind),
+              h("td", {}, when(d.occurred_at)),
+              h("td", {}, d.state),
+              h("td", { class: "num", title: attempts(d) }, number(d.attempts)),
+              h("td", {}, d.last_status === null ? (d.last_error || "") : `${d.last_status}${d.last_error ? ` ${d.last_error}` : ""}`),
+              h("td", {}, when(d.next_attempt_at)),
+              h("td", {}, ["delivered", "failed"].includes(d.state)
+                ? h("button", { type: "button", class: "plain", onclick: again(d) }, "Send again") : null))))))
+          : h("p", {}, "Nothing sent yet.")));
+    } catch (error) {
+      showError(log, error);
+    }
   }
 
   load();
