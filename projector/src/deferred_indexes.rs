@@ -19,6 +19,7 @@ pub const READ_ONLY: &[&str] = &[
     "conversations_by_status",
     "conversations_by_id",
     "conversations_by_contact",
+    "conversations_by_address",
     "messages_by_conversation",
     "messages_by_client_id",
     "cta_clicks_by_website_time",

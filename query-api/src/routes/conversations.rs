@@ -288,7 +288,8 @@ pub async fn detail(
         conversation,
         messages,
         actions,
-        same_address_conversations: same_address,
+        same_address_conversations: same_address.map(|(n, _)| n),
+        same_address_capped: same_address.is_some_and(|(_, capped)| capped),
     };
     read(detail, as_of)
 }
@@ -301,8 +302,11 @@ pub struct ConversationDetail {
     /// The admin actions taken on it and the token that took each.
     pub actions: Vec<ActionRow>,
     /// Other conversations of the website from the same address (or stored network), among
-    /// those whose address retention has not cleared yet; null when this one has none.
+    /// those whose address retention has not cleared yet, exact up to 1,000; null when this
+    /// one has none. `GET /v1/conversations?ip=` lists them.
     pub same_address_conversations: Option<i64>,
+    /// More than 1,000 came from it: `same_address_conversations` is 1,000.
+    pub same_address_capped: bool,
 }
 
 /// A conversation as it is after an action.

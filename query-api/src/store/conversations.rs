@@ -419,25 +419,36 @@ pub async fn find(
     .await
 }
 
-/// How many other conversations of the website came from the conversation's address; `None`
-/// when it has none (never known, or cleared by retention).
+/// The most other conversations from one address a conversation's detail counts: a shared
+/// address (an office, a carrier's NAT) may have many thousands, and the detail is read often
+/// (counting every one made each read of such a conversation scan them); `?ip=` lists them all.
+pub const SAME_ADDRESS_CAP: i64 = 1_000;
+
+/// How many other conversations of the website came from the conversation's address, exact up
+/// to [`SAME_ADDRESS_CAP`] (then the cap, and `true`); `None` when it has none (never known, or
+/// cleared by retention). Read from `conversations_by_address` alone.
 pub async fn same_address(
     pool: &PgPool,
     website_id: &str,
     conversation_id: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    let counted: Option<Option<i64>> = sqlx::query_scalar(
         "SELECT CASE WHEN c.ip_address IS NULL THEN NULL ELSE
-                    (SELECT count(*) FROM conversations o
-                     WHERE o.website_id = c.website_id AND o.ip_address = c.ip_address
-                       AND o.conversation_id <> c.conversation_id) END
+                    (SELECT count(*) - 1 FROM (
+                        SELECT 1 FROM conversations o
+                        WHERE o.website_id = c.website_id AND o.ip_address = c.ip_address
+                        LIMIT $3) same) END
          FROM conversations c WHERE c.website_id = $1 AND c.conversation_id = $2",
     )
     .bind(website_id)
     .bind(conversation_id)
+    // Itself, the cap, and one more to know it was passed.
+    .bind(SAME_ADDRESS_CAP + 2)
     .fetch_optional(pool)
-    .await
-    .map(Option::flatten)
+    .await?;
+    Ok(counted
+        .flatten()
+        .map(|n| (n.min(SAME_ADDRESS_CAP), n > SAME_ADDRESS_CAP)))
 }
 
 /// A conversation's messages in the order they were sent.

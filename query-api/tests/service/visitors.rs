@@ -65,3 +65,24 @@ async fn conversations_are_found_by_address_range_and_anonymised_network() {
     let (_, x) = app.api().conversation("x", "website_id=w").await;
     assert_eq!(x["same_address_conversations"], 0, "{x}");
 }
+
+#[tokio::test]
+async fn a_shared_address_is_counted_up_to_the_cap() {
+    let app = spawn_app().await;
+    let cap = query_api::store::conversations::SAME_ADDRESS_CAP;
+    let shared: Vec<Event> = (0..=cap + 1)
+        .map(|i| from(&format!("office-{i}"), "203.0.113.50"))
+        .collect();
+    app.given(shared).await;
+    app.given(vec![
+        from("alone", "203.0.113.51"),
+        from("pair", "203.0.113.51"),
+    ])
+    .await;
+    let (_, office) = app.api().conversation("office-0", "website_id=w").await;
+    assert_eq!(office["same_address_conversations"], cap, "{office}");
+    assert_eq!(office["same_address_capped"], true, "{office}");
+    let (_, pair) = app.api().conversation("pair", "website_id=w").await;
+    assert_eq!(pair["same_address_conversations"], 1, "{pair}");
+    assert_eq!(pair["same_address_capped"], false, "{pair}");
+}
