@@ -149,31 +149,89 @@ pub async fn enqueue(
     })
 }
 
-fn delivery(
-    endpoint: &Endpoint,
+/// A message decided, before the endpoints it goes to.
+struct Message<'a> {
+    trigger: &'a Trigger,
     kind: &'static str,
-    cause: &str,
-    trigger: &Trigger,
+    /// What makes it one message: its event, or for a hand-off the conversation.
+    cause: String,
+    /// Whose deliveries it waits behind: a contact's or a conversation's.
     order_key: String,
+    /// The ids it is about.
     subject: Value,
-) -> NewDelivery {
-    NewDelivery {
-        delivery_id: Uuid::new_v5(
-            &DELIVERY_NAMESPACE,
-            format!("{}/{kind}/{cause}", endpoint.endpoint_id).as_bytes(),
-        ),
-        endpoint_id: endpoint.endpoint_id,
-        website_id: trigger.website_id.clone(),
-        kind,
-        order_key,
-        event_id: trigger.event_id,
-        occurred_at: trigger.occurred_at,
-        subject,
-    }
 }
 
-fn contact_key(contact_id: &str) -> String {
-    format!("contact:{contact_id}")
+impl<'a> Message<'a> {
+    /// About a contact, caused by the trigger's event.
+    fn about_contact(
+        trigger: &'a Trigger,
+        kind: &'static str,
+        contact: &str,
+        subject: Value,
+    ) -> Self {
+        Self {
+            trigger,
+            kind,
+            cause: trigger.event_id.to_string(),
+            order_key: format!("contact:{contact}"),
+            subject,
+        }
+    }
+
+    /// About a request: behind its contact's deliveries when it has one.
+    fn about_request(
+        trigger: &'a Trigger,
+        kind: &'static str,
+        request_id: &str,
+        conversation_id: &str,
+        contact: Option<&str>,
+    ) -> Self {
+        let subject = json!({
+            "request_id": request_id, "conversation_id": conversation_id, "contact_id": contact,
+        });
+        Self {
+            trigger,
+            kind,
+            cause: trigger.event_id.to_string(),
+            order_key: contact.map_or_else(
+                || format!("request:{request_id}"),
+                |c| format!("contact:{c}"),
+            ),
+            subject,
+        }
+    }
+
+    fn to(&self, endpoint: &Endpoint) -> NewDelivery {
+        NewDelivery {
+            delivery_id: Uuid::new_v5(
+                &DELIVERY_NAMESPACE,
+                format!("{}/{}/{}", endpoint.endpoint_id, self.kind, self.cause).as_bytes(),
+            ),
+            endpoint_id: endpoint.endpoint_id,
+            website_id: self.trigger.website_id.clone(),
+            kind: self.kind,
+            order_key: self.order_key.clone(),
+            event_id: self.trigger.event_id,
+            occurred_at: self.trigger.occurred_at,
+            subject: self.subject.clone(),
+        }
+    }
+
+    /// A delivery to every endpoint subscribed to it on `channel`.
+    fn to_subscribers(
+        &self,
+        endpoints: &[Endpoint],
+        channel: Option<&str>,
+        out: &mut Vec<NewDelivery>,
+    ) {
+        let website = &self.trigger.website_id;
+        for e in endpoints
+            .iter()
+            .filter(|e| e.wants(website, self.kind, channel))
+        {
+            out.push(self.to(e));
+        }
+    }
 }
 
 /// A contact form as the read models have it after the batch.
@@ -267,33 +325,15 @@ async fn submissions(
                 "contact.updated"
             };
             let subject = json!({"contact_id": contact, "conversation_id": conversation});
-            for e in endpoints {
-                if e.wants(&t.website_id, kind, contact_channel.as_deref()) {
-                    let cause = t.event_id.to_string();
-                    out.push(delivery(
-                        e,
-                        kind,
-                        &cause,
-                        t,
-                        contact_key(contact),
-                        subject.clone(),
-                    ));
-                }
-            }
+            Message::about_contact(t, kind, contact, subject).to_subscribers(
+                endpoints,
+                contact_channel.as_deref(),
+                out,
+            );
         }
         let kind = "contact_request.created";
-        let subject = json!({
-            "request_id": request_id, "conversation_id": conversation, "contact_id": contact,
-        });
-        let order = contact
-            .as_deref()
-            .map_or_else(|| format!("request:{request_id}"), contact_key);
-        for e in endpoints {
-            if e.wants(&t.website_id, kind, channel.as_deref()) {
-                let cause = t.event_id.to_string();
-                out.push(delivery(e, kind, &cause, t, order.clone(), subject.clone()));
-            }
-        }
+        Message::about_request(t, kind, request_id, conversation, contact.as_deref())
+            .to_subscribers(endpoints, channel.as_deref(), out);
     }
     Ok(())
 }
@@ -342,19 +382,11 @@ async fn contact_changes(
             Some(merged) => json!({"contact_id": contact, "merged_contact_ids": merged}),
             None => json!({"contact_id": contact}),
         };
-        for e in endpoints {
-            if e.wants(&t.website_id, kind, channel.as_deref()) {
-                let cause = t.event_id.to_string();
-                out.push(delivery(
-                    e,
-                    kind,
-                    &cause,
-                    t,
-                    contact_key(&contact),
-                    subject.clone(),
-                ));
-            }
-        }
+        Message::about_contact(t, kind, &contact, subject).to_subscribers(
+            endpoints,
+            channel.as_deref(),
+            out,
+        );
     }
     Ok(())
 }
@@ -386,18 +418,8 @@ async fn request_moves(
             continue;
         };
         let kind = "contact_request.status_changed";
-        let subject = json!({
-            "request_id": request_id, "conversation_id": conversation, "contact_id": contact,
-        });
-        let order = contact
-            .as_deref()
-            .map_or_else(|| format!("request:{request_id}"), contact_key);
-        for e in endpoints {
-            if e.wants(&t.website_id, kind, channel.as_deref()) {
-                let cause = t.event_id.to_string();
-                out.push(delivery(e, kind, &cause, t, order.clone(), subject.clone()));
-            }
-        }
+        Message::about_request(t, kind, request_id, &conversation, contact.as_deref())
+            .to_subscribers(endpoints, channel.as_deref(), out);
     }
     Ok(())
 }
@@ -444,13 +466,14 @@ async fn conversation_events(
         } else {
             t.event_id.to_string()
         };
-        let subject = json!({"conversation_id": conversation_id, "contact_id": contact});
-        for e in endpoints {
-            if e.wants(&t.website_id, kind, Some(&channel)) {
-                let order = format!("conversation:{conversation_id}");
-                out.push(delivery(e, kind, &cause, t, order, subject.clone()));
-            }
-        }
+        let message = Message {
+            trigger: t,
+            kind,
+            cause,
+            order_key: format!("conversation:{conversation_id}"),
+            subject: json!({"conversation_id": conversation_id, "contact_id": contact}),
+        };
+        message.to_subscribers(endpoints, Some(&channel), out);
     }
     Ok(())
 }
@@ -506,20 +529,12 @@ async fn erasure(
     .fetch_all(&mut *conn)
     .await?;
     let subject = json!({"contact_id": contact, "erased_contact_ids": ids});
+    let message = Message::about_contact(t, "contact.erased", &contact, subject);
     for e in endpoints
         .iter()
         .filter(|e| received.contains(&e.endpoint_id))
     {
-        let cause = t.event_id.to_string();
-        let kind = "contact.erased";
-        out.push(delivery(
-            e,
-            kind,
-            &cause,
-            t,
-            contact_key(&contact),
-            subject.clone(),
-        ));
+        out.push(message.to(e));
     }
     Ok(dropped)
 }
