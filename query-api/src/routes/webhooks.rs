@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::answers::{Action, Body, Creation, Listed, Page, Read, Whole, acted, read};
 use super::bad_request;
 use super::params::Params;
+use super::websites::visible;
 use crate::AppState;
 use crate::actions::{self, Outcome};
 use crate::auth::Admin;
@@ -73,22 +74,15 @@ pub struct OneEndpoint {
     pub webhook: Option<EndpointRow>,
 }
 
-/// Checks `url` against what the operator allows, resolving a name now (it is checked again
-/// on every connection).
+/// `url` if the operator allows deliveries to it (`guard::Policy::check_destination`).
 async fn checked_url(state: &AppState, url: &str) -> Result<String, ApiError> {
-    let policy = state.webhooks.policy;
-    let parsed = policy
-        .check_url(url)
-        .map_err(|why| ApiError::BadRequest(format!("url {why}")))?;
-    let host = parsed.host_str().unwrap_or_default();
-    if host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[') {
-        let port = parsed.port_or_known_default().unwrap_or(443);
-        policy
-            .resolve(host, port)
-            .await
-            .map_err(|why| ApiError::BadRequest(format!("url refused: {why}")))?;
-    }
-    Ok(parsed.to_string())
+    state
+        .webhooks
+        .policy
+        .check_destination(url)
+        .await
+        .map(|u| u.to_string())
+        .map_err(|why| ApiError::BadRequest(format!("url refused: {why}")))
 }
 
 fn kinds(asked: Option<Vec<String>>) -> Vec<String> {
@@ -110,10 +104,6 @@ async fn submit(
         actions::event(&website, &subject, payload),
     )
     .await
-}
-
-fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
-    admin.scope.narrow(Some(website_id)).map(|_| ())
 }
 
 pub async fn list(
@@ -337,14 +327,15 @@ pub async fn deliveries(
     }
     let rows =
         store::deliveries(&state.pool, row.endpoint_id, params.state.as_deref(), limit).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for delivery in rows {
-        let attempt_log = store::attempts(&state.pool, delivery.delivery_id).await?;
-        out.push(Delivery {
+    let ids: Vec<Uuid> = rows.iter().map(|d| d.delivery_id).collect();
+    let mut attempts = store::attempts(&state.pool, &ids).await?;
+    let out = rows
+        .into_iter()
+        .map(|delivery| Delivery {
+            attempt_log: attempts.remove(&delivery.delivery_id).unwrap_or_default(),
             delivery,
-            attempt_log,
-        });
-    }
+        })
+        .collect();
     Ok(Json(Page::new(out, Whole {}, as_of)))
 }
 

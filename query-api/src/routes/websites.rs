@@ -135,7 +135,7 @@ pub struct PrivacySettings {
     record_country: Option<bool>,
 }
 
-fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
+pub(super) fn visible(admin: &Admin, website_id: &str) -> Result<(), ApiError> {
     if admin.scope.allows(website_id) {
         Ok(())
     } else {

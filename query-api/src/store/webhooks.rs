@@ -1,6 +1,8 @@
 //! Webhook endpoints (the `webhook_endpoints` read model), their secrets and their deliveries
 //! (`colloquy.webhook_*`, shared by every read-model version; docs/webhooks.md).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -147,7 +149,7 @@ const DELIVERY: &str = "SELECT delivery_id, endpoint_id, website_id, kind, event
         last_status, last_error, created_at, done_at
     FROM colloquy.webhook_deliveries";
 
-/// The endpoint's deliveries, newest first, before `before` (a `seq`) when given.
+/// The endpoint's last `limit` deliveries (of one `state` when given), newest first.
 pub async fn deliveries(
     pool: &PgPool,
     endpoint_id: Uuid,
@@ -178,6 +180,8 @@ pub async fn delivery(
 /// One attempt of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, schemars::JsonSchema)]
 pub struct AttemptRow {
+    #[serde(skip)]
+    pub delivery_id: Uuid,
     pub attempt: i32,
     pub at: DateTime<Utc>,
     /// The answer's status; null when none came.
@@ -186,14 +190,23 @@ pub struct AttemptRow {
     pub error: Option<String>,
 }
 
-pub async fn attempts(pool: &PgPool, delivery_id: Uuid) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT attempt, at, status, latency_ms, error FROM colloquy.webhook_attempts
-         WHERE delivery_id = $1 ORDER BY attempt",
+/// The attempts of each of `deliveries`, in order, in one read.
+pub async fn attempts(
+    pool: &PgPool,
+    deliveries: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<AttemptRow>>, sqlx::Error> {
+    let rows: Vec<AttemptRow> = sqlx::query_as(
+        "SELECT delivery_id, attempt, at, status, latency_ms, error FROM colloquy.webhook_attempts
+         WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt",
     )
-    .bind(delivery_id)
+    .bind(deliveries)
     .fetch_all(pool)
-    .await
+    .await?;
+    let mut out: HashMap<Uuid, Vec<AttemptRow>> = HashMap::new();
+    for row in rows {
+        out.entry(row.delivery_id).or_default().push(row);
+    }
+    Ok(out)
 }
 
 /// Sends the delivery again, with the same id, as soon as its turn comes: a new round of

@@ -58,6 +58,17 @@ impl Policy {
         }
     }
 
+    /// [`Policy::check_url`], and for a name the addresses it resolves to now (they are checked
+    /// again on every connection, [`GuardedResolver`]).
+    pub async fn check_destination(&self, url: &str) -> Result<Url, String> {
+        let parsed = self.check_url(url)?;
+        if let Some(host) = parsed.domain() {
+            let port = parsed.port_or_known_default().unwrap_or(443);
+            self.resolve(host, port).await?;
+        }
+        Ok(parsed)
+    }
+
     /// Resolves `host` and checks every address it has: one private answer refuses the host,
     /// so a name that resolves both ways cannot slip through.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
