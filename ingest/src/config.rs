@@ -123,16 +123,10 @@ impl IngestConfig {
         let defaults = Limits::default();
         Ok(Self {
             addr: env.parse_or("INGEST_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            metrics_addr: match env
-                .string_or("INGEST_METRICS_ADDR", "127.0.0.1:8083")
-                .as_str()
-            {
-                "off" => None,
-                _ => Some(env.parse_or(
-                    "INGEST_METRICS_ADDR",
-                    SocketAddr::from(([127, 0, 0, 1], 8083)),
-                )?),
-            },
+            metrics_addr: env.addr_or_off(
+                "INGEST_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8083)),
+            )?,
             kafka: KafkaConfig::from_source(env)?,
             producer: ProducerConfig::from_source(
                 env,

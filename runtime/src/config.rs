@@ -35,6 +35,19 @@ pub trait Source {
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| default.to_owned())
     }
+
+    /// A listener's address that may be switched off: `default` when unset or empty, `None`
+    /// for `off`.
+    fn addr_or_off(
+        &self,
+        name: &str,
+        default: std::net::SocketAddr,
+    ) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        match self.get(name).as_deref() {
+            Some("off") => Ok(None),
+            _ => self.parse_or(name, default).map(Some),
+        }
+    }
 }
 
 /// The process environment.
@@ -62,6 +75,19 @@ mod tests {
     fn an_unset_variable_takes_the_default() {
         let env: HashMap<&str, &str> = HashMap::new();
         assert_eq!(env.parse_or("PORT", 8080u16).unwrap(), 8080);
+    }
+
+    #[test]
+    fn a_listener_is_its_default_an_address_or_off() {
+        let default = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+        let at = |v: &str| HashMap::from([("A", v)]).addr_or_off("A", default);
+        assert_eq!(at("").unwrap(), Some(default));
+        assert_eq!(at("off").unwrap(), None);
+        assert_eq!(
+            at("0.0.0.0:80").unwrap(),
+            Some("0.0.0.0:80".parse().unwrap())
+        );
+        assert!(at("nowhere").unwrap_err().to_string().contains("A"));
     }
 
     #[test]
