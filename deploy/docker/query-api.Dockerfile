@@ -31,8 +31,10 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/query-api /usr/local/bin/query-api
 USER 10001:10001
 ENV QUERY_API_ADDR=0.0.0.0:8081 \
+    QUERY_API_METRICS_ADDR=0.0.0.0:8084 \
     LOG_FORMAT=json
-EXPOSE 8081
+# 8084 serves /metrics only: publish 8081 to admins, 8084 to Prometheus.
+EXPOSE 8081 8084
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["query-api", "healthcheck"]
 ENTRYPOINT ["query-api"]

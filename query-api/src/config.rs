@@ -15,6 +15,9 @@ use crate::mail::MailConfig;
 pub struct QueryApiConfig {
     /// `QUERY_API_ADDR`.
     pub addr: SocketAddr,
+    /// `QUERY_API_METRICS_ADDR`: where `GET /metrics` is served, apart from `QUERY_API_ADDR`
+    /// (`127.0.0.1:8084`; `off`: not served).
+    pub metrics_addr: Option<SocketAddr>,
     pub postgres: PostgresConfig,
     /// `ADMIN_TOKEN`: the bootstrap admin token; it sees every website. `dev-admin-token` when
     /// unset or empty, on a loopback address only: bound to any other, query-api refuses to start
@@ -72,6 +75,10 @@ impl QueryApiConfig {
         Ok(Self {
             admin_event_keys: AdminKeys::from_source(env, addr.ip())?,
             addr,
+            metrics_addr: env.addr_or_off(
+                "QUERY_API_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8084)),
+            )?,
             postgres,
             limits,
             admin_token,

@@ -13,6 +13,7 @@
 //!   dashboards call.
 //! - [`store`]: the SQL behind each view, as small functions returning `*Row` types.
 //! - [`webhooks`]: the dispatcher that posts enqueued deliveries to websites' endpoints.
+//! - [`metrics`]: Prometheus metrics and their documented names.
 //! - [`error`]: [`error::ApiError`], the one error type handlers answer with.
 
 pub mod actions;
@@ -24,6 +25,7 @@ pub mod freshness;
 pub mod limits;
 pub mod live;
 pub mod mail;
+pub mod metrics;
 pub mod questions;
 pub mod reports;
 pub mod retention;
@@ -76,6 +78,8 @@ pub struct AppState {
     pub bot_quality_questions: i64,
     /// Where webhook endpoints may point, and how long a rotated-out secret still signs.
     pub webhooks: Arc<webhooks::WebhookConfig>,
+    /// What `GET /metrics` reports (`QUERY_API_METRICS_ADDR`).
+    pub metrics: Arc<metrics::QueryMetrics>,
 }
 
 impl AppState {
@@ -113,6 +117,7 @@ impl AppState {
             report_sends_per_day: config.report_sends_per_day,
             bot_quality_questions: limits.bot_quality_questions,
             webhooks: Arc::new(config.webhooks.clone()),
+            metrics: Arc::default(),
         })
     }
 }
@@ -121,7 +126,8 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Binds the query API server; run it with [`HttpServer::run_until_stopped`].
+/// Binds the query API server; run it with [`HttpServer::run_until_stopped`]. Its metrics are
+/// served on their own listener (`QUERY_API_METRICS_ADDR`) for as long as the process runs.
 pub async fn build(
     config: &QueryApiConfig,
     pool: PgPool,
@@ -143,7 +149,16 @@ pub async fn build(
         _ => {}
     }
     if config.webhooks.dispatch {
-        webhooks::spawn(state.pool.clone(), config.webhooks.clone());
+        webhooks::spawn(
+            state.pool.clone(),
+            config.webhooks.clone(),
+            state.metrics.clone(),
+        );
+    }
+    if let Some(addr) = config.metrics_addr {
+        let metrics = HttpServer::bind(addr, routes::metrics::router(state.clone())).await?;
+        tracing::info!(addr = %metrics.local_addr(), "query-api metrics listening");
+        tokio::spawn(metrics.run_until_stopped(std::future::pending()));
     }
     HttpServer::bind(config.addr, app(state)).await
 }

@@ -33,6 +33,8 @@ pub const ADMIN_TOKEN: &str = "e2e-admin-token";
 pub struct Stack {
     pub ingest_url: String,
     pub query_url: String,
+    /// query-api's `/metrics` listener.
+    pub query_metrics_url: String,
     pub pool: PgPool,
     pub topic: String,
     /// The running projector's health and metrics endpoints.
@@ -103,8 +105,10 @@ impl Stack {
         let mail = runtime::mailsink::MailSink::start("127.0.0.1:0", None)
             .await
             .expect("start the mail catcher");
+        let query_metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let query_config = query_api::QueryApiConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_addr: Some(query_metrics),
             postgres: postgres.clone(),
             admin_token: ADMIN_TOKEN.into(),
             kafka: kafka.clone(),
@@ -139,6 +143,7 @@ impl Stack {
         let mut stack = Stack {
             ingest_url,
             query_url,
+            query_metrics_url: format!("http://{query_metrics}"),
             pool,
             topic,
             projector_url: String::new(),
@@ -182,6 +187,7 @@ impl Stack {
             .env("KAFKA_BROKERS", &self.kafka.brokers)
             .env("KAFKA_TOPIC", &self.topic)
             .env("QUERY_API_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("QUERY_API_METRICS_ADDR", "off")
             .env("ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RETENTION_INTERVAL_S", "0")
             .env("REPORT_INTERVAL_S", "0")
@@ -362,9 +368,20 @@ impl Stack {
     /// Polls the projector's `/metrics` until `done` holds for its text, and returns the text.
     /// Counters move just after the commit a test may have waited for, so one read can be early.
     pub async fn wait_for_metrics(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> String {
+        self.wait_for_metrics_of(&self.projector_url, timeout, done)
+            .await
+    }
+
+    /// [`Stack::wait_for_metrics`] of the service at `base` (e.g. [`Stack::query_metrics_url`]).
+    pub async fn wait_for_metrics_of(
+        &self,
+        base: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let url = format!("{}/metrics", self.projector_url);
+            let url = format!("{base}/metrics");
             let text = match self.http.get(url).send().await {
                 Ok(response) => response.text().await.unwrap_or_default(),
                 Err(_) => String::new(),

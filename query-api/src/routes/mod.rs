@@ -7,6 +7,7 @@ mod dashboard;
 mod exports;
 mod health;
 mod legacy;
+pub mod metrics;
 mod openapi;
 pub(crate) mod params;
 mod reports;

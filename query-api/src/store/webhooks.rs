@@ -407,16 +407,21 @@ pub async fn finish(
     tx.commit().await
 }
 
-/// How many deliveries wait, and how long the oldest has waited.
+/// How many deliveries wait, how long the oldest has waited, and how many endpoints the
+/// dispatcher disabled: what the metrics report at scrape time.
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct Queue {
     pub pending: i64,
     pub oldest_pending_at: Option<DateTime<Utc>>,
+    pub endpoints_disabled: i64,
 }
 
 pub async fn queue(pool: &PgPool) -> Result<Queue, sqlx::Error> {
     sqlx::query_as(
-        "SELECT count(*) AS pending, min(created_at) AS oldest_pending_at
+        "SELECT count(*) AS pending, min(created_at) AS oldest_pending_at,
+                (SELECT count(*) FROM colloquy.webhook_endpoint_health h
+                 JOIN webhook_endpoints w ON w.endpoint_id = h.endpoint_id AND NOT w.deleted
+                 WHERE h.disabled_at IS NOT NULL) AS endpoints_disabled
          FROM colloquy.webhook_deliveries WHERE state = 'pending'",
     )
     .fetch_one(pool)

@@ -11,6 +11,7 @@ pub mod bodies;
 pub mod guard;
 pub mod signing;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -20,6 +21,7 @@ use runtime::config::{ConfigError, Source};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::metrics::QueryMetrics;
 use crate::store::webhooks::{self as store, Attempt, Claimed, Next};
 use guard::{GuardedResolver, Policy};
 
@@ -129,8 +131,12 @@ impl WebhookConfig {
     }
 }
 
-/// Runs the dispatcher until the process ends.
-pub fn spawn(pool: PgPool, config: WebhookConfig) -> tokio::task::JoinHandle<()> {
+/// Runs the dispatcher until the process ends, counting its attempts in `metrics`.
+pub fn spawn(
+    pool: PgPool,
+    config: WebhookConfig,
+    metrics: Arc<QueryMetrics>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let client = match config.client() {
             Ok(client) => client,
@@ -156,17 +162,25 @@ pub fn spawn(pool: PgPool, config: WebhookConfig) -> tokio::task::JoinHandle<()>
                 tokio::time::sleep(config.poll).await;
                 continue;
             }
-            let sends = claimed.iter().map(|c| deliver(&pool, &client, &config, c));
+            let sends = claimed
+                .iter()
+                .map(|c| deliver(&pool, &client, &config, &metrics, c));
             futures::future::join_all(sends).await;
         }
     })
 }
 
 /// One attempt of `claimed`, recorded.
-async fn deliver(pool: &PgPool, client: &reqwest::Client, config: &WebhookConfig, c: &Claimed) {
+async fn deliver(
+    pool: &PgPool,
+    client: &reqwest::Client,
+    config: &WebhookConfig,
+    metrics: &QueryMetrics,
+    c: &Claimed,
+) {
     let attempt = match bodies::data(pool, c).await {
         Ok(Ok(data)) => match bodies::body(c, &data) {
-            Ok(body) => post(pool, client, config, c, body).await,
+            Ok(body) => post(pool, client, config, metrics, c, body).await,
             Err(error) => failed(None, 0, format!("cannot write the body: {error}")),
         },
         Ok(Err(gone)) => Attempt {
@@ -192,9 +206,12 @@ async fn deliver(pool: &PgPool, client: &reqwest::Client, config: &WebhookConfig
         tracing::info!(delivery = %c.delivery_id, endpoint = %c.endpoint_id, %error,
                        "webhook attempt failed");
     }
-    if let Err(error) = store::finish(pool, c, &attempt, config.disable_after).await {
+    match store::finish(pool, c, &attempt, config.disable_after).await {
+        Ok(()) => metrics.attempt(&attempt.next),
         // The claim ends by itself; the delivery is tried again then (at least once).
-        tracing::warn!(%error, delivery = %c.delivery_id, "cannot record a webhook attempt");
+        Err(error) => {
+            tracing::warn!(%error, delivery = %c.delivery_id, "cannot record a webhook attempt")
+        }
     }
 }
 
@@ -202,6 +219,7 @@ async fn post(
     pool: &PgPool,
     client: &reqwest::Client,
     config: &WebhookConfig,
+    metrics: &QueryMetrics,
     c: &Claimed,
     body: Vec<u8>,
 ) -> Attempt {
@@ -231,6 +249,9 @@ async fn post(
     let mut response = match sent {
         Ok(response) => response,
         Err(error) => {
+            metrics
+                .webhook_attempt_seconds
+                .observe(started.elapsed().as_secs_f64());
             let why = describe(&error);
             return retry(config, c, None, elapsed(started), why, None);
         }
@@ -245,6 +266,9 @@ async fn post(
             _ => break,
         }
     }
+    metrics
+        .webhook_attempt_seconds
+        .observe(started.elapsed().as_secs_f64());
     let latency = elapsed(started);
     let code = Some(i32::from(status.as_u16()));
     if status.is_success() {

@@ -125,3 +125,90 @@ async fn the_secret_is_shown_once_rotated_and_never_listed() {
     let (_, list) = app.get("/v1/websites/demo/webhooks").await;
     assert_eq!(list["webhooks"], json!([]), "{list}");
 }
+
+/// A metric's value in Prometheus text, by its whole name and labels.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[tokio::test]
+async fn metrics_read_the_queue_at_scrape_time_and_say_when_postgres_is_down() {
+    let app = spawn_app_with(|c| {
+        c.webhooks.policy = Policy {
+            allow_http: true,
+            allow_private: true,
+        }
+    })
+    .await;
+    let server = runtime::http::HttpServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        query_api::routes::metrics::router(app.state.clone()),
+    )
+    .await
+    .unwrap();
+    let url = format!("http://{}/metrics", server.local_addr());
+    tokio::spawn(server.run_until_stopped(std::future::pending()));
+    let scrape = || async {
+        app.http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+
+    let text = scrape().await;
+    assert_eq!(metric(&text, "query_api_webhook_queue_depth"), 0.0);
+    assert_eq!(
+        metric(&text, "query_api_webhook_oldest_pending_age_seconds"),
+        0.0
+    );
+    assert_eq!(metric(&text, "query_api_webhook_endpoints_disabled"), 0.0);
+    assert_eq!(metric(&text, "query_api_database_up"), 1.0);
+
+    // Five test messages to two endpoints nobody dispatches: five pending, as the endpoints'
+    // own counts say too.
+    let mut ids = Vec::new();
+    for path in ["a", "b"] {
+        let (status, created) = register(
+            &app,
+            "demo",
+            json!({ "url": format!("http://127.0.0.1:9/{path}") }),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["endpoint_id"].as_str().unwrap().to_owned());
+    }
+    for id in [&ids[0], &ids[0], &ids[0], &ids[1], &ids[1]] {
+        let (status, queued) = app
+            .call(
+                Method::POST,
+                &format!("/v1/webhooks/{id}/test"),
+                TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{queued}");
+    }
+    let (_, list) = app.get("/v1/websites/demo/webhooks").await;
+    let pending: i64 = list["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["pending"].as_i64().unwrap())
+        .sum();
+    assert_eq!(pending, 5, "{list}");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let text = scrape().await;
+    assert_eq!(metric(&text, "query_api_webhook_queue_depth"), 5.0);
+    assert!(metric(&text, "query_api_webhook_oldest_pending_age_seconds") > 0.0);
+
+    // Without Postgres the scrape still answers, and says so.
+    app.pool.close().await;
+    let text = scrape().await;
+    assert_eq!(metric(&text, "query_api_database_up"), 0.0);
+}

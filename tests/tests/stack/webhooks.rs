@@ -437,6 +437,50 @@ async fn leads_reach_the_crm_signed_in_order_at_least_once_and_erasure_follows()
         .filter(|d| d["subject"]["contact_id"] == contact_id.as_str())
         .collect();
     assert!(waiting.is_empty(), "{waiting:#?}");
+
+    // query-api's metrics say what the receivers saw: every answer they gave counted by what
+    // became of its delivery (a stall counts as the timeout it was), the queue as deep as the
+    // endpoints' own pending counts, and the one endpoint that was disabled.
+    let (status, list) = stack
+        .query(&format!("/v1/websites/{WEBSITE}/webhooks"))
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let pending: i64 = list["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["pending"].as_i64().unwrap())
+        .sum();
+    assert!(
+        pending > 0,
+        "the disabled endpoint keeps its deliveries: {list}"
+    );
+    let value = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    stack
+        .wait_for_metrics_of(&stack.query_metrics_url, Duration::from_secs(30), |text| {
+            let answered = log.0.lock().unwrap().clone();
+            let ok = answered
+                .iter()
+                .filter(|r| (200..300).contains(&r.status))
+                .count() as f64;
+            let not_ok = answered.len() as f64 - ok;
+            let outcome = |o: &str| {
+                value(
+                    text,
+                    &format!("query_api_webhook_attempts_total{{outcome=\"{o}\"}}"),
+                )
+            };
+            outcome("delivered") == ok
+                && outcome("retry") + outcome("failed") == not_ok
+                && value(text, "query_api_webhook_queue_depth") == pending as f64
+                && value(text, "query_api_webhook_oldest_pending_age_seconds") > 0.0
+                && value(text, "query_api_webhook_endpoints_disabled") == 1.0
+        })
+        .await;
 }
 
 /// The fault test's short form; the long form is

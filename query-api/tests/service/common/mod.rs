@@ -101,6 +101,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
     projector::versions::ensure_meta(&pool).await.unwrap();
     let mut config = QueryApiConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // The service tests call the router; `/metrics` is read through `metrics::router`.
+        metrics_addr: None,
         postgres,
         admin_token: TOKEN.into(),
         kafka: runtime::kafka::KafkaConfig::new("unused:9092"),
