@@ -384,6 +384,36 @@ mod tests {
         assert_eq!(retry_after(&h), None);
     }
 
+    /// An endpoint whose name resolves to a private address when a delivery is sent (as after
+    /// a DNS change once it was registered) is never connected to: the dispatch client checks
+    /// the addresses of every connection, not only the registration.
+    #[tokio::test]
+    async fn the_client_does_not_connect_where_a_name_now_points_inside() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = WebhookConfig {
+            policy: Policy {
+                allow_http: true,
+                allow_private: false,
+            },
+            ..WebhookConfig::default()
+        };
+        let error = config
+            .client()
+            .unwrap()
+            .post(format!("http://localhost:{port}/hook"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            describe(&error).contains("not a public address"),
+            "{error:?}"
+        );
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "the listener was connected to");
+    }
+
     #[test]
     fn jitter_stays_within_a_fifth_of_the_delay() {
         for _ in 0..1_000 {
