@@ -72,4 +72,68 @@ mod tests {
         assert_eq!(signature(&["not-a-secret".into()], "id", 1, b"{}"), "");
         assert_eq!(key(&new_secret()).map(|k| k.len()), Some(32));
     }
+
+    /// The README's `verify` (Python), run on signatures made here: it accepts a delivery
+    /// signed with its secret among others, and refuses another secret, a changed body and an
+    /// old timestamp. Keeps the README's code true.
+    #[test]
+    fn the_readmes_python_verifier_accepts_these_signatures() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+            .expect("read README.md");
+        let verify = readme
+            .split("```python\n")
+            .skip(1)
+            .filter_map(|block| block.split("```").next())
+            .find(|block| block.contains("def verify("))
+            .expect("the README has a Python block with `def verify(`");
+        let (old, current, other) = (new_secret(), new_secret(), new_secret());
+        let body = r#"{"type":"contact.created","data":{"contact":{"email":"ana@example.com"}}}"#;
+        let now = chrono::Utc::now().timestamp();
+        let case = |secret: &str, sent_body: &str, timestamp: i64| {
+            let signed = signature(
+                &[old.clone(), current.clone()],
+                "msg_1",
+                timestamp,
+                body.as_bytes(),
+            );
+            serde_json::json!({
+                "secret": secret,
+                "body": sent_body,
+                "headers": {
+                    "webhook-id": "msg_1",
+                    "webhook-timestamp": timestamp.to_string(),
+                    "webhook-signature": signed,
+                },
+            })
+        };
+        let cases = serde_json::json!([
+            case(&current, body, now),
+            case(&old, body, now),
+            case(&other, body, now),
+            case(&current, &body.replace("ana", "eve"), now),
+            case(&current, body, now - 600),
+        ]);
+        let script = format!(
+            "{verify}\nimport json, sys\n\
+             cases = json.load(sys.stdin)\n\
+             print(json.dumps([verify(c['secret'], c['headers'], c['body'].encode()) for c in cases]))\n"
+        );
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the README's verifier (Debian's python3 package)");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(cases.to_string().as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let got: Vec<bool> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got, [true, true, false, false, false]);
+    }
 }
