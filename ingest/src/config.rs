@@ -102,6 +102,11 @@ pub struct Limits {
     /// `INGEST_MAX_EVENT_AGE_S`: how far before its receipt a client may date an event; an
     /// older time is not believed, and the receive time is stored instead.
     pub max_event_age: chrono::Duration,
+    /// `INGEST_SEGMENT_MAX_MESSAGE_BYTES`: one Segment message, and the body of a single call
+    /// (`/v1/track`, …), as the Segment API limits them (32 KB).
+    pub segment_max_message_bytes: usize,
+    /// `INGEST_SEGMENT_MAX_BATCH_BYTES`: a `/v1/batch` body, decompressed (500 KB).
+    pub segment_max_batch_bytes: usize,
 }
 
 impl Default for Limits {
@@ -114,6 +119,8 @@ impl Default for Limits {
             rate_limit_events_per_s: 200.0,
             rate_limit_burst: 2_000,
             max_event_age: chrono::Duration::days(7),
+            segment_max_message_bytes: 32 * 1024,
+            segment_max_batch_bytes: 500 * 1024,
         }
     }
 }
@@ -167,6 +174,14 @@ impl IngestConfig {
                 rate_limit_burst: env
                     .parse_or("INGEST_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
                 max_event_age: max_event_age(env, defaults.max_event_age)?,
+                segment_max_message_bytes: env.parse_or(
+                    "INGEST_SEGMENT_MAX_MESSAGE_BYTES",
+                    defaults.segment_max_message_bytes,
+                )?,
+                segment_max_batch_bytes: env.parse_or(
+                    "INGEST_SEGMENT_MAX_BATCH_BYTES",
+                    defaults.segment_max_batch_bytes,
+                )?,
             },
         })
     }

@@ -94,7 +94,11 @@ fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
 
 /// The body, gunzipped when it is gzip. The decompressed size is capped while decompressing,
 /// so a small gzip bomb cannot expand into memory.
-fn decompress(headers: &HeaderMap, body: &[u8], max_bytes: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn decompress(
+    headers: &HeaderMap,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<Vec<u8>, ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())

@@ -20,6 +20,10 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Over a limit of the Segment API, which answers it with 400 (its libraries do not retry
+    /// a 400; a 413 they may).
+    #[error("{0}")]
+    TooLargeForSegment(String),
     #[error("rate limit exceeded for this write key, retry later")]
     RateLimited { retry_after_s: u32 },
     /// The broker did not acknowledge: nothing unacknowledged was reported as stored.
@@ -32,7 +36,9 @@ impl ApiError {
         match self {
             ApiError::UnknownWriteKey => StatusCode::UNAUTHORIZED,
             ApiError::OriginNotAllowed(_) => StatusCode::FORBIDDEN,
-            ApiError::MalformedRequest(_) | ApiError::InvalidEvent(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedRequest(_)
+            | ApiError::InvalidEvent(_)
+            | ApiError::TooLargeForSegment(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -46,7 +52,7 @@ impl ApiError {
             ApiError::OriginNotAllowed(_) => "origin_not_allowed",
             ApiError::MalformedRequest(_) => "malformed_request",
             ApiError::InvalidEvent(_) => "invalid_event",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::PayloadTooLarge(_) | ApiError::TooLargeForSegment(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable { .. } => "unavailable",

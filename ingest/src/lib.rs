@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod privacy;
 pub mod rate_limit;
 pub mod routes;
+pub mod segment;
 pub mod websites;
 
 use std::sync::Arc;

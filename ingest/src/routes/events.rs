@@ -116,7 +116,8 @@ impl<B> FromRequest<AppState> for Admitted<B> {
         let ClientAddr(peer) = ClientAddr::from_request_parts(&mut parts, state)
             .await
             .unwrap_or(ClientAddr(None));
-        let request = admit(state, peer, parts.uri.query(), &parts.headers)?;
+        let key = write_key_of(&parts.headers, parts.uri.query()).unwrap_or_default();
+        let request = admit(state, peer, &key, &parts.headers)?;
         let headers = parts.headers.clone();
         let bytes =
             Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await;
@@ -132,13 +133,12 @@ impl<B> FromRequest<AppState> for Admitted<B> {
 pub(crate) fn admit(
     state: &AppState,
     peer: Option<IpAddr>,
-    query: Option<&str>,
+    key: &str,
     headers: &HeaderMap,
 ) -> Result<RequestContext, ApiError> {
-    let key = write_key_of(headers, query).unwrap_or_default();
     let website = state
         .keys
-        .website_for(&key)
+        .website_for(key)
         .ok_or(ApiError::UnknownWriteKey)?;
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !website.allows_origin(origin) {

@@ -4,6 +4,7 @@ mod events;
 mod health;
 mod legacy;
 mod openapi;
+mod segment;
 
 use std::time::Duration;
 
@@ -67,6 +68,78 @@ pub fn api() -> Api<AppState> {
                 "A user's message and, with `response`, the bot's answer (message.sent, both or none)",
             ),
             legacy::chat,
+        )
+        // The Segment HTTP Tracking API; see `segment`.
+        .post(
+            "/v1/batch",
+            doc("segment", "Segment HTTP Tracking API: a batch of track, identify, page, screen, group and alias messages (docs/segment.md)"),
+            segment::batch,
+        )
+        .post(
+            "/v1/track",
+            doc("segment", "Segment: one track call; its `event` names a Colloquy event type"),
+            segment::track,
+        )
+        .post(
+            "/v1/identify",
+            doc("segment", "Segment: one identify call"),
+            segment::identify,
+        )
+        .post(
+            "/v1/page",
+            doc("segment", "Segment: one page call (widget.loaded when it names a conversation)"),
+            segment::page,
+        )
+        .post(
+            "/v1/screen",
+            doc("segment", "Segment: one screen call (widget.loaded when it names a conversation)"),
+            segment::screen,
+        )
+        .post(
+            "/v1/group",
+            doc("segment", "Segment: one group call (answered as not used)"),
+            segment::group,
+        )
+        .post(
+            "/v1/alias",
+            doc("segment", "Segment: one alias call (answered as not used)"),
+            segment::alias,
+        )
+        // The one-letter paths analytics.js posts to (`/v1/t` for track, …).
+        .post(
+            "/v1/b",
+            doc("segment", "Segment: as /v1/batch, the path analytics.js uses"),
+            segment::batch,
+        )
+        .post(
+            "/v1/t",
+            doc("segment", "Segment: as /v1/track, the path analytics.js uses"),
+            segment::track,
+        )
+        .post(
+            "/v1/i",
+            doc("segment", "Segment: as /v1/identify, the path analytics.js uses"),
+            segment::identify,
+        )
+        .post(
+            "/v1/p",
+            doc("segment", "Segment: as /v1/page, the path analytics.js uses"),
+            segment::page,
+        )
+        .post(
+            "/v1/s",
+            doc("segment", "Segment: as /v1/screen, the path analytics.js uses"),
+            segment::screen,
+        )
+        .post(
+            "/v1/g",
+            doc("segment", "Segment: as /v1/group, the path analytics.js uses"),
+            segment::group,
+        )
+        .post(
+            "/v1/a",
+            doc("segment", "Segment: as /v1/alias, the path analytics.js uses"),
+            segment::alias,
         )
         .probes("The broker is reachable", health::readiness)
 }

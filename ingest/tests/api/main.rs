@@ -134,3 +134,4 @@ mod events;
 mod legacy;
 mod operations;
 mod requests;
+mod segment;
