@@ -21,6 +21,7 @@ mod postgres_tls;
 mod privacy;
 mod rebuild;
 mod scale_out;
+mod segment_sdks;
 mod session_mix;
 mod support_day;
 mod visitors;
