@@ -230,6 +230,16 @@ fn context(message: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The visitor address a message names in `context.ip`; read only from trusted proxies.
+pub fn relayed_ip(message: &Value) -> Option<std::net::IpAddr> {
+    message
+        .pointer("/context/ip")?
+        .as_str()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// The `sentAt` of a batch, for messages that carry none of their own.
 pub fn batch_sent_at(body: &Value) -> Option<DateTime<Utc>> {
     text(body, "sentAt")

@@ -8,7 +8,9 @@
 //! (with every message not stored named, and why), 400 for a body that is not JSON or over the
 //! spec's size limits, 429 and 503 with `Retry-After` (they retry on both).
 
+use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -31,6 +33,9 @@ use crate::segment::{self, Call, Mapped};
 /// and origin passed, with its body read as one JSON object.
 pub struct SegmentRequest<B> {
     request: RequestContext,
+    /// The request came from a trusted proxy (`INGEST_TRUSTED_PROXIES`): a message's
+    /// `context.ip` names its visitor.
+    relayed: bool,
     body: Value,
     taken: PhantomData<fn() -> B>,
 }
@@ -111,6 +116,7 @@ impl<B: BodyKind> FromRequest<AppState> for SegmentRequest<B> {
         let request = admit(state, peer, &key, &headers)?;
         Ok(Self {
             request,
+            relayed: peer.is_some_and(|p| state.trusted_proxies.contains(p)),
             body,
             taken: PhantomData,
         })
@@ -195,7 +201,7 @@ pub async fn batch(
             ));
         }
     };
-    answer(&state, &r.request, &r.body, messages, None).await
+    answer(&state, &r, &r.body, messages, None).await
 }
 
 macro_rules! single_calls {
@@ -205,7 +211,7 @@ macro_rules! single_calls {
             r: SegmentRequest<Single>,
         ) -> Result<Json<SegmentAnswer>, ApiError> {
             let message = r.body.clone();
-            answer(&state, &r.request, &Value::Null, vec![message], Some($call)).await
+            answer(&state, &r, &Value::Null, vec![message], Some($call)).await
         }
     )*};
 }
@@ -220,19 +226,15 @@ single_calls! {
 }
 
 /// Maps `messages`, stores the events, and says what became of each message.
-async fn answer(
+async fn answer<B>(
     state: &AppState,
-    request: &RequestContext,
+    r: &SegmentRequest<B>,
     batch: &Value,
     messages: Vec<Value>,
     call: Option<Call>,
 ) -> Result<Json<SegmentAnswer>, ApiError> {
     let limit = state.limits.segment_max_message_bytes;
-    let mut not_used = Vec::new();
-    let mut rejected = Vec::new();
-    // Each event's message index.
-    let mut at = Vec::new();
-    let mut items = Vec::new();
+    let website = &r.request.website_id;
     let ids: Vec<Option<String>> = messages
         .iter()
         .map(|m| {
@@ -240,52 +242,81 @@ async fn answer(
                 .map(|v| v.to_string().trim_matches('"').to_owned())
         })
         .collect();
+    let unstored = |index: usize, reason: String| Unstored {
+        index,
+        message_id: ids[index].clone(),
+        reason,
+    };
+    let mut not_used = Vec::new();
+    let mut rejected = Vec::new();
+    // The events by the visitor address they are stored with (`None`: the connection's), each
+    // with its message's index.
+    let mut groups: BTreeMap<Option<IpAddr>, Vec<(usize, Value)>> = BTreeMap::new();
     for (index, message) in messages.iter().enumerate() {
-        let unstored = |reason: String| Unstored {
-            index,
-            message_id: ids[index].clone(),
-            reason,
-        };
         let size = message.to_string().len();
         if size > limit {
-            rejected.push(unstored(format!(
-                "the message is {size} bytes; Segment's limit is {limit} a message"
-            )));
+            rejected.push(unstored(
+                index,
+                format!("the message is {size} bytes; Segment's limit is {limit} a message"),
+            ));
             continue;
         }
-        match segment::map(message, call, &request.website_id) {
+        match segment::map(message, call, website) {
             Ok(Mapped::Event(event)) => {
-                at.push(index);
-                items.push(Ok(event));
+                let relayed = r.relayed.then(|| segment::relayed_ip(message)).flatten();
+                groups.entry(relayed).or_default().push((index, event));
             }
-            Ok(Mapped::NotUsed(why)) => not_used.push(unstored(why)),
-            Err(error) => rejected.push(unstored(error)),
+            Ok(Mapped::NotUsed(why)) => not_used.push(unstored(index, why)),
+            Err(error) => rejected.push(unstored(index, error)),
         }
     }
-    let mut event_ids = Vec::new();
-    if !items.is_empty() {
+    let mut stored = Vec::new();
+    for (ip, events) in groups {
+        let request = match ip {
+            Some(ip) => relayed_request(state, &r.request, ip),
+            None => r.request.clone(),
+        };
+        let at: Vec<usize> = events.iter().map(|(index, _)| *index).collect();
         let decoded = DecodedBody {
-            items,
+            items: events.into_iter().map(|(_, event)| Ok(event)).collect(),
             sent_at: segment::batch_sent_at(batch),
         };
-        let outcome = ingest(state, request, decoded)
+        let outcome = ingest(state, &request, decoded)
             .await
             .map_err(|e| renumber(e, &at))?;
-        event_ids = outcome.event_ids;
-        rejected.extend(outcome.rejected.into_iter().map(|r| Unstored {
-            index: at[r.index],
-            message_id: ids[at[r.index]].clone(),
-            reason: r.error,
-        }));
+        let refused: Vec<usize> = outcome.rejected.iter().map(|x| x.index).collect();
+        let kept = (0..at.len()).filter(|i| !refused.contains(i));
+        stored.extend(kept.map(|i| at[i]).zip(outcome.event_ids));
+        rejected.extend(
+            outcome
+                .rejected
+                .into_iter()
+                .map(|x| unstored(at[x.index], x.error)),
+        );
     }
-    rejected.sort_by_key(|r| r.index);
+    stored.sort_by_key(|(index, _)| *index);
+    rejected.sort_by_key(|x| x.index);
     Ok(Json(SegmentAnswer {
         success: true,
-        accepted: event_ids.len(),
-        event_ids,
+        accepted: stored.len(),
+        event_ids: stored.into_iter().map(|(_, id)| id).collect(),
         not_used,
         rejected,
     }))
+}
+
+/// The request as it would be had the visitor at `ip` sent it: a trusted backend relays its
+/// visitors' addresses in `context.ip`, and their country is theirs, not the backend's.
+fn relayed_request(state: &AppState, request: &RequestContext, ip: IpAddr) -> RequestContext {
+    RequestContext {
+        ip: Some(ip),
+        country: state
+            .privacy
+            .records_country(&request.website_id)
+            .then(|| state.countries.lookup(ip))
+            .flatten(),
+        ..request.clone()
+    }
 }
 
 /// A 503's detail names events by their place among the events; name the messages instead.

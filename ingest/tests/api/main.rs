@@ -42,8 +42,13 @@ fn config() -> IngestConfig {
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(config()).await
+}
+
+/// [`spawn_app`] with a configuration of the test's own.
+async fn spawn_app_with(config: IngestConfig) -> TestApp {
     let sink = MemorySink::default();
-    let app = ingest::build(&config(), Arc::new(sink.clone()))
+    let app = ingest::build(&config, Arc::new(sink.clone()))
         .await
         .unwrap();
     let url = format!("http://{}", app.local_addr());

@@ -196,3 +196,77 @@ async fn a_broker_that_does_not_acknowledge_is_a_503_the_libraries_retry() {
     // Named by its place in the batch.
     assert_eq!(answer["not_stored"][0]["index"], 1, "{answer}");
 }
+
+#[tokio::test]
+async fn a_trusted_backend_relays_its_visitors_addresses_and_no_one_else_can() {
+    let batch = json!({"batch": [
+        {"type": "track", "event": "Message Sent", "userId": "u", "messageId": "a",
+         "properties": {"conversation_id": "c-1", "sender": "user", "text": "hi"},
+         "context": {"ip": "203.0.113.9"}},
+        {"type": "track", "event": "Message Sent", "userId": "v", "messageId": "b",
+         "properties": {"conversation_id": "c-2", "sender": "user", "text": "hi"},
+         "context": {"ip": "198.51.100.7"}},
+        {"type": "track", "event": "Message Sent", "userId": "w", "messageId": "c",
+         "properties": {"conversation_id": "c-3", "sender": "user", "text": "hi"}},
+    ]});
+    let auth = basic(KEY);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    // The tests' own address is a trusted proxy: each message keeps its visitor's address.
+    let app = spawn_app().await;
+    let (status, _, answer) = app.post_to("/v1/batch", &headers, batch.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    let by_conversation = |stored: Vec<Value>| -> Vec<(String, Value)> {
+        let mut rows: Vec<(String, Value)> = stored
+            .iter()
+            .map(|e| {
+                (
+                    e["conversation_id"].as_str().unwrap().to_owned(),
+                    e["context"]["ip"].clone(),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    assert_eq!(
+        by_conversation(app.stored()),
+        [
+            ("c-1".to_owned(), json!("203.0.113.9")),
+            ("c-2".to_owned(), json!("198.51.100.7")),
+            ("c-3".to_owned(), json!("127.0.0.1")),
+        ]
+    );
+    // The ids answered are the messages', in their order.
+    let first: Vec<&Value> = answer["event_ids"].as_array().unwrap().iter().collect();
+    let stored = app.stored();
+    for (conversation, id) in ["c-1", "c-2", "c-3"].iter().zip(first) {
+        let event = stored
+            .iter()
+            .find(|e| e["conversation_id"] == *conversation)
+            .unwrap();
+        assert_eq!(&event["event_id"], id);
+    }
+
+    // From anyone else, `context.ip` is not believed.
+    let untrusted = spawn_app_with(IngestConfig {
+        trusted_proxies: Default::default(),
+        ..config()
+    })
+    .await;
+    let (status, _, answer) = untrusted
+        .post_to("/v1/batch", &headers, batch.to_string())
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        untrusted
+            .stored()
+            .iter()
+            .all(|e| e["context"]["ip"] == "127.0.0.1"),
+        "{:?}",
+        untrusted.stored()
+    );
+}
