@@ -11,7 +11,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequest, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,19 +34,11 @@ use crate::privacy;
 use runtime::client_ip::client_ip;
 
 /// The peer address of the connection, when the server was started with connect info.
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
-    }
+pub fn peer_of(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// An event that was not stored, and why.
@@ -112,10 +104,8 @@ impl<B> FromRequest<AppState> for Admitted<B> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
-        let (mut parts, body) = req.into_parts();
-        let ClientAddr(peer) = ClientAddr::from_request_parts(&mut parts, state)
-            .await
-            .unwrap_or(ClientAddr(None));
+        let (parts, body) = req.into_parts();
+        let peer = peer_of(&parts);
         let key = write_key_of(&parts.headers, parts.uri.query()).unwrap_or_default();
         let request = admit(state, peer, &key, &parts.headers)?;
         let headers = parts.headers.clone();

@@ -14,14 +14,14 @@ use std::net::IpAddr;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, State};
+use axum::extract::{FromRequest, State};
 use runtime::documented::{Described, Input};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::events::{ClientAddr, admit, ingest};
+use super::events::{admit, ingest, peer_of};
 use crate::AppState;
 use crate::decode::{DecodedBody, decompress};
 use crate::enrich::RequestContext;
@@ -80,10 +80,8 @@ impl<B: BodyKind> FromRequest<AppState> for SegmentRequest<B> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
-        let (mut parts, body) = req.into_parts();
-        let ClientAddr(peer) = ClientAddr::from_request_parts(&mut parts, state)
-            .await
-            .unwrap_or(ClientAddr(None));
+        let (parts, body) = req.into_parts();
+        let peer = peer_of(&parts);
         let headers = parts.headers.clone();
         let query = parts.uri.query().map(str::to_owned);
         let bytes = Bytes::from_request(axum::extract::Request::from_parts(parts, body), state)
