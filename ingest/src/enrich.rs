@@ -97,6 +97,7 @@ pub fn enrich(
         Payload::ConversationStarted(p) => p.customer_id.as_deref(),
         Payload::MessageSent(p) => p.customer_id.as_deref(),
         Payload::CtaClicked(p) => p.customer_id.as_deref(),
+        Payload::ContactIdentified(p) => p.customer_id.as_deref(),
         _ => None,
     };
     let visitor = match customer {

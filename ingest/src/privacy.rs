@@ -103,6 +103,7 @@ pub fn strip_identifiers(event: &mut Event) {
         Payload::ConversationStarted(p) => p.customer_id = None,
         Payload::MessageSent(p) => p.customer_id = None,
         Payload::CtaClicked(p) => p.customer_id = None,
+        Payload::ContactIdentified(p) => p.customer_id = None,
         _ => {}
     }
 }

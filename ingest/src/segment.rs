@@ -68,7 +68,7 @@ pub fn tracked_type(event: &str) -> Option<EventType> {
     EventType::ALL
         .iter()
         .copied()
-        .filter(|t| t.producer() == Producer::Client)
+        .filter(|t| t.producer() == Producer::Client && *t != EventType::ContactIdentified)
         .find(|t| t.name() == wanted || spoken(t.name()).eq_ignore_ascii_case(wanted))
 }
 
@@ -143,11 +143,7 @@ pub fn map(message: &Value, call: Option<Call>, website_id: &str) -> Result<Mapp
             }
             (EventType::WidgetLoaded, properties)
         }
-        Call::Identify => {
-            return Ok(Mapped::NotUsed(
-                "identify is not mapped yet (docs/segment.md)".into(),
-            ));
-        }
+        Call::Identify => return Ok(identify(message, customer, website_id)),
         Call::Group | Call::Alias => {
             return Ok(Mapped::NotUsed(format!(
                 "{}: Colloquy has no accounts or aliases to record",
@@ -189,6 +185,60 @@ pub fn map(message: &Value, call: Option<Call>, website_id: &str) -> Result<Mapp
         "context": context(message),
         "payload": payload,
     });
+    stamp(&mut event, message, website_id);
+    Ok(Mapped::Event(event))
+}
+
+/// An `identify` call: the traits that name a person (`email`, `phone`, `name` or
+/// `firstName`/`lastName`) become a `contact.identified` in the conversation it names.
+fn identify(message: &Value, customer: Option<String>, website_id: &str) -> Mapped {
+    let empty = Value::Object(Map::new());
+    let traits = message.get("traits").unwrap_or(&empty);
+    let (email, phone) = (text(traits, "email"), text(traits, "phone"));
+    if email.is_none() && phone.is_none() {
+        return Mapped::NotUsed(
+            "an identify call is used when its traits carry an email or a phone, what a \
+             contact is known by"
+                .into(),
+        );
+    }
+    let Some(conversation_id) = conversation(message, traits) else {
+        return Mapped::NotUsed(
+            "an identify call is used when it names the visitor's conversation \
+             (traits.conversation_id or context.conversation_id)"
+                .into(),
+        );
+    };
+    let name = text(traits, "name").map(str::to_owned).or_else(|| {
+        let parts: Vec<&str> = [text(traits, "firstName"), text(traits, "lastName")]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    });
+    let mut payload = Map::new();
+    for (field, value) in [
+        ("customer_id", customer),
+        ("name", name),
+        ("email", email.map(str::to_owned)),
+        ("phone", phone.map(str::to_owned)),
+    ] {
+        if let Some(value) = value {
+            payload.insert(field.into(), json!(value));
+        }
+    }
+    let mut event = json!({
+        "type": EventType::ContactIdentified.name(),
+        "conversation_id": conversation_id,
+        "context": context(message),
+        "payload": payload,
+    });
+    stamp(&mut event, message, website_id);
+    Mapped::Event(event)
+}
+
+/// The event id from `messageId`, and the times, of `message` on `event`.
+fn stamp(event: &mut Value, message: &Value, website_id: &str) {
     if let Some(id) = id_text(message, "messageId") {
         event["event_id"] = json!(event_id(website_id, &id));
     }
@@ -199,7 +249,6 @@ pub fn map(message: &Value, call: Option<Call>, website_id: &str) -> Result<Mapp
     if let Some(at) = text(message, "sentAt") {
         event["sent_at"] = json!(at);
     }
-    Ok(Mapped::Event(event))
 }
 
 fn page_url(message: &Value) -> Option<String> {
@@ -346,6 +395,43 @@ mod tests {
         assert_eq!(e["payload"]["customer_id"], "a");
         assert!(not_used(json!({"type": "page", "anonymousId": "a"})).contains("conversation_id"));
         assert!(not_used(json!({"type": "screen", "anonymousId": "a"})).contains("screen"));
+    }
+
+    #[test]
+    fn an_identify_naming_a_person_and_a_conversation_is_a_contact_identified() {
+        let e = event(
+            json!({"type": "identify", "userId": "u-7", "messageId": "i-1",
+                             "traits": {"email": "grace@example.com", "firstName": "Grace",
+                                        "lastName": "Hopper", "plan": "pro"},
+                             "context": {"conversation_id": "c-3"}}),
+        );
+        assert_eq!(e["type"], "contact.identified");
+        assert_eq!(e["conversation_id"], "c-3");
+        assert_eq!(
+            e["payload"],
+            json!({"customer_id": "u-7", "name": "Grace Hopper", "email": "grace@example.com"})
+        );
+        assert_eq!(e["event_id"], json!(event_id("shop", "i-1")));
+        let named = event(json!({"type": "identify", "anonymousId": "a",
+                                 "traits": {"phone": "+47 22 00 00 00", "name": "Ada",
+                                            "conversation_id": "c-4"}}));
+        assert_eq!(named["payload"]["name"], "Ada");
+        assert_eq!(named["conversation_id"], "c-4");
+        // Without an address or a conversation there is no contact to record.
+        assert!(
+            not_used(
+                json!({"type": "identify", "userId": "u", "traits": {"name": "Ada"},
+                            "context": {"conversation_id": "c"}})
+            )
+            .contains("email")
+        );
+        assert!(
+            not_used(json!({"type": "identify", "userId": "u",
+                            "traits": {"email": "a@example.com"}}))
+            .contains("conversation")
+        );
+        // A track call cannot send it under its own name.
+        assert_eq!(tracked_type("contact.identified"), None);
     }
 
     #[test]

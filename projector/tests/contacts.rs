@@ -5,8 +5,8 @@
 
 use projector::projections::contacts::{email_key, phone_key};
 use schemas::payloads::{
-    ChatLine, ContactErased, ContactSubmitted, ContactUpdated, ContactsMerged, ConversationRated,
-    LeadStatus,
+    ChatLine, ContactErased, ContactIdentified, ContactSubmitted, ContactUpdated, ContactsMerged,
+    ConversationRated, LeadStatus,
 };
 use schemas::testing::at;
 use schemas::{Event, Payload, Sender};
@@ -98,6 +98,20 @@ fn erased(contact: &str, seconds: i64) -> Event {
     )
 }
 
+/// The website's own systems name the visitor of `conversation` (a Segment `identify`).
+fn identified(conversation: &str, seconds: i64, email: &str) -> Event {
+    event(
+        conversation,
+        seconds,
+        Payload::ContactIdentified(ContactIdentified {
+            customer_id: Some("cust-grace".into()),
+            name: Some("Grace Hopper".into()),
+            email: Some(email.into()),
+            phone: None,
+        }),
+    )
+}
+
 async fn contacts(pool: &PgPool) -> Vec<Value> {
     sqlx::query_scalar("SELECT to_jsonb(c) FROM contacts c ORDER BY contact_id")
         .fetch_all(pool)
@@ -141,6 +155,63 @@ async fn a_submission_makes_a_contact_that_its_conversation_and_request_point_to
         links(&pool, "contact_requests", "request_id").await,
         [("req-c1-10".to_owned(), Some(id))]
     );
+}
+
+#[tokio::test]
+async fn an_identification_makes_a_contact_but_neither_a_request_nor_a_contact_conversation() {
+    let id = email_key("site", "grace@navy.mil");
+    let events = [
+        message("c1", 5, None),
+        identified("c1", 10, "grace@navy.mil"),
+        // Later she fills in the form in another conversation.
+        message("c2", 15, None),
+        submitted("c2", 20, Some("Grace@Navy.mil"), None),
+    ];
+    let mut results = Vec::new();
+    for order in [
+        events.iter().collect::<Vec<_>>(),
+        events.iter().rev().collect(),
+    ] {
+        let pool = fresh_pool().await;
+        apply_one_at_a_time(&pool, order).await;
+        let rows = contacts(&pool).await;
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        let c = &rows[0];
+        assert_eq!(c["contact_id"], id.as_str());
+        // Both conversations are hers; only the form is a request, and only its conversation
+        // is a contact conversation (the conversion figures count forms, docs/statistics.md).
+        assert_eq!(c["conversation_count"], 2, "{c:#}");
+        assert_eq!(c["request_count"], 1, "{c:#}");
+        assert_eq!(
+            links(&pool, "conversations", "conversation_id").await,
+            [("c1".to_owned(), None), ("c2".to_owned(), Some(id.clone()))]
+        );
+        // The website's id for her is the conversation's customer.
+        let (customer,): (Option<String>,) =
+            sqlx::query_as("SELECT customer_id FROM conversations WHERE conversation_id = 'c1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(customer.as_deref(), Some("cust-grace"));
+        results.push(rows);
+    }
+    assert_eq!(results[0], results[1]);
+
+    // Erasing her reaches what the website said of her too.
+    let pool = fresh_pool().await;
+    apply_one_at_a_time(&pool, events.iter().chain([&erased(&id, 30)])).await;
+    let tables = all_tables(&pool).await;
+    let tables: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let everything = every_row(&pool, &tables).await;
+    for value in [
+        "Grace Hopper",
+        "grace@navy.mil",
+        "Grace@Navy.mil",
+        "cust-grace",
+    ] {
+        let found: Vec<_> = everything.iter().filter(|r| r.contains(value)).collect();
+        assert!(found.is_empty(), "{value:?} still in {found:#?}");
+    }
 }
 
 #[tokio::test]

@@ -50,7 +50,8 @@ impl Change {
             | Payload::ConversationClosed(_)
             | Payload::MessageFlaggedForHuman(_)
             | Payload::MessageHumanReplied(_)
-            | Payload::ConversationPriorityChanged(_) => (None, None),
+            | Payload::ConversationPriorityChanged(_)
+            | Payload::ContactIdentified(_) => (None, None),
             Payload::ContactSubmitted(c) => (c.request_id.clone(), None),
             Payload::ContactRequestStatusChanged(c) => (
                 Some(c.request_id.clone()),

@@ -110,6 +110,17 @@ pub fn pseudonyms(event: &Event) -> Pseudonyms {
                 .map(|p| contact_keys::phone_key(website, p)),
             customer: None,
         },
+        Payload::ContactIdentified(c) => Pseudonyms {
+            email: c
+                .email
+                .as_deref()
+                .map(|e| contact_keys::email_key(website, e)),
+            phone: c
+                .phone
+                .as_deref()
+                .map(|p| contact_keys::phone_key(website, p)),
+            customer: customer(&c.customer_id),
+        },
         Payload::WidgetLoaded(p) => Pseudonyms {
             customer: customer(&p.customer_id),
             ..Pseudonyms::default()

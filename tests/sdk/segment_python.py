@@ -1,6 +1,7 @@
 """Segment's Python library (segment-analytics-python, from PyPI), configured as a website's
 backend would be, but with Colloquy's ingest as its host: a visitor's page, conversation,
-messages, CTA click and contact form, an event Colloquy does not use, and a group call.
+messages, CTA click, contact form and identification, an event Colloquy does not use, and a
+group call.
 
 Run by tests/tests/stack/segment_sdks.rs, which gives the host (a proxy in front of ingest that
 answers the first batch with a 503, so the library retries it), the write key and the
@@ -45,6 +46,12 @@ client.track(user, "CTA Clicked", {"conversation_id": conversation, "label": "Bo
 client.track(
     user, "Contact Submitted",
     {"conversation_id": conversation, "name": "Grace Hopper", "email": "grace@example.com", "message": "Please call me"},
+    timestamp=next(at),
+)
+client.identify(
+    user,
+    {"email": "grace@example.com", "phone": "+1 202 555 0100", "firstName": "Grace", "lastName": "Hopper",
+     "conversation_id": conversation},
     timestamp=next(at),
 )
 client.track(user, "Order Completed", {"conversation_id": conversation, "revenue": 10}, timestamp=next(at))

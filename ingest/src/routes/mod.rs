@@ -82,7 +82,7 @@ pub fn api() -> Api<AppState> {
         )
         .post(
             "/v1/identify",
-            doc("segment", "Segment: one identify call"),
+            doc("segment", "Segment: one identify call (contact.identified when its traits name an address and a conversation)"),
             segment::identify,
         )
         .post(

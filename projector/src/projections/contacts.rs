@@ -25,13 +25,16 @@ pub use schemas::contact_keys::{
     Kind, email_key, key, normalise_email, normalise_phone, phone_key,
 };
 
-/// What one `contact.submitted` says about a person.
+/// What one `contact.submitted` (a form in the chat) or `contact.identified` (the website's
+/// own systems naming the visitor) says about a person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub event_id: Uuid,
     pub website_id: String,
     pub conversation_id: String,
-    pub request_id: String,
+    /// The contact request a form made; none for an identification, which asks for nothing
+    /// and so neither counts as a request nor makes the conversation a contact conversation.
+    pub request_id: Option<String>,
     pub email_key: Option<String>,
     pub phone_key: Option<String>,
     pub name: Option<String>,
@@ -43,33 +46,39 @@ pub struct Observation {
 
 impl Observation {
     pub fn from_event(event: &Event) -> Option<Self> {
-        let Payload::ContactSubmitted(c) = &event.payload else {
-            return None;
+        let (request_id, name, email, phone) = match &event.payload {
+            Payload::ContactSubmitted(c) => (
+                // The same id the contact request gets.
+                Some(
+                    c.request_id
+                        .clone()
+                        .unwrap_or_else(|| event.event_id.to_string()),
+                ),
+                &c.name,
+                &c.email,
+                &c.phone,
+            ),
+            Payload::ContactIdentified(c) => (None, &c.name, &c.email, &c.phone),
+            _ => return None,
         };
         let website = &event.website_id;
         Some(Self {
             event_id: event.event_id,
             website_id: website.clone(),
             conversation_id: event.conversation_id.clone(),
-            // The same id the contact request gets.
-            request_id: c
-                .request_id
-                .clone()
-                .unwrap_or_else(|| event.event_id.to_string()),
-            // A submission whose personal fields were erased still names its keys.
-            email_key: c
-                .email
+            request_id,
+            // An observation whose personal fields were erased still names its keys.
+            email_key: email
                 .as_deref()
                 .map(|e| email_key(website, e))
                 .or_else(|| event.context.pseudonyms.email.clone()),
-            phone_key: c
-                .phone
+            phone_key: phone
                 .as_deref()
                 .map(|p| phone_key(website, p))
                 .or_else(|| event.context.pseudonyms.phone.clone()),
-            name: c.name.clone(),
-            email: c.email.clone(),
-            phone: c.phone.clone(),
+            name: name.clone(),
+            email: email.clone(),
+            phone: phone.clone(),
             channel: event.context.channel.clone(),
             occurred_at: event.occurred_at,
         })
@@ -210,7 +219,7 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> ContactChanges {
         let website = event.website_id.as_str();
         let seen = Some((event.occurred_at, event.event_id));
         match &event.payload {
-            Payload::ContactSubmitted(_) => {
+            Payload::ContactSubmitted(_) | Payload::ContactIdentified(_) => {
                 let Some(o) = Observation::from_event(event) else {
                     continue;
                 };

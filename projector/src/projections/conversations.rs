@@ -257,6 +257,7 @@ pub fn customer_of(event: &Event) -> Option<String> {
         Payload::ConversationStarted(p) => p.customer_id.clone(),
         Payload::MessageSent(p) => p.customer_id.clone(),
         Payload::CtaClicked(p) => p.customer_id.clone(),
+        Payload::ContactIdentified(p) => p.customer_id.clone(),
         _ => None,
     }
 }

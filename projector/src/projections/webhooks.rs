@@ -56,10 +56,11 @@ pub struct Trigger {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum What {
-    /// A contact form: a request, and a contact created or updated.
+    /// A contact form (a request, and a contact created or updated) or an identification (a
+    /// contact created or updated, no request).
     Submitted {
         conversation_id: String,
-        request_id: String,
+        request_id: Option<String>,
     },
     /// An admin edited the contact (any of its ids).
     ContactEdited {
@@ -95,7 +96,11 @@ impl Trigger {
         let what = match &event.payload {
             Payload::ContactSubmitted(_) => What::Submitted {
                 conversation_id: conversation_id(),
-                request_id: NewContactRequest::from_event(event)?.request_id,
+                request_id: Some(NewContactRequest::from_event(event)?.request_id),
+            },
+            Payload::ContactIdentified(_) => What::Submitted {
+                conversation_id: conversation_id(),
+                request_id: None,
             },
             Payload::ContactUpdated(c) => What::ContactEdited {
                 contact_id: c.contact_id.clone(),

@@ -89,6 +89,7 @@ pub async fn derive_all(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
                    o.website_id, o.conversation_id, i.contact_id
             FROM contact_observations o
             JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
+            WHERE o.request_id IS NOT NULL
             ORDER BY o.website_id, o.conversation_id, o.occurred_at, o.event_id)
          UPDATE conversations c SET contact_id = f.contact_id
          FROM firsts f
@@ -143,7 +144,7 @@ async fn insert_observations(
     .bind(rows.iter().map(|o| o.event_id).collect::<Vec<_>>())
     .bind(texts(|o| Some(o.website_id.as_str())))
     .bind(texts(|o| Some(o.conversation_id.as_str())))
-    .bind(texts(|o| Some(o.request_id.as_str())))
+    .bind(texts(|o| o.request_id.as_deref()))
     .bind(texts(|o| Some(o.key())))
     .bind(texts(|o| o.name.as_deref()))
     .bind(texts(|o| o.email.as_deref()))
@@ -324,8 +325,9 @@ const RELINK: &str = "relink AS (
             SELECT o.* FROM UNNEST($2::text[], $3::text[]) AS m(website_id, key)
             JOIN contact_observations o USING (website_id, key))";
 
-/// Points conversations (at the contact of their earliest submission) and requests (at the
-/// contact of theirs) to where their submissions now belong.
+/// Points conversations (at the contact of their earliest form: an identification does not make
+/// a conversation a contact conversation, docs/statistics.md) and requests (at the contact of
+/// theirs) to where their submissions now belong.
 async fn link(
     conn: &mut PgConnection,
     new: &[Uuid],
@@ -345,6 +347,7 @@ async fn link(
             FROM conversations_of
             JOIN contact_observations o USING (website_id, conversation_id)
             JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
+            WHERE o.request_id IS NOT NULL
             ORDER BY o.website_id, o.conversation_id, o.occurred_at, o.event_id)
          UPDATE conversations c SET contact_id = f.contact_id
          FROM firsts f

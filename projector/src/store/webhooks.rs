@@ -259,10 +259,10 @@ async fn submissions(
     endpoints: &[Endpoint],
     out: &mut Vec<NewDelivery>,
 ) -> Result<(), sqlx::Error> {
-    let subs: Vec<(&Trigger, &str)> = triggers
+    let subs: Vec<(&Trigger, Option<&str>)> = triggers
         .iter()
         .filter_map(|t| match &t.what {
-            What::Submitted { request_id, .. } => Some((t, request_id.as_str())),
+            What::Submitted { request_id, .. } => Some((t, request_id.as_deref())),
             _ => None,
         })
         .collect();
@@ -284,15 +284,18 @@ async fn submissions(
                         JOIN contact_edits ke ON ke.website_id = k.website_id AND ke.key = k.key
                         WHERE k.website_id = t.website_id AND k.contact_id = i.contact_id)
                     AS new,
-                    c.channel, r.conversation_id
+                    c.channel, COALESCE(r.conversation_id, o.conversation_id) AS conversation_id
              FROM unnest($1::text[], $2::text[], $3::uuid[]) AS t(website_id, request_id, event_id)
-             JOIN contact_requests r ON r.website_id = t.website_id
+             LEFT JOIN contact_requests r ON r.website_id = t.website_id
                                     AND r.request_id = t.request_id AND r.event_id = t.event_id
              LEFT JOIN contact_observations o ON o.event_id = t.event_id
+                                             AND o.website_id = t.website_id
              LEFT JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
              LEFT JOIN contacts ct ON ct.website_id = i.website_id AND ct.contact_id = i.contact_id
-             LEFT JOIN conversations c ON c.website_id = r.website_id
-                                      AND c.conversation_id = r.conversation_id",
+             LEFT JOIN conversations c ON c.website_id = t.website_id
+                                      AND c.conversation_id = COALESCE(r.conversation_id, o.conversation_id)
+             -- A form's request is there (applied in this batch); an identification has none.
+             WHERE (t.request_id IS NULL) = (r.request_id IS NULL)",
     )
     .bind(
         subs.iter()
@@ -331,9 +334,11 @@ async fn submissions(
                 out,
             );
         }
-        let kind = "contact_request.created";
-        Message::about_request(t, kind, request_id, conversation, contact.as_deref())
-            .to_subscribers(endpoints, channel.as_deref(), out);
+        if let Some(request_id) = request_id {
+            let kind = "contact_request.created";
+            Message::about_request(t, kind, request_id, conversation, contact.as_deref())
+                .to_subscribers(endpoints, channel.as_deref(), out);
+        }
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Admin events about contacts and their requests, and erasures of a person.
+//! Contacts: what a website's own systems say about a visitor (`contact.identified`), admin
+//! events about contacts and their requests, and erasures of a person.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -7,6 +8,42 @@ use super::Validate;
 use super::checks::{bounded, email, phone, required};
 use super::limits;
 use crate::error::FieldError;
+
+/// A website's own systems said who the visitor of a conversation is (an `identify` call of the
+/// Segment API): a contact, without a request to answer. An e-mail address or a phone number
+/// is required, as they are what a contact is known by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ContactIdentified {
+    /// The website's id for the person (`userId`, else `anonymousId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Validate for ContactIdentified {
+    fn validate(&self) -> Result<(), FieldError> {
+        bounded(
+            "payload.customer_id",
+            self.customer_id.as_deref(),
+            limits::ID_CHARS,
+        )?;
+        bounded("payload.name", self.name.as_deref(), limits::NAME_CHARS)?;
+        email("payload.email", self.email.as_deref())?;
+        phone("payload.phone", self.phone.as_deref())?;
+        if self.email.is_none() && self.phone.is_none() {
+            return Err(FieldError::new(
+                "payload.email",
+                "an e-mail address or a phone number is required",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// Where a contact request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -127,6 +127,7 @@ catalogue! {
     ContactSubmitted => "contact.submitted", ContactSubmitted, 1, Client;
     ConversationRated => "conversation.rated", ConversationRated, 1, Client;
     ConversationClosed => "conversation.closed", ConversationClosed, 1, Client;
+    ContactIdentified => "contact.identified", ContactIdentified, 1, Client;
     MessageFlaggedForHuman => "message.flagged_for_human", MessageRef, 1, Admin;
     MessageHumanReplied => "message.human_replied", MessageRef, 1, Admin;
     ContactRequestStatusChanged => "contact_request.status_changed", ContactRequestStatusChanged, 1, Admin;

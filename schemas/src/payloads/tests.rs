@@ -146,6 +146,19 @@ fn a_contact_submission_needs_an_email_or_a_phone() {
 }
 
 #[test]
+fn an_identification_needs_a_well_formed_email_or_phone() {
+    let parse = |v| Payload::parse(EventType::ContactIdentified, 1, v);
+    let err = parse(json!({"customer_id": "u-1", "name": "Grace"})).unwrap_err();
+    assert_eq!(err.field, "payload.email");
+    assert_eq!(
+        parse(json!({"email": "grace at navy"})).unwrap_err().field,
+        "payload.email"
+    );
+    assert!(parse(json!({"customer_id": "u-1", "phone": "+1 202 555 0100"})).is_ok());
+    assert_eq!(EventType::ContactIdentified.producer(), Producer::Client);
+}
+
+#[test]
 fn a_malformed_email_or_phone_is_rejected() {
     let bad_email = json!({"email": "olivia at lumoco"});
     assert_eq!(

@@ -176,9 +176,9 @@ async fn segments_python_library_delivers_and_its_retry_counts_once() {
     let (_, _, second) = &relayed[1];
     assert_eq!(*status, 200, "{first}");
     assert_eq!(first["event_ids"], second["event_ids"], "{first} {second}");
-    // page → widget.loaded, Conversation Started, two messages, a CTA click and a contact form;
-    // `Order Completed` and the group call are named as not used.
-    assert_eq!(first["accepted"], 6, "{first:#}");
+    // page → widget.loaded, Conversation Started, two messages, a CTA click, a contact form and
+    // the identify call; `Order Completed` and the group call are named as not used.
+    assert_eq!(first["accepted"], 7, "{first:#}");
     assert_eq!(first["not_used"].as_array().unwrap().len(), 2, "{first:#}");
     assert_eq!(first["rejected"], json!([]), "{first:#}");
 
@@ -204,8 +204,11 @@ async fn segments_python_library_delivers_and_its_retry_counts_once() {
         .collect();
     assert_eq!(grace.len(), 1, "{contacts:#}");
     assert_eq!(grace[0]["name"], "Grace Hopper");
-    // Each of the six events once, though ingest took the batch twice.
-    assert_eq!(applied(&stack, &conversation_id).await, 6);
+    // The identify call added her phone; she asked for contact once.
+    assert_eq!(grace[0]["phone"], "+1 202 555 0100", "{contacts:#}");
+    assert_eq!(grace[0]["request_count"], 1);
+    // Each of the seven events once, though ingest took the batch twice.
+    assert_eq!(applied(&stack, &conversation_id).await, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

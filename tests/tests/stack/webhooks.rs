@@ -606,3 +606,50 @@ async fn deliveries_survive_killed_projectors_and_dispatchers_and_a_rebuild_send
         received.len() - unique.len()
     );
 }
+
+/// A website's own systems naming a visitor (`contact.identified`, a Segment `identify`) make a
+/// contact the CRM hears of, and no contact request.
+#[tokio::test]
+async fn an_identified_visitor_reaches_the_crm_as_a_contact_without_a_request() {
+    let stack = Stack::start_with_dispatcher(1, true).await;
+    let log = Log::default();
+    let base = receivers(&log).await;
+    let kinds = [
+        "contact.created",
+        "contact.updated",
+        "contact_request.created",
+    ];
+    let (_, secret) = register(&stack, &format!("{base}/ok"), Some(&kinds)).await;
+    let response = stack
+        .post_events(&json!({"batch": [
+            {"type": "message.sent", "conversation_id": "grace-1",
+             "payload": {"sender": "user", "text": "Hello"}},
+            {"type": "contact.identified", "conversation_id": "grace-1",
+             "payload": {"customer_id": "cust-grace", "name": "Grace Hopper",
+                         "email": "grace@example.com"}},
+        ]}))
+        .await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    wait_for(&log, "contact.created", |l| !accepted(l, "ok").is_empty()).await;
+    // Every decision is made in the transaction that applies the events: once the projector
+    // caught up, the outbox holds all there will be.
+    stack.wait_until_caught_up(Duration::from_secs(30)).await;
+    let got = accepted(&log, "ok");
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|(_, b)| b["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["contact.created"], "{got:#?}");
+    let contact = &got[0].1["data"]["contact"];
+    assert_eq!(contact["email"], "grace@example.com");
+    assert_eq!(contact["name"], "Grace Hopper");
+    assert_eq!(contact["request_count"], 0);
+    assert_eq!(got[0].1["data"]["conversation_id"], "grace-1");
+    assert!(log.of("ok").iter().all(|r| verifies(&secret, r)));
+    // The outbox holds that one delivery: nothing about a request was decided.
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM colloquy.webhook_deliveries")
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
