@@ -156,7 +156,8 @@ pub async fn build(
         );
     }
     if let Some(addr) = config.metrics_addr {
-        let metrics = HttpServer::bind(addr, routes::metrics::router(state.clone())).await?;
+        let metrics =
+            HttpServer::bind(addr, routes::metrics::metrics_router(state.clone())).await?;
         tracing::info!(addr = %metrics.local_addr(), "query-api metrics listening");
         tokio::spawn(metrics.run_until_stopped(std::future::pending()));
     }

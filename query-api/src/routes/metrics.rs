@@ -11,7 +11,7 @@ use chrono::Utc;
 use crate::AppState;
 use crate::store::webhooks as store;
 
-pub fn router(state: AppState) -> Router {
+pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)

@@ -171,7 +171,7 @@ impl Population {
                 "Engaged conversations started in the range in which a CTA was clicked"
             }
             Population::ContactSubmitted => {
-                "Engaged conversations started in the range in which the visitor submitted contact details"
+                "Engaged conversations started in the range in which the visitor submitted contact details (a form: a `contact.identified` from the website's own systems makes a contact, not a contact conversation)"
             }
             Population::Escalated => {
                 "Engaged conversations started in the range that were handed to a human: a message asked for one, or an admin flagged one"
