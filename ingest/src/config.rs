@@ -18,7 +18,10 @@ pub struct IngestConfig {
     pub kafka: KafkaConfig,
     /// Topic from `KAFKA_TOPIC`, plus the producer's timeouts and queue bound.
     pub producer: ProducerConfig,
-    /// `INGEST_WEBSITES`: bootstrap websites as `website_id=write_key` pairs, comma-separated.
+    /// `INGEST_WEBSITES`: bootstrap websites as `website_id=write_key` pairs, comma-separated;
+    /// `none` for only those created through the admin API. The default, the demo website, is
+    /// a laptop's: beyond loopback it is refused unless `COLLOQUY_DEV_STACK` says this is a dev
+    /// stack.
     pub websites: Vec<(String, String)>,
     /// `INGEST_ALLOWED_ORIGINS`: per-website browser origins, `website_id=origin|origin`,
     /// comma-separated. A website not listed accepts any origin.
@@ -70,7 +73,7 @@ impl Default for IngestConfig {
             metrics_addr: None,
             kafka: KafkaConfig::new("127.0.0.1:9092"),
             producer: ProducerConfig::new("chat-events"),
-            websites: vec![("demo".into(), "demo-write-key".into())],
+            websites: vec![("demo".into(), DEMO_WRITE_KEY.into())],
             allowed_origins: Vec::new(),
             trusted_proxies: TrustedProxies::default(),
             websites_database: None,
@@ -128,8 +131,9 @@ impl Default for Limits {
 impl IngestConfig {
     pub fn from_source(env: &impl Source) -> Result<Self, ConfigError> {
         let defaults = Limits::default();
+        let addr = env.parse_or("INGEST_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
         Ok(Self {
-            addr: env.parse_or("INGEST_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            addr,
             metrics_addr: env.addr_or_off(
                 "INGEST_METRICS_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 8083)),
@@ -139,7 +143,7 @@ impl IngestConfig {
                 env,
                 env.string_or("KAFKA_TOPIC", "chat-events"),
             )?,
-            websites: parse_websites(&env.string_or("INGEST_WEBSITES", "demo=demo-write-key"))?,
+            websites: websites(env, addr)?,
             allowed_origins: parse_origins(&env.string_or("INGEST_ALLOWED_ORIGINS", ""))?,
             trusted_proxies: env.parse_or("INGEST_TRUSTED_PROXIES", TrustedProxies::default())?,
             websites_database: match env.get("DATABASE_URL").filter(|u| !u.is_empty()) {
@@ -194,6 +198,35 @@ fn max_event_age(
 ) -> Result<chrono::Duration, ConfigError> {
     let seconds: u32 = env.parse_or("INGEST_MAX_EVENT_AGE_S", default.num_seconds() as u32)?;
     Ok(chrono::Duration::seconds(seconds.into()))
+}
+
+/// The demo website's write key: what `deploy/dev` and the README use on a laptop.
+pub const DEMO_WRITE_KEY: &str = "demo-write-key";
+
+/// `INGEST_WEBSITES`, checked for where ingest is bound: beyond loopback, a write key anyone
+/// can read in the README would let anyone write into the demo website's data, so it is
+/// refused unless `COLLOQUY_DEV_STACK=true` says this is a development stack.
+fn websites(env: &impl Source, addr: SocketAddr) -> Result<Vec<(String, String)>, ConfigError> {
+    let raw = env.string_or("INGEST_WEBSITES", &format!("demo={DEMO_WRITE_KEY}"));
+    let websites = if raw.trim() == "none" {
+        Vec::new()
+    } else {
+        parse_websites(&raw)?
+    };
+    let dev_stack: bool = env.parse_or("COLLOQUY_DEV_STACK", false)?;
+    if !addr.ip().is_loopback() && !dev_stack && websites.iter().any(|(_, k)| k == DEMO_WRITE_KEY) {
+        return Err(ConfigError::Invalid {
+            name: "INGEST_WEBSITES".into(),
+            message: format!(
+                "the demo write key `{DEMO_WRITE_KEY}` is a laptop default, and ingest is bound \
+                 to {addr}, beyond loopback: set INGEST_WEBSITES to your websites' own keys \
+                 (`shop=$(openssl rand -hex 16)`), or to `none` and create websites through \
+                 query-api (POST /v1/websites); on a development stack, COLLOQUY_DEV_STACK=true \
+                 allows it"
+            ),
+        });
+    }
+    Ok(websites)
 }
 
 fn parse_websites(raw: &str) -> Result<Vec<(String, String)>, ConfigError> {
@@ -281,6 +314,40 @@ mod tests {
             )]
         );
         assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+    }
+
+    #[test]
+    fn the_demo_key_is_refused_beyond_loopback_unless_this_is_a_dev_stack() {
+        let config = |pairs: &[(&'static str, &'static str)]| {
+            IngestConfig::from_source(&HashMap::from_iter(pairs.iter().copied()))
+        };
+        let err = config(&[("INGEST_ADDR", "0.0.0.0:8080")]).unwrap_err();
+        assert!(err.to_string().starts_with("INGEST_WEBSITES"), "{err}");
+        assert!(err.to_string().contains("COLLOQUY_DEV_STACK"), "{err}");
+        let err = config(&[
+            ("INGEST_ADDR", "10.0.0.5:8080"),
+            ("INGEST_WEBSITES", "shop=demo-write-key"),
+        ]);
+        assert!(err.is_err());
+        // Loopback, a dev stack, real keys, or none at all.
+        assert!(config(&[]).is_ok());
+        assert!(
+            config(&[
+                ("INGEST_ADDR", "0.0.0.0:8080"),
+                ("COLLOQUY_DEV_STACK", "true")
+            ])
+            .is_ok()
+        );
+        let real = config(&[
+            ("INGEST_ADDR", "0.0.0.0:8080"),
+            ("INGEST_WEBSITES", "shop=k-81c2"),
+        ]);
+        assert_eq!(
+            real.unwrap().websites,
+            [("shop".to_owned(), "k-81c2".to_owned())]
+        );
+        let none = config(&[("INGEST_ADDR", "0.0.0.0:8080"), ("INGEST_WEBSITES", "none")]);
+        assert!(none.unwrap().websites.is_empty());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod broker_outage;
 mod browser;
 mod crash;
 mod deploy_files;
+mod dev_secrets;
 mod dlq;
 mod drain;
 mod erasure;
