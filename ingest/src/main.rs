@@ -1,10 +1,12 @@
 //! The ingest binary: read config, connect the producer, serve until SIGINT/SIGTERM, flush.
 //! `ingest healthcheck` asks a running one for its readiness (a container's health check).
+//! `ingest --help` lists every setting (docs/configuration.md).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use ingest::IngestConfig;
 use ingest::config::SinkKind;
 use runtime::config::Env;
@@ -15,11 +17,38 @@ use runtime::kafka::{CountingSink, KafkaSink};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Colloquy's ingest: takes chat-widget and bot events over HTTP (its own API, the legacy
+/// routes and Segment's) and answers once the broker acknowledged them.
+#[derive(Parser)]
+#[command(
+    name = "ingest",
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    propagate_version = true,
+    after_help = runtime::cli::settings_help(SETTINGS, "ingest"),
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve until SIGINT or SIGTERM (the default)
+    Serve,
+    /// Ask the ingest on INGEST_ADDR for its readiness: exit 0 when ready (a container's
+    /// health check)
+    Healthcheck,
+}
+
+const SETTINGS: &str = include_str!("../../docs/configuration.md");
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Before anything else: `--help`, `--version` and a wrong argument end here.
+    let cli = Cli::parse();
     runtime::telemetry::init();
     let config = IngestConfig::from_source(&Env).context("invalid configuration")?;
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+    if let Some(Command::Healthcheck) = cli.command {
         runtime::http::healthcheck(config.addr, "/_readiness");
     }
     match config.sink {

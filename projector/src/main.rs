@@ -19,6 +19,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use projector::ProjectorConfig;
 use projector::consumer::{self, Health};
 use projector::store::MIGRATOR;
@@ -31,21 +32,79 @@ use runtime::http::HttpServer;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Colloquy's projector: applies the event topic to the Postgres read models exactly once, and
+/// rebuilds any version of them from the topic.
+#[derive(Parser)]
+#[command(
+    name = "projector",
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    propagate_version = true,
+    after_help = runtime::cli::settings_help(SETTINGS, "projector"),
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the live read models, then consume until SIGINT or SIGTERM, following
+    /// rebuilds (the default)
+    Run,
+    /// Apply the read-model migrations to the live version and exit
+    Migrate,
+    /// Create the topics if missing (KAFKA_TOPIC_PARTITIONS), migrate, and exit
+    Setup,
+    /// Build the next version of every read model from the start of the topic, verify it
+    /// against the live one, and switch to it (docs/operations.md)
+    Rebuild,
+    /// List the read-model versions
+    Versions,
+    /// Which process and worker holds each partition of the topic
+    Leases,
+    /// Ask the projector on PROJECTOR_ADDR for its readiness: exit 0 when ready (a container's
+    /// health check)
+    Healthcheck,
+    /// Remove a read-model version that is not live
+    DropVersion {
+        /// The version, as `versions` lists it
+        #[arg(value_name = "VERSION")]
+        number: i32,
+    },
+    /// Read the whole topic and do nothing: the broker's raw rate, to compare a rebuild with
+    ConsumeRate,
+    /// The dead-letter topic (KAFKA_DLQ_TOPIC)
+    Dlq {
+        #[command(subcommand)]
+        command: Dlq,
+    },
+}
+
+#[derive(Subcommand)]
+enum Dlq {
+    /// The parked records, with their reasons
+    List,
+    /// Apply the parked records that decode now (after a fix), once
+    Replay,
+}
+
+const SETTINGS: &str = include_str!("../../docs/configuration.md");
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Before anything else: `--help`, `--version` and a wrong argument end here.
+    let cli = Cli::parse();
     runtime::telemetry::init();
     let config = ProjectorConfig::from_source(&Env).context("invalid configuration")?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = args.first().map_or("run", String::as_str);
     // On the default schema: the version metadata, and health.
     let meta = config
         .postgres
         .lazy_pool()
         .context("invalid DATABASE_URL")?;
-    match command {
-        "migrate" => migrate(&config, &meta).await,
-        "healthcheck" => runtime::http::healthcheck(config.addr, "/_readiness"),
-        "setup" => {
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Migrate => migrate(&config, &meta).await,
+        Command::Healthcheck => runtime::http::healthcheck(config.addr, "/_readiness"),
+        Command::Setup => {
             runtime::kafka::ensure_topics(
                 &config.kafka,
                 &[
@@ -58,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(topic = %config.topic, partitions = config.partitions, "topics ready");
             migrate(&config, &meta).await
         }
-        "run" => {
+        Command::Run => {
             migrate(&config, &meta).await?;
             let health = Arc::new(Health::default());
             projector::metrics::spawn_lag_monitor(
@@ -76,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::spawn(server.run_until_stopped(std::future::pending()));
             consumer::run(&config, meta, health, runtime::shutdown::signal()).await
         }
-        "rebuild" => {
+        Command::Rebuild => {
             let started = std::time::Instant::now();
             let rebuilt = projector::rebuild::rebuild(&config, &meta).await?;
             for check in &rebuilt.checks {
@@ -102,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        "consume-rate" => {
+        Command::ConsumeRate => {
             let (records, seconds) = projector::rebuild::consume_rate(&config).await?;
             eprintln!(
                 "read {records} records in {seconds:.1}s ({:.0}/s), doing nothing with them",
@@ -110,34 +169,30 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        "versions" => {
+        Command::Versions => {
             versions::ensure_meta(&meta).await?;
             print_versions(&versions::list(&meta).await?);
             Ok(())
         }
-        "leases" => {
+        Command::Leases => {
             versions::ensure_meta(&meta).await?;
             print_leases(&projector::leases::list(&meta, &config.topic).await?);
             Ok(())
         }
-        "drop-version" => {
-            let version: i32 = args
-                .get(1)
-                .and_then(|v| v.parse().ok())
-                .context("usage: projector drop-version N")?;
+        Command::DropVersion { number: version } => {
             versions::ensure_meta(&meta).await?;
             versions::drop_version(&meta, version).await?;
             eprintln!("version {version} dropped");
             Ok(())
         }
-        "dlq" => {
+        Command::Dlq { command } => {
             let parked = tokio::task::block_in_place(|| projector::dlq::read_all(&config))?;
-            match args.get(1).map(String::as_str) {
-                Some("list") => {
+            match command {
+                Dlq::List => {
                     print_parked(&parked);
                     Ok(())
                 }
-                Some("replay") => {
+                Dlq::Replay => {
                     versions::ensure_meta(&meta).await?;
                     let schema = runtime::read_models::live_schema(&meta).await?;
                     let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
@@ -156,12 +211,8 @@ async fn main() -> anyhow::Result<()> {
                     );
                     Ok(())
                 }
-                _ => anyhow::bail!("usage: projector dlq list|replay"),
             }
         }
-        other => anyhow::bail!(
-            "unknown command {other:?}; expected run, migrate, setup, rebuild, versions, leases, healthcheck, drop-version N, consume-rate or dlq list|replay"
-        ),
     }
 }
 

@@ -1,19 +1,47 @@
 //! The query-api binary: read config, open the pool and the producer, serve until
 //! SIGINT/SIGTERM. `query-api healthcheck` asks a running one for its readiness (a container's
-//! health check).
+//! health check). `query-api --help` lists every setting (docs/configuration.md).
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use clap::{Parser, Subcommand};
 use query_api::QueryApiConfig;
 use runtime::config::Env;
 use runtime::kafka::KafkaSink;
 
+/// Colloquy's query API: admin views, statistics, exports, the live stream, the dashboard, the
+/// weekly reports, retention and the webhook dispatcher, over the read models.
+#[derive(Parser)]
+#[command(
+    name = "query-api",
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    propagate_version = true,
+    after_help = runtime::cli::settings_help(SETTINGS, "query-api"),
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve until SIGINT or SIGTERM (the default)
+    Serve,
+    /// Ask the query-api on QUERY_API_ADDR for its readiness: exit 0 when ready (a
+    /// container's health check)
+    Healthcheck,
+}
+
+const SETTINGS: &str = include_str!("../../docs/configuration.md");
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Before anything else: `--help`, `--version` and a wrong argument end here.
+    let cli = Cli::parse();
     runtime::telemetry::init();
     let config = QueryApiConfig::from_source(&Env).context("invalid configuration")?;
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+    if let Some(Command::Healthcheck) = cli.command {
         runtime::http::healthcheck(config.addr, "/_readiness");
     }
     // Reads follow the live version of the read models: a rebuild's switch reaches every new

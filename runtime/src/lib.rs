@@ -1,6 +1,7 @@
 //! Plumbing shared by `ingest`, `projector` and `query-api`; none of it knows about event types.
 //!
 //! # Layout
+//! - [`cli`]: what every command line shares: the version, the settings `--help` lists.
 //! - [`client_ip`]: the client's address, through trusted proxies' forwarding headers.
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
 //! - [`documented`]: routers that record each operation's types, and the OpenAPI document
@@ -19,6 +20,7 @@
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
 
+pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod documented;

@@ -5,11 +5,26 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::Parser;
 use runtime::config::{Env, Source};
 use runtime::mailsink::MailSink;
 
+/// The local stack's mail catcher: an SMTP server that keeps every message it receives as an
+/// .eml file, for weekly reports sent on a laptop.
+#[derive(Parser)]
+#[command(
+    name = "colloquy-mailsink",
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    propagate_version = true,
+    after_help = runtime::cli::settings_help(SETTINGS, "colloquy-mailsink"),
+)]
+struct Cli {}
+
+const SETTINGS: &str = include_str!("../../../docs/configuration.md");
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    Cli::parse();
     runtime::telemetry::init();
     let addr = Env.string_or("MAILSINK_ADDR", "127.0.0.1:2525");
     let dir = PathBuf::from(Env.string_or("MAILSINK_DIR", ".data/mail"));

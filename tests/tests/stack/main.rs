@@ -7,6 +7,7 @@ mod admin;
 mod api_fuzz;
 mod broker_outage;
 mod browser;
+mod cli;
 mod crash;
 mod deploy_files;
 mod dev_secrets;
