@@ -1,19 +1,5 @@
 //! `loadgen`: realistic chat-widget traffic for benchmarks (see [`traffic`] for the model).
-//!
-//! ```text
-//! loadgen http     --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N
-//!                  [--events N]) [--warmup S] [--websites N] [--seed N]
-//!                  [--probe QUERY_API_URL [--token T] [--probes-per-s N]]
-//! loadgen query    --url QUERY_API_URL [--token T] [--requests N] [--concurrency N]
-//!                  [--websites N] [--seed N]
-//! loadgen produce  --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N]
-//!                  [--seed N] [--history-days D]
-//! loadgen websites [--websites N]
-//! loadgen report   --dir DIR
-//! loadgen bench    --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID
-//!                  [--form full|quick|reads]
-//! loadgen costs    --country-db FILE [--lookups N] [--messages N]
-//! ```
+//! `loadgen --help` and `loadgen COMMAND --help` list the commands and their options.
 //!
 //! `http` sends the traffic to ingest, closed-loop (`--concurrency`) or open-loop (`--rate`),
 //! and with `--probe` (open loop) measures how long acknowledged events take to be visible
@@ -38,128 +24,260 @@ mod report;
 mod traffic;
 mod workers;
 
-use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use runtime::config::Source as _;
 use runtime::kafka::KafkaConfig;
 
-const USAGE: &str = "usage: loadgen http --url URL [--batch N] (--rate EVENTS_PER_S [--duration S] | --concurrency N [--events N]) [--warmup S] [--websites N] [--seed N] [--probe QUERY_API_URL [--token T] [--probes-per-s N]]
-       loadgen query --url QUERY_API_URL [--token T] [--requests N] [--concurrency N] [--websites N] [--seed N]
-       loadgen produce --events N [--brokers HOST:PORT] [--topic T] [--batch N] [--websites N] [--seed N] [--history-days D]
-       loadgen websites [--websites N]
-       loadgen report --dir DIR
-       loadgen bench --bin DIR --dir DIR --out DIR --pgdata DIR --broker-pid PID [--form full|quick|reads]
-       loadgen costs --country-db FILE [--lookups N] [--messages N]";
+/// Realistic chat-widget traffic for benchmarks, to ingest over HTTP or straight to the broker,
+/// and the benchmark's phases and report.
+#[derive(Parser)]
+#[command(
+    name = "loadgen",
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The generated websites and the traffic's random seed.
+#[derive(Args)]
+struct Model {
+    /// Websites the traffic is spread over
+    #[arg(long, default_value_t = 50)]
+    websites: usize,
+    /// The traffic's random seed: the same seed, the same traffic
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send the traffic to ingest, open-loop (--rate) or closed-loop (--concurrency), and with
+    /// --probe measure how soon acknowledged events are visible through query-api
+    Http {
+        /// Ingest's base URL
+        #[arg(long)]
+        url: String,
+        /// Events per request
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Open loop: events per second
+        #[arg(
+            long,
+            conflicts_with = "concurrency",
+            required_unless_present = "concurrency"
+        )]
+        rate: Option<f64>,
+        /// Closed loop: requests in flight
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Closed loop: events to send
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Open loop: seconds to send for
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Seconds sent before measuring
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// query-api's base URL, to measure freshness through (open loop only)
+        #[arg(long, requires = "rate")]
+        probe: Option<String>,
+        /// query-api's admin token (ADMIN_TOKEN, as query-api reads it, when absent)
+        #[arg(long)]
+        token: Option<String>,
+        /// Freshness probes per second
+        #[arg(long, default_value_t = 5.0)]
+        probes_per_s: f64,
+        #[command(flatten)]
+        model: Model,
+    },
+    /// Time query-api's list, search and statistics reads
+    Query {
+        /// query-api's base URL
+        #[arg(long)]
+        url: String,
+        /// query-api's admin token (ADMIN_TOKEN when absent)
+        #[arg(long)]
+        token: Option<String>,
+        /// Requests to time
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Requests in flight
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        #[command(flatten)]
+        model: Model,
+    },
+    /// Write the records ingest would write straight to the broker (KAFKA_BROKERS and
+    /// KAFKA_TOPIC unless given): the ceiling ingest is measured against
+    Produce {
+        /// Events to produce
+        #[arg(long)]
+        events: usize,
+        /// The broker (KAFKA_BROKERS when absent)
+        #[arg(long)]
+        brokers: Option<String>,
+        /// The topic (KAFKA_TOPIC when absent)
+        #[arg(long)]
+        topic: Option<String>,
+        /// Records per produce call
+        #[arg(long, default_value_t = 50)]
+        batch: usize,
+        /// Spread the events over this many past days, for a dataset
+        #[arg(long)]
+        history_days: Option<u32>,
+        #[command(flatten)]
+        model: Model,
+    },
+    /// Print the INGEST_WEBSITES value that makes ingest accept the generated websites
+    Websites {
+        /// Websites the traffic is spread over
+        #[arg(long, default_value_t = 50)]
+        websites: usize,
+    },
+    /// Put the measurements deploy/dev bench left in DIR into report.json and report.md
+    Report {
+        /// The benchmark's output folder
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Run the benchmark's phases on the Postgres and broker deploy/dev bench started, and
+    /// write the report
+    Bench {
+        /// Where the service binaries are
+        #[arg(long)]
+        bin: PathBuf,
+        /// The benchmark's data folder
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where the report goes
+        #[arg(long)]
+        out: PathBuf,
+        /// The benchmark Postgres's data directory
+        #[arg(long)]
+        pgdata: PathBuf,
+        /// The broker's process id, for its CPU time
+        #[arg(long)]
+        broker_pid: u32,
+        /// How much of the benchmark runs
+        #[arg(long, value_enum, default_value_t = Form::Full)]
+        form: Form,
+    },
+    /// Time the country lookup and the language detection per event
+    Costs {
+        /// The MMDB country database
+        #[arg(long)]
+        country_db: PathBuf,
+        /// Country lookups to time
+        #[arg(long, default_value_t = 1_000_000)]
+        lookups: u64,
+        /// Messages to detect the language of
+        #[arg(long, default_value_t = 100_000)]
+        messages: u64,
+    },
+}
+
+/// How much of the benchmark runs.
+#[derive(Clone, Copy, ValueEnum)]
+enum Form {
+    /// Every phase at full size
+    Full,
+    /// Every phase, small: what the test command runs
+    Quick,
+    /// Only the reads, at full size
+    Reads,
+}
+
+/// Query-api's admin token: `--token`, else `ADMIN_TOKEN` as query-api reads it.
+fn token(given: Option<String>) -> String {
+    given.unwrap_or_else(|| runtime::config::Env.string_or("ADMIN_TOKEN", "dev-admin-token"))
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let command = args.next().unwrap_or_default();
-    let options = Options::parse(args)?;
-    let websites = options.number("websites", 50)?;
-    let seed = options.number("seed", 1)?;
-    let report = match command.as_str() {
-        "http" => {
-            options.only(&[
-                "url",
-                "batch",
-                "rate",
-                "concurrency",
-                "events",
-                "duration",
-                "warmup",
-                "websites",
-                "seed",
-                "probe",
-                "token",
-                "probes-per-s",
-            ])?;
-            let mode = match (options.get("rate"), options.get("concurrency")) {
-                (Some(_), None) => http::Mode::Open {
-                    events_per_s: options.number("rate", 0.0)?,
+    let report = match Cli::parse().command {
+        Command::Http {
+            url,
+            batch,
+            rate,
+            concurrency,
+            events,
+            duration,
+            warmup,
+            probe,
+            token: given,
+            probes_per_s,
+            model,
+        } => {
+            let mode = match (rate, concurrency) {
+                (Some(events_per_s), _) => http::Mode::Open { events_per_s },
+                (None, concurrency) => http::Mode::Closed {
+                    concurrency: concurrency.unwrap_or(1),
+                    events,
                 },
-                (None, Some(_)) => http::Mode::Closed {
-                    concurrency: options.number("concurrency", 1)?,
-                    events: options.number("events", 200_000)?,
-                },
-                _ => {
-                    bail!("give either --rate (open loop) or --concurrency (closed loop)\n{USAGE}")
-                }
             };
             let load = http::Load {
-                url: options.get("url").context("--url is required")?.to_owned(),
-                batch: options.number("batch", 1)?,
+                url,
+                batch,
                 mode,
-                duration: Duration::from_secs_f64(options.number("duration", 10.0)?),
-                warmup: Duration::from_secs_f64(options.number("warmup", 1.0)?),
-                websites,
-                seed,
-                probe: match options.get("probe") {
-                    Some(url) => Some(http::Probe {
-                        url: url.to_owned(),
-                        token: options.token(),
-                        per_s: options.number("probes-per-s", 5.0)?,
-                    }),
-                    None => None,
-                },
+                duration: Duration::from_secs_f64(duration),
+                warmup: Duration::from_secs_f64(warmup),
+                websites: model.websites,
+                seed: model.seed,
+                probe: probe.map(|url| http::Probe {
+                    url,
+                    token: token(given),
+                    per_s: probes_per_s,
+                }),
             };
-            anyhow::ensure!(
-                load.probe.is_none() || matches!(load.mode, http::Mode::Open { .. }),
-                "--probe needs an open loop (--rate): freshness is measured at a given load"
-            );
             serde_json::to_value(http::run(&load).await?)?
         }
-        "query" => {
-            options.only(&[
-                "url",
-                "token",
-                "requests",
-                "concurrency",
-                "websites",
-                "seed",
-            ])?;
+        Command::Query {
+            url,
+            token: given,
+            requests,
+            concurrency,
+            model,
+        } => {
             let queries = query::Queries {
-                url: options.get("url").context("--url is required")?.to_owned(),
-                token: options.token(),
-                requests: options.number("requests", 500)?,
-                concurrency: options.number("concurrency", 1)?,
-                websites: traffic::websites(websites),
-                seed,
+                url,
+                token: token(given),
+                requests,
+                concurrency,
+                websites: traffic::websites(model.websites),
+                seed: model.seed,
             };
             serde_json::to_value(query::run(&queries).await?)?
         }
-        "produce" => {
-            options.only(&[
-                "events",
-                "brokers",
-                "topic",
-                "batch",
-                "websites",
-                "seed",
-                "history-days",
-            ])?;
-            let events: usize = options.number("events", 0)?;
-            anyhow::ensure!(events > 0, "--events N is required\n{USAGE}");
+        Command::Produce {
+            events,
+            brokers,
+            topic,
+            batch,
+            history_days,
+            model,
+        } => {
+            anyhow::ensure!(events > 0, "--events must be more than 0");
             // KAFKA_BROKERS and KAFKA_PROPERTIES as the services read them; --brokers wins.
             let mut kafka = KafkaConfig::from_source(&runtime::config::Env)?;
-            if let Some(brokers) = options.get("brokers") {
-                kafka.brokers = brokers.to_owned();
+            if let Some(brokers) = brokers {
+                kafka.brokers = brokers;
             }
-            let topic = match options.get("topic") {
-                Some(topic) => topic.to_owned(),
-                None => runtime::config::Env.string_or("KAFKA_TOPIC", "chat-events"),
-            };
-            let batch = options.number("batch", 50)?;
+            let topic = topic
+                .unwrap_or_else(|| runtime::config::Env.string_or("KAFKA_TOPIC", "chat-events"));
             let mut traffic = traffic::Traffic::new(
-                seed,
-                traffic::websites(websites),
+                model.seed,
+                traffic::websites(model.websites),
                 traffic::Shares::default(),
             );
-            if let Some(days) = options.get("history-days") {
-                let days = days.parse().context("--history-days")?;
+            if let Some(days) = history_days {
                 traffic = traffic.with_history(chrono::Utc::now(), days);
             }
             let produced = tokio::task::spawn_blocking(move || {
@@ -172,55 +290,40 @@ async fn main() -> anyhow::Result<()> {
             value["conversations"] = produced.1.into();
             value
         }
-        "report" => {
-            options.only(&["dir"])?;
-            let dir = options.get("dir").context("--dir is required")?;
-            serde_json::Value::String(report::write(std::path::Path::new(dir))?)
-        }
-        "bench" => {
-            options.only(&["bin", "dir", "out", "pgdata", "broker-pid", "form"])?;
-            let path = |name: &str| -> anyhow::Result<std::path::PathBuf> {
-                Ok(options
-                    .get(name)
-                    .with_context(|| format!("--{name} is required\n{USAGE}"))?
-                    .into())
-            };
-            let (sizes, reads_only) = match options.get("form").unwrap_or("full") {
-                "full" => (bench::Sizes::FULL, false),
-                "quick" => (bench::Sizes::QUICK, false),
-                "reads" => (bench::Sizes::FULL, true),
-                other => bail!("--form {other:?}: full, quick or reads\n{USAGE}"),
+        Command::Report { dir } => serde_json::Value::String(report::write(&dir)?),
+        Command::Bench {
+            bin,
+            dir,
+            out,
+            pgdata,
+            broker_pid,
+            form,
+        } => {
+            let (sizes, reads_only) = match form {
+                Form::Full => (bench::Sizes::FULL, false),
+                Form::Quick => (bench::Sizes::QUICK, false),
+                Form::Reads => (bench::Sizes::FULL, true),
             };
             let run = bench::Bench {
                 sizes,
                 reads_only,
-                bin: path("bin")?,
-                dir: path("dir")?,
-                out: path("out")?,
-                pgdata: path("pgdata")?,
-                broker_pid: options.number("broker-pid", 0)?,
+                bin,
+                dir,
+                out,
+                pgdata,
+                broker_pid,
             };
             bench::run(&run).await?;
             serde_json::Value::String(report::write(&run.out)?)
         }
-        "costs" => {
-            options.only(&["country-db", "lookups", "messages"])?;
-            let db = options
-                .get("country-db")
-                .context("costs needs --country-db")?
-                .to_owned();
-            let costs = costs::measure(
-                std::path::Path::new(&db),
-                options.number("lookups", 1_000_000)?,
-                options.number("messages", 100_000)?,
-            )?;
-            serde_json::to_value(costs)?
-        }
-        "websites" => {
-            options.only(&["websites"])?;
+        Command::Costs {
+            country_db,
+            lookups,
+            messages,
+        } => serde_json::to_value(costs::measure(&country_db, lookups, messages)?)?,
+        Command::Websites { websites } => {
             serde_json::Value::String(traffic::ingest_websites(websites))
         }
-        _ => bail!("{USAGE}"),
     };
     let mut out = std::io::stdout().lock();
     match report {
@@ -228,55 +331,4 @@ async fn main() -> anyhow::Result<()> {
         other => writeln!(out, "{}", serde_json::to_string_pretty(&other)?)?,
     }
     Ok(())
-}
-
-/// `--name value` pairs.
-struct Options(HashMap<String, String>);
-
-impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
-        let mut options = HashMap::new();
-        while let Some(arg) = args.next() {
-            let Some(name) = arg.strip_prefix("--") else {
-                bail!("unexpected argument {arg:?}\n{USAGE}");
-            };
-            let value = args
-                .next()
-                .with_context(|| format!("--{name} needs a value"))?;
-            options.insert(name.to_owned(), value);
-        }
-        Ok(Self(options))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> anyhow::Result<T>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match self.get(name) {
-            None => Ok(default),
-            Some(raw) => raw
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--{name} {raw:?}: {e}")),
-        }
-    }
-
-    /// Query-api's admin token: `--token`, else `ADMIN_TOKEN` as query-api reads it.
-    fn token(&self) -> String {
-        match self.get("token") {
-            Some(token) => token.to_owned(),
-            None => runtime::config::Env.string_or("ADMIN_TOKEN", "dev-admin-token"),
-        }
-    }
-
-    /// Fails on any option not in `known`.
-    fn only(&self, known: &[&str]) -> anyhow::Result<()> {
-        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
-            Some(unknown) => bail!("unknown option --{unknown}\n{USAGE}"),
-            None => Ok(()),
-        }
-    }
 }
