@@ -2,7 +2,7 @@
 //!
 //! | name | type | labels | what |
 //! |---|---|---|---|
-//! | `ingest_http_requests_total` | counter | `route`, `status` | requests answered |
+//! | `ingest_http_requests_total`, `ingest_http_request_duration_seconds`, `ingest_build_info` | | | as every service has them ([`runtime::metrics`]) |
 //! | `ingest_events_accepted_total` | counter | | events the broker acknowledged |
 //! | `ingest_events_rejected_total` | counter | `reason`: `invalid`, `too_large`, `broker_rejected`, `not_stored`, `rate_limited` | events not acknowledged, and why |
 //! | `ingest_produce_latency_seconds` | histogram | | from handing a request's events to the producer to the last delivery report |
@@ -14,12 +14,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    pub route: String,
-    pub status: u16,
-}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -37,7 +31,7 @@ pub mod reason {
 
 pub struct IngestMetrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
+    pub http: std::sync::Arc<runtime::metrics::HttpMetrics>,
     pub events_accepted: Counter,
     pub events_rejected: Family<ReasonLabels, Counter>,
     pub produce_latency: Histogram,
@@ -47,17 +41,13 @@ pub struct IngestMetrics {
 impl Default for IngestMetrics {
     fn default() -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Counter>::default();
+        let http = runtime::metrics::HttpMetrics::register(&mut registry, "ingest");
+        runtime::metrics::build_info(&mut registry, "ingest", env!("CARGO_PKG_VERSION"));
         let events_accepted = Counter::default();
         let events_rejected = Family::<ReasonLabels, Counter>::default();
         // 1 ms to about 16 s.
         let produce_latency = Histogram::new(exponential_buckets(0.001, 2.0, 15));
         let producer_queue_depth = Gauge::default();
-        registry.register(
-            "ingest_http_requests",
-            "Requests answered, by route and status",
-            requests.clone(),
-        );
         registry.register(
             "ingest_events_accepted",
             "Events the broker acknowledged",
@@ -80,7 +70,7 @@ impl Default for IngestMetrics {
         );
         Self {
             registry,
-            requests,
+            http,
             events_accepted,
             events_rejected,
             produce_latency,
@@ -100,10 +90,6 @@ impl IngestMetrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
-            tracing::error!(%error, "cannot encode metrics");
-        }
-        text
+        runtime::metrics::encode(&self.registry)
     }
 }

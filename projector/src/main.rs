@@ -94,6 +94,7 @@ const SETTINGS: &str = include_str!("../../docs/configuration.md");
 async fn main() -> anyhow::Result<()> {
     // Before anything else: `--help`, `--version` and a wrong argument end here.
     let cli = Cli::parse();
+    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     runtime::telemetry::init();
     let config = ProjectorConfig::from_source(&Env).context("invalid configuration")?;
     // On the default schema: the version metadata, and health.

@@ -2,6 +2,7 @@
 //!
 //! | name | type | labels | what |
 //! |---|---|---|---|
+//! | `projector_build_info` | gauge | `version`, `commit` | as every service has it ([`runtime::metrics`]) |
 //! | `projector_events_applied_total` | counter | | events applied for the first time |
 //! | `projector_events_duplicate_total` | counter | | records whose event id was already applied |
 //! | `projector_events_dead_lettered_total` | counter | | records sent to the dead-letter topic |
@@ -46,6 +47,7 @@ pub struct ProjectorMetrics {
 impl Default for ProjectorMetrics {
     fn default() -> Self {
         let mut registry = Registry::default();
+        runtime::metrics::build_info(&mut registry, "projector", env!("CARGO_PKG_VERSION"));
         let m = Self {
             registry: Registry::default(),
             applied: Counter::default(),
@@ -132,11 +134,7 @@ impl ProjectorMetrics {
     }
 
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
-            tracing::error!(%error, "cannot encode metrics");
-        }
-        text
+        runtime::metrics::encode(&self.registry)
     }
 }
 

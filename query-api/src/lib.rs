@@ -133,7 +133,11 @@ pub async fn build(
     pool: PgPool,
     sink: Arc<dyn EventSink>,
 ) -> std::io::Result<HttpServer> {
-    let state = AppState::new(config, pool, sink)?;
+    build_with(config, AppState::new(config, pool, sink)?).await
+}
+
+/// [`build`] around a state made already (tests read its metrics).
+pub async fn build_with(config: &QueryApiConfig, state: AppState) -> std::io::Result<HttpServer> {
     let mailer = state.mailer.clone();
     if let Some(interval) = config.retention_interval {
         retention::spawn(state.clone(), interval);
@@ -144,6 +148,7 @@ pub async fn build(
             mailer,
             interval,
             state.bot_quality_questions,
+            state.metrics.clone(),
         ),
         (None, Some(_)) => tracing::info!("no EMAIL_HOST: weekly reports are not sent"),
         _ => {}

@@ -30,6 +30,11 @@ pub struct Pass {
 }
 
 impl Gate {
+    /// How many run now, in total.
+    pub fn running(&self) -> usize {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+
     /// `per_token` may run for one token and `total` for all of them; 0 refuses every request.
     pub fn new(what: &'static str, per_token: usize, total: usize) -> Arc<Self> {
         Arc::new(Self {

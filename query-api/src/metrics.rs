@@ -3,6 +3,12 @@
 //!
 //! | name | type | labels | what |
 //! |---|---|---|---|
+//! | `query_api_http_requests_total`, `query_api_http_request_duration_seconds`, `query_api_build_info` | | | as every service has them ([`runtime::metrics`]) |
+//! | `query_api_streams_open` | gauge | | `GET /v1/stream` connections open, at scrape time |
+//! | `query_api_exports_running` | gauge | | exports reading from Postgres, at scrape time |
+//! | `query_api_export_rows_total` | counter | `format` | rows written into exports |
+//! | `query_api_job_runs_total` | counter | `job`: `retention`, `reports`; `outcome`: `ok`, `failed` | runs of the background jobs in this process |
+//! | `query_api_reports_sent_total` | counter | | weekly reports sent by this process |
 //! | `query_api_webhook_attempts_total` | counter | `outcome`: `delivered`, `retry`, `failed`, `dropped` | webhook attempts this process recorded, by what became of the delivery: sent (2xx), to be tried again, given up (retries spent, a 4xx, a redirect), or not sent (its subject erased or gone) |
 //! | `query_api_webhook_attempt_seconds` | histogram | | from sending an attempt to the end of its answer, for attempts that reached the endpoint or timed out |
 //! | `query_api_webhook_queue_depth` | gauge | | deliveries pending, of every endpoint and dispatcher, at scrape time |
@@ -28,8 +34,25 @@ pub struct OutcomeLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FormatLabels {
+    pub format: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    pub job: &'static str,
+    pub outcome: &'static str,
+}
+
 pub struct QueryMetrics {
     registry: Registry,
+    pub http: std::sync::Arc<runtime::metrics::HttpMetrics>,
+    pub streams_open: Gauge,
+    pub exports_running: Gauge,
+    pub export_rows: Family<FormatLabels, Counter>,
+    pub job_runs: Family<JobLabels, Counter>,
+    pub reports_sent: Counter,
     pub webhook_attempts: Family<OutcomeLabels, Counter>,
     pub webhook_attempt_seconds: Histogram,
     pub webhook_queue_depth: Gauge,
@@ -40,8 +63,17 @@ pub struct QueryMetrics {
 
 impl Default for QueryMetrics {
     fn default() -> Self {
+        let mut registry = Registry::default();
+        let http = runtime::metrics::HttpMetrics::register(&mut registry, "query_api");
+        runtime::metrics::build_info(&mut registry, "query_api", env!("CARGO_PKG_VERSION"));
         let m = Self {
             registry: Registry::default(),
+            http,
+            streams_open: Gauge::default(),
+            exports_running: Gauge::default(),
+            export_rows: Family::default(),
+            job_runs: Family::default(),
+            reports_sent: Counter::default(),
             webhook_attempts: Family::default(),
             // 5 ms to about 41 s, past the longest attempt a dispatcher allows by default.
             webhook_attempt_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
@@ -50,7 +82,31 @@ impl Default for QueryMetrics {
             webhook_endpoints_disabled: Gauge::default(),
             database_up: Gauge::default(),
         };
-        let mut registry = Registry::default();
+        registry.register(
+            "query_api_streams_open",
+            "Live stream connections open",
+            m.streams_open.clone(),
+        );
+        registry.register(
+            "query_api_exports_running",
+            "Exports reading from Postgres",
+            m.exports_running.clone(),
+        );
+        registry.register(
+            "query_api_export_rows",
+            "Rows written into exports, by format",
+            m.export_rows.clone(),
+        );
+        registry.register(
+            "query_api_job_runs",
+            "Runs of the background jobs, by job and outcome",
+            m.job_runs.clone(),
+        );
+        registry.register(
+            "query_api_reports_sent",
+            "Weekly reports sent",
+            m.reports_sent.clone(),
+        );
         registry.register(
             "query_api_webhook_attempts",
             "Webhook attempts recorded, by what became of the delivery",
@@ -99,12 +155,16 @@ impl QueryMetrics {
             .inc();
     }
 
+    /// Counts a run of a background job.
+    pub fn job(&self, job: &'static str, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.job_runs
+            .get_or_create(&JobLabels { job, outcome })
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
-            tracing::error!(%error, "cannot encode metrics");
-        }
-        text
+        runtime::metrics::encode(&self.registry)
     }
 }

@@ -70,7 +70,9 @@ pub async fn run_once(
 pub fn spawn(state: AppState, interval: Duration) {
     tokio::spawn(async move {
         loop {
-            match run_once(&state, Utc::now()).await {
+            let ran = run_once(&state, Utc::now()).await;
+            state.metrics.job("retention", ran.is_ok());
+            match ran {
                 Ok(due) if !due.is_empty() => {
                     tracing::info!(websites = due.len(), "retention cut-offs moved");
                 }

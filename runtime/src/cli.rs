@@ -3,6 +3,19 @@
 //! (docs/configuration.md), the one place they are written; each binary includes the table at
 //! build time, and `.env.example` is made from it too ([`env_example`], held equal by a test).
 
+static COMMIT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Records the commit the running binary was built from (its `option_env!("COLLOQUY_COMMIT")`),
+/// for [`commit`]: each `main` calls it first.
+pub fn record_commit(commit: Option<&'static str>) {
+    let _ = COMMIT.set(commit.filter(|c| !c.is_empty()).unwrap_or("unknown"));
+}
+
+/// The commit [`record_commit`] recorded; `unknown` when none was (tests, a library).
+pub fn commit() -> &'static str {
+    COMMIT.get().copied().unwrap_or("unknown")
+}
+
 /// `0.1.0 (commit 1a2b3c4)`: the package version and the commit `deploy/dev` builds from
 /// (`COLLOQUY_COMMIT`, read at build time); `commit unknown` for a build outside it.
 pub fn version(package: &'static str, commit: Option<&'static str>) -> &'static str {

@@ -10,6 +10,7 @@
 //!   stack (`colloquy-mailsink`).
 //! - [`kafka`]: librdkafka client settings, topic creation, and the [`kafka::EventSink`] that
 //!   ingest and query-api produce through (with an in-memory twin for tests).
+//! - [`metrics`]: the metrics every service has: requests, latency, build.
 //! - [`health`]: the liveness and readiness probes' answers.
 //! - [`http`]: [`http::HttpServer`], binding and serving a router with graceful shutdown.
 //! - [`postgres`]: connection pools.
@@ -28,6 +29,7 @@ pub mod health;
 pub mod http;
 pub mod kafka;
 pub mod mailsink;
+pub mod metrics;
 pub mod postgres;
 pub mod proof;
 pub mod read_models;

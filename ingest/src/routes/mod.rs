@@ -9,16 +9,15 @@ mod segment;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, Method, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use runtime::documented::{Api, Published, doc};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
-use crate::metrics::RequestLabels;
 
 /// Every operation ingest serves on its public port, documented by its handler's types.
 pub fn api() -> Api<AppState> {
@@ -151,8 +150,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors())
         .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
+            state.metrics.http.clone(),
+            runtime::metrics::measure,
         ))
         .with_state(state)
 }
@@ -164,21 +163,6 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-/// Counts every answer by matched route and status.
-async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    let labels = RequestLabels {
-        route,
-        status: response.status().as_u16(),
-    };
-    state.metrics.requests.get_or_create(&labels).inc();
-    response
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -48,7 +48,10 @@ async fn metrics_count_requests_and_accepted_and_rejected_events() {
         "ingest_events_accepted_total 1",
         r#"ingest_events_rejected_total{reason="invalid"} 1"#,
         r#"ingest_http_requests_total{route="/v1/events",status="200"} 1"#,
+        r#"ingest_http_request_duration_seconds_count{route="/v1/events"} 1"#,
         "ingest_produce_latency_seconds_count 1",
+        // A library is not a binary: no commit was recorded.
+        r#"ingest_build_info{version="0.1.0",commit="unknown"} 1"#,
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -88,6 +88,32 @@ pub enum Format {
     Xlsx,
 }
 
+impl Format {
+    /// Its `format=` name, as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv(_) => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    /// The counter of rows exported in this format (`query_api_export_rows_total`).
+    pub(crate) fn rows_counter(
+        self,
+        state: &AppState,
+    ) -> prometheus_client::metrics::counter::Counter {
+        state
+            .metrics
+            .export_rows
+            .get_or_create(&crate::metrics::FormatLabels {
+                format: self.name(),
+            })
+            .clone()
+    }
+}
+
 /// How a CSV export is written for the spreadsheet that opens it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvOptions {
@@ -176,6 +202,8 @@ struct Writer {
     stall: Duration,
     buf: Vec<u8>,
     rows: u64,
+    /// `query_api_export_rows_total` for the format.
+    counted: prometheus_client::metrics::counter::Counter,
 }
 
 impl Writer {
@@ -255,6 +283,7 @@ impl Writer {
             }
         }
         self.rows += 1;
+        self.counted.inc();
         if self.buf.len() >= CHUNK {
             return Ok(self.flush().await);
         }
@@ -359,6 +388,7 @@ pub async fn respond(
         stall: state.export_stall,
         buf: Vec::with_capacity(CHUNK + CHUNK / 4),
         rows: 0,
+        counted: format.rows_counter(state),
     };
     let finished = Arc::new(AtomicBool::new(false));
     let done = finished.clone();

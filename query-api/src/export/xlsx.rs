@@ -66,6 +66,7 @@ pub(super) async fn respond(
     let mut rows = query.build().fetch(&state.pool);
     let mut layout: Vec<Placed> = Vec::new();
     let mut written: u32 = 0;
+    let counted = Format::Xlsx.rows_counter(state);
     while let Some(row) = rows.next().await {
         let row = row?;
         if written == MAX_ROWS {
@@ -79,6 +80,7 @@ pub(super) async fn respond(
             layout = lay_out(&row, columns)?;
         }
         written += 1;
+        counted.inc();
         write_row(sheet, &formats, written, &row, &layout)?;
     }
     drop(rows);

@@ -259,12 +259,21 @@ pub async fn run_once(
     Ok(sent)
 }
 
-/// Runs [`run_once`] every `interval` until the runtime stops.
-pub fn spawn(pool: PgPool, mailer: Arc<Mailer>, interval: Duration, max_questions: i64) {
+/// Runs [`run_once`] every `interval` until the runtime stops, counting in `metrics`.
+pub fn spawn(
+    pool: PgPool,
+    mailer: Arc<Mailer>,
+    interval: Duration,
+    max_questions: i64,
+    metrics: Arc<crate::metrics::QueryMetrics>,
+) {
     tokio::spawn(async move {
         loop {
-            match run_once(&pool, &mailer, Utc::now(), max_questions).await {
+            let ran = run_once(&pool, &mailer, Utc::now(), max_questions).await;
+            metrics.job("reports", ran.is_ok());
+            match ran {
                 Ok(sent) => {
+                    metrics.reports_sent.inc_by(sent.len() as u64);
                     for (website, week, _) in sent {
                         tracing::info!(website, from = %week.from, "weekly report sent");
                     }

@@ -21,6 +21,8 @@ pub fn metrics_router(state: AppState) -> Router {
 /// answer is reported (`query_api_database_up 0`), not hidden behind a failed scrape.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let m = &state.metrics;
+    m.streams_open.set(state.streams.running() as i64);
+    m.exports_running.set(state.exports.running() as i64);
     match store::queue(&state.pool).await {
         Ok(queue) => {
             m.database_up.set(1);

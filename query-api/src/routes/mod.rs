@@ -484,6 +484,10 @@ pub fn router(state: AppState) -> Router {
             },
         )
         .publish(&published, openapi::document)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.http.clone(),
+            runtime::metrics::measure,
+        ))
         .with_state(state)
 }
 

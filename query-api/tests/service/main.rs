@@ -13,6 +13,7 @@ mod funnel;
 mod handoffs;
 mod leads;
 mod legacy;
+mod metrics;
 mod priorities;
 mod reports;
 mod retention;

@@ -130,7 +130,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
         offset: Arc::new(Mutex::new(0)),
     });
     let state = query_api::AppState::new(&config, pool.clone(), sink.clone()).unwrap();
-    let app = query_api::build(&config, pool.clone(), sink).await.unwrap();
+    let app = query_api::build_with(&config, state.clone()).await.unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
