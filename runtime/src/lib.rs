@@ -1,6 +1,7 @@
 //! Plumbing shared by `ingest`, `projector` and `query-api`; none of it knows about event types.
 //!
 //! # Layout
+//! - [`access`]: request ids and the access log.
 //! - [`cli`]: what every command line shares: the version, the settings `--help` lists.
 //! - [`client_ip`]: the client's address, through trusted proxies' forwarding headers.
 //! - [`config`]: typed reading of environment variables, with errors that name the variable.
@@ -21,6 +22,7 @@
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
 
+pub mod access;
 pub mod cli;
 pub mod client_ip;
 pub mod config;

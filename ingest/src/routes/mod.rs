@@ -153,6 +153,7 @@ pub fn router(state: AppState) -> Router {
             state.metrics.http.clone(),
             runtime::metrics::measure,
         ))
+        .layer(middleware::from_fn(runtime::access::log))
         .with_state(state)
 }
 
@@ -195,7 +196,8 @@ fn cors() -> CorsLayer {
             header::CONTENT_ENCODING,
             header::AUTHORIZATION,
             HeaderName::from_static("x-write-key"),
+            runtime::access::REQUEST_ID,
         ])
-        .expose_headers([header::RETRY_AFTER])
+        .expose_headers([header::RETRY_AFTER, runtime::access::REQUEST_ID])
         .max_age(Duration::from_secs(24 * 60 * 60))
 }

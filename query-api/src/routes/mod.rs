@@ -488,6 +488,7 @@ pub fn router(state: AppState) -> Router {
             state.metrics.http.clone(),
             runtime::metrics::measure,
         ))
+        .layer(middleware::from_fn(runtime::access::log))
         .with_state(state)
 }
 

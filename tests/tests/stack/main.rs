@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
+mod access_log;
 mod admin;
 mod api_fuzz;
 mod broker_outage;
