@@ -8,6 +8,7 @@
 //! | `projector_events_dead_lettered_total` | counter | | records sent to the dead-letter topic |
 //! | `projector_batch_seconds` | histogram | | from a batch's first record to its commit |
 //! | `projector_partitions_held` | gauge | | partitions this process holds a lease on |
+//! | `projector_topic_partitions` | gauge | | partitions the topic has, refreshed every few seconds: with the sum of `projector_partitions_held` over every process, a partition no one holds shows |
 //! | `projector_applied_offset` | gauge | `partition` | the next offset to apply, as stored, of each partition held |
 //! | `projector_high_watermark` | gauge | `partition` | the partition's end, refreshed every few seconds |
 //! | `projector_lag` | gauge | `partition` | records of a partition held not applied yet |
@@ -39,6 +40,7 @@ pub struct ProjectorMetrics {
     pub dead_lettered: Counter,
     pub batch_seconds: Histogram,
     pub partitions_held: Gauge,
+    pub topic_partitions: Gauge,
     pub applied_offset: Family<PartitionLabels, Gauge>,
     pub high_watermark: Family<PartitionLabels, Gauge>,
     pub lag: Family<PartitionLabels, Gauge>,
@@ -56,6 +58,7 @@ impl Default for ProjectorMetrics {
             // 1 ms to about 33 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             partitions_held: Gauge::default(),
+            topic_partitions: Gauge::default(),
             applied_offset: Family::default(),
             high_watermark: Family::default(),
             lag: Family::default(),
@@ -84,6 +87,11 @@ impl Default for ProjectorMetrics {
             "projector_partitions_held",
             "Partitions this process holds a lease on",
             m.partitions_held.clone(),
+        );
+        registry.register(
+            "projector_topic_partitions",
+            "Partitions the topic has",
+            m.topic_partitions.clone(),
         );
         registry.register(
             "projector_applied_offset",
@@ -179,6 +187,7 @@ fn refresh(consumer: &BaseConsumer, metrics: &ProjectorMetrics, topic: &str) {
         .iter()
         .flat_map(|t| t.partitions().iter().map(|p| p.id()))
         .collect();
+    metrics.topic_partitions.set(partitions.len() as i64);
     for partition in partitions {
         if let Ok((_, high)) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
             let labels = PartitionLabels { partition };

@@ -18,6 +18,7 @@ mod erasure;
 mod excel;
 mod faults;
 mod forgery;
+mod monitoring;
 mod overload;
 mod pipeline;
 mod postgres_tls;
