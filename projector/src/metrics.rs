@@ -12,6 +12,7 @@
 //! | `projector_applied_offset` | gauge | `partition` | the next offset to apply, as stored, of each partition held |
 //! | `projector_high_watermark` | gauge | `partition` | the partition's end, refreshed every few seconds |
 //! | `projector_lag` | gauge | `partition` | records of a partition held not applied yet |
+//! | `projector_partition_stalled_seconds` | gauge | `partition` | while a partition held has records waiting: how long since its stored offset last moved (or it was taken); 0 when it has none waiting. A worker that hangs without dying shows here |
 //!
 //! With several projector processes, each reports the partitions it holds; the sum of
 //! `projector_lag` over all of them is the topic's.
@@ -44,6 +45,10 @@ pub struct ProjectorMetrics {
     pub applied_offset: Family<PartitionLabels, Gauge>,
     pub high_watermark: Family<PartitionLabels, Gauge>,
     pub lag: Family<PartitionLabels, Gauge>,
+    pub stalled: Family<PartitionLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Per partition held: its stored offset, when that last moved (or the partition was
+    /// taken), and since when it has had records waiting.
+    progress: std::sync::Mutex<std::collections::HashMap<i32, Progress>>,
 }
 
 impl Default for ProjectorMetrics {
@@ -62,6 +67,8 @@ impl Default for ProjectorMetrics {
             applied_offset: Family::default(),
             high_watermark: Family::default(),
             lag: Family::default(),
+            stalled: Family::default(),
+            progress: Default::default(),
         };
         registry.register(
             "projector_events_applied",
@@ -108,18 +115,64 @@ impl Default for ProjectorMetrics {
             "Records in the topic not applied yet",
             m.lag.clone(),
         );
+        registry.register(
+            "projector_partition_stalled_seconds",
+            "While a partition held has records waiting, time since its stored offset last moved",
+            m.stalled.clone(),
+        );
         Self { registry, ..m }
     }
+}
+
+/// Where a partition held stands, for `projector_partition_stalled_seconds`.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    offset: i64,
+    moved_at: std::time::Instant,
+    waiting_since: Option<std::time::Instant>,
 }
 
 impl ProjectorMetrics {
     /// Records the offsets a committed batch stored, and the lag they leave.
     pub fn stored(&self, next_offsets: &[(i32, i64)]) {
+        let now = std::time::Instant::now();
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
         for &(partition, next) in next_offsets {
             let labels = PartitionLabels { partition };
             self.applied_offset.get_or_create(&labels).set(next);
             let high = self.high_watermark.get_or_create(&labels).get();
-            self.lag.get_or_create(&labels).set((high - next).max(0));
+            let lag = (high - next).max(0);
+            self.lag.get_or_create(&labels).set(lag);
+            let entry = progress.entry(partition).or_insert(Progress {
+                offset: next,
+                moved_at: now,
+                waiting_since: None,
+            });
+            if entry.offset != next {
+                entry.offset = next;
+                entry.moved_at = now;
+            }
+        }
+    }
+
+    /// Sets each held partition's `projector_partition_stalled_seconds` as of `now`, from its
+    /// lag and when it last moved.
+    pub fn note_stalls(&self, now: std::time::Instant) {
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        for (&partition, p) in progress.iter_mut() {
+            let labels = PartitionLabels { partition };
+            let lag = self.lag.get(&labels).map_or(0, |g| g.get());
+            // Stalled since the later of its last move and the moment records came to wait:
+            // a partition idle for hours is not stalled the moment a record arrives.
+            let stalled = if lag > 0 {
+                let waiting = *p.waiting_since.get_or_insert(now);
+                now.saturating_duration_since(p.moved_at.max(waiting))
+                    .as_secs_f64()
+            } else {
+                p.waiting_since = None;
+                0.0
+            };
+            self.stalled.get_or_create(&labels).set(stalled);
         }
     }
 
@@ -138,6 +191,11 @@ impl ProjectorMetrics {
             };
             self.applied_offset.remove(&labels);
             self.lag.remove(&labels);
+            self.stalled.remove(&labels);
+            self.progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(partition);
         }
     }
 
@@ -201,5 +259,58 @@ fn refresh(consumer: &BaseConsumer, metrics: &ProjectorMetrics, topic: &str) {
                 .get_or_create(&labels)
                 .set((high - applied).max(0));
         }
+    }
+    metrics.note_stalls(std::time::Instant::now());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn stalled(m: &ProjectorMetrics, partition: i32) -> f64 {
+        m.stalled
+            .get_or_create(&PartitionLabels { partition })
+            .get()
+    }
+
+    fn set_high(m: &ProjectorMetrics, partition: i32, high: i64) {
+        m.high_watermark
+            .get_or_create(&PartitionLabels { partition })
+            .set(high);
+        let applied = m
+            .applied_offset
+            .get_or_create(&PartitionLabels { partition })
+            .get();
+        m.lag
+            .get_or_create(&PartitionLabels { partition })
+            .set((high - applied).max(0));
+    }
+
+    /// A partition with records waiting whose offset does not move is stalled for as long as
+    /// they wait; one that moves, or has nothing waiting, is not; the wait counts from when
+    /// records came, not from the partition's last move hours before.
+    #[test]
+    fn a_partition_is_stalled_while_records_wait_and_its_offset_stands_still() {
+        let m = ProjectorMetrics::default();
+        let t0 = Instant::now();
+        m.stored(&[(0, 100), (1, 100)]);
+        set_high(&m, 0, 100);
+        set_high(&m, 1, 100);
+        m.note_stalls(t0 + Duration::from_secs(3600));
+        assert_eq!(stalled(&m, 0), 0.0, "nothing waits");
+        // Records arrive on both at once, an hour after the last move.
+        set_high(&m, 0, 150);
+        set_high(&m, 1, 150);
+        let arrived = t0 + Duration::from_secs(3600);
+        m.note_stalls(arrived);
+        assert_eq!(stalled(&m, 0), 0.0, "just arrived");
+        // Partition 1's worker commits; partition 0's does not.
+        m.stored(&[(1, 150)]);
+        set_high(&m, 1, 150);
+        m.note_stalls(arrived + Duration::from_secs(90));
+        assert_eq!(stalled(&m, 0), 90.0);
+        assert_eq!(stalled(&m, 1), 0.0);
     }
 }

@@ -270,7 +270,9 @@ pub async fn drop_version(pool: &PgPool, version: i32) -> anyhow::Result<()> {
 
 /// A live projector process's side of the handshake: reports it is alive (its membership,
 /// which the partition leases share out by) and whether it is paused; answers whether a pause
-/// is requested.
+/// is requested. Processes silent for a day are forgotten, so the table holds the live ones
+/// and the recently gone, not every process that ever ran (their old leases still name them,
+/// and read as a departed process's).
 pub async fn heartbeat(
     pool: &PgPool,
     instance: &crate::leases::Instance,
@@ -280,7 +282,10 @@ pub async fn heartbeat(
         "WITH beat AS (
             INSERT INTO colloquy.projector_instances (id, name, workers, paused)
             VALUES ($1, $2, $3, $4)
-            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), paused = EXCLUDED.paused)
+            ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), paused = EXCLUDED.paused),
+         gone AS (
+            DELETE FROM colloquy.projector_instances
+            WHERE heartbeat_at < now() - interval '1 day' AND id <> $1)
          SELECT pause_requested FROM colloquy.control",
     )
     .bind(instance.id)

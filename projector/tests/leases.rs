@@ -219,3 +219,38 @@ async fn a_batch_left_idle_for_a_lease_is_ended_and_its_partitions_move_on() {
     // The frozen process, woken, finds its transaction gone.
     assert!(sqlx::query("SELECT 1").execute(&mut *tx).await.is_err());
 }
+
+/// Processes silent for over a day are forgotten by the next heartbeat; recent ones and the
+/// beating one stay.
+#[tokio::test]
+async fn a_heartbeat_forgets_processes_gone_for_a_day() {
+    let pool = meta().await;
+    let gone = join(&pool, 1).await;
+    let recent = join(&pool, 1).await;
+    sqlx::query(
+        "UPDATE colloquy.projector_instances SET heartbeat_at = now() - interval '25 hours'
+         WHERE id = $1",
+    )
+    .bind(gone.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE colloquy.projector_instances SET heartbeat_at = now() - interval '2 hours'
+         WHERE id = $1",
+    )
+    .bind(recent.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let beating = join(&pool, 2).await;
+    let mut left: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM colloquy.projector_instances")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    left.sort();
+    let mut want = vec![recent.id, beating.id];
+    want.sort();
+    assert_eq!(left, want);
+}
