@@ -98,29 +98,19 @@ pub fn pseudonyms(event: &Event) -> Pseudonyms {
     let website = &event.website_id;
     let customer =
         |c: &Option<String>| c.as_deref().map(|c| contact_keys::customer_key(website, c));
+    // What a form or an identification names a person by.
+    let person = |email: &Option<String>, phone: &Option<String>, customer| Pseudonyms {
+        email: email
+            .as_deref()
+            .map(|e| contact_keys::email_key(website, e)),
+        phone: phone
+            .as_deref()
+            .map(|p| contact_keys::phone_key(website, p)),
+        customer,
+    };
     match &event.payload {
-        Payload::ContactSubmitted(c) => Pseudonyms {
-            email: c
-                .email
-                .as_deref()
-                .map(|e| contact_keys::email_key(website, e)),
-            phone: c
-                .phone
-                .as_deref()
-                .map(|p| contact_keys::phone_key(website, p)),
-            customer: None,
-        },
-        Payload::ContactIdentified(c) => Pseudonyms {
-            email: c
-                .email
-                .as_deref()
-                .map(|e| contact_keys::email_key(website, e)),
-            phone: c
-                .phone
-                .as_deref()
-                .map(|p| contact_keys::phone_key(website, p)),
-            customer: customer(&c.customer_id),
-        },
+        Payload::ContactSubmitted(c) => person(&c.email, &c.phone, None),
+        Payload::ContactIdentified(c) => person(&c.email, &c.phone, customer(&c.customer_id)),
         Payload::WidgetLoaded(p) => Pseudonyms {
             customer: customer(&p.customer_id),
             ..Pseudonyms::default()

@@ -7,14 +7,7 @@ use crate::common::{TOKEN, spawn_app, two_websites};
 async fn requests_exports_and_the_build_are_counted_as_they_happen() {
     let app = spawn_app().await;
     app.given(two_websites()).await;
-    let server = runtime::http::HttpServer::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        query_api::routes::metrics::metrics_router(app.state.clone()),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}/metrics", server.local_addr());
-    tokio::spawn(server.run_until_stopped(std::future::pending()));
+    let url = app.metrics_url().await;
 
     for _ in 0..3 {
         assert_eq!(app.get("/v1/conversations").await.0, 200);

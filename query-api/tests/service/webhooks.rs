@@ -142,14 +142,7 @@ async fn metrics_read_the_queue_at_scrape_time_and_say_when_postgres_is_down() {
         }
     })
     .await;
-    let server = runtime::http::HttpServer::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        query_api::routes::metrics::metrics_router(app.state.clone()),
-    )
-    .await
-    .unwrap();
-    let url = format!("http://{}/metrics", server.local_addr());
-    tokio::spawn(server.run_until_stopped(std::future::pending()));
+    let url = app.metrics_url().await;
     let scrape = || async {
         app.http
             .get(&url)

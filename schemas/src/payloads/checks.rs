@@ -55,6 +55,26 @@ pub(super) fn phone(field: &str, value: Option<&str>) -> Result<(), FieldError> 
     }
 }
 
+/// A person's details as a client names them (a form, an identification): a name, an e-mail
+/// address and a phone number, each well-formed, and at least one of the last two, which are
+/// what a contact is known by.
+pub(super) fn person(
+    name: Option<&str>,
+    email_address: Option<&str>,
+    phone_number: Option<&str>,
+) -> Result<(), FieldError> {
+    bounded("payload.name", name, limits::NAME_CHARS)?;
+    email("payload.email", email_address)?;
+    phone("payload.phone", phone_number)?;
+    if email_address.is_none() && phone_number.is_none() {
+        return Err(FieldError::new(
+            "payload.email",
+            "an e-mail address or a phone number is required",
+        ));
+    }
+    Ok(())
+}
+
 /// The shape of an IANA time zone name; whether Postgres knows it is checked by query-api.
 pub(super) fn time_zone(field: &str, zone: &str) -> Result<(), FieldError> {
     let shape = zone

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Validate;
-use super::checks::{bounded, email, phone, required};
+use super::checks::{bounded, email, person, phone, required};
 use super::limits;
 use crate::error::FieldError;
 
@@ -32,16 +32,11 @@ impl Validate for ContactIdentified {
             self.customer_id.as_deref(),
             limits::ID_CHARS,
         )?;
-        bounded("payload.name", self.name.as_deref(), limits::NAME_CHARS)?;
-        email("payload.email", self.email.as_deref())?;
-        phone("payload.phone", self.phone.as_deref())?;
-        if self.email.is_none() && self.phone.is_none() {
-            return Err(FieldError::new(
-                "payload.email",
-                "an e-mail address or a phone number is required",
-            ));
-        }
-        Ok(())
+        person(
+            self.name.as_deref(),
+            self.email.as_deref(),
+            self.phone.as_deref(),
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Deserializer;
 use serde::{Deserialize, Serialize};
 
 use super::Validate;
-use super::checks::{bounded, email, phone, required};
+use super::checks::{bounded, person, required};
 use super::limits;
 use crate::error::FieldError;
 
@@ -184,20 +184,16 @@ impl Validate for ContactSubmitted {
             self.request_id.as_deref(),
             limits::ID_CHARS,
         )?;
-        bounded("payload.name", self.name.as_deref(), limits::NAME_CHARS)?;
-        email("payload.email", self.email.as_deref())?;
-        phone("payload.phone", self.phone.as_deref())?;
+        person(
+            self.name.as_deref(),
+            self.email.as_deref(),
+            self.phone.as_deref(),
+        )?;
         bounded(
             "payload.message",
             self.message.as_deref(),
             limits::TEXT_CHARS,
         )?;
-        if self.email.is_none() && self.phone.is_none() {
-            return Err(FieldError::new(
-                "payload.email",
-                "an e-mail address or a phone number is required",
-            ));
-        }
         if self.chat_context.len() > limits::CHAT_CONTEXT_ENTRIES {
             return Err(FieldError::new(
                 "payload.chat_context",

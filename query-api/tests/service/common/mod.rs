@@ -143,6 +143,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> Test
 }
 
 impl TestApp {
+    /// The URL of `GET /metrics` for this app, served on a listener of its own as
+    /// `QUERY_API_METRICS_ADDR` serves it.
+    pub async fn metrics_url(&self) -> String {
+        let server = runtime::http::HttpServer::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            query_api::routes::metrics::metrics_router(self.state.clone()),
+        )
+        .await
+        .unwrap();
+        let url = format!("http://{}/metrics", server.local_addr());
+        tokio::spawn(server.run_until_stopped(std::future::pending()));
+        url
+    }
+
     /// The routes as the bootstrap token.
     pub fn api(&self) -> Routes<'_> {
         Routes {
