@@ -25,15 +25,11 @@ pub struct ProjectorConfig {
     pub batch_max_latency_ms: u64,
     /// `PROJECTOR_FETCH_WAIT_MAX_MS`: librdkafka `fetch.wait.max.ms`; low, so a quiet
     /// partition does not hold up fresh events, but not so low that an idle projector keeps the
-    /// broker busy. Measured against Tansu with `deploy/dev` and one projector (fetch wait /
-    /// batch latency 20/50 ms before, 100/20 ms now): the broker's idle CPU went from 60% of a
-    /// core to 17%, and the median time from ingest's answer to a readable row from 89 ms to
-    /// 64 ms.
+    /// broker busy (Tansu answers an empty fetch only when the wait ends). docs/performance.md
+    /// has the measurements of both sides.
     pub fetch_wait_max_ms: u64,
     /// `PROJECTOR_WORKERS`: how many shares of the partitions are applied at once, each on its
-    /// own consumer and Postgres connection. Draining 300,000 records on two cores: 6,568 and
-    /// 8,153 records/s with one, 7,530-9,811 with two, no more with three (docs/performance.md's
-    /// Performance section).
+    /// own consumer and Postgres connection; docs/performance.md measures one, two and three.
     pub workers: usize,
     /// `PROJECTOR_LEASE_TTL_MS`: how long a partition stays with a process that stopped
     /// renewing its lease (renewed every quarter of it), so about how long the partitions of a
