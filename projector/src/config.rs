@@ -35,6 +35,13 @@ pub struct ProjectorConfig {
     /// renewing its lease (renewed every quarter of it), so about how long the partitions of a
     /// process that died wait for another to take them ([`crate::leases`]).
     pub lease_ttl: Duration,
+    /// `PROJECTOR_WORKER_STALL_S`: a worker that has not come round its loop for this long
+    /// (stuck, though its process lives) is stalled: its leases are no longer renewed but
+    /// given up, so other workers take its partitions, and it is started again.
+    pub worker_stall: Duration,
+    /// `PROJECTOR_FAILPOINT_HANG`: for fault tests only; when the file it names appears, one
+    /// worker deletes it and hangs (never comes round its loop again).
+    pub failpoint_hang: Option<std::path::PathBuf>,
     /// `PROJECTOR_ADDR`: health endpoints.
     pub addr: SocketAddr,
     /// `PROJECTOR_KEEP_RETIRED_S`: how long a version stays after a rebuild replaced it (for
@@ -69,6 +76,11 @@ impl ProjectorConfig {
                 .get(),
             ),
             keep_retired: Duration::from_secs(env.parse_or("PROJECTOR_KEEP_RETIRED_S", 86_400)?),
+            worker_stall: Duration::from_secs(env.parse_or("PROJECTOR_WORKER_STALL_S", 60)?),
+            failpoint_hang: env
+                .get("PROJECTOR_FAILPOINT_HANG")
+                .filter(|p| !p.is_empty())
+                .map(Into::into),
             addr,
         })
     }
@@ -90,6 +102,8 @@ impl ProjectorConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_event_keys: AdminKeys::dev(),
             keep_retired: Duration::from_secs(86_400),
+            worker_stall: Duration::from_secs(60),
+            failpoint_hang: None,
         }
     }
 }

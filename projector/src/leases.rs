@@ -185,14 +185,36 @@ async fn release(
     Ok(())
 }
 
-/// Extends every lease of the process by `ttl`.
-pub async fn renew(meta: &PgPool, instance: Uuid, ttl: Duration) -> Result<(), sqlx::Error> {
+/// Extends by `ttl` the leases of the process's `workers` (those not stalled).
+pub async fn renew(
+    meta: &PgPool,
+    instance: Uuid,
+    workers: &[i32],
+    ttl: Duration,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE colloquy.projector_leases SET expires_at = now() + make_interval(secs => $2)
-         WHERE owner_instance = $1",
+         WHERE owner_instance = $1 AND owner_worker = ANY($3)",
     )
     .bind(instance)
     .bind(seconds(ttl))
+    .bind(workers)
+    .execute(meta)
+    .await?;
+    Ok(())
+}
+
+/// Frees the partitions of one stalled worker at once, for the others to take. A batch the
+/// stalled worker still has open is refused by the fence when it commits (the epochs moved on
+/// with the new holders).
+pub async fn release_worker(meta: &PgPool, member: Member) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE colloquy.projector_leases
+         SET owner_instance = NULL, owner_worker = NULL, expires_at = now()
+         WHERE owner_instance = $1 AND owner_worker = $2",
+    )
+    .bind(member.instance)
+    .bind(member.worker)
     .execute(meta)
     .await?;
     Ok(())

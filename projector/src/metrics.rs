@@ -6,6 +6,7 @@
 //! | `projector_events_applied_total` | counter | | events applied for the first time |
 //! | `projector_events_duplicate_total` | counter | | records whose event id was already applied |
 //! | `projector_events_dead_lettered_total` | counter | | records sent to the dead-letter topic |
+//! | `projector_workers_restarted_total` | counter | | workers found stalled (`PROJECTOR_WORKER_STALL_S`), their partitions given up, and started again |
 //! | `projector_batch_seconds` | histogram | | from a batch's first record to its commit |
 //! | `projector_partitions_held` | gauge | | partitions this process holds a lease on |
 //! | `projector_topic_partitions` | gauge | | partitions the topic has, refreshed every few seconds: with the sum of `projector_partitions_held` over every process, a partition no one holds shows |
@@ -39,6 +40,7 @@ pub struct ProjectorMetrics {
     pub applied: Counter,
     pub duplicates: Counter,
     pub dead_lettered: Counter,
+    pub workers_restarted: Counter,
     pub batch_seconds: Histogram,
     pub partitions_held: Gauge,
     pub topic_partitions: Gauge,
@@ -60,6 +62,7 @@ impl Default for ProjectorMetrics {
             applied: Counter::default(),
             duplicates: Counter::default(),
             dead_lettered: Counter::default(),
+            workers_restarted: Counter::default(),
             // 1 ms to about 33 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             partitions_held: Gauge::default(),
@@ -84,6 +87,11 @@ impl Default for ProjectorMetrics {
             "projector_events_dead_lettered",
             "Records sent to the dead-letter topic",
             m.dead_lettered.clone(),
+        );
+        registry.register(
+            "projector_workers_restarted",
+            "Workers found stalled, their partitions given up, and started again",
+            m.workers_restarted.clone(),
         );
         registry.register(
             "projector_batch_seconds",

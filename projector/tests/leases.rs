@@ -181,7 +181,7 @@ async fn renewing_keeps_a_lease_past_its_ttl() {
         tokio::time::sleep(ttl / 4).await;
         versions::heartbeat(&pool, &a, false).await.unwrap();
         versions::heartbeat(&pool, &b, false).await.unwrap();
-        leases::renew(&pool, a.id, ttl).await.unwrap();
+        leases::renew(&pool, a.id, &[0], ttl).await.unwrap();
         let got = share(&pool, &all, b.worker(0), ttl).await;
         assert!(got.is_empty(), "took a lease still renewed: {got:?}");
     }
@@ -253,4 +253,48 @@ async fn a_heartbeat_forgets_processes_gone_for_a_day() {
     let mut want = vec![recent.id, beating.id];
     want.sort();
     assert_eq!(left, want);
+}
+
+/// A stalled worker is left out of its process's renewal: its leases lapse and another worker
+/// takes its partitions, while the process's other worker keeps its own; a worker's
+/// partitions given up at once (`release_worker`) are taken without waiting.
+#[tokio::test]
+async fn a_stalled_workers_partitions_lapse_while_its_neighbour_keeps_its_own() {
+    let pool = meta().await;
+    let all = vec![0, 1];
+    let ttl = Duration::from_millis(400);
+    let a = join(&pool, 2).await;
+    let first = share(&pool, &all, a.worker(0), ttl).await;
+    let second = share(&pool, &all, a.worker(1), ttl).await;
+    assert_eq!((first.len(), second.len()), (1, 1));
+    let b = join(&pool, 2).await;
+    // Worker 1 of A stalls: only worker 0 is renewed.
+    for _ in 0..8 {
+        tokio::time::sleep(ttl / 4).await;
+        versions::heartbeat(&pool, &a, false).await.unwrap();
+        versions::heartbeat(&pool, &b, false).await.unwrap();
+        leases::renew(&pool, a.id, &[0], ttl).await.unwrap();
+    }
+    let taken = share(&pool, &all, b.worker(0), ttl).await;
+    assert_eq!(
+        taken.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    let mut tx = pool.begin().await.unwrap();
+    hold(
+        &mut tx,
+        a.worker(0),
+        &first,
+        &first.keys().copied().collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    drop(tx);
+    // Given up at once: B's other worker takes A's worker 0's partition without a wait.
+    leases::release_worker(&pool, a.worker(0)).await.unwrap();
+    let moved = share(&pool, &all, b.worker(1), ttl).await;
+    assert_eq!(
+        moved.keys().collect::<Vec<_>>(),
+        first.keys().collect::<Vec<_>>()
+    );
 }

@@ -206,11 +206,18 @@ impl Stack {
     /// Starts another projector process on this stack, beside the one [`Stack::start_projector`]
     /// manages: for tests that run several, which share the partitions through their leases.
     pub fn another_projector(&self) -> Child {
-        spawn_projector(
+        self.another_projector_with(free_port(), &[])
+    }
+
+    /// [`Stack::another_projector`] serving health and metrics on `port`, with settings of the
+    /// test's own.
+    pub fn another_projector_with(&self, port: u16, settings: &[(&str, &str)]) -> Child {
+        spawn_projector_with(
             &self.postgres.url,
             &self.kafka.brokers,
             &self.topic,
-            free_port(),
+            port,
+            settings,
         )
     }
 
@@ -497,6 +504,17 @@ fn spawn(server: HttpServer) -> oneshot::Sender<()> {
 
 /// Starts the projector binary (`run`) against a database and topic, serving health on `port`.
 pub fn spawn_projector(database_url: &str, brokers: &str, topic: &str, port: u16) -> Child {
+    spawn_projector_with(database_url, brokers, topic, port, &[])
+}
+
+/// [`spawn_projector`] with settings of the test's own.
+pub fn spawn_projector_with(
+    database_url: &str,
+    brokers: &str,
+    topic: &str,
+    port: u16,
+    settings: &[(&str, &str)],
+) -> Child {
     let binary = bin_dir().join("projector");
     assert!(
         binary.exists(),
@@ -515,6 +533,7 @@ pub fn spawn_projector(database_url: &str, brokers: &str, topic: &str, port: u16
         // replaces to expire: 10 s by default, shorter here so kill tests move on.
         .env("PROJECTOR_LEASE_TTL_MS", "2000")
         .env("RUST_LOG", "warn")
+        .envs(settings.iter().copied())
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()

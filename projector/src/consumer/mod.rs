@@ -22,14 +22,14 @@ mod worker;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use runtime::kafka::{KafkaSink, ProducerConfig};
 use sqlx::PgPool;
 use tokio::sync::{RwLock, watch};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use uuid::Uuid;
 
 use crate::config::ProjectorConfig;
@@ -41,6 +41,54 @@ use crate::versions;
 pub use decoding::{Poison, Prepared, decode, prepare};
 pub use reading::{assignment, consumer, load_proofs, next_batch, partitions};
 use retired::RetiredVersions;
+
+/// When each worker last came round its loop: a worker that does not for
+/// `PROJECTOR_WORKER_STALL_S` is stalled, though its process lives.
+pub(super) struct Beats {
+    start: Instant,
+    /// Milliseconds since `start`, per worker.
+    last: Vec<AtomicU64>,
+}
+
+impl Beats {
+    fn new(workers: usize) -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            last: (0..workers).map(|_| AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// `worker` came round its loop now.
+    pub(super) fn beat(&self, worker: i32) {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if let Some(last) = usize::try_from(worker).ok().and_then(|w| self.last.get(w)) {
+            last.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// Every worker came round now: after a pause, which holds them all still on purpose.
+    fn beat_all(&self) {
+        for worker in 0..self.last.len() {
+            self.beat(i32::try_from(worker).unwrap_or(i32::MAX));
+        }
+    }
+
+    /// The workers that came round within `stall`, and those that did not.
+    fn split(&self, stall: Duration) -> (Vec<i32>, Vec<i32>) {
+        let now = self.start.elapsed();
+        let (mut live, mut stalled) = (Vec::new(), Vec::new());
+        for (worker, last) in self.last.iter().enumerate() {
+            let since = now.saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
+            let worker = i32::try_from(worker).unwrap_or(i32::MAX);
+            if since > stall {
+                stalled.push(worker);
+            } else {
+                live.push(worker);
+            }
+        }
+        (live, stalled)
+    }
+}
 
 /// What the health endpoints report.
 #[derive(Default)]
@@ -112,6 +160,7 @@ pub async fn run(
         dead_letters,
         proofs,
         erased: Arc::new(AtomicBool::new(false)),
+        beats: Beats::new(config.workers),
     };
     // Join before the workers share out the partitions, so that they count this process.
     let instance = Instance::new(config.workers);
@@ -122,10 +171,18 @@ pub async fn run(
         }) => {}
     }
     tracing::info!(instance = %instance.id, name = %instance.name, "joined the projector processes");
-    let renewing = tokio::spawn(renew_leases(meta.clone(), instance.id, config.lease_ttl));
+    let beats = shared.beats.clone();
+    beats.beat_all();
+    let renewing = tokio::spawn(renew_leases(
+        meta.clone(),
+        instance.id,
+        config.lease_ttl,
+        beats.clone(),
+        config.worker_stall,
+    ));
     let (stop, stopped) = watch::channel(false);
     let mut workers = JoinSet::new();
-    for worker in 0..config.workers {
+    let start = |workers: &mut JoinSet<anyhow::Result<()>>, worker: usize| -> AbortHandle {
         workers.spawn(worker::work(
             config.clone(),
             instance.worker(worker),
@@ -134,8 +191,11 @@ pub async fn run(
             shared.clone(),
             health.clone(),
             stopped.clone(),
-        ));
-    }
+        ))
+    };
+    let mut handles: Vec<AbortHandle> = (0..config.workers)
+        .map(|worker| start(&mut workers, worker))
+        .collect();
 
     let mut failed = None;
     let mut retired = RetiredVersions::new(config.keep_retired);
@@ -145,13 +205,34 @@ pub async fn run(
             done = workers.join_next() => match done {
                 Some(Ok(Ok(()))) => continue,
                 Some(Ok(Err(error))) => { failed = Some(error); break; }
+                // A stalled worker this loop ended, and started again.
+                Some(Err(ended)) if ended.is_cancelled() => continue,
                 Some(Err(panicked)) => { failed = Some(anyhow::anyhow!("a worker failed: {panicked}")); break; }
                 None => break,
             },
             () = tokio::time::sleep(CONTROL_INTERVAL) => {}
         }
+        let (_, stalled) = beats.split(config.worker_stall);
+        for worker in stalled {
+            let member = instance.worker(usize::try_from(worker).unwrap_or(0));
+            tracing::error!(
+                worker,
+                stall_s = config.worker_stall.as_secs(),
+                "a worker has not come round its loop: giving up its partitions and starting it again"
+            );
+            let index = usize::try_from(worker).unwrap_or(0);
+            handles[index].abort();
+            if let Err(error) = leases::release_worker(&meta, member).await {
+                tracing::warn!(%error, worker, "cannot free a stalled worker's partitions; they expire");
+            }
+            health.metrics.workers_restarted.inc();
+            beats.beat(worker);
+            handles[index] = start(&mut workers, index);
+        }
         let schema = live.read().await.schema.clone();
-        if let Some(moved) = follow_rebuild(&meta, &instance, &schema, &live, &mut shutdown).await {
+        if let Some(moved) =
+            follow_rebuild(&meta, &instance, &schema, &live, &beats, &mut shutdown).await
+        {
             let pool = runtime::read_models::pool_for_schema(&config.postgres, &moved)?;
             let mut live = live.write().await;
             live.generation += 1;
@@ -159,6 +240,7 @@ pub async fn run(
             live.schema = moved;
             tracing::info!(schema = %live.schema, "now projecting into the new live read models");
         }
+
         retired.tick(&meta, &shared.erased);
     }
     // Workers finish the batch in hand and stop.
@@ -177,11 +259,19 @@ pub async fn run(
     failed.map_or(Ok(()), Err)
 }
 
-/// Keeps the process's leases from expiring while it runs.
-async fn renew_leases(meta: PgPool, instance: Uuid, ttl: Duration) {
+/// Keeps the leases of the process's workers from expiring while they come round their loops;
+/// a stalled worker's are left to lapse (and given up by the controller).
+async fn renew_leases(
+    meta: PgPool,
+    instance: Uuid,
+    ttl: Duration,
+    beats: Arc<Beats>,
+    stall: Duration,
+) {
     loop {
         tokio::time::sleep(ttl / 4).await;
-        if let Err(error) = leases::renew(&meta, instance, ttl).await {
+        let (live, _) = beats.split(stall);
+        if let Err(error) = leases::renew(&meta, instance, &live, ttl).await {
             tracing::warn!(%error, "cannot renew the partition leases");
         }
     }
@@ -195,11 +285,16 @@ async fn follow_rebuild(
     instance: &Instance,
     schema: &str,
     live: &RwLock<Live>,
+    beats: &Beats,
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> Option<String> {
     // Held while paused: every worker has finished its batch and none starts another.
     let mut paused = None;
     loop {
+        if paused.is_some() {
+            // A pause holds the workers still on purpose: they are not stalled for it.
+            beats.beat_all();
+        }
         match versions::heartbeat(meta, instance, paused.is_some()).await {
             Ok(true) => {
                 if paused.is_none() {
@@ -224,6 +319,7 @@ async fn follow_rebuild(
         }
     }
     if paused.take().is_some() {
+        beats.beat_all();
         let _ = versions::heartbeat(meta, instance, false).await;
         tracing::info!("resumed");
     }
@@ -243,6 +339,8 @@ pub(super) struct Shared {
     /// Set when a batch applied an erasure or a retention cut: retired versions, which it
     /// does not reach, are dropped ([`versions::drop_retired`]).
     pub(super) erased: Arc<AtomicBool>,
+    /// When each worker last came round its loop.
+    pub(super) beats: Arc<Beats>,
 }
 
 pub(super) async fn retry<T, F: Future<Output = anyhow::Result<T>>>(

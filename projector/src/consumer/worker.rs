@@ -34,16 +34,26 @@ pub(super) async fn work(
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let config = &config;
+    let beats = shared.beats.clone();
     let consumer = consumer(config, "colloquy-projector")?;
     // The partitions held and the live version the consumer was last assigned for.
     let mut assigned: Option<(u64, Held)> = None;
     let mut held = Held::new();
     let mut rebalance_at = Instant::now();
     while !*stopped.borrow() {
+        beats.beat(member.worker);
+        if let Some(path) = &config.failpoint_hang
+            && std::fs::remove_file(path).is_ok()
+        {
+            tracing::warn!(worker = member.worker, "failpoint: this worker hangs");
+            std::future::pending::<()>().await;
+        }
         if Instant::now() >= rebalance_at {
             held = tokio::select! {
                 _ = stopped.changed() => break,
                 h = retry("share out the partitions", || async {
+                    // Trying again (Postgres down) is coming round, not being stuck.
+                    beats.beat(member.worker);
                     let partitions = partitions(config, &consumer)?;
                     let ttl = config.lease_ttl;
                     Ok(leases::rebalance(&meta, &config.topic, &partitions, member, ttl).await?)
@@ -58,7 +68,10 @@ pub(super) async fn work(
         if assigned.as_ref() != Some(&(current, held.clone())) {
             let list = tokio::select! {
                 _ = stopped.changed() => break,
-                a = retry("load the assignment", || assignment(config, &pool, held.keys().copied())) => a,
+                a = retry("load the assignment", || {
+                    beats.beat(member.worker);
+                    assignment(config, &pool, held.keys().copied())
+                }) => a,
             };
             // Assigning seeks every partition to this version's stored offsets, read after the
             // leases were taken; whatever was fetched before is dropped.
@@ -147,6 +160,7 @@ pub(super) async fn work(
                     // Nothing of this batch is stored; keep it and try again. The stored
                     // offsets still point at its start, so a crash here loses nothing either.
                     health.ready.store(false, Ordering::Relaxed);
+                    beats.beat(member.worker);
                     attempt += 1;
                     tracing::error!(
                         error = format!("{error:#}"),

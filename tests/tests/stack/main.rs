@@ -27,6 +27,7 @@ mod rebuild;
 mod scale_out;
 mod segment_sdks;
 mod session_mix;
+mod stalled_worker;
 mod support_day;
 mod visitors;
 mod webhooks;
