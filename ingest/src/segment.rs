@@ -87,7 +87,7 @@ fn text<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// A string or a number, as ids are sent (`userId: 42`).
-fn id_text(v: &Value, field: &str) -> Option<String> {
+pub fn id_text(v: &Value, field: &str) -> Option<String> {
     match v.get(field)? {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

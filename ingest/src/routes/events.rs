@@ -165,14 +165,19 @@ pub(crate) fn read_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<DecodedBody, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
+    let body = body.map_err(|rejection| unreadable(state, &rejection))?;
+    decode(headers, &body, &state.limits)
+}
+
+/// Why a body could not be read: over `INGEST_MAX_BODY_BYTES`, or broken off.
+pub(crate) fn unreadable(state: &AppState, rejection: &BytesRejection) -> ApiError {
+    match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
             "request body exceeds {} bytes",
             state.limits.max_body_bytes
         )),
         _ => ApiError::MalformedRequest(rejection.body_text()),
-    })?;
-    decode(headers, &body, &state.limits)
+    }
 }
 
 /// Validates, enriches and produces the events of one request. `Err` only when the broker left

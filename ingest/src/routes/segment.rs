@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::events::{admit, ingest, peer_of};
+use super::events::{Taken, admit, ingest, peer_of, unreadable};
 use crate::AppState;
 use crate::decode::{DecodedBody, decompress};
 use crate::enrich::RequestContext;
@@ -45,27 +45,33 @@ pub struct Batch;
 /// One call's body.
 pub struct Single;
 
-/// What a route's body is: its size limit and its document.
-trait BodyKind {
+/// What a route's body is (its document, as [`Taken`] says for every event route), and its
+/// size limit.
+trait BodyKind: Taken {
     fn limit(state: &AppState) -> usize;
-    fn content(g: &mut SchemaGenerator) -> Value;
+}
+
+impl Taken for Batch {
+    fn content(g: &mut SchemaGenerator) -> Value {
+        json!({"application/json": {"schema": g.subschema_for::<BatchBody>()}})
+    }
 }
 
 impl BodyKind for Batch {
     fn limit(state: &AppState) -> usize {
         state.limits.segment_max_batch_bytes
     }
+}
+
+impl Taken for Single {
     fn content(g: &mut SchemaGenerator) -> Value {
-        json!({"application/json": {"schema": g.subschema_for::<BatchBody>()}})
+        json!({"application/json": {"schema": g.subschema_for::<Message>()}})
     }
 }
 
 impl BodyKind for Single {
     fn limit(state: &AppState) -> usize {
         state.limits.segment_max_message_bytes
-    }
-    fn content(g: &mut SchemaGenerator) -> Value {
-        json!({"application/json": {"schema": g.subschema_for::<Message>()}})
     }
 }
 
@@ -86,12 +92,9 @@ impl<B: BodyKind> FromRequest<AppState> for SegmentRequest<B> {
         let query = parts.uri.query().map(str::to_owned);
         let bytes = Bytes::from_request(axum::extract::Request::from_parts(parts, body), state)
             .await
-            .map_err(|rejection| too_large_or_malformed(rejection.body_text()))?;
+            .map_err(|rejection| as_segment_answers(unreadable(state, &rejection)))?;
         let limit = B::limit(state);
-        let text = decompress(&headers, &bytes, limit).map_err(|e| match e {
-            ApiError::PayloadTooLarge(m) => ApiError::TooLargeForSegment(m),
-            other => other,
-        })?;
+        let text = decompress(&headers, &bytes, limit).map_err(as_segment_answers)?;
         if text.len() > limit {
             return Err(ApiError::TooLargeForSegment(format!(
                 "the body is {} bytes; Segment's limit here is {limit}",
@@ -121,11 +124,11 @@ impl<B: BodyKind> FromRequest<AppState> for SegmentRequest<B> {
     }
 }
 
-fn too_large_or_malformed(message: String) -> ApiError {
-    if message.contains("length limit") {
-        ApiError::TooLargeForSegment(message)
-    } else {
-        ApiError::MalformedRequest(message)
+/// The Segment API answers its size limits with 400, which its libraries do not retry.
+fn as_segment_answers(error: ApiError) -> ApiError {
+    match error {
+        ApiError::PayloadTooLarge(message) => ApiError::TooLargeForSegment(message),
+        other => other,
     }
 }
 
@@ -235,10 +238,7 @@ async fn answer<B>(
     let website = &r.request.website_id;
     let ids: Vec<Option<String>> = messages
         .iter()
-        .map(|m| {
-            m.get("messageId")
-                .map(|v| v.to_string().trim_matches('"').to_owned())
-        })
+        .map(|m| segment::id_text(m, "messageId"))
         .collect();
     let unstored = |index: usize, reason: String| Unstored {
         index,
