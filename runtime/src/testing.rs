@@ -146,3 +146,10 @@ pub fn undocumented_routes(src: &std::path::Path, allowed: &[&str]) -> Vec<Strin
     }
     found
 }
+
+/// The value of the sample `name` (with its labels, as exposed: `x_total{outcome="ok"}`) in a
+/// Prometheus text exposition; `None` when it is not there.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}

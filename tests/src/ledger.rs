@@ -38,6 +38,25 @@ pub struct Load {
     pub max_backoff: Duration,
 }
 
+impl Load {
+    /// A steady load of `events` from two senders, in batches of 50 over 100 conversations,
+    /// with the e2e website's key, counting acknowledged events in `progress`: what the fault
+    /// tests pace their faults by.
+    pub fn steady(url: &str, events: usize, progress: Arc<AtomicUsize>) -> Self {
+        Self {
+            url: url.to_owned(),
+            write_key: crate::WRITE_KEY.into(),
+            events,
+            batch: 50,
+            senders: 2,
+            conversations: 100,
+            give_up_after: Duration::from_secs(60),
+            progress,
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
 /// Every event sent and what became of it.
 #[derive(Debug, Default)]
 pub struct Ledger {
@@ -196,6 +215,18 @@ pub struct Report {
     pub unexpected: i64,
     pub gave_up: usize,
     pub answers: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// Every acknowledged event applied exactly once: none given up, lost, duplicated or
+    /// unexpected.
+    pub fn assert_exact(&self) {
+        assert_eq!(self.gave_up, 0, "{self}");
+        assert_eq!(self.lost, 0, "{self}");
+        assert_eq!(self.duplicated, 0, "{self}");
+        assert_eq!(self.unexpected, 0, "{self}");
+        assert_eq!(self.projected, self.acknowledged, "{self}");
+    }
 }
 
 impl fmt::Display for Report {

@@ -128,9 +128,7 @@ async fn the_secret_is_shown_once_rotated_and_never_listed() {
 
 /// A metric's value in Prometheus text, by its whole name and labels.
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    runtime::testing::metric(text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 #[tokio::test]

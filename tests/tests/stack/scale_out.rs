@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use e2e::Stack;
 use e2e::ledger::{self, Load};
-use e2e::{Stack, WRITE_KEY};
 use tokio::process::Child;
 
 const PROCESSES: usize = 3;
@@ -78,17 +78,7 @@ async fn three_projectors_share_the_partitions_and_survive_kills_with_an_exact_l
 
     let stop_load = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicUsize::new(0));
-    let load = Load {
-        url: stack.ingest_url.clone(),
-        write_key: WRITE_KEY.into(),
-        events,
-        batch: 50,
-        senders: 2,
-        conversations: 100,
-        give_up_after: Duration::from_secs(60),
-        progress: progress.clone(),
-        max_backoff: Duration::from_secs(1),
-    };
+    let load = Load::steady(&stack.ingest_url, events, progress.clone());
     let sender = tokio::spawn(ledger::send(load, stop_load.clone()));
     let stop_watch = Arc::new(AtomicBool::new(false));
     let watch = ledger::watch_offsets(stack.pool.clone(), stack.topic.clone(), stop_watch.clone());
@@ -155,11 +145,7 @@ async fn three_projectors_share_the_partitions_and_survive_kills_with_an_exact_l
     high.retain(|(_, h)| *h > 0);
     high.sort();
     assert_eq!(drained, high, "every record read: {report}");
-    assert_eq!(report.gave_up, 0, "{report}");
-    assert_eq!(report.lost, 0, "{report}");
-    assert_eq!(report.duplicated, 0, "{report}");
-    assert_eq!(report.unexpected, 0, "{report}");
-    assert_eq!(report.projected, report.acknowledged, "{report}");
+    report.assert_exact();
     assert!(
         watch.backwards.is_empty(),
         "stored offsets went backwards: {:?}",
