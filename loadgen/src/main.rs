@@ -37,7 +37,7 @@ use runtime::kafka::KafkaConfig;
 #[derive(Parser)]
 #[command(
     name = "loadgen",
-    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION")),
     propagate_version = true
 )]
 struct Cli {
@@ -202,6 +202,7 @@ fn token(given: Option<String>) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     let report = match Cli::parse().command {
         Command::Http {
             url,

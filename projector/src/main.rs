@@ -37,7 +37,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "projector",
-    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION")),
     propagate_version = true,
     after_help = runtime::cli::settings_help(SETTINGS, "projector"),
 )]
@@ -92,9 +92,9 @@ const SETTINGS: &str = include_str!("../../docs/configuration.md");
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     // Before anything else: `--help`, `--version` and a wrong argument end here.
     let cli = Cli::parse();
-    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     runtime::telemetry::init();
     let config = ProjectorConfig::from_source(&Env).context("invalid configuration")?;
     // On the default schema: the version metadata, and health.

@@ -15,7 +15,7 @@ use runtime::kafka::KafkaSink;
 #[derive(Parser)]
 #[command(
     name = "query-api",
-    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION")),
     propagate_version = true,
     after_help = runtime::cli::settings_help(SETTINGS, "query-api"),
 )]
@@ -37,9 +37,9 @@ const SETTINGS: &str = include_str!("../../docs/configuration.md");
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     // Before anything else: `--help`, `--version` and a wrong argument end here.
     let cli = Cli::parse();
-    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     runtime::telemetry::init();
     let config = QueryApiConfig::from_source(&Env).context("invalid configuration")?;
     if let Some(Command::Healthcheck) = cli.command {

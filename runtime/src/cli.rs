@@ -5,8 +5,8 @@
 
 static COMMIT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
-/// Records the commit the running binary was built from (its `option_env!("COLLOQUY_COMMIT")`),
-/// for [`commit`]: each `main` calls it first.
+/// Records the commit the running binary was built from (its `option_env!("COLLOQUY_COMMIT")`,
+/// which `deploy/dev` sets), for [`commit`] and [`version`]: each `main` calls it first.
 pub fn record_commit(commit: Option<&'static str>) {
     let _ = COMMIT.set(commit.filter(|c| !c.is_empty()).unwrap_or("unknown"));
 }
@@ -16,11 +16,9 @@ pub fn commit() -> &'static str {
     COMMIT.get().copied().unwrap_or("unknown")
 }
 
-/// `0.1.0 (commit 1a2b3c4)`: the package version and the commit `deploy/dev` builds from
-/// (`COLLOQUY_COMMIT`, read at build time); `commit unknown` for a build outside it.
-pub fn version(package: &'static str, commit: Option<&'static str>) -> &'static str {
-    let commit = commit.filter(|c| !c.is_empty()).unwrap_or("unknown");
-    Box::leak(format!("{package} (commit {commit})").into_boxed_str())
+/// `0.1.0 (commit 1a2b3c4)`: the package version and the [`commit`].
+pub fn version(package: &'static str) -> &'static str {
+    Box::leak(format!("{package} (commit {})", commit()).into_boxed_str())
 }
 
 /// One row of the configuration table: its variables, who reads them, and the default with
@@ -171,7 +169,8 @@ mod tests {
 
     #[test]
     fn a_version_names_its_commit() {
-        assert_eq!(version("0.1.0", Some("1a2b3c4")), "0.1.0 (commit 1a2b3c4)");
-        assert_eq!(version("0.1.0", None), "0.1.0 (commit unknown)");
+        assert_eq!(version("0.1.0"), "0.1.0 (commit unknown)");
+        record_commit(Some("1a2b3c4"));
+        assert_eq!(version("0.1.0"), "0.1.0 (commit 1a2b3c4)");
     }
 }

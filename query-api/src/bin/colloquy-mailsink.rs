@@ -14,7 +14,7 @@ use runtime::mailsink::MailSink;
 #[derive(Parser)]
 #[command(
     name = "colloquy-mailsink",
-    version = runtime::cli::version(env!("CARGO_PKG_VERSION"), option_env!("COLLOQUY_COMMIT")),
+    version = runtime::cli::version(env!("CARGO_PKG_VERSION")),
     propagate_version = true,
     after_help = runtime::cli::settings_help(SETTINGS, "colloquy-mailsink"),
 )]
@@ -24,6 +24,7 @@ const SETTINGS: &str = include_str!("../../../docs/configuration.md");
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    runtime::cli::record_commit(option_env!("COLLOQUY_COMMIT"));
     Cli::parse();
     runtime::telemetry::init();
     let addr = Env.string_or("MAILSINK_ADDR", "127.0.0.1:2525");
