@@ -109,6 +109,8 @@ pub async fn build_parts(
             .clone()
             .spawn_sync(pool.clone(), Duration::from_secs(60))
             .await;
+        // An idle projector resumes the partitions this process writes to ([`runtime::wakeup`]).
+        sink.announce_through(runtime::wakeup::Announcer::new(pool.clone()));
         subject_keys = Some(Arc::new(SubjectKeys::new(pool)));
     } else {
         tracing::warn!(

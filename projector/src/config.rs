@@ -28,6 +28,16 @@ pub struct ProjectorConfig {
     /// broker busy (Tansu answers an empty fetch only when the wait ends). docs/performance.md
     /// has the measurements of both sides.
     pub fetch_wait_max_ms: u64,
+    /// `PROJECTOR_IDLE_PAUSE_MS`: a worker whose partitions gave it nothing for this long
+    /// stops fetching them until ingest or query-api announce records there
+    /// ([`runtime::wakeup`]) or the lag monitor sees records waiting; `None` (0) fetches all
+    /// the time. At least twice [`runtime::wakeup::QUIET`], or announcements could come too
+    /// early.
+    pub idle_pause: Option<Duration>,
+    /// `PROJECTOR_LAG_INTERVAL_MS`: how often the partitions' ends are read for the lag
+    /// metrics; an idle worker whose partitions have records nobody announced (another
+    /// producer, an announcement lost with its connection) wakes when they are seen.
+    pub lag_interval: Duration,
     /// `PROJECTOR_WORKERS`: how many shares of the partitions are applied at once, each on its
     /// own consumer and Postgres connection; docs/performance.md measures one, two and three.
     pub workers: usize,
@@ -65,6 +75,14 @@ impl ProjectorConfig {
             batch_size: env.parse_or("PROJECTOR_BATCH_SIZE", 2_000)?,
             batch_max_latency_ms: env.parse_or("PROJECTOR_BATCH_MAX_LATENCY_MS", 20)?,
             fetch_wait_max_ms: env.parse_or("PROJECTOR_FETCH_WAIT_MAX_MS", 100)?,
+            idle_pause: idle_pause(env)?,
+            lag_interval: Duration::from_millis(
+                env.parse_or(
+                    "PROJECTOR_LAG_INTERVAL_MS",
+                    NonZeroU64::new(5_000).expect("nonzero"),
+                )?
+                .get(),
+            ),
             workers: env
                 .parse_or("PROJECTOR_WORKERS", NonZeroUsize::new(2).expect("two"))?
                 .get(),
@@ -97,6 +115,8 @@ impl ProjectorConfig {
             batch_size: 2_000,
             batch_max_latency_ms: 20,
             fetch_wait_max_ms: 100,
+            idle_pause: Some(DEFAULT_IDLE_PAUSE),
+            lag_interval: Duration::from_secs(5),
             workers: 2,
             lease_ttl: Duration::from_secs(10),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -105,5 +125,25 @@ impl ProjectorConfig {
             worker_stall: Duration::from_secs(60),
             failpoint_hang: None,
         }
+    }
+}
+
+const DEFAULT_IDLE_PAUSE: Duration = Duration::from_secs(2);
+
+fn idle_pause(env: &impl Source) -> Result<Option<Duration>, ConfigError> {
+    let name = "PROJECTOR_IDLE_PAUSE_MS";
+    let default = u64::try_from(DEFAULT_IDLE_PAUSE.as_millis()).unwrap_or(u64::MAX);
+    let pause = Duration::from_millis(env.parse_or(name, default)?);
+    let least = 2 * runtime::wakeup::QUIET;
+    match pause {
+        p if p.is_zero() => Ok(None),
+        p if p < least => Err(ConfigError::Invalid {
+            name: name.into(),
+            message: format!(
+                "at least {} ms (twice the quiet spell after which producers announce records), or 0 to never pause",
+                least.as_millis()
+            ),
+        }),
+        p => Ok(Some(p)),
     }
 }

@@ -125,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
                 health.metrics.clone(),
                 &config.kafka,
                 config.topic.clone(),
-                std::time::Duration::from_secs(5),
+                config.lag_interval,
             );
             let router = projector::health::router(health.clone(), meta.clone());
             let server = HttpServer::bind(config.addr, router)

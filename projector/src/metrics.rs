@@ -7,6 +7,7 @@
 //! | `projector_events_duplicate_total` | counter | | records whose event id was already applied |
 //! | `projector_events_dead_lettered_total` | counter | | records sent to the dead-letter topic |
 //! | `projector_workers_restarted_total` | counter | | workers found stalled (`PROJECTOR_WORKER_STALL_S`), their partitions given up, and started again |
+//! | `projector_workers_idle` | gauge | | workers that stopped fetching because their partitions were quiet (`PROJECTOR_IDLE_PAUSE_MS`), until records are announced there |
 //! | `projector_batch_seconds` | histogram | | from a batch's first record to its commit |
 //! | `projector_partitions_held` | gauge | | partitions this process holds a lease on |
 //! | `projector_topic_partitions` | gauge | | partitions the topic has, refreshed every few seconds: with the sum of `projector_partitions_held` over every process, a partition no one holds shows |
@@ -41,6 +42,7 @@ pub struct ProjectorMetrics {
     pub duplicates: Counter,
     pub dead_lettered: Counter,
     pub workers_restarted: Counter,
+    pub workers_idle: Gauge,
     pub batch_seconds: Histogram,
     pub partitions_held: Gauge,
     pub topic_partitions: Gauge,
@@ -63,6 +65,7 @@ impl Default for ProjectorMetrics {
             duplicates: Counter::default(),
             dead_lettered: Counter::default(),
             workers_restarted: Counter::default(),
+            workers_idle: Gauge::default(),
             // 1 ms to about 33 s.
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             partitions_held: Gauge::default(),
@@ -92,6 +95,11 @@ impl Default for ProjectorMetrics {
             "projector_workers_restarted",
             "Workers found stalled, their partitions given up, and started again",
             m.workers_restarted.clone(),
+        );
+        registry.register(
+            "projector_workers_idle",
+            "Workers that stopped fetching because their partitions were quiet",
+            m.workers_idle.clone(),
         );
         registry.register(
             "projector_batch_seconds",
@@ -165,6 +173,15 @@ impl ProjectorMetrics {
 
     /// Sets each held partition's `projector_partition_stalled_seconds` as of `now`, from its
     /// lag and when it last moved.
+    /// Whether any of `partitions` has records waiting, as of the last read of their ends.
+    pub fn waiting(&self, partitions: impl IntoIterator<Item = i32>) -> bool {
+        partitions.into_iter().any(|partition| {
+            self.lag
+                .get(&PartitionLabels { partition })
+                .is_some_and(|lag| lag.get() > 0)
+        })
+    }
+
     pub fn note_stalls(&self, now: std::time::Instant) {
         let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
         for (&partition, p) in progress.iter_mut() {

@@ -9,7 +9,8 @@
 //! 3. Verify: every table both built with the same projection code must have the same rows;
 //!    a mismatch prints the differing rows, releases the live projector and stops.
 //! 4. Switch: one transaction makes the new version live; the live projector moves to it and
-//!    resumes from its offsets, query-api and ingest follow within a poll interval.
+//!    resumes from its offsets, query-api follows at once (the switch is announced,
+//!    [`runtime::wakeup::CONTROL`]).
 //!
 //! Poison records are not dead-lettered again: side effects are muted while rebuilding.
 

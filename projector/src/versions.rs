@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use runtime::read_models::{META_SCHEMA, is_read_model_schema, schema_name};
+use runtime::wakeup;
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor, PgPool};
 
@@ -181,7 +182,19 @@ pub async fn switch_to(pool: &PgPool, version: i32) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE colloquy.control SET pause_requested = false")
         .execute(&mut *tx)
         .await?;
+    // The projector and query-api move at once, not at their next look ([`wakeup::CONTROL`]).
+    control_changed(&mut *tx).await?;
     tx.commit().await
+}
+
+/// Tells the processes following the control row or the live version to look now (delivered
+/// when the surrounding transaction commits).
+async fn control_changed(db: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(wakeup::CONTROL)
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn mark(pool: &PgPool, version: i32, state: &str) -> Result<(), sqlx::Error> {
@@ -298,11 +311,13 @@ pub async fn heartbeat(
 
 /// The rebuild's side: asks the live projector to pause, or releases it.
 pub async fn request_pause(pool: &PgPool, pause: bool) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
     sqlx::query("UPDATE colloquy.control SET pause_requested = $1")
         .bind(pause)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    control_changed(&mut *tx).await?;
+    tx.commit().await
 }
 
 /// Whether every live projector process has paused, and whether any is running at all (a

@@ -139,6 +139,10 @@ pub async fn build(
 /// [`build`] around a state made already (tests read its metrics).
 pub async fn build_with(config: &QueryApiConfig, state: AppState) -> std::io::Result<HttpServer> {
     let mailer = state.mailer.clone();
+    // An idle projector resumes the partitions admin events go to ([`runtime::wakeup`]).
+    state
+        .sink
+        .announce_through(runtime::wakeup::Announcer::new(state.pool.clone()));
     if let Some(interval) = config.retention_interval {
         retention::spawn(state.clone(), interval);
     }

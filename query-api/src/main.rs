@@ -55,7 +55,8 @@ async fn main() -> anyhow::Result<()> {
         .await
         .unwrap_or_else(|_| "public".to_owned());
     let live = runtime::read_models::LiveSchema::new(&schema);
-    live.spawn_watch(meta, std::time::Duration::from_millis(500));
+    // A switch is announced; the poll covers an announcement lost with its connection.
+    live.spawn_watch(meta, std::time::Duration::from_secs(10));
     let pool = runtime::read_models::following_pool(&config.postgres, live)
         .context("invalid DATABASE_URL")?;
     let sink = KafkaSink::new(&config.kafka, &config.producer).context("invalid Kafka settings")?;

@@ -19,6 +19,7 @@
 //! - [`read_models`]: which versioned schema holds the live read models, and pools that follow it.
 //! - [`subject_keys`]: the key store that sealed personal data is encrypted with.
 //! - [`telemetry`]: logging set-up.
+//! - [`wakeup`]: `LISTEN`/`NOTIFY` wake-ups that let an idle stack stop polling.
 //! - [`shutdown`]: the SIGINT/SIGTERM future every binary passes to its server.
 //! - `testing` (feature `testing`): fresh databases and topics for tests.
 
@@ -40,3 +41,4 @@ pub mod subject_keys;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wakeup;

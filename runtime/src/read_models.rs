@@ -10,6 +10,7 @@ use sqlx::Executor;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::postgres::PostgresConfig;
+use crate::wakeup::{self, Signals};
 
 /// The schema of the metadata: which versions exist, which is live, and the rebuild's
 /// handshake with the live projector.
@@ -130,15 +131,17 @@ impl LiveSchema {
         }
     }
 
-    /// Polls the metadata every `interval` until the runtime stops.
+    /// Reads the metadata when a switch is announced ([`wakeup::CONTROL`]), and every
+    /// `interval` besides, until the runtime stops.
     pub fn spawn_watch(self: &Arc<Self>, pool: PgPool, interval: Duration) {
         let live = self.clone();
+        let mut control = Signals::listen(pool.clone(), &[wakeup::CONTROL]).wake(wakeup::CONTROL);
         tokio::spawn(async move {
             loop {
                 if let Ok(schema) = live_schema(&pool).await {
                     live.set(schema);
                 }
-                tokio::time::sleep(interval).await;
+                control.wait(interval).await;
             }
         });
     }

@@ -310,6 +310,13 @@ impl Stack {
     /// Produces records to another topic of the stack (e.g. its dead-letter topic).
     pub async fn produce_records_to(&self, topic: &str, records: Vec<runtime::kafka::Record>) {
         let sink = KafkaSink::new(&self.kafka, &ProducerConfig::new(topic)).expect("producer");
+        if topic == self.topic {
+            // As ingest and query-api do: an idle projector resumes at once.
+            runtime::kafka::EventSink::announce_through(
+                &sink,
+                runtime::wakeup::Announcer::new(self.pool.clone()),
+            );
+        }
         for result in runtime::kafka::EventSink::send(&sink, records).await {
             result.expect("the broker acknowledged");
         }
@@ -486,7 +493,8 @@ fn webhooks() -> query_api::webhooks::WebhookConfig {
         retry_delays: [100, 200, 300, 400, 500, 600, 700]
             .map(Duration::from_millis)
             .to_vec(),
-        poll: Duration::from_millis(50),
+        // Never in a test's time: deliveries and retries must wake the dispatcher themselves.
+        poll: Duration::from_secs(3600),
         // Long enough that a receiver failing only first attempts is never disabled, short
         // enough for a test to see one that always fails disabled.
         disable_after: Duration::from_secs(5),

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use runtime::kafka::{KafkaSink, ProducerConfig};
+use runtime::wakeup::{self, Signals, Wake};
 use sqlx::PgPool;
 use tokio::sync::{RwLock, watch};
 use tokio::task::{AbortHandle, JoinSet};
@@ -98,8 +99,13 @@ pub struct Health {
     pub metrics: Arc<ProjectorMetrics>,
 }
 
-/// How often the live projector reports to a rebuild and looks for a pause request or a switch.
+/// How often the controller looks for stalled workers, and the longest a worker waits on the
+/// broker or, paused, for an announcement before coming round its loop.
 pub(super) const CONTROL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the live projector reports it is alive and looks for a pause request or a switch
+/// it was not told of (at most a quarter of the lease): rebuilds count processes silent for
+/// five seconds as gone.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The read models the workers apply to, behind the gate that pauses them. A worker holds it
 /// for reading while it applies a batch; the controller holds it for writing to pause every
@@ -156,11 +162,13 @@ pub async fn run(
         () = &mut shutdown => return Ok(()),
         p = retry("note where admin proofs start", || load_proofs(config, &meta)) => Arc::new(p),
     };
+    let signals = Signals::listen(meta.clone(), &[wakeup::PRODUCED, wakeup::CONTROL]);
     let shared = Shared {
         dead_letters,
         proofs,
         erased: Arc::new(AtomicBool::new(false)),
         beats: Beats::new(config.workers),
+        produced: signals.wake(wakeup::PRODUCED),
     };
     // Join before the workers share out the partitions, so that they count this process.
     let instance = Instance::new(config.workers);
@@ -199,9 +207,15 @@ pub async fn run(
 
     let mut failed = None;
     let mut retired = RetiredVersions::new(config.keep_retired);
+    // A rebuild's requests and a switch are announced ([`wakeup::CONTROL`]); between them the
+    // heartbeat keeps this process counted among the live ones.
+    let mut control = signals.wake(wakeup::CONTROL);
+    let heartbeat_every = HEARTBEAT.min(config.lease_ttl / 4);
+    let mut beat_at = Instant::now();
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            heard = control.wait(CONTROL_INTERVAL) => if heard { beat_at = Instant::now() },
             done = workers.join_next() => match done {
                 Some(Ok(Ok(()))) => continue,
                 Some(Ok(Err(error))) => { failed = Some(error); break; }
@@ -210,7 +224,6 @@ pub async fn run(
                 Some(Err(panicked)) => { failed = Some(anyhow::anyhow!("a worker failed: {panicked}")); break; }
                 None => break,
             },
-            () = tokio::time::sleep(CONTROL_INTERVAL) => {}
         }
         let (_, stalled) = beats.split(config.worker_stall);
         for worker in stalled {
@@ -229,6 +242,11 @@ pub async fn run(
             beats.beat(worker);
             handles[index] = start(&mut workers, index);
         }
+        retired.tick(&meta, &shared.erased);
+        if Instant::now() < beat_at {
+            continue;
+        }
+        beat_at = Instant::now() + heartbeat_every;
         let schema = live.read().await.schema.clone();
         if let Some(moved) =
             follow_rebuild(&meta, &instance, &schema, &live, &beats, &mut shutdown).await
@@ -240,8 +258,6 @@ pub async fn run(
             live.schema = moved;
             tracing::info!(schema = %live.schema, "now projecting into the new live read models");
         }
-
-        retired.tick(&meta, &shared.erased);
     }
     // Workers finish the batch in hand and stop.
     let _ = stop.send(true);
@@ -341,6 +357,8 @@ pub(super) struct Shared {
     pub(super) erased: Arc<AtomicBool>,
     /// When each worker last came round its loop.
     pub(super) beats: Arc<Beats>,
+    /// Records were announced on a partition that had been quiet ([`runtime::wakeup`]).
+    pub(super) produced: Wake,
 }
 
 pub(super) async fn retry<T, F: Future<Output = anyhow::Result<T>>>(

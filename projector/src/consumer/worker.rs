@@ -40,6 +40,16 @@ pub(super) async fn work(
     let mut assigned: Option<(u64, Held)> = None;
     let mut held = Held::new();
     let mut rebalance_at = Instant::now();
+    // Idle: after `idle_pause` without records the worker lets its partitions go from the
+    // consumer (nothing is fetched, so the broker rests too), keeping their leases, until
+    // records are announced on them ([`runtime::wakeup`]) or the lag monitor sees some. An
+    // announcement heard since the last wake wakes at once, so one that comes just as the
+    // worker goes idle is not missed.
+    let mut produced = shared.produced.clone();
+    let mut quiet_since = Instant::now();
+    let mut paused_at: Option<Instant> = None;
+    let mut wake_up = false;
+    let mut idle = IdleMark::new(&health.metrics.workers_idle);
     while !*stopped.borrow() {
         beats.beat(member.worker);
         if let Some(path) = &config.failpoint_hang
@@ -65,7 +75,7 @@ pub(super) async fn work(
             let live = live.read().await;
             (live.generation, live.pool.clone())
         };
-        if assigned.as_ref() != Some(&(current, held.clone())) {
+        if wake_up || assigned.as_ref() != Some(&(current, held.clone())) {
             let list = tokio::select! {
                 _ = stopped.changed() => break,
                 a = retry("load the assignment", || {
@@ -76,6 +86,11 @@ pub(super) async fn work(
             // Assigning seeks every partition to this version's stored offsets, read after the
             // leases were taken; whatever was fetched before is dropped.
             consumer.assign(&list).context("cannot assign partitions")?;
+            if paused_at.take().is_none() {
+                quiet_since = Instant::now();
+            }
+            wake_up = false;
+            idle.set(false);
             let before = assigned.map(|(_, h)| h).unwrap_or_default();
             if before.keys().ne(held.keys()) {
                 tracing::info!(
@@ -90,13 +105,39 @@ pub(super) async fn work(
             health.ready.store(true, Ordering::Relaxed);
             assigned = Some((current, held.clone()));
         }
+        if paused_at.is_some() {
+            let announced = tokio::select! {
+                _ = stopped.changed() => break,
+                heard = produced.wait(CONTROL_INTERVAL) => heard,
+            };
+            if announced || health.metrics.waiting(held.keys().copied()) {
+                // Assigned again from the stored offsets at the top of the loop.
+                (wake_up, quiet_since) = (true, Instant::now());
+                tracing::debug!(worker = member.worker, announced, "fetching again");
+            }
+            continue;
+        }
         let batch = tokio::select! {
             _ = stopped.changed() => break,
             batch = next_batch(&consumer, config, CONTROL_INTERVAL) => batch,
         };
         if batch.is_empty() {
+            if let Some(pause) = config.idle_pause
+                && quiet_since.elapsed() >= pause
+            {
+                // Unassigned rather than paused: librdkafka notices a resumed partition only
+                // at its next look, up to a second later, while an assignment starts at once.
+                consumer.unassign().context("cannot unassign partitions")?;
+                paused_at = Some(Instant::now());
+                idle.set(true);
+                tracing::debug!(
+                    worker = member.worker,
+                    "idle: fetching stops until records are announced"
+                );
+            }
             continue;
         }
+        quiet_since = Instant::now();
         let applying = live.read().await;
         if applying.generation != current {
             // Fetched for the version this worker no longer applies to.
@@ -177,6 +218,35 @@ pub(super) async fn work(
         }
     }
     Ok(())
+}
+
+/// This worker's part of `projector_workers_idle`, given back however the worker ends.
+struct IdleMark<'a> {
+    gauge: &'a prometheus_client::metrics::gauge::Gauge,
+    idle: bool,
+}
+
+impl<'a> IdleMark<'a> {
+    fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
+        Self { gauge, idle: false }
+    }
+
+    fn set(&mut self, idle: bool) {
+        if idle != self.idle {
+            if idle {
+                self.gauge.inc();
+            } else {
+                self.gauge.dec();
+            }
+            self.idle = idle;
+        }
+    }
+}
+
+impl Drop for IdleMark<'_> {
+    fn drop(&mut self) {
+        self.set(false);
+    }
 }
 
 /// Where an assignment starts each partition.

@@ -17,6 +17,16 @@ use uuid::Uuid;
 
 use crate::projections::webhooks::{EndpointChange, Trigger, What};
 
+/// Tells query-api's dispatchers to look now rather than at their next poll (delivered when
+/// the batch commits, [`runtime::wakeup::WEBHOOKS`]).
+async fn wake_dispatchers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(runtime::wakeup::WEBHOOKS)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The latest `(changed_at, event_id)` wins; the earliest change's time is when it was
 /// registered. Any order converges.
 pub async fn upsert_endpoints(
@@ -55,6 +65,10 @@ pub async fn upsert_endpoints(
         .bind(e.changed_at)
         .execute(&mut *conn)
         .await?;
+    }
+    if !rows.is_empty() {
+        // Enabled again or deleted: what waits for the endpoint moves on now.
+        wake_dispatchers(conn).await?;
     }
     Ok(())
 }
@@ -143,6 +157,9 @@ pub async fn enqueue(
         }
     }
     let deliveries = insert(conn, &out).await?;
+    if deliveries > 0 {
+        wake_dispatchers(conn).await?;
+    }
     Ok(Enqueued {
         deliveries,
         dropped,

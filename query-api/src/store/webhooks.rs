@@ -113,8 +113,9 @@ pub async fn clear_health(pool: &PgPool, endpoint_id: Uuid) -> Result<(), sqlx::
     sqlx::query("DELETE FROM colloquy.webhook_endpoint_health WHERE endpoint_id = $1")
         .bind(endpoint_id)
         .execute(pool)
-        .await
-        .map(|_| ())
+        .await?;
+    wake_dispatchers(pool).await;
+    Ok(())
 }
 
 /// One delivery and what became of it.
@@ -221,7 +222,16 @@ pub async fn redeliver(pool: &PgPool, delivery_id: Uuid) -> Result<bool, sqlx::E
     .bind(delivery_id)
     .execute(pool)
     .await?;
+    wake_dispatchers(pool).await;
     Ok(done.rows_affected() == 1)
+}
+
+/// Tells the dispatchers (this process's and others') to look now rather than at their next
+/// poll ([`runtime::wakeup::WEBHOOKS`]). Failing only delays the delivery to that poll.
+async fn wake_dispatchers(pool: &PgPool) {
+    if let Err(error) = runtime::wakeup::notify(pool, runtime::wakeup::WEBHOOKS, "").await {
+        tracing::debug!(%error, "cannot wake the webhook dispatchers; they look at their next poll");
+    }
 }
 
 /// Enqueues a `webhook.test` message for the endpoint, on its own (it waits for nothing).
@@ -239,8 +249,9 @@ pub async fn enqueue_test(
     .bind(endpoint.endpoint_id)
     .bind(&endpoint.website_id)
     .execute(pool)
-    .await
-    .map(|_| ())
+    .await?;
+    wake_dispatchers(pool).await;
+    Ok(())
 }
 
 /// A delivery a dispatcher claimed, with where it goes.
@@ -302,6 +313,23 @@ pub async fn claim(
     .bind(limit)
     .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
     .fetch_all(pool)
+    .await
+}
+
+/// When the next delivery the dispatchers could claim falls due (retries wait for their time,
+/// a claim for its lease); `None` when none waits on an endpoint that takes deliveries.
+pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH heads AS (
+            SELECT DISTINCT ON (endpoint_id, order_key) endpoint_id, next_attempt_at, locked_until
+            FROM colloquy.webhook_deliveries WHERE state = 'pending'
+            ORDER BY endpoint_id, order_key, seq)
+         SELECT min(GREATEST(h.next_attempt_at, h.locked_until)) FROM heads h
+         JOIN webhook_endpoints w ON w.endpoint_id = h.endpoint_id AND w.enabled AND NOT w.deleted
+         LEFT JOIN colloquy.webhook_endpoint_health e ON e.endpoint_id = h.endpoint_id
+         WHERE e.disabled_at IS NULL",
+    )
+    .fetch_one(pool)
     .await
 }
 

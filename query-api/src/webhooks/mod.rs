@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use runtime::config::{ConfigError, Source};
+use runtime::wakeup::{self, Signals};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -47,7 +48,8 @@ pub struct WebhookConfig {
     pub disable_after: Duration,
     /// `WEBHOOK_SECRET_OVERLAP_S`: how long a rotated-out secret still signs (24 h).
     pub secret_overlap: Duration,
-    /// `WEBHOOK_POLL_MS`: how often an idle dispatcher looks for due deliveries (250).
+    /// `WEBHOOK_POLL_MS`: the longest an idle dispatcher sleeps (5,000); queued deliveries wake
+    /// it, and it sleeps only until the next retry is due.
     pub poll: Duration,
     /// `WEBHOOK_CONCURRENCY`: deliveries one dispatcher sends at once (8).
     pub concurrency: usize,
@@ -74,7 +76,7 @@ impl Default for WebhookConfig {
             ],
             disable_after: Duration::from_secs(5 * 24 * 3600),
             secret_overlap: Duration::from_secs(24 * 3600),
-            poll: Duration::from_millis(250),
+            poll: Duration::from_secs(5),
             concurrency: 8,
         }
     }
@@ -131,6 +133,12 @@ impl WebhookConfig {
     }
 }
 
+/// The shortest an idle dispatcher sleeps: a delivery that fell due between its claim and
+/// reading when the next is due is claimed this much later.
+const SOONEST: Duration = Duration::from_millis(10);
+/// How long the dispatcher waits after Postgres refused a claim (at most `poll`).
+const FAILED_CLAIM: Duration = Duration::from_secs(1);
+
 /// Runs the dispatcher until the process ends, counting its attempts in `metrics`.
 pub fn spawn(
     pool: PgPool,
@@ -149,17 +157,25 @@ pub fn spawn(
         // other dispatcher takes it while it is in flight; a dispatcher that died leaves it
         // for this long.
         let lease = config.timeout * 2 + Duration::from_secs(5);
+        // Idle, it sleeps until the next retry is due or deliveries are queued (announced,
+        // [`runtime::wakeup::WEBHOOKS`]), looking anyway every `poll`.
+        let mut queued = Signals::listen(pool.clone(), &[wakeup::WEBHOOKS]).wake(wakeup::WEBHOOKS);
         loop {
+            queued.seen();
             let claimed = match store::claim(&pool, config.concurrency as i64, lease).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim webhook deliveries");
-                    tokio::time::sleep(config.poll).await;
+                    tokio::time::sleep(config.poll.min(FAILED_CLAIM)).await;
                     continue;
                 }
             };
             if claimed.is_empty() {
-                tokio::time::sleep(config.poll).await;
+                let due = match store::next_due(&pool).await {
+                    Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default(),
+                    Ok(None) | Err(_) => config.poll,
+                };
+                queued.wait(due.max(SOONEST).min(config.poll)).await;
                 continue;
             }
             let sends = claimed

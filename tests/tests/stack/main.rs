@@ -18,6 +18,7 @@ mod erasure;
 mod excel;
 mod faults;
 mod forgery;
+mod idle;
 mod monitoring;
 mod overload;
 mod pipeline;

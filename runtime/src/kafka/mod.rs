@@ -6,7 +6,7 @@
 //! Over 500 lines with its unit tests (a tenth of it), kept beside the client settings they test.
 
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::{BoxFuture, join_all};
 use rdkafka::ClientConfig;
@@ -14,10 +14,14 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::util::Timeout;
 
 use crate::config::{ConfigError, Source};
+use crate::wakeup::Announcer;
+
+mod producer;
+
+pub use producer::Delivered;
+use producer::QuietProducer;
 
 /// Connection settings shared by every Kafka client of a service.
 #[derive(Clone)]
@@ -182,6 +186,13 @@ pub trait EventSink: Send + Sync + 'static {
     fn queue_depth(&self) -> Option<i64> {
         None
     }
+
+    /// From now on, partitions that receive records after a quiet spell are announced through
+    /// `announcer`, so an idle projector resumes them at once ([`crate::wakeup`]). Sinks with
+    /// no partitions ignore it.
+    fn announce_through(&self, announcer: Arc<Announcer>) {
+        let _ = announcer;
+    }
 }
 
 /// Producer settings.
@@ -255,7 +266,8 @@ pub fn producer_client_config(kafka: &KafkaConfig, config: &ProducerConfig) -> C
 pub struct KafkaSink {
     kafka: KafkaConfig,
     config: ProducerConfig,
-    current: RwLock<Arc<FutureProducer>>,
+    current: RwLock<Arc<QuietProducer>>,
+    announcer: std::sync::OnceLock<Arc<Announcer>>,
 }
 
 impl KafkaSink {
@@ -265,20 +277,22 @@ impl KafkaSink {
             kafka: kafka.clone(),
             config: config.clone(),
             current: RwLock::new(Arc::new(producer)),
+            announcer: std::sync::OnceLock::new(),
         })
     }
 
-    fn create(kafka: &KafkaConfig, config: &ProducerConfig) -> Result<FutureProducer, KafkaError> {
-        producer_client_config(kafka, config).create()
+    fn create(kafka: &KafkaConfig, config: &ProducerConfig) -> Result<QuietProducer, KafkaError> {
+        QuietProducer::new(&producer_client_config(kafka, config))
     }
 
-    fn producer(&self) -> Arc<FutureProducer> {
+    fn producer(&self) -> Arc<QuietProducer> {
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Swaps in a new producer if `failed` is still the current one (concurrent failures
-    /// replace it once), and retires `failed` once in-flight requests have let go of it.
-    fn replace(&self, failed: &Arc<FutureProducer>) {
+    /// replace it once). `failed` goes when the requests still awaiting it let go of it; its
+    /// polling thread then purges what it holds.
+    fn replace(&self, failed: &Arc<QuietProducer>) {
         let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
         if !Arc::ptr_eq(&current, failed) {
             return;
@@ -286,8 +300,7 @@ impl KafkaSink {
         match Self::create(&self.kafka, &self.config) {
             Ok(fresh) => {
                 tracing::warn!(topic = %self.config.topic, "delivery failed; replacing the producer");
-                let old = std::mem::replace(&mut *current, Arc::new(fresh));
-                retire(old);
+                *current = Arc::new(fresh);
             }
             Err(error) => tracing::error!(%error, "cannot create a replacement producer"),
         }
@@ -295,25 +308,9 @@ impl KafkaSink {
 
     /// Waits up to `timeout` for queued records to be delivered (on shutdown).
     pub fn flush(&self, timeout: Duration) {
-        if let Err(error) = self.producer().flush(Timeout::After(timeout)) {
+        if let Err(error) = self.producer().flush(timeout) {
             tracing::warn!(%error, "producer flush incomplete");
         }
-    }
-}
-
-/// Drops a producer off the async workers (dropping purges, flushes and joins a thread), after
-/// the requests still awaiting it have finished with it.
-fn retire(old: Arc<FutureProducer>) {
-    let drop_it = move || {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(old);
-    };
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => drop(handle.spawn_blocking(drop_it)),
-        Err(_) => drop_it(),
     }
 }
 
@@ -341,39 +338,37 @@ impl EventSink for KafkaSink {
             let deliveries: Vec<_> = records
                 .iter()
                 .map(|r| {
-                    let mut record = FutureRecord::to(&self.config.topic)
-                        .key(&r.key)
-                        .payload(&r.value);
-                    if !r.headers.is_empty() {
-                        let headers =
-                            r.headers
-                                .iter()
-                                .fold(OwnedHeaders::new(), |h, (key, value)| {
-                                    h.insert(Header {
-                                        key,
-                                        value: Some(value.as_str()),
-                                    })
-                                });
-                        record = record.headers(headers);
-                    }
-                    producer.send_result(record).map_err(|(e, _)| e)
+                    let headers = (!r.headers.is_empty()).then(|| {
+                        r.headers
+                            .iter()
+                            .fold(OwnedHeaders::new(), |h, (key, value)| {
+                                h.insert(Header {
+                                    key,
+                                    value: Some(value.as_str()),
+                                })
+                            })
+                    });
+                    producer.send(&self.config.topic, &r.key, &r.value, headers)
                 })
                 .collect();
             // librdkafka can hold a request in flight to a vanished broker past
             // message.timeout.ms; the answer must not wait for that. A record that is delivered
             // after we gave up was answered 503, and its retry carries the same event id.
             let bound = Duration::from_millis(self.config.delivery_timeout_ms + 1_000);
-            let outcomes = join_all(deliveries.into_iter().map(|d| async move {
-                match tokio::time::timeout(bound, d?).await {
-                    Ok(Ok(Ok(_))) => Ok(()),
-                    Ok(Ok(Err((error, _)))) => Err(error),
-                    Ok(Err(_canceled)) => Err(KafkaError::Canceled),
-                    Err(_elapsed) => Err(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::MessageTimedOut,
-                    )),
-                }
-            }))
-            .await;
+            let outcomes: Vec<Result<Delivered, KafkaError>> =
+                join_all(deliveries.into_iter().map(|d| async move {
+                    match tokio::time::timeout(bound, d?).await {
+                        Ok(Ok(delivered)) => delivered,
+                        Ok(Err(_canceled)) => Err(KafkaError::Canceled),
+                        Err(_elapsed) => Err(KafkaError::MessageProduction(
+                            RDKafkaErrorCode::MessageTimedOut,
+                        )),
+                    }
+                }))
+                .await;
+            if let Some(announcer) = self.announcer.get() {
+                announcer.delivered(outcomes.iter().flatten().map(|d| d.partition));
+            }
             let broken = outcomes.iter().any(|o| {
                 matches!(o, Err(e) if !is_queue_full(e) && matches!(classify(e), SinkError::Unavailable(_)))
             });
@@ -382,13 +377,17 @@ impl EventSink for KafkaSink {
             }
             outcomes
                 .into_iter()
-                .map(|o| o.map_err(|e| classify(&e)))
+                .map(|o| o.map(|_| ()).map_err(|e| classify(&e)))
                 .collect()
         })
     }
 
     fn queue_depth(&self) -> Option<i64> {
         Some(i64::from(self.producer().in_flight_count()))
+    }
+
+    fn announce_through(&self, announcer: Arc<Announcer>) {
+        let _ = self.announcer.set(announcer);
     }
 
     fn check_ready(&self) -> BoxFuture<'_, Result<(), SinkError>> {
