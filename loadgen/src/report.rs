@@ -157,6 +157,10 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             .iter()
             .map(|(phase, _, _)| Ok(((*phase).to_owned(), part(dir, &format!("cpu-{phase}"))?)))
             .collect::<anyhow::Result<serde_json::Map<_, _>>>()?,
+        "postgres_statements": STATEMENT_PHASES
+            .iter()
+            .map(|phase| Ok(((*phase).to_owned(), part(dir, &format!("statements-{phase}"))?)))
+            .collect::<anyhow::Result<serde_json::Map<_, _>>>()?,
     });
     std::fs::write(dir.join("report.json"), serde_json::to_vec_pretty(&report)?)?;
 
@@ -214,6 +218,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
     if !cpu.is_empty() {
         md.push_str(&cpu);
     }
+    md.push_str(&statements_tables(dir)?);
     std::fs::write(dir.join("report.md"), &md)?;
     Ok(md)
 }
@@ -288,6 +293,62 @@ fn cpu_table(dir: &Path) -> anyhow::Result<String> {
             }
         }
         writeln!(md, " {:.2} |", if wall > 0.0 { total / wall } else { 0.0 })?;
+    }
+    Ok(md)
+}
+
+/// The phases whose Postgres work is broken down by statement.
+const STATEMENT_PHASES: [&str; 2] = ["drain", "e2e"];
+
+/// Where Postgres spent each of [`STATEMENT_PHASES`], statement by statement
+/// (`statements-PHASE.json`, from `pg_stat_statements`), per unit of the phase's work.
+fn statements_tables(dir: &Path) -> anyhow::Result<String> {
+    let mut md = String::new();
+    for (phase, unit, count) in phase_units(dir)? {
+        if !STATEMENT_PHASES.contains(&phase) {
+            continue;
+        }
+        let statements = part(dir, &format!("statements-{phase}"))?;
+        let (Some(list), Some(count)) = (statements.as_array(), count) else {
+            continue;
+        };
+        if list.is_empty() || count <= 0.0 {
+            continue;
+        }
+        let total: f64 = list.iter().filter_map(|s| s["exec_ms"].as_f64()).sum();
+        writeln!(
+            md,
+            "\nPostgres in `{phase}`, per {unit}, its costliest statements (`pg_stat_statements`; \
+             execution is time inside Postgres, not CPU; share of these statements' time):\n\n\
+             | statement | calls | exec µs | rows | WAL bytes | blocks dirtied | share |\n\
+             |---|---:|---:|---:|---:|---:|---:|"
+        )?;
+        for s in list {
+            let per = |key: &str| s[key].as_f64().unwrap_or(0.0) / count;
+            let query: String = s["query"]
+                .as_str()
+                .unwrap_or("")
+                .chars()
+                .take(110)
+                .collect::<String>()
+                .replace('|', "\\|")
+                .replace('`', "'");
+            let exec = s["exec_ms"].as_f64().unwrap_or(0.0);
+            writeln!(
+                md,
+                "| `{query}` | {:.3} | {:.1} | {:.2} | {:.0} | {:.3} | {:.0}% |",
+                per("calls"),
+                exec * 1000.0 / count,
+                per("rows"),
+                per("wal_bytes"),
+                per("blocks_dirtied"),
+                if total > 0.0 {
+                    100.0 * exec / total
+                } else {
+                    0.0
+                }
+            )?;
+        }
     }
     Ok(md)
 }
@@ -467,9 +528,35 @@ mod tests {
             md.contains("| drain | record | 50.0 | 200.0 | | 100.0 | | | 1.75 |"),
             "{md}"
         );
+        // 100,000 records: 2,000 batches of one insert of 50 rows each (4 s, 400 MB of WAL)
+        // and one offsets update (1 s): per record 0.02 calls, 40 µs, 4,000 WAL bytes.
+        put(
+            "statements-drain",
+            json!([
+                {"query": "INSERT INTO messages | x", "calls": 2000, "rows": 100_000,
+                 "exec_ms": 4000.0, "wal_bytes": 4.0e8, "blocks_dirtied": 5000},
+                {"query": "UPDATE projector_offsets", "calls": 2000, "rows": 2000,
+                 "exec_ms": 1000.0, "wal_bytes": 1.0e7, "blocks_dirtied": 0},
+            ]),
+        );
+        let md = write(&dir).unwrap();
+        assert!(
+            md.contains(
+                "| `INSERT INTO messages \\| x` | 0.020 | 40.0 | 1.00 | 4000 | 0.050 | 80% |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `UPDATE projector_offsets` | 0.020 | 10.0 | 0.02 | 100 | 0.000 | 20% |"),
+            "{md}"
+        );
         let report: Value =
             serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
         assert_eq!(report["projector_share_of_raw_consume"], json!(0.5));
+        assert_eq!(
+            report["postgres_statements"]["drain"][1]["calls"],
+            json!(2000)
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

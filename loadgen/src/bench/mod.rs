@@ -15,6 +15,7 @@
 //! With `reads` only the last phase runs again, on the dataset the last full run left.
 
 mod procs;
+mod statements;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -123,6 +124,7 @@ pub async fn run(bench: &Bench) -> anyhow::Result<()> {
             String::from_utf8_lossy(&setup.stderr)
         );
     }
+    statements::enable(&stack.database).await;
     if bench.reads_only {
         reads_again(bench, &stack).await
     } else {
@@ -158,18 +160,25 @@ impl Bench {
         Daemon::start(&self.bin, &self.dir, name, log, &env)
     }
 
-    /// Measures `phase` as `cpu-NAME.json`.
+    /// Measures `phase` as `cpu-NAME.json`, and what Postgres did in it as
+    /// `statements-NAME.json`.
     async fn measured<T>(
         &self,
         name: &str,
         services: &[(&'static str, u32)],
         phase: impl Future<Output = anyhow::Result<T>>,
     ) -> anyhow::Result<T> {
+        let database = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy(&env("DATABASE_URL")?)?;
+        statements::reset(&database).await;
         let processes = self.processes(services);
         let meter = Meter::start(&processes);
         let value = phase.await?;
         let used: Phase = meter.stop(&processes);
         save(&self.out, &format!("cpu-{name}"), &used)?;
+        let statements = statements::read(&database).await;
+        save(&self.out, &format!("statements-{name}"), &statements)?;
         Ok(value)
     }
 }
