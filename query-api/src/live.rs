@@ -44,7 +44,8 @@ impl Feed {
     /// A feed fed by Postgres notifications for as long as the process runs.
     pub fn listen(pool: PgPool) -> Self {
         let feed = Self::default();
-        tokio::spawn(feed.clone().relay(pool));
+        // Its own connection: a listener holds it for good, and the reads need the pool's.
+        tokio::spawn(feed.clone().relay(runtime::wakeup::listening_pool(&pool)));
         feed
     }
 

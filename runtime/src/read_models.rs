@@ -135,7 +135,7 @@ impl LiveSchema {
     /// `interval` besides, until the runtime stops.
     pub fn spawn_watch(self: &Arc<Self>, pool: PgPool, interval: Duration) {
         let live = self.clone();
-        let mut control = Signals::listen(pool.clone(), &[wakeup::CONTROL]).wake(wakeup::CONTROL);
+        let mut control = Signals::listen(&pool, &[wakeup::CONTROL]).wake(wakeup::CONTROL);
         tokio::spawn(async move {
             loop {
                 if let Ok(schema) = live_schema(&pool).await {

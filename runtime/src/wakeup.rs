@@ -8,14 +8,14 @@
 //!
 //! - [`Announcer`]: ingest and query-api say that a partition received records after a quiet
 //!   spell, so a projector that paused it resumes.
-//! - [`Signals`]: one `LISTEN` connection per process, a [`Wake`] per channel.
+//! - [`Signals`]: a `LISTEN` connection, a [`Wake`] per channel it listens on.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::watch;
 
 /// Records reached a partition after it was quiet for [`QUIET`] (payload: the partitions, as a
@@ -89,6 +89,16 @@ pub async fn notify(pool: &PgPool, channel: &str, payload: &str) -> Result<(), s
     Ok(())
 }
 
+/// A pool of one connection with `pool`'s settings, for a `PgListener`: a listener holds its
+/// connection for good, which would leave `pool` one short for its queries.
+pub fn listening_pool(pool: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy_with(PgConnectOptions::clone(&pool.connect_options()))
+}
+
 /// One channel's notifications, as a counter that moves: a waiter remembers what it has seen
 /// ([`Wake::seen`]) and [`Wake::wait`]s for more. Every channel moves when the listening
 /// connection is (re)established, since notifications may have been missed meanwhile.
@@ -137,12 +147,13 @@ pub struct Signals {
 
 impl Signals {
     /// Listens on `channels` for as long as the runtime runs, reconnecting when the connection
-    /// is lost.
-    pub fn listen(pool: PgPool, channels: &[&'static str]) -> Arc<Self> {
+    /// is lost, on a connection of its own ([`listening_pool`]).
+    pub fn listen(pool: &PgPool, channels: &[&'static str]) -> Arc<Self> {
+        let own = listening_pool(pool);
         let signals = Arc::new(Self {
             channels: channels.iter().map(|c| (*c, watch::channel(0).0)).collect(),
         });
-        tokio::spawn(signals.clone().relay(pool));
+        tokio::spawn(signals.clone().relay(own));
         signals
     }
 

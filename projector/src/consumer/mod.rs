@@ -162,7 +162,7 @@ pub async fn run(
         () = &mut shutdown => return Ok(()),
         p = retry("note where admin proofs start", || load_proofs(config, &meta)) => Arc::new(p),
     };
-    let signals = Signals::listen(meta.clone(), &[wakeup::PRODUCED, wakeup::CONTROL]);
+    let signals = Signals::listen(&meta, &[wakeup::PRODUCED, wakeup::CONTROL]);
     let shared = Shared {
         dead_letters,
         proofs,

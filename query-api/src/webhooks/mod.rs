@@ -159,7 +159,7 @@ pub fn spawn(
         let lease = config.timeout * 2 + Duration::from_secs(5);
         // Idle, it sleeps until the next retry is due or deliveries are queued (announced,
         // [`runtime::wakeup::WEBHOOKS`]), looking anyway every `poll`.
-        let mut queued = Signals::listen(pool.clone(), &[wakeup::WEBHOOKS]).wake(wakeup::WEBHOOKS);
+        let mut queued = Signals::listen(&pool, &[wakeup::WEBHOOKS]).wake(wakeup::WEBHOOKS);
         loop {
             queued.seen();
             let claimed = match store::claim(&pool, config.concurrency as i64, lease).await {

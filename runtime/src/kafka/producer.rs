@@ -2,10 +2,10 @@
 //! nothing happens.
 //!
 //! rdkafka's `FutureProducer` polls every 100 ms, and each poll ends in a busy loop for its last
-//! millisecond (the remaining time is rounded down to whole milliseconds, to zero): about 1% of
-//! a core per producer with no traffic at all. Delivery reports wake the poll whatever its
-//! timeout, so a long one delays nothing; it only bounds how long a dropped producer's thread
-//! lives on.
+//! millisecond (the remaining time is rounded down to whole milliseconds, to zero): a cost with
+//! no traffic at all (docs/operations.md, "An idle stack"). Delivery reports wake the poll
+//! whatever its timeout, so a long one delays nothing; it only bounds how long a dropped
+//! producer's thread lives on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
