@@ -320,8 +320,8 @@ fn statements_tables(dir: &Path) -> anyhow::Result<String> {
             md,
             "\nPostgres in `{phase}`, per {unit}, its costliest statements (`pg_stat_statements`; \
              execution is time inside Postgres, not CPU; share of these statements' time):\n\n\
-             | statement | calls | exec µs | rows | WAL bytes | blocks dirtied | share |\n\
-             |---|---:|---:|---:|---:|---:|---:|"
+             | statement | calls | exec µs | rows | WAL bytes | of them whole pages | blocks dirtied | share |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|"
         )?;
         for s in list {
             let per = |key: &str| s[key].as_f64().unwrap_or(0.0) / count;
@@ -336,11 +336,12 @@ fn statements_tables(dir: &Path) -> anyhow::Result<String> {
             let exec = s["exec_ms"].as_f64().unwrap_or(0.0);
             writeln!(
                 md,
-                "| `{query}` | {:.3} | {:.1} | {:.2} | {:.0} | {:.3} | {:.0}% |",
+                "| `{query}` | {:.3} | {:.1} | {:.2} | {:.0} | {:.3} | {:.3} | {:.0}% |",
                 per("calls"),
                 exec * 1000.0 / count,
                 per("rows"),
                 per("wal_bytes"),
+                per("wal_fpi"),
                 per("blocks_dirtied"),
                 if total > 0.0 {
                     100.0 * exec / total
@@ -528,13 +529,14 @@ mod tests {
             md.contains("| drain | record | 50.0 | 200.0 | | 100.0 | | | 1.75 |"),
             "{md}"
         );
-        // 100,000 records: 2,000 batches of one insert of 50 rows each (4 s, 400 MB of WAL)
-        // and one offsets update (1 s): per record 0.02 calls, 40 µs, 4,000 WAL bytes.
+        // 100,000 records: 2,000 batches of one insert of 50 rows each (4 s, 400 MB of WAL, 40,000
+        // whole pages) and one offsets update (1 s): per record 0.02 calls, 40 µs, 4,000 WAL
+        // bytes, 0.4 whole pages.
         put(
             "statements-drain",
             json!([
                 {"query": "INSERT INTO messages | x", "calls": 2000, "rows": 100_000,
-                 "exec_ms": 4000.0, "wal_bytes": 4.0e8, "blocks_dirtied": 5000},
+                 "exec_ms": 4000.0, "wal_bytes": 4.0e8, "wal_fpi": 40_000, "blocks_dirtied": 5000},
                 {"query": "UPDATE projector_offsets", "calls": 2000, "rows": 2000,
                  "exec_ms": 1000.0, "wal_bytes": 1.0e7, "blocks_dirtied": 0},
             ]),
@@ -542,12 +544,14 @@ mod tests {
         let md = write(&dir).unwrap();
         assert!(
             md.contains(
-                "| `INSERT INTO messages \\| x` | 0.020 | 40.0 | 1.00 | 4000 | 0.050 | 80% |"
+                "| `INSERT INTO messages \\| x` | 0.020 | 40.0 | 1.00 | 4000 | 0.400 | 0.050 | 80% |"
             ),
             "{md}"
         );
         assert!(
-            md.contains("| `UPDATE projector_offsets` | 0.020 | 10.0 | 0.02 | 100 | 0.000 | 20% |"),
+            md.contains(
+                "| `UPDATE projector_offsets` | 0.020 | 10.0 | 0.02 | 100 | 0.000 | 0.000 | 20% |"
+            ),
             "{md}"
         );
         let report: Value =
