@@ -183,18 +183,8 @@ pub async fn switch_to(pool: &PgPool, version: i32) -> Result<(), sqlx::Error> {
         .execute(&mut *tx)
         .await?;
     // The projector and query-api move at once, not at their next look ([`wakeup::CONTROL`]).
-    control_changed(&mut *tx).await?;
+    wakeup::notify(&mut *tx, wakeup::CONTROL, "").await?;
     tx.commit().await
-}
-
-/// Tells the processes following the control row or the live version to look now (delivered
-/// when the surrounding transaction commits).
-async fn control_changed(db: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(wakeup::CONTROL)
-        .execute(db)
-        .await?;
-    Ok(())
 }
 
 pub async fn mark(pool: &PgPool, version: i32, state: &str) -> Result<(), sqlx::Error> {
@@ -316,7 +306,8 @@ pub async fn request_pause(pool: &PgPool, pause: bool) -> Result<(), sqlx::Error
         .bind(pause)
         .execute(&mut *tx)
         .await?;
-    control_changed(&mut *tx).await?;
+    // Heard at once by the live projector ([`wakeup::CONTROL`]).
+    wakeup::notify(&mut *tx, wakeup::CONTROL, "").await?;
     tx.commit().await
 }
 

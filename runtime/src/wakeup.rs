@@ -79,12 +79,16 @@ impl Announcer {
     }
 }
 
-/// Sends `payload` on `channel` (on its own, outside any transaction).
-pub async fn notify(pool: &PgPool, channel: &str, payload: &str) -> Result<(), sqlx::Error> {
+/// Sends `payload` on `channel`: at once on a pool, or when the transaction `db` is in commits.
+pub async fn notify(
+    db: impl sqlx::PgExecutor<'_>,
+    channel: &str,
+    payload: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(channel)
         .bind(payload)
-        .execute(pool)
+        .execute(db)
         .await?;
     Ok(())
 }

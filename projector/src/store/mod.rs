@@ -160,11 +160,7 @@ impl Isolated {
     /// listeners when (and only if) the transaction commits.
     pub async fn announce(&mut self) -> Result<(), sqlx::Error> {
         for payload in live::payloads(&self.changes) {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(live::CHANNEL)
-                .bind(payload)
-                .execute(&mut *self.tx)
-                .await?;
+            runtime::wakeup::notify(&mut *self.tx, live::CHANNEL, &payload).await?;
         }
         Ok(())
     }

@@ -20,11 +20,7 @@ use crate::projections::webhooks::{EndpointChange, Trigger, What};
 /// Tells query-api's dispatchers to look now rather than at their next poll (delivered when
 /// the batch commits, [`runtime::wakeup::WEBHOOKS`]).
 async fn wake_dispatchers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(runtime::wakeup::WEBHOOKS)
-        .execute(conn)
-        .await?;
-    Ok(())
+    runtime::wakeup::notify(conn, runtime::wakeup::WEBHOOKS, "").await
 }
 
 /// The latest `(changed_at, event_id)` wins; the earliest change's time is when it was
