@@ -764,3 +764,65 @@ async fn response_handoff_and_resolution_facts_follow_the_messages_in_any_order(
         assert_eq!(facts(&pool).await, expected);
     }
 }
+
+fn cut_off(seconds: i64) -> Event {
+    event(
+        "site",
+        seconds,
+        Payload::RetentionApplied(schemas::payloads::RetentionApplied {
+            website_id: "site".into(),
+            before: at(seconds),
+        }),
+    )
+}
+
+/// Message texts (`messages` and `event_log`), by the second they were sent at.
+async fn texts(pool: &PgPool) -> Vec<(i64, Option<String>, Option<String>)> {
+    sqlx::query_as(
+        "SELECT extract(epoch FROM m.sent_at - $1)::int8, m.text, l.payload->>'text'
+         FROM messages m JOIN event_log l USING (event_id, website_id, conversation_id)
+         ORDER BY m.sent_at",
+    )
+    .bind(at(0))
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn each_cut_off_clears_what_lies_before_it_whenever_it_arrived() {
+    let pool = fresh_pool().await;
+    let batches = [
+        vec![
+            message("c1", 10, Sender::User),
+            message("c1", 50, Sender::Bot),
+        ],
+        // The first cut-off reaches the message at 10 only.
+        vec![cut_off(20)],
+        // One arriving late, before the cut-off, is cleared as it lands; one after it stays.
+        vec![
+            message("c2", 5, Sender::User),
+            message("c2", 30, Sender::User),
+        ],
+        // The second cut-off reaches what lies between the two, and nothing after.
+        vec![cut_off(40)],
+        vec![message("c3", 60, Sender::User)],
+    ];
+    for (i, events) in batches.iter().enumerate() {
+        let next = i64::try_from(i + 1).unwrap();
+        apply_batch(&pool, "t", &on_partition(events, 0), &[(0, next)])
+            .await
+            .unwrap();
+    }
+    let kept = |s: i64| Some(format!("at {s}"));
+    assert_eq!(
+        texts(&pool).await,
+        vec![
+            (5, None, None),
+            (10, None, None),
+            (30, None, None),
+            (50, kept(50), kept(50)),
+            (60, kept(60), kept(60)),
+        ]
+    );
+}

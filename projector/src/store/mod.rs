@@ -345,7 +345,14 @@ async fn apply_in(
     )
     .await?;
     let written = retention::Written {
-        events: new_events.iter().map(|e| e.event_id).collect(),
+        events: new_events
+            .iter()
+            .map(|e| retention::WrittenEvent {
+                event_id: e.event_id,
+                website_id: e.website_id.clone(),
+                occurred_at: e.occurred_at,
+            })
+            .collect(),
         conversations: conversations.clone(),
         requests: requests.iter().cloned().collect(),
     };
