@@ -55,7 +55,13 @@ pub async fn apply(
          JOIN UNNEST($1::text[], $2::text[]) AS k(website_id, message_ref)
            ON f.website_id = k.website_id AND f.message_ref = k.message_ref
          WHERE m.website_id = f.website_id
-           AND (m.message_id = f.message_ref OR m.event_id::text = f.message_ref)
+           -- A reference is a message_id or an event id as text; named as a uuid, the
+           -- latter finds the message through the primary key instead of every message of
+           -- the website (the pattern is what `event_id::text` gives).
+           AND (m.message_id = f.message_ref
+                OR m.event_id = CASE WHEN f.message_ref
+                                     ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                                THEN f.message_ref::uuid END)
          RETURNING m.event_id, m.website_id, m.conversation_id",
     )
     .bind(&websites)
