@@ -21,7 +21,6 @@ pub const READ_ONLY: &[&str] = &[
     "conversations_by_contact",
     "conversations_by_address",
     "messages_by_conversation",
-    "messages_by_client_id",
     "cta_clicks_by_website_time",
     "contact_requests_by_status",
     "contact_requests_newest",
