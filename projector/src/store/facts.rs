@@ -7,21 +7,27 @@
 
 use sqlx::PgConnection;
 
-/// Recomputes the facts of `conversations` (`(website, conversation)`).
+/// Recomputes the facts of `conversations` (`(website, conversation)`), and the detected
+/// language of `spoken`, the conversations that got messages with a detected language.
 pub async fn refresh(
     conn: &mut PgConnection,
     conversations: &[(String, String)],
+    spoken: &[(String, String)],
 ) -> Result<(), sqlx::Error> {
-    if conversations.is_empty() {
+    if !conversations.is_empty() {
+        let websites = super::column(conversations, |c| c.0.as_str());
+        let ids = super::column(conversations, |c| c.1.as_str());
+        sqlx::query("SELECT conversation_facts_refresh($1, $2)")
+            .bind(&websites)
+            .bind(&ids)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if spoken.is_empty() {
         return Ok(());
     }
-    let websites = super::column(conversations, |c| c.0.as_str());
-    let ids = super::column(conversations, |c| c.1.as_str());
-    sqlx::query("SELECT conversation_facts_refresh($1, $2)")
-        .bind(&websites)
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await?;
+    let websites = super::column(spoken, |c| c.0.as_str());
+    let ids = super::column(spoken, |c| c.1.as_str());
     sqlx::query(&format!(
         "UPDATE conversations c SET detected_language = d.language
          FROM (SELECT k.website_id, k.conversation_id, ({DETECTED}) AS language

@@ -375,7 +375,17 @@ async fn apply_in(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        facts::refresh(&mut *conn, &touched).await?;
+        // A conversation's detected language comes from its messages' alone, and a message's
+        // never changes after it is stored: only new ones with a language can move it.
+        let spoken: Vec<(String, String)> = changes
+            .messages
+            .iter()
+            .filter(|m| m.detected_language.is_some())
+            .map(|m| (m.website_id.clone(), m.conversation_id.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        facts::refresh(&mut *conn, &touched, &spoken).await?;
     }
     // Last: every write to the conversations is in.
     quarters::flush(&mut *conn).await?;
