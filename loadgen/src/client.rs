@@ -71,19 +71,49 @@ impl Client {
         credential: (&str, &str),
     ) -> anyhow::Result<Answer> {
         let idle = self.lock().pop();
+        let reused = idle.is_some();
         let mut connection = match idle {
             Some(c) => c,
             None => Connection::open(&self.address).await?,
         };
-        let answer = tokio::time::timeout(
+        let mut answer = self
+            .exchange(&mut connection, method, path, credential)
+            .await;
+        // A server may close a kept-alive connection while it idles here (an idle or
+        // header-read timeout): a GET on one that closed before answering anything is sent
+        // again on a new connection, as HTTP clients do, rather than counted as the service
+        // failing. A POST is not: it might have been taken.
+        let stale = reused
+            && matches!(method, Method::Get)
+            && connection.read.is_empty()
+            && answer
+                .as_ref()
+                .is_err_and(|error| error.downcast_ref::<Closed>().is_some());
+        if stale {
+            connection = Connection::open(&self.address).await?;
+            answer = self
+                .exchange(&mut connection, method, path, credential)
+                .await;
+        }
+        let answer = answer?;
+        // A connection that failed is dropped; one that answered is used again.
+        self.lock().push(connection);
+        Ok(answer)
+    }
+
+    async fn exchange(
+        &self,
+        connection: &mut Connection,
+        method: Method<'_>,
+        path: &str,
+        credential: (&str, &str),
+    ) -> anyhow::Result<Answer> {
+        tokio::time::timeout(
             TIMEOUT,
             connection.round_trip(&self.address, method, path, credential),
         )
         .await
-        .context("no answer within 30 s")??;
-        // A connection that failed is dropped; one that answered is used again.
-        self.lock().push(connection);
-        Ok(answer)
+        .context("no answer within 30 s")?
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
@@ -92,6 +122,18 @@ impl Client {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// The connection broke (closed, reset) instead of answering.
+#[derive(Debug)]
+struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server closed the connection")
+    }
+}
+
+impl std::error::Error for Closed {}
 
 #[derive(Clone, Copy)]
 enum Method<'a> {
@@ -142,7 +184,10 @@ impl Connection {
         if let Method::Post(body) = method {
             self.write.extend_from_slice(body);
         }
-        self.stream.write_all(&self.write).await?;
+        self.stream
+            .write_all(&self.write)
+            .await
+            .map_err(|_| Closed)?;
         let head_end = loop {
             if let Some(at) = find(&self.read, b"\r\n\r\n") {
                 break at + 4;
@@ -160,9 +205,9 @@ impl Connection {
 
     async fn fill(&mut self) -> anyhow::Result<()> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut chunk).await?;
+        let n = self.stream.read(&mut chunk).await.map_err(|_| Closed)?;
         if n == 0 {
-            bail!("the server closed the connection");
+            return Err(Closed.into());
         }
         self.read.extend_from_slice(&chunk[..n]);
         Ok(())
@@ -199,6 +244,55 @@ mod tests {
         let head = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: 42\r\n\r\n";
         assert_eq!(parse_head(head).unwrap(), (503, 42));
         assert!(parse_head(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").is_err());
+    }
+
+    /// A server that answers one GET per connection, then closes it without a word.
+    async fn one_answer_per_connection() -> (String, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            let mut connections = 0;
+            while connections < 2 {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                connections += 1;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    stream.read_exact(&mut byte).await.unwrap();
+                    head.push(byte[0]);
+                }
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                stream.write_all(answer).await.unwrap();
+            }
+            connections
+        });
+        (address, server)
+    }
+
+    #[tokio::test]
+    async fn a_get_on_a_kept_connection_the_server_closed_is_sent_again() {
+        let (address, server) = one_answer_per_connection().await;
+        let client = Client::new(&format!("http://{address}")).unwrap();
+        for _ in 0..2 {
+            let answer = client.get("/", "token").await.unwrap();
+            assert_eq!(
+                (answer.status, answer.body.as_slice()),
+                (200, b"ok".as_slice())
+            );
+        }
+        // The second GET found the first connection closed and took a new one.
+        assert_eq!(server.await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_on_a_closed_connection_fails_rather_than_being_sent_twice() {
+        let (address, _server) = one_answer_per_connection().await;
+        let client = Client::new(&format!("http://{address}")).unwrap();
+        assert_eq!(client.post("/", "key", b"[]").await.unwrap().status, 200);
+        let Err(error) = client.post("/", "key", b"[]").await else {
+            panic!("a POST on a closed connection was answered");
+        };
+        assert!(error.downcast_ref::<Closed>().is_some(), "{error:#}");
     }
 
     #[test]
