@@ -274,6 +274,9 @@ async fn migrate(config: &ProjectorConfig, meta: &sqlx::PgPool) -> anyhow::Resul
     let schema = runtime::read_models::live_schema(meta).await?;
     let pool = runtime::read_models::pool_for_schema(&config.postgres, &schema)?;
     MIGRATOR.run(&pool).await.context("migrations failed")?;
+    if versions::record_if_fresh(meta, &schema).await? {
+        tracing::info!(%schema, "a new version: every table is built by this code");
+    }
     tracing::info!(%schema, "migrations applied");
     Ok(())
 }

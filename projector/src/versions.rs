@@ -152,6 +152,27 @@ pub async fn record_projection_versions(pool: &PgPool, schema: &str) -> Result<(
     Ok(())
 }
 
+/// Records that `schema` is built from the beginning by this code when it has applied nothing
+/// yet (no stored offsets, no event): a new installation's first version. Its migrations
+/// record the versions of the tables as they first were, since one that ran over history
+/// cannot know; an empty one holds every table as this code will build it, so the next
+/// rebuild compares them all. Answers whether it did.
+pub async fn record_if_fresh(pool: &PgPool, schema: &str) -> Result<bool, sqlx::Error> {
+    let (tables, versions): (Vec<&str>, Vec<i32>) = PROJECTIONS.iter().copied().unzip();
+    let recorded = sqlx::query(&format!(
+        "INSERT INTO \"{schema}\".projection_versions (table_name, version)
+         SELECT * FROM UNNEST($1::text[], $2::int[])
+         WHERE NOT EXISTS (SELECT 1 FROM \"{schema}\".projector_offsets)
+           AND NOT EXISTS (SELECT 1 FROM \"{schema}\".event_log)
+         ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version"
+    ))
+    .bind(tables)
+    .bind(versions)
+    .execute(pool)
+    .await?;
+    Ok(recorded.rows_affected() > 0)
+}
+
 pub async fn projection_versions(
     pool: &PgPool,
     schema: &str,

@@ -1,7 +1,7 @@
 //! Schema evolution and read-model versions against a real Postgres: a topic holding both
 //! versions of `message.sent` replays to the same tables as one holding only version 2; every
-//! table has a projection version; two schemas built from the same events compare equal, and a
-//! differing row is found.
+//! table has a projection version, recorded for all of them in a version that starts empty; two
+//! schemas built from the same events compare equal, and a differing row is found.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
@@ -111,6 +111,49 @@ async fn every_projection_table_has_a_version() {
             "{table} has no entry in versions::PROJECTIONS"
         );
     }
+}
+
+#[tokio::test]
+async fn a_version_that_applied_nothing_yet_is_recorded_as_built_by_this_code() {
+    let pool = fresh_pool().await;
+    // The rows of the tables the code projects (dropped ones may keep theirs).
+    let recorded = || async {
+        sqlx::query_as::<_, (String, i32)>(
+            "SELECT table_name, version FROM projection_versions ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(t, _)| PROJECTIONS.iter().any(|(p, _)| p == t))
+        .collect::<Vec<_>>()
+    };
+    let mut expected: Vec<(String, i32)> = PROJECTIONS
+        .iter()
+        .map(|(t, v)| ((*t).to_owned(), *v))
+        .collect();
+    expected.sort();
+    // As its migrations leave it: the tables of the first release, at their first versions.
+    assert_ne!(recorded().await, expected);
+    assert!(versions::record_if_fresh(&pool, "public").await.unwrap());
+    assert_eq!(recorded().await, expected);
+
+    // Once it holds history, what it records stays: a later release's code did not build it.
+    sqlx::query("UPDATE projection_versions SET version = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let records: Vec<_> = conversation()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| record(i as i64, e.encode().unwrap()))
+        .collect();
+    let prepared = decode(&records, &Default::default(), &proofs());
+    apply_batch(&pool, "t", &prepared.events, &prepared.next_offsets)
+        .await
+        .unwrap();
+    assert!(!versions::record_if_fresh(&pool, "public").await.unwrap());
+    assert!(recorded().await.iter().all(|(_, v)| *v == 1));
 }
 
 #[tokio::test]

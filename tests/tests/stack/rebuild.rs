@@ -95,7 +95,8 @@ async fn a_rebuild_under_live_traffic_verifies_and_switches_without_a_failed_req
     assert_eq!(status, 200);
 
     // A projection new in this release: on a schema that already had history, its table
-    // starts empty (as its migration leaves it), and only a rebuild fills it from the topic.
+    // starts empty and its version unrecorded (as its migration leaves them), and only a
+    // rebuild fills it from the topic.
     let zone_path = "/v1/websites/e2e-site/time_zone";
     let (status, _) = admin(
         Method::PUT,
@@ -105,6 +106,10 @@ async fn a_rebuild_under_live_traffic_verifies_and_switches_without_a_failed_req
     .await;
     assert_eq!(status, 200);
     sqlx::query("TRUNCATE website_time_zones")
+        .execute(&stack.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM projection_versions WHERE table_name = 'website_time_zones'")
         .execute(&stack.pool)
         .await
         .unwrap();
