@@ -193,6 +193,8 @@ enum Form {
     Quick,
     /// Only the reads, at full size
     Reads,
+    /// A rebuild of the last full run's dataset, beside its ceiling
+    Rebuild,
 }
 
 /// Query-api's admin token: `--token`, else `ADMIN_TOKEN` as query-api reads it.
@@ -300,14 +302,15 @@ async fn main() -> anyhow::Result<()> {
             broker_pid,
             form,
         } => {
-            let (sizes, reads_only) = match form {
-                Form::Full => (bench::Sizes::FULL, false),
-                Form::Quick => (bench::Sizes::QUICK, false),
-                Form::Reads => (bench::Sizes::FULL, true),
+            let (sizes, part) = match form {
+                Form::Full => (bench::Sizes::FULL, bench::Part::Everything),
+                Form::Quick => (bench::Sizes::QUICK, bench::Part::Everything),
+                Form::Reads => (bench::Sizes::FULL, bench::Part::Reads),
+                Form::Rebuild => (bench::Sizes::FULL, bench::Part::Rebuild),
             };
             let run = bench::Bench {
                 sizes,
-                reads_only,
+                part,
                 bin,
                 dir,
                 out,

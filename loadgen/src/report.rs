@@ -67,6 +67,8 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
     let dataset = part(dir, "dataset")?;
     let queries = part(dir, "queries")?;
     let export = part(dir, "export")?;
+    let rebuild_consume = part(dir, "rebuild-consume")?;
+    let rebuild = part(dir, "rebuild")?;
 
     let raw_produce = produce["records_per_s"].as_f64();
     let ingest_rate = ingest["events_per_s"].as_f64();
@@ -74,6 +76,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
     let drain_rate = rate(&drain);
     let produce_share = ratio(ingest_rate, raw_produce);
     let drain_share = ratio(drain_rate, raw_consume);
+    let rebuild_share = ratio(rate(&rebuild), rate(&rebuild_consume));
     let rows = vec![
         Row::ceiling(
             "raw produce (plain rdkafka producer, same records)",
@@ -135,6 +138,18 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
         ),
         query_row(&queries["stats"], "query-api p99: statistics", "", &dataset),
         export_row(&export),
+        Row::ceiling(
+            "raw consume of the whole topic, before the rebuild",
+            rate(&rebuild_consume),
+        ),
+        Row {
+            figure: "rebuild of every read model, with its parity check",
+            value: rate(&rebuild),
+            unit: "records/s",
+            against: share(rebuild_share, "of raw consume"),
+            target: ">= 80% of raw consume",
+            met: rebuild_share.map(|s| s >= 0.8),
+        },
     ];
 
     let report = json!({
@@ -152,6 +167,9 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
         "dataset": dataset,
         "queries": queries,
         "csv_export": export,
+        "rebuild_raw_consume": rebuild_consume,
+        "rebuild": rebuild,
+        "rebuild_share_of_raw_consume": rebuild_share,
         "peak_rss_kb": rss,
         "cpu_seconds": phase_units(dir)?
             .iter()
@@ -184,6 +202,17 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             md,
             "The query-api rows were measured again {} at commit {}, on the same dataset \
              (`deploy/dev bench --reads`).\n",
+            field("date"),
+            field("commit")
+        )?;
+    }
+    let rebuilt = part(dir, "rebuilt")?;
+    if let Some(r) = rebuilt.as_object() {
+        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+        writeln!(
+            md,
+            "The rebuild rows were measured {} at commit {}, on the same dataset \
+             (`deploy/dev bench --rebuild`).\n",
             field("date"),
             field("commit")
         )?;
@@ -255,6 +284,8 @@ fn phase_units(dir: &Path) -> anyhow::Result<Vec<(&'static str, &'static str, Op
         ("freshness", "event", events_total("freshness")?),
         ("queries", "request", requests),
         ("export", "row", part(dir, "export")?["rows"].as_f64()),
+        ("rebuild-consume", "record", records("rebuild-consume")?),
+        ("rebuild", "record", records("rebuild")?),
     ])
 }
 
@@ -271,8 +302,8 @@ fn cpu_table(dir: &Path) -> anyhow::Result<String> {
         if md.is_empty() {
             md.push_str(
                 "\nCPU per unit of work, in µs (from /proc over each phase; `clients` is what \
-                 the phase ran itself: loadgen or `projector consume-rate`, and the odd psql or \
-                 curl):\n\n| phase | unit |",
+                 the phase ran itself: loadgen, `projector consume-rate` or `projector rebuild`, \
+                 and the odd psql or curl):\n\n| phase | unit |",
             );
             for p in PROCESSES {
                 write!(md, " {p} |")?;
@@ -298,7 +329,7 @@ fn cpu_table(dir: &Path) -> anyhow::Result<String> {
 }
 
 /// The phases whose Postgres work is broken down by statement.
-const STATEMENT_PHASES: [&str; 2] = ["drain", "e2e"];
+const STATEMENT_PHASES: [&str; 3] = ["drain", "e2e", "rebuild"];
 
 /// Where Postgres spent each of [`STATEMENT_PHASES`], statement by statement
 /// (`statements-PHASE.json`, from `pg_stat_statements`), per unit of the phase's work.
@@ -519,6 +550,20 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("not measured | | < 1 s | yes"));
+        assert!(
+            md.contains("| rebuild of every read model, with its parity check | not measured |  | >= 80% of raw consume | not yet |"),
+            "{md}"
+        );
+        put(
+            "rebuild-consume",
+            json!({"records": 400_000, "seconds": 20.0}),
+        );
+        put("rebuild", json!({"records": 400_000, "seconds": 25.0}));
+        let md = write(&dir).unwrap();
+        assert!(
+            md.contains("| rebuild of every read model, with its parity check | 16,000 records/s | 80% of raw consume | >= 80% of raw consume | yes |"),
+            "{md}"
+        );
         assert!(md.contains("| freshness p99 at half load (acknowledged → visible in query-api) | not measured |  | < 1 s | not yet |"), "{md}");
         put(
             "cpu-drain",

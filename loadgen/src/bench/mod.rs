@@ -12,7 +12,9 @@
 //! 7. freshness at half the end-to-end rate, probing query-api;
 //! 8. the read dataset topped up to its size, then query-api's reads and a whole export.
 //!
-//! With `reads` only the last phase runs again, on the dataset the last full run left.
+//! With `reads` only the last phase runs again, on the dataset the last full run left. With
+//! `rebuild`, on that dataset: the projector reading the whole topic and doing nothing, then
+//! `projector rebuild` of every read model from it, with its parity check.
 
 mod procs;
 mod statements;
@@ -71,10 +73,21 @@ impl Sizes {
     };
 }
 
+/// Which phases run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Every phase, building the dataset.
+    Everything,
+    /// The reads again, on the last full run's dataset.
+    Reads,
+    /// A rebuild of the last full run's dataset, beside its ceiling.
+    Rebuild,
+}
+
 /// Where the stack is and where the results go.
 pub struct Bench {
     pub sizes: Sizes,
-    pub reads_only: bool,
+    pub part: Part,
     /// The service binaries.
     pub bin: PathBuf,
     /// Logs and pid files.
@@ -125,10 +138,10 @@ pub async fn run(bench: &Bench) -> anyhow::Result<()> {
         );
     }
     statements::enable(&stack.database).await;
-    if bench.reads_only {
-        reads_again(bench, &stack).await
-    } else {
-        everything(bench, &stack).await
+    match bench.part {
+        Part::Everything => everything(bench, &stack).await,
+        Part::Reads => reads_again(bench, &stack).await,
+        Part::Rebuild => rebuild(bench, &stack).await,
     }
 }
 
@@ -279,13 +292,7 @@ async fn everything(bench: &Bench, stack: &Stack) -> anyhow::Result<()> {
     say("the ceiling for the projector: reading the whole topic and doing nothing");
     let consumed = bench
         .measured("consume", &[ingest.who()], async {
-            let run = Command::new(bench.bin.join("projector"))
-                .arg("consume-rate")
-                .stdout(Stdio::null())
-                .output()?;
-            let log = String::from_utf8_lossy(&run.stderr).into_owned();
-            std::fs::write(bench.dir.join("consume.log"), &log)?;
-            anyhow::ensure!(run.status.success(), "consume-rate failed:\n{log}");
+            let log = run_projector(bench, &["consume-rate"], "consume.log")?;
             consume_rate(&log).context("consume-rate said no rate")
         })
         .await?;
@@ -436,6 +443,77 @@ async fn reads_again(bench: &Bench, stack: &Stack) -> anyhow::Result<()> {
         procs::peak_rss_kb(query_api.pid()).into(),
     );
     save(out, "rss", &rss)
+}
+
+/// `projector rebuild` of the whole topic, after the same topic read doing nothing (its
+/// ceiling). Versions a previous run left retired are dropped first, so the disk holds two.
+async fn rebuild(bench: &Bench, stack: &Stack) -> anyhow::Result<()> {
+    let out = &bench.out;
+    save(out, "rebuilt", &machine())?;
+    let old: Vec<i32> = sqlx::query_scalar(
+        "SELECT version FROM colloquy.read_models WHERE state IN ('retired', 'failed') ORDER BY 1",
+    )
+    .fetch_all(&stack.database)
+    .await?;
+    for version in old {
+        run_projector(
+            bench,
+            &["drop-version", &version.to_string()],
+            "drop-version.log",
+        )?;
+    }
+    say("the ceiling for a rebuild: reading the whole topic and doing nothing");
+    let consumed = bench
+        .measured("rebuild-consume", &[], async {
+            let log = run_projector(bench, &["consume-rate"], "rebuild-consume.log")?;
+            consume_rate(&log).context("consume-rate said no rate")
+        })
+        .await?;
+    save(
+        out,
+        "rebuild-consume",
+        &json!({"records": consumed.0, "seconds": consumed.1}),
+    )?;
+    say(&format!(
+        "the projector rebuilds every read model from the {} records, with its parity check",
+        consumed.0
+    ));
+    let started = Instant::now();
+    let log = bench
+        .measured("rebuild", &[], async {
+            run_projector(bench, &["rebuild"], "rebuild.log")
+        })
+        .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let (records, catch_up) = consume_rate(&log).context("the rebuild said no rate")?;
+    let compared = log.lines().filter(|l| l.ends_with("  equal")).count();
+    save(
+        out,
+        "rebuild",
+        &json!({
+            "records": records,
+            "seconds": seconds,
+            "catch_up_seconds": catch_up,
+            "tables_compared_equal": compared,
+        }),
+    )
+}
+
+/// Runs `projector ARGS` to its end, its output in `LOG` in the bench's folder; returns it, or
+/// fails with it when the command did.
+fn run_projector(bench: &Bench, args: &[&str], log: &str) -> anyhow::Result<String> {
+    let run = Command::new(bench.bin.join("projector"))
+        .args(args)
+        .stdout(Stdio::null())
+        .output()?;
+    let text = String::from_utf8_lossy(&run.stderr).into_owned();
+    std::fs::write(bench.dir.join(log), &text)?;
+    anyhow::ensure!(
+        run.status.success(),
+        "projector {} failed:\n{text}",
+        args.join(" ")
+    );
+    Ok(text)
 }
 
 /// query-api's reads, then a whole export of the conversations.
