@@ -26,7 +26,7 @@ pub async fn checksum(
     // The sum of the rows' 64-bit hashes: the same for the same rows in any order, and for
     // different rows only by a chance of one in 2^64. Unlike an `md5` of the sorted `md5`s it
     // needs no sort and no cryptographic hash, which took most of a parity check's time
-    // (docs/operations.md, "Rebuild throughput").
+    // (docs/operations.md, "Rebuilds, new projections, dead letters").
     sqlx::query_as(&format!(
         "SELECT count(*), COALESCE(sum(hashtextextended(t::text, 0)), 0)::text
          FROM \"{schema}\".\"{table}\" t"
