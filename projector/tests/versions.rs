@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
-use projector::consumer::decode;
+use projector::consumer::{Prepared, decode};
 use projector::store::{MIGRATOR, apply_batch};
 use projector::versions::PROJECTIONS;
 use projector::{deferred_indexes, verify, versions};
@@ -63,6 +63,16 @@ fn conversation() -> Vec<Event> {
             )
         })
         .collect()
+}
+
+/// [`conversation`] as the projector decodes it from the topic, at offsets from 0.
+fn conversation_batch() -> Prepared {
+    let records: Vec<_> = conversation()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| record(i as i64, e.encode().unwrap()))
+        .collect();
+    decode(&records, &Default::default(), &proofs())
 }
 
 async fn replay(records: Vec<OwnedMessage>) -> (PgPool, Vec<String>) {
@@ -143,12 +153,7 @@ async fn a_version_that_applied_nothing_yet_is_recorded_as_built_by_this_code() 
         .execute(&pool)
         .await
         .unwrap();
-    let records: Vec<_> = conversation()
-        .iter()
-        .enumerate()
-        .map(|(i, e)| record(i as i64, e.encode().unwrap()))
-        .collect();
-    let prepared = decode(&records, &Default::default(), &proofs());
+    let prepared = conversation_batch();
     apply_batch(&pool, "t", &prepared.events, &prepared.next_offsets)
         .await
         .unwrap();
@@ -178,12 +183,7 @@ async fn two_versions_built_from_the_same_events_compare_equal_and_a_changed_row
     .execute(&pool)
     .await
     .unwrap();
-    let records: Vec<_> = conversation()
-        .iter()
-        .enumerate()
-        .map(|(i, e)| record(i as i64, e.encode().unwrap()))
-        .collect();
-    let prepared = decode(&records, &Default::default(), &proofs());
+    let prepared = conversation_batch();
     for target in [&pool, &v2] {
         apply_batch(target, "t", &prepared.events, &prepared.next_offsets)
             .await
