@@ -201,27 +201,20 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             field("memory")
         )?;
     }
-    let reads = part(dir, "reads")?;
-    if let Some(r) = reads.as_object() {
-        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
-        writeln!(
-            md,
-            "The query-api rows were measured again {} at commit {}, on the same dataset \
-             (`deploy/dev bench --reads`).\n",
-            field("date"),
-            field("commit")
-        )?;
-    }
-    let rebuilt = part(dir, "rebuilt")?;
-    if let Some(r) = rebuilt.as_object() {
-        let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
-        writeln!(
-            md,
-            "The rebuild rows were measured {} at commit {}, on the same dataset \
-             (`deploy/dev bench --rebuild`).\n",
-            field("date"),
-            field("commit")
-        )?;
+    // The forms that measure part of the table again on the last full run's dataset.
+    for (name, rows, form) in [
+        ("reads", "query-api rows were measured again", "--reads"),
+        ("rebuilt", "rebuild rows were measured", "--rebuild"),
+    ] {
+        if let Some(r) = part(dir, name)?.as_object() {
+            let field = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
+            writeln!(
+                md,
+                "The {rows} {} at commit {}, on the same dataset (`deploy/dev bench {form}`).\n",
+                field("date"),
+                field("commit")
+            )?;
+        }
     }
     md.push_str("| figure | measured | compared with | target | met |\n|---|---:|---|---|---|\n");
     for row in &rows {
@@ -568,7 +561,15 @@ mod tests {
             "rebuild",
             json!({"records": 400_000, "seconds": 25.0, "tables_compared_equal": 28}),
         );
+        put(
+            "rebuilt",
+            json!({"date": "2026-12-05T01:49Z", "commit": "abc1234"}),
+        );
         let md = write(&dir).unwrap();
+        assert!(
+            md.contains("The rebuild rows were measured 2026-12-05T01:49Z at commit abc1234, on the same dataset (`deploy/dev bench --rebuild`)."),
+            "{md}"
+        );
         assert!(
             md.contains("| rebuild of every read model, with its parity check | 16,000 records/s | 80% of raw consume; 28 tables compared, equal | >= 80% of raw consume | yes |"),
             "{md}"
