@@ -32,7 +32,10 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     ("conversation_priorities", 1),
     // 3: a request id belongs to its first submission by the receive time; a submission from
     // another conversation naming it is a request of its own (migration 29).
-    ("contact_requests", 3),
+    // 4: one request per other conversation, under an id derived from the id it named and the
+    // conversation, so that its retries fold in whatever order they come (only a rebuild
+    // regroups history).
+    ("contact_requests", 4),
     ("contact_request_changes", 1),
     ("message_flags", 2),
     ("websites", 1),

@@ -403,54 +403,88 @@ async fn a_contact_request_keeps_what_the_visitor_sent_and_starts_pending() {
 }
 
 /// A later submission from another conversation naming an existing request id, dated as far
-/// back as a client likes, cannot take the request over: it becomes a request of its own.
-/// Applied in either order, and in one batch, the result is the same.
+/// back as a client likes, cannot take the request over: with its retries, it becomes one
+/// request of its own, pending whatever admins did to the id it named. Applied in every order
+/// one at a time, and in one batch, the result is the same.
 #[tokio::test]
 async fn a_request_belongs_to_its_first_submitter_whatever_the_others_claim() {
+    use schemas::payloads::RequestStatus::{Contacted, Pending};
     let victim = submitted("r1", 100);
-    let mut impostor = submitted("r1", 0);
-    impostor.conversation_id = "conv-impostor".into();
-    impostor.occurred_at = chrono::DateTime::UNIX_EPOCH;
-    impostor.received_at = victim.received_at + chrono::Duration::seconds(60);
-    if let Payload::ContactSubmitted(c) = &mut impostor.payload {
-        c.email = Some("impostor@example.com".into());
-    }
-    let mut results = Vec::new();
-    for batches in [
-        vec![vec![victim.clone()], vec![impostor.clone()]],
-        vec![vec![impostor.clone()], vec![victim.clone()]],
-        vec![vec![impostor.clone(), victim.clone()]],
-    ] {
-        let pool = fresh_pool().await;
-        for batch in batches {
-            apply_batch(&pool, "t", &on_partition(&batch, 0), &[])
-                .await
-                .unwrap();
+    let impostor = |received_after: i64, email: &str| {
+        let mut e = submitted("r1", 0);
+        e.conversation_id = "conv-impostor".into();
+        e.occurred_at = chrono::DateTime::UNIX_EPOCH;
+        e.received_at = victim.received_at + chrono::Duration::seconds(received_after);
+        if let Payload::ContactSubmitted(c) = &mut e.payload {
+            c.email = Some(email.into());
         }
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT request_id, conversation_id, email FROM contact_requests ORDER BY conversation_id",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        results.push(rows);
-    }
-    // In conversation order: the impostor's under its own event id, the request still hers.
+        e
+    };
+    let first = impostor(60, "impostor@example.com");
+    let retry = impostor(120, "retry@example.com");
+    let contacted = status_changed("r1", 200, Pending, Contacted);
+    let events = [victim.clone(), first.clone(), retry, contacted];
+    let orders = permutations(&events);
+    assert_eq!(orders.len(), 24);
+    let own =
+        projector::projections::contact_requests::own_request_id("site", "r1", "conv-impostor");
+    // In conversation order: the impostor's first submission under an id of its own, pending;
+    // the request still hers, contacted.
     let expected = vec![
         (
-            impostor.event_id.to_string(),
+            own,
             "conv-impostor".to_owned(),
             "impostor@example.com".to_owned(),
+            first.event_id,
+            "pending".to_owned(),
         ),
         (
             "r1".to_owned(),
             "conv-r".to_owned(),
             "olivia@lumoco.dev".to_owned(),
+            victim.event_id,
+            "contacted".to_owned(),
         ),
     ];
-    for rows in results {
-        assert_eq!(rows, expected);
+    let one_batch = fresh_pool().await;
+    apply_batch(&one_batch, "t", &on_partition(&events, 0), &[])
+        .await
+        .unwrap();
+    assert_eq!(requests(&one_batch).await, expected, "in one batch");
+    for order in orders {
+        let pool = fresh_pool().await;
+        apply_one_at_a_time(&pool, &order).await;
+        let names: Vec<_> = order.iter().map(|e| e.event_id).collect();
+        assert_eq!(requests(&pool).await, expected, "in the order {names:?}");
     }
+}
+
+/// Every order of `items`.
+fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+    if items.is_empty() {
+        return vec![Vec::new()];
+    }
+    (0..items.len())
+        .flat_map(|i| {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            permutations(&rest).into_iter().map(move |mut order| {
+                order.insert(0, first.clone());
+                order
+            })
+        })
+        .collect()
+}
+
+/// The contact requests: id, conversation, email, submission, status.
+async fn requests(pool: &PgPool) -> Vec<(String, String, String, uuid::Uuid, String)> {
+    sqlx::query_as(
+        "SELECT request_id, conversation_id, email, event_id, status
+         FROM contact_requests ORDER BY conversation_id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

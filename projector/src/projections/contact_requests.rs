@@ -59,6 +59,16 @@ impl NewContactRequest {
     }
 }
 
+/// The id of the request a conversation's submissions naming `request_id` make when another
+/// conversation holds that id: the same for every submission of that conversation, in any
+/// order, and no client can choose it.
+pub fn own_request_id(website_id: &str, request_id: &str, conversation_id: &str) -> String {
+    let name = format!("{website_id}\n{request_id}\n{conversation_id}");
+    Uuid::new_v5(&OWN_REQUEST_NAMESPACE, name.as_bytes()).to_string()
+}
+
+const OWN_REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x4a9e_27d3_b15c_4f80_8e6a_d2c7_19f4_053b);
+
 /// One status change, as logged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusChange {
@@ -226,5 +236,20 @@ mod tests {
         reversed.reverse();
         assert_eq!(fold_status(&changes), fold_status(&reversed));
         assert_eq!(fold_status(&changes).status, Contacted);
+    }
+
+    #[test]
+    fn a_request_of_its_own_has_one_id_per_website_request_and_conversation() {
+        let id = own_request_id("demo", "r1", "c2");
+        assert_eq!(id, own_request_id("demo", "r1", "c2"));
+        let others = [
+            own_request_id("demo", "r1", "c3"),
+            own_request_id("demo", "r2", "c2"),
+            own_request_id("shop", "r1", "c2"),
+            // The parts cannot be shifted into each other.
+            own_request_id("demo", "r1\nc2", ""),
+        ];
+        assert!(others.iter().all(|other| *other != id), "{others:?}");
+        assert!(Uuid::parse_str(&id).is_ok());
     }
 }

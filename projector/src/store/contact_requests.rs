@@ -8,91 +8,164 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::projections::contact_requests::{
-    NewContactRequest, StatusChange, fold_status, status_name,
+    NewContactRequest, StatusChange, fold_status, own_request_id, status_name,
 };
 
 /// Stores submissions. A request belongs to the conversation of its first submission by the
-/// server's clock (`received_at`, then `event_id`), which a client cannot set: a later
-/// submission naming the same request id from the same conversation is a retry and changes
-/// nothing; one from another conversation cannot take the request over, and is kept as a
-/// request of its own, under its event id. Whatever order submissions are applied in, the
-/// earliest keeps the id (a later one applied first moves to its event id when the earlier
-/// arrives).
+/// server's clock (`received_at`, then `event_id`), which a client cannot set. Submissions
+/// naming the same request id from the same conversation are one request, stored as the
+/// earliest of them (the others are retries). Another conversation's submissions naming it
+/// cannot take it over: they are a request of their own, under [`own_request_id`]. Whatever
+/// order submissions are applied in, every request ends as its earliest submission under the
+/// same id (an earlier submission arriving late moves the holder to its own id). Answers the
+/// request ids it wrote, whose statuses must be folded again.
 pub async fn insert_requests(
     conn: &mut PgConnection,
     rows: &[NewContactRequest],
-) -> Result<(), sqlx::Error> {
+) -> Result<BTreeSet<(String, String)>, sqlx::Error> {
+    let mut written = BTreeSet::new();
     if rows.is_empty() {
-        return Ok(());
+        return Ok(written);
     }
-    let rows = owners_in_batch(rows);
-    let inserted = insert_new(conn, &rows).await?;
-    let conflicting: Vec<NewContactRequest> = rows
+    let (firsts, others) = requests_in_batch(rows);
+    let inserted = insert_new(conn, &firsts).await?;
+    written.extend(inserted.iter().cloned());
+    let mut rest: Vec<NewContactRequest> = firsts
         .into_iter()
         .filter(|r| !inserted.contains(&(r.website_id.clone(), r.request_id.clone())))
+        .chain(others)
         .collect();
-    for row in conflicting {
-        let holder: Option<(String, DateTime<Utc>, Uuid)> = sqlx::query_as(
-            "SELECT conversation_id, received_at, event_id FROM contact_requests
-             WHERE website_id = $1 AND request_id = $2 FOR UPDATE",
-        )
-        .bind(&row.website_id)
-        .bind(&row.request_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some((conversation, received_at, event_id)) = holder else {
-            // Gone since (an erasure in between): the id is free.
-            insert_new(conn, std::slice::from_ref(&row)).await?;
-            continue;
-        };
-        let earlier = (row.received_at, row.event_id) < (received_at, event_id);
-        if conversation == row.conversation_id {
-            if earlier {
-                replace(conn, &row).await?;
+    rest.sort_by_key(|r| (r.received_at, r.event_id));
+    for row in rest {
+        settle(conn, row, &mut written).await?;
+    }
+    Ok(written)
+}
+
+/// Stores one conversation's earliest submission of a batch naming a request id that is taken.
+async fn settle(
+    conn: &mut PgConnection,
+    row: NewContactRequest,
+    written: &mut BTreeSet<(String, String)>,
+) -> Result<(), sqlx::Error> {
+    let holder: Option<(String, DateTime<Utc>, Uuid)> = sqlx::query_as(
+        "SELECT conversation_id, received_at, event_id FROM contact_requests
+         WHERE website_id = $1 AND request_id = $2 FOR UPDATE",
+    )
+    .bind(&row.website_id)
+    .bind(&row.request_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let earlier = |(received_at, event_id): (DateTime<Utc>, Uuid)| {
+        (row.received_at, row.event_id) < (received_at, event_id)
+    };
+    let own = own_request_id(&row.website_id, &row.request_id, &row.conversation_id);
+    match holder {
+        Some((conversation, ..)) if conversation == row.conversation_id => {
+            written.insert((row.website_id.clone(), row.request_id.clone()));
+            keep_earliest(conn, &row).await?;
+        }
+        Some((_, received_at, event_id)) if !earlier((received_at, event_id)) => {
+            // Taken by an earlier submission from another conversation: a request of its own.
+            let row = NewContactRequest {
+                request_id: own,
+                ..row
+            };
+            written.insert((row.website_id.clone(), row.request_id.clone()));
+            keep_earliest(conn, &row).await?;
+        }
+        holder => {
+            // Free, or held by a later submission from another conversation,
+            // which moves to its own id; this conversation's own request, if it had one, comes
+            // back to the id it named.
+            if let Some((conversation, ..)) = holder {
+                let moved = own_request_id(&row.website_id, &row.request_id, &conversation);
+                rename(conn, &row.website_id, &row.request_id, &moved).await?;
+                written.insert((row.website_id.clone(), moved));
             }
-        } else if earlier {
-            // The holder came later from another conversation: it moves to its own id.
-            sqlx::query(
-                "UPDATE contact_requests SET request_id = event_id::text
-                 WHERE website_id = $1 AND request_id = $2",
-            )
-            .bind(&row.website_id)
-            .bind(&row.request_id)
-            .execute(&mut *conn)
-            .await?;
-            insert_new(conn, std::slice::from_ref(&row)).await?;
-        } else {
-            insert_new(conn, &[own_request(row)]).await?;
+            rename(conn, &row.website_id, &own, &row.request_id).await?;
+            written.insert((row.website_id.clone(), row.request_id.clone()));
+            keep_earliest(conn, &row).await?;
         }
     }
     Ok(())
 }
 
-/// One row per request id in the batch (a statement may touch a row once): per id, the
-/// earliest submission, which retries from its conversation fold into; submissions from other
-/// conversations under their own event ids.
-fn owners_in_batch(rows: &[NewContactRequest]) -> Vec<NewContactRequest> {
-    let mut first: BTreeMap<(&str, &str), &NewContactRequest> = BTreeMap::new();
+/// Per request id, the earliest submission of the batch; then every other conversation's
+/// earliest submission naming it. Retries (later ones from the same conversation) fold away,
+/// so a statement touches each row once.
+fn requests_in_batch(
+    rows: &[NewContactRequest],
+) -> (Vec<NewContactRequest>, Vec<NewContactRequest>) {
+    let by_conversation = earliest_by(rows, |r| {
+        (
+            r.website_id.as_str(),
+            r.request_id.as_str(),
+            r.conversation_id.as_str(),
+        )
+    });
+    let first = earliest_by(by_conversation.values().copied(), |r| {
+        (r.website_id.as_str(), r.request_id.as_str())
+    });
+    let others = by_conversation
+        .values()
+        .filter(|row| {
+            let owner = first[&(row.website_id.as_str(), row.request_id.as_str())];
+            owner.conversation_id != row.conversation_id
+        })
+        .map(|row| (*row).clone())
+        .collect();
+    (first.into_values().cloned().collect(), others)
+}
+
+/// The earliest submission (`received_at`, then `event_id`) per key.
+fn earliest_by<'a, K: Ord>(
+    rows: impl IntoIterator<Item = &'a NewContactRequest>,
+    key: impl Fn(&'a NewContactRequest) -> K,
+) -> BTreeMap<K, &'a NewContactRequest> {
+    let mut earliest: BTreeMap<K, &NewContactRequest> = BTreeMap::new();
     for row in rows {
-        let kept = first
-            .entry((row.website_id.as_str(), row.request_id.as_str()))
-            .or_insert(row);
+        let kept = earliest.entry(key(row)).or_insert(row);
         if (row.received_at, row.event_id) < (kept.received_at, kept.event_id) {
             *kept = row;
         }
     }
-    let mut owned: Vec<NewContactRequest> = first.values().map(|r| (*r).clone()).collect();
-    owned.extend(rows.iter().filter_map(|row| {
-        let owner = first[&(row.website_id.as_str(), row.request_id.as_str())];
-        (owner.conversation_id != row.conversation_id).then(|| own_request(row.clone()))
-    }));
-    owned
+    earliest
 }
 
-/// A submission that cannot have the request id it named, under its own event id instead.
-fn own_request(mut row: NewContactRequest) -> NewContactRequest {
-    row.request_id = row.event_id.to_string();
-    row
+/// Stores `row` under its request id, or replaces what is stored there when `row` came first.
+async fn keep_earliest(
+    conn: &mut PgConnection,
+    row: &NewContactRequest,
+) -> Result<(), sqlx::Error> {
+    if insert_new(conn, std::slice::from_ref(row))
+        .await?
+        .is_empty()
+    {
+        replace(conn, row).await?;
+    }
+    Ok(())
+}
+
+/// Moves a stored request to another id. Its status is folded again from the changes naming
+/// the new id, so it starts as a request with none.
+async fn rename(
+    conn: &mut PgConnection,
+    website_id: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE contact_requests SET request_id = $3, status = 'pending', notes = NULL,
+                contacted_at = NULL, resolved_at = NULL
+         WHERE website_id = $1 AND request_id = $2",
+    )
+    .bind(website_id)
+    .bind(from)
+    .bind(to)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Inserts the rows whose request ids are free; answers the `(website_id, request_id)` of
@@ -129,13 +202,13 @@ async fn insert_new(
     Ok(inserted.into_iter().collect())
 }
 
-/// Replaces a request's submission with an earlier one from its conversation.
+/// Replaces a request's submission with `row` if `row` is earlier (a retry that arrived late).
 async fn replace(conn: &mut PgConnection, row: &NewContactRequest) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE contact_requests SET name = $3, email = $4, phone = $5, message = $6,
                 chat_context = $7, ip_address = $8, user_agent = $9, created_at = $10,
                 received_at = $11, event_id = $12
-         WHERE website_id = $1 AND request_id = $2",
+         WHERE website_id = $1 AND request_id = $2 AND (received_at, event_id) > ($11, $12)",
     )
     .bind(&row.website_id)
     .bind(&row.request_id)

@@ -303,7 +303,7 @@ async fn apply_in(
     priorities::upsert(&mut *conn, &changes.priorities).await?;
     cta_clicks::insert(&mut *conn, &changes.cta_clicks).await?;
     closes::insert(&mut *conn, &changes.closes).await?;
-    contact_requests::insert_requests(&mut *conn, &changes.contact_requests).await?;
+    let stored = contact_requests::insert_requests(&mut *conn, &changes.contact_requests).await?;
     contact_requests::insert_changes(&mut *conn, &changes.status_changes).await?;
     let requests: BTreeSet<(String, String)> = changes
         .contact_requests
@@ -315,6 +315,7 @@ async fn apply_in(
                 .iter()
                 .map(|c| (c.website_id.clone(), c.request_id.clone())),
         )
+        .chain(stored)
         .collect();
     websites::upsert(&mut *conn, &changes.websites).await?;
     websites::upsert_tokens(&mut *conn, &changes.tokens).await?;
