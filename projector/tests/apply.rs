@@ -799,6 +799,67 @@ async fn response_handoff_and_resolution_facts_follow_the_messages_in_any_order(
     }
 }
 
+/// A conversation speaks the language most of its visitor's messages were detected in, the
+/// first by code on a tie, whatever batches they came in: checked after each message against
+/// the messages' own detected languages, counted here.
+#[tokio::test]
+async fn a_conversation_speaks_the_language_most_of_its_messages_were_detected_in() {
+    let said = |seconds: i64, text: &str| {
+        schemas::testing::message("site", "a", at(seconds), Sender::User, text)
+    };
+    let events = [
+        said(
+            1,
+            "Guten Tag, ich möchte gerne wissen, wie viel der Versand nach Deutschland kostet",
+        ),
+        said(
+            2,
+            "Bonjour, je voudrais savoir combien coûte la livraison en France, s'il vous plaît",
+        ),
+        said(
+            3,
+            "Merci beaucoup, et est-ce que vous livrez aussi le samedi matin à Paris?",
+        ),
+        message("a", 4, Sender::Bot),
+    ];
+    let mut seen = Vec::new();
+    for split in 1..=events.len() {
+        let pool = fresh_pool().await;
+        let (earlier, later) = events[..split].split_at(split - 1);
+        apply_batch(&pool, "t", &on_partition(earlier, 0), &[])
+            .await
+            .unwrap();
+        apply_one_at_a_time(&pool, later).await;
+        let detected: Vec<String> = sqlx::query_scalar(
+            "SELECT detected_language FROM messages WHERE detected_language IS NOT NULL",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+        for language in &detected {
+            *counts.entry(language).or_default() += 1;
+        }
+        // The most frequent, and of those the first by code (the largest reversed code).
+        let most = counts
+            .iter()
+            .max_by_key(|(code, n)| (**n, std::cmp::Reverse(**code)))
+            .map(|(code, _)| code.to_string());
+        let conversation: Option<String> =
+            sqlx::query_scalar("SELECT detected_language FROM conversations")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(conversation, most, "after {split} messages: {detected:?}");
+        seen.push(conversation);
+    }
+    // German first; a tie with French goes to German (first by code); French once it leads.
+    assert_eq!(seen[0], seen[1]);
+    assert_ne!(seen[1], seen[2]);
+    assert_eq!(seen[2], seen[3]);
+    assert!(seen.iter().all(Option::is_some), "{seen:?}");
+}
+
 fn cut_off(seconds: i64) -> Event {
     event(
         "site",
