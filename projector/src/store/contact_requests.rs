@@ -75,9 +75,9 @@ async fn settle(
             keep_earliest(conn, &row).await?;
         }
         holder => {
-            // Free, or held by a later submission from another conversation,
-            // which moves to its own id; this conversation's own request, if it had one, comes
-            // back to the id it named.
+            // Free, or held by a later submission from another conversation, which moves to
+            // its own id; this conversation's own request, if it had one, comes back to the id
+            // it named.
             if let Some((conversation, ..)) = holder {
                 let moved = own_request_id(&row.website_id, &row.request_id, &conversation);
                 rename(conn, &row.website_id, &row.request_id, &moved).await?;
