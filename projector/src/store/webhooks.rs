@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::projections::contact_requests::own_request_id;
 use crate::projections::webhooks::{EndpointChange, Trigger, What};
 
 /// Tells query-api's dispatchers to look now rather than at their next poll (delivered when
@@ -261,28 +262,42 @@ struct Submission {
     /// The conversation's.
     channel: Option<String>,
     conversation_id: String,
+    /// The id its request is stored under: the one it named, or its own when another
+    /// conversation holds that (docs/security.md); none for an identification.
+    request_id: Option<String>,
 }
 
 /// A contact form: `contact.created` when the person was not known before this batch (the
 /// first of the batch's submissions of a new person), else `contact.updated`; and
-/// `contact_request.created` for the submission that made the request.
+/// `contact_request.created` for the submission that made the request, under the id it is
+/// stored under.
 async fn submissions(
     conn: &mut PgConnection,
     triggers: &[Trigger],
     endpoints: &[Endpoint],
     out: &mut Vec<NewDelivery>,
 ) -> Result<(), sqlx::Error> {
-    let subs: Vec<(&Trigger, Option<&str>)> = triggers
+    // Each submission with the id it named and the one it has when another conversation holds
+    // that.
+    let subs: Vec<(&Trigger, Option<&str>, Option<String>)> = triggers
         .iter()
         .filter_map(|t| match &t.what {
-            What::Submitted { request_id, .. } => Some((t, request_id.as_deref())),
+            What::Submitted {
+                request_id,
+                conversation_id,
+            } => {
+                let own = request_id
+                    .as_deref()
+                    .map(|r| own_request_id(&t.website_id, r, conversation_id));
+                Some((t, request_id.as_deref(), own))
+            }
             _ => None,
         })
         .collect();
     if subs.is_empty() {
         return Ok(());
     }
-    let event_ids: Vec<Uuid> = subs.iter().map(|(t, _)| t.event_id).collect();
+    let event_ids: Vec<Uuid> = subs.iter().map(|(t, ..)| t.event_id).collect();
     let rows: Vec<Submission> = sqlx::query_as(
         "SELECT t.event_id, i.contact_id, ct.channel AS contact_channel,
                     ct.contact_id IS NOT NULL AND ct.erased_at IS NULL AS live,
@@ -297,10 +312,13 @@ async fn submissions(
                         JOIN contact_edits ke ON ke.website_id = k.website_id AND ke.key = k.key
                         WHERE k.website_id = t.website_id AND k.contact_id = i.contact_id)
                     AS new,
-                    c.channel, COALESCE(r.conversation_id, o.conversation_id) AS conversation_id
-             FROM unnest($1::text[], $2::text[], $3::uuid[]) AS t(website_id, request_id, event_id)
+                    c.channel, COALESCE(r.conversation_id, o.conversation_id) AS conversation_id,
+                    r.request_id
+             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[])
+                  AS t(website_id, request_id, event_id, own_id)
              LEFT JOIN contact_requests r ON r.website_id = t.website_id
-                                    AND r.request_id = t.request_id AND r.event_id = t.event_id
+                                    AND r.request_id IN (t.request_id, t.own_id)
+                                    AND r.event_id = t.event_id
              LEFT JOIN contact_observations o ON o.event_id = t.event_id
                                              AND o.website_id = t.website_id
              LEFT JOIN contact_identities i ON i.website_id = o.website_id AND i.key = o.key
@@ -312,16 +330,17 @@ async fn submissions(
     )
     .bind(
         subs.iter()
-            .map(|(t, _)| t.website_id.as_str())
+            .map(|(t, ..)| t.website_id.as_str())
             .collect::<Vec<_>>(),
     )
-    .bind(subs.iter().map(|(_, r)| *r).collect::<Vec<_>>())
+    .bind(subs.iter().map(|(_, r, _)| *r).collect::<Vec<_>>())
     .bind(&event_ids)
+    .bind(subs.iter().map(|(.., own)| own.as_deref()).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
     let rows: BTreeMap<Uuid, Submission> = rows.into_iter().map(|r| (r.event_id, r)).collect();
     let mut created = HashSet::new();
-    for (t, request_id) in subs {
+    for (t, ..) in subs {
         let Some(Submission {
             contact_id: contact,
             contact_channel,
@@ -329,6 +348,7 @@ async fn submissions(
             new,
             channel,
             conversation_id: conversation,
+            request_id,
             ..
         }) = rows.get(&t.event_id)
         else {

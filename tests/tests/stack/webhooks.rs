@@ -604,6 +604,72 @@ async fn deliveries_survive_killed_projectors_and_dispatchers_and_a_rebuild_send
     );
 }
 
+/// A request id belongs to its first submitter (docs/security.md): a later form from another
+/// conversation naming it is a request of its own, and the CRM hears of that request under the
+/// id the API lists it by, with its own person.
+#[tokio::test]
+async fn a_form_naming_a_taken_request_id_reaches_the_crm_as_a_request_of_its_own() {
+    let stack = Stack::start_with_dispatcher(1, true).await;
+    let log = Log::default();
+    let base = receivers(&log).await;
+    register(
+        &stack,
+        &format!("{base}/ok"),
+        Some(&["contact.created", "contact_request.created"]),
+    )
+    .await;
+    for (conversation, email) in [("ada-1", "ada@example.com"), ("bob-1", "bob@example.com")] {
+        let response = stack
+            .post_events(&json!({"batch": [
+                {"type": "contact.submitted", "conversation_id": conversation,
+                 "payload": {"request_id": "form-1", "email": email}},
+            ]}))
+            .await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        // The second is received after the first is applied: the first holds the id.
+        stack.wait_until_caught_up(Duration::from_secs(30)).await;
+    }
+    wait_for(&log, "two people and two requests", |l| {
+        accepted(l, "ok").len() >= 4
+    })
+    .await;
+    let got = accepted(&log, "ok");
+    let mut people: Vec<&str> = got
+        .iter()
+        .filter(|(_, b)| b["type"] == "contact.created")
+        .map(|(_, b)| b["data"]["contact"]["email"].as_str().unwrap())
+        .collect();
+    people.sort_unstable();
+    assert_eq!(people, ["ada@example.com", "bob@example.com"], "{got:#?}");
+    let delivered: BTreeMap<String, String> = got
+        .iter()
+        .filter(|(_, b)| b["type"] == "contact_request.created")
+        .map(|(_, b)| {
+            let request = &b["data"]["request"];
+            (
+                request["conversation_id"].as_str().unwrap().to_owned(),
+                request["request_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let (status, listed) = stack.query("/v1/contact-requests").await;
+    assert_eq!(status, 200, "{listed}");
+    let listed: BTreeMap<String, String> = listed["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["conversation_id"].as_str().unwrap().to_owned(),
+                r["request_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(delivered, listed, "{got:#?}");
+    assert_eq!(delivered["ada-1"], "form-1");
+    assert_ne!(delivered["bob-1"], "form-1");
+}
+
 /// A website's own systems naming a visitor (`contact.identified`, a Segment `identify`) make a
 /// contact the CRM hears of, and no contact request.
 #[tokio::test]
