@@ -641,16 +641,17 @@ async fn a_form_naming_a_taken_request_id_reaches_the_crm_as_a_request_of_its_ow
         .collect();
     people.sort_unstable();
     assert_eq!(people, ["ada@example.com", "bob@example.com"], "{got:#?}");
+    // Each request's conversation and id.
+    let ids = |request: &Value| {
+        (
+            request["conversation_id"].as_str().unwrap().to_owned(),
+            request["request_id"].as_str().unwrap().to_owned(),
+        )
+    };
     let delivered: BTreeMap<String, String> = got
         .iter()
         .filter(|(_, b)| b["type"] == "contact_request.created")
-        .map(|(_, b)| {
-            let request = &b["data"]["request"];
-            (
-                request["conversation_id"].as_str().unwrap().to_owned(),
-                request["request_id"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|(_, b)| ids(&b["data"]["request"]))
         .collect();
     let (status, listed) = stack.query("/v1/contact-requests").await;
     assert_eq!(status, 200, "{listed}");
@@ -658,12 +659,7 @@ async fn a_form_naming_a_taken_request_id_reaches_the_crm_as_a_request_of_its_ow
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            (
-                r["conversation_id"].as_str().unwrap().to_owned(),
-                r["request_id"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(ids)
         .collect();
     assert_eq!(delivered, listed, "{got:#?}");
     assert_eq!(delivered["ada-1"], "form-1");
