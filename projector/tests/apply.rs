@@ -459,6 +459,51 @@ async fn a_request_belongs_to_its_first_submitter_whatever_the_others_claim() {
     }
 }
 
+/// A change an admin made to a request that then moves to another id (its conversation's
+/// earliest form arrived late and took back the id it named) waits like a change to a request
+/// not seen yet: the same outcome in every order.
+#[tokio::test]
+async fn a_change_to_a_request_that_moved_away_waits_in_every_order() {
+    use schemas::payloads::RequestStatus::{Contacted, Pending};
+    let first = submitted("r1", 100);
+    let form = |conversation: &str, received_after: i64| {
+        let mut e = submitted("r1", 0);
+        e.conversation_id = conversation.into();
+        e.received_at = first.received_at + chrono::Duration::seconds(received_after);
+        e
+    };
+    // Conversation b's first form came before a's; its second after.
+    let (a, b_early, b_late) = (form("a", 0), form("b", -10), form("b", 60));
+    let own_b = projector::projections::contact_requests::own_request_id("site", "r1", "b");
+    let change = status_changed(&own_b, 200, Pending, Contacted);
+    let events = [a.clone(), b_late, change, b_early.clone()];
+    let own_a = projector::projections::contact_requests::own_request_id("site", "r1", "a");
+    for order in permutations(&events) {
+        let pool = fresh_pool().await;
+        apply_one_at_a_time(&pool, &order).await;
+        let rows: Vec<(String, String, uuid::Uuid)> = sqlx::query_as(
+            "SELECT request_id, conversation_id, event_id FROM contact_requests ORDER BY 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let names: Vec<_> = order.iter().map(|e| e.event_id).collect();
+        assert_eq!(
+            rows,
+            [
+                (own_a.clone(), "a".to_owned(), a.event_id),
+                ("r1".to_owned(), "b".to_owned(), b_early.event_id)
+            ],
+            "in the order {names:?}"
+        );
+        assert_eq!(
+            outcomes(&pool).await,
+            [(None, None)],
+            "in the order {names:?}"
+        );
+    }
+}
+
 /// Every order of `items`.
 fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
     if items.is_empty() {

@@ -84,6 +84,8 @@ async fn settle(
                 written.insert((row.website_id.clone(), moved));
             }
             rename(conn, &row.website_id, &own, &row.request_id).await?;
+            // The id it left, if any: changes naming it wait again.
+            written.insert((row.website_id.clone(), own));
             written.insert((row.website_id.clone(), row.request_id.clone()));
             keep_earliest(conn, &row).await?;
         }
@@ -287,7 +289,16 @@ pub async fn refold(
         .fetch_optional(&mut *conn)
         .await?;
         if exists.is_none() {
-            // The request has not arrived yet; its changes wait, outcome NULL.
+            // The request has not arrived yet, or moved to another id since (a submission that
+            // came first arrived late): its changes wait, outcome NULL, as in any order.
+            sqlx::query(
+                "UPDATE contact_request_changes SET outcome = NULL, reason = NULL
+                 WHERE website_id = $1 AND request_id = $2 AND outcome IS NOT NULL",
+            )
+            .bind(&website_id)
+            .bind(&request_id)
+            .execute(&mut *conn)
+            .await?;
             continue;
         }
         let rows: Vec<ChangeRow> = sqlx::query_as(
