@@ -142,16 +142,7 @@ pub async fn create_next(pool: &PgPool) -> Result<Version, sqlx::Error> {
 
 /// Records that `schema` is built from the beginning by this code, for every projection.
 pub async fn record_projection_versions(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
-    let (tables, versions): (Vec<&str>, Vec<i32>) = PROJECTIONS.iter().copied().unzip();
-    sqlx::query(&format!(
-        "INSERT INTO \"{schema}\".projection_versions (table_name, version)
-         SELECT * FROM UNNEST($1::text[], $2::int[])
-         ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version"
-    ))
-    .bind(tables)
-    .bind(versions)
-    .execute(pool)
-    .await?;
+    record(pool, schema, "").await?;
     Ok(())
 }
 
@@ -161,19 +152,28 @@ pub async fn record_projection_versions(pool: &PgPool, schema: &str) -> Result<(
 /// cannot know; an empty one holds every table as this code will build it, so the next
 /// rebuild compares them all. Answers whether it did.
 pub async fn record_if_fresh(pool: &PgPool, schema: &str) -> Result<bool, sqlx::Error> {
+    let condition = format!(
+        "WHERE NOT EXISTS (SELECT 1 FROM \"{schema}\".projector_offsets)
+           AND NOT EXISTS (SELECT 1 FROM \"{schema}\".event_log)"
+    );
+    Ok(record(pool, schema, &condition).await? > 0)
+}
+
+/// Records this code's version of every projection in `schema` where `condition` (a `WHERE`
+/// clause, or nothing) holds; answers how many it recorded.
+async fn record(pool: &PgPool, schema: &str, condition: &str) -> Result<u64, sqlx::Error> {
     let (tables, versions): (Vec<&str>, Vec<i32>) = PROJECTIONS.iter().copied().unzip();
     let recorded = sqlx::query(&format!(
         "INSERT INTO \"{schema}\".projection_versions (table_name, version)
          SELECT * FROM UNNEST($1::text[], $2::int[])
-         WHERE NOT EXISTS (SELECT 1 FROM \"{schema}\".projector_offsets)
-           AND NOT EXISTS (SELECT 1 FROM \"{schema}\".event_log)
+         {condition}
          ON CONFLICT (table_name) DO UPDATE SET version = EXCLUDED.version"
     ))
     .bind(tables)
     .bind(versions)
     .execute(pool)
     .await?;
-    Ok(recorded.rows_affected() > 0)
+    Ok(recorded.rows_affected())
 }
 
 pub async fn projection_versions(
