@@ -62,8 +62,9 @@ async fn settle(
     let own = own_request_id(&row.website_id, &row.request_id, &row.conversation_id);
     match holder {
         Some((conversation, ..)) if conversation == row.conversation_id => {
+            // Its own conversation's request: this one replaces it if it came first.
             written.insert((row.website_id.clone(), row.request_id.clone()));
-            keep_earliest(conn, &row).await?;
+            replace(conn, &row).await?;
         }
         Some((_, received_at, event_id)) if !earlier((received_at, event_id)) => {
             // Taken by an earlier submission from another conversation: a request of its own.
