@@ -27,7 +27,7 @@ struct Row {
     unit: &'static str,
     /// The ceiling or reference it is compared with, as text.
     against: String,
-    target: &'static str,
+    target: String,
     met: Option<bool>,
 }
 
@@ -39,7 +39,7 @@ impl Row {
             value: records_per_s,
             unit: "records/s",
             against: "ceiling".into(),
-            target: "",
+            target: String::new(),
             met: None,
         }
     }
@@ -77,6 +77,8 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
     let produce_share = ratio(ingest_rate, raw_produce);
     let drain_share = ratio(drain_rate, raw_consume);
     let rebuild_share = ratio(rate(&rebuild), rate(&rebuild_consume));
+    let e2e_share = ratio(rate(&e2e), raw_consume);
+    let e2e_cpu = (part(dir, "cpu-e2e")?, e2e["records"].as_f64());
     let rows = vec![
         Row::ceiling(
             "raw produce (plain rdkafka producer, same records)",
@@ -87,7 +89,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             value: ingest_rate,
             unit: "events/s",
             against: share(produce_share, "of raw produce"),
-            target: ">= 80% of raw produce",
+            target: ">= 80% of raw produce".into(),
             met: produce_share.map(|s| s >= 0.8),
         },
         Row {
@@ -95,7 +97,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             value: batched["events_per_s"].as_f64(),
             unit: "events/s",
             against: latency(&batched),
-            target: ">= 100,000 events/s",
+            target: ">= 100,000 events/s".into(),
             met: batched["events_per_s"].as_f64().map(|r| r >= 100_000.0),
         },
         Row {
@@ -103,7 +105,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             value: single["requests_per_s"].as_f64(),
             unit: "requests/s",
             against: latency(&single),
-            target: ">= 20,000 requests/s",
+            target: ">= 20,000 requests/s".into(),
             met: single["requests_per_s"].as_f64().map(|r| r >= 20_000.0),
         },
         Row::ceiling("raw consume (the same topic, doing nothing)", raw_consume),
@@ -112,31 +114,51 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
             value: drain_rate,
             unit: "records/s",
             against: share(drain_share, "of raw consume"),
-            target: ">= 60% of raw consume",
-            met: drain_share.map(|s| s >= 0.6),
+            target: ">= 75% of raw consume".into(),
+            met: drain_share.map(|s| s >= 0.75),
         },
         Row {
             figure: "end to end, sustained (acknowledged and applied)",
             value: rate(&e2e),
             unit: "events/s",
-            against: share(ratio(rate(&e2e), raw_consume), "of raw consume"),
-            target: ">= 15,000 events/s",
-            met: rate(&e2e).map(|r| r >= 15_000.0),
+            against: share(e2e_share, "of raw consume"),
+            // The share is the fair measure across machines; the rate is the first goal set.
+            target: ">= 50% of raw consume, >= 15,000 events/s".into(),
+            met: e2e_share
+                .zip(rate(&e2e))
+                .map(|(s, r)| s >= 0.5 && r >= 15_000.0),
         },
+        cpu_row(
+            "Postgres' CPU per event, end to end",
+            &e2e_cpu,
+            &["postgres"],
+            60.0,
+        ),
+        cpu_row(
+            "the pipeline's CPU per event, end to end (broker, Postgres, ingest, projector)",
+            &e2e_cpu,
+            &["broker", "postgres", "ingest", "projector"],
+            150.0,
+        ),
         freshness_row(&freshness),
         query_row(
             &queries["conversation_list"],
             "query-api p99: conversation list",
-            "< 50 ms",
+            50.0,
             &dataset,
         ),
         query_row(
             &queries["contact_search"],
             "query-api p99: contact search",
-            "< 50 ms",
+            50.0,
             &dataset,
         ),
-        query_row(&queries["stats"], "query-api p99: statistics", "", &dataset),
+        query_row(
+            &queries["stats"],
+            "query-api p99: statistics",
+            200.0,
+            &dataset,
+        ),
         export_row(&export),
         Row::ceiling(
             "raw consume of the whole topic, before the rebuild",
@@ -153,7 +175,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
                 ),
                 None => share(rebuild_share, "of raw consume"),
             },
-            target: ">= 80% of raw consume",
+            target: ">= 80% of raw consume".into(),
             met: rebuild_share.map(|s| s >= 0.8),
         },
     ];
@@ -169,6 +191,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
         "projector_drain": drain,
         "projector_share_of_raw_consume": drain_share,
         "end_to_end": e2e,
+        "end_to_end_share_of_raw_consume": e2e_share,
         "freshness": freshness,
         "dataset": dataset,
         "queries": queries,
@@ -219,7 +242,7 @@ pub fn write(dir: &Path) -> anyhow::Result<String> {
     md.push_str("| figure | measured | compared with | target | met |\n|---|---:|---|---|---|\n");
     for row in &rows {
         let value = match row.value {
-            Some(v) if row.unit == "ms" => format!("{v:.1} ms"),
+            Some(v) if row.unit == "ms" || row.unit == "µs" => format!("{v:.1} {}", row.unit),
             Some(v) => format!("{} {}", thousands(v), row.unit),
             None => "not measured".into(),
         };
@@ -436,13 +459,13 @@ fn freshness_row(run: &Value) -> Row {
             }
             _ => String::new(),
         },
-        target: "< 1 s",
-        met: p99.map(|p| p < 1_000.0 && clean),
+        target: "< 500 ms".into(),
+        met: p99.map(|p| p < 500.0 && clean),
     }
 }
 
-/// One kind of read from `loadgen query` (an empty target: measured only); errors fail it.
-fn query_row(run: &Value, figure: &'static str, target: &'static str, dataset: &Value) -> Row {
+/// One kind of read from `loadgen query`, whose p99 must stay under `limit_ms`; errors fail it.
+fn query_row(run: &Value, figure: &'static str, limit_ms: f64, dataset: &Value) -> Row {
     let p99 = run["latency_ms"]["p99"].as_f64();
     let clean = run["transport_errors"].as_u64() == Some(0)
         && run["statuses"].as_object().is_some_and(|s| s.is_empty());
@@ -459,11 +482,39 @@ fn query_row(run: &Value, figure: &'static str, target: &'static str, dataset: &
             ),
             None => String::new(),
         },
-        target,
-        met: match (target.is_empty(), p99) {
-            (true, _) | (_, None) => None,
-            (false, Some(p)) => Some(p < 50.0 && clean),
+        target: format!("< {limit_ms:.0} ms"),
+        met: p99.map(|p| p < limit_ms && clean),
+    }
+}
+
+/// The CPU `processes` spent per event of a phase (`(cpu-PHASE.json, events)`), summed, against
+/// a ceiling of `limit_us`; the row names each process's share.
+fn cpu_row(
+    figure: &'static str,
+    (cpu, events): &(Value, Option<f64>),
+    processes: &[&str],
+    limit_us: f64,
+) -> Row {
+    let per_event: Option<Vec<f64>> = processes
+        .iter()
+        .map(|p| Some(cpu[*p].as_f64()? * 1e6 / events.filter(|n| *n > 0.0)?))
+        .collect();
+    let total = per_event.as_ref().map(|each| each.iter().sum::<f64>());
+    Row {
+        figure,
+        value: total,
+        unit: "µs",
+        against: match (&per_event, processes.len()) {
+            (Some(each), 2..) => processes
+                .iter()
+                .zip(each)
+                .map(|(p, us)| format!("{p} {us:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
         },
+        target: format!("<= {limit_us:.0} µs"),
+        met: total.map(|t| t <= limit_us),
     }
 }
 
@@ -488,7 +539,7 @@ fn export_row(export: &Value) -> Row {
             ),
             None => String::new(),
         },
-        target: ">= 200,000 rows/s, < 50 MB growth",
+        target: ">= 200,000 rows/s, < 50 MB growth".into(),
         met: match (rows_per_s, growth_mb) {
             (Some(r), Some(mb)) => Some(r >= 200_000.0 && mb < 50.0),
             _ => None,
@@ -541,14 +592,14 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| 5,000 records/s | 50% of raw consume | >= 60% of raw consume | no |"),
+            md.contains("| 5,000 records/s | 50% of raw consume | >= 75% of raw consume | no |"),
             "{md}"
         );
         assert!(
             md.contains("| ingest, in-memory sink, batches of 100 | not measured |"),
             "{md}"
         );
-        assert!(!md.contains("not measured | | < 1 s | yes"));
+        assert!(!md.contains("not measured | | < 500 ms | yes"));
         assert!(
             md.contains("| rebuild of every read model, with its parity check | not measured |  | >= 80% of raw consume | not yet |"),
             "{md}"
@@ -574,7 +625,13 @@ mod tests {
             md.contains("| rebuild of every read model, with its parity check | 16,000 records/s | 80% of raw consume; 28 tables compared, equal | >= 80% of raw consume | yes |"),
             "{md}"
         );
-        assert!(md.contains("| freshness p99 at half load (acknowledged → visible in query-api) | not measured |  | < 1 s | not yet |"), "{md}");
+        assert!(md.contains("| freshness p99 at half load (acknowledged → visible in query-api) | not measured |  | < 500 ms | not yet |"), "{md}");
+        assert!(
+            md.contains(
+                "| Postgres' CPU per event, end to end | not measured |  | <= 60 µs | not yet |"
+            ),
+            "{md}"
+        );
         put(
             "cpu-drain",
             json!({"wall_seconds": 20.0, "broker": 5.0, "postgres": 20.0, "projector": 10.0}),
@@ -616,6 +673,105 @@ mod tests {
             report["postgres_statements"]["drain"][1]["calls"],
             json!(2000)
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 33's targets, each in the same run as what it is compared with.
+    #[test]
+    fn a_report_holds_each_figure_to_its_target() {
+        let dir = std::env::temp_dir().join(format!("loadgen-targets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let put = |name: &str, value: Value| {
+            std::fs::write(dir.join(format!("{name}.json")), value.to_string()).unwrap();
+        };
+        let row = |md: &str, figure: &str| -> String {
+            md.lines()
+                .find(|l| l.starts_with(&format!("| {figure} |")))
+                .unwrap_or_else(|| panic!("no row {figure} in {md}"))
+                .to_owned()
+        };
+        // 30,000 records/s raw; 180,000 events in 12 s end to end: 15,000/s, half of it.
+        put("consume", json!({"records": 300_000, "seconds": 10.0}));
+        put("e2e", json!({"records": 180_000, "seconds": 12.0}));
+        // Per event: broker 70, Postgres 50, ingest 20, projector 20 (160 in all); query-api
+        // and the clients are not the pipeline's.
+        put(
+            "cpu-e2e",
+            json!({"wall_seconds": 12.0, "broker": 12.6, "postgres": 9.0, "ingest": 3.6,
+                   "projector": 3.6, "query-api": 1.8, "clients": 9.0}),
+        );
+        put(
+            "freshness",
+            json!({"events_per_s": 2_500.0, "freshness": {"probes": 150, "lost": 0, "failed": 0,
+                   "visible_after_ms": {"p50": 200.0, "p99": 499.0}}}),
+        );
+        let read = |p99: f64| {
+            json!({"latency_ms": {"p50": 10.0, "p99": p99}, "requests": 100,
+                   "transport_errors": 0, "statuses": {}})
+        };
+        put(
+            "queries",
+            json!({"conversation_list": read(50.0), "contact_search": read(49.0),
+                   "stats": read(199.0)}),
+        );
+        put(
+            "dataset",
+            json!({"conversations": 1_000_000, "contacts": 200_000}),
+        );
+        let md = write(&dir).unwrap();
+        assert!(
+            row(&md, "end to end, sustained (acknowledged and applied)")
+                .ends_with("| 15,000 events/s | 50% of raw consume | >= 50% of raw consume, >= 15,000 events/s | yes |"),
+            "{md}"
+        );
+        assert_eq!(
+            row(&md, "Postgres' CPU per event, end to end"),
+            "| Postgres' CPU per event, end to end | 50.0 µs |  | <= 60 µs | yes |"
+        );
+        assert!(
+            row(&md, "the pipeline's CPU per event, end to end (broker, Postgres, ingest, projector)")
+                .ends_with("| 160.0 µs | broker 70.0, postgres 50.0, ingest 20.0, projector 20.0 | <= 150 µs | no |"),
+            "{md}"
+        );
+        assert!(
+            row(
+                &md,
+                "freshness p99 at half load (acknowledged → visible in query-api)"
+            )
+            .ends_with("| < 500 ms | yes |"),
+            "{md}"
+        );
+        assert!(row(&md, "query-api p99: conversation list").ends_with("| < 50 ms | no |"));
+        assert!(row(&md, "query-api p99: contact search").ends_with("| < 50 ms | yes |"));
+        assert!(row(&md, "query-api p99: statistics").ends_with("| < 200 ms | yes |"));
+        put("queries", json!({"stats": read(200.0)}));
+        put(
+            "freshness",
+            json!({"events_per_s": 2_500.0, "freshness": {"probes": 150, "lost": 0, "failed": 0,
+                   "visible_after_ms": {"p50": 200.0, "p99": 500.0}}}),
+        );
+        let md = write(&dir).unwrap();
+        assert!(row(&md, "query-api p99: statistics").ends_with("| < 200 ms | no |"));
+        // Half the raw rate is not enough below 15,000 events/s.
+        put("consume", json!({"records": 200_000, "seconds": 10.0}));
+        put("e2e", json!({"records": 120_000, "seconds": 12.0}));
+        let md = write(&dir).unwrap();
+        assert!(
+            row(&md, "end to end, sustained (acknowledged and applied)")
+                .ends_with("| 10,000 events/s | 50% of raw consume | >= 50% of raw consume, >= 15,000 events/s | no |"),
+            "{md}"
+        );
+        assert!(
+            row(
+                &md,
+                "freshness p99 at half load (acknowledged → visible in query-api)"
+            )
+            .ends_with("| < 500 ms | no |"),
+            "{md}"
+        );
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+        assert_eq!(report["end_to_end_share_of_raw_consume"], json!(0.5));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
