@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
+use schemas::envelope::as_stored;
 use schemas::{Consent, Context, Event, IncomingEvent, Payload};
 use uuid::Uuid;
 
@@ -129,13 +130,13 @@ pub fn enrich(
         schema_version: incoming.payload.event_type().current_version(),
         website_id: request.website_id.clone(),
         conversation_id: incoming.conversation_id,
-        occurred_at: occurred_at(
+        occurred_at: as_stored(occurred_at(
             incoming.occurred_at,
             sent_at,
             request.received_at,
             request.max_event_age,
-        ),
-        received_at: request.received_at,
+        )),
+        received_at: as_stored(request.received_at),
         context: Context {
             ip,
             user_agent,
@@ -325,10 +326,9 @@ mod tests {
         );
         assert_eq!(event.website_id, "demo");
         assert_eq!(event.context.ip, req.ip);
-        assert_eq!(
-            (event.received_at, event.occurred_at),
-            (req.received_at, req.received_at)
-        );
+        // To the microsecond Postgres keeps, so that readers get what ingest wrote.
+        let received = chrono::SubsecRound::trunc_subsecs(req.received_at, 6);
+        assert_eq!((event.received_at, event.occurred_at), (received, received));
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 4: the visitor of the earliest event (migration 26 fills it in from the event log).
     // 5: first responses, handoff, resolution, reopens (migration 30 computes them).
     // 6: the detected language (migration 34; only a rebuild detects it for history).
-    ("conversations", 6),
+    // 7: events in the same microsecond are ordered by id, in a batch as in Postgres
+    // (an event's times are read to the microsecond): a history with such ties builds differently.
+    ("conversations", 7),
     // 2: sender_id and sender_name (message.sent version 2).
     // 4: whether the message itself asked for a human (migration 30, from the event log).
     // 5: the detected language of visitors' messages (migration 34; a rebuild detects it).
@@ -35,13 +37,15 @@ pub const PROJECTIONS: &[(&str, i32)] = &[
     // 4: one request per other conversation, under an id derived from the id it named and the
     // conversation, so that its retries fold in whatever order they come (only a rebuild
     // regroups history).
-    ("contact_requests", 4),
+    // 5: as conversations 7.
+    ("contact_requests", 5),
     ("contact_request_changes", 1),
     ("message_flags", 2),
     ("websites", 1),
     ("api_tokens", 1),
     ("token_revocations", 1),
-    ("contact_identities", 2),
+    // 3: as conversations 7 (the first event of an identity).
+    ("contact_identities", 3),
     // 2 as well: what anyone submitted in an erased conversation is erased with it.
     ("contact_observations", 2),
     ("contact_edits", 1),

@@ -28,9 +28,11 @@ pub struct Event {
     pub website_id: String,
     /// The chat session; the Kafka key, so one conversation's events stay in order.
     pub conversation_id: String,
-    /// When it happened, by the client's clock (corrected for skew), else `received_at`.
+    /// When it happened, by the client's clock (corrected for skew), else `received_at`. To the
+    /// microsecond, as Postgres keeps it ([`as_stored`]): ingest writes it so, and a reader cuts
+    /// the finer times of records written before.
     pub occurred_at: DateTime<Utc>,
-    /// When ingest received it.
+    /// When ingest received it, to the microsecond too.
     pub received_at: DateTime<Utc>,
     pub context: Context,
     #[serde(flatten)]
@@ -109,8 +111,8 @@ impl StoredEvent {
             schema_version: event_type.current_version(),
             website_id: raw.website_id,
             conversation_id: raw.conversation_id,
-            occurred_at: raw.occurred_at,
-            received_at: raw.received_at,
+            occurred_at: as_stored(raw.occurred_at),
+            received_at: as_stored(raw.received_at),
             context,
             payload,
         })
@@ -390,6 +392,23 @@ fn storable_time(field: &str, time: DateTime<Utc>) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// `time` as Postgres stores it: whole microseconds from 2000-01-01, the part below cut toward
+/// that instant (as sqlx encodes a time). A reader compares events both in memory (within a
+/// batch) and in Postgres (across batches); with finer times in memory, two events in the same
+/// microsecond would be ordered by time in one batch and by id across two, and the read models
+/// would depend on how the events were batched.
+pub fn as_stored(time: DateTime<Utc>) -> DateTime<Utc> {
+    let epoch = DateTime::<Utc>::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default(),
+        Utc,
+    );
+    (time - epoch).num_microseconds().map_or(time, |micros| {
+        epoch + chrono::TimeDelta::microseconds(micros)
+    })
+}
+
 /// Fails at the first string or key holding a NUL character (Postgres text cannot store one),
 /// naming it by its path under `path`. Every event passes through this, so the path is only
 /// built when there is something to report.
@@ -503,14 +522,28 @@ mod tests {
         assert_eq!(event.check().unwrap_err().field, "context.page_url");
     }
 
+    #[test]
+    fn a_reader_gets_times_to_the_microsecond_postgres_stores() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let mut event = message("Hello");
+        event.occurred_at = t("2026-12-05T05:50:36.360891999Z");
+        event.received_at = t("1999-12-31T23:59:59.000000500Z");
+        let read = Event::decode(&event.encode().unwrap()).unwrap();
+        assert_eq!(read.occurred_at, t("2026-12-05T05:50:36.360891Z"));
+        // Before 2000 the part below a microsecond is cut toward 2000, as sqlx encodes it.
+        assert_eq!(read.received_at, t("1999-12-31T23:59:59.000001Z"));
+        assert_eq!(Event::decode(&read.encode().unwrap()).unwrap(), read);
+    }
+
     fn message(text: &str) -> Event {
         Event {
             event_id: Uuid::now_v7(),
             schema_version: 2,
             website_id: "demo".into(),
             conversation_id: "c-1".into(),
-            occurred_at: Utc::now(),
-            received_at: Utc::now(),
+            // What a reader gets back: times to the microsecond.
+            occurred_at: as_stored(Utc::now()),
+            received_at: as_stored(Utc::now()),
             context: Context {
                 channel: "frame".into(),
                 ..Context::default()

@@ -243,8 +243,9 @@ mod tests {
             schema_version: payload.event_type().current_version(),
             website_id: "shop".into(),
             conversation_id: "c-1".into(),
-            occurred_at: Utc::now(),
-            received_at: Utc::now(),
+            // What a reader gets back: times to the microsecond.
+            occurred_at: crate::envelope::as_stored(Utc::now()),
+            received_at: crate::envelope::as_stored(Utc::now()),
             context: Context {
                 ip: Some("203.0.113.7".parse().unwrap()),
                 user_agent: Some("Firefox/140".into()),
