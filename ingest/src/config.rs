@@ -102,6 +102,9 @@ pub struct Limits {
     pub rate_limit_events_per_s: f64,
     /// `INGEST_RATE_LIMIT_BURST`: events a write key may send at once.
     pub rate_limit_burst: u32,
+    /// `INGEST_KEY_LOOKUPS_PER_S`: write keys not known yet looked up in Postgres, a second,
+    /// for the whole process; 0: none (a new key works from the next reload).
+    pub key_lookups_per_s: f64,
     /// `INGEST_MAX_EVENT_AGE_S`: how far before its receipt a client may date an event; an
     /// older time is not believed, and the receive time is stored instead.
     pub max_event_age: chrono::Duration,
@@ -121,6 +124,7 @@ impl Default for Limits {
             retry_after_s: 1,
             rate_limit_events_per_s: 200.0,
             rate_limit_burst: 2_000,
+            key_lookups_per_s: 10.0,
             max_event_age: chrono::Duration::days(7),
             segment_max_message_bytes: 32 * 1024,
             segment_max_batch_bytes: 500 * 1024,
@@ -177,6 +181,8 @@ impl IngestConfig {
                 )?,
                 rate_limit_burst: env
                     .parse_or("INGEST_RATE_LIMIT_BURST", defaults.rate_limit_burst)?,
+                key_lookups_per_s: env
+                    .parse_or("INGEST_KEY_LOOKUPS_PER_S", defaults.key_lookups_per_s)?,
                 max_event_age: max_event_age(env, defaults.max_event_age)?,
                 segment_max_message_bytes: env.parse_or(
                     "INGEST_SEGMENT_MAX_MESSAGE_BYTES",

@@ -76,6 +76,14 @@ impl WriteKeys {
             .cloned()
     }
 
+    /// Adds one created website, looked up when its key first came ([`crate::websites`]).
+    pub fn add_created(&self, key: &str, website: Website) {
+        self.created
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), website);
+    }
+
     /// Replaces the created websites with the latest `(write_key, website)` list.
     pub fn set_created(&self, websites: impl IntoIterator<Item = (String, Website)>) {
         let fresh: HashMap<String, Website> = websites.into_iter().collect();

@@ -11,7 +11,8 @@
 //! - [`metrics`]: Prometheus metrics and their documented names.
 //! - [`rate_limit`]: the per-write-key rate limit.
 //! - [`routes`]: the route table; one module per resource.
-//! - [`websites`]: reloads the write keys of websites created through the admin API.
+//! - [`websites`]: reloads the write keys of websites created through the admin API, and looks
+//!   up a key not known yet.
 //! - [`error`]: [`error::ApiError`], the one error type every handler answers with.
 
 pub mod config;
@@ -58,7 +59,14 @@ pub struct AppState {
     /// Where the keys that seal personal data in the topic come from; `None` without a
     /// database, when events are written unsealed (a warning at start says so).
     pub subject_keys: Option<Arc<SubjectKeys>>,
+    /// Looks up write keys not known yet; `None` without a database or with
+    /// `INGEST_KEY_LOOKUPS_PER_S` at 0.
+    pub key_lookup: Option<Arc<websites::KeyLookup>>,
 }
+
+/// How long ingest waits at start for what it loads from Postgres before it serves (the
+/// created websites, the shared visitor salts); past it, it starts without them.
+pub(crate) const FIRST_LOAD_WAIT: Duration = Duration::from_secs(2);
 
 /// How often ingest looks for a newer country database file.
 const COUNTRY_DB_CHECK: Duration = Duration::from_secs(60);
@@ -97,6 +105,7 @@ pub async fn build_parts(
     });
     countries.clone().spawn_reload(COUNTRY_DB_CHECK);
     let mut subject_keys = None;
+    let mut key_lookup = None;
     if let Some(database) = &config.websites_database {
         let pool = database.lazy_pool().map_err(std::io::Error::other)?;
         websites::spawn_refresh(
@@ -104,13 +113,22 @@ pub async fn build_parts(
             privacy.clone(),
             pool.clone(),
             Duration::from_millis(config.websites_refresh_ms),
-        );
+        )
+        .await;
         salts
             .clone()
             .spawn_sync(pool.clone(), Duration::from_secs(60))
             .await;
         // An idle projector resumes the partitions this process writes to ([`runtime::wakeup`]).
         sink.announce_through(runtime::wakeup::Announcer::new(pool.clone()));
+        if config.limits.key_lookups_per_s > 0.0 {
+            key_lookup = Some(Arc::new(websites::KeyLookup::new(
+                pool.clone(),
+                config.limits.key_lookups_per_s,
+                keys.clone(),
+                privacy.clone(),
+            )));
+        }
         subject_keys = Some(Arc::new(SubjectKeys::new(pool)));
     } else {
         tracing::warn!(
@@ -133,6 +151,7 @@ pub async fn build_parts(
         salts,
         countries,
         subject_keys,
+        key_lookup,
     };
     let metrics = match config.metrics_addr {
         Some(addr) => Some(HttpServer::bind(addr, routes::metrics_router(state.clone())).await?),

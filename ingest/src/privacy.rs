@@ -53,6 +53,14 @@ impl PrivacySettings {
         stored.get(website_id).is_none_or(|s| s.record_country)
     }
 
+    /// Adds one website's settings, read with its key ([`crate::websites::KeyLookup`]).
+    pub fn add_stored(&self, website_id: &str, settings: StoredPrivacy) {
+        self.stored
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(website_id.to_owned(), settings);
+    }
+
     /// Replaces the settings admins made with the latest list.
     pub fn set_stored(&self, settings: impl IntoIterator<Item = (String, StoredPrivacy)>) {
         *self.stored.write().unwrap_or_else(|p| p.into_inner()) = settings.into_iter().collect();
@@ -182,7 +190,7 @@ impl DailySalts {
     pub async fn spawn_sync(self: Arc<Self>, pool: PgPool, interval: Duration) {
         // Once before ingest serves, so a fresh instance hashes with the shared salt from its
         // first event (within a bound: Postgres being down must not stop ingest starting).
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.sync(&pool)).await;
+        let _ = tokio::time::timeout(crate::FIRST_LOAD_WAIT, self.sync(&pool)).await;
         tokio::spawn(async move {
             let mut failing = false;
             loop {

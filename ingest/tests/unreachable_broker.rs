@@ -1,5 +1,6 @@
 //! Dependencies that are not there — the broker (the real Kafka sink, pointed at a closed
-//! port) or the key store — give a bounded 503, never a hang and never a 2xx.
+//! port) or Postgres (the key store, the websites created since ingest started) — give a
+//! bounded 503, never a hang and never a 2xx.
 
 #![allow(clippy::unwrap_used)] // a panic is how a test reports failure
 
@@ -73,11 +74,9 @@ async fn a_full_producer_queue_refuses_the_overflow_and_the_request_is_503() {
     assert_eq!(body["not_stored"].as_array().unwrap().len(), 2);
 }
 
-/// Ingest whose key store (Postgres) is not there: personal data cannot be sealed, so nothing
-/// is stored and the client is told to retry — never written unsealed, never a false 2xx.
-#[tokio::test]
-async fn an_unreachable_key_store_gives_503_and_stores_nothing() {
-    let sink = runtime::kafka::MemorySink::default();
+/// Ingest on the in-memory sink whose Postgres (the key store, the created websites) is not
+/// there.
+async fn spawn_without_postgres(sink: &runtime::kafka::MemorySink) -> String {
     let config = IngestConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         websites: vec![("site".into(), "key".into())],
@@ -93,6 +92,15 @@ async fn an_unreachable_key_store_gives_503_and_stores_nothing() {
         .unwrap();
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
+    url
+}
+
+/// Ingest whose key store (Postgres) is not there: personal data cannot be sealed, so nothing
+/// is stored and the client is told to retry — never written unsealed, never a false 2xx.
+#[tokio::test]
+async fn an_unreachable_key_store_gives_503_and_stores_nothing() {
+    let sink = runtime::kafka::MemorySink::default();
+    let url = spawn_without_postgres(&sink).await;
     let response = post(
         &url,
         json!({"type": "message.sent", "conversation_id": "c",
@@ -103,5 +111,24 @@ async fn an_unreachable_key_store_gives_503_and_stores_nothing() {
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["not_stored"][0]["index"], 0, "{body}");
+    assert!(sink.records().is_empty());
+}
+
+/// A key ingest does not know may belong to a website created a moment ago: while Postgres
+/// cannot say, the client is told to retry, not given a 401 it would drop its events on.
+#[tokio::test]
+async fn an_unknown_key_while_postgres_is_unreachable_gives_503() {
+    let sink = runtime::kafka::MemorySink::default();
+    let url = spawn_without_postgres(&sink).await;
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/events"))
+        .header("X-Write-Key", "a-key-created-a-moment-ago")
+        .json(&json!({"type": "widget.loaded", "conversation_id": "c"}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("an answer within the client timeout, not a hang");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
     assert!(sink.records().is_empty());
 }

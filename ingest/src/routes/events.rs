@@ -107,7 +107,7 @@ impl<B> FromRequest<AppState> for Admitted<B> {
         let (parts, body) = req.into_parts();
         let peer = peer_of(&parts);
         let key = write_key_of(&parts.headers, parts.uri.query()).unwrap_or_default();
-        let request = admit(state, peer, &key, &parts.headers)?;
+        let request = admit(state, peer, &key, &parts.headers).await?;
         let headers = parts.headers.clone();
         let bytes =
             Bytes::from_request(axum::extract::Request::from_parts(parts, body), state).await;
@@ -120,16 +120,20 @@ impl<B> FromRequest<AppState> for Admitted<B> {
 }
 
 /// Checks the write key and the origin, and gathers what the server knows of the request.
-pub(crate) fn admit(
+pub(crate) async fn admit(
     state: &AppState,
     peer: Option<IpAddr>,
     key: &str,
     headers: &HeaderMap,
 ) -> Result<RequestContext, ApiError> {
-    let website = state
-        .keys
-        .website_for(key)
-        .ok_or(ApiError::UnknownWriteKey)?;
+    let website = match (state.keys.website_for(key), &state.key_lookup) {
+        (Some(website), _) => website,
+        (None, Some(lookup)) => lookup
+            .resolve(key, state.limits.retry_after_s)
+            .await?
+            .ok_or(ApiError::UnknownWriteKey)?,
+        (None, None) => return Err(ApiError::UnknownWriteKey),
+    };
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     if !website.allows_origin(origin) {
         return Err(ApiError::OriginNotAllowed(

@@ -114,7 +114,7 @@ impl<B: BodyKind> FromRequest<AppState> for SegmentRequest<B> {
                     .map(str::to_owned)
             })
             .unwrap_or_default();
-        let request = admit(state, peer, &key, &headers)?;
+        let request = admit(state, peer, &key, &headers).await?;
         Ok(Self {
             request,
             relayed: peer.is_some_and(|p| state.trusted_proxies.contains(p)),

@@ -140,3 +140,4 @@ mod legacy;
 mod operations;
 mod requests;
 mod segment;
+mod websites;
