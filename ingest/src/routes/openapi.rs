@@ -139,7 +139,8 @@ fn refusals(g: &mut SchemaGenerator) -> Map<String, Value> {
         (
             "503".into(),
             retry_later(
-                "the broker or the key store did not answer; retry with the same event ids",
+                "the broker or Postgres (the key store, or whether an unknown write key is a \
+                 new website's) did not answer; retry with the same event ids",
             ),
         ),
     ])
