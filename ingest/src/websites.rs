@@ -1,8 +1,9 @@
 //! Keeps the write keys of websites created through the admin API current, and their privacy
 //! settings: the projector writes `website.created` into the `websites` read model (and
-//! `website.privacy_changed` into `website_privacy`), and ingest reloads them every
-//! `INGEST_WEBSITES_REFRESH_MS`. When Postgres is unreachable ingest keeps the keys it knows,
-//! so taking events never depends on Postgres being up.
+//! `website.privacy_changed` into `website_privacy`), announces the change when its batch
+//! commits, and ingest reloads them then, and every `INGEST_WEBSITES_REFRESH_MS` besides. When
+//! Postgres is unreachable ingest keeps the keys it knows, so taking events never depends on
+//! Postgres being up.
 //!
 //! A key ingest does not know yet is looked up at once ([`KeyLookup`]): `POST /v1/websites`
 //! answers once the website is in the read model, so its key works from the first request
@@ -11,6 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use runtime::wakeup::{self, Signals};
 use sqlx::PgPool;
 
 use crate::error::ApiError;
@@ -162,19 +164,21 @@ pub async fn load_privacy(pool: &PgPool) -> Result<Vec<(String, StoredPrivacy)>,
 
 /// Loads the created websites into `keys` and the privacy settings into `privacy` once before
 /// ingest serves (within [`crate::FIRST_LOAD_WAIT`]: Postgres being down must not stop ingest
-/// starting), so a restarted ingest knows every key from its first request, then again every
-/// `interval` until the runtime stops.
+/// starting), so a restarted ingest knows every key from its first request; then again each
+/// time the projector announces a change ([`wakeup::WEBSITES`]), and every `interval` for
+/// what an announcement lost with its connection missed, until the runtime stops.
 pub async fn spawn_refresh(
     keys: Arc<WriteKeys>,
     privacy: Arc<PrivacySettings>,
     pool: PgPool,
     interval: Duration,
 ) {
+    let mut changed = Signals::listen(&pool, &[wakeup::WEBSITES]).wake(wakeup::WEBSITES);
     let _ = tokio::time::timeout(crate::FIRST_LOAD_WAIT, reload(&keys, &privacy, &pool)).await;
     tokio::spawn(async move {
         let mut failing = false;
         loop {
-            tokio::time::sleep(interval).await;
+            changed.wait(interval).await;
             match reload(&keys, &privacy, &pool).await {
                 Ok(()) => {
                     if failing {

@@ -26,6 +26,9 @@ pub const PRODUCED: &str = "colloquy_produced";
 pub const CONTROL: &str = "colloquy_control";
 /// Webhook deliveries were queued or their endpoints changed. Heard by query-api's dispatcher.
 pub const WEBHOOKS: &str = "colloquy_webhooks";
+/// A website was created or its privacy settings changed. Sent by the projector when the batch
+/// commits, heard by ingest, which then reloads the write keys and privacy settings.
+pub const WEBSITES: &str = "colloquy_websites";
 
 /// A partition that received nothing from this process for this long is announced when it
 /// does again. The projector pauses a partition only after twice this without records

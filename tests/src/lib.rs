@@ -81,7 +81,9 @@ impl Stack {
             producer: ProducerConfig::new(&topic),
             websites: vec![(WEBSITE.into(), WRITE_KEY.into())],
             websites_database: Some(postgres.clone()),
-            websites_refresh_ms: 200,
+            // Longer than any test: new keys and privacy changes reach ingest as they do in
+            // production, by a lookup and the projector's announcement, not by a poll.
+            websites_refresh_ms: 3_600_000,
             country_db: Some(runtime::testing::country_db()),
             // Tests pose as visitors from anywhere with `X-Forwarded-For`.
             trusted_proxies: "127.0.0.1".parse().expect("a loopback proxy"),

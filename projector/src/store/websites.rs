@@ -10,6 +10,7 @@ use crate::projections::websites::{
 };
 
 pub async fn upsert(conn: &mut PgConnection, rows: &[NewWebsite]) -> Result<(), sqlx::Error> {
+    announce(conn, rows).await?;
     for w in rows {
         // Websites are created rarely; one statement each keeps the array-of-arrays out of UNNEST.
         sqlx::query(
@@ -33,11 +34,22 @@ pub async fn upsert(conn: &mut PgConnection, rows: &[NewWebsite]) -> Result<(), 
     Ok(())
 }
 
+/// Tells ingest, once the batch commits, that write keys or privacy settings changed, so it
+/// applies them from its next requests rather than at its next reload
+/// ([`runtime::wakeup::WEBSITES`]; one notification per transaction however often it is sent).
+async fn announce<T>(conn: &mut PgConnection, rows: &[T]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    runtime::wakeup::notify(&mut *conn, runtime::wakeup::WEBSITES, "").await
+}
+
 /// The latest `(changed_at, event_id)` wins, so any order converges.
 pub async fn upsert_privacy(
     conn: &mut PgConnection,
     rows: &[PrivacyChange],
 ) -> Result<(), sqlx::Error> {
+    announce(conn, rows).await?;
     for p in rows {
         sqlx::query(
             "INSERT INTO website_privacy AS p (website_id, anonymize_ip, changed_at, event_id,

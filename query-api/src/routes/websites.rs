@@ -119,7 +119,8 @@ pub async fn create(
 pub struct PrivacySettings {
     /// Store visitors' IPv4 addresses with the last octet zeroed and IPv6 cut to the /48,
     /// at ingest, before events reach the topic. Applies to events received from the moment
-    /// ingest reloads the setting (within `INGEST_WEBSITES_REFRESH_MS`).
+    /// ingest hears the change from the projector (at the latest within
+    /// `INGEST_WEBSITES_REFRESH_MS`).
     anonymize_ip: bool,
     /// Days raw IP addresses and message texts are kept (default 90); the retention job clears
     /// older ones with `retention.applied` events.

@@ -55,7 +55,8 @@ async fn anonymised_addresses_opt_outs_and_salted_visitors_from_ingest_to_the_re
         .await;
     assert_eq!(status, 200, "{body}");
 
-    // Ingest reloads settings every 200 ms here: post until an event shows the setting.
+    // Ingest reloads the settings when the projector announces the change: post until an
+    // event shows it.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut attempt = 0;
     let anonymised = loop {

@@ -133,8 +133,8 @@ async fn countries_and_priorities_reach_lists_breakdown_and_export_and_survive_a
     let response = stack.post_events(&leads).await;
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
 
-    // A website that turns countries off: from the moment ingest reloads the setting (every
-    // 200 ms here), a browser from Google's resolver carries none.
+    // A website that turns countries off: from the moment ingest hears of the setting, a
+    // browser from Google's resolver carries none.
     let (status, body) = stack
         .admin(
             Method::PUT,
