@@ -20,12 +20,15 @@ use crate::keys::{Website, WriteKeys};
 use crate::privacy::{PrivacySettings, StoredPrivacy};
 use crate::rate_limit::RateLimiter;
 
-/// Every created website as `(write_key, website)`, from the live version of the read models.
-pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> {
+/// Created websites as `(write_key, website)`, from the live version of the read models: every
+/// one, or the one `key` belongs to.
+pub async fn load(pool: &PgPool, key: Option<&str>) -> Result<Vec<(String, Website)>, sqlx::Error> {
     let schema = runtime::read_models::live_schema(pool).await?;
     let rows: Vec<(String, String, Vec<String>)> = sqlx::query_as(&format!(
-        "SELECT write_key, website_id, allowed_origins FROM \"{schema}\".websites"
+        "SELECT write_key, website_id, allowed_origins FROM \"{schema}\".websites
+         WHERE $1::text IS NULL OR write_key = $1"
     ))
+    .bind(key)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -42,49 +45,10 @@ pub async fn load(pool: &PgPool) -> Result<Vec<(String, Website)>, sqlx::Error> 
         .collect())
 }
 
-/// A website's id and allowed origins, and its privacy settings if an admin made some.
-type FoundRow = (String, Vec<String>, Option<bool>, Option<bool>);
-
-/// The website one write key belongs to and its privacy settings (none until an admin made
-/// some), from the live version.
-pub async fn find(
-    pool: &PgPool,
-    key: &str,
-) -> Result<Option<(Website, Option<StoredPrivacy>)>, sqlx::Error> {
-    let schema = runtime::read_models::live_schema(pool).await?;
-    let row: Option<FoundRow> = sqlx::query_as(&format!(
-        "SELECT w.website_id, w.allowed_origins, p.anonymize_ip, p.record_country
-             FROM \"{schema}\".websites w
-             LEFT JOIN \"{schema}\".website_privacy p USING (website_id)
-             WHERE w.write_key = $1"
-    ))
-    .bind(key)
-    .fetch_optional(pool)
-    .await?;
-    Ok(
-        row.map(|(id, allowed_origins, anonymize_ip, record_country)| {
-            let privacy = match (anonymize_ip, record_country) {
-                (Some(anonymize_ip), Some(record_country)) => Some(StoredPrivacy {
-                    anonymize_ip,
-                    record_country,
-                }),
-                _ => None,
-            };
-            (
-                Website {
-                    id,
-                    allowed_origins,
-                },
-                privacy,
-            )
-        }),
-    )
-}
-
 /// Looks up write keys ingest does not know yet, at most `INGEST_KEY_LOOKUPS_PER_S` a second
 /// for the whole process: a write key is public, and made-up ones must not reach Postgres at
-/// the rate anyone can send them. Past that budget an unknown key is answered `401` as before,
-/// and a new key works from the next reload.
+/// the rate anyone can send them. Past that budget an unknown key is answered `401`, and a new
+/// key works once the projector's announcement or the next reload brought it.
 pub struct KeyLookup {
     pool: PgPool,
     budget: RateLimiter,
@@ -93,8 +57,8 @@ pub struct KeyLookup {
 }
 
 impl KeyLookup {
-    /// `per_second` lookups, as many at once. Above zero: zero turns lookups off (the caller
-    /// then has none).
+    /// `per_second` (above zero; at zero the caller makes no `KeyLookup`) lookups a second, as
+    /// many at once.
     pub fn new(
         pool: PgPool,
         per_second: f64,
@@ -120,10 +84,17 @@ impl KeyLookup {
         if key.is_empty() || self.budget.check("", 1, Instant::now()).is_err() {
             return Ok(None);
         }
-        match find(&self.pool, key).await {
+        let found = async {
+            let Some((_, website)) = load(&self.pool, Some(key)).await?.pop() else {
+                return Ok(None);
+            };
+            let privacy = load_privacy(&self.pool, Some(&website.id)).await?;
+            Ok::<_, sqlx::Error>(Some((website, privacy)))
+        };
+        match found.await {
             Ok(Some((website, privacy))) => {
-                if let Some(privacy) = privacy {
-                    self.privacy.add_stored(&website.id, privacy);
+                for (id, settings) in privacy {
+                    self.privacy.add_stored(&id, settings);
                 }
                 self.keys.add_created(key, website.clone());
                 Ok(Some(website))
@@ -140,12 +111,17 @@ impl KeyLookup {
     }
 }
 
-/// Every website's privacy settings, from the live version.
-pub async fn load_privacy(pool: &PgPool) -> Result<Vec<(String, StoredPrivacy)>, sqlx::Error> {
+/// The privacy settings admins made, from the live version: every website's, or `website`'s.
+pub async fn load_privacy(
+    pool: &PgPool,
+    website: Option<&str>,
+) -> Result<Vec<(String, StoredPrivacy)>, sqlx::Error> {
     let schema = runtime::read_models::live_schema(pool).await?;
     let rows: Vec<(String, bool, bool)> = sqlx::query_as(&format!(
-        "SELECT website_id, anonymize_ip, record_country FROM \"{schema}\".website_privacy"
+        "SELECT website_id, anonymize_ip, record_country FROM \"{schema}\".website_privacy
+         WHERE $1::text IS NULL OR website_id = $1"
     ))
+    .bind(website)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -203,7 +179,7 @@ async fn reload(
 ) -> Result<(), sqlx::Error> {
     // Keys first and on their own: a read-model version without the privacy table (a
     // projector not yet upgraded) must not stop new websites from writing.
-    keys.set_created(load(pool).await?);
-    privacy.set_stored(load_privacy(pool).await?);
+    keys.set_created(load(pool, None).await?);
+    privacy.set_stored(load_privacy(pool, None).await?);
     Ok(())
 }
