@@ -564,6 +564,18 @@ fn thousands(value: f64) -> String {
 mod tests {
     use super::*;
 
+    /// An empty folder for a test's benchmark parts, and what writes one part (`NAME.json`)
+    /// into it as `loadgen bench` does.
+    fn parts_folder(test: &str) -> (std::path::PathBuf, impl Fn(&str, Value)) {
+        let dir = std::env::temp_dir().join(format!("loadgen-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let parts = dir.clone();
+        let put = move |name: &str, value: Value| {
+            std::fs::write(parts.join(format!("{name}.json")), value.to_string()).unwrap();
+        };
+        (dir, put)
+    }
+
     #[test]
     fn numbers_get_thousands_separators() {
         assert_eq!(thousands(0.4), "0");
@@ -574,11 +586,7 @@ mod tests {
 
     #[test]
     fn a_report_compares_each_figure_with_its_ceiling_and_never_passes_what_was_not_measured() {
-        let dir = std::env::temp_dir().join(format!("loadgen-report-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let put = |name: &str, value: Value| {
-            std::fs::write(dir.join(format!("{name}.json")), value.to_string()).unwrap();
-        };
+        let (dir, put) = parts_folder("report");
         put("produce", json!({"records_per_s": 50_000.0}));
         put(
             "ingest-kafka",
@@ -679,11 +687,7 @@ mod tests {
     /// Issue 33's targets, each in the same run as what it is compared with.
     #[test]
     fn a_report_holds_each_figure_to_its_target() {
-        let dir = std::env::temp_dir().join(format!("loadgen-targets-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let put = |name: &str, value: Value| {
-            std::fs::write(dir.join(format!("{name}.json")), value.to_string()).unwrap();
-        };
+        let (dir, put) = parts_folder("targets");
         let row = |md: &str, figure: &str| -> String {
             md.lines()
                 .find(|l| l.starts_with(&format!("| {figure} |")))
