@@ -17,6 +17,7 @@
 //! - [`deferred_indexes`]: the read-only indexes a rebuild creates after its bulk load.
 //! - [`health`]: liveness, readiness and metrics endpoints.
 //! - [`metrics`]: Prometheus metrics and their documented names.
+//! - `testing` (feature `testing`): a migrated database for other crates' tests.
 
 pub mod config;
 pub mod consumer;
@@ -30,6 +31,8 @@ pub mod projections;
 pub mod proofs;
 pub mod rebuild;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod verify;
 pub mod versions;
 

@@ -58,21 +58,13 @@ impl Stack {
     /// tests of webhooks want one (a test that kills dispatchers runs its own as processes,
     /// [`Stack::spawn_dispatcher`]).
     pub async fn start_with_dispatcher(partitions: i32, dispatcher: bool) -> Self {
-        let postgres = runtime::testing::fresh_database().await;
+        // As `projector migrate` leaves it before any service starts: ingest finds its tables.
+        let (postgres, pool) = projector::testing::migrated_database().await;
         let kafka = runtime::testing::kafka();
         let topic = runtime::testing::fresh_topic("chat-events", partitions).await;
         runtime::kafka::ensure_topics(&kafka, &[(&format!("{topic}-dlq"), 1)])
             .await
             .expect("create the dead-letter topic");
-        let pool = runtime::testing::connect(&postgres).await;
-        // As `projector migrate` does before any service starts: ingest finds its tables.
-        projector::versions::ensure_meta(&pool)
-            .await
-            .expect("create the metadata schema");
-        projector::store::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrate the test database");
 
         let mut stops = Vec::new();
         let ingest_config = ingest::IngestConfig {

@@ -4,7 +4,7 @@
 //! projector applies it. Neither waits for ingest's reload.
 
 use chrono::Utc;
-use projector::store::{Applied, MIGRATOR, apply_batch};
+use projector::store::{Applied, apply_batch};
 use runtime::postgres::PostgresConfig;
 use schemas::Payload;
 use schemas::payloads::{WebsiteCreated, WebsitePrivacy};
@@ -20,14 +20,6 @@ async fn spawn_on(postgres: PostgresConfig, key_lookups_per_s: f64) -> TestApp {
     config.websites_refresh_ms = 3_600_000;
     config.limits.key_lookups_per_s = key_lookups_per_s;
     spawn_app_with(config).await
-}
-
-async fn migrated_database() -> (PostgresConfig, PgPool) {
-    let postgres = runtime::testing::fresh_database().await;
-    let pool = runtime::testing::connect(&postgres).await;
-    projector::versions::ensure_meta(&pool).await.unwrap();
-    MIGRATOR.run(&pool).await.unwrap();
-    (postgres, pool)
 }
 
 /// What the projector stores when an admin's `payloads` about `website` are applied.
@@ -112,7 +104,7 @@ async fn post_with(app: &TestApp, key: &str) -> u16 {
 
 #[tokio::test]
 async fn a_website_created_while_ingest_runs_writes_from_its_first_request() {
-    let (postgres, pool) = migrated_database().await;
+    let (postgres, pool) = projector::testing::migrated_database().await;
     let app = spawn_on(postgres, 10.0).await;
     assert_eq!(post_with(&app, "new-key").await, 401, "not created yet");
 
@@ -130,7 +122,7 @@ async fn a_website_created_while_ingest_runs_writes_from_its_first_request() {
 
 #[tokio::test]
 async fn a_privacy_change_reaches_ingest_when_the_projector_applies_it() {
-    let (postgres, pool) = migrated_database().await;
+    let (postgres, pool) = projector::testing::migrated_database().await;
     create_website(&pool, "site", "site-key").await;
     // No lookups: ingest admits the key because it loaded the websites before it served.
     let app = spawn_on(postgres, 0.0).await;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use projector::store::{Applied, Derive, MIGRATOR, apply_batch, apply_isolating};
+use projector::store::{Applied, Derive, apply_batch, apply_isolating};
 use query_api::QueryApiConfig;
 use reqwest::Method;
 use runtime::kafka::{EventSink, Record, SinkError};
@@ -94,11 +94,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with its configuration changed by `configure` first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut QueryApiConfig)) -> TestApp {
-    let postgres = runtime::testing::fresh_database().await;
-    let pool = runtime::testing::connect(&postgres).await;
-    MIGRATOR.run(&pool).await.unwrap();
-    // What the read models do not hold (webhook deliveries, among others).
-    projector::versions::ensure_meta(&pool).await.unwrap();
+    let (postgres, pool) = projector::testing::migrated_database().await;
     let mut config = QueryApiConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         // The service tests call the router; `/metrics` is read through `metrics::router`.
